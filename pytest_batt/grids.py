@@ -1,0 +1,112 @@
+"""ARC grids: validation, normalisation to tuples, fingerprints and readable differences.
+
+A batt may return grids as tuples, lists or numpy arrays; everything downstream works on
+one canonical form (a tuple of row tuples of Python ints) or knows the value is not a grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Optional, Sequence, Tuple
+
+Grid = Tuple[Tuple[int, ...], ...]
+
+MAX_SIDE = 30
+_COLOURS = frozenset(range(10))
+
+
+class GridError(ValueError):
+    """A value that should be an ARC grid is not one; the message says which rule it breaks."""
+
+
+def _as_int(value: Any) -> int:
+    # bool is an int subclass but never an ARC colour; numpy integers are fine.
+    if isinstance(value, bool) or getattr(value, "dtype", None) is not None and value.dtype.kind == "b":
+        raise GridError(f"cell {value!r} is a boolean, not a colour 0..9")
+    if isinstance(value, int):
+        return value
+    if hasattr(value, "__index__") and not isinstance(value, float):
+        return int(value.__index__())
+    raise GridError(f"cell {value!r} is not an int")
+
+
+def to_grid(value: Any) -> Grid:
+    """Return ``value`` as a canonical grid, or raise :class:`GridError` saying why it is not one."""
+    if hasattr(value, "tolist") and hasattr(value, "ndim"):  # numpy array without importing numpy
+        if value.ndim != 2:
+            raise GridError(f"array has {value.ndim} dimensions, a grid has 2")
+        value = value.tolist()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise GridError(f"{type(value).__name__} is not a sequence of rows")
+    if not value:
+        raise GridError("grid has no rows")
+    rows = []
+    width = None
+    for r, row in enumerate(value):
+        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
+            raise GridError(f"row {r} is a {type(row).__name__}, not a sequence of ints")
+        if width is None:
+            width = len(row)
+            if width == 0:
+                raise GridError("grid has empty rows")
+        elif len(row) != width:
+            raise GridError(f"ragged rows: row 0 has {width} cells, row {r} has {len(row)}")
+        cells = tuple(_as_int(v) for v in row)
+        if not _COLOURS.issuperset(cells):
+            bad = next(v for v in cells if v not in _COLOURS)
+            raise GridError(f"row {r} holds {bad}, outside colours 0..9")
+        rows.append(cells)
+    if len(rows) > MAX_SIDE or (width or 0) > MAX_SIDE:
+        raise GridError(f"grid is {len(rows)}x{width}, larger than {MAX_SIDE}x{MAX_SIDE}")
+    return tuple(rows)
+
+
+def try_grid(value: Any) -> Optional[Grid]:
+    """The canonical grid, or None when ``value`` is not a valid grid (it then never matches)."""
+    try:
+        return to_grid(value)
+    except (GridError, TypeError, ValueError, OverflowError):
+        return None
+
+
+def shape(grid: Grid) -> Tuple[int, int]:
+    return (len(grid), len(grid[0]))
+
+
+def fingerprint(grid: Grid) -> str:
+    """A short, stable id of a grid's content, so records carry identities instead of grids."""
+    h = hashlib.blake2b(digest_size=8)
+    h.update(f"{len(grid)}x{len(grid[0])}:".encode())
+    h.update(bytes(v for row in grid for v in row))
+    return h.hexdigest()
+
+
+def cells_differing(a: Grid, b: Grid) -> Optional[int]:
+    """Number of differing cells between two grids of the same shape, None if shapes differ."""
+    if shape(a) != shape(b):
+        return None
+    return sum(x != y for ra, rb in zip(a, b) for x, y in zip(ra, rb))
+
+
+def first_difference(a: Grid, b: Grid) -> Optional[Tuple[int, int]]:
+    for r, (ra, rb) in enumerate(zip(a, b)):
+        for c, (x, y) in enumerate(zip(ra, rb)):
+            if x != y:
+                return (r, c)
+    return None
+
+
+def render(grid: Grid) -> list[str]:
+    """One string per row, digits only: compact and exact for failure messages."""
+    return ["".join(str(v) for v in row) for row in grid]
+
+
+def side_by_side(blocks: Sequence[Tuple[str, Sequence[str]]], gap: int = 3) -> list[str]:
+    """Lay out titled text blocks next to each other (expected grid beside the closest candidates)."""
+    widths = [max([len(title)] + [len(line) for line in lines]) for title, lines in blocks]
+    height = max(len(lines) for _, lines in blocks)
+    out = ["".join(t.ljust(w + gap) for (t, _), w in zip(blocks, widths)).rstrip()]
+    for i in range(height):
+        parts = [(lines[i] if i < len(lines) else "").ljust(w + gap) for (_, lines), w in zip(blocks, widths)]
+        out.append("".join(parts).rstrip())
+    return out

@@ -1,0 +1,138 @@
+"""The collector (one per task) and the item (one per demo or test sample), and their limits.
+
+Each batt call is limited through pytest-timeout's own timer hooks, one timer per call. In
+an xdist worker a second, hard stage backs it up: faulthandler ends the worker a grace period
+after the timeout when the batt swallowed the timeout or held the GIL, and xdist replaces
+the worker. ``-n 0`` cannot have that stage: it would end the whole session.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import faulthandler
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, Iterator, List, Optional
+
+import pytest
+
+from . import runner, session
+from .settings import Settings
+from .tasks import BattDataError, Sample, Task, TaskSet
+
+
+@dataclass
+class State:
+    """What a process (controller or worker) knows about this run; loaded once per process."""
+
+    settings: Settings
+    taskset: TaskSet
+    task_ids: List[str]
+    scratch: str  # per-run directory shared by controller and workers (logs, faulthandler dumps)
+    hard_stop: bool = False
+    worker_id: str = "main"
+    _batt: Optional[runner.BattModule] = field(default=None, repr=False)
+    _stack_file: Any = field(default=None, repr=False)
+
+    def batt(self) -> runner.BattModule:
+        if self._batt is None:
+            self._batt = runner.load_batt(self.settings.module, self.settings.base_dir)
+        return self._batt
+
+    def stack_file(self) -> Any:
+        if self._stack_file is None:
+            self._stack_file = open(os.path.join(self.scratch, f"{self.worker_id}.stack"), "w")
+            # A segfault in the batt is then written where the controller can read it.
+            faulthandler.enable(file=self._stack_file, all_threads=True)
+        return self._stack_file
+
+    def log_path(self, task_id: str) -> str:
+        return os.path.join(self.scratch, "logs", f"{task_id}.log")
+
+
+STATE = pytest.StashKey[State]()
+
+
+class SampleNotSolved(Exception):
+    """The item's outcome when the batt ran but no candidate matched, or a call failed."""
+
+
+class BattTask(pytest.Collector):
+    """One ARC task; validating its data here makes a bad task a collection error for it alone."""
+
+    def collect(self) -> Iterator["BattSample"]:
+        state = self.config.stash[STATE]
+        try:
+            task = state.taskset.task(self.name)
+        except BattDataError as e:
+            raise BattDataError(str(e)) from None
+        for sample in task.samples:
+            yield BattSample.from_parent(self, name=sample.name, task=task, sample=sample)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, BattDataError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class BattSample(pytest.Item):
+    """One demo or test sample: a solve call and its diff calls, each under the timeout."""
+
+    def __init__(self, *, task: Task, sample: Sample, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task = task
+        self.sample = sample
+        self.record: Optional[Dict[str, Any]] = None
+        # The per-call timers below replace pytest-timeout's per-item timer for this item.
+        self.add_marker(pytest.mark.timeout(0))
+        self.add_marker(pytest.mark.batt)
+        self.keywords[sample.kind] = True
+
+    def setup(self) -> None:
+        self.config.stash[STATE].batt()  # import once per process, before any timer runs
+
+    def runtest(self) -> None:
+        state = self.config.stash[STATE]
+        func = state.batt().func
+        self.record = runner.run_sample(func, self.task, self.sample, self._guard, state.log_path(self.task.id))
+        if self.record["status"] != "solved":
+            raise SampleNotSolved(self.record)
+
+    @contextlib.contextmanager
+    def _guard(self, label: str) -> Iterator[None]:
+        from pytest_timeout import Settings as TimeoutSettings
+
+        state = self.config.stash[STATE]
+        timeout = state.settings.timeout
+        hook = self.config.pluginmanager.hook
+        hook.pytest_timeout_set_timer(item=self, settings=TimeoutSettings(timeout, "signal", False, False))
+        if state.hard_stop:
+            faulthandler.dump_traceback_later(timeout + state.settings.grace, exit=True, file=state.stack_file())
+        try:
+            yield
+        except pytest.fail.Exception as e:
+            if "Timeout" not in str(e):
+                raise
+            raise runner.BattTimeout(f"{label} timed out after {timeout:g} s (--batt-timeout)") from None
+        finally:
+            if state.hard_stop:
+                faulthandler.cancel_dump_traceback_later()
+            hook.pytest_timeout_cancel_timer(item=self)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, SampleNotSolved):
+            rec = excinfo.value.args[0]
+            if rec["status"] == "unsolved":
+                text = rec["message"] or "no candidate matched"
+                return text + (f"\n{rec['error']}" if rec.get("error") else "")
+            return f"{rec['status']}: {rec['error']}"
+        if isinstance(excinfo.value, runner.BattLoadError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> Any:
+        return self.path, None, f"{self.task.id}::{self.name}"
+
+
+def make_tasks(parent: pytest.Session, task_ids: List[str]) -> List[BattTask]:
+    return [BattTask.from_parent(parent, name=tid, nodeid=session.task_nodeid(tid)) for tid in task_ids]

@@ -1,0 +1,200 @@
+"""The pytest11 entry point: options, configuration and thin hooks that call into plain modules.
+
+Without ``--batt`` every hook here returns at once: a run that does not ask for the plugin
+is not changed by it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, Generator, List, Optional
+
+import pytest
+
+from . import report, results, runner, session, settings as settings_mod
+from .items import STATE, BattSample, BattTask, State, make_tasks
+from .tasks import BattDataError, load_taskset, select
+
+RUN = pytest.StashKey["Controller"]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("batt", "ARC batt runs (pytest-batt)")
+    h = settings_mod.HELP
+    group.addoption("--batt", action="append", metavar="ID[,ID...]", dest="batt", default=None, help=h["batt"])
+    group.addoption("--batt-data", metavar="NAME_OR_PATH", dest="batt_data", default=None, help=h["batt_data"])
+    group.addoption("--batt-module", metavar="MODULE_OR_PATH", dest="batt_module", default=None, help=h["batt_module"])
+    group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=settings_mod.positive_seconds, help=h["batt_timeout"])
+    group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=settings_mod.nonnegative_seconds, help=h["batt_grace"])
+    group.addoption("--batt-json", metavar="PATH", dest="batt_json", default=None, help=h["batt_json"])
+    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json"):
+        parser.addini(name, h[name])
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
+    """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session."""
+    if (
+        config.getoption("batt", None)
+        and not _is_worker(config)
+        and config.pluginmanager.hasplugin("xdist")
+        and config.getoption("numprocesses", None) is None
+        and not config.getoption("collectonly", False)
+        and not config.getoption("usepdb", False)
+    ):
+        config.option.numprocesses = "auto"
+        config.option.dist = "load"
+    return (yield)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("batt", None):
+        return
+    config.addinivalue_line("markers", "batt: an ARC sample run by pytest-batt")
+    if not config.pluginmanager.hasplugin("timeout"):
+        raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
+    base_dir = str(config.invocation_params.dir)
+    try:
+        opts = settings_mod.read(config.getoption, config.getini, base_dir)
+        if opts.json_path:
+            settings_mod.check_writable(opts.json_path, "--batt-json")
+        taskset = load_taskset(opts.data, base_dir)
+        task_ids = select(taskset, opts.tasks)
+        batt = None if _is_worker(config) else runner.load_batt(opts.module, base_dir)
+    except (ValueError, runner.BattLoadError) as e:
+        raise pytest.UsageError(str(e)) from None
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = []  # --batt without paths: collect the batt items only
+    if _is_worker(config):
+        scratch = config.workerinput["batt_scratch"]
+        state = State(opts, taskset, task_ids, scratch, hard_stop=True, worker_id=config.workerinput["workerid"])
+    else:
+        scratch = tempfile.mkdtemp(prefix="pytest-batt-")
+        state = State(opts, taskset, task_ids, scratch, _batt=batt)
+    os.makedirs(os.path.join(scratch, "logs"), exist_ok=True)
+    config.stash[STATE] = state
+    config.pluginmanager.register(Collection(), "batt-collection")
+    if not _is_worker(config):
+        controller = Controller(config, state, batt)
+        config.stash[RUN] = controller
+        config.pluginmanager.register(controller, "batt-controller")
+        if config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(XdistHooks(controller), "batt-xdist")
+
+
+class Collection:
+    """Adds one collector per selected task to what the session collects (both sides)."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
+        rep = yield
+        if isinstance(collector, pytest.Session) and rep.passed:
+            state = collector.config.stash[STATE]
+            rep.result = list(rep.result) + make_tasks(collector, state.task_ids)
+        return rep
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        rep = yield
+        if isinstance(item, BattSample) and rep.when == "call" and item.record is not None:
+            rep.batt_record = item.record  # builtin types only: xdist sends report.__dict__
+        return rep
+
+
+class Controller:
+    """Controller-side hooks: gather records, write results, print the summary."""
+
+    def __init__(self, config: pytest.Config, state: State, batt: runner.BattModule) -> None:
+        self.config = config
+        self.state = state
+        self.run = session.BattRun(state.taskset, state.task_ids)
+        opts = state.settings
+        self.workers = 0
+        self.head = results.header(
+            batt_module=opts.module, batt_sha256=batt.sha256(),
+            data_name=opts.data, data_sha256=state.taskset.content_hash(state.task_ids),
+            timeout_s=opts.timeout, workers=0,
+        )
+        self.results: Optional[Dict[str, Any]] = None
+        n = len(self.run.plan)
+        if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
+            # xdist's default (4 x workers) would leave samples unrun after a few crashing batts.
+            config.option.maxworkerrestart = str(n + 8)
+
+    def pytest_report_header(self, config: pytest.Config) -> List[str]:
+        opts = self.state.settings
+        lines = [f"batt: {len(self.state.task_ids)} task(s), {len(self.run.plan)} samples from {opts.data}; "
+                 f"module {opts.module}; timeout {opts.timeout:g}s per call"]
+        if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
+            lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
+                         "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
+        return lines
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid.startswith(session.PREFIX) and "::" not in report.nodeid:
+            self.run.task_failed(report.nodeid[len(session.PREFIX):], str(report.longrepr))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.run.collected(item.nodeid for item in session.items)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = getattr(report, "batt_record", None)
+        if record is not None:
+            self.run.add(report.nodeid, record)
+        elif report.when == "???":
+            status, message = getattr(report, "batt_crash", ("crash", str(report.longrepr)))
+            self.run.add_failure(report.nodeid, status, message)
+        elif report.failed and report.when in ("setup", "call"):
+            self.run.add_failure(report.nodeid, "error", str(report.longrepr).strip().splitlines()[-1][:500])
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.run.finish()
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
+        self.head["config"]["workers"] = self.workers
+        self.results = self.run.results(self.head, interrupted)
+        path = self.state.settings.json_path
+        if path:
+            results.write(path, self.results)
+        shutil.rmtree(self.state.scratch, ignore_errors=True)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.results is None:
+            return
+        terminalreporter.section("batt summary")
+        for line in report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0):
+            terminalreporter.write_line(line)
+        if self.state.settings.json_path:
+            terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
+
+
+class XdistHooks:
+    """Hooks that exist only when pytest-xdist is loaded, so -p no:xdist keeps working."""
+
+    def __init__(self, controller: Controller) -> None:
+        self.controller = controller
+
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["batt_scratch"] = self.controller.state.scratch
+        self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
+
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
+        self.controller.run.collected(ids)
+
+    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        worker = report.node.gateway.id if getattr(report, "node", None) is not None else "?"
+        try:
+            with open(os.path.join(self.controller.state.scratch, f"{worker}.stack")) as f:
+                text = f.read()
+        except OSError:
+            text = ""
+        opts = self.controller.state.settings
+        status, message = session.crash_status(text, opts.timeout, opts.grace, worker)
+        report.batt_crash = (status, message)
+        report.longrepr = f"{status}: {message}"

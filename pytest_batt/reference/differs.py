@@ -1,0 +1,116 @@
+"""Differs: measures of how a grid ``x`` differs from a reference grid ``c``.
+
+Each differ returns ``(size, detail)``: ``size`` 0 means "no difference of
+this kind", a positive size its magnitude; ``detail`` is a small hashable
+python value (ints/tuples only) that explains it.  Downstream scoring only
+looks at whether ``size`` is zero, so every differ must return 0 for equal
+grids.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from typing import Callable
+
+import numpy as np
+
+from . import dsl
+from .dsl import Grid
+
+Diff = tuple[int, object]
+
+
+def cells_changed(c: Grid, x: Grid) -> Diff:
+    """Number of cells that differ (the union area if shapes differ)."""
+    if c.shape != x.shape:
+        h, w = max(c.shape[0], x.shape[0]), max(c.shape[1], x.shape[1])
+        return h * w, (tuple(x.shape), tuple(c.shape))
+    d = c != x
+    n = int(d.sum())
+    if n == 0:
+        return 0, ()
+    return n, dsl.bbox(d)
+
+
+def shape_change(c: Grid, x: Grid) -> Diff:
+    """How far the shapes are apart (rows plus columns)."""
+    dh, dw = x.shape[0] - c.shape[0], x.shape[1] - c.shape[1]
+    return abs(dh) + abs(dw), (int(dh), int(dw))
+
+
+def colors_added(c: Grid, x: Grid) -> Diff:
+    """Colours present in ``x`` but not in ``c``."""
+    extra = sorted(dsl.palette(x) - dsl.palette(c))
+    return len(extra), tuple(extra)
+
+
+def colors_removed(c: Grid, x: Grid) -> Diff:
+    """Colours of ``c`` missing from ``x``."""
+    gone = sorted(dsl.palette(c) - dsl.palette(x))
+    return len(gone), tuple(gone)
+
+
+def color_histogram(c: Grid, x: Grid) -> Diff:
+    """Total change of per-colour cell counts (ignores positions)."""
+    cc, cx = Counter(dsl.color_counts(c)), Counter(dsl.color_counts(x))
+    delta = {k: cx[k] - cc[k] for k in sorted(set(cc) | set(cx)) if cx[k] != cc[k]}
+    return sum(abs(v) for v in delta.values()), tuple(delta.items())
+
+
+def _objs(g: Grid) -> list[dsl.Obj]:
+    return dsl.objects(g, True, True, 0 if 0 in dsl.palette(g) else dsl.background_color(g))
+
+
+def object_count(c: Grid, x: Grid) -> Diff:
+    """Difference in the number of (8-connected, single-colour) objects."""
+    nc, nx = len(_objs(c)), len(_objs(x))
+    return abs(nx - nc), (nx, nc)
+
+
+def objects_moved(c: Grid, x: Grid) -> Diff:
+    """Objects of ``x`` that appear in ``c`` with the same shape and colour but elsewhere."""
+    oc = _objs(c)
+    at = {(o.color, o.shape_key()): set() for o in oc}
+    for o in oc:
+        at[(o.color, o.shape_key())].add(o.box[:2])
+    moved = []
+    for o in _objs(x):
+        k = (o.color, o.shape_key())
+        if k in at and o.box[:2] not in at[k]:
+            moved.append(o.box[:2])
+    return len(moved), tuple(sorted(moved))
+
+
+def objects_unmatched(c: Grid, x: Grid) -> Diff:
+    """Objects of ``x`` with no identical object at the same place in ``c``."""
+    keys = {(o.color, o.shape_key(), o.box[:2]) for o in _objs(c)}
+    bad = [o.box[:2] for o in _objs(x) if (o.color, o.shape_key(), o.box[:2]) not in keys]
+    return len(bad), tuple(sorted(bad))
+
+
+def background_change(c: Grid, x: Grid) -> Diff:
+    """1 if the background (most common colour) differs."""
+    bc, bx = dsl.background_color(c), dsl.background_color(x)
+    return int(bc != bx), (bx, bc)
+
+
+DIFFERS: dict[str, Callable[[Grid, Grid], Diff]] = {
+    "cells_changed": cells_changed,
+    "shape_change": shape_change,
+    "colors_added": colors_added,
+    "colors_removed": colors_removed,
+    "color_histogram": color_histogram,
+    "object_count": object_count,
+    "objects_moved": objects_moved,
+    "objects_unmatched": objects_unmatched,
+    "background_change": background_change,
+}
+
+
+def safe_diff(name: str, c: Grid, x: Grid) -> Diff:
+    """Run a differ, falling back to a plain equality test if it fails."""
+    try:
+        size, detail = DIFFERS[name](c, x)
+        return int(size), detail
+    except Exception:  # a differ must never break the batt
+        same = c.shape == x.shape and bool(np.array_equal(c, x))
+        return (0 if same else 1), ()

@@ -1,0 +1,74 @@
+"""The terminal summary of a run, as plain lines built from the results dict."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+PER_TASK_LIMIT = 40  # past this many tasks, list only the tasks that had problems
+
+
+def _best(o_score: Dict[str, int], n: int = 2) -> str:
+    top = sorted(o_score.items(), key=lambda kv: -kv[1])[:n]
+    return ", ".join(f"{sid} ({hits})" for sid, hits in top if hits > 0) or "-"
+
+
+def _problems(samples: List[Dict[str, Any]]) -> str:
+    counts: Dict[str, int] = {}
+    for s in samples:
+        if s["status"] not in ("solved", "unsolved"):
+            counts[s["status"]] = counts.get(s["status"], 0) + 1
+    return ", ".join(f"{n} {status}" for status, n in counts.items()) or "-"
+
+
+def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
+    samples = task["samples"]
+    demo = [s for s in samples if s["kind"] == "demo"]
+    test = [s for s in samples if s["kind"] == "test"]
+    solved = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
+    slow = max(samples, key=lambda s: s["seconds"] or 0.0)
+    return [
+        task_id,
+        f"{solved(demo)}/{len(demo)}",
+        f"{solved(test)}/{len(test)}",
+        "yes" if task["solved"]["at_2"] else "no",
+        "yes" if task["solved"]["oracle"] else "no",
+        f"{slow['kind']}[{slow['index']}] {slow['seconds'] or 0:.2f}s",
+        _problems(samples),
+        _best(task["o_score"]),
+    ]
+
+
+def table(rows: List[List[str]]) -> List[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
+    tasks = results["tasks"]
+    header = ["task", "demo", "test", "pass@2", "oracle", "slowest", "problems", "best solvers (demo+test hits)"]
+    rows = [task_line(tid, t) for tid, t in tasks.items()]
+    shown = rows if verbose or len(rows) <= PER_TASK_LIMIT else [r for r in rows if r[6] != "-"]
+    lines: List[str] = []
+    if shown:
+        lines += table([header] + shown)
+        if len(shown) < len(rows):
+            lines.append(f"({len(rows) - len(shown)} tasks without problems not listed; -v lists all)")
+        lines.append("")
+    samples = [s for t in tasks.values() for s in t["samples"]]
+    counts = {status: sum(s["status"] == status for s in samples) for status in ("solved", "unsolved", "timeout", "error", "crash", "missing")}
+    n = len(tasks)
+    at2 = sum(t["solved"]["at_2"] for t in tasks.values())
+    oracle = sum(t["solved"]["oracle"] for t in tasks.values())
+    lines.append(
+        f"tasks: {n}   pass@2: {at2}/{n}   oracle: {oracle}/{n}   samples solved: {counts['solved']}/{len(samples)}"
+        + "".join(f"   {status}: {c}" for status, c in counts.items() if status != "solved" and c)
+    )
+    session = results["session"]
+    workers = results["config"]["workers"]
+    wall, item = session["wall_s"], session["item_s"]
+    par = item / wall if wall > 0 else 0.0
+    lines.append(
+        f"time: wall {wall:.2f}s, batt {item:.2f}s summed over samples, parallelism {par:.2f}x "
+        f"({workers} worker{'s' if workers != 1 else ''})" + ("" if session["complete"] else "   [incomplete run]")
+    )
+    return lines

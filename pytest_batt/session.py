@@ -1,0 +1,140 @@
+"""The controller's side of a run: which samples were planned and selected, their records, the results.
+
+Fed with plain values by the plugin's hooks; knows nothing about pytest. Records arrive in
+any order from any worker; scores are folded in sample order, so ``-n 0`` and ``-n 2``
+give identical results.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from . import scoring
+from .tasks import TaskSet
+
+PREFIX = "batt/"
+STATUSES = ("solved", "unsolved", "timeout", "error", "crash", "missing")
+SAMPLE_KEYS = ("kind", "index", "status", "candidates", "matched", "calls", "seconds", "cpu_seconds", "error")
+
+
+def task_nodeid(task_id: str) -> str:
+    return PREFIX + task_id
+
+
+def sample_nodeid(task_id: str, sample_name: str) -> str:
+    return f"{PREFIX}{task_id}::{sample_name}"
+
+
+_NAME = re.compile(r"^(demo|test)\[(\d+)\]$")
+
+
+def blank_record(task_id: str, kind: str, index: int, status: str, error: str) -> Dict[str, Any]:
+    return {
+        "task": task_id, "kind": kind, "index": index, "status": status, "error": error, "message": None,
+        "candidates": 0, "matched": [], "calls": 0, "seconds": 0.0, "cpu_seconds": 0.0,
+    }
+
+
+def crash_status(stack_text: str, timeout: float, grace: float, worker: str) -> Tuple[str, str]:
+    """Tell a hard-stopped timeout from a crash by what faulthandler wrote before the worker died."""
+    where = ""
+    frames = re.findall(r'File "([^"]+)", line (\d+) in (\S+)', stack_text)
+    if frames:
+        f, line, func = frames[0]
+        where = f"; it was in {func} ({f}:{line})"
+    if "Timeout (" in stack_text:
+        return "timeout", (
+            f"a batt call ran past the {timeout:g} s timeout and did not stop (it swallowed the timeout "
+            f"or held the GIL); worker {worker} was ended {grace:g} s later and replaced{where}"
+        )
+    fatal = re.search(r"Fatal Python error: ([^\n]+)", stack_text)
+    cause = fatal.group(1).strip() if fatal else "the process exited (os._exit, a signal or the OOM killer)"
+    return "crash", f"worker {worker} died while running this sample: {cause}; it was replaced{where}"
+
+
+class BattRun:
+    """Planned samples, what ran, and the folding of records into per-task scores."""
+
+    def __init__(self, taskset: TaskSet, task_ids: Iterable[str]) -> None:
+        self.task_ids = list(task_ids)
+        self.plan: Dict[str, Tuple[str, str, int]] = {}
+        for tid in self.task_ids:
+            for name in taskset.sample_names(tid):
+                m = _NAME.match(name)
+                assert m is not None
+                self.plan[sample_nodeid(tid, name)] = (tid, m.group(1), int(m.group(2)))
+        self.selected: Optional[set] = None
+        self.records: Dict[str, Dict[str, Any]] = {}
+        self.task_errors: Dict[str, str] = {}
+        self.started = time.perf_counter()
+        self.finished: Optional[float] = None
+
+    def collected(self, nodeids: Iterable[str]) -> None:
+        """Samples that survived -k, --deselect and --lf: only these are expected to run."""
+        chosen = {n for n in nodeids if n in self.plan}
+        self.selected = chosen if self.selected is None else self.selected | chosen
+
+    def task_failed(self, task_id: str, message: str) -> None:
+        """A task that could not be collected costs that task alone: its samples become errors."""
+        self.task_errors[task_id] = message
+        for nodeid, (tid, kind, index) in self.plan.items():
+            if tid == task_id and nodeid not in self.records:
+                self.records[nodeid] = blank_record(tid, kind, index, "error", message)
+
+    def add(self, nodeid: str, record: Dict[str, Any]) -> None:
+        if nodeid in self.plan:
+            self.records[nodeid] = record
+
+    def add_failure(self, nodeid: str, status: str, message: str) -> None:
+        """A sample whose item never produced a record (setup error, crash, internal error)."""
+        if nodeid in self.plan and nodeid not in self.records:
+            tid, kind, index = self.plan[nodeid]
+            self.records[nodeid] = blank_record(tid, kind, index, status, message)
+
+    def finish(self) -> None:
+        self.finished = time.perf_counter()
+
+    def _expected(self) -> List[str]:
+        if self.selected is None:
+            return list(self.plan)
+        return [n for n in self.plan if n in self.selected or n in self.records]
+
+    def complete(self) -> bool:
+        return all(n in self.records for n in self._expected())
+
+    def task_results(self) -> Dict[str, Any]:
+        """Per task, in the order given: samples, Phase 3 scores, oracle and pass@2, seconds."""
+        expected = self._expected()
+        by_task: Dict[str, List[Dict[str, Any]]] = {tid: [] for tid in self.task_ids}
+        for nodeid in expected:
+            tid, kind, index = self.plan[nodeid]
+            rec = self.records.get(nodeid) or blank_record(tid, kind, index, "missing", "never ran (interrupted, deselected by a crash, or -x)")
+            by_task[tid].append(rec)
+        out: Dict[str, Any] = {}
+        for tid, recs in by_task.items():
+            if not recs:
+                continue
+            recs.sort(key=lambda r: (r["kind"] != "demo", r["index"]))
+            scores = scoring.score_task(recs)
+            n_tests = sum(1 for n, (t, kind, _) in self.plan.items() if t == tid and kind == "test")
+            tests = [r for r in recs if r["kind"] == "test"]
+            out[tid] = {
+                "samples": [{k: r.get(k) for k in SAMPLE_KEYS} for r in recs],
+                "o_score": scores["o_score"],
+                "d_score": scores["d_score"],
+                "s_score": scores["s_score"],
+                "solved": scoring.solved(tests, scores["demo_score"], n_tests),
+                "seconds": round(sum(r.get("seconds") or 0.0 for r in recs), 6),
+            }
+            if tid in self.task_errors:
+                out[tid]["error"] = self.task_errors[tid]
+        return out
+
+    def results(self, head: Dict[str, Any], interrupted: bool) -> Dict[str, Any]:
+        tasks = self.task_results()
+        end = self.finished if self.finished is not None else time.perf_counter()
+        item_s = sum(t["seconds"] for t in tasks.values())
+        session = {"wall_s": round(end - self.started, 6), "item_s": round(item_s, 6), "complete": self.complete() and not interrupted}
+        return {**head, "session": session, "tasks": tasks}

