@@ -67,7 +67,10 @@ class BattTask(pytest.Collector):
         except BattDataError as e:
             raise BattDataError(str(e)) from None
         for sample in task.samples:
-            yield BattSample.from_parent(self, name=sample.name, task=task, sample=sample)
+            # The nodeid is given as a string so pytest parses "demo[0]" as a name with params,
+            # exactly as it parses the ids that --lf and --deselect read back.
+            nodeid = session.sample_nodeid(task.id, sample.name)
+            yield BattSample.from_parent(self, name=sample.name, nodeid=nodeid, task=task, sample=sample)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, BattDataError):

@@ -7,6 +7,7 @@ is not changed by it.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from typing import Any, Dict, Generator, List, Optional
@@ -18,6 +19,9 @@ from .items import STATE, BattSample, BattTask, State, make_tasks
 from .tasks import BattDataError, load_taskset, select
 
 RUN = pytest.StashKey["Controller"]()
+# pytest-timeout prints every other thread's stack on a timeout; in a worker those are
+# execnet's threads, noise beside the record's own message.
+_TIMEOUT_DUMP = re.compile(r"~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -104,6 +108,9 @@ class Collection:
         rep = yield
         if isinstance(item, BattSample) and rep.when == "call" and item.record is not None:
             rep.batt_record = item.record  # builtin types only: xdist sends report.__dict__
+            if item.record["status"] == "timeout":
+                rep.sections = [(title, _TIMEOUT_DUMP.sub("", text)) for title, text in rep.sections]
+                rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
         return rep
 
 
@@ -149,7 +156,8 @@ class Controller:
             self.run.add(report.nodeid, record)
         elif report.when == "???":
             status, message = getattr(report, "batt_crash", ("crash", str(report.longrepr)))
-            self.run.add_failure(report.nodeid, status, message)
+            opts = self.state.settings
+            self.run.add_failure(report.nodeid, status, message, seconds=opts.timeout + opts.grace if status == "timeout" else 0.0)
         elif report.failed and report.when in ("setup", "call"):
             self.run.add_failure(report.nodeid, "error", str(report.longrepr).strip().splitlines()[-1][:500])
 
@@ -198,3 +206,5 @@ class XdistHooks:
         status, message = session.crash_status(text, opts.timeout, opts.grace, worker)
         report.batt_crash = (status, message)
         report.longrepr = f"{status}: {message}"
+        fspath, _, domain = crashitem.partition("::")
+        report.location = (fspath, None, f"{fspath[len(session.PREFIX):]}::{domain}")

@@ -72,7 +72,7 @@ class SampleFold:
 
     def add_pass(self, solver_id: str, summary: Optional[RowSummary]) -> None:
         """Fold one candidate's diff rows (None when its diff call failed: contributes nothing)."""
-        if summary is None:
+        if summary is None or not summary.order:
             return
         mine = self.entries.setdefault(solver_id, {})
         self_counts = summary.by_solver.get(solver_id, {})

@@ -37,13 +37,22 @@ def blank_record(task_id: str, kind: str, index: int, status: str, error: str) -
     }
 
 
+def _batt_frame(stack_text: str) -> str:
+    """The innermost frame of the thread that was running the batt, from a faulthandler dump."""
+    blocks = re.split(r"\n(?=(?:Current thread|Thread) 0x)", stack_text)
+    ours = [b for b in blocks if "pytest_batt" in b and "runner.py" in b]
+    current = [b for b in blocks if b.startswith("Current thread")]
+    for block in ours + current:
+        frames = re.findall(r'File "([^"]+)", line (\d+) in (\S+)', block)
+        if frames:
+            f, line, func = frames[0]
+            return f"; it was in {func} ({f}:{line})"
+    return ""
+
+
 def crash_status(stack_text: str, timeout: float, grace: float, worker: str) -> Tuple[str, str]:
     """Tell a hard-stopped timeout from a crash by what faulthandler wrote before the worker died."""
-    where = ""
-    frames = re.findall(r'File "([^"]+)", line (\d+) in (\S+)', stack_text)
-    if frames:
-        f, line, func = frames[0]
-        where = f"; it was in {func} ({f}:{line})"
+    where = _batt_frame(stack_text)
     if "Timeout (" in stack_text:
         return "timeout", (
             f"a batt call ran past the {timeout:g} s timeout and did not stop (it swallowed the timeout "
@@ -87,11 +96,11 @@ class BattRun:
         if nodeid in self.plan:
             self.records[nodeid] = record
 
-    def add_failure(self, nodeid: str, status: str, message: str) -> None:
+    def add_failure(self, nodeid: str, status: str, message: str, seconds: float = 0.0) -> None:
         """A sample whose item never produced a record (setup error, crash, internal error)."""
         if nodeid in self.plan and nodeid not in self.records:
             tid, kind, index = self.plan[nodeid]
-            self.records[nodeid] = blank_record(tid, kind, index, status, message)
+            self.records[nodeid] = {**blank_record(tid, kind, index, status, message), "seconds": seconds}
 
     def finish(self) -> None:
         self.finished = time.perf_counter()

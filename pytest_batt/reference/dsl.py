@@ -139,8 +139,16 @@ def least_common_color(g: Grid) -> int:
 
 
 def background_color(g: Grid) -> int:
-    """Background guess: the most common colour."""
-    return most_common_color(g)
+    """Background guess: black if it is nearly as common as the top colour.
+
+    ARC backgrounds are usually black (0), even when a shape covers more
+    cells; otherwise the most common colour.
+    """
+    cc = color_counts(g)
+    top = most_common_color(g)
+    if 0 in cc and cc[0] >= 0.5 * cc[top]:
+        return 0
+    return top
 
 
 def replace_color(g: Grid, old: int, new: int) -> Grid:
@@ -264,6 +272,19 @@ def self_similar(g: Grid, bg: int = 0, inverse: bool = False) -> Grid:
     for i in range(h):
         for j in range(w):
             if (g[i, j] != bg) != inverse:
+                out[i * h:(i + 1) * h, j * w:(j + 1) * w] = g
+    return out
+
+
+def self_similar_color(g: Grid, color: int, bg: int = 0) -> Grid:
+    """Like :func:`self_similar`, copies placed where ``g`` has ``color``."""
+    h, w = g.shape
+    if h * h > 30 or w * w > 30:
+        raise ValueError("too large")
+    out = np.full((h * h, w * w), bg, dtype=DTYPE)
+    for i in range(h):
+        for j in range(w):
+            if g[i, j] == color:
                 out[i * h:(i + 1) * h, j * w:(j + 1) * w] = g
     return out
 
@@ -495,8 +516,16 @@ def separator_lines(g: Grid) -> tuple[list[int], list[int], int | None]:
     if not cand:
         return [], [], None
     bg = background_color(g)
-    # prefer a non-background separator colour
-    colors = sorted(cand, key=lambda c: (c == bg, -cand[c], c))
+    counts = color_counts(g)
+
+    def exclusive(c: int) -> bool:  # the colour occurs only on its lines
+        rs = [i for i, v in rows.items() if v == c]
+        cs = [j for j, v in cols.items() if v == c]
+        n = len(rs) * w + len(cs) * h - len(rs) * len(cs)
+        return counts[c] == n
+
+    # prefer a non-background colour that is used for nothing but lines
+    colors = sorted(cand, key=lambda c: (c == bg, not exclusive(c), -cand[c], c))
     color = colors[0]
     return ([i for i, c in rows.items() if c == color],
             [j for j, c in cols.items() if c == color], color)
@@ -569,6 +598,12 @@ def logic_halves(g: Grid, op: str, fg: int, bg: int, axis: int | None = None,
     return np.where(m, fg, bg).astype(DTYPE)
 
 
+def cells_majority(g: Grid) -> Grid:
+    """One pixel per separator-delimited cell: the cell's most common colour."""
+    cells = split_cells(g)
+    return np.array([[most_common_color(c) for c in row] for row in cells], dtype=DTYPE)
+
+
 def overlay_parts(g: Grid, order_rev: bool = False, part_bg: int = 0) -> Grid:
     """Stack the separator-delimited cells on top of each other (later wins)."""
     cells = [c for row in split_cells(g) for c in row]
@@ -607,7 +642,7 @@ def gravity(g: Grid, direction: str = "down", bg: int | None = None) -> Grid:
     """Let every non-background cell fall towards ``direction``."""
     if bg is None:
         bg = background_color(g)
-    k = {"down": 0, "right": 1, "up": 2, "left": 3}[direction]
+    k = {"down": 0, "right": 3, "up": 2, "left": 1}[direction]
     a = np.rot90(g, k)  # make 'down' the direction of fall
     out = np.full_like(a, bg)
     for j in range(a.shape[1]):

@@ -101,6 +101,13 @@ def _scale_by_ncolors(g: Grid) -> Grid:
     return dsl.scale_up(g, k)
 
 
+def _inner(g: Grid) -> Grid:
+    """Drop the one-cell frame of a grid."""
+    if g.shape[0] < 3 or g.shape[1] < 3:
+        raise ValueError("too small")
+    return g[1:-1, 1:-1]
+
+
 def _halves(axis: int, second: bool) -> Callable[[Grid], Grid]:
     return lambda g: dsl.split_halves(g, axis)[1 if second else 0]
 
@@ -155,6 +162,17 @@ UNARY.update({
     "count_cells_row": dsl.count_cells_row,
     "colors_by_frequency": dsl.colors_by_frequency,
     "majority_fill": lambda g: dsl.fill_all(g, dsl.most_common_color(g)),
+})
+UNARY.update({
+    "shift_down": lambda g: dsl.shift(g, 1, 0, dsl.background_color(g)),
+    "shift_up": lambda g: dsl.shift(g, -1, 0, dsl.background_color(g)),
+    "shift_right": lambda g: dsl.shift(g, 0, 1, dsl.background_color(g)),
+    "shift_left": lambda g: dsl.shift(g, 0, -1, dsl.background_color(g)),
+    "cells_majority": dsl.cells_majority,
+    "crop_largest_obj_inner": lambda g: _inner(dsl.crop_object(g, "largest", True, False)),
+    "crop_largest_cobj4_inner": lambda g: _inner(dsl.crop_object(g, "largest", False, True)),
+    "tile_self_similar_mostcolor": lambda g: dsl.self_similar_color(g, dsl.most_common_color(g)),
+    "tile_self_similar_leastcolor": lambda g: dsl.self_similar_color(g, dsl.least_common_color(g)),
 })
 for _dirs in ("udlr", "ud", "lr", "u", "d", "l", "r"):
     UNARY[f"rays_{_dirs}"] = (lambda ds: lambda g: dsl.extend_rays(g, ds))(_dirs)
@@ -271,12 +289,18 @@ def _mask_color(pairs: Pairs) -> int:
             olds |= set(a[a != b].tolist())
     if len(olds) == 1:
         return olds.pop()
-    # crop variant: the colour present in every input, absent from outputs
-    cand = set.intersection(*(dsl.palette(a) for a, _ in pairs)) - \
-        set.union(*(dsl.palette(b) for _, b in pairs))
-    if len(cand) == 1:
-        return cand.pop()
+    # crop variant: the colour whose bounding box has the output's shape
+    cand = set.intersection(*(dsl.palette(a) for a, _ in pairs))
+    fits = [c for c in sorted(cand)
+            if all(a.shape != b.shape and _box_shape(a == c) == b.shape for a, b in pairs)]
+    if len(fits) == 1:
+        return fits[0]
     raise ValueError("no mask colour")
+
+
+def _box_shape(m: np.ndarray) -> tuple[int, int]:
+    r0, c0, r1, c1 = dsl.bbox(m)
+    return (r1 - r0 + 1, c1 - c0 + 1)
 
 
 def _repair_run(kind: str, crop: bool) -> Callable[[Grid, object], Grid]:
@@ -327,7 +351,19 @@ def _feat_rowcol(a: Grid) -> list:
     return [(al[r][c], rows[r], cols[c]) for r in range(h) for c in range(w)]
 
 
+def _feat_nbset(a: Grid, diag: bool = True) -> list:
+    """Centre colour and the set of colours around it (edges ignored)."""
+    p = np.pad(a.astype(np.int16), 1, constant_values=-1)
+    h, w = a.shape
+    offs = [(dy, dx) for dy in range(3) for dx in range(3) if (dy, dx) != (1, 1)
+            and (diag or dy == 1 or dx == 1)]
+    nb = np.stack([p[dy:dy + h, dx:dx + w] for dy, dx in offs], -1).reshape(h * w, len(offs))
+    return [(c, frozenset(r) - {-1}) for c, r in zip(a.ravel().tolist(), nb.tolist())]
+
+
 CELL_FEATURES: dict[str, Callable[[Grid], list]] = {
+    "nbset": _feat_nbset,
+    "nbset4": lambda a: _feat_nbset(a, False),
     "patch3": _feat_patch3,
     "cross": _feat_cross,
     "nbcount": _feat_nbcount,
@@ -439,7 +475,136 @@ def _run_obj_recolor(feat: str, diag: bool) -> Callable[[Grid, object], Grid]:
     return run
 
 
+def _fit_window(pairs: Pairs) -> object:
+    """A fixed-size window at a fixed offset from one of the input's corners."""
+    shapes = {b.shape for _, b in pairs}
+    if len(shapes) != 1:
+        raise ValueError("output shape varies")
+    H, W = shapes.pop()
+    a0, b0 = pairs[0]
+    for corner in ("tl", "tr", "bl", "br"):
+        for dy in range(a0.shape[0] - H + 1):
+            for dx in range(a0.shape[1] - W + 1):
+                p = (corner, dy, dx, H, W)
+                if all(_window_ok(a, b, p) for a, b in pairs):
+                    return p
+    raise ValueError("no window")
+
+
+def _window(g: Grid, p: object) -> Grid:
+    corner, dy, dx, H, W = p  # type: ignore[misc]
+    h, w = g.shape
+    r = dy if corner[0] == "t" else h - H - dy
+    c = dx if corner[1] == "l" else w - W - dx
+    if r < 0 or c < 0 or r + H > h or c + W > w:
+        raise ValueError("outside")
+    return g[r:r + H, c:c + W]
+
+
+def _window_ok(a: Grid, b: Grid, p: object) -> bool:
+    try:
+        return bool((_window(a, p) == b).all())
+    except ValueError:
+        return False
+
+
+def _fit_self_similar_color(pairs: Pairs) -> object:
+    for c in range(10):
+        try:
+            if all(np.array_equal(dsl.self_similar_color(a, c), b) for a, b in pairs):
+                return c
+        except ValueError:
+            continue
+    raise ValueError("no colour")
+
+
+def _input_key(kind: str, g: Grid) -> object:
+    bg = dsl.background_color(g)
+    if kind == "mask":
+        m = dsl.crop_to_content(g, bg) != bg
+        return (m.shape, m.tobytes())
+    if kind == "palette":
+        return frozenset(dsl.palette(g) - {bg})
+    if kind == "nobjects":
+        return len(dsl.objects(g, True, True, bg))
+    raise ValueError(kind)
+
+
+def _fit_input_table(kind: str) -> Callable[[Pairs], object]:
+    def fit(pairs: Pairs) -> object:
+        table: dict = {}
+        for a, b in pairs:
+            k = _input_key(kind, a)
+            if k in table and not (table[k].shape == b.shape and (table[k] == b).all()):
+                raise ValueError("conflict")
+            table[k] = b
+        if len(table) < 2:
+            raise ValueError("one key")
+        return table
+
+    return fit
+
+
+def _run_input_table(kind: str) -> Callable[[Grid, object], Grid]:
+    def run(g: Grid, table: object) -> Grid:
+        return table[_input_key(kind, g)]  # type: ignore[index]
+
+    return run
+
+
+def _cell_key(kind: str, c: Grid, bg: int) -> object:
+    if kind == "count":
+        return int((c != bg).sum())
+    if kind == "majority_fg":
+        fg = c[c != bg]
+        return Counter(fg.tolist()).most_common(1)[0][0] if fg.size else -1
+    if kind == "palette":
+        return frozenset(dsl.palette(c))
+    raise ValueError(kind)
+
+
+def _cell_keys(kind: str, g: Grid) -> list[list[object]]:
+    cells = dsl.split_cells(g)
+    _, _, sep = dsl.separator_lines(g)
+    flat = np.concatenate([c.ravel() for row in cells for c in row])
+    bg = dsl.most_common_color(flat.reshape(1, -1))
+    return [[_cell_key(kind, c, bg) for c in row] for row in cells]
+
+
+def _fit_cell_table(kind: str) -> Callable[[Pairs], object]:
+    def fit(pairs: Pairs) -> object:
+        table: dict = {}
+        for a, b in pairs:
+            keys = _cell_keys(kind, a)
+            if (len(keys), len(keys[0])) != b.shape:
+                raise ValueError("shape")
+            for i, row in enumerate(keys):
+                for j, k in enumerate(row):
+                    if table.setdefault(k, int(b[i, j])) != b[i, j]:
+                        raise ValueError("conflict")
+        return table
+
+    return fit
+
+
+def _run_cell_table(kind: str) -> Callable[[Grid, object], Grid]:
+    def run(g: Grid, table: object) -> Grid:
+        t: dict = table  # type: ignore[assignment]
+        return np.array([[t[k] for k in row] for row in _cell_keys(kind, g)], dtype=dsl.DTYPE)
+
+    return run
+
+
 FITTED: list[Fitted] = [
+    Fitted("crop_window", _fit_window, _window),
+    Fitted("tile_self_similar_color", _fit_self_similar_color,
+           lambda g, c: dsl.self_similar_color(g, c)),  # type: ignore[arg-type]
+]
+FITTED += [Fitted(f"input_table_{k}", _fit_input_table(k), _run_input_table(k), loo=True)
+           for k in ("mask", "palette", "nobjects")]
+FITTED += [Fitted(f"cells_table_{k}", _fit_cell_table(k), _run_cell_table(k), loo=True)
+           for k in ("count", "majority_fg", "palette")]
+FITTED += [
     Fitted("const_output", _fit_const, lambda g, p: p),  # type: ignore[arg-type,return-value]
 ]
 FITTED += [Fitted(f"logic_{op}", _fit_logic(op), _run_logic(op)) for op in dsl.LOGIC_OPS]
@@ -520,6 +685,13 @@ def _post_steps(outs: list[Grid], pairs: Pairs) -> list[tuple[str, Callable[[Gri
         elif fy <= 1 and fx <= 1 and (1 / fy) == int(1 / fy) and (1 / fx) == int(1 / fx):
             ky, kx = int(round(1 / fy)), int(round(1 / fx))
             steps.append((f"downscale_{ky}x{kx}", lambda g: dsl.scale_down(g, ky, kx)))
+            steps.append((f"part_tl_{ky}x{kx}",
+                          lambda g: g[:g.shape[0] // ky, :g.shape[1] // kx]))
+            steps.append((f"part_br_{ky}x{kx}",
+                          lambda g: g[g.shape[0] - g.shape[0] // ky:, g.shape[1] - g.shape[1] // kx:]))
+    if any(s != t for s, t in shapes):
+        steps += [(k, UNARY[k]) for k in ("crop_content", "crop_nonzero", "compress",
+                                          "remove_bg_lines")]
     out_shapes = {t for _, t in shapes}
     if len(out_shapes) == 1 and all(s == (1, 1) for s, _ in shapes):
         H, W = out_shapes.pop()
@@ -538,6 +710,55 @@ def _with_colormap(c: Candidate, pairs: Pairs) -> Candidate | None:
     outs = [dsl.apply_colormap(o, mapping) for o in c.demo_outs]
     name = "colormap" if c.solver_id == "identity" else c.solver_id + "+colormap"
     return Candidate(name, lambda g: dsl.apply_colormap(run0(g), mapping), outs,
+                     _score(outs, pairs), c.rank + 1)
+
+
+def _rank_colors(g: Grid) -> list[int]:
+    cc = dsl.color_counts(g)
+    return sorted(cc, key=lambda c: (-cc[c], c))
+
+
+def _fit_rankmap(pairs: Pairs) -> dict:
+    """Colour map by frequency rank: the k-th commonest input colour -> ..."""
+    table: dict = {}
+    changed = False
+    for a, b in pairs:
+        mapping = dsl.fit_colormap([(a, b)])
+        if mapping is None:
+            raise ValueError("no map")
+        ranks = _rank_colors(a)
+        for c, d in mapping.items():
+            val = ("r", ranks.index(d)) if d in ranks else ("c", d)
+            changed |= c != d
+            if table.setdefault(ranks.index(c), val) != val:
+                raise ValueError("conflict")
+    if not changed:
+        raise ValueError("identity")
+    return table
+
+
+def _run_rankmap(g: Grid, table: dict) -> Grid:
+    ranks = _rank_colors(g)
+    mapping = {}
+    for i, c in enumerate(ranks):
+        if i in table:
+            kind, v = table[i]
+            mapping[c] = ranks[v] if kind == "r" and v < len(ranks) else v
+            if kind == "r" and v >= len(ranks):
+                raise ValueError("rank missing")
+    return dsl.apply_colormap(g, mapping)
+
+
+def _with_rankmap(c: Candidate, pairs: Pairs) -> Candidate | None:
+    """Extend a same-shape candidate with a frequency-rank colour map."""
+    try:
+        table = _fit_rankmap(list(zip(c.demo_outs, (b for _, b in pairs))))
+    except ValueError:
+        return None
+    run0 = c.run
+    outs = [_safe(lambda o=o: _run_rankmap(o, table)) for o in c.demo_outs]
+    name = "rankmap" if c.solver_id == "identity" else c.solver_id + "+rankmap"
+    return Candidate(name, lambda g: _run_rankmap(run0(g), table), outs,
                      _score(outs, pairs), c.rank + 1)
 
 
@@ -561,6 +782,10 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
             cm = _with_colormap(c, pairs)
             if cm is not None and cm.score > 0:
                 extra.append(cm)
+            elif cm is None and all(o.shape == b.shape for o, (_, b) in zip(c.demo_outs, pairs)):
+                rm = _with_rankmap(c, pairs)
+                if rm is not None and rm.score > 0:
+                    extra.append(rm)
         if c.solver_id in GEOMETRY:
             continue
         for sname, step in _post_steps(c.demo_outs, pairs):
@@ -598,4 +823,10 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
             cands.append(c)
     order = {id(c): i for i, c in enumerate(cands)}
     cands.sort(key=lambda c: (-c.score, c.rank, order[id(c)]))
-    return cands
+    seen: set[str] = set()
+    unique = []
+    for c in cands:  # one candidate per solver id (the best-scoring one)
+        if c.solver_id not in seen:
+            seen.add(c.solver_id)
+            unique.append(c)
+    return unique

@@ -1,0 +1,188 @@
+"""The plugin end to end, driven like a user drives it: a task directory, a batt file, pytest."""
+
+import json
+import textwrap
+
+import pytest
+
+TOY_BATT = """
+def flip(I):
+    return tuple(row[::-1] for row in I)
+
+def batt(task_id, S, I, C, log_path):
+    o = [(1, 0, "identity", I), (2, 0, "flip", flip(I)), (3, 0, "flip_list", [list(r[::-1]) for r in I])]
+    s = []
+    if C is not None:
+        s = [(5, "None", "same", (int(C == I), "x")),
+             (6, "flip", "same", (int(flip(I) != C), "y")),
+             (7, "identity", "same", (int(I != C), "z"))]
+    return o, s
+"""
+
+
+def task(pairs, tests):
+    return {"train": [{"input": i, "output": o} for i, o in pairs], "test": [{"input": i, "output": o} for i, o in tests]}
+
+
+FLIP = task([([[1, 2]], [[2, 1]]), ([[3, 4, 5]], [[5, 4, 3]])], [([[6, 7]], [[7, 6]])])
+SAME = task([([[1, 1]], [[1, 1]])], [([[2, 3]], [[2, 3]])])
+NONE = task([([[1, 2]], [[9, 9]])], [([[1, 2]], [[8]]), ([[1]], [[1]])])
+
+
+@pytest.fixture
+def project(pytester):
+    data = pytester.mkdir("tasks")
+    for name, content in {"flip0001": FLIP, "same0002": SAME, "none0003": NONE}.items():
+        (data / f"{name}.json").write_text(json.dumps(content))
+    pytester.makepyfile(toybatt=TOY_BATT)
+    pytester.makepyfile(test_user="def test_user_own():\n    assert True\n")
+    return pytester
+
+
+BASE = ["--batt-data", "tasks", "--batt-module", "toybatt.py", "-p", "no:randomly"]
+MODES = {"n0": ["-n", "0"], "n2": ["-n", "2"], "no_xdist": ["-p", "no:xdist"]}
+
+
+@pytest.fixture(params=list(MODES))
+def mode(request):
+    return MODES[request.param]
+
+
+def in_order(text, *expected):
+    """Each expected piece appears in ``text``, in this order (plain text: node ids hold brackets)."""
+    pos = 0
+    for piece in expected:
+        found = text.find(piece, pos)
+        assert found >= 0, f"{piece!r} not found after position {pos} in:\n{text}"
+        pos = found + len(piece)
+
+
+def run(project, *args):
+    return project.runpytest_subprocess(*BASE, *args)
+
+
+def test_one_item_per_sample_with_readable_node_ids(project):
+    result = run(project, "--batt", "all", "--collect-only", "-q")
+    in_order(
+        result.stdout.str(),
+        "batt/flip0001::demo[0]\n", "batt/flip0001::demo[1]\n", "batt/flip0001::test[0]\n",
+        "batt/none0003::demo[0]\n", "batt/none0003::test[0]\n", "batt/none0003::test[1]\n",
+        "batt/same0002::demo[0]\n", "batt/same0002::test[0]\n",
+        "8 tests collected",
+    )
+    assert "test_user_own" not in result.stdout.str()  # no paths given: only batt items
+
+
+def test_outcomes_summary_and_results_file(project, mode):
+    result = run(project, "--batt", "flip0001,same0002,none0003", "--batt-json", "out.json", *mode)
+    result.assert_outcomes(passed=6, failed=2)
+    result.stdout.fnmatch_lines([
+        "*batt summary*",
+        "task*demo*test*pass@2*oracle*",
+        "flip0001*2/2*1/1*yes*yes*",
+        "tasks: 3   pass@2: 2/3   oracle: 2/3   samples solved: 6/8   unsolved: 2",
+    ])
+    data = json.loads((project.path / "out.json").read_text())
+    assert data["schema"] == 1 and data["session"]["complete"] is True
+    flip = data["tasks"]["flip0001"]
+    assert flip["o_score"] == {"identity": 0, "flip": 3, "flip_list": 3}
+    assert flip["solved"] == {"oracle": True, "at_2": True}
+    assert [s["status"] for s in flip["samples"]] == ["solved", "solved", "solved"]
+    assert [s["calls"] for s in flip["samples"]] == [2, 2, 3]  # test: solve + 2 distinct grids
+    assert flip["d_score"]["flip"]["same"] == {"last_t": 5, "iz": 3, "zo": 3}
+    assert set(flip["s_score"]["same"]["iz"]) == {"identity", "flip", "flip_list"}
+
+
+def test_results_are_identical_with_and_without_workers(project):
+    run(project, "--batt", "all", "--batt-json", "a.json", "-n", "0")
+    run(project, "--batt", "all", "--batt-json", "b.json", "-n", "2")
+    a, b = (json.loads((project.path / f).read_text()) for f in ("a.json", "b.json"))
+    assert a["config"]["workers"] == 0 and b["config"]["workers"] == 2
+    for tid in a["tasks"]:
+        for key in ("o_score", "d_score", "s_score", "solved"):
+            assert a["tasks"][tid][key] == b["tasks"][tid][key]
+        strip = lambda samples: [{k: v for k, v in s.items() if "seconds" not in k} for s in samples]  # noqa: E731
+        assert strip(a["tasks"][tid]["samples"]) == strip(b["tasks"][tid]["samples"])
+
+
+def test_unsolved_sample_fails_with_a_short_message(project):
+    result = run(project, "--batt", "none0003", "-n", "0")
+    in_order(
+        result.stdout.str(),
+        " none0003::demo[0] ",
+        "\nno candidate matched the expected 1x2 output (3 candidates, 3 valid grids, 2 distinct)\n"
+        "closest: identity: 2 of 2 cells differ, first at row 0 col 0: 1 instead of 9\n"
+        "expected   identity\n"
+        "99         12\n",
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_k_deselect_and_last_failed_select_samples(pytester, project):
+    result = run(project, "--batt", "all", "-k", "flip0001 and test", "-n", "0")
+    result.assert_outcomes(passed=1, deselected=7)
+    result = run(project, "--batt", "all", "--deselect", "batt/none0003", "-n", "0", "--batt-json", "d.json")
+    result.assert_outcomes(passed=5)
+    data = json.loads((project.path / "d.json").read_text())
+    assert "none0003" not in data["tasks"] and data["session"]["complete"] is True
+    run(project, "--batt", "all", "-n", "0", "-p", "cacheprovider")
+    result = run(project, "--batt", "all", "--lf", "-n", "0", "-p", "cacheprovider")
+    result.assert_outcomes(failed=2, deselected=6)
+
+
+def test_junitxml_names_tasks_and_samples(project):
+    run(project, "--batt", "same0002", "--junitxml", "j.xml", "-n", "2")
+    xml = (project.path / "j.xml").read_text()
+    assert 'classname="batt.same0002" name="demo[0]"' in xml
+    assert 'classname="batt.same0002" name="test[0]"' in xml
+
+
+def test_without_batt_nothing_changes(project):
+    result = project.runpytest_subprocess("-p", "no:randomly")
+    result.assert_outcomes(passed=1)
+    without = project.runpytest_subprocess("-p", "no:randomly", "-p", "no:batt")
+    strip = lambda r: [l for l in r.stdout.lines if not l.startswith(("plugins:", "=", "rootdir:"))]  # noqa: E731
+    assert strip(result) == strip(without)
+    assert "batt" not in "\n".join(strip(result))
+
+
+def test_with_paths_user_tests_are_collected_too(project):
+    result = run(project, "--batt", "same0002", "test_user.py", "-n", "0")
+    result.assert_outcomes(passed=3)
+
+
+def test_default_runs_under_xdist(project):
+    result = run(project, "--batt", "same0002")
+    result.stdout.fnmatch_lines(["created: * workers"])
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--batt", "flip0009"], "ERROR: --batt: unknown task id 'flip0009' in tasks; did you mean flip0001?"),
+        (["--batt", "flip0001", "--batt-timeout", "0"], "*--batt-timeout: '0' must be a positive, finite number of seconds"),
+        (["--batt", "flip0001", "--batt-timeout", "soon"], "*--batt-timeout: 'soon' is not a number of seconds"),
+        (["--batt", "flip0001", "--batt-module", "nobatt.py"], "ERROR: --batt-module nobatt.py: no such file */nobatt.py"),
+        (["--batt", "flip0001", "--batt-data", "nowhere/"], "ERROR: --batt-data 'nowhere/': no such file or directory"),
+        (["--batt", "flip0001", "--batt-json", "tasks"], "ERROR: --batt-json */tasks: is a directory, give a file path"),
+    ],
+)
+def test_bad_input_is_one_clear_usage_error(project, args, message):
+    result = project.runpytest_subprocess(*[a for a in BASE if a not in ("--batt-module", "toybatt.py")] if "--batt-module" in args else BASE, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_ini_keys_set_the_options(project):
+    project.makeini("[pytest]\nbatt_data = tasks\nbatt_module = toybatt.py\nbatt_timeout = 5\n")
+    result = project.runpytest_subprocess("--batt", "same0002", "-n", "0")
+    result.stdout.fnmatch_lines(["batt: 1 task(s), 2 samples from tasks; module toybatt.py; timeout 5s per call"])
+    result.assert_outcomes(passed=2)
+
+
+def test_a_bad_task_costs_only_that_task(project):
+    (project.path / "tasks" / "bad00004.json").write_text(json.dumps(task([([[1, 2], [3]], [[1]])], [([[1]], [[1]])])))
+    result = run(project, "--batt", "bad00004,same0002", "-n", "0", "--batt-json", "r.json")
+    in_order(result.stdout.str(), "ERROR collecting batt/bad00004", "tasks: task bad00004: train[0].input: ragged rows")

@@ -1,0 +1,48 @@
+import json
+import os
+
+import pytest
+
+from pytest_batt import results
+
+
+def header():
+    return results.header(batt_module="m", batt_sha256="a" * 64, data_name="d", data_sha256="b" * 64, timeout_s=1.0, workers=2)
+
+
+def test_header_has_the_schema_fields():
+    h = header()
+    assert h["schema"] == 1
+    assert h["tool"]["name"] == "pytest-batt"
+    assert set(h["machine"]) == {"python", "platform", "cpus"}
+    assert h["config"] == {"timeout_s": 1.0, "workers": 2}
+
+
+def test_write_is_atomic_and_reads_back(tmp_path):
+    path = tmp_path / "r.json"
+    data = {**header(), "session": {"wall_s": 1.0, "item_s": 1.0, "complete": True}, "tasks": {}}
+    results.write(str(path), data)
+    assert results.read(str(path)) == data
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left behind
+
+
+def test_a_failed_write_leaves_the_old_file_intact(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text("old")
+    with pytest.raises(TypeError):
+        results.write(str(path), {"bad": object()})
+    assert path.read_text() == "old"
+    assert os.listdir(tmp_path) == ["r.json"]
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [("{", "not valid JSON"), ('{"schema": 2}', "schema: 2"), ("[]", "not a pytest-batt results file"), ('{"schema": 1}', "no 'batt' object")],
+)
+def test_unusable_results_files_name_the_file(tmp_path, content, why):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(results.ResultsError, match=why):
+        results.read(str(path))
+    with pytest.raises(results.ResultsError, match="no such results file"):
+        results.read(str(tmp_path / "none.json"))

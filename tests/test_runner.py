@@ -1,0 +1,172 @@
+import contextlib
+import textwrap
+
+import numpy as np
+import pytest
+
+from pytest_batt import runner
+from pytest_batt.tasks import parse_task
+
+TASK = parse_task(
+    "t",
+    {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [[3, 4]], "output": [[4, 3]]}]},
+    "toy",
+)
+
+
+def flip(I):
+    return tuple(row[::-1] for row in I)
+
+
+def test_candidates_from_lists_arrays_and_junk_are_normalised():
+    o = [
+        (1, None, "list", [[2, 1]]),
+        (2, None, "array", np.array([[2, 1]])),
+        (3, None, "junk", "not a grid"),
+        (4, None, "ragged", [[1], [1, 2]]),
+    ]
+    assert runner.normalise_candidates(o) == [("list", ((2, 1),)), ("array", ((2, 1),)), ("junk", None), ("ragged", None)]
+    assert runner.normalise_candidates(x for x in o[:1]) == [("list", ((2, 1),))]
+
+
+@pytest.mark.parametrize(
+    "o, why",
+    [
+        (None, "must be a sequence of 4-tuples"),
+        ([(1, 2, 3)], r"o\[0\] must be a 4-tuple"),
+        ([(1, None, 7, [[1]])], "solver_id must be a str"),
+        ("abc", "must be a sequence"),
+    ],
+)
+def test_malformed_candidates_name_the_rule(o, why):
+    with pytest.raises(runner.ContractError, match=why):
+        runner.normalise_candidates(o)
+
+
+def test_rows_keep_size_only_when_value_is_a_tuple_starting_with_an_int():
+    s = [(1, "None", "d", (0, "x")), (2, "a", "d", (np.int64(3), "y")), (3, "a", "d", [1]), (4, "a", "d", ("1",)), (5, "a", "d", None)]
+    assert runner.normalise_rows(s) == [(1, "None", "d", 0), (2, "a", "d", 3), (3, "a", "d", None), (4, "a", "d", None), (5, "a", "d", None)]
+    with pytest.raises(runner.ContractError, match=r"s\[0\] must be a 4-tuple"):
+        runner.normalise_rows([(1, 2)])
+
+
+def test_demo_sample_makes_one_solve_and_one_diff_call():
+    calls = []
+
+    def batt(task_id, S, I, C, log_path):
+        calls.append(C)
+        return [(1, 0, "flip", flip(I)), (2, 0, "id", I), (3, 0, "flip2", flip(I))], [(9, "None", "d", (1,))] if C else []
+
+    rec = runner.run_sample(batt, TASK, TASK.demos[0])
+    assert calls == [None, ((2, 1),)]
+    assert rec["status"] == "solved" and rec["calls"] == 2
+    assert rec["matched"] == ["flip", "flip2"]
+    assert rec["o"] == {"flip": 1, "id": 0, "flip2": 1}
+
+
+def test_test_sample_diffs_each_distinct_candidate_grid_once():
+    calls = []
+
+    def batt(task_id, S, I, C, log_path):
+        calls.append(C)
+        return [(1, 0, "a", flip(I)), (2, 0, "b", flip(I)), (3, 0, "c", I), (4, 0, "d", None)], []
+
+    rec = runner.run_sample(batt, TASK, TASK.tests[0])
+    assert calls == [None, ((4, 3),), ((3, 4),)]
+    assert rec["calls"] == 3
+    assert rec["ranked"] == [["a", rec["expected"]], ["b", rec["expected"]], ["c", rec["ranked"][2][1]]]
+
+
+def test_unsolved_sample_explains_the_closest_candidate():
+    def batt(task_id, S, I, C, log_path):
+        return [(1, 0, "id", I), (2, 0, "wide", ((1, 2, 3),))], []
+
+    rec = runner.run_sample(batt, TASK, TASK.demos[0])
+    assert rec["status"] == "unsolved"
+    assert "no candidate matched the expected 1x2 output (2 candidates" in rec["message"]
+    assert "closest: id: 2 of 2 cells differ, first at row 0 col 0: 1 instead of 2" in rec["message"]
+
+
+def test_exceptions_become_errors_with_the_batt_frames_only():
+    def batt(task_id, S, I, C, log_path):
+        raise KeyError("boom")
+
+    rec = runner.run_sample(batt, TASK, TASK.demos[0])
+    assert rec["status"] == "error"
+    assert rec["error"].startswith("solve call raised KeyError: 'boom'")
+    assert "in batt" in rec["error"] and "pytest_batt/runner.py" not in rec["error"]
+
+
+def test_system_exit_is_an_error_not_the_end_of_the_process():
+    def batt(task_id, S, I, C, log_path):
+        raise SystemExit(3)
+
+    assert runner.run_sample(batt, TASK, TASK.demos[0])["status"] == "error"
+
+
+def test_a_guard_timeout_is_a_timeout_and_a_failed_diff_call_contributes_nothing():
+    @contextlib.contextmanager
+    def guard(label):
+        if label != "solve call":
+            raise runner.BattTimeout(f"{label} timed out")
+        yield
+
+    def batt(task_id, S, I, C, log_path):
+        return [(1, 0, "flip", flip(I))], [(1, "None", "d", (1,))]
+
+    rec = runner.run_sample(batt, TASK, TASK.demos[0], guard=guard)
+    assert rec["status"] == "solved" and rec["d"] == {}
+    assert "1 diff call(s) failed" in rec["error"] and "timed out" in rec["error"]
+
+    @contextlib.contextmanager
+    def always(label):
+        raise runner.BattTimeout(f"{label} timed out after 1 s")
+        yield
+
+    rec = runner.run_sample(batt, TASK, TASK.demos[0], guard=always)
+    assert rec["status"] == "timeout" and rec["error"] == "solve call timed out after 1 s"
+
+
+def test_malformed_return_is_an_error_naming_the_rule():
+    rec = runner.run_sample(lambda *a: 42, TASK, TASK.demos[0])
+    assert rec["status"] == "error"
+    assert rec["error"] == "solve call broke the batt contract: batt must return a pair (o, s), got int"
+
+
+def write(tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+def test_load_batt_from_a_path_and_from_a_module_name(tmp_path):
+    path = write(tmp_path, "mybatt.py", "def batt(task_id, S, I, C, log_path):\n    return [], []\n")
+    mod = runner.load_batt(path)
+    assert mod.func("t", (), ((0,),), None, "x") == ([], [])
+    assert len(mod.sha256()) == 64
+    ref = runner.load_batt(runner.DEFAULT_MODULE)
+    assert len(ref.files) > 1  # a package hashes all its files
+
+
+@pytest.mark.parametrize(
+    "body, why",
+    [
+        ("def batt(:\n", "syntax error in .*line 1"),
+        ("import no_such_module_xyz\n", "importing it failed: ModuleNotFoundError"),
+        ("raise RuntimeError('bad')\n", "importing it failed: RuntimeError: bad"),
+        ("x = 1\n", "has no attribute 'batt'"),
+        ("batt = 3\n", "'batt' is a int, not a function"),
+        ("def batt(a, b):\n    pass\n", r"does not accept \(task_id, S, I, C, log_path\)"),
+    ],
+)
+def test_unusable_batt_modules_get_one_clear_message(tmp_path, body, why):
+    path = write(tmp_path, "broken.py", body)
+    with pytest.raises(runner.BattLoadError, match=why):
+        runner.load_batt(path)
+
+
+def test_missing_batt_module_or_file(tmp_path):
+    with pytest.raises(runner.BattLoadError, match="module 'no_such_batt_pkg' not found"):
+        runner.load_batt("no_such_batt_pkg.sub")
+    with pytest.raises(runner.BattLoadError, match="no such file"):
+        runner.load_batt(str(tmp_path / "nope.py"))

