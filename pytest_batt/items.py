@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import faulthandler
+import json
 import os
+import signal
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -53,6 +56,11 @@ class State:
 STATE = pytest.StashKey[State]()
 
 
+def _real_interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C during a batt call: a distinct exception, so a batt's own KeyboardInterrupt is not taken for it."""
+    raise runner.RealInterrupt()
+
+
 class SampleNotSolved(Exception):
     """The item's outcome when the batt ran but no candidate matched, or a call failed."""
 
@@ -60,12 +68,16 @@ class SampleNotSolved(Exception):
 class BattTask(pytest.Collector):
     """One ARC task; validating its data here makes a bad task a collection error for it alone."""
 
-    def collect(self) -> Iterator["BattSample"]:
+    def collect(self) -> Iterator[pytest.Item]:
         state = self.config.stash[STATE]
         try:
             task = state.taskset.task(self.name)
         except BattDataError as e:
-            raise BattDataError(str(e)) from None
+            # A collection error would stop the whole session; an error per sample costs this task only.
+            for name in state.taskset.sample_names(self.name) or ["task"]:
+                nodeid = session.sample_nodeid(self.name, name)
+                yield BadTaskSample.from_parent(self, name=name, nodeid=nodeid, problem=str(e))
+            return
         for sample in task.samples:
             # The nodeid is given as a string so pytest parses "demo[0]" as a name with params,
             # exactly as it parses the ids that --lf and --deselect read back.
@@ -76,6 +88,24 @@ class BattTask(pytest.Collector):
         if isinstance(excinfo.value, BattDataError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
+
+
+class BadTaskSample(pytest.Item):
+    """A sample of a task whose data is invalid: an error at setup that names the fault."""
+
+    def __init__(self, *, problem: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.problem = problem
+
+    def runtest(self) -> None:
+        # Failing in the call phase (not setup) is what makes pytest use repr_failure: one line.
+        raise BattDataError(self.problem)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> Any:
+        return self.path, None, self.nodeid[len(session.PREFIX):]
 
 
 class BattSample(pytest.Item):
@@ -92,14 +122,37 @@ class BattSample(pytest.Item):
         self.keywords[sample.kind] = True
 
     def setup(self) -> None:
-        self.config.stash[STATE].batt()  # import once per process, before any timer runs
+        try:
+            self.config.stash[STATE].batt()  # import once per process, before any timer runs
+        except runner.BattLoadError:
+            pass  # runtest raises it again, where repr_failure turns it into one line
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
         func = state.batt().func
-        self.record = runner.run_sample(func, self.task, self.sample, self._guard, state.log_path(self.task.id))
-        if self.record["status"] != "solved":
-            raise SampleNotSolved(self.record)
+        rec = runner.run_sample(func, self.task, self.sample, self._guard, state.log_path(self.task.id))
+        self.record = rec
+        leaked = rec.pop("leaked_threads", None)
+        if leaked:
+            note = f"the batt left {len(leaked)} thread(s) running that could not be stopped ({', '.join(leaked[:3])})"
+            if state.hard_stop:
+                self._end_worker(rec, note + "; the worker was replaced so they cannot slow later samples")
+            rec["error"] = "; ".join(filter(None, [rec["error"], note + "; they may slow later samples (use -n 1 or more)"]))
+        if rec["status"] != "solved":
+            raise SampleNotSolved(rec)
+
+    def _end_worker(self, rec: Dict[str, Any], note: str) -> None:
+        """Leave the record where the controller finds it, then end this worker; xdist starts a new one."""
+        rec["error"] = "; ".join(filter(None, [rec["error"], note]))
+        state = self.config.stash[STATE]
+        message = self._describe(rec)
+        path = os.path.join(state.scratch, f"{state.worker_id}.record")
+        with open(path + ".tmp", "w") as f:
+            json.dump({"nodeid": self.nodeid, "record": rec, "message": message}, f)
+        os.replace(path + ".tmp", path)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     @contextlib.contextmanager
     def _guard(self, label: str) -> Iterator[None]:
@@ -108,11 +161,13 @@ class BattSample(pytest.Item):
         state = self.config.stash[STATE]
         timeout = state.settings.timeout
         hook = self.config.pluginmanager.hook
+        previous_sigint = signal.signal(signal.SIGINT, _real_interrupt)
         hook.pytest_timeout_set_timer(item=self, settings=TimeoutSettings(timeout, "signal", False, False))
         if state.hard_stop:
             faulthandler.dump_traceback_later(timeout + state.settings.grace, exit=True, file=state.stack_file())
         try:
-            yield
+            with runner.memory_limit(state.settings.max_memory):
+                yield
         except pytest.fail.Exception as e:
             if "Timeout" not in str(e):
                 raise
@@ -121,14 +176,18 @@ class BattSample(pytest.Item):
             if state.hard_stop:
                 faulthandler.cancel_dump_traceback_later()
             hook.pytest_timeout_cancel_timer(item=self)
+            signal.signal(signal.SIGINT, previous_sigint)
+
+    @staticmethod
+    def _describe(rec: Dict[str, Any]) -> str:
+        if rec["status"] == "unsolved":
+            text = rec["message"] or "no candidate matched"
+            return text + (f"\n{rec['error']}" if rec.get("error") else "")
+        return f"{rec['status']}: {rec['error']}"
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SampleNotSolved):
-            rec = excinfo.value.args[0]
-            if rec["status"] == "unsolved":
-                text = rec["message"] or "no candidate matched"
-                return text + (f"\n{rec['error']}" if rec.get("error") else "")
-            return f"{rec['status']}: {rec['error']}"
+            return self._describe(excinfo.value.args[0])
         if isinstance(excinfo.value, runner.BattLoadError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)

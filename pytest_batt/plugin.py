@@ -6,6 +6,7 @@ is not changed by it.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -33,7 +34,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=settings_mod.positive_seconds, help=h["batt_timeout"])
     group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=settings_mod.nonnegative_seconds, help=h["batt_grace"])
     group.addoption("--batt-json", metavar="PATH", dest="batt_json", default=None, help=h["batt_json"])
-    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json"):
+    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=settings_mod.positive_megabytes, help=h["batt_max_memory"])
+    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory"):
         parser.addini(name, h[name])
 
 
@@ -111,7 +113,19 @@ class Collection:
             if item.record["status"] == "timeout":
                 rep.sections = [(title, _TIMEOUT_DUMP.sub("", text)) for title, text in rep.sections]
                 rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
+        if isinstance(item, BattSample):
+            rep.sections = [(title, _tail(text)) for title, text in rep.sections]
         return rep
+
+
+MAX_SECTION = 20_000
+
+
+def _tail(text: str) -> str:
+    """A batt that prints megabytes must not make every report (and the controller) that big."""
+    if len(text) <= MAX_SECTION:
+        return text
+    return f"[{len(text) - MAX_SECTION} characters cut]\n" + text[-MAX_SECTION:]
 
 
 class Controller:
@@ -131,7 +145,8 @@ class Controller:
         self.results: Optional[Dict[str, Any]] = None
         n = len(self.run.plan)
         if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
-            # xdist's default (4 x workers) would leave samples unrun after a few crashing batts.
+            # xdist's default (4 x workers) would leave samples unrun after a few crashing batts;
+            # each sample can end at most one worker (a crash, a hard stop or a leaked thread).
             config.option.maxworkerrestart = str(n + 8)
 
     def pytest_report_header(self, config: pytest.Config) -> List[str]:
@@ -159,7 +174,11 @@ class Controller:
             opts = self.state.settings
             self.run.add_failure(report.nodeid, status, message, seconds=opts.timeout + opts.grace if status == "timeout" else 0.0)
         elif report.failed and report.when in ("setup", "call"):
-            self.run.add_failure(report.nodeid, "error", str(report.longrepr).strip().splitlines()[-1][:500])
+            message = str(report.longrepr).strip().splitlines()[-1][:500]
+            if report.nodeid.endswith("::task"):
+                self.run.task_failed(report.nodeid[len(session.PREFIX):].split("::")[0], message)
+            else:
+                self.run.add_failure(report.nodeid, "error", message)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -182,6 +201,14 @@ class Controller:
             terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
 
 
+def _read(path: str) -> str:
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 class XdistHooks:
     """Hooks that exist only when pytest-xdist is loaded, so -p no:xdist keeps working."""
 
@@ -197,11 +224,18 @@ class XdistHooks:
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         worker = report.node.gateway.id if getattr(report, "node", None) is not None else "?"
-        try:
-            with open(os.path.join(self.controller.state.scratch, f"{worker}.stack")) as f:
-                text = f.read()
-        except OSError:
-            text = ""
+        scratch = self.controller.state.scratch
+        saved = _read(os.path.join(scratch, f"{worker}.record"))
+        if saved:
+            # The worker ended itself after this sample to take leaked threads with it.
+            record = json.loads(saved)
+            if record.get("nodeid") == crashitem:
+                report.batt_record = record["record"]
+                report.outcome = "passed" if record["record"]["status"] == "solved" else "failed"
+                report.longrepr = None if report.outcome == "passed" else record["message"]
+                report.when = "call"
+                return
+        text = _read(os.path.join(scratch, f"{worker}.stack"))
         opts = self.controller.state.settings
         status, message = session.crash_status(text, opts.timeout, opts.grace, worker)
         report.batt_crash = (status, message)

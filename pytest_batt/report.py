@@ -25,6 +25,8 @@ def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
     demo = [s for s in samples if s["kind"] == "demo"]
     test = [s for s in samples if s["kind"] == "test"]
     solved = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
+    if not samples:
+        return [task_id, "-", "-", "no", "no", "-", "task error", "-"]
     slow = max(samples, key=lambda s: s["seconds"] or 0.0)
     return [
         task_id,

@@ -15,11 +15,12 @@ import importlib.util
 import inspect
 import os
 import sys
+import threading
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from . import grids
 from .scoring import Row, SampleFold, summarise_rows
@@ -39,6 +40,14 @@ class BattLoadError(Exception):
 
 class ContractError(ValueError):
     """A batt returned something the contract does not allow; the message names the rule."""
+
+
+class BattLimitExceeded(Exception):
+    """A batt call went past a resource limit other than time (the memory limit)."""
+
+
+class RealInterrupt(KeyboardInterrupt):
+    """Ctrl-C from the user, as opposed to a batt raising KeyboardInterrupt itself."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +213,11 @@ def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: tuple, p
         return Call("timeout", message=str(e) or f"{label} timed out")
     except ContractError as e:
         return Call("error", message=f"{label} broke the batt contract: {e}")
-    except (Exception, SystemExit) as e:
+    except BattLimitExceeded as e:
+        return Call("error", message=f"{label} {e}")
+    except RealInterrupt:
+        raise
+    except (Exception, SystemExit, KeyboardInterrupt) as e:
         return Call("error", message=f"{label} raised {type(e).__name__}: {e}\n{_batt_traceback(e)}")
 
 
@@ -212,8 +225,89 @@ def no_guard(label: str) -> ContextManager[None]:
     return contextlib.nullcontext()
 
 
+@contextlib.contextmanager
+def memory_limit(megabytes: Optional[float]) -> Iterator[None]:
+    """Cap the address space during one call, so a runaway batt gets MemoryError, not the OOM killer."""
+    if not megabytes:
+        yield
+        return
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    limit = int(megabytes * 2**20)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    try:
+        yield
+    except MemoryError:
+        raise BattLimitExceeded(f"hit the memory limit (--batt-max-memory {megabytes:g} MB)") from None
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@contextlib.contextmanager
+def preserved_globals() -> Iterator[None]:
+    """Undo what a batt may change process-wide, so it cannot leak into later samples."""
+    import signal
+
+    recursion = sys.getrecursionlimit()
+    cwd = os.getcwd()
+    environ = dict(os.environ)
+    path = list(sys.path)
+    streams = (sys.stdout, sys.stderr, sys.stdin)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(recursion)
+        if os.getcwd() != cwd:
+            os.chdir(cwd)
+        if os.environ != environ:
+            os.environ.clear()
+            os.environ.update(environ)
+        sys.path[:] = path
+        sys.stdout, sys.stderr, sys.stdin = streams
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in handlers.items():
+                if handler is not None and signal.getsignal(sig) is not handler:
+                    signal.signal(sig, handler)
+
+
+def stop_threads(before: Iterable[threading.Thread], wait: float = 0.5) -> List[str]:
+    """Ask threads the batt started and left running to stop; return the names of those that did not.
+
+    Python cannot kill a thread: it can only raise SystemExit in it at its next bytecode,
+    which stops plain loops but not a thread blocked in C or one that swallows exceptions.
+    """
+    import ctypes
+
+    known = set(before)
+    leaked = [t for t in threading.enumerate() if t not in known and t.is_alive()]
+    for t in leaked:
+        if t.ident is not None:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(t.ident), ctypes.py_object(SystemExit))
+    deadline = time.monotonic() + wait
+    for t in leaked:
+        t.join(max(0.0, deadline - time.monotonic()))
+    return [t.name for t in leaked if t.is_alive()]
+
+
 def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard, log_path: str = os.devnull) -> Dict[str, Any]:
-    """Solve one sample and fold its differ rows; returns the sample's record."""
+    """Solve one sample and fold its differ rows; returns the sample's record.
+
+    ``rec["leaked_threads"]`` names threads the batt started that could not be stopped.
+    """
+    threads_before = threading.enumerate()
+    with preserved_globals():
+        rec = _run_sample(func, task, sample, guard, log_path)
+    leaked = stop_threads(threads_before)
+    if leaked:
+        rec["leaked_threads"] = leaked
+    return rec
+
+
+def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard, log_path: str) -> Dict[str, Any]:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     S, I = task.S, sample.input
     rec: Dict[str, Any] = {

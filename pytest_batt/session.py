@@ -123,7 +123,7 @@ class BattRun:
             by_task[tid].append(rec)
         out: Dict[str, Any] = {}
         for tid, recs in by_task.items():
-            if not recs:
+            if not recs and tid not in self.task_errors:
                 continue
             recs.sort(key=lambda r: (r["kind"] != "demo", r["index"]))
             scores = scoring.score_task(recs)

@@ -23,6 +23,8 @@ HELP = {
     "batt_grace": "seconds after the timeout before a worker whose batt ignores it is ended "
     f"(xdist only; default: {DEFAULT_GRACE:g})",
     "batt_json": "write the results file (JSON, schema 1) to this path",
+    "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
+    "'memory limit' instead of exhausting the machine (default: off)",
 }
 
 
@@ -35,6 +37,17 @@ def positive_seconds(value: str) -> float:
     if not seconds > 0 or seconds == float("inf"):
         raise argparse.ArgumentTypeError(f"{value!r} must be a positive, finite number of seconds")
     return seconds
+
+
+def positive_megabytes(value: str) -> float:
+    """argparse type: a memory size in MB, large enough for a Python process to keep working."""
+    try:
+        mb = float(value)
+    except (TypeError, ValueError):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of megabytes") from None
+    if not mb >= 64 or mb == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number of megabytes, at least 64")
+    return mb
 
 
 def nonnegative_seconds(value: str) -> float:
@@ -56,6 +69,7 @@ class Settings:
     grace: float
     json_path: Optional[str]
     base_dir: str
+    max_memory: Optional[float] = None
 
     @property
     def active(self) -> bool:
@@ -88,6 +102,7 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         grace=pick("batt_grace", DEFAULT_GRACE, nonnegative_seconds),
         json_path=os.path.join(base_dir, json_path) if json_path else None,
         base_dir=base_dir,
+        max_memory=pick("batt_max_memory", None, positive_megabytes),
     )
 
 

@@ -81,12 +81,9 @@ class TaskSet:
     def sample_names(self, task_id: str) -> List[str]:
         """Sample names without validating grids, for accounting of tasks that fail to load."""
         raw = self.raw[task_id]
-        try:
-            return [f"demo[{i}]" for i in range(len(raw["train"]))] + [
-                f"test[{i}]" for i in range(len(raw["test"]))
-            ]
-        except (TypeError, KeyError):
+        if not isinstance(raw, dict) or not isinstance(raw.get("train"), list) or not isinstance(raw.get("test"), list):
             return []
+        return [f"demo[{i}]" for i in range(len(raw["train"]))] + [f"test[{i}]" for i in range(len(raw["test"]))]
 
     def content_hash(self, task_ids: Iterable[str]) -> str:
         h = hashlib.sha256()

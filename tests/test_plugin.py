@@ -185,4 +185,18 @@ def test_ini_keys_set_the_options(project):
 def test_a_bad_task_costs_only_that_task(project):
     (project.path / "tasks" / "bad00004.json").write_text(json.dumps(task([([[1, 2], [3]], [[1]])], [([[1]], [[1]])])))
     result = run(project, "--batt", "bad00004,same0002", "-n", "0", "--batt-json", "r.json")
-    in_order(result.stdout.str(), "ERROR collecting batt/bad00004", "tasks: task bad00004: train[0].input: ragged rows")
+    result.assert_outcomes(passed=2, failed=2)
+    message = "tasks: task bad00004: train[0].input: ragged rows: row 0 has 2 cells, row 1 has 1"
+    in_order(result.stdout.str(), " bad00004::demo[0] ", message, " bad00004::test[0] ", message)
+    assert "Traceback" not in result.stdout.str()
+    samples = json.loads((project.path / "r.json").read_text())["tasks"]["bad00004"]["samples"]
+    assert [(s["status"], s["error"]) for s in samples] == [("error", message)] * 2
+
+
+def test_a_task_of_the_wrong_shape_is_one_error(project):
+    (project.path / "tasks" / "shape0005.json").write_text(json.dumps({"train": "nope", "test": []}))
+    result = run(project, "--batt", "shape0005,same0002", "-n", "2", "--batt-json", "r.json")
+    result.assert_outcomes(passed=2, failed=1)
+    assert 'tasks: task shape0005: expected an object with "train" and "test" lists' in result.stdout.str()
+    data = json.loads((project.path / "r.json").read_text())
+    assert data["tasks"]["shape0005"]["error"].endswith('expected an object with "train" and "test" lists')

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Iterable, Sequence
 
 import numpy as np
@@ -117,8 +118,8 @@ def shift(g: Grid, dr: int, dc: int, fill: int = 0) -> Grid:
 
 def color_counts(g: Grid) -> dict[int, int]:
     """Map colour -> number of cells."""
-    vals, counts = np.unique(g, return_counts=True)
-    return {int(v): int(c) for v, c in zip(vals, counts)}
+    counts = np.bincount(g.ravel().astype(np.intp), minlength=10)
+    return {v: int(c) for v, c in enumerate(counts.tolist()) if c}
 
 
 def palette(g: Grid) -> set[int]:
@@ -325,7 +326,7 @@ class Obj:
     def size(self) -> int:
         return len(self.cells)
 
-    @property
+    @cached_property
     def color(self) -> int:
         """Dominant colour."""
         return Counter(self.colors).most_common(1)[0][0]
@@ -344,6 +345,10 @@ class Obj:
 
     def shape_key(self) -> tuple:
         """Translation-invariant shape (cells relative to the bbox corner)."""
+        return self._shape_key
+
+    @cached_property
+    def _shape_key(self) -> tuple:
         r0, c0 = self.box[0], self.box[1]
         return tuple(sorted((r - r0, c - c0) for r, c in self.cells))
 
@@ -672,7 +677,29 @@ def symmetry_complete(g: Grid, mask_color: int) -> Grid:
     Tries left-right, top-bottom and diagonal mirrors about every plausible
     axis (the pattern may be off-centre); a mirror is used when it agrees on
     all known cells it relates.  Raises if some masked cell stays unknown.
+    Memoised: several solvers repair the same grid.
     """
+    key = (g.shape, g.tobytes(), mask_color)
+    if key not in _SYMMETRY_MEMO:
+        if len(_SYMMETRY_MEMO) > 256:
+            _SYMMETRY_MEMO.clear()
+        try:
+            res = _symmetry_complete(g, mask_color)
+            res.flags.writeable = False
+        except ValueError as e:
+            res = e
+        _SYMMETRY_MEMO[key] = res
+    res = _SYMMETRY_MEMO[key]
+    if isinstance(res, ValueError):
+        raise ValueError(str(res))
+    return res
+
+
+_SYMMETRY_MEMO: dict = {}
+
+
+def _symmetry_complete(g: Grid, mask_color: int) -> Grid:
+    """Uncached search behind :func:`symmetry_complete`."""
     h, w = g.shape
     out = g.copy()
     filled = g != mask_color
@@ -701,89 +728,163 @@ def symmetry_complete(g: Grid, mask_color: int) -> Grid:
 def periodic_complete(g: Grid, mask_color: int) -> Grid:
     """Fill ``mask_color`` cells from a 2-D periodic tiling of the rest.
 
-    Searches the smallest period (py, px) consistent with all known cells,
-    allowing a diagonal shift of whole rows, as in wallpaper-repair tasks.
+    Searches the smallest period (py, px), with rows of tiles possibly shifted
+    sideways (diagonal patterns), consistent with all known cells.
     """
+    key = (g.shape, g.tobytes(), mask_color)
+    if key not in _PERIODIC_MEMO:
+        if len(_PERIODIC_MEMO) > 256:
+            _PERIODIC_MEMO.clear()
+        try:
+            res = _periodic_complete(g, mask_color)
+            res.flags.writeable = False
+        except ValueError as e:
+            res = e
+        _PERIODIC_MEMO[key] = res
+    res = _PERIODIC_MEMO[key]
+    if isinstance(res, ValueError):
+        raise ValueError(str(res))
+    return res
+
+
+_PERIODIC_MEMO: dict = {}
+
+
+def _periodic_complete(g: Grid, mask_color: int) -> Grid:
+    """Uncached search behind :func:`periodic_complete`."""
     h, w = g.shape
     known = g != mask_color
-    best = None
-    for area in range(1, h * w + 1):
-        for py in range(1, h + 1):
+    if known.all() or not known.any():
+        raise ValueError("nothing to complete")
+    rr, cc = np.mgrid[0:h, 0:w]
+    vals = g[known].astype(np.int16)
+    agree_memo: dict[tuple[int, int], bool] = {}
+
+    def agree(dy: int, dx: int) -> bool:
+        """Known cells one lattice vector apart have equal colours."""
+        if (dy, dx) not in agree_memo:
+            if dx >= 0:
+                a, b = g[:h - dy, :w - dx], g[dy:, dx:]
+                ka, kb = known[:h - dy, :w - dx], known[dy:, dx:]
+            else:
+                a, b = g[:h - dy, -dx:], g[dy:, :w + dx]
+                ka, kb = known[:h - dy, -dx:], known[dy:, :w + dx]
+            agree_memo[(dy, dx)] = not ((a != b) & ka & kb).any()
+        return agree_memo[(dy, dx)]
+
+    for area in range(1, min(h * w, 401)):
+        for py in range(1, min(h, area) + 1):
             if area % py:
                 continue
             px = area // py
             if px > w:
                 continue
-            res = _periodic_fill(g, known, py, px)
-            if res is not None:
-                best = res
-                break
-        if best is not None:
-            break
-    if best is None or (best == mask_color).any():
-        raise ValueError("no period")
-    return best
-
-
-def _periodic_fill(g: Grid, known: np.ndarray, py: int, px: int) -> Grid | None:
-    """Fill with period (py, px); None if the known cells disagree."""
-    h, w = g.shape
-    tpl = np.full((py, px), -1, dtype=np.int16)
-    for i in range(py):
-        for j in range(px):
-            vals = g[i::py, j::px][known[i::py, j::px]]
-            if vals.size == 0:
-                return None
-            if (vals != vals[0]).any():
-                return None
-            tpl[i, j] = vals[0]
-    return np.tile(tpl, (h // py + 1, w // px + 1))[:h, :w].astype(DTYPE)
+            if px < w and not agree(0, px):
+                continue
+            for s in range(px if 2 * py <= h else 1):
+                if py < h and not (agree(py, s) and agree(py, s - px)):
+                    continue
+                key = (rr % py) * px + (cc - s * (rr // py)) % px
+                k = key[known]
+                lo = np.full(area, 99, dtype=np.int16)
+                hi = np.full(area, -1, dtype=np.int16)
+                np.minimum.at(lo, k, vals)
+                np.maximum.at(hi, k, vals)
+                if (hi < 0).any() or (lo != hi).any():
+                    continue
+                return lo[key].astype(DTYPE)
+    raise ValueError("no period")
 
 
 def connect_lines(g: Grid, horizontal: bool = True, vertical: bool = True,
-                  bg: int | None = None) -> Grid:
+                  bg: int | None = None, color: int | None = None,
+                  overwrite: bool = False) -> Grid:
     """Draw a line between two same-coloured cells on a row or column.
 
-    Only background cells between them are painted, with their colour.
+    The line has their colour (or ``color``); it paints background cells
+    only, unless ``overwrite`` lets vertical lines cross horizontal ones.
     """
     if bg is None:
         bg = background_color(g)
     out = g.copy()
-    passes = ([g] if horizontal else []) + ([g.T] if vertical else [])
-    for idx, a in enumerate(passes):
-        o = out if (horizontal and idx == 0) else out.T
+    passes = ([(g, out)] if horizontal else []) + ([(g.T, out.T)] if vertical else [])
+    for a, o in passes:
         for i in range(a.shape[0]):
-            row = a[i]
             pos: dict[int, list[int]] = {}
-            for j, v in enumerate(row.tolist()):
+            for j, v in enumerate(a[i].tolist()):
                 if v != bg:
                     pos.setdefault(v, []).append(j)
             for v, js in pos.items():
                 for j0, j1 in zip(js, js[1:]):
+                    if j1 == j0 + 1:
+                        continue
                     seg = o[i, j0 + 1:j1]
-                    seg[seg == bg] = v
+                    paint = a[i, j0 + 1:j1] == bg if overwrite else seg == bg
+                    seg[paint] = v if color is None else color
     return out
 
 
-def extend_rays(g: Grid, directions: str, bg: int | None = None) -> Grid:
+RAY_DIRS: dict[str, tuple[int, int]] = {
+    "u": (-1, 0), "d": (1, 0), "l": (0, -1), "r": (0, 1),
+    "ul": (-1, -1), "ur": (-1, 1), "dl": (1, -1), "dr": (1, 1),
+}
+
+
+def extend_rays(g: Grid, directions: str | Sequence[str], bg: int | None = None,
+                colors: Iterable[int] | None = None) -> Grid:
     """Shoot a ray of each non-background cell's colour over the background.
 
-    ``directions`` is a subset of 'udlr'.
+    ``directions`` are keys of :data:`RAY_DIRS` ('udlr' means the four
+    orthogonal ones); ``colors`` restricts which cells shoot.  Rays stop at
+    cells that are not background in the input.
     """
     if bg is None:
         bg = background_color(g)
     out = g.copy()
     h, w = g.shape
-    pts = [(r, c, int(g[r, c])) for r, c in zip(*np.nonzero(g != bg))]
-    steps = {"u": (-1, 0), "d": (1, 0), "l": (0, -1), "r": (0, 1)}
+    allowed = None if colors is None else set(colors)
+    dirs = list(directions) if isinstance(directions, str) else list(directions)
+    pts = [(int(r), int(c), int(g[r, c])) for r, c in zip(*np.nonzero(g != bg))]
     for r, c, v in pts:
-        for d in directions:
-            dr, dc = steps[d]
+        if allowed is not None and v not in allowed:
+            continue
+        for d in dirs:
+            dr, dc = RAY_DIRS[d]
             y, x = r + dr, c + dc
             while 0 <= y < h and 0 <= x < w and g[y, x] == bg:
                 out[y, x] = v
                 y, x = y + dr, x + dc
     return out
+
+
+def fill_bboxes(g: Grid, color: int, diagonal: bool = True, bg: int | None = None) -> Grid:
+    """Paint background cells inside each object's bounding box."""
+    if bg is None:
+        bg = background_color(g)
+    out = g.copy()
+    for o in objects(g, diagonal, False, bg):
+        r0, c0, r1, c1 = o.box
+        sub = out[r0:r1 + 1, c0:c1 + 1]
+        sub[g[r0:r1 + 1, c0:c1 + 1] == bg] = color
+    return out
+
+
+def color_bbox_fill(g: Grid, bg: int | None = None) -> Grid:
+    """Fill the bounding box of every non-background colour with that colour."""
+    if bg is None:
+        bg = background_color(g)
+    out = g.copy()
+    for c in sorted(palette(g) - {bg}):
+        r0, c0, r1, c1 = bbox(g == c)
+        out[r0:r1 + 1, c0:c1 + 1] = c
+    return out
+
+
+def lines_majority(g: Grid, axis: int = 1) -> Grid:
+    """Set every row (axis 1) or column (axis 0) to its most common colour."""
+    a = g if axis == 1 else g.T
+    out = np.array([[most_common_color(r.reshape(1, -1))] * a.shape[1] for r in a], dtype=DTYPE)
+    return out if axis == 1 else out.T
 
 
 def outline_objects(g: Grid, color: int, diagonal: bool = True,

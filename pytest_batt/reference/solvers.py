@@ -159,6 +159,11 @@ UNARY.update({
     "connect_h": lambda g: dsl.connect_lines(g, True, False),
     "connect_v": lambda g: dsl.connect_lines(g, False, True),
     "connect_hv": lambda g: dsl.connect_lines(g, True, True),
+    "connect_hv_over": lambda g: dsl.connect_lines(g, True, True, overwrite=True),
+    "rows_majority": lambda g: dsl.lines_majority(g, 1),
+    "cols_majority": lambda g: dsl.lines_majority(g, 0),
+    "color_bbox_fill": lambda g: dsl.color_bbox_fill(g),
+    "rays_diag": lambda g: dsl.extend_rays(g, ["ul", "ur", "dl", "dr"]),
     "count_cells_row": dsl.count_cells_row,
     "colors_by_frequency": dsl.colors_by_frequency,
     "majority_fill": lambda g: dsl.fill_all(g, dsl.most_common_color(g)),
@@ -266,11 +271,16 @@ def _new_color(pairs: Pairs) -> int:
 
 
 def _fit_fill_enclosed(pairs: Pairs) -> object:
-    c = _new_color(pairs)
-    olds = {v for a, b in pairs for v in a[a != b].tolist()}
-    if len(olds) != 1:
-        raise ValueError("one old colour expected")
-    return (c, olds.pop())
+    """Fill colour: what the demos put on enclosed background cells."""
+    _same_shape(pairs)
+    cols: set[int] = set()
+    for a, b in pairs:
+        bg = dsl.background_color(a)
+        m = (dsl.fill_enclosed(a, -1, bg) == -1)
+        cols |= set(b[m].tolist())
+    if len(cols) != 1:
+        raise ValueError("not one fill colour")
+    return cols.pop()
 
 
 def _fit_outline(pairs: Pairs) -> object:
@@ -361,7 +371,79 @@ def _feat_nbset(a: Grid, diag: bool = True) -> list:
     return [(c, frozenset(r) - {-1}) for c, r in zip(a.ravel().tolist(), nb.tolist())]
 
 
+def _patches(a: Grid, pad: int) -> np.ndarray:
+    p = np.pad(a.astype(np.int16), 1, constant_values=pad)
+    h, w = a.shape
+    return np.stack([p[dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)],
+                    -1).reshape(h * w, 3, 3)
+
+
+def _feat_patch3b(a: Grid) -> list:
+    """3x3 patch with the border padded as background."""
+    return [tuple(x) for x in _patches(a, dsl.background_color(a)).reshape(-1, 9).tolist()]
+
+
+def _feat_patch3_sym(a: Grid) -> list:
+    """3x3 patch up to the 8 symmetries (for rotation-invariant rules)."""
+    P = _patches(a, dsl.background_color(a))
+    vs = []
+    for k in range(4):
+        r = np.rot90(P, k, axes=(1, 2))
+        vs.append(r.reshape(-1, 9))
+        vs.append(r[:, :, ::-1].reshape(-1, 9))
+    allv = np.stack(vs, 1)  # (n, 8, 9)
+    return [min(map(tuple, x)) for x in allv.tolist()]
+
+
+def _feat_same8(a: Grid) -> list:
+    """Colour-free: is the cell background, which neighbours equal it."""
+    P = _patches(a, -1).reshape(-1, 9)
+    c = P[:, 4:5]
+    bg = dsl.background_color(a)
+    same = (P == c)
+    return [(int(x == bg),) + tuple(r) for x, r in zip(c[:, 0].tolist(), same.tolist())]
+
+
+def _feat_nbsplit(a: Grid) -> list:
+    """Centre colour, colours of the 4 orthogonal and of the 4 diagonal cells."""
+    P = _patches(a, -1).reshape(-1, 9).tolist()
+    return [(r[4], frozenset((r[1], r[3], r[5], r[7])) - {-1},
+             frozenset((r[0], r[2], r[6], r[8])) - {-1}) for r in P]
+
+
+def _feat_rowhead(a: Grid) -> list:
+    """Centre colour with the first cell of its row and of its column."""
+    h, w = a.shape
+    al = a.tolist()
+    return [(al[r][c], al[r][0], al[0][c]) for r in range(h) for c in range(w)]
+
+
+def _feat_parity(a: Grid, m: int, rev: bool) -> list:
+    h, w = a.shape
+    al = a.tolist()
+    if rev:
+        return [(al[r][c], (h - 1 - r) % m, (w - 1 - c) % m) for r in range(h) for c in range(w)]
+    return [(al[r][c], r % m, c % m) for r in range(h) for c in range(w)]
+
+
+def _feat_rowcol_n(a: Grid) -> list:
+    """Colour-free: how many colours the cell's row and column hold."""
+    rows = [len(set(r)) for r in a.tolist()]
+    cols = [len(set(c)) for c in a.T.tolist()]
+    h, w = a.shape
+    return [(rows[r], cols[c]) for r in range(h) for c in range(w)]
+
+
 CELL_FEATURES: dict[str, Callable[[Grid], list]] = {
+    "nbsplit": _feat_nbsplit,
+    "patch3_sym": _feat_patch3_sym,
+    "patch3b": _feat_patch3b,
+    "same8": _feat_same8,
+    "rowhead": _feat_rowhead,
+    "parity2": lambda a: _feat_parity(a, 2, False),
+    "parity2_rev": lambda a: _feat_parity(a, 2, True),
+    "mod3": lambda a: _feat_parity(a, 3, False),
+    "rowcol_n": _feat_rowcol_n,
     "nbset": _feat_nbset,
     "nbset4": lambda a: _feat_nbset(a, False),
     "patch3": _feat_patch3,
@@ -378,7 +460,8 @@ def _fit_cell_rule(feat: Callable[[Grid], list]) -> Callable[[Pairs], object]:
         changed = False
         for a, b in pairs:
             for k, v, x in zip(feat(a), b.ravel().tolist(), a.ravel().tolist()):
-                if table.setdefault(k, v) != v:
+                val = -1 if v == x else v  # -1: keep the cell's colour
+                if table.setdefault(k, val) != val:
                     raise ValueError("conflict")
                 changed |= v != x
         if not changed:
@@ -391,7 +474,8 @@ def _fit_cell_rule(feat: Callable[[Grid], list]) -> Callable[[Pairs], object]:
 def _run_cell_rule(feat: Callable[[Grid], list]) -> Callable[[Grid, object], Grid]:
     def run(g: Grid, table: object) -> Grid:
         t: dict = table  # type: ignore[assignment]
-        vals = [t.get(k, x) for k, x in zip(feat(g), g.ravel().tolist())]
+        vals = [t.get(k, -1) for k in feat(g)]
+        vals = [x if v == -1 else v for v, x in zip(vals, g.ravel().tolist())]
         return np.array(vals, dtype=dsl.DTYPE).reshape(g.shape)
 
     return run
@@ -525,6 +609,8 @@ def _input_key(kind: str, g: Grid) -> object:
         return (m.shape, m.tobytes())
     if kind == "palette":
         return frozenset(dsl.palette(g) - {bg})
+    if kind == "count_fg":
+        return int((g != bg).sum())
     if kind == "nobjects":
         return len(dsl.objects(g, True, True, bg))
     raise ValueError(kind)
@@ -595,13 +681,72 @@ def _run_cell_table(kind: str) -> Callable[[Grid, object], Grid]:
     return run
 
 
+def _fit_rays(pairs: Pairs) -> object:
+    """Which directions each colour shoots rays in, read off the demos."""
+    _same_shape(pairs)
+    table: dict[int, list[str]] = {}
+    colors = set().union(*(dsl.palette(a) - {dsl.background_color(a)} for a, _ in pairs))
+    for c in sorted(colors):
+        dirs = []
+        for d in dsl.RAY_DIRS:
+            painted = False
+            ok = True
+            for a, b in pairs:
+                r = dsl.extend_rays(a, [d], colors=[c])
+                m = r != a
+                if m.any():
+                    painted = True
+                    if (b[m] != c).any():
+                        ok = False
+                        break
+            if ok and painted:
+                dirs.append(d)
+        if dirs:
+            table[c] = dirs
+    if not table:
+        raise ValueError("no rays")
+    return table
+
+
+def _run_rays(g: Grid, table: object) -> Grid:
+    t: dict = table  # type: ignore[assignment]
+    bg = dsl.background_color(g)
+    out = g.copy()
+    for c, dirs in t.items():
+        r = dsl.extend_rays(g, dirs, bg, colors=[c])
+        m = r != g
+        out[m] = r[m]
+    return out
+
+
+def _fit_connect_color(pairs: Pairs) -> object:
+    c = _new_color(pairs)
+    for h, v in ((True, True), (True, False), (False, True)):
+        if all(np.array_equal(dsl.connect_lines(a, h, v, color=c), b) for a, b in pairs):
+            return (h, v, c)
+    raise ValueError("no connect")
+
+
+def _fit_fill_bboxes(pairs: Pairs) -> object:
+    c = _new_color(pairs)
+    for diag in (True, False):
+        if all(np.array_equal(dsl.fill_bboxes(a, c, diag), b) for a, b in pairs):
+            return (c, diag)
+    raise ValueError("no bbox fill")
+
+
 FITTED: list[Fitted] = [
+    Fitted("rays_by_color", _fit_rays, _run_rays),
+    Fitted("connect_color", _fit_connect_color,
+           lambda g, p: dsl.connect_lines(g, p[0], p[1], color=p[2])),  # type: ignore[index]
+    Fitted("fill_bboxes", _fit_fill_bboxes,
+           lambda g, p: dsl.fill_bboxes(g, p[0], p[1])),  # type: ignore[index]
     Fitted("crop_window", _fit_window, _window),
     Fitted("tile_self_similar_color", _fit_self_similar_color,
            lambda g, c: dsl.self_similar_color(g, c)),  # type: ignore[arg-type]
 ]
 FITTED += [Fitted(f"input_table_{k}", _fit_input_table(k), _run_input_table(k), loo=True)
-           for k in ("mask", "palette", "nobjects")]
+           for k in ("mask", "palette", "nobjects", "count_fg")]
 FITTED += [Fitted(f"cells_table_{k}", _fit_cell_table(k), _run_cell_table(k), loo=True)
            for k in ("count", "majority_fg", "palette")]
 FITTED += [
@@ -610,7 +755,7 @@ FITTED += [
 FITTED += [Fitted(f"logic_{op}", _fit_logic(op), _run_logic(op)) for op in dsl.LOGIC_OPS]
 FITTED += [
     Fitted("fill_enclosed", _fit_fill_enclosed,
-           lambda g, p: dsl.fill_enclosed(g, p[0], p[1])),  # type: ignore[index]
+           lambda g, c: dsl.fill_enclosed(g, c, dsl.background_color(g))),  # type: ignore[arg-type]
     Fitted("outline", _fit_outline,
            lambda g, p: dsl.outline_objects(g, p[0], p[1])),  # type: ignore[index]
     Fitted("symmetry_repair", _mask_color, _repair_run("sym", False)),
@@ -821,6 +966,10 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
         c = Candidate(fp.name, run, outs, _score(outs, pairs), 3 if fp.loo else 1, fp.loo)
         if c.score > 0:
             cands.append(c)
+        if c.score < n and not fp.loo and all(o is not None for o in outs):
+            cm = _with_colormap(c, pairs)
+            if cm is not None and cm.score > 0:
+                cands.append(cm)
     order = {id(c): i for i, c in enumerate(cands)}
     cands.sort(key=lambda c: (-c.score, c.rank, order[id(c)]))
     seen: set[str] = set()

@@ -1,0 +1,143 @@
+"""The command line: ``python -m pytest_batt phase3 ...`` and ``python -m pytest_batt compare ...``.
+
+This module owns argument parsing, the printed lines and the exit codes of both commands:
+0 done (compare: every gate holds), 1 a ``--fail`` gate breached, 2 interrupted (phase3
+wrote what it finished), 4 usage errors, bad files and bad expressions, always as one
+``error: ...`` line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Any, Dict, NoReturn, Optional, Sequence
+
+from . import compare as compare_mod
+from . import phase3, results, runner, settings
+from .tasks import load_taskset, select
+
+EXIT_OK, EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
+
+
+class UsageError(Exception):
+    """Anything the user can fix on the command line; main prints it as one line and exits 4."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting 2, so every usage error exits 4 with one line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m pytest_batt", description="pytest-batt without pytest: the Phase 3 reference scorer and results comparison.")
+    sub = parser.add_subparsers(dest="command", metavar="{phase3,compare}", parser_class=_Parser)
+    sub.required = True
+    h = settings.HELP
+    p3 = sub.add_parser("phase3", help="score tasks with the plain sequential Phase 3 scorer and write a results file",
+                        description="Score tasks with the plain, sequential Phase 3 reference scorer (one process, "
+                        "the diff call repeated for every candidate, as Phase 3 does) and write a results file.")
+    p3.add_argument("--batt", action="append", metavar="ID[,ID...]", required=True, help=h["batt"])
+    p3.add_argument("--batt-data", metavar="NAME_OR_PATH", default=settings.DEFAULT_DATA, help=h["batt_data"])
+    p3.add_argument("--batt-module", metavar="MODULE_OR_PATH", default=runner.DEFAULT_MODULE, help=h["batt_module"])
+    p3.add_argument("--batt-timeout", metavar="SECONDS", type=settings.positive_seconds, default=settings.DEFAULT_TIMEOUT, help=h["batt_timeout"])
+    p3.add_argument("--json", metavar="PATH", required=True, help="write the results file (JSON, schema 1) to this path")
+    cmp = sub.add_parser("compare", help="compare two results files; --fail gates decide the exit code",
+                         description="Compare CURRENT against BASELINE. Exit 0 when every --fail gate holds, 1 when "
+                         "one breached, 4 for usage errors. Gates: " + compare_mod.GATE_FORMS + ".")
+    cmp.add_argument("baseline", metavar="BASELINE", help="the results file to compare against")
+    cmp.add_argument("current", metavar="CURRENT", help="the results file of the run to judge")
+    cmp.add_argument("--fail", action="append", metavar="EXPR", default=[], help="fail (exit 1) when this gate breaches; repeatable")
+    cmp.add_argument("--any-data", action="store_true", help="compare even when the two runs used different task data")
+    return parser
+
+
+def _out(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _task_line(tid: str, entry: Dict[str, Any]) -> str:
+    samples = entry["samples"]
+    solved = sum(s["status"] == "solved" for s in samples)
+    problems: Dict[str, int] = {}
+    for s in samples:
+        if s["status"] not in ("solved", "unsolved"):
+            problems[s["status"]] = problems.get(s["status"], 0) + 1
+    extra = "".join(f"  {n} {status}" for status, n in problems.items())
+    yn = lambda v: "yes" if v else "no"  # noqa: E731
+    return (f"{tid}  samples solved {solved}/{len(samples)}  pass@2 {yn(entry['solved']['at_2'])}  "
+            f"oracle {yn(entry['solved']['oracle'])}  {entry['seconds']:.2f}s{extra}")
+
+
+def cmd_phase3(args: argparse.Namespace) -> int:
+    base_dir = os.getcwd()
+    try:
+        settings.check_writable(args.json, "--json")
+        taskset = load_taskset(args.batt_data, base_dir)
+        task_ids = select(taskset, args.batt)
+        batt = runner.load_batt(args.batt_module, base_dir)
+    except (ValueError, runner.BattLoadError) as e:  # BattDataError is a ValueError
+        raise UsageError(str(e)) from None
+    _out(f"phase3: {len(task_ids)} task(s) from {taskset.name}; module {batt.spec}; timeout {args.batt_timeout:g}s per call")
+    res = phase3.run(task_ids, taskset, batt, args.batt_timeout, os.devnull, on_task=lambda tid, e: _out(_task_line(tid, e)))
+    tasks = res["tasks"]
+    samples = [s for t in tasks.values() for s in t["samples"]]
+    n = len(tasks)
+    _out(f"tasks: {n}   pass@2: {sum(t['solved']['at_2'] for t in tasks.values())}/{n}   "
+         f"oracle: {sum(t['solved']['oracle'] for t in tasks.values())}/{n}   "
+         f"samples solved: {sum(s['status'] == 'solved' for s in samples)}/{len(samples)}   "
+         f"wall {res['session']['wall_s']:.2f}s")
+    results.write(args.json, res)
+    _out(f"results written to {args.json}")
+    if not res["session"]["complete"]:
+        _out(f"interrupted: {n} of {len(task_ids)} task(s) finished")
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    try:
+        gates = [compare_mod.parse_gate(e) for e in args.fail]
+        baseline = results.read(args.baseline)
+        current = results.read(args.current)
+        comp = compare_mod.compare(baseline, current, allow_other_data=args.any_data)
+    except (compare_mod.GateError, compare_mod.CompareError, results.ResultsError) as e:
+        raise UsageError(str(e)) from None
+    except (KeyError, TypeError, AttributeError) as e:  # schema 1 header, but a malformed body
+        raise UsageError(f"a results file is malformed ({type(e).__name__}: {e})") from None
+    for line in compare_mod.render(comp):
+        _out(line)
+    breached = [(g, why) for g in gates for why in [g.check(comp)] if why is not None]
+    if breached:
+        _out("")
+        width = max(len(g.expr) for g, _ in breached)
+        _out(f"{'gate'.ljust(width)}  breached because")
+        for g, why in breached:
+            _out(f"{g.expr.ljust(width)}  {why}")
+        return EXIT_GATE
+    if gates:
+        _out(f"gates: {len(gates)} hold ({', '.join(g.expr for g in gates)})")
+    return EXIT_OK
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run one command; returns the exit code instead of raising for anything the user can fix."""
+    try:
+        args = build_parser().parse_args(list(argv) if argv is not None else None)
+        if args.command == "phase3":
+            return cmd_phase3(args)
+        return cmd_compare(args)
+    except UsageError as e:
+        print(f"error: {e}", file=sys.stderr, flush=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr, flush=True)
+        return EXIT_INTERRUPTED
+    except SystemExit as e:  # --help and --version exit 0 through argparse
+        return int(e.code) if isinstance(e.code, int) else (EXIT_OK if e.code is None else EXIT_USAGE)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

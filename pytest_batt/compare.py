@@ -1,0 +1,418 @@
+"""Comparing two results files, and the gates that turn a comparison into pass or fail.
+
+This module owns the ``compare`` semantics: which differences between a baseline run and a
+current run are regressions, improvements or merely facts (a different batt, machine or
+worker count), and the gate expressions (``solved``, ``pass2``, ``oracle``, ``score``,
+``candidates:10%``, ``time:25%``) checked against a comparison. Pure functions over the
+dicts that :func:`pytest_batt.results.read` returns; no pytest.
+
+Only what both runs measured is compared: tasks only in the current run are *new*, tasks
+only in the baseline are *not run*, and samples the current run did not finish are
+*missing*; none of them is ever a regression, so a partial run cannot report false ones.
+Task-level numbers (oracle, pass@2, scores, candidates, time) are compared only for tasks
+that both runs finished completely, since a partial task's scores are partial sums.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+FAILING = ("timeout", "error", "crash")
+ABSENT = "missing"
+
+
+class CompareError(ValueError):
+    """The two results cannot be compared meaningfully; the message says why and what to do."""
+
+
+class GateError(ValueError):
+    """A ``--fail`` expression is not one of the valid forms; the message lists them."""
+
+
+def sample_nodeid(task_id: str, kind: str, index: int) -> str:
+    return f"batt/{task_id}::{kind}[{index}]"
+
+
+@dataclass(frozen=True)
+class SampleChange:
+    """One sample whose status differs between the runs."""
+
+    task: str
+    kind: str
+    index: int
+    before: str
+    after: str
+
+    @property
+    def nodeid(self) -> str:
+        return sample_nodeid(self.task, self.kind, self.index)
+
+    @property
+    def category(self) -> str:
+        """improved, regressed, newly_<timeout|error|crash>, or changed (e.g. timeout -> unsolved)."""
+        if self.after == "solved":
+            return "improved"
+        if self.before == "solved":
+            return "regressed"
+        if self.after in FAILING:
+            return "newly_" + self.after
+        return "changed"
+
+
+@dataclass
+class TaskChange:
+    """Task-level numbers of a task both runs finished, before and after."""
+
+    task: str
+    oracle: Tuple[bool, bool]
+    at_2: Tuple[bool, bool]
+    o_dropped: Dict[str, Tuple[int, int]]
+    o_raised: Dict[str, Tuple[int, int]]
+    candidates: Tuple[int, int]
+    d_changed: int
+    s_changed: int
+    seconds: Tuple[float, float]
+
+    @property
+    def time_ratio(self) -> Optional[float]:
+        return self.seconds[1] / self.seconds[0] if self.seconds[0] > 0 else None
+
+
+@dataclass
+class Comparison:
+    baseline: Dict[str, Any]  # a short description of each run: see _describe
+    current: Dict[str, Any]
+    common: List[str] = field(default_factory=list)  # tasks in both runs, in current order
+    new: List[str] = field(default_factory=list)  # only in the current run
+    not_run: List[str] = field(default_factory=list)  # only in the baseline
+    partial: List[str] = field(default_factory=list)  # common, but not finished by both runs
+    tasks: List[TaskChange] = field(default_factory=list)  # common tasks finished by both
+    changes: List[SampleChange] = field(default_factory=list)
+    samples_compared: int = 0
+    samples_missing: int = 0  # baseline samples the current run did not finish
+    flags: List[str] = field(default_factory=list)
+
+    def by_category(self, category: str) -> List[SampleChange]:
+        return [c for c in self.changes if c.category == category]
+
+    @property
+    def regressed(self) -> List[SampleChange]:
+        return self.by_category("regressed")
+
+    @property
+    def improved(self) -> List[SampleChange]:
+        return self.by_category("improved")
+
+    def total(self, what: str) -> Tuple[Any, Any]:
+        """Sum over the finished common tasks: oracle, at_2, candidates (ints) or seconds, before and after."""
+        pairs = [getattr(t, what) for t in self.tasks]
+        if what == "seconds":
+            return round(sum(float(b) for b, _ in pairs), 6), round(sum(float(a) for _, a in pairs), 6)
+        return sum(int(b) for b, _ in pairs), sum(int(a) for _, a in pairs)
+
+    @property
+    def time_caveats(self) -> List[str]:
+        """Why the time ratio is not like for like (another machine or worker count), if it is not."""
+        b, c = self.baseline, self.current
+        out = []
+        if (b["platform"], b["cpus"]) != (c["platform"], c["cpus"]):
+            out.append("different machine")
+        if b["workers"] != c["workers"]:
+            out.append("different workers")
+        return out
+
+    @property
+    def time_ratio(self) -> Optional[float]:
+        before, after = self.total("seconds")
+        return after / before if before > 0 else None
+
+
+# --- building a comparison -----------------------------------------------------------------
+
+def _describe(res: Dict[str, Any]) -> Dict[str, Any]:
+    machine = res.get("machine") or {}
+    return {
+        "created": res.get("created"),
+        "batt_module": res["batt"].get("module"),
+        "batt_sha256": res["batt"].get("sha256"),
+        "data_name": res["data"].get("name"),
+        "data_sha256": res["data"].get("sha256"),
+        "platform": machine.get("platform"),
+        "cpus": machine.get("cpus"),
+        "workers": res["config"].get("workers"),
+        "timeout_s": res["config"].get("timeout_s"),
+        "complete": bool(res["session"].get("complete", False)),
+        "tasks": len(res["tasks"]),
+    }
+
+
+def _samples(task: Dict[str, Any]) -> Dict[Tuple[str, int], str]:
+    return {(s["kind"], s["index"]): s["status"] for s in task.get("samples", [])}
+
+
+def _finished(samples: Dict[Tuple[str, int], str]) -> bool:
+    return bool(samples) and ABSENT not in samples.values()
+
+
+def _leaves(tree: Any, path: Tuple[str, ...] = ()) -> Dict[Tuple[str, ...], Any]:
+    if isinstance(tree, dict):
+        out: Dict[Tuple[str, ...], Any] = {}
+        for k, v in tree.items():
+            out.update(_leaves(v, path + (str(k),)))
+        return out
+    return {path: tree}
+
+
+def _changed_entries(before: Any, after: Any) -> int:
+    """How many leaves (an iz, a zo, a last_t) differ, appear or disappear."""
+    b, a = _leaves(before or {}), _leaves(after or {})
+    return sum(1 for k in set(b) | set(a) if b.get(k, ABSENT) != a.get(k, ABSENT))
+
+
+def _task_change(tid: str, b: Dict[str, Any], a: Dict[str, Any]) -> TaskChange:
+    bo, ao = b.get("o_score") or {}, a.get("o_score") or {}
+    dropped, raised = {}, {}
+    for sid in dict.fromkeys(list(bo) + list(ao)):
+        x, y = int(bo.get(sid, 0)), int(ao.get(sid, 0))
+        if y < x:
+            dropped[sid] = (x, y)
+        elif y > x:
+            raised[sid] = (x, y)
+    cand = lambda t: sum(int(s.get("candidates") or 0) for s in t.get("samples", []))  # noqa: E731
+    return TaskChange(
+        task=tid,
+        oracle=(bool(b["solved"]["oracle"]), bool(a["solved"]["oracle"])),
+        at_2=(bool(b["solved"]["at_2"]), bool(a["solved"]["at_2"])),
+        o_dropped=dropped,
+        o_raised=raised,
+        candidates=(cand(b), cand(a)),
+        d_changed=_changed_entries(b.get("d_score"), a.get("d_score")),
+        s_changed=_changed_entries(b.get("s_score"), a.get("s_score")),
+        seconds=(float(b.get("seconds") or 0.0), float(a.get("seconds") or 0.0)),
+    )
+
+
+def compare(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_data: bool = False) -> Comparison:
+    """Compare ``current`` against ``baseline``; raises :class:`CompareError` for different task data.
+
+    The data hash covers the selected tasks, so two runs of different task selections always
+    hash differently. Different hashes are refused when both runs selected the same tasks
+    (the data changed) or name different datasets; runs of the same dataset over different
+    selections are compared over their common tasks and flagged as not verifiable.
+    """
+    bd, cd = _describe(baseline), _describe(current)
+    comp = Comparison(bd, cd)
+    btasks, ctasks = baseline["tasks"], current["tasks"]
+    if bd["data_sha256"] != cd["data_sha256"]:
+        same_selection = set(btasks) == set(ctasks)
+        if allow_other_data:
+            comp.flags.append(f"different task data ({bd['data_name']} vs {cd['data_name']}), compared anyway (--any-data)")
+        elif same_selection or bd["data_name"] != cd["data_name"]:
+            why = "the same tasks hash differently" if same_selection else "the datasets differ"
+            raise CompareError(
+                f"baseline ran on data {bd['data_name']!r} (sha256 {str(bd['data_sha256'])[:12]}), current on "
+                f"{cd['data_name']!r} (sha256 {str(cd['data_sha256'])[:12]}): {why}, so the results are not "
+                "comparable; use --any-data to compare them anyway"
+            )
+        else:
+            comp.flags.append(
+                f"data {cd['data_name']!r}: different task selections, so the data hash cannot confirm the common tasks are unchanged"
+            )
+    if bd["batt_sha256"] != cd["batt_sha256"]:
+        comp.flags.append(f"different batt: {bd['batt_module']} {str(bd['batt_sha256'])[:12]} -> {cd['batt_module']} {str(cd['batt_sha256'])[:12]}")
+    if (bd["platform"], bd["cpus"]) != (cd["platform"], cd["cpus"]):
+        comp.flags.append(f"different machine: {bd['platform']} ({bd['cpus']} cpus) -> {cd['platform']} ({cd['cpus']} cpus); time ratio not like for like")
+    if bd["workers"] != cd["workers"]:
+        comp.flags.append(f"different workers: {bd['workers']} -> {cd['workers']}; time ratio not like for like")
+    if bd["timeout_s"] != cd["timeout_s"]:
+        comp.flags.append(f"different timeout: {bd['timeout_s']} s -> {cd['timeout_s']} s")
+    for name, d in (("baseline", bd), ("current", cd)):
+        if not d["complete"]:
+            comp.flags.append(f"{name} run is incomplete")
+
+    comp.common = [t for t in ctasks if t in btasks]
+    comp.new = [t for t in ctasks if t not in btasks]
+    comp.not_run = [t for t in btasks if t not in ctasks]
+    for tid in comp.common:
+        bs, cs = _samples(btasks[tid]), _samples(ctasks[tid])
+        for key, before in bs.items():
+            after = cs.get(key, ABSENT)
+            if after == ABSENT:
+                comp.samples_missing += 1
+                continue
+            if before == ABSENT:
+                continue  # the baseline never measured it: nothing to compare against
+            comp.samples_compared += 1
+            if before != after:
+                comp.changes.append(SampleChange(tid, key[0], key[1], before, after))
+        if _finished(bs) and _finished(cs) and set(bs) == set(cs):
+            comp.tasks.append(_task_change(tid, btasks[tid], ctasks[tid]))
+        else:
+            comp.partial.append(tid)
+    return comp
+
+
+# --- gates ---------------------------------------------------------------------------------
+
+GATE_FORMS = "solved, pass2, oracle, score, candidates:PCT% (e.g. candidates:10%), time:PCT% (e.g. time:25%)"
+_PCT = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)%?$")
+
+
+@dataclass(frozen=True)
+class Gate:
+    """One ``--fail`` condition; :meth:`check` says why it breached, or None when it holds."""
+
+    expr: str
+    kind: str
+    percent: Optional[float] = None
+
+    def check(self, comp: Comparison) -> Optional[str]:
+        if self.kind == "solved":
+            reg = comp.regressed
+            if reg:
+                shown = ", ".join(c.nodeid for c in reg[:3]) + (f" (+{len(reg) - 3} more)" if len(reg) > 3 else "")
+                return f"{len(reg)} sample(s) no longer solved: {shown}"
+            return None
+        if self.kind in ("pass2", "oracle"):
+            attr = "at_2" if self.kind == "pass2" else "oracle"
+            before, after = comp.total(attr)
+            if after < before:
+                lost = [t.task for t in comp.tasks if getattr(t, attr) == (True, False)]
+                return f"{'pass@2' if attr == 'at_2' else 'oracle'} dropped {int(before)} -> {int(after)} (lost: {', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''})"
+            return None
+        if self.kind == "score":
+            drops = [(t.task, sid, b, a) for t in comp.tasks for sid, (b, a) in t.o_dropped.items()]
+            if drops:
+                t, sid, b, a = drops[0]
+                more = f" (+{len(drops) - 1} more)" if len(drops) > 1 else ""
+                return f"{len(drops)} o_score(s) dropped: {t} {sid} {b} -> {a}{more}"
+            return None
+        assert self.percent is not None
+        if self.kind == "candidates":
+            before, after = comp.total("candidates")
+            if before > 0 and (before - after) / before * 100 > self.percent:
+                return f"candidates dropped {(before - after) / before:.1%} ({int(before)} -> {int(after)}), more than {self.percent:g}%"
+            return None
+        if self.kind == "time":
+            ratio = comp.time_ratio
+            if ratio is not None and ratio > 1 + self.percent / 100:
+                caveat = f" ({', '.join(comp.time_caveats)}: not like for like)" if comp.time_caveats else ""
+                return f"time ratio {ratio:.2f}x is above {1 + self.percent / 100:.2f}x (+{self.percent:g}%){caveat}"
+            return None
+        raise AssertionError(self.kind)
+
+
+def parse_gate(expr: str) -> Gate:
+    """``solved``, ``pass2``, ``oracle``, ``score``, ``candidates:10%`` or ``time:25%`` (the % is optional)."""
+    text = str(expr).strip().lower()
+    name, sep, arg = text.partition(":")
+    name = {"pass@2": "pass2", "at_2": "pass2"}.get(name, name)
+    if name in ("solved", "pass2", "oracle", "score"):
+        if sep:
+            raise GateError(f"gate {expr!r}: {name} takes no value; valid forms: {GATE_FORMS}")
+        return Gate(str(expr), name)
+    if name in ("candidates", "time"):
+        m = _PCT.match(arg.strip())
+        if not sep or not m:
+            raise GateError(f"gate {expr!r}: {name} needs a percentage such as {name}:{'10' if name == 'candidates' else '25'}%; valid forms: {GATE_FORMS}")
+        return Gate(str(expr), name, float(m.group(1)))
+    raise GateError(f"gate {expr!r} is not known; valid forms: {GATE_FORMS}")
+
+
+# --- output ----------------------------------------------------------------------------------
+
+def _yn(pair: Tuple[int, int]) -> str:
+    return f"{int(pair[0])} -> {int(pair[1])}"
+
+
+def render(comp: Comparison, limit: int = 50) -> List[str]:
+    """The terminal lines: what was compared, counts, regressed and improved samples, time, flags.
+
+    Each list of samples shows at most ``limit`` node ids, so a 400-task run stays readable.
+    """
+    b, c = comp.baseline, comp.current
+    lines = [
+        f"baseline: {b['created']}  {b['batt_module']} {str(b['batt_sha256'])[:12]}  data {b['data_name']}  {b['tasks']} tasks  workers {b['workers']}",
+        f"current:  {c['created']}  {c['batt_module']} {str(c['batt_sha256'])[:12]}  data {c['data_name']}  {c['tasks']} tasks  workers {c['workers']}",
+    ]
+    extra = [f"{len(comp.new)} new", f"{len(comp.not_run)} not run", f"{len(comp.partial)} partial"]
+    lines.append(f"tasks: {len(comp.common)} in both ({', '.join(extra)})")
+    lines.append(
+        f"samples: {comp.samples_compared} compared, {len(comp.improved)} newly solved, {len(comp.regressed)} regressed"
+        + "".join(f", {len(comp.by_category('newly_' + s))} newly {s}" for s in FAILING if comp.by_category("newly_" + s))
+        + (f", {len(comp.by_category('changed'))} other status changes" if comp.by_category("changed") else "")
+        + (f", {comp.samples_missing} missing in current" if comp.samples_missing else "")
+    )
+    if comp.tasks:
+        dropped = sum(len(t.o_dropped) for t in comp.tasks)
+        raised = sum(len(t.o_raised) for t in comp.tasks)
+        d_changed = sum(t.d_changed for t in comp.tasks)
+        s_changed = sum(t.s_changed for t in comp.tasks)
+        lines.append(
+            f"pass@2: {_yn(comp.total('at_2'))}   oracle: {_yn(comp.total('oracle'))}   candidates: {_yn(comp.total('candidates'))}   "
+            f"o_score: {dropped} dropped, {raised} raised   d_score: {d_changed} changed   s_score: {s_changed} changed"
+            f"   (over {len(comp.tasks)} task(s) both finished)"
+        )
+        before, after = comp.total("seconds")
+        ratio = comp.time_ratio
+        lines.append(f"time: {before:.2f}s -> {after:.2f}s" + (f", ratio {ratio:.2f}x" if ratio is not None else "")
+                     + (f"  [{', '.join(comp.time_caveats)}]" if comp.time_caveats else ""))
+        slow = sorted((t for t in comp.tasks if t.time_ratio is not None), key=lambda t: -(t.time_ratio or 0.0))[:3]
+        if len(comp.tasks) > 1 and slow:
+            lines.append("highest time ratios: " + ", ".join(f"{t.task} {t.time_ratio:.2f}x" for t in slow))
+    groups = [("regressed", comp.regressed)] + [(f"newly {s}", comp.by_category("newly_" + s)) for s in FAILING] + [("newly solved", comp.improved)]
+    for title, changes in groups:
+        if changes:
+            lines.append(f"{title}:")
+            lines += [f"  {ch.nodeid}  {ch.before} -> {ch.after}" for ch in changes[:limit]]
+            if len(changes) > limit:
+                lines.append(f"  ... and {len(changes) - limit} more")
+    tasks_moved = [t for t in comp.tasks if t.at_2[0] != t.at_2[1] or t.oracle[0] != t.oracle[1]]
+    if tasks_moved:
+        lines.append("tasks changed:")
+        for t in tasks_moved[:limit]:
+            lines.append(f"  batt/{t.task}  pass@2 {'yes' if t.at_2[0] else 'no'} -> {'yes' if t.at_2[1] else 'no'}, "
+                         f"oracle {'yes' if t.oracle[0] else 'no'} -> {'yes' if t.oracle[1] else 'no'}")
+        if len(tasks_moved) > limit:
+            lines.append(f"  ... and {len(tasks_moved) - limit} more")
+    lines += [f"note: {f}" for f in comp.flags]
+    return lines
+
+
+def to_json(comp: Comparison) -> Dict[str, Any]:
+    """The comparison as builtin types, for recording in a results file."""
+    def pair(p: Tuple[Any, Any]) -> List[Any]:
+        return [p[0], p[1]]
+
+    return {
+        "baseline": dict(comp.baseline),
+        "current": dict(comp.current),
+        "tasks": {"common": list(comp.common), "new": list(comp.new), "not_run": list(comp.not_run), "partial": list(comp.partial)},
+        "samples": {
+            "compared": comp.samples_compared,
+            "missing": comp.samples_missing,
+            "changes": [
+                {"nodeid": c.nodeid, "before": c.before, "after": c.after, "category": c.category} for c in comp.changes
+            ],
+        },
+        "totals": {
+            "at_2": pair(comp.total("at_2")),
+            "oracle": pair(comp.total("oracle")),
+            "candidates": pair(comp.total("candidates")),
+            "seconds": pair(comp.total("seconds")),
+            "time_ratio": comp.time_ratio,
+        },
+        "per_task": {
+            t.task: {
+                "oracle": pair(t.oracle), "at_2": pair(t.at_2),
+                "o_dropped": {k: pair(v) for k, v in t.o_dropped.items()},
+                "o_raised": {k: pair(v) for k, v in t.o_raised.items()},
+                "candidates": pair(t.candidates), "d_changed": t.d_changed, "s_changed": t.s_changed,
+                "seconds": pair(t.seconds), "time_ratio": t.time_ratio,
+            }
+            for t in comp.tasks
+        },
+        "flags": list(comp.flags),
+    }
