@@ -194,32 +194,41 @@ def _task_change(tid: str, b: Dict[str, Any], a: Dict[str, Any]) -> TaskChange:
     )
 
 
-def compare(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_data: bool = False) -> Comparison:
-    """Compare ``current`` against ``baseline``; raises :class:`CompareError` for different task data.
+def check_data(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_data: bool = False,
+               flags: Optional[List[str]] = None, override: str = "--any-data") -> None:
+    """Refuse to compare runs whose common tasks have different content.
 
-    The data hash covers the selected tasks, so two runs of different task selections always
-    hash differently. Different hashes are refused when both runs selected the same tasks
-    (the data changed) or name different datasets; runs of the same dataset over different
-    selections are compared over their common tasks and flagged as not verifiable.
+    Each task records its own content hash, so exactly the tasks both runs share are checked;
+    files without per-task hashes fall back to the hash of the whole selection.
     """
+    flags = [] if flags is None else flags
+    bd, cd = _describe(baseline), _describe(current)
+    btasks, ctasks = baseline["tasks"], current["tasks"]
+    common = [t for t in ctasks if t in btasks]
+    hashed = all(isinstance(btasks[t], dict) and "sha256" in btasks[t] and "sha256" in ctasks[t] for t in common)
+    if hashed:
+        differ = [t for t in common if btasks[t]["sha256"] != ctasks[t]["sha256"]]
+        why = f"{len(differ)} common task(s) have different content ({', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''})"
+    else:
+        differ = [] if bd["data_sha256"] == cd["data_sha256"] else common
+        why = "the task data hashes differ"
+    if not differ:
+        return
+    if allow_other_data:
+        flags.append(f"different task data ({bd['data_name']} vs {cd['data_name']}: {why}), compared anyway")
+        return
+    raise CompareError(
+        f"baseline ran on data {bd['data_name']!r}, current on {cd['data_name']!r}: {why}, so the results "
+        f"are not comparable; use {override} to compare them anyway"
+    )
+
+
+def compare(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_data: bool = False) -> Comparison:
+    """Compare ``current`` against ``baseline``; raises :class:`CompareError` for different task data."""
     bd, cd = _describe(baseline), _describe(current)
     comp = Comparison(bd, cd)
     btasks, ctasks = baseline["tasks"], current["tasks"]
-    if bd["data_sha256"] != cd["data_sha256"]:
-        same_selection = set(btasks) == set(ctasks)
-        if allow_other_data:
-            comp.flags.append(f"different task data ({bd['data_name']} vs {cd['data_name']}), compared anyway (--any-data)")
-        elif same_selection or bd["data_name"] != cd["data_name"]:
-            why = "the same tasks hash differently" if same_selection else "the datasets differ"
-            raise CompareError(
-                f"baseline ran on data {bd['data_name']!r} (sha256 {str(bd['data_sha256'])[:12]}), current on "
-                f"{cd['data_name']!r} (sha256 {str(cd['data_sha256'])[:12]}): {why}, so the results are not "
-                "comparable; use --any-data to compare them anyway"
-            )
-        else:
-            comp.flags.append(
-                f"data {cd['data_name']!r}: different task selections, so the data hash cannot confirm the common tasks are unchanged"
-            )
+    check_data(baseline, current, allow_other_data, comp.flags)
     if bd["batt_sha256"] != cd["batt_sha256"]:
         comp.flags.append(f"different batt: {bd['batt_module']} {str(bd['batt_sha256'])[:12]} -> {cd['batt_module']} {str(cd['batt_sha256'])[:12]}")
     if (bd["platform"], bd["cpus"]) != (cd["platform"], cd["cpus"]):

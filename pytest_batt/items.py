@@ -34,6 +34,8 @@ class State:
     scratch: str  # per-run directory shared by controller and workers (logs, faulthandler dumps)
     hard_stop: bool = False
     worker_id: str = "main"
+    baseline: Optional[Dict[str, Any]] = None
+    baseline_status: Dict[str, str] = field(default_factory=dict)
     _batt: Optional[runner.BattModule] = field(default=None, repr=False)
     _stack_file: Any = field(default=None, repr=False)
 
@@ -82,7 +84,12 @@ class BattTask(pytest.Collector):
             # The nodeid is given as a string so pytest parses "demo[0]" as a name with params,
             # exactly as it parses the ids that --lf and --deselect read back.
             nodeid = session.sample_nodeid(task.id, sample.name)
-            yield BattSample.from_parent(self, name=sample.name, nodeid=nodeid, task=task, sample=sample)
+            item = BattSample.from_parent(self, name=sample.name, nodeid=nodeid, task=task, sample=sample)
+            before = state.baseline_status.get(nodeid)
+            if before is not None and before != "solved":
+                item.add_marker(pytest.mark.xfail(reason=f"unsolved in baseline ({before})", strict=False))
+            item.solved_in_baseline = before == "solved"
+            yield item
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, BattDataError):
@@ -116,6 +123,7 @@ class BattSample(pytest.Item):
         self.task = task
         self.sample = sample
         self.record: Optional[Dict[str, Any]] = None
+        self.solved_in_baseline = False
         # The per-call timers below replace pytest-timeout's per-item timer for this item.
         self.add_marker(pytest.mark.timeout(0))
         self.add_marker(pytest.mark.batt)
@@ -187,7 +195,8 @@ class BattSample(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SampleNotSolved):
-            return self._describe(excinfo.value.args[0])
+            text = self._describe(excinfo.value.args[0])
+            return f"regressed vs baseline (solved there)\n{text}" if self.solved_in_baseline else text
         if isinstance(excinfo.value, runner.BattLoadError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)

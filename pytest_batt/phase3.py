@@ -263,8 +263,10 @@ def run(
                 task = taskset.task(tid)
             except BattDataError as e:
                 entry = _failed_task(taskset, tid, str(e))
+                entry["sha256"] = taskset.task_hash(tid)
             else:
                 entry = score_task(task, batt_module.func, timeout, log_path)
+            entry["sha256"] = taskset.task_hash(tid)
             tasks[tid] = entry
             if on_task is not None:
                 on_task(tid, entry)

@@ -6,16 +6,17 @@ is not changed by it.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
 import shutil
 import tempfile
-from typing import Any, Dict, Generator, List, Optional
+from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import report, results, runner, session, settings as settings_mod
+from . import compare, report, results, runner, session, settings as settings_mod
 from .items import STATE, BattSample, BattTask, State, make_tasks
 from .tasks import BattDataError, load_taskset, select
 
@@ -35,8 +36,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=settings_mod.nonnegative_seconds, help=h["batt_grace"])
     group.addoption("--batt-json", metavar="PATH", dest="batt_json", default=None, help=h["batt_json"])
     group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=settings_mod.positive_megabytes, help=h["batt_max_memory"])
-    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory"):
+    group.addoption("--batt-save", metavar="PATH", dest="batt_save", default=None, help=h["batt_save"])
+    group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
+    group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type, help=h["batt_compare_fail"])
+    group.addoption("--batt-compare-any", dest="batt_compare_any", action="store_true", default=None, help=h["batt_compare_any"])
+    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare"):
         parser.addini(name, h[name])
+    parser.addini("batt_compare_fail", h["batt_compare_fail"], type="linelist")
+    parser.addini("batt_compare_any", h["batt_compare_any"], type="bool", default=False)
+
+
+def _gate_type(value: str) -> str:
+    """argparse type: a bad gate expression is a usage error before anything runs."""
+    try:
+        compare.parse_gate(value)
+    except compare.GateError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return value
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -68,12 +84,19 @@ def pytest_configure(config: pytest.Config) -> None:
     base_dir = str(config.invocation_params.dir)
     try:
         opts = settings_mod.read(config.getoption, config.getini, base_dir)
-        if opts.json_path:
-            settings_mod.check_writable(opts.json_path, "--batt-json")
+        for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save")):
+            if path:
+                settings_mod.check_writable(path, option)
+        gates = [compare.parse_gate(expr) for expr in opts.compare_fail]
+        if gates and not opts.compare_path:
+            raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
         taskset = load_taskset(opts.data, base_dir)
         task_ids = select(taskset, opts.tasks)
+        baseline = results.read(opts.compare_path) if opts.compare_path else None
+        if baseline is not None and not _is_worker(config):
+            _check_baseline_data(baseline, taskset, task_ids, opts)
         batt = None if _is_worker(config) else runner.load_batt(opts.module, base_dir)
-    except (ValueError, runner.BattLoadError) as e:
+    except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError too
         raise pytest.UsageError(str(e)) from None
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
@@ -83,6 +106,9 @@ def pytest_configure(config: pytest.Config) -> None:
     else:
         scratch = tempfile.mkdtemp(prefix="pytest-batt-")
         state = State(opts, taskset, task_ids, scratch, _batt=batt)
+    if baseline is not None:
+        state.baseline = baseline
+        state.baseline_status = session.baseline_statuses(baseline)
     os.makedirs(os.path.join(scratch, "logs"), exist_ok=True)
     config.stash[STATE] = state
     config.pluginmanager.register(Collection(), "batt-collection")
@@ -92,6 +118,16 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(controller, "batt-controller")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(XdistHooks(controller), "batt-xdist")
+
+
+def _check_baseline_data(baseline: Dict[str, Any], taskset: Any, task_ids: List[str], opts: Any) -> None:
+    """Refuse a baseline of other task data before running anything, not after."""
+    current = {
+        "batt": {}, "config": {}, "session": {}, "machine": {},
+        "data": {"name": opts.data, "sha256": taskset.content_hash(task_ids)},
+        "tasks": {tid: {"sha256": taskset.task_hash(tid)} for tid in task_ids if tid in baseline["tasks"]},
+    }
+    compare.check_data(baseline, current, opts.compare_any, override="--batt-compare-any")
 
 
 class Collection:
@@ -143,6 +179,9 @@ class Controller:
             timeout_s=opts.timeout, workers=0,
         )
         self.results: Optional[Dict[str, Any]] = None
+        self.comparison: Optional[compare.Comparison] = None
+        self.breaches: List[Tuple[str, str]] = []
+        self.save_note: Optional[str] = None
         n = len(self.run.plan)
         if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
             # xdist's default (4 x workers) would leave samples unrun after a few crashing batts;
@@ -186,9 +225,21 @@ class Controller:
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         self.head["config"]["workers"] = self.workers
         self.results = self.run.results(self.head, interrupted)
-        path = self.state.settings.json_path
-        if path:
-            results.write(path, self.results)
+        opts = self.state.settings
+        if self.state.baseline is not None:
+            self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
+            self.results["comparison"] = compare.to_json(self.comparison)
+            self.breaches = [(g.expr, why) for g in map(compare.parse_gate, opts.compare_fail) for why in [g.check(self.comparison)] if why]
+            if self.breaches and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if opts.json_path:
+            results.write(opts.json_path, self.results)
+        if opts.save_path:
+            if self.results["session"]["complete"] or not os.path.exists(opts.save_path):
+                results.write(opts.save_path, self.results)
+                self.save_note = f"baseline saved to {opts.save_path}"
+            else:
+                self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
         shutil.rmtree(self.state.scratch, ignore_errors=True)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -199,6 +250,19 @@ class Controller:
             terminalreporter.write_line(line)
         if self.state.settings.json_path:
             terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
+        if self.save_note:
+            terminalreporter.write_line(self.save_note)
+        if self.comparison is not None:
+            terminalreporter.section("batt comparison")
+            for line in compare.render(self.comparison):
+                terminalreporter.write_line(line)
+            gates = self.state.settings.compare_fail
+            if self.breaches:
+                terminalreporter.write_line("")
+                for line in report.table([["gate", "breached because"]] + [list(b) for b in self.breaches]):
+                    terminalreporter.write_line(line, red=True)
+            elif gates:
+                terminalreporter.write_line(f"gates hold: {', '.join(gates)}", green=True)
 
 
 def _read(path: str) -> str:

@@ -50,6 +50,15 @@ def _batt_frame(stack_text: str) -> str:
     return ""
 
 
+def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
+    """Each baseline sample's status by node id: what xfail and "regressed" are decided from."""
+    out = {}
+    for tid, task in baseline.get("tasks", {}).items():
+        for s in task.get("samples", []):
+            out[sample_nodeid(tid, f"{s['kind']}[{s['index']}]")] = s["status"]
+    return out
+
+
 def crash_status(stack_text: str, timeout: float, grace: float, worker: str) -> Tuple[str, str]:
     """Tell a hard-stopped timeout from a crash by what faulthandler wrote before the worker died."""
     where = _batt_frame(stack_text)
@@ -67,6 +76,7 @@ class BattRun:
     """Planned samples, what ran, and the folding of records into per-task scores."""
 
     def __init__(self, taskset: TaskSet, task_ids: Iterable[str]) -> None:
+        self.taskset = taskset
         self.task_ids = list(task_ids)
         self.plan: Dict[str, Tuple[str, str, int]] = {}
         for tid in self.task_ids:
@@ -136,6 +146,7 @@ class BattRun:
                 "s_score": scores["s_score"],
                 "solved": scoring.solved(tests, scores["demo_score"], n_tests),
                 "seconds": round(sum(r.get("seconds") or 0.0 for r in recs), 6),
+                "sha256": self.taskset.task_hash(tid),
             }
             if tid in self.task_errors:
                 out[tid]["error"] = self.task_errors[tid]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 from .runner import DEFAULT_MODULE
 from .tasks import DEFAULT_DATA
@@ -23,6 +23,12 @@ HELP = {
     "batt_grace": "seconds after the timeout before a worker whose batt ignores it is ended "
     f"(xdist only; default: {DEFAULT_GRACE:g})",
     "batt_json": "write the results file (JSON, schema 1) to this path",
+    "batt_save": "save this run's results as a baseline file (replaced only by a complete run)",
+    "batt_compare": "compare this run with a baseline results file: samples it did not solve are "
+    "expected failures (xfail), samples it solved and this run does not fail as regressions",
+    "batt_compare_fail": "fail the run when this gate breaches against --batt-compare (repeatable): "
+    "solved, pass2, oracle, score, candidates:PCT%, time:PCT%",
+    "batt_compare_any": "compare even when the baseline's tasks have different content",
     "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
     "'memory limit' instead of exhausting the machine (default: off)",
 }
@@ -70,6 +76,10 @@ class Settings:
     json_path: Optional[str]
     base_dir: str
     max_memory: Optional[float] = None
+    save_path: Optional[str] = None
+    compare_path: Optional[str] = None
+    compare_fail: Tuple[str, ...] = ()
+    compare_any: bool = False
 
     @property
     def active(self) -> bool:
@@ -94,15 +104,22 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
             raise ValueError(f"ini option {name}: {e}") from None
 
     json_path = pick("batt_json", None)
+    save_path = pick("batt_save", None)
+    compare_path = pick("batt_compare", None)
+    here = lambda p: os.path.join(base_dir, p) if p else None  # noqa: E731
     return Settings(
         tasks=list(getoption("batt") or []),
         data=pick("batt_data", DEFAULT_DATA),
         module=pick("batt_module", DEFAULT_MODULE),
         timeout=pick("batt_timeout", DEFAULT_TIMEOUT, positive_seconds),
         grace=pick("batt_grace", DEFAULT_GRACE, nonnegative_seconds),
-        json_path=os.path.join(base_dir, json_path) if json_path else None,
+        json_path=here(json_path),
         base_dir=base_dir,
         max_memory=pick("batt_max_memory", None, positive_megabytes),
+        save_path=here(save_path),
+        compare_path=here(compare_path),
+        compare_fail=tuple(pick("batt_compare_fail", [])),
+        compare_any=bool(getoption("batt_compare_any") or getini("batt_compare_any")),
     )
 
 

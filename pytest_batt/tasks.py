@@ -85,6 +85,10 @@ class TaskSet:
             return []
         return [f"demo[{i}]" for i in range(len(raw["train"]))] + [f"test[{i}]" for i in range(len(raw["test"]))]
 
+    def task_hash(self, task_id: str) -> str:
+        """One task's content hash: lets a comparison check exactly the tasks two runs share."""
+        return hashlib.sha256(json.dumps(self.raw[task_id], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
     def content_hash(self, task_ids: Iterable[str]) -> str:
         h = hashlib.sha256()
         for tid in sorted(task_ids):

@@ -137,16 +137,25 @@ def test_new_task_is_never_a_regression() -> None:
 def test_other_dataset_refused_naming_both() -> None:
     with pytest.raises(CompareError, match=r"'arcagi1'.*'kaggle2025'.*--any-data"):
         compare(base(), run(base()["tasks"], data="D2", name="kaggle2025"))
-    with pytest.raises(CompareError, match="the same tasks hash differently"):
+    with pytest.raises(CompareError, match="the task data hashes differ"):
         compare(base(), run(base()["tasks"], data="D2"))
 
 
-def test_other_dataset_allowed_and_other_selection_flagged() -> None:
+def hashed(res: Dict[str, Any], **sha: str) -> Dict[str, Any]:
+    """Give each task its own content hash, as the plugin and phase3 record them."""
+    for tid, t in res["tasks"].items():
+        t["sha256"] = sha.get(tid, "h-" + tid)
+    return res
+
+
+def test_other_dataset_allowed_and_per_task_hashes_check_only_common_tasks() -> None:
     comp = compare(base(), run(base()["tasks"], data="D2", name="kaggle2025"), allow_other_data=True)
     assert any("different task data" in f for f in comp.flags)
-    sub = run({"t1": task([S, S], [S])}, data="D-sub")  # same dataset, fewer tasks: another hash
-    comp = compare(base(), sub)
-    assert comp.not_run == ["t2", "t3"] and any("different task selections" in f for f in comp.flags)
+    sub = hashed(run({"t1": task([S, S], [S])}, data="D-sub"))  # fewer tasks: another selection hash
+    comp = compare(hashed(base()), sub)
+    assert comp.not_run == ["t2", "t3"] and comp.flags == []
+    with pytest.raises(CompareError, match=r"1 common task\(s\) have different content \(t1\)"):
+        compare(hashed(base()), hashed(run({"t1": task([S, S], [S])}, data="D-sub"), t1="changed"))
 
 
 def test_other_batt_is_reported_not_refused() -> None:

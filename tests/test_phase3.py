@@ -270,7 +270,7 @@ def test_run_writes_a_schema_1_results_file(tmp_path: Path) -> None:
     assert res["data"] == {"name": ts.name, "sha256": ts.content_hash(["t1", "t2", "bad"])}
     assert res["batt"]["module"] == "toy"
     t2 = res["tasks"]["t2"]
-    assert set(t2) == {"samples", "o_score", "d_score", "s_score", "solved", "seconds"}
+    assert set(t2) == {"samples", "o_score", "d_score", "s_score", "solved", "seconds", "sha256"}
     assert [set(s) for s in t2["samples"]] == [set(phase3_sample_keys())] * 3
     assert t2["solved"] == {"oracle": True, "at_2": True} and t2["o_score"] == {"A": 3}
     assert res["tasks"]["bad"]["error"] and res["tasks"]["bad"]["samples"] == []

@@ -308,3 +308,53 @@ def test_big_grid_primitives_stay_valid() -> None:
                 dsl.connect_lines(x), dsl.remove_small_objects(x), dsl.scale_down(x, 2)):
         assert dsl.is_valid(out)
     assert len(dsl.objects(x, True, False, 0)) >= 1
+
+
+def test_self_similar_color() -> None:
+    x = g([[2, 0], [0, 1]])
+    out = dsl.self_similar_color(x, 2)
+    assert same(out, [[2, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    assert same(dsl.self_similar_color(ONE, 3), [[0]])
+
+
+def test_cells_majority() -> None:
+    x = g([[1, 1, 5, 2, 2],
+           [1, 3, 5, 2, 2]])
+    assert same(dsl.cells_majority(x), [[1, 2]])
+
+
+def test_fill_bboxes_and_color_bbox_fill() -> None:
+    x = g([[3, 0, 0], [0, 3, 0], [0, 0, 0]])
+    assert same(dsl.fill_bboxes(x, 7, True, 0), [[3, 7, 0], [7, 3, 0], [0, 0, 0]])
+    y = g([[4, 0, 0], [0, 0, 0], [0, 0, 4]])
+    assert same(dsl.color_bbox_fill(y, 0), [[4, 4, 4]] * 3)
+    assert same(dsl.color_bbox_fill(UNI), UNI.tolist())
+
+
+def test_lines_majority() -> None:
+    x = g([[1, 1, 2], [3, 4, 4]])
+    assert same(dsl.lines_majority(x, 1), [[1, 1, 1], [4, 4, 4]])
+    assert same(dsl.lines_majority(g([[1, 2], [1, 3], [5, 3]]), 0), [[1, 3], [1, 3], [1, 3]])
+
+
+def test_rays_diagonal_and_colour_filter() -> None:
+    y = g([[0, 0, 0], [0, 4, 0], [0, 0, 6]])
+    out = dsl.extend_rays(y, ["ul"], 0)
+    assert out[0, 0] == 4 and out[1, 1] == 4 and out[2, 2] == 6
+    only6 = dsl.extend_rays(y, "u", 0, colors=[6])
+    assert same(only6, [[0, 0, 6], [0, 4, 6], [0, 0, 6]])
+
+
+def test_connect_overwrite_and_colour() -> None:
+    x = g([[0, 2, 0], [3, 0, 3], [0, 2, 0]])
+    assert same(dsl.connect_lines(x, True, True, 0), [[0, 2, 0], [3, 3, 3], [0, 2, 0]])
+    assert same(dsl.connect_lines(x, True, True, 0, overwrite=True),
+                [[0, 2, 0], [3, 2, 3], [0, 2, 0]])
+    assert same(dsl.connect_lines(x, True, False, 0, color=8), [[0, 2, 0], [3, 8, 3], [0, 2, 0]])
+
+
+def test_periodic_complete_diagonal() -> None:
+    full = dsl.to_array([[(r + c) % 3 + 1 for c in range(7)] for r in range(7)])
+    broken = full.copy()
+    broken[3:, 3:] = 0
+    assert same(dsl.periodic_complete(broken, 0), full.tolist())

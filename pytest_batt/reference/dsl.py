@@ -464,7 +464,42 @@ def select_object(objs: list[Obj], how: str) -> Obj:
         return _unique_by(objs, lambda o: o.shape_key())
     if how == "odd_size":
         return _unique_by(objs, lambda o: o.size)
+    if how == "common_shape":  # the shape that occurs most often (first copy)
+        counts = Counter(o.shape_key() for o in objs)
+        top = counts.most_common(2)
+        if len(top) < 2 or top[0][1] == top[1][1]:
+            raise ValueError("tie")
+        return next(o for o in objs if o.shape_key() == top[0][0])
+    if how in ("symmetric", "asymmetric"):
+        flags = [_is_symmetric(o.subgrid(-1)) for o in objs]
+        want = how == "symmetric"
+        hits = [o for o, f in zip(objs, flags) if f == want]
+        if len(hits) != 1:
+            raise ValueError("not unique")
+        return hits[0]
+    if how == "most_accent":  # most cells not of the object's main colour
+        vals = [o.size - o.colors.count(o.color) for o in objs]
+        best = max(vals)
+        if best == 0 or vals.count(best) != 1:
+            raise ValueError("tie")
+        return objs[vals.index(best)]
+    if how == "has_hole":
+        hits = [o for o in objs if _has_hole(o)]
+        if len(hits) != 1:
+            raise ValueError("not unique")
+        return hits[0]
     raise ValueError(how)
+
+
+def _is_symmetric(g: Grid) -> bool:
+    """Mirror-symmetric left-right or top-bottom."""
+    return bool((g == g[:, ::-1]).all() or (g == g[::-1]).all())
+
+
+def _has_hole(o: Obj) -> bool:
+    """The object encloses at least one cell that is not its own."""
+    m = o.mask((o.box[2] + 1, o.box[3] + 1))[o.box[0]:, o.box[1]:].astype(DTYPE)
+    return bool((fill_enclosed(m, 1, 0) != m).any())
 
 
 def crop_object(g: Grid, how: str, diagonal: bool = True, univalued: bool = False,
@@ -601,6 +636,41 @@ def logic_halves(g: Grid, op: str, fg: int, bg: int, axis: int | None = None,
     a, b = split_halves(g, axis)
     m = LOGIC_OPS[op](a != part_bg, b != part_bg)
     return np.where(m, fg, bg).astype(DTYPE)
+
+
+def fold(g: Grid, axis: int = 1, reverse: bool = False, bg: int = 0) -> Grid:
+    """Fold the grid in half: overlay one half onto the mirrored other half."""
+    a, b = split_halves(g, axis)
+    b = b[:, ::-1] if axis == 1 else b[::-1]
+    if reverse:
+        a, b = b, a
+    return np.where(a != bg, a, b).astype(DTYPE)
+
+
+def colors_in_order(g: Grid, axis: int = 1, bg: int | None = None) -> Grid:
+    """Non-background colours ordered by mean column (axis 1) or row (axis 0).
+
+    The result is a row (axis 1) or a column (axis 0): stripe summaries.
+    """
+    if bg is None:
+        bg = background_color(g)
+    cols = sorted(palette(g) - {bg})
+    if not cols:
+        raise ValueError("empty")
+    pos = {c: float(np.nonzero(g == c)[axis].mean()) for c in cols}
+    order = sorted(cols, key=lambda c: (pos[c], c))
+    arr = np.array(order, dtype=DTYPE)
+    return arr.reshape(1, -1) if axis == 1 else arr.reshape(-1, 1)
+
+
+def split_squares(g: Grid) -> list[Grid]:
+    """Split a k*n x n (or n x k*n) grid into k square blocks."""
+    h, w = g.shape
+    if h > w and h % w == 0:
+        return [g[i:i + w] for i in range(0, h, w)]
+    if w > h and w % h == 0:
+        return [g[:, j:j + h] for j in range(0, w, h)]
+    raise ValueError("not a strip of squares")
 
 
 def cells_majority(g: Grid) -> Grid:

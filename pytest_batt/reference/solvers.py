@@ -39,10 +39,19 @@ def _cell_pick(how: str) -> Callable[[Grid], Grid]:
     """Choose one of the separator-delimited cells."""
 
     def run(g: Grid) -> Grid:
-        cells = [c for row in dsl.split_cells(g) for c in row]
+        try:
+            cells = [c for row in dsl.split_cells(g) for c in row]
+        except ValueError:
+            cells = dsl.split_squares(g)
         if len(cells) < 2:
             raise ValueError("one cell")
-        _, _, sep = dsl.separator_lines(g)
+        if how in ("symmetric", "asymmetric"):
+            flags = [dsl._is_symmetric(c) or bool((c == c.T).all()) if c.shape[0] == c.shape[1]
+                     else dsl._is_symmetric(c) for c in cells]
+            hits = [c for c, f in zip(cells, flags) if f == (how == "symmetric")]
+            if len(hits) != 1:
+                raise ValueError("not unique")
+            return hits[0]
         bg = dsl.background_color(np.concatenate([c.ravel() for c in cells]).reshape(1, -1))
         if how == "odd":
             keys = [c.tobytes() + bytes(c.shape) for c in cells]
@@ -119,9 +128,10 @@ UNARY.update({
     "crop_nonzero": lambda g: dsl.crop_to_content(g, 0),
 })
 _CONN = {"obj": (True, False), "cobj4": (False, True), "cobj8": (True, True)}
-for _how in ("largest", "smallest", "odd_color", "odd_shape", "most_colors", "biggest_box"):
+for _how in ("largest", "smallest", "odd_color", "odd_shape", "most_colors", "biggest_box",
+             "common_shape", "symmetric", "asymmetric", "most_accent", "has_hole"):
     for _cn, (_d, _u) in _CONN.items():
-        if _how == "most_colors" and _u:
+        if _how in ("most_colors", "most_accent") and _u:
             continue
         UNARY[f"crop_{_how}_{_cn}"] = (lambda h, d, u: lambda g: dsl.crop_object(g, h, d, u))(_how, _d, _u)
 for _how in ("largest", "smallest"):
@@ -134,6 +144,8 @@ UNARY.update({
     "cell_most_fg": _cell_pick("most_fg"),
     "cell_least_fg": _cell_pick("least_fg"),
     "cell_most_colors": _cell_pick("most_colors"),
+    "cell_symmetric": _cell_pick("symmetric"),
+    "cell_asymmetric": _cell_pick("asymmetric"),
     "overlay_cells": lambda g: dsl.overlay_parts(g),
     "overlay_cells_rev": lambda g: dsl.overlay_parts(g, True),
     "left_half": _halves(1, False),
@@ -160,6 +172,13 @@ UNARY.update({
     "connect_v": lambda g: dsl.connect_lines(g, False, True),
     "connect_hv": lambda g: dsl.connect_lines(g, True, True),
     "connect_hv_over": lambda g: dsl.connect_lines(g, True, True, overwrite=True),
+    "fold_h": lambda g: dsl.fold(g, 1),
+    "fold_h_rev": lambda g: dsl.fold(g, 1, True),
+    "fold_v": lambda g: dsl.fold(g, 0),
+    "fold_v_rev": lambda g: dsl.fold(g, 0, True),
+    "colors_by_x": lambda g: dsl.colors_in_order(g, 1),
+    "colors_by_y": lambda g: dsl.colors_in_order(g, 0),
+    "colors_by_frequency_tail": lambda g: dsl.colors_by_frequency(g)[1:],
     "rows_majority": lambda g: dsl.lines_majority(g, 1),
     "cols_majority": lambda g: dsl.lines_majority(g, 0),
     "color_bbox_fill": lambda g: dsl.color_bbox_fill(g),
@@ -181,6 +200,9 @@ UNARY.update({
 })
 for _dirs in ("udlr", "ud", "lr", "u", "d", "l", "r"):
     UNARY[f"rays_{_dirs}"] = (lambda ds: lambda g: dsl.extend_rays(g, ds))(_dirs)
+for _how in ("has_hole", "odd_color", "odd_shape", "largest", "smallest"):
+    UNARY[f"color_{_how}_obj_1x1"] = (lambda h: lambda g: np.array(
+        [[dsl.select_object(dsl.objects(g, True, True), h).color]], dtype=dsl.DTYPE))(_how)
 for _how in ("most", "least", "most_fg", "least_fg", "largest_obj"):
     UNARY[f"color_{_how}_1x1"] = _fill_1x1(_how)
 
@@ -609,6 +631,9 @@ def _input_key(kind: str, g: Grid) -> object:
         return (m.shape, m.tobytes())
     if kind == "palette":
         return frozenset(dsl.palette(g) - {bg})
+    if kind == "sym":
+        return (bool((g == g[:, ::-1]).all()), bool((g == g[::-1]).all()),
+                g.shape[0] == g.shape[1] and bool((g == g.T).all()))
     if kind == "count_fg":
         return int((g != bg).sum())
     if kind == "nobjects":
@@ -735,7 +760,61 @@ def _fit_fill_bboxes(pairs: Pairs) -> object:
     raise ValueError("no bbox fill")
 
 
+def _parts(g: Grid, kind: str) -> list[Grid]:
+    if kind == "halves_h":
+        return list(dsl.split_halves(g, 1))
+    if kind == "halves_v":
+        return list(dsl.split_halves(g, 0))
+    if kind == "quadrants":
+        top, bottom = dsl.split_halves(g, 0)
+        return list(dsl.split_halves(top, 1)) + list(dsl.split_halves(bottom, 1))
+    if kind == "cells":
+        return [c for row in dsl.split_cells(g) for c in row]
+    if kind == "squares":
+        return dsl.split_squares(g)
+    raise ValueError(kind)
+
+
+def _overlay(parts: list[Grid], order: tuple[int, ...], bg: int) -> Grid:
+    if len({p.shape for p in parts}) != 1 or len(order) != len(parts):
+        raise ValueError("parts differ")
+    out = np.full_like(parts[0], bg)
+    for i in reversed(order):  # first in ``order`` ends on top
+        out = np.where(parts[i] != bg, parts[i], out)
+    return out
+
+
+def _fit_overlay(pairs: Pairs) -> object:
+    """Which split and which stacking order of the parts give the output."""
+    from itertools import permutations
+
+    for kind in ("halves_h", "halves_v", "quadrants", "cells", "squares"):
+        try:
+            parts = [_parts(a, kind) for a, _ in pairs]
+        except ValueError:
+            continue
+        n = len(parts[0])
+        if n > 4 or any(len(p) != n for p in parts):
+            continue
+        for order in permutations(range(n)):
+            for bg in (0, None):
+                try:
+                    if all(np.array_equal(_overlay(p, order, 0 if bg == 0 else
+                                                   dsl.background_color(a)), b)
+                           for p, (a, b) in zip(parts, pairs)):
+                        return (kind, order, bg)
+                except ValueError:
+                    break
+    raise ValueError("no overlay")
+
+
+def _run_overlay(g: Grid, p: object) -> Grid:
+    kind, order, bg = p  # type: ignore[misc]
+    return _overlay(_parts(g, kind), order, 0 if bg == 0 else dsl.background_color(g))
+
+
 FITTED: list[Fitted] = [
+    Fitted("overlay_parts", _fit_overlay, _run_overlay),
     Fitted("rays_by_color", _fit_rays, _run_rays),
     Fitted("connect_color", _fit_connect_color,
            lambda g, p: dsl.connect_lines(g, p[0], p[1], color=p[2])),  # type: ignore[index]
@@ -746,7 +825,7 @@ FITTED: list[Fitted] = [
            lambda g, c: dsl.self_similar_color(g, c)),  # type: ignore[arg-type]
 ]
 FITTED += [Fitted(f"input_table_{k}", _fit_input_table(k), _run_input_table(k), loo=True)
-           for k in ("mask", "palette", "nobjects", "count_fg")]
+           for k in ("mask", "palette", "nobjects", "count_fg", "sym")]
 FITTED += [Fitted(f"cells_table_{k}", _fit_cell_table(k), _run_cell_table(k), loo=True)
            for k in ("count", "majority_fg", "palette")]
 FITTED += [

@@ -1,0 +1,127 @@
+"""Saving a baseline, comparing against it, and gating on the comparison, end to end."""
+
+import json
+import sys
+
+import pytest
+
+from test_plugin import FLIP, NONE, SAME, TOY_BATT
+
+WORSE_BATT = """
+def batt(task_id, S, I, C, log_path):
+    return [(1, 0, "identity", I)], ([(5, "None", "same", (int(C == I), "x"))] if C is not None else [])
+"""
+
+
+@pytest.fixture
+def project(pytester):
+    data = pytester.mkdir("tasks")
+    for name, content in {"flip0001": FLIP, "same0002": SAME, "none0003": NONE}.items():
+        (data / f"{name}.json").write_text(json.dumps(content))
+    pytester.makepyfile(toybatt=TOY_BATT, worse=WORSE_BATT)
+    return pytester
+
+
+def run(project, batt, *args):
+    return project.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", batt, "-n", "0", *args)
+
+
+def test_save_then_compare_unchanged_passes_with_unsolved_as_xfail(project):
+    run(project, "toybatt.py", "--batt-save", "base.json")
+    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-json", "r.json")
+    result.assert_outcomes(passed=6, xfailed=2)
+    assert result.ret == 0
+    assert "samples: 8 compared, 0 newly solved, 0 regressed" in result.stdout.str()
+    assert "gates hold: solved" in result.stdout.str()
+    data = json.loads((project.path / "r.json").read_text())
+    assert data["comparison"]["samples"]["compared"] == 8 and data["comparison"]["samples"]["changes"] == []
+    assert "unsolved in baseline (unsolved)" in run(project, "toybatt.py", "--batt-compare", "base.json", "-rx").stdout.str()
+
+
+def test_regression_fails_the_sample_and_every_gate(project):
+    run(project, "toybatt.py", "--batt-save", "base.json")
+    gates = ["solved", "pass2", "oracle", "score", "candidates:10%"]
+    args = [a for g in gates for a in ("--batt-compare-fail", g)]
+    result = run(project, "worse.py", "--batt-compare", "base.json", *args)
+    out = result.stdout.str()
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "regressed vs baseline (solved there)" in out
+    for gate in gates:
+        assert f"\n{gate} " in out, gate
+    assert "Traceback" not in out
+    assert "different batt:" in out  # another batt is reported, not refused
+
+
+def test_gates_alone_fail_the_exit_status(project):
+    run(project, "toybatt.py", "--batt-save", "base.json", "--batt-json", "slow.json")
+    base = json.loads((project.path / "base.json").read_text())
+    for task in base["tasks"].values():
+        task["seconds"] = 1e-5
+    (project.path / "fast.json").write_text(json.dumps(base))
+    result = run(project, "toybatt.py", "--batt-compare", "fast.json", "--batt-compare-fail", "time:25%", "--deselect", "batt/none0003")
+    result.assert_outcomes(passed=5)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert "time:25%  time ratio" in result.stdout.str()
+
+
+def test_improvement_is_an_xpass_not_a_failure(project):
+    run(project, "worse.py", "--batt-save", "base.json")
+    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved")
+    result.assert_outcomes(passed=3, xpassed=3, xfailed=2)
+    assert result.ret == 0
+    assert "3 newly solved" in result.stdout.str()
+
+
+def test_partial_run_reports_no_false_regressions(project):
+    run(project, "toybatt.py", "--batt-save", "base.json")
+    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-compare-fail", "pass2", "-k", "flip0001")
+    assert result.ret == 0
+    assert "0 regressed" in result.stdout.str()
+
+
+def test_incomplete_run_does_not_replace_a_saved_baseline(project):
+    run(project, "toybatt.py", "--batt-save", "base.json")
+    before = (project.path / "base.json").read_text()
+    result = run(project, "toybatt.py", "--batt-save", "base.json", "-x")
+    assert "not replaced: this run is incomplete" in result.stdout.str()
+    assert (project.path / "base.json").read_text() == before
+
+
+def test_baseline_of_other_task_content_is_refused_unless_allowed(project):
+    run(project, "toybatt.py", "--batt-save", "base.json")
+    (project.path / "tasks" / "same0002.json").write_text(json.dumps({**SAME, "test": [{"input": [[5]], "output": [[5]]}]}))
+    result = run(project, "toybatt.py", "--batt-compare", "base.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: baseline ran on data 'tasks', current on 'tasks': 1 common task(s) have different content (same0002)*--batt-compare-any*"])
+    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-any")
+    assert "different task data" in result.stdout.str()
+
+
+@pytest.mark.parametrize(
+    "setup, args, message",
+    [
+        (None, ["--batt-compare", "missing.json"], "ERROR: */missing.json: no such results file"),
+        ("{oops", ["--batt-compare", "bad.json"], "ERROR: */bad.json: not valid JSON*"),
+        ('{"schema": 7}', ["--batt-compare", "bad.json"], "ERROR: */bad.json: not a pytest-batt results file of schema 1 (schema: 7)"),
+        (None, ["--batt-compare-fail", "solved"], "ERROR: --batt-compare-fail needs a baseline: give --batt-compare PATH"),
+        (None, ["--batt-compare-fail", "time:fast"], "*--batt-compare-fail: gate 'time:fast': time needs a percentage*"),
+        (None, ["--batt-compare-fail", "speed"], "*--batt-compare-fail: gate 'speed' is not known*"),
+    ],
+)
+def test_bad_baselines_and_gates_are_usage_errors(project, setup, args, message):
+    if setup is not None:
+        (project.path / "bad.json").write_text(setup)
+    result = run(project, "toybatt.py", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_compare_command_agrees_with_the_plugin_gate(project):
+    run(project, "toybatt.py", "--batt-json", "a.json")
+    run(project, "worse.py", "--batt-json", "b.json")
+    ok = project.run(sys.executable, "-m", "pytest_batt", "compare", "a.json", "a.json", "--fail", "solved")
+    assert ok.ret == 0
+    bad = project.run(sys.executable, "-m", "pytest_batt", "compare", "a.json", "b.json", "--fail", "solved")
+    assert bad.ret == 1
+    assert "solved  3 sample(s) no longer solved" in bad.stdout.str()

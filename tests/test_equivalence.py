@@ -1,0 +1,48 @@
+"""The plugin (-n 0 and -n 2) and the independent Phase 3 scorer agree on every score."""
+
+import json
+import sys
+
+import pytest
+
+from pytest_batt import compare, results
+from test_plugin import FLIP, NONE, SAME, TOY_BATT
+
+# A batt with repeated solver ids, invalid grids, rows for other solvers and values that do not count.
+MESSY_BATT = TOY_BATT + '''
+_batt = batt
+
+def batt(task_id, S, I, C, log_path):
+    o, s = _batt(task_id, S, I, C, log_path)
+    o = list(o) + [(9, 0, "flip", I), (10, 0, "junk", "not a grid"), (11, 0, "identity", [list(r) for r in I])]
+    if C is not None:
+        s = [(1, "flip", "late", (0,))] + list(s) + [(8, "ghost", "same", (0,)), (9, "None", "same", "no size"), (12, "None", "late", (2, "x"))]
+    return o, s
+'''
+
+
+@pytest.fixture
+def project(pytester):
+    data = pytester.mkdir("tasks")
+    for name, content in {"flip0001": FLIP, "same0002": SAME, "none0003": NONE}.items():
+        (data / f"{name}.json").write_text(json.dumps(content))
+    pytester.makepyfile(messy=MESSY_BATT)
+    return pytester
+
+
+def test_phase3_and_plugin_find_no_difference(project):
+    args = ["--batt", "all", "--batt-data", "tasks", "--batt-module", "messy.py"]
+    p3 = project.run(sys.executable, "-m", "pytest_batt", "phase3", *args, "--json", "p3.json")
+    assert p3.ret == 0, p3.stderr.str()
+    for mode in ("0", "2"):
+        project.runpytest_subprocess(*args, "-n", mode, "--batt-json", f"n{mode}.json")
+        base, cur = (results.read(str(project.path / f)) for f in ("p3.json", f"n{mode}.json"))
+        comp = compare.compare(base, cur)
+        assert comp.changes == [] and comp.partial == [] and len(comp.tasks) == 3
+        for t in comp.tasks:
+            assert (t.o_dropped, t.o_raised, t.d_changed, t.s_changed) == ({}, {}, 0, 0)
+        for tid in base["tasks"]:
+            for key in ("o_score", "d_score", "s_score", "solved"):
+                assert base["tasks"][tid][key] == cur["tasks"][tid][key], (mode, tid, key)
+        calls = lambda r: sum(s["calls"] for t in r["tasks"].values() for s in t["samples"])  # noqa: E731
+        assert calls(base) > calls(cur)  # Phase 3 repeats the diff call for every candidate
