@@ -157,8 +157,13 @@ def _split(result: Any) -> Tuple[Any, Any]:
 
 
 def normalise_candidates(o: Any) -> List[Tuple[str, Optional[grids.Grid]]]:
-    """``o`` as ``(solver_id, grid or None)``; a candidate that is not a valid grid never matches."""
+    """``o`` as ``(solver_id, grid or None)``; a candidate that is not a valid grid never matches.
+
+    Batts return the same grid object from many solvers; it is validated once per object.
+    """
     out = []
+    seen: Dict[int, Optional[grids.Grid]] = {}
+    alive = []  # keeps each seen object alive, so its id cannot be reused by another
     for i, cand in enumerate(_rows_of(o, "o (the candidates)")):
         try:
             _t_n, _evo, sid, grid = cand
@@ -166,7 +171,13 @@ def normalise_candidates(o: Any) -> List[Tuple[str, Optional[grids.Grid]]]:
             raise ContractError(f"o[{i}] must be a 4-tuple (t_n, evo, solver_id, output_grid), got {cand!r:.80}") from None
         if not isinstance(sid, str):
             raise ContractError(f"o[{i}]: solver_id must be a str, got {type(sid).__name__} {sid!r:.40}")
-        out.append((str(sid), grids.try_grid(grid)))
+        key = id(grid)
+        if key in seen:
+            norm = seen[key]
+        else:
+            norm = seen[key] = grids.try_grid(grid)
+            alive.append(grid)
+        out.append((sid if type(sid) is str else str(sid), norm))
     return out
 
 
@@ -208,7 +219,9 @@ def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: tuple, p
     """One limited call; ``parse`` runs under the same limit because a batt may return a generator."""
     try:
         with guard(label):
-            return Call("ok", parse(func(*args)))
+            with preserved_globals():
+                result = func(*args)
+            return Call("ok", parse(result))
     except BattTimeout as e:
         return Call("timeout", message=str(e) or f"{label} timed out")
     except ContractError as e:
@@ -241,7 +254,9 @@ def memory_limit(megabytes: Optional[float]) -> Iterator[None]:
     try:
         yield
     except MemoryError:
-        raise BattLimitExceeded(f"hit the memory limit (--batt-max-memory {megabytes:g} MB)") from None
+        # By the time it gets here the batt's frames, and what they allocated, are gone, so a
+        # MemoryError the batt raised itself cannot be told apart: name the limit that was set.
+        raise BattLimitExceeded(f"ran out of memory: MemoryError under the memory limit (--batt-max-memory {megabytes:g} MB)") from None
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
@@ -284,13 +299,29 @@ def stop_threads(before: Iterable[threading.Thread], wait: float = 0.5) -> List[
 
     known = set(before)
     leaked = [t for t in threading.enumerate() if t not in known and t.is_alive()]
-    for t in leaked:
-        if t.ident is not None:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(t.ident), ctypes.py_object(SystemExit))
-    deadline = time.monotonic() + wait
-    for t in leaked:
-        t.join(max(0.0, deadline - time.monotonic()))
+    if not leaked:
+        return []
+    previous_hook = threading.excepthook
+
+    def quiet(args: Any) -> None:  # our stop request is not an error of the thread
+        if args.exc_type is not _ThreadStop:
+            previous_hook(args)
+
+    threading.excepthook = quiet
+    try:
+        for t in leaked:
+            if t.ident is not None:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(t.ident), ctypes.py_object(_ThreadStop))
+        deadline = time.monotonic() + wait
+        for t in leaked:
+            t.join(max(0.0, deadline - time.monotonic()))
+    finally:
+        threading.excepthook = previous_hook
     return [t.name for t in leaked if t.is_alive()]
+
+
+class _ThreadStop(SystemExit):
+    """Raised into a thread the batt left running, to end it."""
 
 
 def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard, log_path: str = os.devnull) -> Dict[str, Any]:
@@ -299,8 +330,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     ``rec["leaked_threads"]`` names threads the batt started that could not be stopped.
     """
     threads_before = threading.enumerate()
-    with preserved_globals():
-        rec = _run_sample(func, task, sample, guard, log_path)
+    rec = _run_sample(func, task, sample, guard, log_path)
     leaked = stop_threads(threads_before)
     if leaked:
         rec["leaked_threads"] = leaked
@@ -321,7 +351,13 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
     else:
         cands: List[Tuple[str, Optional[grids.Grid]]] = solve.value
         rec["candidates"] = len(cands)
-        fps = [grids.fingerprint(g) if g is not None else None for _, g in cands]
+        fp_of: Dict[int, Optional[str]] = {}
+        fps = []
+        for _, g in cands:
+            fp = fp_of.get(id(g), "")
+            if fp == "":
+                fp = fp_of[id(g)] = grids.fingerprint(g) if g is not None else None
+            fps.append(fp)
         matched: Dict[str, None] = {}
         for (sid, grid), fp in zip(cands, fps):
             hit = fp == rec["expected"] and grid == sample.output

@@ -96,12 +96,16 @@ def diff_rows(o: list[CandRow], I: GridT, C: GridT) -> list[DiffRow]:
     c = dsl.to_array(C)
     i = dsl.to_array(I)
     last_t = o[-1][0] if o else 0
-    outs = [(t, sid, dsl.to_array(grid)) for t, _, sid, grid in o]
+    arrays: dict[GridT, np.ndarray] = {}
+    for _, _, _, grid in o:  # candidates often coincide: measure each grid once
+        if grid not in arrays:
+            arrays[grid] = dsl.to_array(grid)
     s: list[DiffRow] = []
     for name in DIFFERS:
         s.append((last_t, "None", name, safe_diff(name, c, i)))
-        for t, sid, x in outs:
-            s.append((t, sid, name, safe_diff(name, c, x)))
+        values = {grid: safe_diff(name, c, x) for grid, x in arrays.items()}
+        for t, _, sid, grid in o:
+            s.append((t, sid, name, values[grid]))
     return s
 
 

@@ -56,35 +56,47 @@ def color_histogram(c: Grid, x: Grid) -> Diff:
     return sum(abs(v) for v in delta.values()), tuple(delta.items())
 
 
-def _objs(g: Grid) -> list[dsl.Obj]:
-    return dsl.objects(g, True, True, 0 if 0 in dsl.palette(g) else dsl.background_color(g))
+_SIG_CACHE: dict[tuple, tuple] = {}
+
+
+def _object_keys(g: Grid) -> tuple:
+    """(colour, shape, top-left) of each 8-connected single-colour object.
+
+    Cached per grid: on a test sample the same candidate grids are compared
+    against many references.
+    """
+    key = (g.shape, g.tobytes())
+    hit = _SIG_CACHE.get(key)
+    if hit is None:
+        bg = 0 if 0 in dsl.palette(g) else dsl.background_color(g)
+        hit = tuple((o.color, o.shape_key(), o.box[:2]) for o in dsl.objects(g, True, True, bg))
+        if len(_SIG_CACHE) > 4096:
+            _SIG_CACHE.clear()
+        _SIG_CACHE[key] = hit
+    return hit
 
 
 def object_count(c: Grid, x: Grid) -> Diff:
     """Difference in the number of (8-connected, single-colour) objects."""
-    nc, nx = len(_objs(c)), len(_objs(x))
+    nc, nx = len(_object_keys(c)), len(_object_keys(x))
     return abs(nx - nc), (nx, nc)
 
 
 def objects_moved(c: Grid, x: Grid) -> Diff:
     """Objects of ``x`` that appear in ``c`` with the same shape and colour but elsewhere."""
-    oc = _objs(c)
-    at = {(o.color, o.shape_key()): set() for o in oc}
-    for o in oc:
-        at[(o.color, o.shape_key())].add(o.box[:2])
-    moved = []
-    for o in _objs(x):
-        k = (o.color, o.shape_key())
-        if k in at and o.box[:2] not in at[k]:
-            moved.append(o.box[:2])
-    return len(moved), tuple(sorted(moved))
+    at: dict[tuple, set] = {}
+    for col, shp, pos in _object_keys(c):
+        at.setdefault((col, shp), set()).add(pos)
+    moved = sorted(pos for col, shp, pos in _object_keys(x)
+                   if (col, shp) in at and pos not in at[(col, shp)])
+    return len(moved), tuple(moved)
 
 
 def objects_unmatched(c: Grid, x: Grid) -> Diff:
     """Objects of ``x`` with no identical object at the same place in ``c``."""
-    keys = {(o.color, o.shape_key(), o.box[:2]) for o in _objs(c)}
-    bad = [o.box[:2] for o in _objs(x) if (o.color, o.shape_key(), o.box[:2]) not in keys]
-    return len(bad), tuple(sorted(bad))
+    keys = set(_object_keys(c))
+    bad = sorted(k[2] for k in _object_keys(x) if k not in keys)
+    return len(bad), tuple(bad)
 
 
 def background_change(c: Grid, x: Grid) -> Diff:

@@ -124,7 +124,7 @@ def color_counts(g: Grid) -> dict[int, int]:
 
 def palette(g: Grid) -> set[int]:
     """Set of colours present."""
-    return {int(v) for v in np.unique(g)}
+    return set(color_counts(g))
 
 
 def most_common_color(g: Grid) -> int:
@@ -739,6 +739,34 @@ def _symmetry_maps(h: int, w: int):
         yield cc - d, rr + d
     for s in sorted(range(h + w - 1), key=lambda s: abs(s - (h + w - 2) / 2)):
         yield s - cc, s - rr
+
+
+def object_gravity(g: Grid, direction: str = "down", bg: int | None = None,
+                   diagonal: bool = True) -> Grid:
+    """Slide whole objects (rigidly) towards ``direction`` until they rest.
+
+    Objects nearest the wall move first; each stops at the wall or on top of
+    an already settled cell.
+    """
+    if bg is None:
+        bg = background_color(g)
+    k = {"down": 0, "right": 3, "up": 2, "left": 1}[direction]
+    a = np.rot90(g, k)
+    h, w = a.shape
+    objs = objects(np.ascontiguousarray(a), diagonal, False, bg)
+    if len(objs) > 40:
+        raise ValueError("too many objects")
+    out = np.full_like(a, bg)
+    occupied = np.zeros((h, w), dtype=bool)
+    for o in sorted(objs, key=lambda o: -o.box[2]):
+        rs = np.array([p[0] for p in o.cells])
+        cs = np.array([p[1] for p in o.cells])
+        d = 0
+        while (rs + d + 1 < h).all() and not occupied[rs + d + 1, cs].any():
+            d += 1
+        occupied[rs + d, cs] = True
+        out[rs + d, cs] = np.array(o.colors, dtype=DTYPE)
+    return np.rot90(out, -k)
 
 
 def symmetry_complete(g: Grid, mask_color: int) -> Grid:
