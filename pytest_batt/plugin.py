@@ -279,6 +279,13 @@ class XdistHooks:
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
 
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        if config.getvalue("dist") != "load":
+            return None  # the user chose another mode: leave it to xdist
+        from .scheduling import CrashTolerantLoadScheduling
+
+        return CrashTolerantLoadScheduling(config, log)
+
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["batt_scratch"] = self.controller.state.scratch
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))

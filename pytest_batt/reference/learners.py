@@ -316,7 +316,22 @@ def _run_cell_rule(feat: Callable[[Grid], list]) -> Callable[[Grid, object], Gri
 # --- object recolouring by a learnt feature ---------------------------------
 
 
-def _obj_feature(name: str, objs: list[dsl.Obj], o: dsl.Obj, shape: tuple[int, int]) -> object:
+def _neighbour_colors(o: dsl.Obj, grid: Grid) -> frozenset:
+    """Colours 8-adjacent to the object, other than its own cells."""
+    h, w = grid.shape
+    own = set(o.cells)
+    cols = set()
+    for r, c in o.cells:
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                y, x = r + dy, c + dx
+                if 0 <= y < h and 0 <= x < w and (y, x) not in own:
+                    cols.add(int(grid[y, x]))
+    return frozenset(cols)
+
+
+def _obj_feature(name: str, objs: list[dsl.Obj], o: dsl.Obj, grid: Grid) -> object:
+    shape = grid.shape
     if name == "size":
         return o.size
     if name == "shape":
@@ -334,6 +349,8 @@ def _obj_feature(name: str, objs: list[dsl.Obj], o: dsl.Obj, shape: tuple[int, i
         return r0 == 0 or c0 == 0 or r1 == shape[0] - 1 or c1 == shape[1] - 1
     if name == "holes":
         return dsl._has_hole(o)
+    if name == "touches":  # colours of the cells around the object
+        return _neighbour_colors(o, grid)
     if name == "color_size":
         return (o.color, o.size)
     if name == "height":
@@ -344,7 +361,7 @@ def _obj_feature(name: str, objs: list[dsl.Obj], o: dsl.Obj, shape: tuple[int, i
 
 
 OBJ_FEATURES = ("size", "shape", "size_rank", "size_rank_asc", "is_largest", "border",
-                "holes", "color_size", "height", "width")
+                "holes", "color_size", "height", "width", "touches")
 
 
 def _fit_obj_recolor(feat: str, diag: bool) -> Callable[[Pairs], object]:
@@ -363,7 +380,7 @@ def _fit_obj_recolor(feat: str, diag: bool) -> Callable[[Pairs], object]:
                 vals = set(b[m].tolist())
                 if len(vals) != 1:
                     raise ValueError("object not uniformly recoloured")
-                k = _obj_feature(feat, objs, o, a.shape)
+                k = _obj_feature(feat, objs, o, a)
                 if table.setdefault(k, vals.pop()) != b[m][0]:
                     raise ValueError("conflict")
             if (a[~covered] != b[~covered]).any():
@@ -380,7 +397,7 @@ def _run_obj_recolor(feat: str, diag: bool) -> Callable[[Grid, object], Grid]:
         objs = dsl.objects(g, diag, True, bg)
         out = g.copy()
         for o in objs:
-            k = _obj_feature(feat, objs, o, g.shape)
+            k = _obj_feature(feat, objs, o, g)
             if k in t:
                 out[o.mask(g.shape)] = t[k]
         return out
@@ -617,11 +634,75 @@ def _run_overlay(g: Grid, p: object) -> Grid:
     return _overlay(_parts(g, kind), order, 0 if bg == 0 else dsl.background_color(g))
 
 
+def _fit_color_bbox(pairs: Pairs) -> object:
+    """Crop to the bounding box of one colour (with or without its frame)."""
+    cands = set.intersection(*(dsl.palette(a) for a, _ in pairs))
+    for c in sorted(cands):
+        for inner in (False, True):
+            try:
+                if all(np.array_equal(_run_color_bbox(a, (c, inner)), b) for a, b in pairs):
+                    return (c, inner)
+            except ValueError:
+                continue
+    raise ValueError("no colour box")
+
+
+def _run_color_bbox(g: Grid, p: object) -> Grid:
+    c, inner = p  # type: ignore[misc]
+    r0, c0, r1, c1 = dsl.bbox(g == c)
+    if inner:
+        r0, c0, r1, c1 = r0 + 1, c0 + 1, r1 - 1, c1 - 1
+        if r0 > r1 or c0 > c1:
+            raise ValueError("empty")
+    return dsl.crop(g, r0, c0, r1, c1)
+
+
+def _fit_tile_sym(pairs: Pairs) -> object:
+    """Output = a ky x kx grid of blocks, each a fixed symmetry of the input."""
+    ratios = {(b.shape[0] // a.shape[0], b.shape[1] // a.shape[1]) for a, b in pairs}
+    if len(ratios) != 1 or any(b.shape[0] % a.shape[0] or b.shape[1] % a.shape[1]
+                               for a, b in pairs):
+        raise ValueError("no integer ratio")
+    ky, kx = ratios.pop()
+    if ky * kx < 2 or ky > 5 or kx > 5:
+        raise ValueError("ratio")
+    plan = []
+    for i in range(ky):
+        for j in range(kx):
+            for name, f in dsl.SYMMETRIES.items():
+                ok = True
+                for a, b in pairs:
+                    h, w = a.shape
+                    t = f(a)
+                    if t.shape != (h, w) or not np.array_equal(
+                            t, b[i * h:(i + 1) * h, j * w:(j + 1) * w]):
+                        ok = False
+                        break
+                if ok:
+                    plan.append(name)
+                    break
+            else:
+                raise ValueError("block not a symmetry")
+    if all(p == "identity" for p in plan):
+        raise ValueError("plain tile")
+    return (ky, kx, tuple(plan))
+
+
+def _run_tile_sym(g: Grid, p: object) -> Grid:
+    ky, kx, plan = p  # type: ignore[misc]
+    blocks = [dsl.SYMMETRIES[name](g) for name in plan]
+    if any(b.shape != g.shape for b in blocks):
+        raise ValueError("non-square block")
+    return np.vstack([np.hstack(blocks[i * kx:(i + 1) * kx]) for i in range(ky)])
+
+
 # The registry: simple parametrised programs first, memorising learners
 # (scored leave-one-out) last, so ties favour the simpler explanation.
 FITTED: list[Fitted] = [
     Fitted("const_output", _fit_const, lambda g, p: p),  # type: ignore[arg-type,return-value]
     Fitted("crop_window", _fit_window, _window),
+    Fitted("crop_color_bbox", _fit_color_bbox, _run_color_bbox),
+    Fitted("tile_symmetries", _fit_tile_sym, _run_tile_sym),
     Fitted("tile_self_similar_color", _fit_self_similar_color,
            lambda g, c: dsl.self_similar_color(g, c)),  # type: ignore[arg-type]
     Fitted("overlay_parts", _fit_overlay, _run_overlay),
