@@ -101,8 +101,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
     if _is_worker(config):
-        scratch = config.workerinput["batt_scratch"]
-        state = State(opts, taskset, task_ids, scratch, hard_stop=True, worker_id=config.workerinput["workerid"])
+        workerinput = config.workerinput  # type: ignore[attr-defined]
+        scratch = workerinput["batt_scratch"]
+        state = State(opts, taskset, task_ids, scratch, hard_stop=True, worker_id=workerinput["workerid"])
     else:
         scratch = tempfile.mkdtemp(prefix="pytest-batt-")
         state = State(opts, taskset, task_ids, scratch, _batt=batt)
@@ -112,7 +113,11 @@ def pytest_configure(config: pytest.Config) -> None:
     os.makedirs(os.path.join(scratch, "logs"), exist_ok=True)
     config.stash[STATE] = state
     config.pluginmanager.register(Collection(), "batt-collection")
-    if not _is_worker(config):
+    if batt is not None:  # the controller (or the only process with -n 0)
+        if config.getoption("dist", "no") != "no":
+            # One worker per core already: BLAS threads inside each would oversubscribe the cores.
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+                os.environ.setdefault(var, "1")
         controller = Controller(config, state, batt)
         config.stash[RUN] = controller
         config.pluginmanager.register(controller, "batt-controller")
@@ -301,7 +306,7 @@ class XdistHooks:
             # The worker ended itself after this sample to take leaked threads with it.
             record = json.loads(saved)
             if record.get("nodeid") == crashitem:
-                report.batt_record = record["record"]
+                report.batt_record = record["record"]  # type: ignore[attr-defined]
                 report.outcome = "passed" if record["record"]["status"] == "solved" else "failed"
                 report.longrepr = None if report.outcome == "passed" else record["message"]
                 report.when = "call"
@@ -309,7 +314,7 @@ class XdistHooks:
         text = _read(os.path.join(scratch, f"{worker}.stack"))
         opts = self.controller.state.settings
         status, message = session.crash_status(text, opts.timeout, opts.grace, worker)
-        report.batt_crash = (status, message)
+        report.batt_crash = (status, message)  # type: ignore[attr-defined]
         report.longrepr = f"{status}: {message}"
         fspath, _, domain = crashitem.partition("::")
         report.location = (fspath, None, f"{fspath[len(session.PREFIX):]}::{domain}")

@@ -418,7 +418,7 @@ def describe_miss(expected: grids.Grid, cands: List[Tuple[str, Optional[grids.Gr
     head += f", {len(distinct)} distinct)"
     if not valid:
         return head
-    same = [(grids.cells_differing(g, expected), sid, g) for sid, g in valid if grids.shape(g) == (eh, ew)]
+    same = [(grids.cells_differing(g, expected) or 0, sid, g) for sid, g in valid if grids.shape(g) == (eh, ew)]
     if same:
         cells, _, best = min(same, key=lambda t: t[0])
         sids = list(dict.fromkeys(sid for c, sid, g in same if g == best))
