@@ -226,6 +226,9 @@ class Controller:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.config.getoption("collectonly", False):
+            shutil.rmtree(self.state.scratch, ignore_errors=True)
+            return  # nothing ran: no summary, no results file
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         self.head["config"]["workers"] = self.workers

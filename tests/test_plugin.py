@@ -130,6 +130,13 @@ def test_k_deselect_and_last_failed_select_samples(pytester, project):
     result.assert_outcomes(failed=2, deselected=6)
 
 
+def test_collect_only_writes_no_results(project):
+    result = run(project, "--batt", "same0002", "--collect-only", "--batt-json", "r.json")
+    assert result.ret == 0
+    assert not (project.path / "r.json").exists()
+    assert "batt summary" not in result.stdout.str()
+
+
 def test_junitxml_names_tasks_and_samples(project):
     run(project, "--batt", "same0002", "--junitxml", "j.xml", "-n", "2")
     xml = (project.path / "j.xml").read_text()
@@ -166,6 +173,10 @@ def test_default_runs_under_xdist(project):
         (["--batt", "flip0001", "--batt-module", "nobatt.py"], "ERROR: --batt-module nobatt.py: no such file */nobatt.py"),
         (["--batt", "flip0001", "--batt-data", "nowhere/"], "ERROR: --batt-data 'nowhere/': no such file or directory"),
         (["--batt", "flip0001", "--batt-json", "tasks"], "ERROR: --batt-json */tasks: is a directory, give a file path"),
+        (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"], "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
+        (["--batt", "flip0001,flip0001"], "ERROR: --batt: task flip0001 is selected twice"),
+        (["--batt", ","], "ERROR: --batt: no task selected"),
+        (["--batt", "flip0001", "--batt-max-memory", "10"], "*--batt-max-memory: '10' must be a finite number of megabytes, at least 64"),
     ],
 )
 def test_bad_input_is_one_clear_usage_error(project, args, message):
