@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
-from typing import Any, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from .runner import DEFAULT_MODULE
 from .tasks import DEFAULT_DATA
@@ -34,36 +34,25 @@ HELP = {
 }
 
 
-def positive_seconds(value: str) -> float:
-    """argparse type: a number of seconds greater than zero."""
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not seconds > 0 or seconds == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} must be a positive, finite number of seconds")
-    return seconds
+def _number(unit: str, accept: Callable[[float], bool], rule: str) -> Callable[[str], float]:
+    """An argparse type for a finite number: a bad value is a usage error naming the rule."""
+
+    def convert(value: str) -> float:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise argparse.ArgumentTypeError(f"{value!r} is not a number of {unit}") from None
+        if number != number or number == float("inf") or not accept(number):
+            raise argparse.ArgumentTypeError(f"{value!r} must be {rule}")
+        return number
+
+    return convert
 
 
-def positive_megabytes(value: str) -> float:
-    """argparse type: a memory size in MB, large enough for a Python process to keep working."""
-    try:
-        mb = float(value)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of megabytes") from None
-    if not mb >= 64 or mb == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number of megabytes, at least 64")
-    return mb
-
-
-def nonnegative_seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except (TypeError, ValueError):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not seconds >= 0 or seconds == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} must be a finite number of seconds >= 0")
-    return seconds
+positive_seconds = _number("seconds", lambda s: s > 0, "a positive, finite number of seconds")
+nonnegative_seconds = _number("seconds", lambda s: s >= 0, "a finite number of seconds >= 0")
+# Below 64 MB a Python process with numpy cannot even run the batt's imports.
+positive_megabytes = _number("megabytes", lambda mb: mb >= 64, "a finite number of megabytes, at least 64")
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from test_plugin import FLIP, NONE, SAME, TOY_BATT
+from toys import SAME, TOY_BATT, make_project
 
 WORSE_BATT = """
 def batt(task_id, S, I, C, log_path):
@@ -15,11 +15,7 @@ def batt(task_id, S, I, C, log_path):
 
 @pytest.fixture
 def project(pytester):
-    data = pytester.mkdir("tasks")
-    for name, content in {"flip0001": FLIP, "same0002": SAME, "none0003": NONE}.items():
-        (data / f"{name}.json").write_text(json.dumps(content))
-    pytester.makepyfile(toybatt=TOY_BATT, worse=WORSE_BATT)
-    return pytester
+    return make_project(pytester, toybatt=TOY_BATT, worse=WORSE_BATT)
 
 
 def run(project, batt, *args):

@@ -1,12 +1,11 @@
 """The plugin (-n 0 and -n 2) and the independent Phase 3 scorer agree on every score."""
 
-import json
 import sys
 
 import pytest
 
 from pytest_batt import compare, results
-from test_plugin import FLIP, NONE, SAME, TOY_BATT
+from toys import TOY_BATT, make_project
 
 # A batt with repeated solver ids, invalid grids, rows for other solvers and values that do not count.
 MESSY_BATT = TOY_BATT + '''
@@ -23,11 +22,7 @@ def batt(task_id, S, I, C, log_path):
 
 @pytest.fixture
 def project(pytester):
-    data = pytester.mkdir("tasks")
-    for name, content in {"flip0001": FLIP, "same0002": SAME, "none0003": NONE}.items():
-        (data / f"{name}.json").write_text(json.dumps(content))
-    pytester.makepyfile(messy=MESSY_BATT)
-    return pytester
+    return make_project(pytester, messy=MESSY_BATT)
 
 
 def test_phase3_and_plugin_find_no_difference(project):

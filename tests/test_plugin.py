@@ -1,40 +1,15 @@
 """The plugin end to end, driven like a user drives it: a task directory, a batt file, pytest."""
 
 import json
-import textwrap
 
 import pytest
 
-TOY_BATT = """
-def flip(I):
-    return tuple(row[::-1] for row in I)
-
-def batt(task_id, S, I, C, log_path):
-    o = [(1, 0, "identity", I), (2, 0, "flip", flip(I)), (3, 0, "flip_list", [list(r[::-1]) for r in I])]
-    s = []
-    if C is not None:
-        s = [(5, "None", "same", (int(C == I), "x")),
-             (6, "flip", "same", (int(flip(I) != C), "y")),
-             (7, "identity", "same", (int(I != C), "z"))]
-    return o, s
-"""
-
-
-def task(pairs, tests):
-    return {"train": [{"input": i, "output": o} for i, o in pairs], "test": [{"input": i, "output": o} for i, o in tests]}
-
-
-FLIP = task([([[1, 2]], [[2, 1]]), ([[3, 4, 5]], [[5, 4, 3]])], [([[6, 7]], [[7, 6]])])
-SAME = task([([[1, 1]], [[1, 1]])], [([[2, 3]], [[2, 3]])])
-NONE = task([([[1, 2]], [[9, 9]])], [([[1, 2]], [[8]]), ([[1]], [[1]])])
+from toys import SAME, TOY_BATT, make_project, task
 
 
 @pytest.fixture
 def project(pytester):
-    data = pytester.mkdir("tasks")
-    for name, content in {"flip0001": FLIP, "same0002": SAME, "none0003": NONE}.items():
-        (data / f"{name}.json").write_text(json.dumps(content))
-    pytester.makepyfile(toybatt=TOY_BATT)
+    make_project(pytester, toybatt=TOY_BATT)
     pytester.makepyfile(test_user="def test_user_own():\n    assert True\n")
     return pytester
 

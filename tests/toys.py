@@ -1,0 +1,36 @@
+"""A tiny task directory and toy batts shared by the end-to-end tests."""
+
+import json
+
+TOY_BATT = """
+def flip(I):
+    return tuple(row[::-1] for row in I)
+
+def batt(task_id, S, I, C, log_path):
+    o = [(1, 0, "identity", I), (2, 0, "flip", flip(I)), (3, 0, "flip_list", [list(r[::-1]) for r in I])]
+    s = []
+    if C is not None:
+        s = [(5, "None", "same", (int(C == I), "x")),
+             (6, "flip", "same", (int(flip(I) != C), "y")),
+             (7, "identity", "same", (int(I != C), "z"))]
+    return o, s
+"""
+
+
+def task(pairs, tests):
+    return {"train": [{"input": i, "output": o} for i, o in pairs], "test": [{"input": i, "output": o} for i, o in tests]}
+
+
+FLIP = task([([[1, 2]], [[2, 1]]), ([[3, 4, 5]], [[5, 4, 3]])], [([[6, 7]], [[7, 6]])])
+SAME = task([([[1, 1]], [[1, 1]])], [([[2, 3]], [[2, 3]])])
+NONE = task([([[1, 2]], [[9, 9]])], [([[1, 2]], [[8]]), ([[1]], [[1]])])
+TASKS = {"flip0001": FLIP, "same0002": SAME, "none0003": NONE}
+
+
+def make_project(pytester, **batts):
+    """``tasks/`` with the three toy tasks, and each batt source written to ``<name>.py``."""
+    data = pytester.mkdir("tasks")
+    for name, content in TASKS.items():
+        (data / f"{name}.json").write_text(json.dumps(content))
+    pytester.makepyfile(**batts)
+    return pytester
