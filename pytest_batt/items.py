@@ -140,6 +140,8 @@ class BattSample(pytest.Item):
         func = state.batt().func
         rec = runner.run_sample(func, self.task, self.sample, self._guard, state.log_path(self.task.id))
         self.record = rec
+        # Shown by --junitxml as <property> elements, for CI dashboards.
+        self.user_properties += [("batt_status", rec["status"]), ("batt_candidates", rec["candidates"]), ("batt_calls", rec["calls"])]
         leaked = rec.pop("leaked_threads", None)
         if leaked:
             note = f"the batt left {len(leaked)} thread(s) running that could not be stopped ({', '.join(leaked[:3])})"

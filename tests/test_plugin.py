@@ -117,6 +117,8 @@ def test_junitxml_names_tasks_and_samples(project):
     xml = (project.path / "j.xml").read_text()
     assert 'classname="batt.same0002" name="demo[0]"' in xml
     assert 'classname="batt.same0002" name="test[0]"' in xml
+    assert '<property name="batt_status" value="solved" />' in xml
+    assert '<property name="batt_calls" value="3" />' in xml
 
 
 def test_without_batt_nothing_changes(project):
