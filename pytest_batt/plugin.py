@@ -17,8 +17,8 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 import pytest
 
 from . import compare, report, results, runner, session, settings as settings_mod
-from .items import STATE, BattSample, BattTask, State, make_tasks
-from .tasks import BattDataError, load_taskset, select
+from .items import STATE, BattSample, State, make_tasks
+from .tasks import load_taskset, select
 
 RUN = pytest.StashKey["Controller"]()
 # pytest-timeout prints every other thread's stack on a timeout; in a worker those are

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from toys import SAME, TOY_BATT, make_project, task
+from toys import TOY_BATT, make_project, task
 
 
 @pytest.fixture

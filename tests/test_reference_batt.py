@@ -167,3 +167,46 @@ def test_differs_zero_on_equal_grids() -> None:
         size, detail = f(g, g.copy())
         assert size == 0, name
         hash(detail)
+
+
+def test_colormap_task_ranks_colormap_first() -> None:
+    S = ((((1, 2), (3, 1)), ((5, 2), (3, 5))),
+         (((1, 1), (0, 3)), ((5, 5), (0, 3))))
+    o, _ = batt("t", S, ((3, 1), (1, 2)), None, "")
+    assert o[0][2] == "colormap" and o[0][3] == ((3, 5), (5, 2))
+
+
+def test_memorising_learners_get_no_credit_on_noise() -> None:
+    """Lookup-table learners are scored leave-one-out, so noise fits nothing."""
+    import numpy as np
+
+    from pytest_batt.reference import dsl
+    from pytest_batt.reference.solvers import fit_candidates
+
+    rs = np.random.RandomState(0)
+    pairs = [(dsl.to_array(rs.randint(0, 10, (5, 5))), dsl.to_array(rs.randint(0, 10, (5, 5))))
+             for _ in range(3)]
+    cands = fit_candidates(pairs)
+    assert cands and all(c.score < 3 for c in cands)
+    assert not any(c.solver_id.startswith("cell_rule") for c in cands)
+
+
+def test_solver_ids_stable_across_inputs(task_007: dict) -> None:
+    """Fitted and composed solvers are chosen from S alone, not from I."""
+    S = demo_S(task_007)
+    per_input = []
+    for p in task_007["train"] + task_007["test"]:
+        o, _ = batt("007bbfb7", S, T(p["input"]), None, "")
+        per_input.append({sid for _, _, sid, _ in o if "+" in sid})
+    assert all(ids == per_input[0] for ids in per_input)
+
+
+def test_big_grid_call_is_quick() -> None:
+    import time
+
+    big = tuple(tuple((r * c + r) % 10 for c in range(30)) for r in range(30))
+    S = ((big, big[::-1]), (big[::-1], big))
+    t0 = time.perf_counter()
+    o, _ = batt("t", S, big, None, "")
+    assert time.perf_counter() - t0 < 3.0
+    assert o and o[0][3] == big[::-1]

@@ -358,3 +358,64 @@ def test_periodic_complete_diagonal() -> None:
     broken = full.copy()
     broken[3:, 3:] = 0
     assert same(dsl.periodic_complete(broken, 0), full.tolist())
+
+
+def test_background_prefers_black() -> None:
+    assert dsl.background_color(g([[4, 4, 4], [4, 0, 0]])) == 0  # 0 nearly as common
+    assert dsl.background_color(g([[4, 4, 4], [4, 4, 0]])) == 4
+    assert dsl.background_color(ONE) == 7
+
+
+def test_select_object_more_criteria() -> None:
+    x = g([[1, 1, 0, 2, 0, 3, 3],
+           [0, 0, 0, 0, 0, 0, 0],
+           [4, 4, 4, 0, 5, 0, 5],
+           [4, 0, 4, 0, 5, 5, 5],
+           [4, 4, 4, 0, 0, 0, 0]])
+    objs = dsl.objects(x, False, True, 0)
+    assert dsl.select_object(objs, "common_shape").color == 1  # two horizontal dominoes
+    assert dsl.select_object(objs, "has_hole").color == 4
+    multi = dsl.objects(g([[1, 1, 0, 2], [1, 3, 0, 2]]), True, False, 0)
+    assert dsl.select_object(multi, "most_accent").colors.count(3) == 1
+    with pytest.raises(ValueError):
+        dsl.select_object(objs, "no-such-criterion")
+
+
+def test_object_gravity() -> None:
+    x = g([[1, 1, 0], [0, 1, 0], [0, 0, 0], [0, 0, 0]])
+    assert same(dsl.object_gravity(x, "down", 0), [[0, 0, 0], [0, 0, 0], [1, 1, 0], [0, 1, 0]])
+    assert same(dsl.object_gravity(x, "right", 0), [[0, 1, 1], [0, 0, 1], [0, 0, 0], [0, 0, 0]])
+    stacked = g([[2, 0], [0, 0], [3, 0]])
+    assert same(dsl.object_gravity(stacked, "down", 0), [[0, 0], [2, 0], [3, 0]])
+    assert same(dsl.object_gravity(UNI, "up"), UNI.tolist())
+
+
+def test_fold() -> None:
+    x = g([[1, 0, 2, 0], [0, 0, 0, 3]])
+    assert same(dsl.fold(x, 1), [[1, 2], [3, 0]])  # right half mirrored under the left
+    assert same(dsl.fold(g([[1, 5, 2]]), 1, reverse=True), [[2]])
+
+
+def test_colors_in_order() -> None:
+    x = g([[3, 3, 1, 1, 2], [3, 3, 1, 2, 2]])
+    assert same(dsl.colors_in_order(x, 1, bg=0), [[3, 1, 2]])
+    assert same(dsl.colors_in_order(x.T, 0, bg=0), [[3], [1], [2]])
+    with pytest.raises(ValueError):
+        dsl.colors_in_order(UNI)
+
+
+def test_split_squares() -> None:
+    strip = g([[1, 2, 3, 4], [5, 6, 7, 8]])
+    assert [p.tolist() for p in dsl.split_squares(strip)] == [[[1, 2], [5, 6]], [[3, 4], [7, 8]]]
+    with pytest.raises(ValueError):
+        dsl.split_squares(g([[1, 2, 3], [4, 5, 6]]))
+
+
+def test_invert_and_self_similar_block() -> None:
+    x = g([[0, 7], [7, 7]])
+    assert same(dsl.invert(x), [[7, 0], [0, 0]])
+    assert same(dsl.invert(g([[3]]), 0), [[0]])
+    with pytest.raises(ValueError):
+        dsl.invert(A)
+    out = dsl.self_similar(x, block=dsl.invert(x))
+    assert same(out[:2, 2:], [[7, 0], [0, 0]]) and (out[:2, :2] == 0).all()
