@@ -81,36 +81,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "batt: an ARC sample run by pytest-batt")
     if not config.pluginmanager.hasplugin("timeout"):
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
-    base_dir = str(config.invocation_params.dir)
     try:
-        opts = settings_mod.read(config.getoption, config.getini, base_dir)
-        for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save")):
-            if path:
-                settings_mod.check_writable(path, option)
-        gates = [compare.parse_gate(expr) for expr in opts.compare_fail]
-        if gates and not opts.compare_path:
-            raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
-        taskset = load_taskset(opts.data, base_dir)
-        task_ids = select(taskset, opts.tasks)
-        baseline = results.read(opts.compare_path) if opts.compare_path else None
-        if baseline is not None and not _is_worker(config):
-            _check_baseline_data(baseline, taskset, task_ids, opts)
-        batt = None if _is_worker(config) else runner.load_batt(opts.module, base_dir)
+        state, batt = _prepare(config)
     except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError too
         raise pytest.UsageError(str(e)) from None
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
-    if _is_worker(config):
-        workerinput = config.workerinput  # type: ignore[attr-defined]
-        scratch = workerinput["batt_scratch"]
-        state = State(opts, taskset, task_ids, scratch, hard_stop=True, worker_id=workerinput["workerid"])
-    else:
-        scratch = tempfile.mkdtemp(prefix="pytest-batt-")
-        state = State(opts, taskset, task_ids, scratch, _batt=batt)
-    if baseline is not None:
-        state.baseline = baseline
-        state.baseline_status = session.baseline_statuses(baseline)
-    os.makedirs(os.path.join(scratch, "logs"), exist_ok=True)
     config.stash[STATE] = state
     config.pluginmanager.register(Collection(), "batt-collection")
     if batt is not None:  # the controller (or the only process with -n 0)
@@ -123,6 +99,39 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(controller, "batt-controller")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(XdistHooks(controller), "batt-xdist")
+
+
+def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]:
+    """Read and check everything a run needs, so that bad input stops it before any work.
+
+    The batt is imported here on the controller only (to check it); workers import it lazily.
+    """
+    base_dir = str(config.invocation_params.dir)
+    opts = settings_mod.read(config.getoption, config.getini, base_dir)
+    for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save")):
+        if path:
+            settings_mod.check_writable(path, option)
+    if opts.compare_fail and not opts.compare_path:
+        raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
+    for expr in opts.compare_fail:  # ini values have not been through the option's type
+        compare.parse_gate(expr)
+    taskset = load_taskset(opts.data, base_dir)
+    task_ids = select(taskset, opts.tasks)
+    baseline = results.read(opts.compare_path) if opts.compare_path else None
+    if _is_worker(config):
+        workerinput = config.workerinput  # type: ignore[attr-defined]
+        state = State(opts, taskset, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"])
+        batt = None
+    else:
+        if baseline is not None:
+            _check_baseline_data(baseline, taskset, task_ids, opts)
+        batt = runner.load_batt(opts.module, base_dir)
+        state = State(opts, taskset, task_ids, tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt)
+    if baseline is not None:
+        state.baseline = baseline
+        state.baseline_status = session.baseline_statuses(baseline)
+    os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
+    return state, batt
 
 
 def _check_baseline_data(baseline: Dict[str, Any], taskset: Any, task_ids: List[str], opts: Any) -> None:
