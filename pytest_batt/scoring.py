@@ -32,26 +32,37 @@ class RowSummary:
 
 def summarise_rows(rows: Iterable[Row]) -> RowSummary:
     summary = RowSummary()
+    order, first_own, last_own = summary.order, summary.first_own, summary.last_own
+    own_counts, by_solver = summary.own, summary.by_solver
     seen = set()
     for last_t, s_sid, d_name, size in rows:
         own = s_sid == OWN
         if d_name not in seen:
             seen.add(d_name)
-            summary.order.append(d_name)
+            order.append(d_name)
             if own:
-                summary.first_own[d_name] = last_t
+                first_own[d_name] = last_t
         if own:
-            summary.last_own[d_name] = last_t
-        if size is None:
-            continue
-        if own:
-            counts = summary.own.setdefault(d_name, [0, 0])
-            counts[0] += size > 0
-            counts[1] += size == 0
-        else:
-            counts = summary.by_solver.setdefault(s_sid, {}).setdefault(d_name, [0, 0])
-            counts[0] += size == 0
-            counts[1] += size > 0
+            last_own[d_name] = last_t
+            if size is not None:
+                counts = own_counts.get(d_name)
+                if counts is None:
+                    counts = own_counts[d_name] = [0, 0]
+                if size > 0:
+                    counts[0] += 1
+                elif size == 0:
+                    counts[1] += 1
+        elif size is not None:
+            per = by_solver.get(s_sid)
+            if per is None:
+                per = by_solver[s_sid] = {}
+            counts = per.get(d_name)
+            if counts is None:
+                counts = per[d_name] = [0, 0]
+            if size == 0:
+                counts[0] += 1
+            elif size > 0:
+                counts[1] += 1
     return summary
 
 
