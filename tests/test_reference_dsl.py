@@ -419,3 +419,19 @@ def test_invert_and_self_similar_block() -> None:
         dsl.invert(A)
     out = dsl.self_similar(x, block=dsl.invert(x))
     assert same(out[:2, 2:], [[7, 0], [0, 0]]) and (out[:2, :2] == 0).all()
+
+
+def test_scale_down_keeps_marks_with_fg() -> None:
+    x = g([[0, 0, 0, 6], [0, 0, 0, 0], [2, 0, 0, 0], [0, 0, 0, 0]])
+    assert same(dsl.scale_down(x, 2), [[0, 0], [0, 0]])
+    assert same(dsl.scale_down(x, 2, fg=True), [[0, 6], [2, 0]])
+
+
+def test_symmetrize() -> None:
+    x = g([[1, 0, 0], [2, 3, 0]])
+    assert same(dsl.symmetrize(x, "h", 0), [[1, 0, 1], [2, 3, 2]])
+    assert same(dsl.symmetrize(x, "v", 0), [[1, 3, 0], [2, 3, 0]])
+    sq = g([[5, 0], [0, 0]])
+    assert same(dsl.symmetrize(sq, "r", 0), [[5, 5], [5, 5]])
+    with pytest.raises(ValueError):
+        dsl.symmetrize(x, "r", 0)

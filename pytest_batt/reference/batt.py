@@ -27,10 +27,14 @@ _OUT_MEMO: OrderedDict[Any, list[CandRow]] = OrderedDict()
 
 
 def _remember(memo: OrderedDict, key: Any, value: Any) -> Any:
-    memo[key] = value
-    memo.move_to_end(key)
-    while len(memo) > _MAX_MEMO:
-        memo.popitem(last=False)
+    """Store in a small LRU memo; tolerant of a concurrent (abandoned) call."""
+    try:
+        memo[key] = value
+        memo.move_to_end(key)
+        while len(memo) > _MAX_MEMO:
+            memo.popitem(last=False)
+    except (KeyError, RuntimeError):
+        pass
     return value
 
 
@@ -42,8 +46,7 @@ def _freeze(g: Any) -> GridT:
 def _fit(S: tuple) -> tuple[Pairs, list[Candidate]]:
     hit = _FIT_MEMO.get(S)
     if hit is not None:
-        _FIT_MEMO.move_to_end(S)
-        return hit
+        return _remember(_FIT_MEMO, S, hit)
     pairs: Pairs = []
     for pair in S:
         try:

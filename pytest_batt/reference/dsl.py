@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-Grid = np.ndarray
-DTYPE = np.int8
 
 # ---------------------------------------------------------------------------
 # conversion and validity
+
+
+Grid = np.ndarray
+DTYPE = np.int8  # colours 0..9 fit; keeps copies and comparisons cheap
 
 
 def to_array(g: Sequence[Sequence[int]] | np.ndarray) -> Grid:
@@ -99,6 +101,11 @@ SYMMETRIES: dict[str, Callable[[Grid], Grid]] = {
     "transpose": transpose,
     "antitranspose": antitranspose,
 }
+
+
+def is_symmetric(g: Grid) -> bool:
+    """Mirror-symmetric left-right or top-bottom."""
+    return bool((g == g[:, ::-1]).all() or (g == g[::-1]).all())
 
 
 def shift(g: Grid, dr: int, dc: int, fill: int = 0) -> Grid:
@@ -187,8 +194,18 @@ def fill_all(g: Grid, color: int) -> Grid:
     return np.full_like(g, color)
 
 
+def invert(g: Grid, bg: int | None = None) -> Grid:
+    """Swap foreground and background in a two-colour grid."""
+    cols = sorted(palette(g))
+    if len(cols) != 2:
+        if len(cols) == 1 and bg is not None and cols[0] != bg:
+            return np.full_like(g, bg)
+        raise ValueError("not two colours")
+    return np.where(g == cols[0], cols[1], cols[0]).astype(DTYPE)
+
+
 # ---------------------------------------------------------------------------
-# size
+# size and tiling
 
 
 def bbox(mask: np.ndarray) -> tuple[int, int, int, int]:
@@ -218,18 +235,26 @@ def scale_up(g: Grid, ky: int, kx: int | None = None) -> Grid:
     return np.repeat(np.repeat(g, ky, axis=0), kx, axis=1)
 
 
-def scale_down(g: Grid, ky: int, kx: int | None = None) -> Grid:
-    """Shrink by taking the majority colour of each ky x kx block."""
+def scale_down(g: Grid, ky: int, kx: int | None = None, fg: bool = False) -> Grid:
+    """Shrink by taking the majority colour of each ky x kx block.
+
+    With ``fg`` a block takes its commonest non-background colour (the
+    grid's background), so a single marked cell survives the shrink.
+    """
     kx = ky if kx is None else kx
     h, w = g.shape
     if h % ky or w % kx or (ky == 1 and kx == 1):
         raise ValueError("shape not divisible")
+    bg = background_color(g) if fg else None
     blocks = g.reshape(h // ky, ky, w // kx, kx).transpose(0, 2, 1, 3)
     blocks = blocks.reshape(h // ky, w // kx, ky * kx)
     out = np.zeros((h // ky, w // kx), dtype=DTYPE)
     for i in range(out.shape[0]):
         for j in range(out.shape[1]):
-            out[i, j] = Counter(blocks[i, j].tolist()).most_common(1)[0][0]
+            vals = blocks[i, j].tolist()
+            if fg:
+                vals = [v for v in vals if v != bg] or [bg]
+            out[i, j] = Counter(vals).most_common(1)[0][0]
     return out
 
 
@@ -260,20 +285,23 @@ def rot_tile_2x2(g: Grid) -> Grid:
     return np.vstack([np.hstack([g, rot90(g)]), np.hstack([rot270(g), rot180(g)])])
 
 
-def self_similar(g: Grid, bg: int = 0, inverse: bool = False) -> Grid:
+def self_similar(g: Grid, bg: int = 0, inverse: bool = False,
+                 block: Grid | None = None) -> Grid:
     """Tile the grid into the cells of itself (task 007bbfb7).
 
-    Each non-background cell of ``g`` becomes a copy of ``g``; the others stay
-    background.  ``inverse`` places copies at background cells instead.
+    Each non-background cell of ``g`` becomes a copy of ``g`` (or of
+    ``block``); the others stay background.  ``inverse`` places copies at
+    background cells instead.
     """
     h, w = g.shape
     if h * h > 30 or w * w > 30:
         raise ValueError("too large")
+    blk = g if block is None else block
     out = np.full((h * h, w * w), bg, dtype=DTYPE)
     for i in range(h):
         for j in range(w):
             if (g[i, j] != bg) != inverse:
-                out[i * h:(i + 1) * h, j * w:(j + 1) * w] = g
+                out[i * h:(i + 1) * h, j * w:(j + 1) * w] = blk
     return out
 
 
@@ -470,8 +498,10 @@ def select_object(objs: list[Obj], how: str) -> Obj:
         if len(top) < 2 or top[0][1] == top[1][1]:
             raise ValueError("tie")
         return next(o for o in objs if o.shape_key() == top[0][0])
+    if how in ("symmetric", "asymmetric", "has_hole") and len(objs) > 50:
+        raise ValueError("too many objects to inspect")
     if how in ("symmetric", "asymmetric"):
-        flags = [_is_symmetric(o.subgrid(-1)) for o in objs]
+        flags = [is_symmetric(o.subgrid(-1)) for o in objs]
         want = how == "symmetric"
         hits = [o for o, f in zip(objs, flags) if f == want]
         if len(hits) != 1:
@@ -484,20 +514,17 @@ def select_object(objs: list[Obj], how: str) -> Obj:
             raise ValueError("tie")
         return objs[vals.index(best)]
     if how == "has_hole":
-        hits = [o for o in objs if _has_hole(o)]
+        hits = [o for o in objs if has_hole(o)]
         if len(hits) != 1:
             raise ValueError("not unique")
         return hits[0]
     raise ValueError(how)
 
 
-def _is_symmetric(g: Grid) -> bool:
-    """Mirror-symmetric left-right or top-bottom."""
-    return bool((g == g[:, ::-1]).all() or (g == g[::-1]).all())
-
-
-def _has_hole(o: Obj) -> bool:
+def has_hole(o: Obj) -> bool:
     """The object encloses at least one cell that is not its own."""
+    if o.size < 4 or o.height < 3 or o.width < 3:
+        return False
     m = o.mask((o.box[2] + 1, o.box[3] + 1))[o.box[0]:, o.box[1]:].astype(DTYPE)
     return bool((fill_enclosed(m, 1, 0) != m).any())
 
@@ -535,8 +562,36 @@ def remove_small_objects(g: Grid, max_size: int = 1, diagonal: bool = False,
     return out
 
 
+def object_gravity(g: Grid, direction: str = "down", bg: int | None = None,
+                   diagonal: bool = True) -> Grid:
+    """Slide whole objects (rigidly) towards ``direction`` until they rest.
+
+    Objects nearest the wall move first; each stops at the wall or on top of
+    an already settled cell.
+    """
+    if bg is None:
+        bg = background_color(g)
+    k = {"down": 0, "right": 3, "up": 2, "left": 1}[direction]
+    a = np.rot90(g, k)
+    h, w = a.shape
+    objs = objects(np.ascontiguousarray(a), diagonal, False, bg)
+    if len(objs) > 40:
+        raise ValueError("too many objects")
+    out = np.full_like(a, bg)
+    occupied = np.zeros((h, w), dtype=bool)
+    for o in sorted(objs, key=lambda o: -o.box[2]):
+        rs = np.array([p[0] for p in o.cells])
+        cs = np.array([p[1] for p in o.cells])
+        d = 0
+        while (rs + d + 1 < h).all() and not occupied[rs + d + 1, cs].any():
+            d += 1
+        occupied[rs + d, cs] = True
+        out[rs + d, cs] = np.array(o.colors, dtype=DTYPE)
+    return np.rot90(out, -k)
+
+
 # ---------------------------------------------------------------------------
-# splitting by separator lines, and logical combination of parts
+# separators, cells, halves and their logical combination
 
 
 def separator_lines(g: Grid) -> tuple[list[int], list[int], int | None]:
@@ -588,6 +643,16 @@ def split_cells(g: Grid) -> list[list[Grid]]:
     if len(rs) * len(cs) < 2:
         raise ValueError("no separators")
     return [[g[a:b, c:d] for c, d in cs] for a, b in rs]
+
+
+def split_squares(g: Grid) -> list[Grid]:
+    """Split a k*n x n (or n x k*n) grid into k square blocks."""
+    h, w = g.shape
+    if h > w and h % w == 0:
+        return [g[i:i + w] for i in range(0, h, w)]
+    if w > h and w % h == 0:
+        return [g[:, j:j + h] for j in range(0, w, h)]
+    raise ValueError("not a strip of squares")
 
 
 def split_halves(g: Grid, axis: int | None = None) -> tuple[Grid, Grid]:
@@ -647,38 +712,6 @@ def fold(g: Grid, axis: int = 1, reverse: bool = False, bg: int = 0) -> Grid:
     return np.where(a != bg, a, b).astype(DTYPE)
 
 
-def colors_in_order(g: Grid, axis: int = 1, bg: int | None = None) -> Grid:
-    """Non-background colours ordered by mean column (axis 1) or row (axis 0).
-
-    The result is a row (axis 1) or a column (axis 0): stripe summaries.
-    """
-    if bg is None:
-        bg = background_color(g)
-    cols = sorted(palette(g) - {bg})
-    if not cols:
-        raise ValueError("empty")
-    pos = {c: float(np.nonzero(g == c)[axis].mean()) for c in cols}
-    order = sorted(cols, key=lambda c: (pos[c], c))
-    arr = np.array(order, dtype=DTYPE)
-    return arr.reshape(1, -1) if axis == 1 else arr.reshape(-1, 1)
-
-
-def split_squares(g: Grid) -> list[Grid]:
-    """Split a k*n x n (or n x k*n) grid into k square blocks."""
-    h, w = g.shape
-    if h > w and h % w == 0:
-        return [g[i:i + w] for i in range(0, h, w)]
-    if w > h and w % h == 0:
-        return [g[:, j:j + h] for j in range(0, w, h)]
-    raise ValueError("not a strip of squares")
-
-
-def cells_majority(g: Grid) -> Grid:
-    """One pixel per separator-delimited cell: the cell's most common colour."""
-    cells = split_cells(g)
-    return np.array([[most_common_color(c) for c in row] for row in cells], dtype=DTYPE)
-
-
 def overlay_parts(g: Grid, order_rev: bool = False, part_bg: int = 0) -> Grid:
     """Stack the separator-delimited cells on top of each other (later wins)."""
     cells = [c for row in split_cells(g) for c in row]
@@ -692,8 +725,14 @@ def overlay_parts(g: Grid, order_rev: bool = False, part_bg: int = 0) -> Grid:
     return out
 
 
+def cells_majority(g: Grid) -> Grid:
+    """One pixel per separator-delimited cell: the cell's most common colour."""
+    cells = split_cells(g)
+    return np.array([[most_common_color(c) for c in row] for row in cells], dtype=DTYPE)
+
+
 # ---------------------------------------------------------------------------
-# filling, gravity, symmetry
+# filling, gravity and drawing
 
 
 def fill_enclosed(g: Grid, color: int, bg: int = 0) -> Grid:
@@ -726,172 +765,6 @@ def gravity(g: Grid, direction: str = "down", bg: int | None = None) -> Grid:
         if vals.size:
             out[-vals.size:, j] = vals
     return np.rot90(out, -k)
-
-
-def _symmetry_maps(h: int, w: int):
-    """Candidate point maps (name, r2, c2) for mirror symmetries of any offset."""
-    rr, cc = np.mgrid[0:h, 0:w]
-    for s in sorted(range(2 * w - 1), key=lambda s: abs(s - (w - 1))):
-        yield rr, s - cc
-    for s in sorted(range(2 * h - 1), key=lambda s: abs(s - (h - 1))):
-        yield s - rr, cc
-    for d in sorted(range(-(h - 1), w), key=abs):
-        yield cc - d, rr + d
-    for s in sorted(range(h + w - 1), key=lambda s: abs(s - (h + w - 2) / 2)):
-        yield s - cc, s - rr
-
-
-def object_gravity(g: Grid, direction: str = "down", bg: int | None = None,
-                   diagonal: bool = True) -> Grid:
-    """Slide whole objects (rigidly) towards ``direction`` until they rest.
-
-    Objects nearest the wall move first; each stops at the wall or on top of
-    an already settled cell.
-    """
-    if bg is None:
-        bg = background_color(g)
-    k = {"down": 0, "right": 3, "up": 2, "left": 1}[direction]
-    a = np.rot90(g, k)
-    h, w = a.shape
-    objs = objects(np.ascontiguousarray(a), diagonal, False, bg)
-    if len(objs) > 40:
-        raise ValueError("too many objects")
-    out = np.full_like(a, bg)
-    occupied = np.zeros((h, w), dtype=bool)
-    for o in sorted(objs, key=lambda o: -o.box[2]):
-        rs = np.array([p[0] for p in o.cells])
-        cs = np.array([p[1] for p in o.cells])
-        d = 0
-        while (rs + d + 1 < h).all() and not occupied[rs + d + 1, cs].any():
-            d += 1
-        occupied[rs + d, cs] = True
-        out[rs + d, cs] = np.array(o.colors, dtype=DTYPE)
-    return np.rot90(out, -k)
-
-
-def symmetry_complete(g: Grid, mask_color: int) -> Grid:
-    """Fill ``mask_color`` cells from their mirror images.
-
-    Tries left-right, top-bottom and diagonal mirrors about every plausible
-    axis (the pattern may be off-centre); a mirror is used when it agrees on
-    all known cells it relates.  Raises if some masked cell stays unknown.
-    Memoised: several solvers repair the same grid.
-    """
-    key = (g.shape, g.tobytes(), mask_color)
-    if key not in _SYMMETRY_MEMO:
-        if len(_SYMMETRY_MEMO) > 256:
-            _SYMMETRY_MEMO.clear()
-        try:
-            res = _symmetry_complete(g, mask_color)
-            res.flags.writeable = False
-        except ValueError as e:
-            res = e
-        _SYMMETRY_MEMO[key] = res
-    res = _SYMMETRY_MEMO[key]
-    if isinstance(res, ValueError):
-        raise ValueError(str(res))
-    return res
-
-
-_SYMMETRY_MEMO: dict = {}
-
-
-def _symmetry_complete(g: Grid, mask_color: int) -> Grid:
-    """Uncached search behind :func:`symmetry_complete`."""
-    h, w = g.shape
-    out = g.copy()
-    filled = g != mask_color
-    if filled.all():
-        raise ValueError("nothing to complete")
-    for _ in range(2):
-        for r2, c2 in _symmetry_maps(h, w):
-            ok = (r2 >= 0) & (r2 < h) & (c2 >= 0) & (c2 < w)
-            if ok.sum() < 0.5 * h * w:
-                continue
-            r2c, c2c = np.clip(r2, 0, h - 1), np.clip(c2, 0, w - 1)
-            other = out[r2c, c2c]
-            ofill = filled[r2c, c2c]
-            both = ok & filled & ofill
-            if both.sum() < 0.25 * h * w or (out[both] != other[both]).any():
-                continue
-            take = ok & ~filled & ofill
-            if take.any():
-                out[take] = other[take]
-                filled |= take
-        if filled.all():
-            return out
-    raise ValueError("could not complete")
-
-
-def periodic_complete(g: Grid, mask_color: int) -> Grid:
-    """Fill ``mask_color`` cells from a 2-D periodic tiling of the rest.
-
-    Searches the smallest period (py, px), with rows of tiles possibly shifted
-    sideways (diagonal patterns), consistent with all known cells.
-    """
-    key = (g.shape, g.tobytes(), mask_color)
-    if key not in _PERIODIC_MEMO:
-        if len(_PERIODIC_MEMO) > 256:
-            _PERIODIC_MEMO.clear()
-        try:
-            res = _periodic_complete(g, mask_color)
-            res.flags.writeable = False
-        except ValueError as e:
-            res = e
-        _PERIODIC_MEMO[key] = res
-    res = _PERIODIC_MEMO[key]
-    if isinstance(res, ValueError):
-        raise ValueError(str(res))
-    return res
-
-
-_PERIODIC_MEMO: dict = {}
-
-
-def _periodic_complete(g: Grid, mask_color: int) -> Grid:
-    """Uncached search behind :func:`periodic_complete`."""
-    h, w = g.shape
-    known = g != mask_color
-    if known.all() or not known.any():
-        raise ValueError("nothing to complete")
-    rr, cc = np.mgrid[0:h, 0:w]
-    vals = g[known].astype(np.int16)
-    agree_memo: dict[tuple[int, int], bool] = {}
-
-    def agree(dy: int, dx: int) -> bool:
-        """Known cells one lattice vector apart have equal colours."""
-        if (dy, dx) not in agree_memo:
-            if dx >= 0:
-                a, b = g[:h - dy, :w - dx], g[dy:, dx:]
-                ka, kb = known[:h - dy, :w - dx], known[dy:, dx:]
-            else:
-                a, b = g[:h - dy, -dx:], g[dy:, :w + dx]
-                ka, kb = known[:h - dy, -dx:], known[dy:, :w + dx]
-            agree_memo[(dy, dx)] = not ((a != b) & ka & kb).any()
-        return agree_memo[(dy, dx)]
-
-    for area in range(1, min(h * w, 401)):
-        for py in range(1, min(h, area) + 1):
-            if area % py:
-                continue
-            px = area // py
-            if px > w:
-                continue
-            if px < w and not agree(0, px):
-                continue
-            for s in range(px if 2 * py <= h else 1):
-                if py < h and not (agree(py, s) and agree(py, s - px)):
-                    continue
-                key = (rr % py) * px + (cc - s * (rr // py)) % px
-                k = key[known]
-                lo = np.full(area, 99, dtype=np.int16)
-                hi = np.full(area, -1, dtype=np.int16)
-                np.minimum.at(lo, k, vals)
-                np.maximum.at(hi, k, vals)
-                if (hi < 0).any() or (lo != hi).any():
-                    continue
-                return lo[key].astype(DTYPE)
-    raise ValueError("no period")
 
 
 def connect_lines(g: Grid, horizontal: bool = True, vertical: bool = True,
@@ -934,24 +807,28 @@ def extend_rays(g: Grid, directions: str | Sequence[str], bg: int | None = None,
 
     ``directions`` are keys of :data:`RAY_DIRS` ('udlr' means the four
     orthogonal ones); ``colors`` restricts which cells shoot.  Rays stop at
-    cells that are not background in the input.
+    cells that are not background in the input; where rays of different
+    directions cross, the later direction wins.
     """
     if bg is None:
         bg = background_color(g)
     out = g.copy()
+    isbg = g == bg
+    src = ~isbg if colors is None else np.isin(g, list(colors)) & ~isbg
     h, w = g.shape
-    allowed = None if colors is None else set(colors)
-    dirs = list(directions) if isinstance(directions, str) else list(directions)
-    pts = [(int(r), int(c), int(g[r, c])) for r, c in zip(*np.nonzero(g != bg))]
-    for r, c, v in pts:
-        if allowed is not None and v not in allowed:
-            continue
-        for d in dirs:
-            dr, dc = RAY_DIRS[d]
-            y, x = r + dr, c + dc
-            while 0 <= y < h and 0 <= x < w and g[y, x] == bg:
-                out[y, x] = v
-                y, x = y + dr, x + dc
+    for d in (list(directions) if isinstance(directions, str) else directions):
+        dr, dc = RAY_DIRS[d]
+        cur = np.where(src, g, -1).astype(np.int16)
+        while True:
+            moved = np.full_like(cur, -1)
+            ys, ye = max(0, dr), h + min(0, dr)
+            xs, xe = max(0, dc), w + min(0, dc)
+            moved[ys:ye, xs:xe] = cur[ys - dr:ye - dr, xs - dc:xe - dc]
+            live = (moved >= 0) & isbg
+            if not live.any():
+                break
+            out[live] = moved[live]
+            cur = np.where(live, moved, -1)
     return out
 
 
@@ -978,13 +855,6 @@ def color_bbox_fill(g: Grid, bg: int | None = None) -> Grid:
     return out
 
 
-def lines_majority(g: Grid, axis: int = 1) -> Grid:
-    """Set every row (axis 1) or column (axis 0) to its most common colour."""
-    a = g if axis == 1 else g.T
-    out = np.array([[most_common_color(r.reshape(1, -1))] * a.shape[1] for r in a], dtype=DTYPE)
-    return out if axis == 1 else out.T
-
-
 def outline_objects(g: Grid, color: int, diagonal: bool = True,
                     bg: int | None = None) -> Grid:
     """Paint background cells adjacent to any object with ``color`` (a halo)."""
@@ -1001,6 +871,191 @@ def outline_objects(g: Grid, color: int, diagonal: bool = True,
     out = g.copy()
     out[near & ~fgm] = color
     return out
+
+
+def lines_majority(g: Grid, axis: int = 1) -> Grid:
+    """Set every row (axis 1) or column (axis 0) to its most common colour."""
+    a = g if axis == 1 else g.T
+    out = np.array([[most_common_color(r.reshape(1, -1))] * a.shape[1] for r in a], dtype=DTYPE)
+    return out if axis == 1 else out.T
+
+
+# ---------------------------------------------------------------------------
+# repairing masked cells by symmetry or periodicity
+
+
+_SYMMETRY_MEMO: dict = {}
+
+
+def symmetrize(g: Grid, kinds: str = "h", bg: int | None = None) -> Grid:
+    """Overlay the grid with its mirror images so that it becomes symmetric.
+
+    ``kinds`` holds 'h' (left-right), 'v' (top-bottom), 'r' (the three
+    rotations, square grids only).  Background cells take the colour of
+    their images; existing colours are kept.
+    """
+    if bg is None:
+        bg = background_color(g)
+    images = []
+    if "h" in kinds:
+        images.append(g[:, ::-1])
+    if "v" in kinds:
+        images.append(g[::-1])
+    if "h" in kinds and "v" in kinds:
+        images.append(g[::-1, ::-1])
+    if "r" in kinds:
+        if g.shape[0] != g.shape[1]:
+            raise ValueError("rotations need a square grid")
+        images += [np.rot90(g, k) for k in (1, 2, 3)]
+    out = g.copy()
+    for im in images:
+        take = (out == bg) & (im != bg)
+        out[take] = im[take]
+    return out
+
+
+def _symmetry_maps(h: int, w: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Candidate point maps (name, r2, c2) for mirror symmetries of any offset."""
+    rr, cc = np.mgrid[0:h, 0:w]
+    for s in sorted(range(2 * w - 1), key=lambda s: abs(s - (w - 1))):
+        yield rr, s - cc
+    for s in sorted(range(2 * h - 1), key=lambda s: abs(s - (h - 1))):
+        yield s - rr, cc
+    for d in sorted(range(-(h - 1), w), key=abs):
+        yield cc - d, rr + d
+    for s in sorted(range(h + w - 1), key=lambda s: abs(s - (h + w - 2) / 2)):
+        yield s - cc, s - rr
+
+
+def symmetry_complete(g: Grid, mask_color: int) -> Grid:
+    """Fill ``mask_color`` cells from their mirror images.
+
+    Tries left-right, top-bottom and diagonal mirrors about every plausible
+    axis (the pattern may be off-centre); a mirror is used when it agrees on
+    all known cells it relates.  Raises if some masked cell stays unknown.
+    Memoised: several solvers repair the same grid.
+    """
+    key = (g.shape, g.tobytes(), mask_color)
+    if key not in _SYMMETRY_MEMO:
+        if len(_SYMMETRY_MEMO) > 256:
+            _SYMMETRY_MEMO.clear()
+        try:
+            res = _symmetry_complete(g, mask_color)
+            res.flags.writeable = False
+        except ValueError as e:
+            res = e
+        _SYMMETRY_MEMO[key] = res
+    res = _SYMMETRY_MEMO[key]
+    if isinstance(res, ValueError):
+        raise ValueError(str(res))
+    return res
+
+
+def _symmetry_complete(g: Grid, mask_color: int) -> Grid:
+    """Uncached search behind :func:`symmetry_complete`."""
+    h, w = g.shape
+    out = g.copy()
+    filled = g != mask_color
+    if filled.all():
+        raise ValueError("nothing to complete")
+    for _ in range(2):
+        for r2, c2 in _symmetry_maps(h, w):
+            ok = (r2 >= 0) & (r2 < h) & (c2 >= 0) & (c2 < w)
+            if ok.sum() < 0.5 * h * w:
+                continue
+            r2c, c2c = np.clip(r2, 0, h - 1), np.clip(c2, 0, w - 1)
+            other = out[r2c, c2c]
+            ofill = filled[r2c, c2c]
+            both = ok & filled & ofill
+            if both.sum() < 0.25 * h * w or (out[both] != other[both]).any():
+                continue
+            take = ok & ~filled & ofill
+            if take.any():
+                out[take] = other[take]
+                filled |= take
+        if filled.all():
+            return out
+    raise ValueError("could not complete")
+
+
+_PERIODIC_MEMO: dict = {}
+
+
+def periodic_complete(g: Grid, mask_color: int) -> Grid:
+    """Fill ``mask_color`` cells from a 2-D periodic tiling of the rest.
+
+    Searches the smallest period (py, px), with rows of tiles possibly shifted
+    sideways (diagonal patterns), consistent with all known cells.
+    """
+    key = (g.shape, g.tobytes(), mask_color)
+    if key not in _PERIODIC_MEMO:
+        if len(_PERIODIC_MEMO) > 256:
+            _PERIODIC_MEMO.clear()
+        try:
+            res = _periodic_complete(g, mask_color)
+            res.flags.writeable = False
+        except ValueError as e:
+            res = e
+        _PERIODIC_MEMO[key] = res
+    res = _PERIODIC_MEMO[key]
+    if isinstance(res, ValueError):
+        raise ValueError(str(res))
+    return res
+
+
+def _periodic_complete(g: Grid, mask_color: int) -> Grid:
+    """Uncached search behind :func:`periodic_complete`."""
+    h, w = g.shape
+    known = g != mask_color
+    if known.all() or not known.any():
+        raise ValueError("nothing to complete")
+    n_known = int(known.sum())
+    budget = 1500  # full consistency checks; keeps hopeless searches short
+    rr, cc = np.mgrid[0:h, 0:w]
+    vals = g[known].astype(np.int16)
+    agree_memo: dict[tuple[int, int], bool] = {}
+
+    def agree(dy: int, dx: int) -> bool:
+        """Known cells one lattice vector apart have equal colours."""
+        if (dy, dx) not in agree_memo:
+            if dx >= 0:
+                a, b = g[:h - dy, :w - dx], g[dy:, dx:]
+                ka, kb = known[:h - dy, :w - dx], known[dy:, dx:]
+            else:
+                a, b = g[:h - dy, -dx:], g[dy:, :w + dx]
+                ka, kb = known[:h - dy, -dx:], known[dy:, :w + dx]
+            agree_memo[(dy, dx)] = not ((a != b) & ka & kb).any()
+        return agree_memo[(dy, dx)]
+
+    for area in range(1, min(h * w, 401, n_known + 1)):
+        for py in range(1, min(h, area) + 1):
+            if area % py:
+                continue
+            px = area // py
+            if px > w:
+                continue
+            if px < w and not agree(0, px):
+                continue
+            for s in range(px if 2 * py <= h else 1):
+                if py < h and not (agree(py, s) and agree(py, s - px)):
+                    continue
+                budget -= 1
+                if budget < 0:
+                    raise ValueError("search budget exhausted")
+                key = (rr % py) * px + (cc - s * (rr // py)) % px
+                k = key[known]
+                lo = np.full(area, 99, dtype=np.int16)
+                hi = np.full(area, -1, dtype=np.int16)
+                np.minimum.at(lo, k, vals)
+                np.maximum.at(hi, k, vals)
+                if (hi < 0).any() or (lo != hi).any():
+                    continue
+                return lo[key].astype(DTYPE)
+    raise ValueError("no period")
+
+
+# ---------------------------------------------------------------------------
+# summaries (small outputs describing the input)
 
 
 def count_cells_row(g: Grid, bg: int | None = None) -> Grid:
@@ -1023,3 +1078,19 @@ def colors_by_frequency(g: Grid, bg: int | None = None) -> Grid:
     if not cols:
         raise ValueError("empty")
     return np.array(cols, dtype=DTYPE).reshape(-1, 1)
+
+
+def colors_in_order(g: Grid, axis: int = 1, bg: int | None = None) -> Grid:
+    """Non-background colours ordered by mean column (axis 1) or row (axis 0).
+
+    The result is a row (axis 1) or a column (axis 0): stripe summaries.
+    """
+    if bg is None:
+        bg = background_color(g)
+    cols = sorted(palette(g) - {bg})
+    if not cols:
+        raise ValueError("empty")
+    pos = {c: float(np.nonzero(g == c)[axis].mean()) for c in cols}
+    order = sorted(cols, key=lambda c: (pos[c], c))
+    arr = np.array(order, dtype=DTYPE)
+    return arr.reshape(1, -1) if axis == 1 else arr.reshape(-1, 1)

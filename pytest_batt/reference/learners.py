@@ -30,6 +30,7 @@ class Fitted:
     fit: Callable[[Pairs], object]
     run: Callable[[Grid, object], Grid]
     loo: bool = False  # score demos leave-one-out (learner could memorise)
+    loo_outs: Callable[[Pairs], list] | None = None  # fast leave-one-out predictions
 
 
 def _same_shape(pairs: Pairs) -> None:
@@ -285,17 +286,36 @@ CELL_FEATURES: dict[str, Callable[[Grid], list]] = {
 }
 
 
-def _fit_cell_rule(feat: Callable[[Grid], list]) -> Callable[[Pairs], object]:
+_FEAT_CACHE: dict[tuple, list] = {}
+
+
+def _features(name: str, g: Grid) -> list:
+    """Cell features of a grid, cached: fits, leave-one-out and runs share them."""
+    key = (name, g.shape, g.tobytes())
+    hit = _FEAT_CACHE.get(key)
+    if hit is None:
+        hit = CELL_FEATURES[name](g)
+        if len(_FEAT_CACHE) > 512:
+            _FEAT_CACHE.clear()
+        _FEAT_CACHE[key] = hit
+    return hit
+
+
+def _relative(a: Grid, b: Grid) -> list[int]:
+    """Output colours, -1 where the cell keeps its input colour."""
+    return np.where(a == b, -1, b).ravel().tolist()
+
+
+def _fit_cell_rule(name: str) -> Callable[[Pairs], object]:
     def fit(pairs: Pairs) -> object:
         _same_shape(pairs)
         table: dict = {}
         changed = False
         for a, b in pairs:
-            for k, v, x in zip(feat(a), b.ravel().tolist(), a.ravel().tolist()):
-                val = -1 if v == x else v  # -1: keep the cell's colour
+            for k, val in zip(_features(name, a), _relative(a, b)):
                 if table.setdefault(k, val) != val:
                     raise ValueError("conflict")
-                changed |= v != x
+                changed |= val != -1
         if not changed:
             raise ValueError("identity")
         return table
@@ -303,10 +323,39 @@ def _fit_cell_rule(feat: Callable[[Grid], list]) -> Callable[[Pairs], object]:
     return fit
 
 
-def _run_cell_rule(feat: Callable[[Grid], list]) -> Callable[[Grid, object], Grid]:
+def _loo_cell_rule(name: str) -> Callable[[Pairs], list]:
+    """Leave-one-out predictions in one pass.
+
+    Only called when the table fitted on all demos is consistent, so each
+    fold's table is the full one restricted to features seen in other demos.
+    """
+    def loo(pairs: Pairs) -> list:
+        feats = [_features(name, a) for a, _ in pairs]
+        rels = [_relative(a, b) for a, b in pairs]
+        table: dict = {}
+        where: dict = {}
+        for k, (fs, vs) in enumerate(zip(feats, rels)):
+            for f, v in zip(fs, vs):
+                table[f] = v
+                where.setdefault(f, set()).add(k)
+        changed = [any(v != -1 for v in vs) for vs in rels]
+        outs: list = []
+        for k, (a, _) in enumerate(pairs):
+            if not any(c for j, c in enumerate(changed) if j != k):
+                outs.append(None)  # the other demos alone show no rule
+                continue
+            pred = [x if (where[f] == {k} or table[f] == -1) else table[f]
+                    for f, x in zip(feats[k], a.ravel().tolist())]
+            outs.append(np.array(pred, dtype=dsl.DTYPE).reshape(a.shape))
+        return outs
+
+    return loo
+
+
+def _run_cell_rule(name: str) -> Callable[[Grid, object], Grid]:
     def run(g: Grid, table: object) -> Grid:
         t: dict = table  # type: ignore[assignment]
-        vals = [t.get(k, -1) for k in feat(g)]
+        vals = [t.get(k, -1) for k in _features(name, g)]
         vals = [x if v == -1 else v for v, x in zip(vals, g.ravel().tolist())]
         return np.array(vals, dtype=dsl.DTYPE).reshape(g.shape)
 
@@ -348,7 +397,7 @@ def _obj_feature(name: str, objs: list[dsl.Obj], o: dsl.Obj, grid: Grid) -> obje
         r0, c0, r1, c1 = o.box
         return r0 == 0 or c0 == 0 or r1 == shape[0] - 1 or c1 == shape[1] - 1
     if name == "holes":
-        return dsl._has_hole(o)
+        return dsl.has_hole(o)
     if name == "touches":  # colours of the cells around the object
         return _neighbour_colors(o, grid)
     if name == "color_size":
@@ -380,8 +429,10 @@ def _fit_obj_recolor(feat: str, diag: bool) -> Callable[[Pairs], object]:
                 vals = set(b[m].tolist())
                 if len(vals) != 1:
                     raise ValueError("object not uniformly recoloured")
+                v = vals.pop()
+                v = -1 if v == o.color else v  # -1: keeps its colour
                 k = _obj_feature(feat, objs, o, a)
-                if table.setdefault(k, vals.pop()) != b[m][0]:
+                if table.setdefault(k, v) != v:
                     raise ValueError("conflict")
             if (a[~covered] != b[~covered]).any():
                 raise ValueError("background changed")
@@ -398,6 +449,61 @@ def _run_obj_recolor(feat: str, diag: bool) -> Callable[[Grid, object], Grid]:
         out = g.copy()
         for o in objs:
             k = _obj_feature(feat, objs, o, g)
+            if t.get(k, -1) != -1:
+                out[o.mask(g.shape)] = t[k]
+        return out
+
+    return run
+
+
+def _holes(g: Grid) -> list[dsl.Obj]:
+    """Enclosed background regions (not 4-connected to the border)."""
+    bg = dsl.background_color(g)
+    m = (dsl.fill_enclosed(g, -1, bg) == -1).astype(dsl.DTYPE)
+    return dsl.objects(m, False, True, 0)
+
+
+def _hole_key(feat: str, o: dsl.Obj) -> object:
+    if feat == "size":
+        return o.size
+    if feat == "shape":
+        return o.shape_key()
+    if feat == "square":
+        return (o.height == o.width, o.size == o.height * o.width)
+    raise ValueError(feat)
+
+
+def _fit_hole_recolor(feat: str) -> Callable[[Pairs], object]:
+    def fit(pairs: Pairs) -> object:
+        _same_shape(pairs)
+        table: dict = {}
+        for a, b in pairs:
+            holes = _holes(a)
+            if not holes or len(holes) > 60:
+                raise ValueError("no holes")
+            inside = np.zeros(a.shape, dtype=bool)
+            for o in holes:
+                m = o.mask(a.shape)
+                inside |= m
+                vals = set(b[m].tolist())
+                if len(vals) != 1:
+                    raise ValueError("hole not uniformly filled")
+                v = vals.pop()
+                if table.setdefault(_hole_key(feat, o), v) != v:
+                    raise ValueError("conflict")
+            if (a[~inside] != b[~inside]).any():
+                raise ValueError("outside changed")
+        return table
+
+    return fit
+
+
+def _run_hole_recolor(feat: str) -> Callable[[Grid, object], Grid]:
+    def run(g: Grid, table: object) -> Grid:
+        t: dict = table  # type: ignore[assignment]
+        out = g.copy()
+        for o in _holes(g):
+            k = _hole_key(feat, o)
             if k in t:
                 out[o.mask(g.shape)] = t[k]
         return out
@@ -411,7 +517,7 @@ def _fit_window(pairs: Pairs) -> object:
     if len(shapes) != 1:
         raise ValueError("output shape varies")
     H, W = shapes.pop()
-    a0, b0 = pairs[0]
+    a0 = pairs[0][0]
     for corner in ("tl", "tr", "bl", "br"):
         for dy in range(a0.shape[0] - H + 1):
             for dx in range(a0.shape[1] - W + 1):
@@ -730,5 +836,8 @@ FITTED += [Fitted(f"cells_table_{k}", _fit_cell_table(k), _run_cell_table(k), lo
 FITTED += [Fitted(f"obj_recolor_{f}{'8' if d else '4'}", _fit_obj_recolor(f, d),
                   _run_obj_recolor(f, d), loo=True)
            for f in OBJ_FEATURES for d in (False, True)]
-FITTED += [Fitted(f"cell_rule_{n}", _fit_cell_rule(f), _run_cell_rule(f), loo=True)
-           for n, f in CELL_FEATURES.items()]
+FITTED += [Fitted(f"hole_recolor_{f}", _fit_hole_recolor(f), _run_hole_recolor(f), loo=True)
+           for f in ("size", "shape", "square")]
+FITTED += [Fitted(f"cell_rule_{n}", _fit_cell_rule(n), _run_cell_rule(n), loo=True,
+                  loo_outs=_loo_cell_rule(n))
+           for n in CELL_FEATURES]

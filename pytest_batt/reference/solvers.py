@@ -34,7 +34,7 @@ __all__ = ["UNARY", "FITTED", "Fitted", "Candidate", "fit_candidates"]
 
 
 def _cell_pick(how: str) -> Callable[[Grid], Grid]:
-    """Choose one of the separator-delimited cells."""
+    """Choose one of the separator-delimited cells (or square blocks of a strip)."""
 
     def run(g: Grid) -> Grid:
         try:
@@ -44,8 +44,8 @@ def _cell_pick(how: str) -> Callable[[Grid], Grid]:
         if len(cells) < 2:
             raise ValueError("one cell")
         if how in ("symmetric", "asymmetric"):
-            flags = [dsl._is_symmetric(c) or bool((c == c.T).all()) if c.shape[0] == c.shape[1]
-                     else dsl._is_symmetric(c) for c in cells]
+            flags = [dsl.is_symmetric(c) or bool((c == c.T).all()) if c.shape[0] == c.shape[1]
+                     else dsl.is_symmetric(c) for c in cells]
             hits = [c for c, f in zip(cells, flags) if f == (how == "symmetric")]
             if len(hits) != 1:
                 raise ValueError("not unique")
@@ -119,94 +119,121 @@ def _halves(axis: int, second: bool) -> Callable[[Grid], Grid]:
     return lambda g: dsl.split_halves(g, axis)[1 if second else 0]
 
 
-UNARY: dict[str, Callable[[Grid], Grid]] = {}
-UNARY.update(dsl.SYMMETRIES)
-UNARY.update({
-    "crop_content": lambda g: dsl.crop_to_content(g),
-    "crop_nonzero": lambda g: dsl.crop_to_content(g, 0),
-})
 _CONN = {"obj": (True, False), "cobj4": (False, True), "cobj8": (True, True)}
-for _how in ("largest", "smallest", "odd_color", "odd_shape", "most_colors", "biggest_box",
-             "common_shape", "symmetric", "asymmetric", "most_accent", "has_hole"):
-    for _cn, (_d, _u) in _CONN.items():
-        if _how in ("most_colors", "most_accent") and _u:
-            continue
-        UNARY[f"crop_{_how}_{_cn}"] = (lambda h, d, u: lambda g: dsl.crop_object(g, h, d, u))(_how, _d, _u)
-for _how in ("largest", "smallest"):
-    for _cn, (_d, _u) in _CONN.items():
-        UNARY[f"keep_{_how}_{_cn}"] = (lambda h, d, u: lambda g: dsl.keep_object(g, h, d, u))(_how, _d, _u)
-UNARY.update({
-    "remove_noise": lambda g: dsl.remove_small_objects(g, 1, False),
-    "remove_noise8": lambda g: dsl.remove_small_objects(g, 1, True),
-    "cell_odd": _cell_pick("odd"),
-    "cell_most_fg": _cell_pick("most_fg"),
-    "cell_least_fg": _cell_pick("least_fg"),
-    "cell_most_colors": _cell_pick("most_colors"),
-    "cell_symmetric": _cell_pick("symmetric"),
-    "cell_asymmetric": _cell_pick("asymmetric"),
-    "overlay_cells": lambda g: dsl.overlay_parts(g),
-    "overlay_cells_rev": lambda g: dsl.overlay_parts(g, True),
-    "left_half": _halves(1, False),
-    "right_half": _halves(1, True),
-    "top_half": _halves(0, False),
-    "bottom_half": _halves(0, True),
-    "compress": dsl.compress,
-    "remove_bg_lines": lambda g: dsl.remove_uniform_lines(g),
-    "scale_by_ncolors": _scale_by_ncolors,
-    "tile_self_similar": lambda g: dsl.self_similar(g, 0),
-    "tile_self_similar_inv": lambda g: dsl.self_similar(g, 0, inverse=True),
-    "mirror_h": dsl.mirror_h,
-    "mirror_v": dsl.mirror_v,
-    "mirror_h_rev": lambda g: dsl.mirror_h(g[:, ::-1]),
-    "mirror_v_rev": lambda g: dsl.mirror_v(g[::-1]),
-    "mirror_2x2": dsl.mirror_2x2,
-    "mirror_2x2_rev": lambda g: dsl.mirror_2x2(g[::-1, ::-1]),
-    "rot_tile_2x2": dsl.rot_tile_2x2,
-    "gravity_down": lambda g: dsl.gravity(g, "down"),
-    "gravity_up": lambda g: dsl.gravity(g, "up"),
-    "gravity_left": lambda g: dsl.gravity(g, "left"),
-    "gravity_right": lambda g: dsl.gravity(g, "right"),
-    "obj_gravity_down": lambda g: dsl.object_gravity(g, "down"),
-    "obj_gravity_up": lambda g: dsl.object_gravity(g, "up"),
-    "obj_gravity_left": lambda g: dsl.object_gravity(g, "left"),
-    "obj_gravity_right": lambda g: dsl.object_gravity(g, "right"),
-    "connect_h": lambda g: dsl.connect_lines(g, True, False),
-    "connect_v": lambda g: dsl.connect_lines(g, False, True),
-    "connect_hv": lambda g: dsl.connect_lines(g, True, True),
-    "connect_hv_over": lambda g: dsl.connect_lines(g, True, True, overwrite=True),
-    "fold_h": lambda g: dsl.fold(g, 1),
-    "fold_h_rev": lambda g: dsl.fold(g, 1, True),
-    "fold_v": lambda g: dsl.fold(g, 0),
-    "fold_v_rev": lambda g: dsl.fold(g, 0, True),
-    "colors_by_x": lambda g: dsl.colors_in_order(g, 1),
-    "colors_by_y": lambda g: dsl.colors_in_order(g, 0),
-    "colors_by_frequency_tail": lambda g: dsl.colors_by_frequency(g)[1:],
-    "rows_majority": lambda g: dsl.lines_majority(g, 1),
-    "cols_majority": lambda g: dsl.lines_majority(g, 0),
-    "color_bbox_fill": lambda g: dsl.color_bbox_fill(g),
-    "rays_diag": lambda g: dsl.extend_rays(g, ["ul", "ur", "dl", "dr"]),
-    "count_cells_row": dsl.count_cells_row,
-    "colors_by_frequency": dsl.colors_by_frequency,
-    "majority_fill": lambda g: dsl.fill_all(g, dsl.most_common_color(g)),
-})
-UNARY.update({
-    "shift_down": lambda g: dsl.shift(g, 1, 0, dsl.background_color(g)),
-    "shift_up": lambda g: dsl.shift(g, -1, 0, dsl.background_color(g)),
-    "shift_right": lambda g: dsl.shift(g, 0, 1, dsl.background_color(g)),
-    "shift_left": lambda g: dsl.shift(g, 0, -1, dsl.background_color(g)),
-    "cells_majority": dsl.cells_majority,
-    "crop_largest_obj_inner": lambda g: _inner(dsl.crop_object(g, "largest", True, False)),
-    "crop_largest_cobj4_inner": lambda g: _inner(dsl.crop_object(g, "largest", False, True)),
-    "tile_self_similar_mostcolor": lambda g: dsl.self_similar_color(g, dsl.most_common_color(g)),
-    "tile_self_similar_leastcolor": lambda g: dsl.self_similar_color(g, dsl.least_common_color(g)),
-})
-for _dirs in ("udlr", "ud", "lr", "u", "d", "l", "r"):
-    UNARY[f"rays_{_dirs}"] = (lambda ds: lambda g: dsl.extend_rays(g, ds))(_dirs)
-for _how in ("has_hole", "odd_color", "odd_shape", "largest", "smallest"):
-    UNARY[f"color_{_how}_obj_1x1"] = (lambda h: lambda g: np.array(
-        [[dsl.select_object(dsl.objects(g, True, True), h).color]], dtype=dsl.DTYPE))(_how)
-for _how in ("most", "least", "most_fg", "least_fg", "largest_obj"):
-    UNARY[f"color_{_how}_1x1"] = _fill_1x1(_how)
+"""Object flavours: multicolour 8-connected, one colour 4- or 8-connected."""
+
+
+def _crop_obj(how: str, diag: bool, uni: bool) -> Callable[[Grid], Grid]:
+    return lambda g: dsl.crop_object(g, how, diag, uni)
+
+
+def _keep_obj(how: str, diag: bool, uni: bool) -> Callable[[Grid], Grid]:
+    return lambda g: dsl.keep_object(g, how, diag, uni)
+
+
+def _obj_color_1x1(how: str) -> Callable[[Grid], Grid]:
+    return lambda g: np.array([[dsl.select_object(dsl.objects(g, True, True), how).color]],
+                              dtype=dsl.DTYPE)
+
+
+def _rays(dirs: str) -> Callable[[Grid], Grid]:
+    return lambda g: dsl.extend_rays(g, dirs)
+
+
+def _build_unary() -> dict[str, Callable[[Grid], Grid]]:
+    """All parameter-free programs, in the order used to break score ties."""
+    u: dict[str, Callable[[Grid], Grid]] = dict(dsl.SYMMETRIES)
+    # cropping to content or to one object chosen by a criterion
+    u["crop_content"] = lambda g: dsl.crop_to_content(g)
+    u["crop_nonzero"] = lambda g: dsl.crop_to_content(g, 0)
+    for how in ("largest", "smallest", "odd_color", "odd_shape", "most_colors", "biggest_box",
+                "common_shape", "symmetric", "asymmetric", "most_accent", "has_hole"):
+        for cn, (d, uni) in _CONN.items():
+            if how in ("most_colors", "most_accent") and uni:
+                continue  # a one-colour object has no second colour
+            u[f"crop_{how}_{cn}"] = _crop_obj(how, d, uni)
+    # erasing objects
+    for how in ("largest", "smallest"):
+        for cn, (d, uni) in _CONN.items():
+            u[f"keep_{how}_{cn}"] = _keep_obj(how, d, uni)
+    u["remove_noise"] = lambda g: dsl.remove_small_objects(g, 1, False)
+    u["remove_noise8"] = lambda g: dsl.remove_small_objects(g, 1, True)
+    # separator-delimited cells and halves
+    for how in ("odd", "most_fg", "least_fg", "most_colors", "symmetric", "asymmetric"):
+        u[f"cell_{how}"] = _cell_pick(how)
+    u["overlay_cells"] = lambda g: dsl.overlay_parts(g)
+    u["overlay_cells_rev"] = lambda g: dsl.overlay_parts(g, True)
+    u["left_half"] = _halves(1, False)
+    u["right_half"] = _halves(1, True)
+    u["top_half"] = _halves(0, False)
+    u["bottom_half"] = _halves(0, True)
+    # size: shrinking, growing, tiling
+    u["compress"] = dsl.compress
+    u["remove_bg_lines"] = lambda g: dsl.remove_uniform_lines(g)
+    u["scale_by_ncolors"] = _scale_by_ncolors
+    u["tile_self_similar"] = lambda g: dsl.self_similar(g, 0)
+    u["tile_self_similar_inv"] = lambda g: dsl.self_similar(g, 0, inverse=True)
+    u["tile_self_similar_neg"] = lambda g: dsl.self_similar(g, 0, block=dsl.invert(g, 0))
+    u["tile_self_similar_inv_neg"] = lambda g: dsl.self_similar(g, 0, True, dsl.invert(g, 0))
+    u["invert"] = lambda g: dsl.invert(g)
+    u["tile_by_ncolors"] = lambda g: dsl.tile(g, *(2 * [len(dsl.palette(g))]))
+    u["tile_by_size"] = lambda g: dsl.tile(g, *g.shape)
+    u["mirror_h"] = dsl.mirror_h
+    u["mirror_v"] = dsl.mirror_v
+    u["mirror_h_rev"] = lambda g: dsl.mirror_h(g[:, ::-1])
+    u["mirror_v_rev"] = lambda g: dsl.mirror_v(g[::-1])
+    u["mirror_2x2"] = dsl.mirror_2x2
+    u["mirror_2x2_rev"] = lambda g: dsl.mirror_2x2(g[::-1, ::-1])
+    u["rot_tile_2x2"] = dsl.rot_tile_2x2
+    # movement
+    for d in ("down", "up", "left", "right"):
+        u[f"gravity_{d}"] = (lambda d_: lambda g: dsl.gravity(g, d_))(d)
+    for d in ("down", "up", "left", "right"):
+        u[f"obj_gravity_{d}"] = (lambda d_: lambda g: dsl.object_gravity(g, d_))(d)
+    # drawing lines
+    u["connect_h"] = lambda g: dsl.connect_lines(g, True, False)
+    u["connect_v"] = lambda g: dsl.connect_lines(g, False, True)
+    u["connect_hv"] = lambda g: dsl.connect_lines(g, True, True)
+    u["connect_hv_over"] = lambda g: dsl.connect_lines(g, True, True, overwrite=True)
+    for kinds in ("h", "v", "hv", "r"):
+        u[f"symmetrize_{kinds}"] = (lambda k: lambda g: dsl.symmetrize(g, k))(kinds)
+    # folding, summaries, majority
+    u["fold_h"] = lambda g: dsl.fold(g, 1)
+    u["fold_h_rev"] = lambda g: dsl.fold(g, 1, True)
+    u["fold_v"] = lambda g: dsl.fold(g, 0)
+    u["fold_v_rev"] = lambda g: dsl.fold(g, 0, True)
+    u["colors_by_x"] = lambda g: dsl.colors_in_order(g, 1)
+    u["colors_by_y"] = lambda g: dsl.colors_in_order(g, 0)
+    u["colors_by_frequency_tail"] = lambda g: dsl.colors_by_frequency(g)[1:]
+    u["rows_majority"] = lambda g: dsl.lines_majority(g, 1)
+    u["cols_majority"] = lambda g: dsl.lines_majority(g, 0)
+    u["color_bbox_fill"] = lambda g: dsl.color_bbox_fill(g)
+    u["rays_diag"] = lambda g: dsl.extend_rays(g, ["ul", "ur", "dl", "dr"])
+    u["count_cells_row"] = dsl.count_cells_row
+    u["colors_by_frequency"] = dsl.colors_by_frequency
+    u["majority_fill"] = lambda g: dsl.fill_all(g, dsl.most_common_color(g))
+    # one-cell shifts, cell summaries, frames
+    u["shift_down"] = lambda g: dsl.shift(g, 1, 0, dsl.background_color(g))
+    u["shift_up"] = lambda g: dsl.shift(g, -1, 0, dsl.background_color(g))
+    u["shift_right"] = lambda g: dsl.shift(g, 0, 1, dsl.background_color(g))
+    u["shift_left"] = lambda g: dsl.shift(g, 0, -1, dsl.background_color(g))
+    u["cells_majority"] = dsl.cells_majority
+    u["crop_largest_obj_inner"] = lambda g: _inner(dsl.crop_object(g, "largest", True, False))
+    u["crop_largest_cobj4_inner"] = lambda g: _inner(dsl.crop_object(g, "largest", False, True))
+    u["tile_self_similar_mostcolor"] = lambda g: dsl.self_similar_color(g, dsl.most_common_color(g))
+    u["tile_self_similar_leastcolor"] = lambda g: dsl.self_similar_color(
+        g, dsl.least_common_color(g))
+    for dirs in ("udlr", "ud", "lr", "u", "d", "l", "r"):
+        u[f"rays_{dirs}"] = _rays(dirs)
+    # 1x1 colour answers
+    for how in ("has_hole", "odd_color", "odd_shape", "largest", "smallest"):
+        u[f"color_{how}_obj_1x1"] = _obj_color_1x1(how)
+    for how in ("most", "least", "most_fg", "least_fg", "largest_obj"):
+        u[f"color_{how}_1x1"] = _fill_1x1(how)
+    return u
+
+
+UNARY: dict[str, Callable[[Grid], Grid]] = _build_unary()
 
 GEOMETRY = [k for k in dsl.SYMMETRIES if k != "identity"]
 
@@ -269,6 +296,7 @@ def _post_steps(outs: list[Grid], pairs: Pairs) -> list[tuple[str, Callable[[Gri
         elif fy <= 1 and fx <= 1 and (1 / fy) == int(1 / fy) and (1 / fx) == int(1 / fx):
             ky, kx = int(round(1 / fy)), int(round(1 / fx))
             steps.append((f"downscale_{ky}x{kx}", lambda g: dsl.scale_down(g, ky, kx)))
+            steps.append((f"downscale_fg_{ky}x{kx}", lambda g: dsl.scale_down(g, ky, kx, True)))
             steps.append((f"part_tl_{ky}x{kx}",
                           lambda g: g[:g.shape[0] // ky, :g.shape[1] // kx]))
             steps.append((f"part_br_{ky}x{kx}",
@@ -372,12 +400,16 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
                     extra.append(rm)
         if c.solver_id in GEOMETRY:
             continue
+        grew = any(o.size > a.size for o, (a, _) in zip(c.demo_outs, pairs))
         for sname, step in _post_steps(c.demo_outs, pairs):
             outs = [_safe(lambda o=o: step(o)) for o in c.demo_outs]
             base = c.run
+            # growing a grid only to shrink it again is a coincidence, not a rule
+            detour = grew and sname.startswith(("downscale", "part_", "crop", "compress",
+                                                "remove_bg"))
             comp = Candidate(sname if c.solver_id == "identity" else f"{c.solver_id}+{sname}",
                              (lambda b, s: lambda g: s(b(g)))(base, step), outs,
-                             _score(outs, pairs), 2)
+                             _score(outs, pairs), 4 if detour else 2)
             if comp.score > 0:
                 extra.append(comp)
             elif all(o is not None for o in outs):
@@ -391,7 +423,9 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
         except Exception:
             continue
         run = (lambda fp_, p: lambda g: fp_.run(g, p))(fp, params)
-        if fp.loo and n >= 2:
+        if fp.loo and n >= 2 and fp.loo_outs is not None:
+            outs = [None if o is None else _safe(lambda o=o: o) for o in fp.loo_outs(pairs)]
+        elif fp.loo and n >= 2:
             outs = []
             for k in range(n):
                 rest = pairs[:k] + pairs[k + 1:]
@@ -403,14 +437,16 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
         else:
             outs = [_safe(lambda a=a: run(a)) for a in inputs]
         c = Candidate(fp.name, run, outs, _score(outs, pairs), 3 if fp.loo else 1, fp.loo)
-        if c.score > 0:
+        if c.score > 0 or fp.loo:
             cands.append(c)
         if c.score < n and not fp.loo and all(o is not None for o in outs):
             cm = _with_colormap(c, pairs)
             if cm is not None and cm.score > 0:
                 cands.append(cm)
     order = {id(c): i for i, c in enumerate(cands)}
-    cands.sort(key=lambda c: (-c.score, c.rank, order[id(c)]))
+    # Among solvers matching no demo, learners fitted on every demo go first:
+    # they at least agree with all the demos, unlike a bare primitive.
+    cands.sort(key=lambda c: (-c.score, -c.rank if c.score == 0 else c.rank, order[id(c)]))
     seen: set[str] = set()
     unique = []
     for c in cands:  # one candidate per solver id (the best-scoring one)
