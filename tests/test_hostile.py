@@ -26,9 +26,6 @@ def stubborn():
         except BaseException:
             pass
 
-# Built at import, which no timeout covers: the samples then time only what the plugin does with them.
-MANY = {g: [(i, 0, f"s{i % 1000}", g) for i in range(300_000)] for g in (((1,),), ((2,),))}
-
 def ok(I):
     return [(1, 0, "id", I)], []
 
@@ -75,7 +72,6 @@ def batt(task_id, S, I, C, log_path):
                 (4, 0, "empty", []), (5, 0, "none", None), (6, 0, "id", I)], []
     if t == "nones": return None
     if t == "generator": return (c for c in [(1, 0, "id", I)]), iter([])
-    if t == "many": return MANY[I], []
     return ok(I)
 '''
 
@@ -99,7 +95,7 @@ FAULTS = {
     "intsid": ("error", "o[0]: solver_id must be a str, got int"),
     "nones": ("error", "batt must return a pair (o, s), got NoneType"),
 }
-GOOD = ["ok1", "thread", "stubthread", "limits", "checklimits", "shout", "numpy", "junkgrids", "generator", "many", "ok2"]
+GOOD = ["ok1", "thread", "stubthread", "limits", "checklimits", "shout", "numpy", "junkgrids", "generator", "ok2"]
 UNSAFE_IN_PROCESS = {"swallow", "gilhold", "segv", "osexit", "sigterm"}
 
 
@@ -165,6 +161,27 @@ def test_in_process_mode_handles_every_fault_it_can(project):
     assert "cannot be stopped without ending the session" in result.stdout.str()
     stub = data["tasks"]["stubthread"]["samples"][0]["error"]
     assert "they may slow later samples (use -n 1 or more)" in stub
+
+
+MANY = """
+# Built at import, which no timeout covers: the samples time only what the plugin does with them.
+MANY = {g: [(i, 0, f"s{i % 1000}", g) for i in range(10**6)] for g in (((1,),), ((2,),))}
+
+def batt(task_id, S, I, C, log_path):
+    return MANY[I], []
+"""
+
+
+def test_a_million_candidates_are_scored(project):
+    project.makepyfile(many=MANY)
+    result = project.runpytest_subprocess(
+        "--batt", "ok1", "--batt-data", "tasks", "--batt-module", "many.py", "--batt-timeout", "60",
+        "--batt-json", "r.json", "-n", "0", "-p", "no:randomly",
+    )
+    result.assert_outcomes(passed=2)
+    samples = json.loads((project.path / "r.json").read_text())["tasks"]["ok1"]["samples"]
+    assert [s["candidates"] for s in samples] == [10**6, 10**6]
+    assert [len(s["matched"]) for s in samples] == [1000, 1000]
 
 
 def test_many_crashes_never_exhaust_the_worker_restarts(pytester):
