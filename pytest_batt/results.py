@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gzip
 import json
 import os
 import platform
@@ -40,13 +41,20 @@ def header(*, batt_module: str, batt_sha256: str, data_name: str, data_sha256: s
 
 
 def write(path: str, results: Dict[str, Any]) -> None:
-    """Write to a temporary file beside ``path`` and rename it, so readers never see half a file."""
+    """Write to a temporary file beside ``path`` and rename it, so readers never see half a file.
+
+    The JSON is compact (a full ARC-AGI-1 half is tens of MB of d_score); a path ending in
+    ``.gz`` is gzip-compressed, about twenty times smaller.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".batt-", suffix=".json.tmp", dir=directory)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(results, f, indent=1, sort_keys=False)
-            f.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it private; a results file is not
+        text = json.dumps(results, separators=(",", ":")) + "\n"
+        with os.fdopen(fd, "wb") as f:
+            f.write(gzip.compress(text.encode(), 6, mtime=0) if path.endswith(".gz") else text.encode())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -58,11 +66,14 @@ def write(path: str, results: Dict[str, Any]) -> None:
 
 def read(path: str) -> Dict[str, Any]:
     try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+        with open(path, "rb") as f:
+            raw = f.read()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+        data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except (OSError, EOFError, UnicodeDecodeError) as e:  # gzip errors are OSError/EOFError
         raise ResultsError(f"{path}: cannot be read ({e})") from None
     except json.JSONDecodeError as e:
         raise ResultsError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None

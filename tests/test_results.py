@@ -25,6 +25,21 @@ def test_write_is_atomic_and_reads_back(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary file left behind
 
 
+def test_gz_paths_are_compressed_and_read_back(tmp_path):
+    data = {**header(), "session": {"wall_s": 1.0, "item_s": 1.0, "complete": True}, "tasks": {"t": {"o_score": {"a": 1}}}}
+    results.write(str(tmp_path / "r.json.gz"), data)
+    assert (tmp_path / "r.json.gz").read_bytes()[:2] == b"\x1f\x8b"
+    assert results.read(str(tmp_path / "r.json.gz")) == data
+    (tmp_path / "cut.json.gz").write_bytes((tmp_path / "r.json.gz").read_bytes()[:20])
+    with pytest.raises(results.ResultsError, match="cut.json.gz: cannot be read"):
+        results.read(str(tmp_path / "cut.json.gz"))
+
+
+def test_results_files_are_readable_by_others(tmp_path):
+    results.write(str(tmp_path / "r.json"), {"schema": 1})
+    assert (tmp_path / "r.json").stat().st_mode & 0o044 == 0o044
+
+
 def test_a_failed_write_leaves_the_old_file_intact(tmp_path):
     path = tmp_path / "r.json"
     path.write_text("old")
