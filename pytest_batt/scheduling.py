@@ -1,4 +1,8 @@
-"""xdist's load scheduling, made safe for workers that die: batts crash workers all the time.
+"""xdist's load scheduling, made safe for workers that die, and sending whole tasks.
+
+A batt caches what it learns from a task's demos (the reference batt fits its programs once
+per task), so the samples of one task are sent to one worker together: chunks are extended
+to the end of the task they stop in.
 
 When one worker crashes, xdist's ``LoadScheduling.remove_node`` hands its pending items to
 the other workers at once. If another worker died in the same instant (its "node down"
@@ -15,11 +19,19 @@ from typing import Any
 from xdist.scheduler import LoadScheduling
 
 
+def _task(nodeid: str) -> str:
+    return nodeid.rpartition("::")[0]
+
+
 class CrashTolerantLoadScheduling(LoadScheduling):
     def _send_tests(self, node: Any, num: int) -> None:
-        tests = self.pending[:num]
-        if not tests:
+        if num <= 0 or not self.pending:
             return
+        assert self.collection is not None
+        last = _task(self.collection[self.pending[min(num, len(self.pending)) - 1]])
+        while num < len(self.pending) and _task(self.collection[self.pending[num]]) == last:
+            num += 1
+        tests = self.pending[:num]
         try:
             node.send_runtest_some(tests)
         except OSError:
