@@ -30,8 +30,27 @@ def _as_int(value: Any) -> int:
     raise GridError(f"cell {value!r} is not an int")
 
 
+def _fast_grid(value: Any) -> Optional[Grid]:
+    """The common case, lists or tuples of plain ints, checked with C-speed builtins; None otherwise."""
+    if type(value) not in (list, tuple) or not 0 < len(value) <= MAX_SIDE:
+        return None
+    rows = tuple(map(tuple, value)) if all(type(r) in (list, tuple) for r in value) else None
+    if rows is None:
+        return None
+    width = len(rows[0])
+    if not 0 < width <= MAX_SIDE or any(len(r) != width for r in rows):
+        return None
+    cells = [v for r in rows for v in r]
+    if set(map(type, cells)) != {int} or not _COLOURS.issuperset(cells):
+        return None
+    return rows
+
+
 def to_grid(value: Any) -> Grid:
     """Return ``value`` as a canonical grid, or raise :class:`GridError` saying why it is not one."""
+    fast = _fast_grid(value)
+    if fast is not None:
+        return fast
     if hasattr(value, "tolist") and hasattr(value, "ndim"):  # numpy array without importing numpy
         if value.ndim != 2:
             raise GridError(f"array has {value.ndim} dimensions, a grid has 2")

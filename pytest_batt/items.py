@@ -58,6 +58,12 @@ class State:
 STATE = pytest.StashKey[State]()
 
 
+def _write_json(path: str, data: Any) -> None:
+    with open(path + ".tmp", "w") as f:
+        json.dump(data, f)
+    os.replace(path + ".tmp", path)
+
+
 def _real_interrupt(signum: int, frame: Any) -> None:
     """Ctrl-C during a batt call: a distinct exception, so a batt's own KeyboardInterrupt is not taken for it."""
     raise runner.RealInterrupt()
@@ -138,7 +144,8 @@ class BattSample(pytest.Item):
     def runtest(self) -> None:
         state = self.config.stash[STATE]
         func = state.batt().func
-        rec = runner.run_sample(func, self.task, self.sample, self._guard, state.log_path(self.task.id))
+        checkpoint = self._checkpoint if state.hard_stop else None
+        rec = runner.run_sample(func, self.task, self.sample, self._guard, state.log_path(self.task.id), checkpoint)
         self.record = rec
         # Shown by --junitxml as <property> elements, for CI dashboards.
         self.user_properties += [("batt_status", rec["status"]), ("batt_candidates", rec["candidates"]), ("batt_calls", rec["calls"])]
@@ -151,15 +158,17 @@ class BattSample(pytest.Item):
         if rec["status"] != "solved":
             raise SampleNotSolved(rec)
 
+    def _checkpoint(self, rec: Dict[str, Any]) -> None:
+        """What the solve call found, where the controller finds it if a diff call ends this worker."""
+        state = self.config.stash[STATE]
+        _write_json(os.path.join(state.scratch, f"{state.worker_id}.partial"), {"nodeid": self.nodeid, "record": rec})
+
     def _end_worker(self, rec: Dict[str, Any], note: str) -> None:
         """Leave the record where the controller finds it, then end this worker; xdist starts a new one."""
         rec["error"] = "; ".join(filter(None, [rec["error"], note]))
         state = self.config.stash[STATE]
         message = self._describe(rec)
-        path = os.path.join(state.scratch, f"{state.worker_id}.record")
-        with open(path + ".tmp", "w") as f:
-            json.dump({"nodeid": self.nodeid, "record": rec, "message": message}, f)
-        os.replace(path + ".tmp", path)
+        _write_json(os.path.join(state.scratch, f"{state.worker_id}.record"), {"nodeid": self.nodeid, "record": rec, "message": message})
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

@@ -89,7 +89,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
     config.pluginmanager.register(Collection(), "batt-collection")
-    if batt is not None:  # the controller (or the only process with -n 0)
+    if not _is_worker(config) and not config.getoption("collectonly", False):
         if config.getoption("dist", "no") != "no":
             # One worker per core already: BLAS threads inside each would oversubscribe the cores.
             for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
@@ -125,12 +125,15 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     else:
         if baseline is not None:
             _check_baseline_data(baseline, taskset, task_ids, opts)
-        batt = runner.load_batt(opts.module, base_dir)
-        state = State(opts, taskset, task_ids, tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt)
+        # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
+        collect_only = config.getoption("collectonly", False)
+        batt = None if collect_only else runner.load_batt(opts.module, base_dir)
+        state = State(opts, taskset, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt)
     if baseline is not None:
         state.baseline = baseline
         state.baseline_status = session.baseline_statuses(baseline)
-    os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
+    if state.scratch:
+        os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
     return state, batt
 
 
@@ -181,17 +184,12 @@ def _tail(text: str) -> str:
 class Controller:
     """Controller-side hooks: gather records, write results, print the summary."""
 
-    def __init__(self, config: pytest.Config, state: State, batt: runner.BattModule) -> None:
+    def __init__(self, config: pytest.Config, state: State, batt: Optional[runner.BattModule]) -> None:
         self.config = config
         self.state = state
+        self.batt = batt
         self.run = session.BattRun(state.taskset, state.task_ids)
-        opts = state.settings
         self.workers = 0
-        self.head = results.header(
-            batt_module=opts.module, batt_sha256=batt.sha256(),
-            data_name=opts.data, data_sha256=state.taskset.content_hash(state.task_ids),
-            timeout_s=opts.timeout, workers=0,
-        )
         self.results: Optional[Dict[str, Any]] = None
         self.comparison: Optional[compare.Comparison] = None
         self.breaches: List[Tuple[str, str]] = []
@@ -235,14 +233,15 @@ class Controller:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        if self.config.getoption("collectonly", False):
-            shutil.rmtree(self.state.scratch, ignore_errors=True)
-            return  # nothing ran: no summary, no results file
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
-        self.head["config"]["workers"] = self.workers
-        self.results = self.run.results(self.head, interrupted)
         opts = self.state.settings
+        head = results.header(
+            batt_module=opts.module, batt_sha256=self.batt.sha256() if self.batt else "",
+            data_name=opts.data, data_sha256=self.state.taskset.content_hash(self.state.task_ids),
+            timeout_s=opts.timeout, workers=self.workers,
+        )
+        self.results = self.run.results(head, interrupted)
         if self.state.baseline is not None:
             self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
             self.results["comparison"] = compare.to_json(self.comparison)
@@ -282,6 +281,13 @@ class Controller:
                 terminalreporter.write_line(f"gates hold: {', '.join(gates)}", green=True)
 
 
+def _load(path: str, nodeid: str) -> Optional[Dict[str, Any]]:
+    """A worker's JSON note about ``nodeid``, or None (absent, or about another sample)."""
+    text = _read(path)
+    data = json.loads(text) if text else None
+    return data if isinstance(data, dict) and data.get("nodeid") == nodeid else None
+
+
 def _read(path: str) -> str:
     try:
         with open(path) as f:
@@ -310,23 +316,32 @@ class XdistHooks:
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
         self.controller.run.collected(ids)
 
+    @staticmethod
+    def _use_record(report: pytest.TestReport, record: Dict[str, Any], message: str) -> None:
+        report.batt_record = record  # type: ignore[attr-defined]
+        report.outcome = "passed" if record["status"] == "solved" else "failed"
+        report.longrepr = None if report.outcome == "passed" else message
+        report.when = "call"
+
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         worker = report.node.gateway.id if getattr(report, "node", None) is not None else "?"
-        scratch = self.controller.state.scratch
-        saved = _read(os.path.join(scratch, f"{worker}.record"))
-        if saved:
-            # The worker ended itself after this sample to take leaked threads with it.
-            record = json.loads(saved)
-            if record.get("nodeid") == crashitem:
-                report.batt_record = record["record"]  # type: ignore[attr-defined]
-                report.outcome = "passed" if record["record"]["status"] == "solved" else "failed"
-                report.longrepr = None if report.outcome == "passed" else record["message"]
-                report.when = "call"
-                return
-        text = _read(os.path.join(scratch, f"{worker}.stack"))
-        opts = self.controller.state.settings
-        status, message = session.crash_status(text, opts.timeout, opts.grace, worker)
-        report.batt_crash = (status, message)  # type: ignore[attr-defined]
-        report.longrepr = f"{status}: {message}"
         fspath, _, domain = crashitem.partition("::")
         report.location = (fspath, None, f"{fspath[len(session.PREFIX):]}::{domain}")
+        scratch = self.controller.state.scratch
+        opts = self.controller.state.settings
+        status, message = session.crash_status(_read(os.path.join(scratch, f"{worker}.stack")), opts.timeout, opts.grace, worker)
+        ended_itself = _load(os.path.join(scratch, f"{worker}.record"), crashitem)
+        partial = _load(os.path.join(scratch, f"{worker}.partial"), crashitem)
+        if ended_itself:  # after the sample, to take threads it could not stop with it
+            self._use_record(report, ended_itself["record"], ended_itself["message"])
+            return
+        if partial:  # during a diff call: keep what the solve call found
+            record = partial["record"]
+            record["error"] = f"{status} in a diff call: {message}; this sample's differ rows are lost"
+            if status == "timeout":
+                record["seconds"] += opts.timeout + opts.grace
+            text = record["message"] if record["status"] == "unsolved" else ""
+            self._use_record(report, record, f"{text}\n{record['error']}".strip())
+            return
+        report.batt_crash = (status, message)  # type: ignore[attr-defined]
+        report.longrepr = f"{status}: {message}"

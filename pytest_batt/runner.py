@@ -339,20 +339,28 @@ class _ThreadStop(SystemExit):
     """Raised into a thread the batt left running, to end it."""
 
 
-def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard, log_path: str = os.devnull) -> Dict[str, Any]:
+Checkpoint = Callable[[Dict[str, Any]], None]
+
+
+def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard,
+               log_path: str = os.devnull, checkpoint: Optional[Checkpoint] = None) -> Dict[str, Any]:
     """Solve one sample and fold its differ rows; returns the sample's record.
 
-    ``rec["leaked_threads"]`` names threads the batt started that could not be stopped.
+    ``checkpoint``, if given, receives the record as it stands after the solve call (its diff
+    rows not yet folded), so a process that is ended during a diff call does not lose what
+    the solve call found. ``rec["leaked_threads"]`` names threads the batt started that could
+    not be stopped.
     """
     threads_before = threading.enumerate()
-    rec = _run_sample(func, task, sample, guard, log_path)
+    rec = _run_sample(func, task, sample, guard, log_path, checkpoint)
     leaked = stop_threads(threads_before)
     if leaked:
         rec["leaked_threads"] = leaked
     return rec
 
 
-def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard, log_path: str) -> Dict[str, Any]:
+def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard, log_path: str,
+                checkpoint: Optional[Checkpoint]) -> Dict[str, Any]:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     S, I = task.S, sample.input
     rec: Dict[str, Any] = {
@@ -381,14 +389,16 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
                 matched[sid] = None
         rec["matched"] = list(matched)
         rec["status"] = "solved" if matched else "unsolved"
-        diff_errors = _fold_diffs(func, guard, task, sample, cands, fps, rec, log_path)
-        if diff_errors:
-            rec["error"] = diff_errors
         if sample.kind == "test":
             pairs = dict.fromkeys((sid, fp) for (sid, _), fp in zip(cands, fps) if fp is not None)
             rec["ranked"] = [list(p) for p in pairs]
         if not matched:
             rec["message"] = describe_miss(sample.output, cands)
+        if checkpoint is not None:
+            checkpoint({**rec, "seconds": round(time.perf_counter() - wall0, 6), "cpu_seconds": round(time.process_time() - cpu0, 6)})
+        diff_errors = _fold_diffs(func, guard, task, sample, cands, fps, rec, log_path)
+        if diff_errors:
+            rec["error"] = diff_errors
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
     rec["cpu_seconds"] = round(time.process_time() - cpu0, 6)
     return rec

@@ -34,6 +34,7 @@ def batt(task_id, S, I, C, log_path):
     if t == "loop": spin()
     if t == "swallow": stubborn()
     if t == "gilhold": sum(range(10**11))
+    if t == "diffgil" and C is not None: sum(range(10**11))  # only the diff call hangs
     if t == "sleep": time.sleep(600)
     if t == "lock":
         lock = threading.Lock(); lock.acquire(); lock.acquire()
@@ -103,7 +104,7 @@ UNSAFE_IN_PROCESS = {"swallow", "gilhold", "segv", "osexit", "sigterm"}
 def project(pytester):
     data = pytester.mkdir("tasks")
     one = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]], "output": [[2]]}]}
-    for name in list(FAULTS) + GOOD:
+    for name in list(FAULTS) + GOOD + ["diffgil"]:
         (data / f"{name}.json").write_text(json.dumps(one))
     pytester.makepyfile(hostile=HOSTILE)
     return pytester
@@ -117,12 +118,15 @@ def run(project, ids, *args):
 
 
 def check(project, result, ids):
+    """Each fault's samples have its status and message, every other sample is solved."""
     data = json.loads((project.path / "r.json").read_text())
     assert data["session"]["complete"] is True
     assert list(data["tasks"]) == ids
     out = result.stdout.str()
     for tid in ids:
         samples = data["tasks"][tid]["samples"]
+        if tid == "diffgil":
+            continue  # checked by the caller
         if tid in FAULTS:
             status, message = FAULTS[tid]
             assert [s["status"] for s in samples] == [status, status], tid
@@ -139,10 +143,14 @@ def check(project, result, ids):
 def test_every_fault_costs_only_its_own_samples_under_xdist(project, workers):
     ids = list(FAULTS) + GOOD
     start = time.monotonic()
-    result = run(project, ids, "-n", workers, "-rP")
+    result = run(project, ids + ["diffgil"], "-n", workers, "-rP")
     elapsed = time.monotonic() - start
-    data = check(project, result, ids)
-    result.assert_outcomes(passed=2 * len(GOOD), failed=2 * len(FAULTS))
+    data = check(project, result, ids + ["diffgil"])
+    result.assert_outcomes(passed=2 * len(GOOD) + 2, failed=2 * len(FAULTS))
+    # A hard stop in a diff call keeps what the solve call found: the samples stay solved.
+    diffgil = data["tasks"]["diffgil"]["samples"]
+    assert [s["status"] for s in diffgil] == ["solved", "solved"]
+    assert all(s["error"].startswith("timeout in a diff call: a batt call ran past the 1 s timeout") for s in diffgil)
     stub = data["tasks"]["stubthread"]["samples"][0]["error"]
     assert "left 2 thread(s) running that could not be stopped (stubborn-thread, stubborn-thread)" in stub  # solve + diff call
     assert "the worker was replaced" in stub
