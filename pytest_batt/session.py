@@ -131,20 +131,22 @@ class BattRun:
             tid, kind, index = self.plan[nodeid]
             rec = self.records.get(nodeid) or blank_record(tid, kind, index, "missing", "never ran (interrupted, deselected by a crash, or -x)")
             by_task[tid].append(rec)
+        n_tests: Dict[str, int] = {}
+        for tid, kind, _ in self.plan.values():
+            n_tests[tid] = n_tests.get(tid, 0) + (kind == "test")
         out: Dict[str, Any] = {}
         for tid, recs in by_task.items():
             if not recs and tid not in self.task_errors:
                 continue
             recs.sort(key=lambda r: (r["kind"] != "demo", r["index"]))
             scores = scoring.score_task(recs)
-            n_tests = sum(1 for n, (t, kind, _) in self.plan.items() if t == tid and kind == "test")
             tests = [r for r in recs if r["kind"] == "test"]
             out[tid] = {
                 "samples": [{k: r.get(k) for k in SAMPLE_KEYS} for r in recs],
                 "o_score": scores["o_score"],
                 "d_score": scores["d_score"],
                 "s_score": scores["s_score"],
-                "solved": scoring.solved(tests, scores["demo_score"], n_tests),
+                "solved": scoring.solved(tests, scores["demo_score"], n_tests.get(tid, 0)),
                 "seconds": round(sum(r.get("seconds") or 0.0 for r in recs), 6),
                 "sha256": self.taskset.task_hash(tid),
             }
