@@ -404,30 +404,30 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
     return rec
 
 
-def _fold_diffs(func, guard, task, sample, cands, fps, rec, log_path) -> Optional[str]:
+def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Sample,
+                cands: List[Tuple[str, Optional[grids.Grid]]], fps: List[Optional[str]],
+                rec: Dict[str, Any], log_path: str) -> Optional[str]:
     """Demo: one diff call against the expected output. Test: one per distinct candidate grid."""
-    fold = SampleFold()
     problems: List[str] = []
+
+    def diff(label: str, C: grids.Grid) -> Optional[Any]:
+        rec["calls"] += 1
+        call = call_batt(func, guard, label, (task.id, task.S, sample.input, C, log_path), lambda r: normalise_rows(_split(r)[1]))
+        if call.status != "ok":
+            problems.append(call.message or call.status)
+            return None
+        return summarise_rows(call.value)
+
+    fold = SampleFold()
     if sample.kind == "demo":
-        if cands:
-            rec["calls"] += 1
-            call = call_batt(func, guard, "diff call", (task.id, task.S, sample.input, sample.output, log_path), lambda r: normalise_rows(_split(r)[1]))
-            summary = summarise_rows(call.value) if call.status == "ok" else None
-            if call.status != "ok":
-                problems.append(call.message or call.status)
-            for sid, _ in cands:
-                fold.add_pass(sid, summary)
+        summary = diff("diff call", sample.output) if cands else None
+        for sid, _ in cands:
+            fold.add_pass(sid, summary)
     else:
-        summaries: Dict[str, Any] = {}
-        grid_of = {fp: g for (_, g), fp in zip(cands, fps) if fp is not None}
-        for n, fp in enumerate(grid_of, 1):
-            rec["calls"] += 1
-            call = call_batt(func, guard, f"diff call {n}/{len(grid_of)}", (task.id, task.S, sample.input, grid_of[fp], log_path), lambda r: normalise_rows(_split(r)[1]))
-            summaries[fp] = summarise_rows(call.value) if call.status == "ok" else None
-            if call.status != "ok":
-                problems.append(call.message or call.status)
+        grid_of = {fp: g for (_, g), fp in zip(cands, fps) if fp is not None and g is not None}
+        summaries = {fp: diff(f"diff call {n}/{len(grid_of)}", g) for n, (fp, g) in enumerate(grid_of.items(), 1)}
         for (sid, _), fp in zip(cands, fps):
-            fold.add_pass(sid, summaries.get(fp))
+            fold.add_pass(sid, summaries.get(fp) if fp is not None else None)
     rec["d"], rec["last_t"] = fold.to_record()
     if not problems:
         return None
