@@ -20,7 +20,6 @@ from . import compare, report, results, runner, session, settings as settings_mo
 from .items import STATE, BattSample, State, make_tasks
 from .tasks import load_taskset, select
 
-RUN = pytest.StashKey["Controller"]()
 # pytest-timeout prints every other thread's stack on a timeout; in a worker those are
 # execnet's threads, noise beside the record's own message.
 _TIMEOUT_DUMP = re.compile(r"~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*")
@@ -95,7 +94,6 @@ def pytest_configure(config: pytest.Config) -> None:
             for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
                 os.environ.setdefault(var, "1")
         controller = Controller(config, state, batt)
-        config.stash[RUN] = controller
         config.pluginmanager.register(controller, "batt-controller")
         if config.pluginmanager.hasplugin("xdist"):
             config.pluginmanager.register(XdistHooks(controller), "batt-xdist")
