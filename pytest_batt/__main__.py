@@ -14,7 +14,7 @@ import sys
 from typing import Any, Dict, NoReturn, Optional, Sequence
 
 from . import compare as compare_mod
-from . import phase3, results, runner, settings
+from . import phase3, report, results, runner, settings
 from .tasks import load_taskset, select
 
 EXIT_OK, EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
@@ -81,6 +81,8 @@ def cmd_phase3(args: argparse.Namespace) -> int:
     except (ValueError, runner.BattLoadError) as e:  # BattDataError is a ValueError
         raise UsageError(str(e)) from None
     _out(f"phase3: {len(task_ids)} task(s) from {taskset.name}; module {batt.spec}; timeout {args.batt_timeout:g}s per call")
+    for line in report.import_lines(batt.import_seconds, batt.import_output):
+        _out(line.replace("batt: ", "phase3: ", 1))
     res = phase3.run(task_ids, taskset, batt, args.batt_timeout, os.devnull, on_task=lambda tid, e: _out(_task_line(tid, e)))
     tasks = res["tasks"]
     samples = [s for t in tasks.values() for s in t["samples"]]

@@ -5,7 +5,9 @@ This module owns a literal, independent implementation of the Phase 3 scoring ru
 scoring and to measure the honest "before" time. It deliberately does not use
 :mod:`pytest_batt.scoring` or :mod:`pytest_batt.session`: where the plugin folds one diff
 call per sample, this scorer repeats the diff call for every candidate, exactly as Phase 3
-does. It writes the same results file (schema 1) as the plugin, with ``workers = 0``.
+does, and on test samples it diffs every candidate's value as the batt returned it (``()``,
+``None``, grids of floats), not only valid grids. It writes the same results file
+(schema 1) as the plugin, with ``workers = 0``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from . import results
 from .grids import Grid
-from .runner import BattModule, BattTimeout, ContractError, _split, normalise_candidates, normalise_rows
+from .runner import BattModule, BattTimeout, Candidate, ContractError, _split, normalise_candidates, normalise_rows
 from .tasks import BattDataError, Sample, Task, TaskSet
 
 OWN = "None"  # s_solver_id of a differ's own row: a string, as the batt contract says
@@ -87,7 +89,7 @@ def _call(func: Callable[..., Any], timeout: float, label: str, args: tuple, par
         return "error", f"{label} raised {type(e).__name__}: {e}"
 
 
-def _solve_parse(result: Any) -> List[Tuple[str, Optional[Grid]]]:
+def _solve_parse(result: Any) -> List[Candidate]:
     return normalise_candidates(_split(result)[0])
 
 
@@ -128,9 +130,9 @@ def s_snapshot(d_score: DScore) -> Dict[str, Dict[str, Dict[str, int]]]:
     return s_score
 
 
-def pass_at_2(cands: Sequence[Tuple[str, Optional[Grid]]], demo_score: Dict[str, int], expected: Grid) -> bool:
+def pass_at_2(cands: Sequence[Tuple[Any, ...]], demo_score: Dict[str, int], expected: Grid) -> bool:
     """ARC's two attempts: the first two distinct grids after a stable sort by demo score, best first."""
-    valid = [(sid, g) for sid, g in cands if g is not None]
+    valid = [(c[0], c[1]) for c in cands if c[1] is not None]
     ranked = sorted(valid, key=lambda c: -demo_score.get(c[0], 0))
     picked: List[Grid] = []
     for _, grid in ranked:
@@ -153,7 +155,7 @@ class _TaskScorer:
         self.d_score: DScore = {}
         self.memory: Dict[str, Any] = {}
 
-    def sample(self, sample: Sample) -> Tuple[Dict[str, Any], List[Tuple[str, Optional[Grid]]]]:
+    def sample(self, sample: Sample) -> Tuple[Dict[str, Any], List[Tuple[str, Optional[Grid], Any, None]]]:
         """Score one sample; returns its results record and its candidates (for pass@2)."""
         wall0, cpu0 = time.perf_counter(), time.process_time()
         task, S, I, O = self.task, self.task.S, sample.input, sample.output
@@ -162,15 +164,15 @@ class _TaskScorer:
             "matched": [], "calls": 1, "seconds": 0.0, "cpu_seconds": 0.0, "error": None,
         }
         status, value = _call(self.func, self.timeout, "solve call", (task.id, S, I, None, self.log_path), _solve_parse)
-        cands: List[Tuple[str, Optional[Grid]]] = []
+        cands: List[Tuple[str, Optional[Grid], Any, None]] = []
         if status != "ok":
             rec["status"], rec["error"] = status, value
         else:
-            cands = value
+            cands = [(c.solver_id, c.grid, c.value, None) for c in value]
             rec["candidates"] = len(cands)
             matched: Dict[str, None] = {}
             failed: List[str] = []
-            for sid, grid in cands:
+            for sid, grid, value, _ in cands:
                 hit = grid is not None and grid == O
                 self.o_score[sid] = self.o_score.get(sid, 0) + int(hit)
                 if hit:
@@ -178,9 +180,7 @@ class _TaskScorer:
                 if sample.kind == "demo":
                     C: Optional[Grid] = O  # the same call for every candidate, as Phase 3 makes it
                 else:
-                    C = grid  # the diff against this candidate
-                    if C is None:
-                        continue  # not a valid grid: nothing to diff against
+                    C = value  # the diff against this candidate, whatever the batt returned
                 rec["calls"] += 1
                 dstatus, rows = _call(self.func, self.timeout, "diff call", (task.id, S, I, C, self.log_path), _diff_parse)
                 if dstatus != "ok":

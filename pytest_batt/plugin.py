@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
@@ -19,6 +20,20 @@ import pytest
 from . import compare, report, results, runner, session, settings as settings_mod
 from .items import STATE, BattSample, State, make_tasks
 from .tasks import load_taskset, select
+
+_IMPORTED = time.monotonic()
+
+
+def process_age() -> float:
+    """Seconds since this process started: the whole run's wall time, start-up included."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 3)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return round(time.monotonic() - _IMPORTED, 3)  # not Linux: from when pytest loaded this plugin
 
 # pytest-timeout prints every other thread's stack on a timeout; in a worker those are
 # execnet's threads, noise beside the record's own message.
@@ -58,6 +73,50 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: List[str]) -> None:
+    if getattr(early_config.known_args_namespace, "batt", None):
+        _reroot(early_config)
+
+
+def _reroot(config: pytest.Config) -> None:
+    """Undo pytest taking ``--batt-module PATH``'s value for a test path.
+
+    pytest picks the rootdir and the ini file before it loads plugins, so the value of
+    ``--batt-module /elsewhere/batt.py`` (or ``--batt-data DIR``) counts as a path to test:
+    the rootdir moves there, node ids print as ``../batt/...`` and the project's own ini
+    file is not read. Here the choice is made again with the real test paths. pytest offers
+    no public way to do that, so this touches its private attributes, in this one place
+    (``tests/test_plugin.py`` fails loudly when pytest changes them).
+    """
+    ns = config.known_args_namespace
+    if ns.rootdir or ns.inifilename:
+        return  # the user chose
+    try:
+        from _pytest.config.findpaths import determine_setup
+
+        rootpath, inipath, inicfg, ignored = determine_setup(
+            inifile=None, override_ini=ns.override_ini, args=ns.file_or_dir,
+            rootdir_cmd_arg=None, invocation_dir=config.invocation_params.dir,
+        )
+    except (ImportError, TypeError, AttributeError):
+        return  # another pytest: keep its choice (the test of this function says so loudly)
+    if (rootpath, inipath) == (config.rootpath, config.inipath):
+        return
+    if inipath != config.inipath and inicfg.get("addopts") is not None:
+        raise pytest.UsageError(
+            f"pytest read an option's value as a test path and so did not read {inipath} (it has addopts); "
+            "write the --batt-* options as --batt-module=PATH"
+        )
+    old_cut = str(config.inipath.parent if config.inipath else config.rootpath)
+    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg  # type: ignore[attr-defined]
+    config._ignored_config_files = ignored  # type: ignore[attr-defined]
+    config._inicache.clear()  # type: ignore[attr-defined]
+    config._parser.extra_info.update(rootdir=str(rootpath), inifile=str(inipath))  # type: ignore[attr-defined]
+    if ns.confcutdir == old_cut:
+        ns.confcutdir = str(inipath.parent if inipath else rootpath)
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session."""
@@ -88,6 +147,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
     config.pluginmanager.register(Collection(), "batt-collection")
+    if _is_worker(config):
+        try:  # now, not at the first sample: the import is the batt's own, not a sample's
+            state.batt()
+        except runner.BattLoadError:
+            pass  # each sample reports it in one line
     if not _is_worker(config) and not config.getoption("collectonly", False):
         if config.getoption("dist", "no") != "no":
             # One worker per core already: BLAS threads inside each would oversubscribe the cores.
@@ -202,6 +266,8 @@ class Controller:
         opts = self.state.settings
         lines = [f"batt: {len(self.state.task_ids)} task(s), {len(self.run.plan)} samples from {opts.data}; "
                  f"module {opts.module}; timeout {opts.timeout:g}s per call"]
+        if self.batt is not None:
+            lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
         if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
             lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
                          "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
@@ -239,7 +305,9 @@ class Controller:
             data_name=opts.data, data_sha256=self.state.taskset.content_hash(self.state.task_ids),
             timeout_s=opts.timeout, workers=self.workers,
         )
-        self.results = self.run.results(head, interrupted)
+        if self.batt is not None:
+            head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))
+        self.results = self.run.results(head, interrupted, process_age())
         if self.state.baseline is not None:
             self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
             self.results["comparison"] = compare.to_json(self.comparison)

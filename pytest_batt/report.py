@@ -69,8 +69,23 @@ def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
     workers = results["config"]["workers"]
     wall, item = session["wall_s"], session["item_s"]
     par = item / wall if wall > 0 else 0.0
+    run = f"run {session['process_s']:.2f}s (whole pytest process), " if session.get("process_s") is not None else ""
     lines.append(
-        f"time: wall {wall:.2f}s, batt {item:.2f}s summed over samples, parallelism {par:.2f}x "
+        f"time: {run}samples {wall:.2f}s wall, batt {item:.2f}s summed over samples, parallelism {par:.2f}x "
         f"({workers} worker{'s' if workers != 1 else ''})" + ("" if session["complete"] else "   [incomplete run]")
     )
+    return lines
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} characters cut]"
+
+
+def import_lines(seconds: float, output: str, max_lines: int = 5) -> List[str]:
+    """The batt's import, once per run: how long it took and what it printed."""
+    lines = [f"batt: imported in {seconds:.2f}s" + (", printing:" if output.strip() else "")]
+    printed = [line for line in output.splitlines() if line.strip()]
+    lines += [f"  | {clip(line, 200)}" for line in printed[:max_lines]]
+    if len(printed) > max_lines:
+        lines.append(f"  | ... ({len(printed) - max_lines} more lines)")
     return lines

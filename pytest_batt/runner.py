@@ -20,7 +20,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from . import grids
 from .scoring import Row, SampleFold, summarise_rows
@@ -55,6 +55,8 @@ class BattModule:
     spec: str
     func: Callable[..., Any]
     files: Tuple[str, ...]
+    import_seconds: float = 0.0
+    import_output: str = ""  # what the module printed while it was imported
 
     def sha256(self) -> str:
         """Hash of the module's source (every .py file of a package), to tell batts apart."""
@@ -75,41 +77,132 @@ def _module_files(module: Any) -> Tuple[str, ...]:
     return (file,)
 
 
+@contextlib.contextmanager
+def captured_output() -> Iterator[List[str]]:
+    """Collect what is printed (Python or C, stdout or stderr) into the yielded list.
+
+    A generated batt prints at import ("CuPy not available ..."); that is the batt's own
+    output, shown once in the header, not the captured output of whichever sample ran first.
+    """
+    import tempfile
+
+    out: List[str] = []
+    saved_streams = (sys.stdout, sys.stderr)
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        saved_fds = []
+        for fd in (1, 2):
+            try:
+                saved_fds.append((fd, os.dup(fd)))
+            except OSError:
+                continue  # closed: nothing can be printed there
+        for fd, _ in saved_fds:
+            sys.stdout.flush() if fd == 1 else sys.stderr.flush()
+            os.dup2(sink.fileno(), fd)
+        text = open(sink.fileno(), "w", closefd=False, errors="replace")
+        sys.stdout = sys.stderr = text
+        try:
+            yield out
+        finally:
+            text.flush()
+            sys.stdout, sys.stderr = saved_streams
+            for fd, saved in saved_fds:
+                os.dup2(saved, fd)
+                os.close(saved)
+            sink.seek(0)
+            out.append(sink.read().decode("utf-8", "replace"))
+
+
+def _exec_new(name: str, spec: Any) -> Any:
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def _import_file(path: Path) -> Any:
+    """Import a batt file with its folder first on ``sys.path``, as ``python path.py`` would.
+
+    Generated batts import the DSL modules beside them (``from pile import *``). The module
+    gets its own stem as name when that is free, so process pools that pickle its functions
+    (``spawn``, ``forkserver``) can import it again in their children.
+    """
+    folder = str(path.parent)
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
+    name = path.stem
+    existing = sys.modules.get(name)
+    existing_file = getattr(existing, "__file__", None)
+    if existing_file and Path(existing_file).resolve() == path:
+        return existing
+    if existing is not None or not name.isidentifier():
+        name = "_batt_" + hashlib.sha1(str(path).encode()).hexdigest()[:10] + "_" + path.stem
+        if name in sys.modules:
+            return sys.modules[name]
+    mspec = importlib.util.spec_from_file_location(name, path)
+    assert mspec is not None and mspec.loader is not None
+    # A plain SourceFileLoader: no assertion rewriting for a batt named test_*.py, and
+    # bytecode cached in __pycache__ like any import.
+    return _exec_new(name, mspec)
+
+
+def _import_dotted(name: str) -> Any:
+    """``importlib.import_module`` without pytest's assertion rewriting: a batt is no test module."""
+    import importlib.machinery
+
+    if name in sys.modules:
+        return sys.modules[name]
+    parent, _, last = name.rpartition(".")
+    search = importlib.import_module(parent).__path__ if parent else None
+    spec = importlib.machinery.PathFinder.find_spec(name, search)
+    if spec is None or spec.loader is None:
+        return importlib.import_module(name)  # found by another finder (an editable install, a zip)
+    module = _exec_new(name, spec)
+    if parent:
+        setattr(sys.modules[parent], last, module)
+    return module
+
+
+def is_path(spec: str) -> bool:
+    return spec.endswith(".py") or os.sep in spec or "/" in spec
+
+
 def load_batt(spec: str, base_dir: Optional[str] = None) -> BattModule:
     """Import ``batt`` from a dotted module name or a ``.py`` path; one clear error if it cannot be used."""
     spec = spec or DEFAULT_MODULE
     where = f"--batt-module {spec}"
+    searched = "sys.path"
+    output: List[str] = []
+    t0 = time.perf_counter()
     try:
-        if spec.endswith(".py") or os.sep in spec:
-            path = Path(base_dir or os.getcwd(), spec)
+        if is_path(spec):
+            path = Path(base_dir or os.getcwd(), spec).expanduser().resolve()
             if not path.is_file():
                 raise BattLoadError(f"{where}: no such file {path}")
-            name = "_batt_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10] + "_" + path.stem
-            module = sys.modules.get(name)
-            if module is None:
-                mspec = importlib.util.spec_from_file_location(name, path)
-                assert mspec is not None and mspec.loader is not None
-                module = importlib.util.module_from_spec(mspec)
-                sys.modules[name] = module
-                try:
-                    mspec.loader.exec_module(module)
-                except BaseException:
-                    del sys.modules[name]
-                    raise
+            searched = f"{path.parent} (the batt's folder), then sys.path"
+            with captured_output() as output:
+                module = _import_file(path)
         else:
             if base_dir and base_dir not in sys.path:
                 sys.path.insert(0, base_dir)  # like `python -m`: the user's project is importable
-            module = importlib.import_module(spec)
+            searched = f"{base_dir} (the invocation folder), then sys.path" if base_dir else "sys.path"
+            with captured_output() as output:
+                module = _import_dotted(spec)
     except BattLoadError:
         raise
     except SyntaxError as e:
         raise BattLoadError(f"{where}: syntax error in {e.filename}, line {e.lineno}: {e.msg}") from None
     except ModuleNotFoundError as e:
-        if e.name and spec.startswith(e.name):
-            raise BattLoadError(f"{where}: module {e.name!r} not found") from None
-        raise BattLoadError(f"{where}: importing it failed: {type(e).__name__}: {e}") from None
+        if e.name and not is_path(spec) and spec.startswith(e.name):
+            raise BattLoadError(f"{where}: module {e.name!r} not found (searched {searched})") from None
+        raise BattLoadError(f"{where}: importing it failed: {type(e).__name__}: {e} (searched {searched})") from None
     except (Exception, SystemExit) as e:
         raise BattLoadError(f"{where}: importing it failed: {type(e).__name__}: {e}") from None
+    seconds = time.perf_counter() - t0
     func = getattr(module, "batt", None)
     if func is None:
         raise BattLoadError(f"{where}: the module has no attribute 'batt'")
@@ -121,7 +214,7 @@ def load_batt(spec: str, base_dir: Optional[str] = None) -> BattModule:
         raise BattLoadError(f"{where}: batt{inspect.signature(func)} does not accept (task_id, S, I, C, log_path)") from None
     except ValueError:
         pass  # builtins without a signature: let the call decide
-    return BattModule(spec, func, _module_files(module))
+    return BattModule(spec, func, _module_files(module), round(seconds, 6), "".join(output))
 
 
 # --- normalising returns ---------------------------------------------------------------
@@ -156,28 +249,84 @@ def _split(result: Any) -> Tuple[Any, Any]:
     return o, s
 
 
-def normalise_candidates(o: Any) -> List[Tuple[str, Optional[grids.Grid]]]:
-    """``o`` as ``(solver_id, grid or None)``; a candidate that is not a valid grid never matches.
+class Candidate(NamedTuple):
+    solver_id: str
+    grid: Optional[grids.Grid]  # the canonical grid, None when the value is not a valid grid
+    value: Any  # exactly as the batt returned it: what a test sample's diff call gets as C
+    diff_key: Any  # equal keys share one diff call; see diff_key()
 
-    Batts return the same grid object from many solvers; it is validated once per object.
+
+class _Alone:
+    """A diff key equal only to itself: this candidate gets a diff call of its own."""
+
+    __slots__ = ()
+
+
+def _types(value: Any) -> Any:
+    """The exact types inside a value, or None when its equality cannot stand for identity.
+
+    ``1 == 1.0 == True`` and ``nan != nan``: values that are equal but of other types, or that
+    hold a float nan, are never taken for one another.
+    """
+    t = type(value)
+    if t is tuple:
+        if all(type(x) is int for x in value):
+            return "ints"  # a grid row, the common case
+        parts = tuple(_types(x) for x in value)
+        return None if None in parts else parts
+    if t is float:
+        return None if value != value else t
+    if t in (int, bool, str, bytes, type(None)):
+        return t
+    if t is frozenset:
+        kinds = frozenset(type(x) for x in value)
+        return (t, kinds) if kinds <= {int, str} else None
+    return None  # other objects: their own __eq__ is not trusted to mean "the same argument"
+
+
+def diff_key(value: Any) -> Any:
+    """The key under which candidates share one diff call: equal, hashable values of the same types.
+
+    Phase 3 diffs every candidate; for a pure batt, candidates with the same value get the
+    same rows, so one call per distinct value folds to the same scores. Unhashable values
+    (lists, arrays) and values not equal to themselves (a nan cell) get a call each.
+    """
+    try:
+        sig = _types(value)
+        if sig is not None:
+            hash(value)
+            return (sig, value)
+    except Exception:
+        pass
+    return _Alone()
+
+
+def normalise_candidates(o: Any, keys: bool = False) -> List[Candidate]:
+    """``o`` as :class:`Candidate` rows; a value that is not a valid grid never matches.
+
+    Batts return the same object from many solvers; it is validated once per object. With
+    ``keys``, each candidate's :func:`diff_key` is computed too (test samples need it), here,
+    under the call's time limit, because hashing a returned object runs the batt's code.
     """
     out = []
-    seen: Dict[int, Optional[grids.Grid]] = {}
+    seen: Dict[int, Tuple[Optional[grids.Grid], Any]] = {}
     alive = []  # keeps each seen object alive, so its id cannot be reused by another
     for i, cand in enumerate(_rows_of(o, "o (the candidates)")):
         try:
-            _t_n, _evo, sid, grid = cand
+            _t_n, _evo, sid, value = cand
         except (TypeError, ValueError):
             raise ContractError(f"o[{i}] must be a 4-tuple (t_n, evo, solver_id, output_grid), got {cand!r:.80}") from None
         if not isinstance(sid, str):
             raise ContractError(f"o[{i}]: solver_id must be a str, got {type(sid).__name__} {sid!r:.40}")
-        key = id(grid)
-        if key in seen:
-            norm = seen[key]
-        else:
-            norm = seen[key] = grids.try_grid(grid)
-            alive.append(grid)
-        out.append((sid if type(sid) is str else str(sid), norm))
+        known = seen.get(id(value))
+        if known is None:
+            key = diff_key(value) if keys else None
+            known = seen[id(value)] = (grids.try_grid(value), key)
+            alive.append(value)
+        grid, key = known
+        if isinstance(key, _Alone):
+            key = _Alone()  # the same object twice: still a call per candidate
+        out.append(Candidate(sid if type(sid) is str else str(sid), grid, value, key))
     return out
 
 
@@ -368,21 +517,22 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
         "error": None, "message": None, "candidates": 0, "matched": [], "calls": 1,
         "o": {}, "d": {}, "last_t": {}, "expected": grids.fingerprint(sample.output),
     }
-    solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), lambda r: normalise_candidates(_split(r)[0]))
+    keys = sample.kind == "test"
+    solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), lambda r: normalise_candidates(_split(r)[0], keys))
     if solve.status != "ok":
         rec.update(status=solve.status, error=solve.message)
     else:
-        cands: List[Tuple[str, Optional[grids.Grid]]] = solve.value
+        cands: List[Candidate] = solve.value
         rec["candidates"] = len(cands)
         fp_of: Dict[int, Optional[str]] = {}
         fps = []
-        for _, g in cands:
+        for g in (c.grid for c in cands):
             fp = fp_of.get(id(g), "")
             if fp == "":
                 fp = fp_of[id(g)] = grids.fingerprint(g) if g is not None else None
             fps.append(fp)
         matched: Dict[str, None] = {}
-        for (sid, grid), fp in zip(cands, fps):
+        for (sid, grid, _, _), fp in zip(cands, fps):
             hit = fp == rec["expected"] and grid == sample.output
             rec["o"][sid] = rec["o"].get(sid, 0) + hit
             if hit:
@@ -390,13 +540,13 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
         rec["matched"] = list(matched)
         rec["status"] = "solved" if matched else "unsolved"
         if sample.kind == "test":
-            pairs = dict.fromkeys((sid, fp) for (sid, _), fp in zip(cands, fps) if fp is not None)
+            pairs = dict.fromkeys((c.solver_id, fp) for c, fp in zip(cands, fps) if fp is not None)
             rec["ranked"] = [list(p) for p in pairs]
         if not matched:
-            rec["message"] = describe_miss(sample.output, cands)
+            rec["message"] = describe_miss(sample.output, [(c.solver_id, c.grid) for c in cands])
         if checkpoint is not None:
             checkpoint({**rec, "seconds": round(time.perf_counter() - wall0, 6), "cpu_seconds": round(time.process_time() - cpu0, 6)})
-        diff_errors = _fold_diffs(func, guard, task, sample, cands, fps, rec, log_path)
+        diff_errors = _fold_diffs(func, guard, task, sample, cands, rec, log_path)
         if diff_errors:
             rec["error"] = diff_errors
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
@@ -405,12 +555,16 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
 
 
 def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Sample,
-                cands: List[Tuple[str, Optional[grids.Grid]]], fps: List[Optional[str]],
-                rec: Dict[str, Any], log_path: str) -> Optional[str]:
-    """Demo: one diff call against the expected output. Test: one per distinct candidate grid."""
+                cands: List[Candidate], rec: Dict[str, Any], log_path: str) -> Optional[str]:
+    """Phase 3's diff calls, each made once and folded for every candidate it stands for.
+
+    Demo: Phase 3 diffs against the expected output once per candidate, always the same
+    arguments, so one call serves all. Test: Phase 3 diffs against each candidate's own
+    value, whatever it is (``()``, a grid of floats, ``None``); one call per distinct value.
+    """
     problems: List[str] = []
 
-    def diff(label: str, C: grids.Grid) -> Optional[Any]:
+    def diff(label: str, C: Any) -> Optional[Any]:
         rec["calls"] += 1
         call = call_batt(func, guard, label, (task.id, task.S, sample.input, C, log_path), lambda r: normalise_rows(_split(r)[1]))
         if call.status != "ok":
@@ -421,13 +575,15 @@ def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Samp
     fold = SampleFold()
     if sample.kind == "demo":
         summary = diff("diff call", sample.output) if cands else None
-        for sid, _ in cands:
-            fold.add_pass(sid, summary)
+        for c in cands:
+            fold.add_pass(c.solver_id, summary)
     else:
-        grid_of = {fp: g for (_, g), fp in zip(cands, fps) if fp is not None and g is not None}
-        summaries = {fp: diff(f"diff call {n}/{len(grid_of)}", g) for n, (fp, g) in enumerate(grid_of.items(), 1)}
-        for (sid, _), fp in zip(cands, fps):
-            fold.add_pass(sid, summaries.get(fp) if fp is not None else None)
+        first: Dict[Any, Any] = {}  # diff key -> the value of its first candidate, in batt order
+        for c in cands:
+            first.setdefault(c.diff_key, c.value)
+        summaries = {key: diff(f"diff call {n}/{len(first)}", value) for n, (key, value) in enumerate(first.items(), 1)}
+        for c in cands:
+            fold.add_pass(c.solver_id, summaries[c.diff_key])
     rec["d"], rec["last_t"] = fold.to_record()
     if not problems:
         return None

@@ -154,9 +154,12 @@ class BattRun:
                 out[tid]["error"] = self.task_errors[tid]
         return out
 
-    def results(self, head: Dict[str, Any], interrupted: bool) -> Dict[str, Any]:
+    def results(self, head: Dict[str, Any], interrupted: bool, process_s: Optional[float] = None) -> Dict[str, Any]:
+        """``process_s``: the whole run's wall time (start-up included), beside the items' span."""
         tasks = self.task_results()
         end = self.finished if self.finished is not None else time.perf_counter()
         item_s = sum(t["seconds"] for t in tasks.values())
         session = {"wall_s": round(end - self.started, 6), "item_s": round(item_s, 6), "complete": self.complete() and not interrupted}
+        if process_s is not None:
+            session["process_s"] = process_s
         return {**head, "session": session, "tasks": tasks}

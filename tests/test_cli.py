@@ -63,6 +63,8 @@ def test_phase3_writes_a_results_file(workdir: Path) -> None:
                        "good_batt.py", "--batt-timeout", "2", "--json", "r.json")
     assert rc == 0, err
     lines = out.splitlines()
+    assert lines[1].startswith("phase3: imported in ")
+    lines = lines[1:]
     assert lines[1].startswith("bbb  samples solved 3/3  pass@2 yes  oracle yes  ")
     assert lines[2].startswith("aaa  samples solved 3/3  pass@2 yes  oracle yes  ")
     assert lines[3].startswith("tasks: 2   pass@2: 2/2   oracle: 2/2   samples solved: 6/6")

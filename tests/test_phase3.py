@@ -146,7 +146,7 @@ def test_s_score_is_a_snapshot_after_the_demos(tmp_path: Path) -> None:
     assert entry["d_score"]["B"]["d"] == {"last_t": 1, "iz": 1, "zo": 2}
 
 
-def test_test_diff_against_each_valid_candidate_repeats_included(tmp_path: Path) -> None:
+def test_test_diff_against_every_candidate_whatever_its_value(tmp_path: Path) -> None:
     seen: List[Any] = []
 
     def diff(I: tuple, C: tuple) -> List[tuple]:
@@ -155,18 +155,18 @@ def test_test_diff_against_each_valid_candidate_repeats_included(tmp_path: Path)
 
     def solve(I: tuple) -> List[tuple]:
         if I == T([[5]]):
-            return cands(("A", [[6]]), ("B", [[6]]), ("A", "not a grid"), ("C", [[7]]), ("D", [[10]]))
+            return cands(("A", [[6]]), ("B", [[6]]), ("A", "not a grid"), ("C", [[7]]), ("D", [[10]]), ("E", ()))
         return cands(("A", [[2]]))
 
     entry = score(tmp_path, ONE_DEMO, Toy(solve, diff))
     test = entry["samples"][1]
-    assert test["calls"] == 1 + 3  # invalid grids (a string, colour 10) get no diff call
-    assert seen[1:] == [T([[6]]), T([[6]]), T([[7]])]
-    assert test["candidates"] == 5 and test["matched"] == ["A", "B"] and test["status"] == "solved"
+    assert test["calls"] == 1 + 6  # Phase 3 diffs every candidate, valid grid or not
+    assert seen[1:] == [T([[6]]), T([[6]]), "not a grid", T([[7]]), T([[10]]), ()]  # as the batt returned them
+    assert test["candidates"] == 6 and test["matched"] == ["A", "B"] and test["status"] == "solved"
     # o_score: every solver that gave a candidate, demo and test, 0 when it never matched
-    assert entry["o_score"] == {"A": 2, "B": 1, "C": 0, "D": 0}
-    assert entry["d_score"]["A"]["d"]["zo"] == 2  # one demo pass + one test pass (the invalid one skipped)
-    assert "D" not in entry["d_score"]
+    assert entry["o_score"] == {"A": 2, "B": 1, "C": 0, "D": 0, "E": 0}
+    assert entry["d_score"]["A"]["d"]["zo"] == 3  # one demo pass + two test passes (the string included)
+    assert entry["d_score"]["D"]["d"]["zo"] == 1 and entry["d_score"]["E"]["d"]["zo"] == 1
 
 
 # --- failures contribute nothing ------------------------------------------------------------

@@ -25,8 +25,10 @@ def test_candidates_from_lists_arrays_and_junk_are_normalised():
         (3, None, "junk", "not a grid"),
         (4, None, "ragged", [[1], [1, 2]]),
     ]
-    assert runner.normalise_candidates(o) == [("list", ((2, 1),)), ("array", ((2, 1),)), ("junk", None), ("ragged", None)]
-    assert runner.normalise_candidates(x for x in o[:1]) == [("list", ((2, 1),))]
+    cands = runner.normalise_candidates(o)
+    assert [(c.solver_id, c.grid) for c in cands] == [("list", ((2, 1),)), ("array", ((2, 1),)), ("junk", None), ("ragged", None)]
+    assert [c.value is v[3] for c, v in zip(cands, o)] == [True] * 4  # kept as returned, for the diff calls
+    assert [(c.solver_id, c.grid) for c in runner.normalise_candidates(x for x in o[:1])] == [("list", ((2, 1),))]
 
 
 @pytest.mark.parametrize(
@@ -64,17 +66,45 @@ def test_demo_sample_makes_one_solve_and_one_diff_call():
     assert rec["o"] == {"flip": 1, "id": 0, "flip2": 1}
 
 
-def test_test_sample_diffs_each_distinct_candidate_grid_once():
+def test_test_sample_diffs_each_distinct_candidate_value_once():
     calls = []
+    nan = float("nan")
+    odd = [[4, 3]]
 
     def batt(task_id, S, I, C, log_path):
         calls.append(C)
-        return [(1, 0, "a", flip(I)), (2, 0, "b", flip(I)), (3, 0, "c", I), (4, 0, "d", None)], []
+        return [(1, 0, "a", flip(I)), (2, 0, "b", flip(I)), (3, 0, "c", I), (4, 0, "d", None), (5, 0, "e", ()),
+                (6, 0, "f", ()), (7, 0, "g", ((nan, 3),)), (8, 0, "h", ((nan, 3),)), (9, 0, "i", odd), (10, 0, "j", odd),
+                (11, 0, "k", ((4.0, 3),)), (12, 0, "l", None)], []
 
     rec = runner.run_sample(batt, TASK, TASK.tests[0])
-    assert calls == [None, ((4, 3),), ((3, 4),)]
-    assert rec["calls"] == 3
-    assert rec["ranked"] == [["a", rec["expected"]], ["b", rec["expected"]], ["c", rec["ranked"][2][1]]]
+    assert calls[0] is None
+    # One call per distinct value, in batt order; values not equal to themselves (nan) and
+    # unhashable ones (lists) get a call per candidate; 4.0 == 4 but is not the same argument.
+    assert calls[1:4] == [((4, 3),), ((3, 4),), None] and calls[4] == ()
+    assert [c is odd for c in calls[7:9]] == [True, True] and calls[9] == ((4.0, 3),)
+    assert len(calls) == 10 and rec["calls"] == 10
+    assert [r[0] for r in rec["ranked"]] == ["a", "b", "c", "i", "j"]  # only valid grids can be attempts
+    assert rec["ranked"][0] == ["a", rec["expected"]] and rec["ranked"][3] == ["i", rec["expected"]]
+
+
+@pytest.mark.parametrize("a, b, shared", [
+    (((1, 2),), ((1, 2),), True),
+    ((), (), True),
+    (None, None, True),
+    (((1, 2),), ((1.0, 2),), False),
+    (((1, 2),), ((True, 2),), False),
+    ((0, frozenset({(1, 2)})), (0, frozenset({(1, 2)})), False),  # tuples in a frozenset: not trusted
+    (frozenset({1, 2}), frozenset({2, 1}), True),
+    ([[1]], [[1]], False),
+])
+def test_diff_keys_share_a_call_only_for_equal_values_of_equal_types(a, b, shared):
+    assert (runner.diff_key(a) == runner.diff_key(b)) is shared
+
+
+def test_diff_key_of_a_value_holding_nan_is_its_own_even_for_the_same_object():
+    v = ((float("nan"), 1),)
+    assert runner.diff_key(v) != runner.diff_key(v)
 
 
 def test_unsolved_sample_explains_the_closest_candidate():
