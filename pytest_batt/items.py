@@ -36,6 +36,7 @@ class State:
     worker_id: str = "main"
     baseline: Optional[Dict[str, Any]] = None
     baseline_status: Dict[str, str] = field(default_factory=dict)
+    shard: Any = None  # sharding.Shard on a controller run with --batt-shard
     _batt: Optional[runner.BattModule] = field(default=None, repr=False)
     _stack_file: Any = field(default=None, repr=False)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Tuple
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .runner import DEFAULT_MODULE
+from .sharding import parse_spec as shard_spec
 from .tasks import DEFAULT_DATA
 
 DEFAULT_TIMEOUT = 10.0
@@ -29,6 +30,10 @@ HELP = {
     "batt_compare_fail": "fail the run when this gate breaches against --batt-compare (repeatable): "
     "solved, pass2, oracle, score, candidates:PCT%, time:PCT%",
     "batt_compare_any": "compare even when the baseline's tasks have different content",
+    "batt_shard": "run only shard K of N (K/N, e.g. 2/4): every selected task is in exactly one shard; "
+    "merge the shards' results files with 'python -m pytest_batt merge'",
+    "batt_durations": "a previous results file or baseline whose per-task seconds balance --batt-shard "
+    "(default: balance by sample count and grid size)",
     "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
     "'memory limit' instead of exhausting the machine (default: off)",
 }
@@ -69,6 +74,8 @@ class Settings:
     compare_path: Optional[str] = None
     compare_fail: Tuple[str, ...] = ()
     compare_any: bool = False
+    shard: Optional[Tuple[int, int]] = None
+    durations_path: Optional[str] = None
 
     @property
     def active(self) -> bool:
@@ -95,6 +102,7 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
     json_path = pick("batt_json", None)
     save_path = pick("batt_save", None)
     compare_path = pick("batt_compare", None)
+    durations_path = pick("batt_durations", None)
     here = lambda p: os.path.join(base_dir, p) if p else None  # noqa: E731
     return Settings(
         tasks=list(getoption("batt") or []),
@@ -109,7 +117,27 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         compare_path=here(compare_path),
         compare_fail=tuple(pick("batt_compare_fail", [])),
         compare_any=bool(getoption("batt_compare_any") or getini("batt_compare_any")),
+        shard=pick("batt_shard", None, shard_spec),
+        durations_path=here(durations_path),
     )
+
+
+def for_workers(settings: Settings, task_ids: Sequence[str]) -> Dict[str, Any]:
+    """What the controller resolved (its command line *and* its ini file), for ``workerinput``.
+
+    A worker with another working directory (``--tx ...//chdir=DIR``, another host) does not
+    read the controller's ini file, and must not choose its own shard: it gets the values and
+    the task ids from here. Paths to data and module stay as given, resolved on the worker's side.
+    """
+    sent = asdict(replace(settings, tasks=[",".join(task_ids)], json_path=None, save_path=None,
+                          compare_path=None, compare_fail=(), durations_path=None, shard=None))
+    sent["compare_fail"] = []
+    return sent
+
+
+def from_controller(sent: Dict[str, Any], base_dir: str) -> Settings:
+    """The worker's side of :func:`for_workers`: the controller's values, this worker's directory."""
+    return Settings(**{**sent, "base_dir": base_dir, "compare_fail": tuple(sent.get("compare_fail") or ())})
 
 
 def check_writable(path: str, option: str) -> None:
