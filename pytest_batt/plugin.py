@@ -17,7 +17,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import compare, report, results, runner, session, settings as settings_mod
+from . import compare, report, results, runner, session, sharding, settings as settings_mod
 from .items import STATE, BattSample, State, make_tasks
 from .tasks import load_taskset, select
 
@@ -54,7 +54,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
     group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type, help=h["batt_compare_fail"])
     group.addoption("--batt-compare-any", dest="batt_compare_any", action="store_true", default=None, help=h["batt_compare_any"])
-    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare"):
+    group.addoption("--batt-shard", metavar="K/N", dest="batt_shard", default=None, type=settings_mod.shard_spec, help=h["batt_shard"])
+    group.addoption("--batt-durations", metavar="PATH", dest="batt_durations", default=None, help=h["batt_durations"])
+    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
+                 "batt_shard", "batt_durations"):
         parser.addini(name, h[name])
     parser.addini("batt_compare_fail", h["batt_compare_fail"], type="linelist")
     parser.addini("batt_compare_any", h["batt_compare_any"], type="bool", default=False)
@@ -141,8 +144,11 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
     try:
         state, batt = _prepare(config)
+        if _is_worker(config):
+            _check_worker(config, state)
     except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError too
-        raise pytest.UsageError(str(e)) from None
+        # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
+        raise pytest.UsageError((session.WORKER_FAILED if _is_worker(config) else "") + str(e)) from None
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
@@ -169,7 +175,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     The batt is imported here on the controller only (to check it); workers import it lazily.
     """
     base_dir = str(config.invocation_params.dir)
-    opts = settings_mod.read(config.getoption, config.getini, base_dir)
+    opts = _read_settings(config, base_dir)
     for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save")):
         if path:
             settings_mod.check_writable(path, option)
@@ -179,6 +185,8 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
         compare.parse_gate(expr)
     taskset = load_taskset(opts.data, base_dir)
     task_ids = select(taskset, opts.tasks)
+    shard = None if _is_worker(config) else _shard(opts, taskset, task_ids)
+    task_ids = shard.task_ids if shard is not None else task_ids
     baseline = results.read(opts.compare_path) if opts.compare_path else None
     if _is_worker(config):
         workerinput = config.workerinput  # type: ignore[attr-defined]
@@ -191,12 +199,45 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
         collect_only = config.getoption("collectonly", False)
         batt = None if collect_only else runner.load_batt(opts.module, base_dir)
         state = State(opts, taskset, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt)
+    state.shard = shard
     if baseline is not None:
         state.baseline = baseline
         state.baseline_status = session.baseline_statuses(baseline)
     if state.scratch:
         os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
     return state, batt
+
+
+def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Settings:
+    """A worker takes the controller's resolved values (its ini file may not be there); a controller reads its own."""
+    sent = getattr(config, "workerinput", {}).get("batt_settings")
+    if sent is not None:
+        return settings_mod.from_controller(sent, base_dir)
+    return settings_mod.read(config.getoption, config.getini, base_dir)
+
+
+def _shard(opts: settings_mod.Settings, taskset: Any, task_ids: List[str]) -> Optional[sharding.Shard]:
+    if opts.shard is None:
+        if opts.durations_path:
+            raise ValueError("--batt-durations only balances shards: give --batt-shard K/N too")
+        return None
+    durations, name = None, ""
+    if opts.durations_path:
+        durations = sharding.durations_from(results.read(opts.durations_path))
+        name = os.path.relpath(opts.durations_path, opts.base_dir)
+        name = opts.durations_path if name.startswith("..") else name
+    estimates = {tid: sharding.size_estimate(taskset.raw[tid]) for tid in task_ids}
+    return sharding.plan(task_ids, opts.shard, estimates, durations, name)
+
+
+def _check_worker(config: pytest.Config, state: State) -> None:
+    """On a worker: the same task content as the controller's, and its baseline verdicts (no file read here)."""
+    workerinput = config.workerinput  # type: ignore[attr-defined]
+    expected = workerinput.get("batt_data_sha256")
+    if expected and state.taskset.content_hash(state.task_ids) != expected:
+        raise ValueError(f"--batt-data {state.settings.data!r} resolved in {state.settings.base_dir} has other "
+                         "content for the selected tasks than on the controller")
+    state.baseline_status = dict(workerinput.get("batt_baseline_status") or state.baseline_status)
 
 
 def _check_baseline_data(baseline: Dict[str, Any], taskset: Any, task_ids: List[str], opts: Any) -> None:
@@ -262,10 +303,16 @@ class Controller:
             # each sample can end at most one worker (a crash, a hard stop or a leaked thread).
             config.option.maxworkerrestart = str(n + 8)
 
+    def _selection(self) -> List[str]:
+        """Every selected task; with --batt-shard, all shards' (so the data hash is the same in each)."""
+        return self.state.shard.selection if self.state.shard is not None else self.state.task_ids
+
     def pytest_report_header(self, config: pytest.Config) -> List[str]:
         opts = self.state.settings
         lines = [f"batt: {len(self.state.task_ids)} task(s), {len(self.run.plan)} samples from {opts.data}; "
                  f"module {opts.module}; timeout {opts.timeout:g}s per call"]
+        if self.state.shard is not None:
+            lines.append(self.state.shard.header_line())
         if self.batt is not None:
             lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
         if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
@@ -302,9 +349,11 @@ class Controller:
         opts = self.state.settings
         head = results.header(
             batt_module=opts.module, batt_sha256=self.batt.sha256() if self.batt else "",
-            data_name=opts.data, data_sha256=self.state.taskset.content_hash(self.state.task_ids),
+            data_name=opts.data, data_sha256=self.state.taskset.content_hash(self._selection()),
             timeout_s=opts.timeout, workers=self.workers,
         )
+        if self.state.shard is not None:  # what `python -m pytest_batt merge` checks and rebuilds from
+            head["config"]["shard"] = self.state.shard.to_json()
         if self.batt is not None:
             head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))
         self.results = self.run.results(head, interrupted, process_age())
@@ -362,6 +411,12 @@ def _read(path: str) -> str:
         return ""
 
 
+def _spec(node: Any) -> str:
+    """How the user wrote the worker's gateway (``popen``, ``ssh=host//python=...``)."""
+    spec = node.gateway.spec
+    return str(getattr(spec, "_spec", None) or spec)
+
+
 class XdistHooks:
     """Hooks that exist only when pytest-xdist is loaded, so -p no:xdist keeps working."""
 
@@ -376,7 +431,12 @@ class XdistHooks:
         return CrashTolerantLoadScheduling(config, log)
 
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["batt_scratch"] = self.controller.state.scratch
+        state = self.controller.state
+        node.workerinput["batt_scratch"] = state.scratch
+        # Resolved here, sent as builtins: a worker elsewhere has neither our ini file nor our files.
+        node.workerinput["batt_settings"] = settings_mod.for_workers(state.settings, state.task_ids)
+        node.workerinput["batt_data_sha256"] = state.taskset.content_hash(state.task_ids)
+        node.workerinput["batt_baseline_status"] = state.baseline_status
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
@@ -389,13 +449,25 @@ class XdistHooks:
         report.longrepr = None if report.outcome == "passed" else message
         report.when = "call"
 
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        """A worker that cannot find the batt or the data on its side stops the run with its one line."""
+        line = session.worker_failure(str(error)) if error is not None else None
+        if line is not None:
+            raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {line}")
+
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
-        worker = report.node.gateway.id if getattr(report, "node", None) is not None else "?"
+        node = getattr(report, "node", None)
+        worker = node.gateway.id if node is not None else "?"
         fspath, _, domain = crashitem.partition("::")
         report.location = (fspath, None, f"{fspath[len(session.PREFIX):]}::{domain}")
         scratch = self.controller.state.scratch
         opts = self.controller.state.settings
-        status, message = session.crash_status(_read(os.path.join(scratch, f"{worker}.stack")), opts.timeout, opts.grace, worker)
+        stack = os.path.join(scratch, f"{worker}.stack")
+        # A worker opens its stack file before its first batt call; when the controller cannot see
+        # it, the worker's scratch directory is its host's own (another machine), not ours.
+        shared = node is None or os.path.exists(stack)
+        where = worker if shared else f"{worker} ({_spec(node)})"
+        status, message = session.crash_status(_read(stack), opts.timeout, opts.grace, where, shared)
         ended_itself = _load(os.path.join(scratch, f"{worker}.record"), crashitem)
         partial = _load(os.path.join(scratch, f"{worker}.partial"), crashitem)
         if ended_itself:  # after the sample, to take threads it could not stop with it

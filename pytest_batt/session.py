@@ -59,8 +59,27 @@ def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
     return out
 
 
-def crash_status(stack_text: str, timeout: float, grace: float, worker: str) -> Tuple[str, str]:
-    """Tell a hard-stopped timeout from a crash by what faulthandler wrote before the worker died."""
+WORKER_FAILED = "pytest-batt worker cannot run: "
+
+
+def worker_failure(error_text: str) -> Optional[str]:
+    """The one line a worker that could not start gave (the rest is execnet's remote traceback), or None."""
+    found = [line.split(WORKER_FAILED, 1)[1].strip() for line in error_text.splitlines() if WORKER_FAILED in line]
+    return found[-1] if found else None
+
+
+def crash_status(stack_text: str, timeout: float, grace: float, worker: str, shared: bool = True) -> Tuple[str, str]:
+    """Tell a hard-stopped timeout from a crash by what faulthandler wrote before the worker died.
+
+    ``shared`` is False when the worker never wrote to the controller's scratch directory: it
+    runs on another host (``--tx ssh=...``), where that directory is its own.
+    """
+    if not shared:
+        return "crash", (
+            f"worker {worker} died while running this sample and was replaced; it runs on another host, "
+            "whose faulthandler dump and notes the controller cannot read, so a crash cannot be told "
+            "from a hard-stopped timeout and the solve call's candidates are lost"
+        )
     where = _batt_frame(stack_text)
     if "Timeout (" in stack_text:
         return "timeout", (
