@@ -1,9 +1,9 @@
-"""The command line: ``python -m pytest_batt phase3 ...`` and ``python -m pytest_batt compare ...``.
+"""The command line: ``python -m pytest_batt phase3 | compare | merge ...``.
 
-This module owns argument parsing, the printed lines and the exit codes of both commands:
+This module owns argument parsing, the printed lines and the exit codes of the commands:
 0 done (compare: every gate holds), 1 a ``--fail`` gate breached, 2 interrupted (phase3
-wrote what it finished), 4 usage errors, bad files and bad expressions, always as one
-``error: ...`` line, never a traceback.
+wrote what it finished), 4 usage errors, bad files, bad expressions and shards that do not
+belong together, always as one ``error: ...`` line, never a traceback.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 from typing import Any, Dict, NoReturn, Optional, Sequence
 
 from . import compare as compare_mod
+from . import merge as merge_mod
 from . import phase3, report, results, runner, settings
 from .tasks import load_taskset, select
 
@@ -33,7 +34,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m pytest_batt", description="pytest-batt without pytest: the Phase 3 reference scorer and results comparison.")
-    sub = parser.add_subparsers(dest="command", metavar="{phase3,compare}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge}", parser_class=_Parser)
     sub.required = True
     h = settings.HELP
     p3 = sub.add_parser("phase3", help="score tasks with the plain sequential Phase 3 scorer and write a results file",
@@ -51,6 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     cmp.add_argument("current", metavar="CURRENT", help="the results file of the run to judge")
     cmp.add_argument("--fail", action="append", metavar="EXPR", default=[], help="fail (exit 1) when this gate breaches; repeatable")
     cmp.add_argument("--any-data", action="store_true", help="compare even when the two runs used different task data")
+    mrg = sub.add_parser("merge", help="merge the results files of --batt-shard K/N runs into one",
+                         description="Merge the results files of one run's shards (--batt-shard K/N) into the results "
+                         "file a single run of all their tasks writes. Exit 0 when written, 4 when the files are not "
+                         "the shards of one run (other batt, data, timeout or schema; a task in two shards; a missing shard).")
+    mrg.add_argument("shards", metavar="SHARD.json", nargs="+", help="one results file per shard, in any order")
+    mrg.add_argument("-o", "--output", metavar="PATH", required=True, help="write the merged results file here (.gz: gzipped)")
+    mrg.add_argument("--partial", action="store_true", help="merge even when some shards are missing (the result is incomplete)")
     return parser
 
 
@@ -124,12 +132,27 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    try:
+        settings.check_writable(args.output, "--output")
+        files = [(path, results.read(path)) for path in args.shards]
+        merged = merge_mod.merge(files, partial=args.partial)
+    except (ValueError, KeyError, TypeError) as e:  # ResultsError and MergeError are ValueErrors
+        raise UsageError(str(e) if isinstance(e, ValueError) else f"a results file is malformed ({type(e).__name__}: {e})") from None
+    results.write(args.output, merged)
+    _out(merge_mod.summary(merged))
+    _out(f"results written to {args.output}")
+    return EXIT_OK
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; returns the exit code instead of raising for anything the user can fix."""
     try:
         args = build_parser().parse_args(list(argv) if argv is not None else None)
         if args.command == "phase3":
             return cmd_phase3(args)
+        if args.command == "merge":
+            return cmd_merge(args)
         return cmd_compare(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)
