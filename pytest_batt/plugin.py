@@ -131,8 +131,10 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
         and not config.getoption("collectonly", False)
         and not config.getoption("usepdb", False)
     ):
-        config.option.numprocesses = "auto"
-        config.option.dist = "load"
+        if not config.getoption("tx", None):  # with --tx the user chose the workers (-n would replace them)
+            config.option.numprocesses = "auto"
+        if config.getoption("dist", "no") == "no":
+            config.option.dist = "load"
     return (yield)
 
 
@@ -159,6 +161,7 @@ def pytest_configure(config: pytest.Config) -> None:
         except runner.BattLoadError:
             pass  # each sample reports it in one line
     if not _is_worker(config) and not config.getoption("collectonly", False):
+        _check_tx(config)
         if config.getoption("dist", "no") != "no":
             # One worker per core already: BLAS threads inside each would oversubscribe the cores.
             for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
@@ -206,6 +209,17 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     if state.scratch:
         os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
     return state, batt
+
+
+def _check_tx(config: pytest.Config) -> None:
+    """One line instead of xdist's INTERNALERROR when --tx workers elsewhere would get a path value it cannot send."""
+    remote = settings_mod.remote_tx(config.getoption("tx", None) or []) if config.getoption("dist", "no") != "no" else []
+    if not remote:
+        return
+    here = config.invocation_params.dir
+    for option, value in settings_mod.detached_values([str(a) for a in config.invocation_params.args], lambda p: (here / p).exists()):
+        raise pytest.UsageError(f"{option} {value}: with --tx {remote[0]} write it as one word, {option}={value} "
+                                "(xdist takes a separate value that names a local path for a test path to rsync)")
 
 
 def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Settings:
@@ -413,8 +427,8 @@ def _read(path: str) -> str:
 
 def _spec(node: Any) -> str:
     """How the user wrote the worker's gateway (``popen``, ``ssh=host//python=...``)."""
-    spec = node.gateway.spec
-    return str(getattr(spec, "_spec", None) or spec)
+    spec = str(getattr(node.gateway.spec, "_spec", None) or node.gateway.spec)
+    return re.sub(r"^execmodel=[^/]*//", "", spec)  # xdist adds it; the user did not write it
 
 
 class XdistHooks:
@@ -422,6 +436,7 @@ class XdistHooks:
 
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
+        self.collected: set = set()  # gateway ids of the workers that started and collected
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         if config.getvalue("dist") != "load":
@@ -440,6 +455,7 @@ class XdistHooks:
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
+        self.collected.add(node.gateway.id)
         self.controller.run.collected(ids)
 
     @staticmethod
@@ -449,11 +465,12 @@ class XdistHooks:
         report.longrepr = None if report.outcome == "passed" else message
         report.when = "call"
 
+    @pytest.hookimpl(tryfirst=True)  # before xdist prints the remote traceback
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        """A worker that cannot find the batt or the data on its side stops the run with its one line."""
-        line = session.worker_failure(str(error)) if error is not None else None
-        if line is not None:
-            raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {line}")
+        """A worker that dies before collecting (no batt or data on its side, no pytest-batt in its
+        interpreter) stops the run with one line: replacing it would only fail again, many times."""
+        if error is not None and node.gateway.id not in self.collected:
+            raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {session.worker_failure(str(error))}")
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         node = getattr(report, "node", None)

@@ -62,10 +62,14 @@ def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
 WORKER_FAILED = "pytest-batt worker cannot run: "
 
 
-def worker_failure(error_text: str) -> Optional[str]:
-    """The one line a worker that could not start gave (the rest is execnet's remote traceback), or None."""
-    found = [line.split(WORKER_FAILED, 1)[1].strip() for line in error_text.splitlines() if WORKER_FAILED in line]
-    return found[-1] if found else None
+def worker_failure(error_text: str) -> str:
+    """One line for a worker that could not start, from execnet's remote traceback: pytest-batt's
+    own message when it gave one (no batt or data on that side), else the exception's last line."""
+    lines = [line.strip() for line in error_text.splitlines() if line.strip()]
+    found = [line.split(WORKER_FAILED, 1)[1].strip() for line in lines if WORKER_FAILED in line]
+    if found:
+        return found[-1]
+    return f"it could not start: {lines[-1] if lines else 'no error given'}"
 
 
 def crash_status(stack_text: str, timeout: float, grace: float, worker: str, shared: bool = True) -> Tuple[str, str]:

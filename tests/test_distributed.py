@@ -1,0 +1,116 @@
+"""Beyond one machine: shards merged equal a single run (the CI recipe of docs/ci.md, run
+locally), and xdist ``--tx`` workers with another interpreter and directory.
+"""
+
+import json
+import shutil
+import sys
+
+import pytest
+
+from pytest_batt import results
+from toys import TOY_BATT, make_project
+
+# none0003's second test sample is slow: with the ini's 1 s timeout it times out everywhere.
+SLOW_BATT = TOY_BATT + '''
+import time
+_toy = batt
+
+def batt(task_id, S, I, C, log_path):
+    if I == ((1,),) and C is None:
+        time.sleep(4)
+    return _toy(task_id, S, I, C, log_path)
+'''
+ARGS = ["--batt", "all", "--batt-data=tasks", "--batt-module=toy.py", "-p", "no:cacheprovider"]
+
+
+@pytest.fixture
+def project(pytester):
+    make_project(pytester, toy=SLOW_BATT)
+    pytester.makeini("[pytest]\nbatt_timeout = 1\n")
+    return pytester
+
+
+def comparable(res):
+    """What a merged file must share with the single run: every task, sample, score and verdict; the header."""
+    tasks = json.loads(json.dumps(res["tasks"]))
+    for t in tasks.values():
+        t.pop("seconds")
+        for s in t["samples"]:
+            s.pop("seconds"), s.pop("cpu_seconds")
+    return {"tasks": tasks, "order": list(tasks), "data": res["data"], "batt": res["batt"]["sha256"],
+            "timeout": res["config"]["timeout_s"], "complete": res["session"]["complete"]}
+
+
+def cli(project, *args):
+    return project.run(sys.executable, "-m", "pytest_batt", *args)
+
+
+@pytest.fixture
+def elsewhere(project, tmp_path_factory):
+    """Another interpreter (a venv of its own) and another directory holding its own copy of the batt and data."""
+    other = tmp_path_factory.mktemp("host")
+    shutil.copytree(project.path / "tasks", other / "tasks")
+    shutil.copy(project.path / "toy.py", other / "toy.py")
+    venv = tmp_path_factory.mktemp("venv")
+    made = project.run(sys.executable, "-m", "venv", "--without-pip", str(venv))
+    assert made.ret == 0
+    # "Installed" there without pip: this interpreter's packages (pytest, xdist, pytest-batt) as a site dir.
+    site = next(p for p in sys.path if p.endswith("site-packages") and sys.prefix in p)
+    target = next(venv.glob("lib/python*/site-packages"))
+    (target / "elsewhere.pth").write_text(f"import site; site.addsitedir({site!r})\n")
+    return other, venv / "bin" / "python"
+
+
+def test_ci_recipe_shards_merge_compare_gate(project, elsewhere):
+    """docs/ci.md's job matrix, locally: shard 2 runs its workers in another interpreter and directory."""
+    other, python = elsewhere
+    tx = f"2*popen//python={python}//chdir={other}"
+    single = project.runpytest_subprocess(*ARGS, "-n", "0", "--batt-json", "single.json")
+    single.assert_outcomes(passed=5, failed=3)
+    for k, mode in (("1", ["-n", "2"]), ("2", ["--tx", tx])):
+        shard = project.runpytest_subprocess(*ARGS, *mode, "--batt-shard", f"{k}/2", "--batt-durations=single.json",
+                                             f"--batt-json=shard{k}.json", "--batt-compare=single.json")
+        shard.stdout.fnmatch_lines([f"batt: shard {k}/2: * of 3 task(s), expected share *% (split by seconds from single.json)"])
+        assert shard.ret == 0, shard.stdout.str()  # the unsolved samples are xfail: the baseline says so (workers too)
+    merged = cli(project, "merge", "shard2.json", "shard1.json", "-o", "merged.json.gz")
+    assert merged.ret == 0 and merged.outlines[0].startswith("merged 2 of 2 shard(s): 3 task(s), 8 samples, complete"), merged.outlines
+    one, both = (results.read(str(project.path / f)) for f in ("single.json", "merged.json.gz"))
+    # including the timeout sample: the controller's ini (batt_timeout = 1) reached the workers elsewhere
+    assert comparable(both) == comparable(one)
+    assert [s["status"] for s in both["tasks"]["none0003"]["samples"]] == ["unsolved", "unsolved", "timeout"]
+    gate = cli(project, "compare", "single.json", "merged.json.gz", "--fail", "solved", "--fail", "pass2")
+    assert gate.ret == 0 and "gates: 2 hold (solved, pass2)" in gate.stdout.str()
+    again = cli(project, "merge", "shard1.json", "shard1.json", "-o", "x.json")
+    assert again.ret == 4 and again.errlines == ["error: shard 1/2 given twice (shard1.json and shard1.json)"]
+
+    shutil.rmtree(other / "tasks")
+    missing = project.runpytest_subprocess(*ARGS, "--tx", tx)
+    assert missing.ret == 4 and len(errors(missing)) == 1, missing.errlines
+    assert errors(missing)[0].startswith(f"ERROR: worker gw0 (popen//python={python}//chdir={other}): --batt-data 'tasks' is neither")
+    assert "node down" not in missing.stdout.str()  # no remote traceback before the line
+    apart = project.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module=toy.py", "--tx", tx)
+    assert apart.ret == 4 and errors(apart)[0].startswith("ERROR: --batt-data tasks: with --tx 2*popen//python=")
+
+
+def errors(result):
+    return [line for line in result.errlines if line.startswith("ERROR")]
+
+
+def test_a_worker_refuses_other_task_content_and_takes_the_baseline_verdicts(tmp_path):
+    from types import SimpleNamespace
+
+    from pytest_batt import plugin, settings
+    from pytest_batt.tasks import TaskSet
+
+    opts = settings.Settings(tasks=["a"], data="tasks", module="m", timeout=1.0, grace=1.0, json_path=None, base_dir="/there")
+    state = SimpleNamespace(taskset=TaskSet("tasks", {"a": {"train": [], "test": []}}), task_ids=["a"], settings=opts, baseline_status={})
+    config = SimpleNamespace(workerinput={"batt_data_sha256": state.taskset.content_hash(["a"]), "batt_baseline_status": {"batt/a::test[0]": "unsolved"}})
+    plugin._check_worker(config, state)
+    assert state.baseline_status == {"batt/a::test[0]": "unsolved"}
+    config.workerinput["batt_data_sha256"] = "0" * 64
+    with pytest.raises(ValueError, match="^--batt-data 'tasks' resolved in /there has other content for the selected tasks than on the controller$"):
+        plugin._check_worker(config, state)
+    sent = settings.for_workers(settings.Settings(**{**opts.__dict__, "compare_path": "/b.json", "compare_fail": ("solved",), "shard": (1, 2)}), ["a", "b"])
+    back = settings.from_controller(sent, "/here")
+    assert (back.tasks, back.base_dir, back.compare_path, back.compare_fail, back.shard, back.timeout) == (["a,b"], "/here", None, (), None, 1.0)
