@@ -5,7 +5,8 @@ batt, check the comparison it prints, and commit the files with the change.
     python baselines/refresh.py --full   # also both halves of ARC-AGI-1 (several minutes each)
 
 The CI gate's set: 52 quick ARC-AGI-1 training tasks, 36 that the reference batt solves
-(pass@2) and 16 it does not; `.ci/run` reads the task ids back from the baseline file.
+(pass@2) and 16 it does not; `.ci/gate` reads the task ids back from the baseline file.
+The files are gzipped JSON (results files of schema 1; `pytest_batt.results.read` reads them).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ CI_TASKS = [
     "e9614598", "e9afcf9a", "f25fbde4", "fafffa47",
 ]
 RUNS = {
-    "ci-reference.json": ["--batt", ",".join(CI_TASKS), "--batt-data", "arcagi1-training", "-n", "2"],
-    "reference-arcagi1-training.json": ["--batt", "all", "--batt-data", "arcagi1-training", "-n", "auto"],
-    "reference-arcagi1-evaluation.json": ["--batt", "all", "--batt-data", "arcagi1-evaluation", "-n", "auto"],
+    "ci-reference.json.gz": ["--batt", ",".join(CI_TASKS), "--batt-data", "arcagi1-training", "-n", "2"],
+    "reference-arcagi1-training.json.gz": ["--batt", "all", "--batt-data", "arcagi1-training", "-n", "auto"],
+    "reference-arcagi1-evaluation.json.gz": ["--batt", "all", "--batt-data", "arcagi1-evaluation", "-n", "auto"],
 }
 
 
@@ -43,6 +44,6 @@ def refresh(name: str) -> None:
 
 
 if __name__ == "__main__":
-    names = list(RUNS) if "--full" in sys.argv[1:] else ["ci-reference.json"]
+    names = list(RUNS) if "--full" in sys.argv[1:] else ["ci-reference.json.gz"]
     for name in names:
         refresh(name)

@@ -1,6 +1,6 @@
 """Summarise a reference-batt results file as the markdown table in docs/reference-results.md.
 
-    python baselines/report.py baselines/reference-arcagi1-training.json [more files...]
+    python baselines/report.py baselines/reference-arcagi1-training.json.gz [more files...]
 
 Per primitive family: how many pass@2-solved tasks it contributes, i.e. tasks whose
 best-ranked solver that matched every test sample belongs to that family (a composition
@@ -9,9 +9,10 @@ best-ranked solver that matched every test sample belongs to that family (a comp
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any, Dict, List, Optional
+
+from pytest_batt import results
 
 # Checked in order: the first family whose prefix starts the program name wins.
 FAMILIES = [
@@ -66,7 +67,7 @@ def summary(results: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def main(paths: List[str]) -> None:
-    sums = [summary(json.load(open(p))) for p in paths]
+    sums = [summary(results.read(p)) for p in paths]
     print("| data | tasks | pass@2 | oracle | pass@2 / oracle | wall | batt time (summed) | workers |")
     print("|---|---|---|---|---|---|---|---|")
     for s in sums:
