@@ -60,3 +60,18 @@ def test_unusable_results_files_name_the_file(tmp_path, content, why):
         results.read(str(path))
     with pytest.raises(results.ResultsError, match="no such results file"):
         results.read(str(tmp_path / "none.json"))
+
+
+def test_written_text_is_the_compact_dump_and_gz_is_reproducible(tmp_path):
+    import gzip
+    import json
+
+    data = {**header(), "session": {"wall_s": 1.0, "complete": True},
+            "tasks": {"b": {"o_score": {"x": 1}, "d": [None, 1.5, "é"]}, "a": {}}, "comparison": {"n": 0}}
+    for case in (data, {**data, "tasks": {}}, {}):
+        results.write(str(tmp_path / "r.json"), case)
+        assert (tmp_path / "r.json").read_text() == json.dumps(case, separators=(",", ":")) + "\n"
+    results.write(str(tmp_path / "a.json.gz"), data)
+    results.write(str(tmp_path / "b.json.gz"), data)
+    assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()  # mtime 0
+    assert gzip.decompress((tmp_path / "a.json.gz").read_bytes()).decode() == json.dumps(data, separators=(",", ":")) + "\n"
