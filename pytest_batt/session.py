@@ -80,9 +80,9 @@ def crash_status(stack_text: str, timeout: float, grace: float, worker: str, sha
     """
     if not shared:
         return "crash", (
-            f"worker {worker} died while running this sample and was replaced; it runs on another host, "
-            "whose faulthandler dump and notes the controller cannot read, so a crash cannot be told "
-            "from a hard-stopped timeout and the solve call's candidates are lost"
+            f"worker {worker} died while running this sample and was replaced; it does not share the "
+            "controller's scratch directory (another host), so its faulthandler dump and the solve call's "
+            "candidates are out of reach: a crash cannot be told from a hard-stopped timeout"
         )
     where = _batt_frame(stack_text)
     if "Timeout (" in stack_text:

@@ -114,3 +114,25 @@ def test_a_worker_refuses_other_task_content_and_takes_the_baseline_verdicts(tmp
     sent = settings.for_workers(settings.Settings(**{**opts.__dict__, "compare_path": "/b.json", "compare_fail": ("solved",), "shard": (1, 2)}), ["a", "b"])
     back = settings.from_controller(sent, "/here")
     assert (back.tasks, back.base_dir, back.compare_path, back.compare_fail, back.shard, back.timeout) == (["a,b"], "/here", None, (), None, 1.0)
+
+
+def test_what_the_controller_says_about_workers_elsewhere():
+    from pytest_batt import session
+
+    remote_tb = ('Traceback (most recent call last):\n  File "x", line 1\n'
+                 "pytest.UsageError: pytest-batt worker cannot run: --batt-module toy.py: no such file in /there\n")
+    assert session.worker_failure(remote_tb) == "--batt-module toy.py: no such file in /there"
+    assert session.worker_failure("Traceback ...\nModuleNotFoundError: No module named 'pluggy'\n") == \
+        "it could not start: ModuleNotFoundError: No module named 'pluggy'"
+    status, message = session.crash_status("", 10, 2, "gw3 (ssh=h)", shared=False)
+    assert status == "crash" and message.startswith("worker gw3 (ssh=h) died while running this sample and was replaced; it does not share")
+    assert session.crash_status("Timeout (0:00:12)!\n", 10, 2, "gw3")[0] == "timeout"
+
+
+def test_remote_gateways_and_detached_path_values(tmp_path):
+    from pytest_batt import settings
+
+    assert settings.remote_tx(["popen", "2*popen", "popen//python=x", "2*popen//chdir=d", "ssh=h//python=p"]) == ["2*popen//chdir=d", "ssh=h//python=p"]
+    (tmp_path / "tasks").mkdir()
+    args = ["--batt", "all", "--batt-data", "tasks", "--batt-module=b.py", "--batt-json", "new.json", "tasks"]
+    assert settings.detached_values(args, lambda p: (tmp_path / p).exists()) == [("--batt-data", "tasks")]
