@@ -19,8 +19,10 @@ class MergeError(ValueError):
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, tuple):
+        return " ".join(_short(v) for v in value)
     text = str(value)
-    return text[:12] if len(text) == 64 else text
+    return text[:12] if len(text) == 64 else text  # a sha256: its start is enough to tell them apart
 
 
 def _check_same(files: Sequence[Tuple[str, Dict[str, Any]]], what: str, get: Any) -> None:

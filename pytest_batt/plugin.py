@@ -150,7 +150,8 @@ def pytest_configure(config: pytest.Config) -> None:
             _check_worker(config, state)
     except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError too
         # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
-        raise pytest.UsageError((session.WORKER_FAILED if _is_worker(config) else "") + str(e)) from None
+        where = f"{session.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
+        raise pytest.UsageError(where + str(e)) from None
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
@@ -249,8 +250,7 @@ def _check_worker(config: pytest.Config, state: State) -> None:
     workerinput = config.workerinput  # type: ignore[attr-defined]
     expected = workerinput.get("batt_data_sha256")
     if expected and state.taskset.content_hash(state.task_ids) != expected:
-        raise ValueError(f"--batt-data {state.settings.data!r} resolved in {state.settings.base_dir} has other "
-                         "content for the selected tasks than on the controller")
+        raise ValueError(f"--batt-data {state.settings.data!r} has other content for the selected tasks here than on the controller")
     state.baseline_status = dict(workerinput.get("batt_baseline_status") or state.baseline_status)
 
 

@@ -87,7 +87,7 @@ def test_ci_recipe_shards_merge_compare_gate(project, elsewhere):
     shutil.rmtree(other / "tasks")
     missing = project.runpytest_subprocess(*ARGS, "--tx", tx)
     assert missing.ret == 4 and len(errors(missing)) == 1, missing.errlines
-    assert errors(missing)[0].startswith(f"ERROR: worker gw0 (popen//python={python}//chdir={other}): --batt-data 'tasks' is neither")
+    assert errors(missing)[0].startswith(f"ERROR: worker gw0 (popen//python={python}//chdir={other}): in {other}: --batt-data 'tasks' is neither")
     assert "node down" not in missing.stdout.str()  # no remote traceback before the line
     apart = project.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module=toy.py", "--tx", tx)
     assert apart.ret == 4 and errors(apart)[0].startswith("ERROR: --batt-data tasks: with --tx 2*popen//python=")
@@ -109,7 +109,7 @@ def test_a_worker_refuses_other_task_content_and_takes_the_baseline_verdicts(tmp
     plugin._check_worker(config, state)
     assert state.baseline_status == {"batt/a::test[0]": "unsolved"}
     config.workerinput["batt_data_sha256"] = "0" * 64
-    with pytest.raises(ValueError, match="^--batt-data 'tasks' resolved in /there has other content for the selected tasks than on the controller$"):
+    with pytest.raises(ValueError, match="^--batt-data 'tasks' has other content for the selected tasks here than on the controller$"):
         plugin._check_worker(config, state)
     sent = settings.for_workers(settings.Settings(**{**opts.__dict__, "compare_path": "/b.json", "compare_fail": ("solved",), "shard": (1, 2)}), ["a", "b"])
     back = settings.from_controller(sent, "/here")
@@ -136,3 +136,18 @@ def test_remote_gateways_and_detached_path_values(tmp_path):
     (tmp_path / "tasks").mkdir()
     args = ["--batt", "all", "--batt-data", "tasks", "--batt-module=b.py", "--batt-json", "new.json", "tasks"]
     assert settings.detached_values(args, lambda p: (tmp_path / p).exists()) == [("--batt-data", "tasks")]
+
+
+def test_the_workflow_runs_the_gate_commands_ci_run_runs():
+    """docs/ci-workflow.yml and .ci/run stay in step with .ci/gate (which the two-shard gate runs)."""
+    from pathlib import Path
+
+    root = Path(__file__).parent.parent
+    workflow = (root / "docs" / "ci-workflow.yml").read_text()
+    assert "shard: [1, 2]" in workflow and "run: .ci/gate shard ${{ matrix.shard }} 2" in workflow
+    assert "path: .ci-results/shard-${{ matrix.shard }}.json" in workflow and "run: .ci/gate merge" in workflow
+    run = (root / ".ci" / "run").read_text()
+    assert ".ci/gate shard 1 2" in run and ".ci/gate shard 2 2" in run and ".ci/gate merge" in run
+    gate = (root / ".ci" / "gate").read_text()
+    assert '--batt-json="$OUT/shard-$k.json"' in gate and 'merge "$OUT"/shard-*.json -o "$OUT/all.json.gz"' in gate
+    assert 'compare "$BASELINE" "$OUT/all.json.gz" --fail solved' in gate

@@ -59,7 +59,7 @@ def alter(res: Dict[str, Any], path: str, value: Any) -> Dict[str, Any]:
 
 
 @pytest.mark.parametrize("path,value,message", [
-    ("batt.sha256", "other", "a.json and b.json are shards of different batts"),
+    ("batt.sha256", "other", "a.json and b.json are shards of different batts (b.py bb vs b.py other)"),
     ("data.sha256", "other", "a.json and b.json are shards of different data"),
     ("data.name", "arcagi2", "a.json and b.json are shards of different data"),
     ("config.timeout_s", 5.0, "a.json and b.json are shards of different timeouts (10.0 vs 5.0)"),
