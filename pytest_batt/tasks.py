@@ -58,7 +58,7 @@ class Task:
     @property
     def S(self) -> Tuple[Tuple[Grid, Grid], ...]:
         """The demo pairs exactly as the batt contract passes them."""
-        return tuple((s.input, s.output) for s in self.demos)
+        return tuple((s.input, s.output) for s in self.demos if s.output is not None)  # demos always have one
 
     @property
     def samples(self) -> Tuple[Sample, ...]:
