@@ -129,3 +129,23 @@ def side_by_side(blocks: Sequence[Tuple[str, Sequence[str]]], gap: int = 3) -> l
         parts = [(lines[i] if i < len(lines) else "").ljust(w + gap) for (_, lines), w in zip(blocks, widths)]
         out.append("".join(parts).rstrip())
     return out
+
+
+def encode(grid: Grid) -> str:
+    """A grid as a short string (``"2x3:012345"``): how a worker sends candidate grids."""
+    return f"{len(grid)}x{len(grid[0])}:" + "".join(str(v) for row in grid for v in row)
+
+
+def decode(text: Any) -> Optional[Grid]:
+    """The grid :func:`encode` wrote, or None when ``text`` is not one (a worker is not trusted)."""
+    if not isinstance(text, str):
+        return None
+    head, _, cells = text.partition(":")
+    h, _, w = head.partition("x")
+    if not (h.isdigit() and w.isdigit()) or not 0 < int(h) <= MAX_SIDE or not 0 < int(w) <= MAX_SIDE:
+        return None
+    height, width = int(h), int(w)
+    if len(cells) != height * width or not cells.isdigit():
+        return None
+    values = [int(c) for c in cells]
+    return tuple(tuple(values[r * width:(r + 1) * width]) for r in range(height))

@@ -8,20 +8,24 @@ the worker. ``-n 0`` cannot have that stage: it would end the whole session.
 
 from __future__ import annotations
 
-import contextlib
 import faulthandler
+import gc
+import hashlib
 import json
 import os
+import re
 import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
-from . import runner, session
+from . import judging, runner, session
 from .settings import Settings
 from .tasks import BattDataError, Sample, Task, TaskSet
+from .watchdog import Watchdog, dump_stacks_on_request
 
 
 @dataclass
@@ -34,11 +38,13 @@ class State:
     scratch: str  # per-run directory shared by controller and workers (logs, faulthandler dumps)
     hard_stop: bool = False
     worker_id: str = "main"
-    baseline: Optional[Dict[str, Any]] = None
+    baseline: Optional[Dict[str, Any]] = None  # the controller's only: workers need none of it
     baseline_status: Dict[str, str] = field(default_factory=dict)
     shard: Any = None  # sharding.Shard on a controller run with --batt-shard
     _batt: Optional[runner.BattModule] = field(default=None, repr=False)
+    full_taskset: Optional[TaskSet] = None  # the controller's, with the test outputs it judges by
     _stack_file: Any = field(default=None, repr=False)
+    _watchdog: Optional[Watchdog] = field(default=None, repr=False)
 
     def batt(self) -> runner.BattModule:
         if self._batt is None:
@@ -52,8 +58,41 @@ class State:
             faulthandler.enable(file=self._stack_file, all_threads=True)
         return self._stack_file
 
+    def watchdog(self) -> Watchdog:
+        """The hard stop of this worker, started on first use (workers only)."""
+        if self._watchdog is None:
+            dump_stacks_on_request(self.stack_file())
+            self._watchdog = Watchdog(handoff_path(self.scratch, self.worker_id, "hardstop"))
+        return self._watchdog
+
     def log_path(self, task_id: str) -> str:
-        return os.path.join(self.scratch, "logs", f"{task_id}.log")
+        """A file per task the batt may write to; the id never becomes a path as given."""
+        return os.path.join(self.scratch, "logs", safe_name(task_id) + ".log")
+
+
+def integrity() -> Dict[str, int]:
+    """Which object each public name of pytest-batt's modules is bound to: a batt that patches
+    them in its worker is found out after its sample, and the worker replaced."""
+    seen: Dict[str, int] = {}
+    for name, module in list(sys.modules.items()):
+        if name.startswith("pytest_batt") and not name.startswith("pytest_batt.reference"):
+            for attr, value in list(vars(module).items()):
+                if not attr.startswith("__"):
+                    seen[f"{name}.{attr}"] = id(value)
+    return seen
+
+
+def safe_name(text: str) -> str:
+    """A file name for any task id: Kaggle files can hold keys like ``../../x``."""
+    clean = re.sub(r"[^A-Za-z0-9_-]", "_", text)[:64]
+    if clean == text:
+        return clean
+    return f"{clean}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
+
+
+def handoff_path(scratch: str, worker_id: str, what: str) -> str:
+    """Where a worker leaves notes for the controller in case it dies (record, partial, hardstop, stack)."""
+    return os.path.join(scratch, f"{worker_id}.{what}")
 
 
 STATE = pytest.StashKey[State]()
@@ -71,7 +110,7 @@ def _real_interrupt(signum: int, frame: Any) -> None:
 
 
 class SampleNotSolved(Exception):
-    """The item's outcome when the batt ran but no candidate matched, or a call failed."""
+    """The item's outcome in the process that ran it when the solve call failed (error, timeout)."""
 
 
 class BattTask(pytest.Collector):
@@ -91,12 +130,8 @@ class BattTask(pytest.Collector):
             # The nodeid is given as a string so pytest parses "demo[0]" as a name with params,
             # exactly as it parses the ids that --lf and --deselect read back.
             nodeid = session.sample_nodeid(task.id, sample.name)
-            item = BattSample.from_parent(self, name=sample.name, nodeid=nodeid, task=task, sample=sample)
-            before = state.baseline_status.get(nodeid)
-            if before is not None and before != "solved":
-                item.add_marker(pytest.mark.xfail(reason=f"unsolved in baseline ({before})", strict=False))
-            item.solved_in_baseline = before == "solved"
-            yield item
+            # Passing, failing and xfail against a baseline are decided by the controller.
+            yield BattSample.from_parent(self, name=sample.name, nodeid=nodeid, task=task, sample=sample)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, BattDataError):
@@ -130,7 +165,6 @@ class BattSample(pytest.Item):
         self.task = task
         self.sample = sample
         self.record: Optional[Dict[str, Any]] = None
-        self.solved_in_baseline = False
         # The per-call timers below replace pytest-timeout's per-item timer for this item.
         self.add_marker(pytest.mark.timeout(0))
         self.add_marker(pytest.mark.batt)
@@ -146,75 +180,112 @@ class BattSample(pytest.Item):
         state = self.config.stash[STATE]
         func = state.batt().func
         checkpoint = self._checkpoint if state.hard_stop else None
-        rec = runner.run_sample(func, self.task, self.sample, self._guard, state.log_path(self.task.id), checkpoint)
+        limits = CallLimits(self, state)
+        before = integrity()
+        limits.housekeeping("starting the sample")
+        try:
+            rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint)
+            limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")
+            gc.collect()  # finalizers of what the batt returned run now, under the hard stop
+        finally:
+            limits.done()
         self.record = rec
-        # Shown by --junitxml as <property> elements, for CI dashboards.
-        self.user_properties += [("batt_status", rec["status"]), ("batt_candidates", rec["candidates"]), ("batt_calls", rec["calls"])]
+        if integrity() != before:
+            note = "the batt patched pytest-batt's own modules"
+            if state.hard_stop:
+                self._end_worker(rec, note + "; the worker was replaced so later samples are judged by unpatched code")
+            rec["error"] = "; ".join(filter(None, [rec["error"], note + "; later samples in this process may be affected (use -n 1 or more)"]))
         leaked = rec.pop("leaked_threads", None)
         if leaked:
             note = f"the batt left {len(leaked)} thread(s) running that could not be stopped ({', '.join(leaked[:3])})"
             if state.hard_stop:
                 self._end_worker(rec, note + "; the worker was replaced so they cannot slow later samples")
             rec["error"] = "; ".join(filter(None, [rec["error"], note + "; they may slow later samples (use -n 1 or more)"]))
-        if rec["status"] != "solved":
+        if rec["status"] != "ok":  # "ok": it ran; whether it solved the sample is the controller's verdict
             raise SampleNotSolved(rec)
 
-    def _checkpoint(self, rec: Dict[str, Any]) -> None:
-        """What the solve call found, where the controller finds it if a diff call ends this worker."""
+    def _checkpoint(self, rec: Dict[str, Any], stage: str) -> None:
+        """The record so far, where the controller finds it if this worker is ended later in the sample."""
         state = self.config.stash[STATE]
-        _write_json(os.path.join(state.scratch, f"{state.worker_id}.partial"), {"nodeid": self.nodeid, "record": rec})
+        _write_json(handoff_path(state.scratch, state.worker_id, "partial"), {"nodeid": self.nodeid, "record": rec, "stage": stage})
 
     def _end_worker(self, rec: Dict[str, Any], note: str) -> None:
         """Leave the record where the controller finds it, then end this worker; xdist starts a new one."""
         rec["error"] = "; ".join(filter(None, [rec["error"], note]))
         state = self.config.stash[STATE]
-        message = self._describe(rec)
-        _write_json(os.path.join(state.scratch, f"{state.worker_id}.record"), {"nodeid": self.nodeid, "record": rec, "message": message})
+        message = judging.describe(rec)
+        _write_json(handoff_path(state.scratch, state.worker_id, "record"), {"nodeid": self.nodeid, "record": rec, "message": message})
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)
 
-    @contextlib.contextmanager
-    def _guard(self, label: str) -> Iterator[None]:
-        from pytest_timeout import Settings as TimeoutSettings
-
-        state = self.config.stash[STATE]
-        timeout = state.settings.timeout
-        hook = self.config.pluginmanager.hook
-        previous_sigint = signal.signal(signal.SIGINT, _real_interrupt)
-        hook.pytest_timeout_set_timer(item=self, settings=TimeoutSettings(timeout, "signal", False, False))
-        if state.hard_stop:
-            faulthandler.dump_traceback_later(timeout + state.settings.grace, exit=True, file=state.stack_file())
-        try:
-            with runner.memory_limit(state.settings.max_memory):
-                yield
-        except pytest.fail.Exception as e:
-            if "Timeout" not in str(e):
-                raise
-            raise runner.BattTimeout(f"{label} timed out after {timeout:g} s (--batt-timeout)") from None
-        finally:
-            if state.hard_stop:
-                faulthandler.cancel_dump_traceback_later()
-            hook.pytest_timeout_cancel_timer(item=self)
-            signal.signal(signal.SIGINT, previous_sigint)
-
-    @staticmethod
-    def _describe(rec: Dict[str, Any]) -> str:
-        if rec["status"] == "unsolved":
-            text = rec["message"] or "no candidate matched"
-            return text + (f"\n{rec['error']}" if rec.get("error") else "")
-        return f"{rec['status']}: {rec['error']}"
-
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SampleNotSolved):
-            text = self._describe(excinfo.value.args[0])
-            return f"regressed vs baseline (solved there)\n{text}" if self.solved_in_baseline else text
+            return judging.describe(excinfo.value.args[0])
         if isinstance(excinfo.value, runner.BattLoadError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> Any:
         return self.path, None, f"{self.task.id}::{self.name}"
+
+
+class CallLimits(runner.Guard):
+    """Each batt call under pytest-timeout's timer, and, in a worker, under the watchdog.
+
+    The watchdog stays armed between calls too (with the same allowance), so that what
+    runs because of a call (normalising its return value, finalizers) cannot hang the worker.
+    """
+
+    def __init__(self, item: "BattSample", state: State) -> None:
+        super().__init__(state.settings.max_memory)
+        self.item = item
+        self.state = state
+        self.timeout = state.settings.timeout
+        self.label = ""
+        self.started = 0.0
+        self._on = False
+        self._previous_sigint: Any = None
+
+    def _arm(self, doing: str) -> None:
+        if self.state.hard_stop:
+            self.state.watchdog().arm(self.timeout + self.state.settings.grace, {"nodeid": self.item.nodeid, "doing": doing})
+
+    def housekeeping(self, doing: str) -> None:
+        self._arm(doing)
+
+    def done(self) -> None:
+        if self.state.hard_stop:
+            self.state.watchdog().disarm()
+
+    def start(self, label: str) -> None:
+        from pytest_timeout import Settings as TimeoutSettings
+
+        self.label, self.started = label, time.monotonic()
+        self._arm(label)
+        self._previous_sigint = signal.signal(signal.SIGINT, _real_interrupt)
+        self._on = True
+        hook = self.item.config.pluginmanager.hook
+        hook.pytest_timeout_set_timer(item=self.item, settings=TimeoutSettings(self.timeout, "signal", False, False))
+        super().start(label)
+
+    def stop(self) -> None:
+        if not self._on:
+            return
+        super().stop()
+        self.item.config.pluginmanager.hook.pytest_timeout_cancel_timer(item=self.item)
+        signal.signal(signal.SIGINT, self._previous_sigint)
+        self._on = False
+        self._arm(f"after the {self.label}: normalising what it returned")
+
+    def is_timeout(self, exc: BaseException) -> Optional[str]:
+        if isinstance(exc, runner.BattTimeout):
+            return str(exc)
+        # pytest-timeout's own failure, raised by its timer; a batt raising pytest.fail itself is an error
+        if isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout") and \
+                time.monotonic() - self.started >= 0.9 * self.timeout:
+            return f"{self.label} timed out after {self.timeout:g} s (--batt-timeout)"
+        return None
 
 
 def make_tasks(parent: pytest.Session, task_ids: List[str]) -> List[BattTask]:

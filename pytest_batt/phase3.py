@@ -210,7 +210,7 @@ def score_task(task: Task, func: Callable[..., Any], timeout: float, log_path: s
         rec, cands = scorer.sample(sample)
         samples.append(rec)
         oracle = oracle and rec["status"] == "solved"
-        at_2 = at_2 and pass_at_2(cands, demo_score, sample.output)
+        at_2 = at_2 and sample.output is not None and pass_at_2(cands, demo_score, sample.output)
     return {
         "samples": samples,
         "o_score": scorer.o_score,

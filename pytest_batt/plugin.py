@@ -17,8 +17,9 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import compare, report, results, runner, session, sharding, settings as settings_mod
-from .items import STATE, BattSample, State, make_tasks
+from . import compare, processes, report, results, runner, session, sharding, settings as settings_mod
+from . import verdict, watchdog
+from .items import STATE, BattSample, State, handoff_path, make_tasks
 from .tasks import load_taskset, select
 
 _IMPORTED = time.monotonic()
@@ -156,6 +157,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
     config.pluginmanager.register(Collection(), "batt-collection")
+    if _is_worker(config) or config.getoption("dist", "no") == "no":
+        processes.make_subreaper()  # so that what a batt leaves running can be found and ended
     if _is_worker(config):
         try:  # now, not at the first sample: the import is the batt's own, not a sample's
             state.batt()
@@ -191,18 +194,23 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     task_ids = select(taskset, opts.tasks)
     shard = None if _is_worker(config) else _shard(opts, taskset, task_ids)
     task_ids = shard.task_ids if shard is not None else task_ids
-    baseline = results.read(opts.compare_path) if opts.compare_path else None
+    # Items (and so the batt) see the tasks without their test outputs, in every mode.
+    blind = taskset.without_test_outputs(task_ids)
     if _is_worker(config):
+        load_taskset.cache_clear()  # drop the full data (test outputs included) from the worker's memory
+        del taskset
         workerinput = config.workerinput  # type: ignore[attr-defined]
-        state = State(opts, taskset, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"])
-        batt = None
-    else:
-        if baseline is not None:
-            _check_baseline_data(baseline, taskset, task_ids, opts)
-        # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
-        collect_only = config.getoption("collectonly", False)
-        batt = None if collect_only else runner.load_batt(opts.module, base_dir)
-        state = State(opts, taskset, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt)
+        state = State(opts, blind, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"])
+        # On another host the controller's scratch directory is not there: this worker's notes stay local.
+        os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
+        return state, None
+    baseline = results.read(opts.compare_path) if opts.compare_path else None
+    if baseline is not None:
+        _check_baseline_data(baseline, taskset, task_ids, opts)
+    # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
+    collect_only = config.getoption("collectonly", False)
+    batt = None if collect_only else runner.load_batt(opts.module, base_dir)
+    state = State(opts, blind, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt, full_taskset=taskset)
     state.shard = shard
     if baseline is not None:
         state.baseline = baseline
@@ -246,12 +254,10 @@ def _shard(opts: settings_mod.Settings, taskset: Any, task_ids: List[str]) -> Op
 
 
 def _check_worker(config: pytest.Config, state: State) -> None:
-    """On a worker: the same task content as the controller's, and its baseline verdicts (no file read here)."""
-    workerinput = config.workerinput  # type: ignore[attr-defined]
-    expected = workerinput.get("batt_data_sha256")
+    """On a worker: the same tasks (as workers see them, without test outputs) as the controller's."""
+    expected = config.workerinput.get("batt_data_sha256")  # type: ignore[attr-defined]
     if expected and state.taskset.content_hash(state.task_ids) != expected:
         raise ValueError(f"--batt-data {state.settings.data!r} has other content for the selected tasks here than on the controller")
-    state.baseline_status = dict(workerinput.get("batt_baseline_status") or state.baseline_status)
 
 
 def _check_baseline_data(baseline: Dict[str, Any], taskset: Any, task_ids: List[str], opts: Any) -> None:
@@ -305,12 +311,14 @@ class Controller:
         self.config = config
         self.state = state
         self.batt = batt
-        self.run = session.BattRun(state.taskset, state.task_ids)
+        self.run = session.BattRun(state.full_taskset or state.taskset, state.task_ids)
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
         self.comparison: Optional[compare.Comparison] = None
         self.breaches: List[Tuple[str, str]] = []
         self.save_note: Optional[str] = None
+        self.write_errors: List[str] = []
+        self._properties: Dict[str, List[Tuple[str, Any]]] = {}
         n = len(self.run.plan)
         if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
             # xdist's default (4 x workers) would leave samples unrun after a few crashing batts;
@@ -341,11 +349,25 @@ class Controller:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.run.collected(item.nodeid for item in session.items)
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
+        """The controller's verdict, before every other plugin (terminal, junitxml, --lf, -x) sees the report."""
         record = getattr(report, "batt_record", None)
         if record is not None:
-            self.run.add(report.nodeid, record)
-        elif report.when == "???":
+            judged = self.run.add(report.nodeid, record)
+            if judged is not None:
+                report.batt_record = judged  # type: ignore[attr-defined]
+                verdict.apply(report, judged, self.state.baseline_status.get(report.nodeid))
+                self._properties[report.nodeid] = verdict.properties(judged)
+        else:
+            self._no_record(report)
+            if report.when == "teardown" and report.nodeid in self._properties:
+                # junitxml writes <property> elements from the teardown report
+                report.user_properties = verdict.merge(report.user_properties, self._properties.pop(report.nodeid))
+        return (yield)
+
+    def _no_record(self, report: pytest.TestReport) -> None:
+        if report.when == "???":
             status, message = getattr(report, "batt_crash", ("crash", str(report.longrepr)))
             opts = self.state.settings
             self.run.add_failure(report.nodeid, status, message, seconds=opts.timeout + opts.grace if status == "timeout" else 0.0)
@@ -358,12 +380,18 @@ class Controller:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        try:
+            self._finish(session, exitstatus)
+        finally:
+            shutil.rmtree(self.state.scratch, ignore_errors=True)
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         opts = self.state.settings
         head = results.header(
             batt_module=opts.module, batt_sha256=self.batt.sha256() if self.batt else "",
-            data_name=opts.data, data_sha256=self.state.taskset.content_hash(self._selection()),
+            data_name=opts.data, data_sha256=self.run.taskset.content_hash(self._selection()),
             timeout_s=opts.timeout, workers=self.workers,
         )
         if self.state.shard is not None:  # what `python -m pytest_batt merge` checks and rebuilds from
@@ -378,14 +406,24 @@ class Controller:
             if self.breaches and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if opts.json_path:
-            results.write(opts.json_path, self.results)
+            self._write(session, "--batt-json", opts.json_path)
         if opts.save_path:
             if self.results["session"]["complete"] or not os.path.exists(opts.save_path):
-                results.write(opts.save_path, self.results)
-                self.save_note = f"baseline saved to {opts.save_path}"
+                if self._write(session, "--batt-save", opts.save_path):
+                    self.save_note = f"baseline saved to {opts.save_path}"
             else:
                 self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
-        shutil.rmtree(self.state.scratch, ignore_errors=True)
+
+    def _write(self, session: pytest.Session, option: str, path: str) -> bool:
+        """A results file that cannot be written costs that file, not the summary: one line, exit 4."""
+        assert self.results is not None
+        try:
+            results.write(path, self.results)
+            return True
+        except OSError as e:
+            self.write_errors.append(f"{option} {path}: results not written ({e.strerror or e})")
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            return False
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.results is None:
@@ -393,8 +431,10 @@ class Controller:
         terminalreporter.section("batt summary")
         for line in report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0):
             terminalreporter.write_line(line)
-        if self.state.settings.json_path:
+        if self.state.settings.json_path and not any(e.startswith("--batt-json") for e in self.write_errors):
             terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
+        for line in self.write_errors:
+            terminalreporter.write_line(line, red=True)
         if self.save_note:
             terminalreporter.write_line(self.save_note)
         if self.comparison is not None:
@@ -451,7 +491,6 @@ class XdistHooks:
         # Resolved here, sent as builtins: a worker elsewhere has neither our ini file nor our files.
         node.workerinput["batt_settings"] = settings_mod.for_workers(state.settings, state.task_ids)
         node.workerinput["batt_data_sha256"] = state.taskset.content_hash(state.task_ids)
-        node.workerinput["batt_baseline_status"] = state.baseline_status
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
@@ -460,9 +499,10 @@ class XdistHooks:
 
     @staticmethod
     def _use_record(report: pytest.TestReport, record: Dict[str, Any], message: str) -> None:
+        """The worker died, but left the sample's record: the verdict on it follows in logreport."""
         report.batt_record = record  # type: ignore[attr-defined]
-        report.outcome = "passed" if record["status"] == "solved" else "failed"
-        report.longrepr = None if report.outcome == "passed" else message
+        report.outcome = "failed"
+        report.longrepr = message
         report.when = "call"
 
     @pytest.hookimpl(tryfirst=True)  # before xdist prints the remote traceback
@@ -479,16 +519,25 @@ class XdistHooks:
         report.location = (fspath, None, f"{fspath[len(session.PREFIX):]}::{domain}")
         scratch = self.controller.state.scratch
         opts = self.controller.state.settings
-        stack = os.path.join(scratch, f"{worker}.stack")
+        note = watchdog.read_note(handoff_path(scratch, worker, "hardstop"))
+        if note is not None and note.get("nodeid") != crashitem:
+            note = None
+        stack = handoff_path(scratch, worker, "stack")
         # A worker opens its stack file before its first batt call; when the controller cannot see
         # it, the worker's scratch directory is its host's own (another machine), not ours.
         shared = node is None or os.path.exists(stack)
         where = worker if shared else f"{worker} ({_spec(node)})"
-        status, message = session.crash_status(_read(stack), opts.timeout, opts.grace, where, shared)
-        ended_itself = _load(os.path.join(scratch, f"{worker}.record"), crashitem)
-        partial = _load(os.path.join(scratch, f"{worker}.partial"), crashitem)
+        status, message = session.crash_status(note, _read(stack), opts.timeout, opts.grace, where, shared)
+        ended_itself = _load(handoff_path(scratch, worker, "record"), crashitem)
+        partial = _load(handoff_path(scratch, worker, "partial"), crashitem)
         if ended_itself:  # after the sample, to take threads it could not stop with it
             self._use_record(report, ended_itself["record"], ended_itself["message"])
+            return
+        if partial and partial.get("stage") == "final":  # the calls were done; what they left behind hung
+            record = partial["record"]
+            record["error"] = "; ".join(filter(None, [record["error"], f"then {status}: {message}"]))
+            text = record["message"] if record["status"] == "unsolved" else ""
+            self._use_record(report, record, f"{text}\n{record['error']}".strip())
             return
         if partial:  # during a diff call: keep what the solve call found
             record = partial["record"]

@@ -1,8 +1,7 @@
 """Calling a batt on one sample: loading it, limiting each call, normalising what it returns.
 
-No pytest here. The caller passes ``guard(label)``, a context manager that limits one call
-and raises :class:`BattTimeout` into it; the plugin builds it on pytest-timeout, the Phase 3
-scorer on a plain alarm. The result of a sample is a *record*: builtin types only, because
+No pytest here. The caller passes a :class:`Guard` that limits each call; the plugin's is
+built on pytest-timeout and a watchdog process, the Phase 3 scorer uses a plain alarm. The result of a sample is a *record*: builtin types only, because
 it travels from an xdist worker to the controller on the test report.
 """
 
@@ -22,12 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
-from . import grids
+from . import grids, judging, processes
 from .scoring import Row, SampleFold, summarise_rows
 from .tasks import Sample, Task
 
 DEFAULT_MODULE = "pytest_batt.reference"
-Guard = Callable[[str], ContextManager[None]]
 
 
 class BattTimeout(Exception):
@@ -40,10 +38,6 @@ class BattLoadError(Exception):
 
 class ContractError(ValueError):
     """A batt returned something the contract does not allow; the message names the rule."""
-
-
-class BattLimitExceeded(Exception):
-    """A batt call went past a resource limit other than time (the memory limit)."""
 
 
 class RealInterrupt(KeyboardInterrupt):
@@ -379,35 +373,88 @@ def _batt_traceback(exc: BaseException) -> str:
     return "".join(lines).rstrip()
 
 
+class Guard:
+    """Limits one batt call: :meth:`start` before it, :meth:`stop` after it, always.
+
+    This plain guard limits only memory (when asked). The plugin's subclass adds the time
+    limit (pytest-timeout) and the hard stop; ``is_timeout`` tells which exception raised
+    into a call means its time was up. ``stop`` must be idempotent and must not raise.
+    """
+
+    def __init__(self, max_memory: Optional[float] = None) -> None:
+        self.max_memory = max_memory
+        self._rlimit: Optional[Tuple[int, int]] = None
+
+    def start(self, label: str) -> None:
+        if self.max_memory:
+            self._rlimit = _set_memory_limit(self.max_memory)
+
+    def stop(self) -> None:
+        if self._rlimit is not None:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, self._rlimit)
+            self._rlimit = None
+
+    def is_timeout(self, exc: BaseException) -> Optional[str]:
+        """The timeout message when ``exc`` is this guard's time limit, else None."""
+        return str(exc) or "timed out" if isinstance(exc, BattTimeout) else None
+
+
+no_guard = Guard()
+
+
+def _stop(guard: Guard) -> Optional[BaseException]:
+    """Stop the guard even when its own time limit fires while it stops; return what fired."""
+    fired = None
+    for _ in range(5):
+        try:
+            guard.stop()
+            return fired
+        except BaseException as e:  # a timer that fired as the call ended: stop again
+            fired = e
+    return fired
+
+
 def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: tuple, parse: Callable[[Any], Any]) -> Call:
-    """One limited call; ``parse`` runs under the same limit because a batt may return a generator."""
+    """One limited call: it returns, times out, or is an error; nothing it raises escapes.
+
+    ``parse`` runs under the same limit, because a batt may return a generator or objects
+    whose methods run its code; the return value is dropped under it too (finalizers).
+    Whatever the batt raises (``pytest.skip``, ``SystemExit``, ``KeyboardInterrupt``) is its
+    error; only a real Ctrl-C (:class:`RealInterrupt`) goes on.
+    """
     try:
-        with guard(label):
+        try:
+            guard.start(label)
             with preserved_globals():
                 result = func(*args)
-            return Call("ok", parse(result))
-    except BattTimeout as e:
-        return Call("timeout", message=str(e) or f"{label} timed out")
-    except ContractError as e:
-        return Call("error", message=f"{label} broke the batt contract: {e}")
-    except BattLimitExceeded as e:
-        return Call("error", message=f"{label} {e}")
+            value = parse(result)
+            del result
+        finally:
+            late = _stop(guard)
+        if isinstance(late, RealInterrupt):
+            raise late
+        return Call("ok", value)  # a timer that fired while stopping: the call had returned in time
     except RealInterrupt:
         raise
-    except (Exception, SystemExit, KeyboardInterrupt) as e:
+    except BaseException as e:
+        _stop(guard)  # raised before the finally above could run it
+        why = guard.is_timeout(e)
+        if why is not None:
+            return Call("timeout", message=why.replace("{label}", label))
+        if isinstance(e, ContractError):
+            return Call("error", message=f"{label} broke the batt contract: {e}")
+        if isinstance(e, MemoryError) and guard.max_memory:
+            # The batt's frames, and what they allocated, are gone by now, so a MemoryError the
+            # batt raised itself cannot be told apart: name the limit that was set.
+            return Call("error", message=f"{label} ran out of memory: MemoryError under the memory limit "
+                                         f"(--batt-max-memory {guard.max_memory:g} MB)")
         return Call("error", message=f"{label} raised {type(e).__name__}: {e}\n{_batt_traceback(e)}")
 
 
-def no_guard(label: str) -> ContextManager[None]:
-    return contextlib.nullcontext()
-
-
-@contextlib.contextmanager
-def memory_limit(megabytes: Optional[float]) -> Iterator[None]:
-    """Cap the address space during one call, so a runaway batt gets MemoryError, not the OOM killer."""
-    if not megabytes:
-        yield
-        return
+def _set_memory_limit(megabytes: float) -> Tuple[int, int]:
+    """Cap the address space, so a runaway batt gets MemoryError, not the OOM killer; returns the old limit."""
     import resource
 
     soft, hard = resource.getrlimit(resource.RLIMIT_AS)
@@ -415,39 +462,62 @@ def memory_limit(megabytes: Optional[float]) -> Iterator[None]:
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    return soft, hard
+
+
+def _getcwd() -> Optional[str]:
     try:
-        yield
-    except MemoryError:
-        # By the time it gets here the batt's frames, and what they allocated, are gone, so a
-        # MemoryError the batt raised itself cannot be told apart: name the limit that was set.
-        raise BattLimitExceeded(f"ran out of memory: MemoryError under the memory limit (--batt-max-memory {megabytes:g} MB)") from None
-    finally:
-        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        return os.getcwd()
+    except OSError:  # the folder was deleted under us
+        return None
 
 
 @contextlib.contextmanager
 def preserved_globals() -> Iterator[None]:
-    """Undo what a batt may change process-wide, so it cannot leak into later samples."""
+    """Undo what a batt may change process-wide, so it cannot leak into later samples.
+
+    Restoring reads nothing from the state the batt left: its working directory may be
+    deleted, its signal mask may block SIGALRM, its standard streams' fds may be closed.
+    """
     import signal
 
     recursion = sys.getrecursionlimit()
-    cwd = os.getcwd()
+    cwd = _getcwd()
     environ = dict(os.environ)
     path = list(sys.path)
     streams = (sys.stdout, sys.stderr, sys.stdin)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGALRM)}
+    main = threading.current_thread() is threading.main_thread()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, ()) if main and hasattr(signal, "pthread_sigmask") else None
+    saved_fds = []
+    for fd in (0, 1, 2):
+        try:
+            saved_fds.append((fd, os.dup(fd)))
+        except OSError:
+            pass
     try:
         yield
     finally:
         sys.setrecursionlimit(recursion)
-        if os.getcwd() != cwd:
-            os.chdir(cwd)
+        for fd, copy in saved_fds:
+            try:
+                os.fstat(fd)
+            except OSError:  # the batt closed it: put the original back
+                os.dup2(copy, fd)
+            os.close(copy)
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if cwd is not None and _getcwd() != cwd:
+            try:
+                os.chdir(cwd)
+            except OSError:
+                pass  # the batt deleted the folder it was called in: nothing to go back to
         if os.environ != environ:
             os.environ.clear()
             os.environ.update(environ)
         sys.path[:] = path
         sys.stdout, sys.stderr, sys.stdin = streams
-        if threading.current_thread() is threading.main_thread():
+        if main:
             for sig, handler in handlers.items():
                 if handler is not None and signal.getsignal(sig) is not handler:
                     signal.signal(sig, handler)
@@ -488,7 +558,7 @@ class _ThreadStop(SystemExit):
     """Raised into a thread the batt left running, to end it."""
 
 
-Checkpoint = Callable[[Dict[str, Any]], None]
+Checkpoint = Callable[[Dict[str, Any], str], None]
 
 
 def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard,
@@ -501,10 +571,15 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     not be stopped.
     """
     threads_before = threading.enumerate()
+    procs_before = processes.descendants()
     rec = _run_sample(func, task, sample, guard, log_path, checkpoint)
     leaked = stop_threads(threads_before)
     if leaked:
         rec["leaked_threads"] = leaked
+    ended = processes.end_new(procs_before)
+    if ended:
+        note = f"the batt left {len(ended)} process(es) running; they were ended: {', '.join(ended[:5])}"
+        rec["error"] = "; ".join(filter(None, [rec["error"], note]))
     return rec
 
 
@@ -513,9 +588,8 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
     wall0, cpu0 = time.perf_counter(), time.process_time()
     S, I = task.S, sample.input
     rec: Dict[str, Any] = {
-        "task": task.id, "kind": sample.kind, "index": sample.index, "status": "unsolved",
-        "error": None, "message": None, "candidates": 0, "matched": [], "calls": 1,
-        "o": {}, "d": {}, "last_t": {}, "expected": grids.fingerprint(sample.output),
+        "task": task.id, "kind": sample.kind, "index": sample.index, "status": "ok",
+        "error": None, "message": None, "candidates": 0, "calls": 1, "d": {}, "last_t": {},
     }
     keys = sample.kind == "test"
     solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), lambda r: normalise_candidates(_split(r)[0], keys))
@@ -525,32 +599,30 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
         cands: List[Candidate] = solve.value
         rec["candidates"] = len(cands)
         fp_of: Dict[int, Optional[str]] = {}
-        fps = []
-        for g in (c.grid for c in cands):
-            fp = fp_of.get(id(g), "")
+        counts: Dict[Tuple[str, Optional[str]], int] = {}
+        grid_of: Dict[str, grids.Grid] = {}
+        for c in cands:
+            fp = fp_of.get(id(c.grid), "")
             if fp == "":
-                fp = fp_of[id(g)] = grids.fingerprint(g) if g is not None else None
-            fps.append(fp)
-        matched: Dict[str, None] = {}
-        for (sid, grid, _, _), fp in zip(cands, fps):
-            hit = fp == rec["expected"] and grid == sample.output
-            rec["o"][sid] = rec["o"].get(sid, 0) + hit
-            if hit:
-                matched[sid] = None
-        rec["matched"] = list(matched)
-        rec["status"] = "solved" if matched else "unsolved"
-        if sample.kind == "test":
-            pairs = dict.fromkeys((c.solver_id, fp) for c, fp in zip(cands, fps) if fp is not None)
-            rec["ranked"] = [list(p) for p in pairs]
-        if not matched:
-            rec["message"] = describe_miss(sample.output, [(c.solver_id, c.grid) for c in cands])
+                fp = fp_of[id(c.grid)] = grids.fingerprint(c.grid) if c.grid is not None else None
+                if fp is not None and c.grid is not None:
+                    grid_of[fp] = c.grid
+            counts[(c.solver_id, fp)] = counts.get((c.solver_id, fp), 0) + 1
+        # What the controller judges from: distinct (solver, grid) pairs in batt order, with counts.
+        rec["cands"] = [[sid, fp, n] for (sid, fp), n in counts.items()]
+        if sample.kind == "test":  # the grids themselves: the controller judges them (it alone knows the output)
+            rec["grids"] = {fp: grids.encode(g) for fp, g in grid_of.items()}
+        elif sample.output is not None and grid_of.get(grids.fingerprint(sample.output)) != sample.output:
+            rec["message"] = judging.describe_miss(sample.output, [(sid, grid_of.get(fp) if fp else None, n) for (sid, fp), n in counts.items()])
         if checkpoint is not None:
-            checkpoint({**rec, "seconds": round(time.perf_counter() - wall0, 6), "cpu_seconds": round(time.process_time() - cpu0, 6)})
+            checkpoint({**rec, "seconds": round(time.perf_counter() - wall0, 6), "cpu_seconds": round(time.process_time() - cpu0, 6)}, "solve")
         diff_errors = _fold_diffs(func, guard, task, sample, cands, rec, log_path)
         if diff_errors:
             rec["error"] = diff_errors
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
     rec["cpu_seconds"] = round(time.process_time() - cpu0, 6)
+    if checkpoint is not None:
+        checkpoint(rec, "final")  # before what the batt returned is dropped (finalizers may hang)
     return rec
 
 
@@ -590,27 +662,3 @@ def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Samp
     return f"{len(problems)} diff call(s) failed and contribute nothing; first: {problems[0]}"
 
 
-def describe_miss(expected: grids.Grid, cands: List[Tuple[str, Optional[grids.Grid]]]) -> str:
-    """Why no candidate matched: the expected grid beside the closest candidate, in a few lines."""
-    eh, ew = grids.shape(expected)
-    valid = [(sid, g) for sid, g in cands if g is not None]
-    head = f"no candidate matched the expected {eh}x{ew} output ({len(cands)} candidates, {len(valid)} valid grids"
-    distinct = {g for _, g in valid}
-    head += f", {len(distinct)} distinct)"
-    if not valid:
-        return head
-    same = [(grids.cells_differing(g, expected) or 0, sid, g) for sid, g in valid if grids.shape(g) == (eh, ew)]
-    if same:
-        cells, _, best = min(same, key=lambda t: t[0])
-        sids = list(dict.fromkeys(sid for c, sid, g in same if g == best))
-        r, c = grids.first_difference(best, expected) or (0, 0)
-        why = f"{cells} of {eh * ew} cells differ, first at row {r} col {c}: {best[r][c]} instead of {expected[r][c]}"
-    else:
-        sids, best = [valid[0][0]], valid[0][1]
-        shapes = sorted({grids.shape(g) for g in distinct})
-        why = f"no candidate has shape {eh}x{ew}; shapes given: " + ", ".join(f"{h}x{w}" for h, w in shapes[:6])
-    more = f" (+{len(sids) - 1} more)" if len(sids) > 1 else ""
-    lines = [head, f"closest: {sids[0]}{more}: {why}"]
-    if max(eh, ew, *grids.shape(best)) <= 12:
-        lines += grids.side_by_side([("expected", grids.render(expected)), (f"{sids[0]}", grids.render(best))])
-    return "\n".join(lines)

@@ -11,8 +11,9 @@ import re
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from . import scoring
-from .tasks import TaskSet
+from . import judging, scoring
+from .grids import Grid
+from .tasks import BattDataError, Task, TaskSet
 
 PREFIX = "batt/"
 STATUSES = ("solved", "unsolved", "timeout", "error", "crash", "missing")
@@ -72,8 +73,9 @@ def worker_failure(error_text: str) -> str:
     return f"it could not start: {lines[-1] if lines else 'no error given'}"
 
 
-def crash_status(stack_text: str, timeout: float, grace: float, worker: str, shared: bool = True) -> Tuple[str, str]:
-    """Tell a hard-stopped timeout from a crash by what faulthandler wrote before the worker died.
+def crash_status(note: Optional[Dict[str, Any]], stack_text: str, timeout: float, grace: float, worker: str,
+                 shared: bool = True) -> Tuple[str, str]:
+    """Tell a hard stop from a crash: the watchdog leaves a note saying what the worker was doing.
 
     ``shared`` is False when the worker never wrote to the controller's scratch directory: it
     runs on another host (``--tx ssh=...``), where that directory is its own.
@@ -85,10 +87,11 @@ def crash_status(stack_text: str, timeout: float, grace: float, worker: str, sha
             "candidates are out of reach: a crash cannot be told from a hard-stopped timeout"
         )
     where = _batt_frame(stack_text)
-    if "Timeout (" in stack_text:
+    if note is not None:
+        doing = note.get("doing") or "a batt call"
         return "timeout", (
-            f"a batt call ran past the {timeout:g} s timeout and did not stop (it swallowed the timeout "
-            f"or held the GIL); worker {worker} was ended {grace:g} s later and replaced{where}"
+            f"{doing} ran past the {timeout:g} s timeout and did not stop (it swallowed the timeout, "
+            f"held the GIL or blocked); worker {worker} was ended {grace:g} s later and replaced{where}"
         )
     fatal = re.search(r"Fatal Python error: ([^\n]+)", stack_text)
     cause = fatal.group(1).strip() if fatal else "the process exited (os._exit, a signal or the OOM killer)"
@@ -109,6 +112,7 @@ class BattRun:
                 self.plan[sample_nodeid(tid, name)] = (tid, m.group(1), int(m.group(2)))
         self.selected: Optional[set] = None
         self.records: Dict[str, Dict[str, Any]] = {}
+        self._parsed: Dict[str, Task] = {}
         self.task_errors: Dict[str, str] = {}
         self.started = time.perf_counter()
         self.finished: Optional[float] = None
@@ -125,9 +129,29 @@ class BattRun:
             if tid == task_id and nodeid not in self.records:
                 self.records[nodeid] = blank_record(tid, kind, index, "error", message)
 
-    def add(self, nodeid: str, record: Dict[str, Any]) -> None:
-        if nodeid in self.plan:
-            self.records[nodeid] = record
+    def add(self, nodeid: str, record: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+        """Judge a worker's record against the expected output (which only this side has) and keep it."""
+        if nodeid not in self.plan:
+            return None
+        if record.get("status") == "ok":
+            tid, kind, index = self.plan[nodeid]
+            expected = self._expected(tid, kind, index)
+            if expected is None:
+                record = {**blank_record(tid, kind, index, "error", "the task's data is invalid"), "seconds": record.get("seconds", 0.0)}
+            else:
+                record = judging.judge(record, expected)
+        self.records[nodeid] = record
+        return record
+
+    def _expected(self, task_id: str, kind: str, index: int) -> Optional[Grid]:
+        task = self._parsed.get(task_id)
+        if task is None:
+            try:
+                task = self._parsed[task_id] = self.taskset.task(task_id)
+            except BattDataError:
+                return None
+        samples = task.demos if kind == "demo" else task.tests
+        return samples[index].output if index < len(samples) else None
 
     def add_failure(self, nodeid: str, status: str, message: str, seconds: float = 0.0) -> None:
         """A sample whose item never produced a record (setup error, crash, internal error)."""
@@ -138,17 +162,17 @@ class BattRun:
     def finish(self) -> None:
         self.finished = time.perf_counter()
 
-    def _expected(self) -> List[str]:
+    def _selected(self) -> List[str]:
         if self.selected is None:
             return list(self.plan)
         return [n for n in self.plan if n in self.selected or n in self.records]
 
     def complete(self) -> bool:
-        return all(n in self.records for n in self._expected())
+        return all(n in self.records for n in self._selected())
 
     def task_results(self) -> Dict[str, Any]:
         """Per task, in the order given: samples, Phase 3 scores, oracle and pass@2, seconds."""
-        expected = self._expected()
+        expected = self._selected()
         by_task: Dict[str, List[Dict[str, Any]]] = {tid: [] for tid in self.task_ids}
         for nodeid in expected:
             tid, kind, index = self.plan[nodeid]

@@ -54,8 +54,10 @@ def _number(unit: str, accept: Callable[[float], bool], rule: str) -> Callable[[
     return convert
 
 
-positive_seconds = _number("seconds", lambda s: s > 0, "a positive, finite number of seconds")
-nonnegative_seconds = _number("seconds", lambda s: s >= 0, "a finite number of seconds >= 0")
+# Timers take at most this (setitimer and pytest-timeout overflow far above; a week is plenty).
+MAX_SECONDS = 7 * 24 * 3600
+positive_seconds = _number("seconds", lambda s: 0 < s <= MAX_SECONDS, f"a positive number of seconds, at most {MAX_SECONDS}")
+nonnegative_seconds = _number("seconds", lambda s: 0 <= s <= MAX_SECONDS, f"a number of seconds from 0 to {MAX_SECONDS}")
 # Below 64 MB a Python process with numpy cannot even run the batt's imports.
 positive_megabytes = _number("megabytes", lambda mb: mb >= 64, "a finite number of megabytes, at least 64")
 
@@ -144,6 +146,9 @@ def check_writable(path: str, option: str) -> None:
     """Fail before running, not after an hour of work, when the results cannot be written."""
     if os.path.isdir(path):
         raise ValueError(f"{option} {path}: is a directory, give a file path")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # Replacing it would turn a device or a FIFO into a plain file (as root: /dev/full).
+        raise ValueError(f"{option} {path}: not a regular file (a device, FIFO or socket), give a file path")
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
         raise ValueError(f"{option} {path}: directory {parent} does not exist")

@@ -42,7 +42,7 @@ class Sample:
     kind: str  # "demo" or "test"
     index: int
     input: Grid
-    output: Grid
+    output: Optional[Grid]  # None in a worker for test samples: the controller judges them
 
     @property
     def name(self) -> str:
@@ -58,7 +58,7 @@ class Task:
     @property
     def S(self) -> Tuple[Tuple[Grid, Grid], ...]:
         """The demo pairs exactly as the batt contract passes them."""
-        return tuple((s.input, s.output) for s in self.demos)
+        return tuple((s.input, s.output) for s in self.demos if s.output is not None)  # demos always have one
 
     @property
     def samples(self) -> Tuple[Sample, ...]:
@@ -71,12 +71,37 @@ class TaskSet:
 
     name: str
     raw: Mapping[str, Any]
+    blind: bool = False  # test outputs removed: what a worker gets
 
     def ids(self) -> List[str]:
         return sorted(self.raw)
 
     def task(self, task_id: str) -> Task:
-        return parse_task(task_id, self.raw[task_id], where=f"{self.name}: task {task_id}")
+        return parse_task(task_id, self.raw[task_id], where=f"{self.name}: task {task_id}", blind=self.blind)
+
+    def without_test_outputs(self, task_ids: Iterable[str]) -> "TaskSet":
+        """The tasks as a worker may see them: every valid test output removed.
+
+        A batt runs in the worker; an expected output there could be read from its memory,
+        so the controller alone judges test samples. An invalid output stays, so that the
+        worker still reports the task's data error (it can help no batt).
+        """
+        raw = {}
+        for tid in task_ids:
+            task = self.raw[tid]
+            if isinstance(task, dict) and isinstance(task.get("test"), list):
+                tests = []
+                for pair in task["test"]:
+                    if isinstance(pair, dict) and "output" in pair:
+                        try:
+                            to_grid(pair["output"])
+                            pair = {k: v for k, v in pair.items() if k != "output"}
+                        except (GridError, TypeError, ValueError):
+                            pass
+                    tests.append(pair)
+                task = {**task, "test": tests}
+            raw[tid] = task
+        return TaskSet(self.name, raw, blind=True)
 
     def sample_names(self, task_id: str) -> List[str]:
         """Sample names without validating grids, for accounting of tasks that fail to load."""
@@ -104,8 +129,11 @@ def _grid(value: Any, where: str) -> Grid:
         raise BattDataError(f"{where}: {e}") from None
 
 
-def parse_task(task_id: str, raw: Any, where: str) -> Task:
-    """Validate one task in the official layout ``{"train": [...], "test": [...]}``."""
+def parse_task(task_id: str, raw: Any, where: str, blind: bool = False) -> Task:
+    """Validate one task in the official layout ``{"train": [...], "test": [...]}``.
+
+    ``blind``: test pairs may lack their output (a worker's view of the task).
+    """
     if not isinstance(raw, dict) or not isinstance(raw.get("train"), list) or not isinstance(raw.get("test"), list):
         raise BattDataError(f'{where}: expected an object with "train" and "test" lists')
     parts = []
@@ -116,7 +144,10 @@ def parse_task(task_id: str, raw: Any, where: str) -> Task:
             if not isinstance(pair, dict) or "input" not in pair:
                 raise BattDataError(f'{here}: expected an object with "input" and "output"')
             if "output" not in pair:
-                raise BattDataError(f"{here}: has no output (test outputs are needed to score)")
+                if not (blind and kind == "test"):
+                    raise BattDataError(f"{here}: has no output (test outputs are needed to score)")
+                samples.append(Sample(kind, i, _grid(pair["input"], f"{here}.input"), None))
+                continue
             samples.append(Sample(kind, i, _grid(pair["input"], f"{here}.input"), _grid(pair["output"], f"{here}.output")))
         parts.append(tuple(samples))
     if not parts[0]:
@@ -132,6 +163,8 @@ def _read_json(path: Path) -> Any:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise BattDataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+    except RecursionError:
+        raise BattDataError(f"{path}: JSON nested too deeply to be ARC task data") from None
     except UnicodeDecodeError:
         raise BattDataError(f"{path}: not a UTF-8 text file") from None
     except OSError as e:

@@ -72,7 +72,7 @@ def test_ci_recipe_shards_merge_compare_gate(project, elsewhere):
         shard = project.runpytest_subprocess(*ARGS, *mode, "--batt-shard", f"{k}/2", "--batt-durations=single.json",
                                              f"--batt-json=shard{k}.json", "--batt-compare=single.json")
         shard.stdout.fnmatch_lines([f"batt: shard {k}/2: * of 3 task(s), expected share *% (split by seconds from single.json)"])
-        assert shard.ret == 0, shard.stdout.str()  # the unsolved samples are xfail: the baseline says so (workers too)
+        assert shard.ret == 0, shard.stdout.str()  # the unsolved samples are xfail: the baseline says so
     merged = cli(project, "merge", "shard2.json", "shard1.json", "-o", "merged.json.gz")
     assert merged.ret == 0 and merged.outlines[0].startswith("merged 2 of 2 shard(s): 3 task(s), 8 samples, complete"), merged.outlines
     one, both = (results.read(str(project.path / f)) for f in ("single.json", "merged.json.gz"))
@@ -97,17 +97,16 @@ def errors(result):
     return [line for line in result.errlines if line.startswith("ERROR")]
 
 
-def test_a_worker_refuses_other_task_content_and_takes_the_baseline_verdicts(tmp_path):
+def test_a_worker_refuses_other_task_content_and_gets_the_controllers_settings(tmp_path):
     from types import SimpleNamespace
 
     from pytest_batt import plugin, settings
     from pytest_batt.tasks import TaskSet
 
     opts = settings.Settings(tasks=["a"], data="tasks", module="m", timeout=1.0, grace=1.0, json_path=None, base_dir="/there")
-    state = SimpleNamespace(taskset=TaskSet("tasks", {"a": {"train": [], "test": []}}), task_ids=["a"], settings=opts, baseline_status={})
-    config = SimpleNamespace(workerinput={"batt_data_sha256": state.taskset.content_hash(["a"]), "batt_baseline_status": {"batt/a::test[0]": "unsolved"}})
+    state = SimpleNamespace(taskset=TaskSet("tasks", {"a": {"train": [], "test": []}}), task_ids=["a"], settings=opts)
+    config = SimpleNamespace(workerinput={"batt_data_sha256": state.taskset.content_hash(["a"])})
     plugin._check_worker(config, state)
-    assert state.baseline_status == {"batt/a::test[0]": "unsolved"}
     config.workerinput["batt_data_sha256"] = "0" * 64
     with pytest.raises(ValueError, match="^--batt-data 'tasks' has other content for the selected tasks here than on the controller$"):
         plugin._check_worker(config, state)
@@ -124,9 +123,9 @@ def test_what_the_controller_says_about_workers_elsewhere():
     assert session.worker_failure(remote_tb) == "--batt-module toy.py: no such file in /there"
     assert session.worker_failure("Traceback ...\nModuleNotFoundError: No module named 'pluggy'\n") == \
         "it could not start: ModuleNotFoundError: No module named 'pluggy'"
-    status, message = session.crash_status("", 10, 2, "gw3 (ssh=h)", shared=False)
+    status, message = session.crash_status(None, "", 10, 2, "gw3 (ssh=h)", shared=False)
     assert status == "crash" and message.startswith("worker gw3 (ssh=h) died while running this sample and was replaced; it does not share")
-    assert session.crash_status("Timeout (0:00:12)!\n", 10, 2, "gw3")[0] == "timeout"
+    assert session.crash_status({"doing": "the solve call"}, "", 10, 2, "gw3")[0] == "timeout"
 
 
 def test_remote_gateways_and_detached_path_values(tmp_path):

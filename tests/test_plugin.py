@@ -146,7 +146,7 @@ def test_default_runs_under_xdist(project):
     "args, message",
     [
         (["--batt", "flip0009"], "ERROR: --batt: unknown task id 'flip0009' in tasks; did you mean flip0001?"),
-        (["--batt", "flip0001", "--batt-timeout", "0"], "*--batt-timeout: '0' must be a positive, finite number of seconds"),
+        (["--batt", "flip0001", "--batt-timeout", "0"], "*--batt-timeout: '0' must be a positive number of seconds, at most 604800"),
         (["--batt", "flip0001", "--batt-timeout", "soon"], "*--batt-timeout: 'soon' is not a number of seconds"),
         (["--batt", "flip0001", "--batt-module", "nobatt.py"], "ERROR: --batt-module nobatt.py: no such file */nobatt.py"),
         (["--batt", "flip0001", "--batt-data", "nowhere/"], "ERROR: --batt-data 'nowhere/': no such file or directory"),

@@ -1,10 +1,13 @@
 import contextlib
+import os
+import sys
+import time
 import textwrap
 
 import numpy as np
 import pytest
 
-from pytest_batt import runner
+from pytest_batt import judging, runner
 from pytest_batt.tasks import parse_task
 
 TASK = parse_task(
@@ -12,6 +15,12 @@ TASK = parse_task(
     {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [[3, 4]], "output": [[4, 3]]}]},
     "toy",
 )
+
+
+def judged(batt, task, sample, **kw):
+    """Run a sample as a worker does, then judge it as the controller does."""
+    rec = runner.run_sample(batt, task, sample, **kw)
+    return judging.judge(rec, sample.output)
 
 
 def flip(I):
@@ -59,7 +68,7 @@ def test_demo_sample_makes_one_solve_and_one_diff_call():
         calls.append(C)
         return [(1, 0, "flip", flip(I)), (2, 0, "id", I), (3, 0, "flip2", flip(I))], [(9, "None", "d", (1,))] if C else []
 
-    rec = runner.run_sample(batt, TASK, TASK.demos[0])
+    rec = judged(batt, TASK, TASK.demos[0])
     assert calls == [None, ((2, 1),)]
     assert rec["status"] == "solved" and rec["calls"] == 2
     assert rec["matched"] == ["flip", "flip2"]
@@ -77,7 +86,7 @@ def test_test_sample_diffs_each_distinct_candidate_value_once():
                 (6, 0, "f", ()), (7, 0, "g", ((nan, 3),)), (8, 0, "h", ((nan, 3),)), (9, 0, "i", odd), (10, 0, "j", odd),
                 (11, 0, "k", ((4.0, 3),)), (12, 0, "l", None)], []
 
-    rec = runner.run_sample(batt, TASK, TASK.tests[0])
+    rec = judged(batt, TASK, TASK.tests[0])
     assert calls[0] is None
     # One call per distinct value, in batt order; values not equal to themselves (nan) and
     # unhashable ones (lists) get a call per candidate; 4.0 == 4 but is not the same argument.
@@ -111,7 +120,7 @@ def test_unsolved_sample_explains_the_closest_candidate():
     def batt(task_id, S, I, C, log_path):
         return [(1, 0, "id", I), (2, 0, "wide", ((1, 2, 3),))], []
 
-    rec = runner.run_sample(batt, TASK, TASK.demos[0])
+    rec = judged(batt, TASK, TASK.demos[0])
     assert rec["status"] == "unsolved"
     assert "no candidate matched the expected 1x2 output (2 candidates" in rec["message"]
     assert "closest: id: 2 of 2 cells differ, first at row 0 col 0: 1 instead of 2" in rec["message"]
@@ -121,7 +130,7 @@ def test_exceptions_become_errors_with_the_batt_frames_only():
     def batt(task_id, S, I, C, log_path):
         raise KeyError("boom")
 
-    rec = runner.run_sample(batt, TASK, TASK.demos[0])
+    rec = judged(batt, TASK, TASK.demos[0])
     assert rec["status"] == "error"
     assert rec["error"].startswith("solve call raised KeyError: 'boom'")
     assert "in batt" in rec["error"] and "pytest_batt/runner.py" not in rec["error"]
@@ -131,34 +140,125 @@ def test_system_exit_is_an_error_not_the_end_of_the_process():
     def batt(task_id, S, I, C, log_path):
         raise SystemExit(3)
 
-    assert runner.run_sample(batt, TASK, TASK.demos[0])["status"] == "error"
+    assert judged(batt, TASK, TASK.demos[0])["status"] == "error"
+
+
+class Refuse(runner.Guard):
+    """Times out every call whose label is not ``allowed``."""
+
+    def __init__(self, allowed=None):
+        super().__init__()
+        self.allowed = allowed
+        self.stops = 0
+
+    def start(self, label):
+        if label != self.allowed:
+            raise runner.BattTimeout(f"{label} timed out after 1 s")
+
+    def stop(self):
+        self.stops += 1
 
 
 def test_a_guard_timeout_is_a_timeout_and_a_failed_diff_call_contributes_nothing():
-    @contextlib.contextmanager
-    def guard(label):
-        if label != "solve call":
-            raise runner.BattTimeout(f"{label} timed out")
-        yield
-
     def batt(task_id, S, I, C, log_path):
         return [(1, 0, "flip", flip(I))], [(1, "None", "d", (1,))]
 
-    rec = runner.run_sample(batt, TASK, TASK.demos[0], guard=guard)
+    guard = Refuse("solve call")
+    rec = judged(batt, TASK, TASK.demos[0], guard=guard)
     assert rec["status"] == "solved" and rec["d"] == {}
     assert "1 diff call(s) failed" in rec["error"] and "timed out" in rec["error"]
+    assert guard.stops >= 2  # stopped after every call, the failed one too
 
-    @contextlib.contextmanager
-    def always(label):
-        raise runner.BattTimeout(f"{label} timed out after 1 s")
-        yield
-
-    rec = runner.run_sample(batt, TASK, TASK.demos[0], guard=always)
+    rec = judged(batt, TASK, TASK.demos[0], guard=Refuse())
     assert rec["status"] == "timeout" and rec["error"] == "solve call timed out after 1 s"
 
 
+class LateTimer(runner.Guard):
+    """A timer that fires while the guard stops, as pytest-timeout's can when a call ends."""
+
+    def __init__(self):
+        super().__init__()
+        self.fired = False
+
+    def stop(self):
+        if not self.fired:
+            self.fired = True
+            raise runner.BattTimeout("late")
+
+
+def test_a_timeout_firing_as_the_call_ends_never_escapes():
+    def batt(task_id, S, I, C, log_path):
+        return [(1, 0, "flip", flip(I))], []
+
+    rec = judged(batt, TASK, TASK.demos[0], guard=LateTimer())
+    assert rec["status"] == "solved" and rec["error"] is None
+
+
+@pytest.mark.parametrize("raise_it", [
+    lambda: pytest.skip("nope"), lambda: pytest.fail("forged"), lambda: pytest.exit("bye"),
+    lambda: pytest.importorskip("no_such_module_here"), lambda: pytest.xfail("x"),
+])
+def test_pytest_outcomes_raised_by_a_batt_are_its_errors(raise_it):
+    def batt(task_id, S, I, C, log_path):
+        raise_it()
+
+    rec = judged(batt, TASK, TASK.demos[0])
+    assert rec["status"] == "error" and rec["error"].startswith("solve call raised ")
+
+
+def test_a_batt_that_deletes_its_working_directory_costs_only_its_call(tmp_path, monkeypatch):
+    doomed = tmp_path / "doomed"
+    doomed.mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    def batt(task_id, S, I, C, log_path):
+        os.chdir(doomed)
+        os.rmdir(doomed)
+        return [(1, 0, "flip", flip(I))], []
+
+    assert judged(batt, TASK, TASK.demos[0])["status"] == "solved"
+    assert os.getcwd() == str(tmp_path)
+    assert judged(lambda *a: ([(1, 0, "f", flip(a[2]))], []), TASK, TASK.demos[0])["status"] == "solved"
+
+
+def test_closed_standard_fds_and_a_blocked_alarm_are_restored():
+    import signal
+
+    def batt(task_id, S, I, C, log_path):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        os.close(2)
+        return [(1, 0, "flip", flip(I))], []
+
+    before = os.fstat(2)
+    assert judged(batt, TASK, TASK.demos[0])["status"] == "solved"
+    assert signal.SIGALRM not in signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    assert os.fstat(2).st_ino == before.st_ino
+
+
+def test_processes_a_batt_leaves_running_are_ended_and_named():
+    import subprocess
+
+    kept = []
+
+    def batt(task_id, S, I, C, log_path):
+        if C is not None:
+            return [], []
+        kept.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]))
+        if os.fork() == 0:  # a forked child that would outlive the run
+            time.sleep(60)
+            os._exit(0)
+        return [(1, 0, "flip", flip(I))], []
+
+    before = runner.processes.descendants()
+    rec = judged(batt, TASK, TASK.demos[0])
+    assert rec["status"] == "solved"
+    assert "the batt left 2 process(es) running; they were ended" in rec["error"]
+    assert runner.processes.descendants() == before
+    kept[0].wait(5)  # the batt's own handle learns that it ended
+
+
 def test_malformed_return_is_an_error_naming_the_rule():
-    rec = runner.run_sample(lambda *a: 42, TASK, TASK.demos[0])
+    rec = judged(lambda *a: 42, TASK, TASK.demos[0])
     assert rec["status"] == "error"
     assert rec["error"] == "solve call broke the batt contract: batt must return a pair (o, s), got int"
 

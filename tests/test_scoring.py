@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from pytest_batt import runner, scoring
+from pytest_batt import judging, runner, scoring
 from pytest_batt.tasks import parse_task
 
 
@@ -92,7 +92,7 @@ def toy_task(seed):
 @pytest.mark.parametrize("seed", range(60))
 def test_split_fold_equals_literal_phase3(seed):
     task, batt = toy_task(seed), random_batt(seed)
-    records = [runner.run_sample(batt, task, sample) for sample in task.samples]
+    records = [judging.judge(runner.run_sample(batt, task, sample), sample.output) for sample in task.samples]
     for rec in records[::-1]:  # any transport order: score_task needs sample order, given here
         assert isinstance(rec, dict)
     got = scoring.score_task(records)

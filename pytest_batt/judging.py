@@ -1,0 +1,104 @@
+"""The verdict on a sample, given by the controller alone.
+
+A worker runs the batt and reports what it returned: each distinct ``(solver, grid
+fingerprint)`` with its count and, for test samples, the distinct grids themselves. The
+expected test outputs never enter a worker, so neither the batt nor anything it patches
+there can decide that a test sample is solved: the controller compares the grids it was sent
+with the expected output, and recomputes their fingerprints rather than trusting the ones
+that came with them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from . import grids
+from .grids import Grid
+
+# (solver_id, grid or None, how many candidates had that pair)
+Entry = Tuple[str, Optional[Grid], int]
+
+
+def judge(rec: Dict[str, Any], expected: Grid) -> Dict[str, Any]:
+    """Turn a worker's ``"ok"`` record into ``solved``/``unsolved`` with o_score hits; others pass through."""
+    if rec.get("status") != "ok":
+        return rec
+    try:
+        return _judge(rec, expected)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        rec.pop("cands", None)
+        rec.pop("grids", None)
+        rec.update(status="error", o={}, matched=[], error="the worker sent a malformed record (was pytest-batt patched in it?)")
+        return rec
+
+
+def _judge(rec: Dict[str, Any], expected: Grid) -> Dict[str, Any]:
+    expected_fp = grids.fingerprint(expected)
+    test = rec["kind"] == "test"
+    sent: Dict[str, Any] = rec.pop("grids", None) or {}
+    decoded: Dict[str, Tuple[Optional[Grid], Optional[str]]] = {}
+    o: Dict[str, int] = {}
+    matched: Dict[str, None] = {}
+    ranked: List[List[str]] = []
+    entries: List[Entry] = []
+    for sid, fp, n in rec.pop("cands"):
+        sid, n = str(sid), int(n)
+        grid: Optional[Grid] = None
+        hit = False
+        if fp is not None:
+            if test:  # judge the grid itself; the fingerprint it came with is not trusted
+                if fp not in decoded:
+                    g = grids.decode(sent.get(fp))
+                    decoded[fp] = (g, grids.fingerprint(g) if g is not None else None)
+                grid, real_fp = decoded[fp]
+                hit = grid == expected
+                if real_fp is not None:
+                    ranked.append([sid, real_fp])
+            else:
+                hit = fp == expected_fp
+        o[sid] = o.get(sid, 0) + (n if hit else 0)
+        if hit:
+            matched[sid] = None
+        entries.append((sid, grid, n))
+    rec.update(o=o, matched=list(matched), status="solved" if matched else "unsolved", expected=expected_fp)
+    if test:
+        rec["ranked"] = ranked
+        rec["message"] = None if matched else describe_miss(expected, entries)
+    elif matched:
+        rec["message"] = None
+    return rec
+
+
+def describe_miss(expected: Grid, entries: Sequence[Entry]) -> str:
+    """Why no candidate matched: the expected grid beside the closest candidate, in a few lines."""
+    eh, ew = grids.shape(expected)
+    total = sum(n for _, _, n in entries)
+    valid = [(sid, g, n) for sid, g, n in entries if g is not None]
+    distinct = {g for _, g, _ in valid}
+    head = (f"no candidate matched the expected {eh}x{ew} output ({total} candidates, "
+            f"{sum(n for _, _, n in valid)} valid grids, {len(distinct)} distinct)")
+    if not valid:
+        return head
+    same = [(grids.cells_differing(g, expected) or 0, sid, g) for sid, g, _ in valid if grids.shape(g) == (eh, ew)]
+    if same:
+        cells, _, best = min(same, key=lambda t: t[0])
+        sids = list(dict.fromkeys(sid for c, sid, g in same if g == best))
+        r, c = grids.first_difference(best, expected) or (0, 0)
+        why = f"{cells} of {eh * ew} cells differ, first at row {r} col {c}: {best[r][c]} instead of {expected[r][c]}"
+    else:
+        sids, best = [valid[0][0]], valid[0][1]
+        shapes = sorted({grids.shape(g) for g in distinct})
+        why = f"no candidate has shape {eh}x{ew}; shapes given: " + ", ".join(f"{h}x{w}" for h, w in shapes[:6])
+    more = f" (+{len(sids) - 1} more)" if len(sids) > 1 else ""
+    lines = [head, f"closest: {sids[0]}{more}: {why}"]
+    if max(eh, ew, *grids.shape(best)) <= 12:
+        lines += grids.side_by_side([("expected", grids.render(expected)), (f"{sids[0]}", grids.render(best))])
+    return "\n".join(lines)
+
+
+def describe(rec: Dict[str, Any]) -> str:
+    """The failure text of a judged record: why it is not solved, and any error beside."""
+    if rec["status"] == "unsolved":
+        text = rec.get("message") or "no candidate matched"
+        return text + (f"\n{rec['error']}" if rec.get("error") else "")
+    return f"{rec['status']}: {rec['error']}"

@@ -1,0 +1,39 @@
+"""A sample's pytest outcome from its judged record and its baseline status.
+
+Set on the report on the controller, before the terminal, junitxml, the cache (``--lf``) and
+``-x``/``--maxfail`` read it, so that what a worker said about its own sample never decides.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Tuple
+
+from .judging import describe
+
+
+def apply(report: Any, rec: Dict[str, Any], baseline_status: Optional[str]) -> None:
+    solved = rec["status"] == "solved"
+    text = None if solved else describe(rec)
+    for attr in ("wasxfail",):
+        if hasattr(report, attr):
+            delattr(report, attr)
+    if solved:
+        report.outcome, report.longrepr = "passed", None
+        if baseline_status is not None and baseline_status != "solved":
+            report.wasxfail = f"unsolved in baseline ({baseline_status})"  # an XPASS, not strict
+    elif baseline_status is not None and baseline_status != "solved":
+        report.outcome, report.longrepr = "skipped", text
+        report.wasxfail = f"unsolved in baseline ({baseline_status})"  # an expected failure
+    else:
+        report.outcome = "failed"
+        report.longrepr = f"regressed vs baseline (solved there)\n{text}" if baseline_status == "solved" else text
+    report.user_properties = merge(getattr(report, "user_properties", []), properties(rec))
+
+
+def properties(rec: Dict[str, Any]) -> List[Tuple[str, Any]]:
+    """Shown by --junitxml as <property> elements, for CI dashboards."""
+    return [("batt_status", rec["status"]), ("batt_candidates", rec.get("candidates", 0)), ("batt_calls", rec.get("calls", 0))]
+
+
+def merge(existing: Any, ours: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
+    return [(k, v) for k, v in existing or [] if not str(k).startswith("batt_")] + ours
