@@ -81,7 +81,10 @@ def merge(files: Sequence[Tuple[str, Dict[str, Any]]], partial: bool = False) ->
     each = [{"index": res["config"]["shard"]["index"], "tasks": len(res["tasks"]), "workers": res["config"].get("workers"),
              "created": res.get("created"), "platform": (res.get("machine") or {}).get("platform"),
              **{k: res["session"].get(k) for k in ("wall_s", "item_s", "process_s", "complete")}} for _, res in ordered]
-    times = lambda key: [float(s[key]) for s in sessions if isinstance(s.get(key), (int, float))]  # noqa: E731
+
+    def times(key: str) -> List[float]:
+        return [float(s[key]) for s in sessions if isinstance(s.get(key), (int, float))]
+
     session: Dict[str, Any] = {
         "wall_s": round(max(times("wall_s"), default=0.0), 6),  # the longest shard: how long the matrix took
         "item_s": round(sum(t.get("seconds") or 0.0 for t in tasks.values()), 6),
