@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
@@ -42,6 +42,8 @@ class State:
     baseline_status: Dict[str, str] = field(default_factory=dict)
     _batt: Optional[runner.BattModule] = field(default=None, repr=False)
     full_taskset: Optional[TaskSet] = None  # the controller's, with the test outputs it judges by
+    resume: Optional[Dict[str, Any]] = None  # the results file a resumed run starts from (controller)
+    skip: Set[str] = field(default_factory=set)  # node ids a resumed run takes from that file
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
 

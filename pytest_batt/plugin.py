@@ -17,7 +17,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import compare, processes, report, results, runner, session, settings as settings_mod
+from . import compare, processes, report, results, resume, runner, session, settings as settings_mod
 from . import verdict, watchdog
 from .items import STATE, BattSample, State, handoff_path, make_tasks
 from .tasks import load_taskset, select
@@ -55,10 +55,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
     group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type, help=h["batt_compare_fail"])
     group.addoption("--batt-compare-any", dest="batt_compare_any", action="store_true", default=None, help=h["batt_compare_any"])
-    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare"):
+    group.addoption("--batt-resume", metavar="PATH", dest="batt_resume", default=None, help=h["batt_resume"])
+    group.addoption("--batt-resume-retry", dest="batt_resume_retry", action="store_true", default=None, help=h["batt_resume_retry"])
+    group.addoption("--batt-checkpoint", metavar="MINUTES", dest="batt_checkpoint", default=None, type=settings_mod.positive_minutes, help=h["batt_checkpoint"])
+    group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=settings_mod.nonnegative_minutes, help=h["batt_progress"])
+    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
+                 "batt_resume", "batt_checkpoint", "batt_progress"):
         parser.addini(name, h[name])
     parser.addini("batt_compare_fail", h["batt_compare_fail"], type="linelist")
     parser.addini("batt_compare_any", h["batt_compare_any"], type="bool", default=False)
+    parser.addini("batt_resume_retry", h["batt_resume_retry"], type="bool", default=False)
 
 
 def _gate_type(value: str) -> str:
@@ -142,7 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
     try:
         state, batt = _prepare(config)
-    except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError too
+    except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
         raise pytest.UsageError(str(e)) from None
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
@@ -178,6 +184,10 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
             settings_mod.check_writable(path, option)
     if opts.compare_fail and not opts.compare_path:
         raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
+    if opts.checkpoint_minutes and not (opts.json_path or opts.resume_path):
+        raise ValueError("--batt-checkpoint needs a file to write: give --batt-json PATH (or --batt-resume PATH)")
+    if opts.resume_path and not opts.json_path:
+        settings_mod.check_writable(opts.resume_path, "--batt-resume")
     for expr in opts.compare_fail:  # ini values have not been through the option's type
         compare.parse_gate(expr)
     taskset = load_taskset(opts.data, base_dir)
@@ -188,7 +198,8 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
         load_taskset.cache_clear()  # drop the full data (test outputs included) from the worker's memory
         del taskset
         workerinput = config.workerinput  # type: ignore[attr-defined]
-        state = State(opts, blind, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"])
+        state = State(opts, blind, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"],
+                      skip=set(workerinput.get("batt_skip", ())))
         return state, None
     baseline = results.read(opts.compare_path) if opts.compare_path else None
     if baseline is not None:
@@ -197,6 +208,10 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     collect_only = config.getoption("collectonly", False)
     batt = None if collect_only else runner.load_batt(opts.module, base_dir)
     state = State(opts, blind, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt, full_taskset=taskset)
+    if opts.resume_path:
+        state.resume = results.read(opts.resume_path)
+        resume.check(state.resume, opts.resume_path, batt.sha256() if batt else "", opts.timeout,
+                     {tid: taskset.task_hash(tid) for tid in task_ids if tid in state.resume["tasks"]})
     if baseline is not None:
         state.baseline = baseline
         state.baseline_status = session.baseline_statuses(baseline)
@@ -225,6 +240,15 @@ class Collection:
             state = collector.config.stash[STATE]
             rep.result = list(rep.result) + make_tasks(collector, state.task_ids)
         return rep
+
+    def pytest_collection_modifyitems(self, config: pytest.Config, items: List[pytest.Item]) -> None:
+        """With --batt-resume: the samples the file already records do not run again."""
+        skip = config.stash[STATE].skip
+        if skip:
+            taken = [item for item in items if item.nodeid in skip]
+            if taken:
+                config.hook.pytest_deselected(items=taken)
+                items[:] = [item for item in items if item.nodeid not in skip]
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
@@ -264,6 +288,15 @@ class Controller:
         self.save_note: Optional[str] = None
         self.write_errors: List[str] = []
         self._properties: Dict[str, List[Tuple[str, Any]]] = {}
+        self.taken: Optional[resume.Taken] = None
+        self._batt_sha256: Optional[str] = None
+        self._data_sha256 = ""
+        self._last_checkpoint = self._last_progress = time.monotonic()
+        if state.resume is not None:
+            self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry, session.sample_nodeid)
+            self.run.records.update(self.taken.records)
+            self.run.whole.update(self.taken.whole)
+            state.skip = self.taken.skip
         n = len(self.run.plan)
         if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
             # xdist's default (4 x workers) would leave samples unrun after a few crashing batts;
@@ -276,6 +309,8 @@ class Controller:
                  f"module {opts.module}; timeout {opts.timeout:g}s per call"]
         if self.batt is not None:
             lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
+        if self.taken is not None:
+            lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
         if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
             lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
                          "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
@@ -298,6 +333,7 @@ class Controller:
                 report.batt_record = judged  # type: ignore[attr-defined]
                 verdict.apply(report, judged, self.state.baseline_status.get(report.nodeid))
                 self._properties[report.nodeid] = verdict.properties(judged)
+                self._tick()
         else:
             self._no_record(report)
             if report.when == "teardown" and report.nodeid in self._properties:
@@ -328,28 +364,61 @@ class Controller:
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         opts = self.state.settings
-        head = results.header(
-            batt_module=opts.module, batt_sha256=self.batt.sha256() if self.batt else "",
-            data_name=opts.data, data_sha256=self.run.taskset.content_hash(self.state.task_ids),
-            timeout_s=opts.timeout, workers=self.workers,
-        )
-        if self.batt is not None:
-            head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))
-        self.results = self.run.results(head, interrupted, process_age())
+        self.results = self.run.results(self._header(), interrupted, process_age())
         if self.state.baseline is not None:
             self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
             self.results["comparison"] = compare.to_json(self.comparison)
             self.breaches = [(g.expr, why) for g in map(compare.parse_gate, opts.compare_fail) for why in [g.check(self.comparison)] if why]
             if self.breaches and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if opts.json_path:
-            self._write(session, "--batt-json", opts.json_path)
+        if self.taken is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.results["session"]["complete"]:
+            session.exitstatus = pytest.ExitCode.OK  # the file had it all: nothing to run is no failure
+        out = self._results_path()
+        if out:
+            self._write(session, "--batt-json" if opts.json_path else "--batt-resume", out)
         if opts.save_path:
             if self.results["session"]["complete"] or not os.path.exists(opts.save_path):
                 if self._write(session, "--batt-save", opts.save_path):
                     self.save_note = f"baseline saved to {opts.save_path}"
             else:
                 self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
+
+    def _header(self) -> Dict[str, Any]:
+        opts = self.state.settings
+        if self._batt_sha256 is None:
+            self._batt_sha256 = self.batt.sha256() if self.batt else ""
+            self._data_sha256 = self.run.taskset.content_hash(self.state.task_ids)
+        head = results.header(
+            batt_module=opts.module, batt_sha256=self._batt_sha256, data_name=opts.data,
+            data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
+        )
+        if self.batt is not None:
+            head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))
+        return head
+
+    def _results_path(self) -> Optional[str]:
+        opts = self.state.settings
+        return opts.json_path or opts.resume_path
+
+    def _tick(self) -> None:
+        """Long runs: a progress line every few minutes, and a checkpoint file to resume from."""
+        opts = self.state.settings
+        now = time.monotonic()
+        if opts.progress_minutes and now - self._last_progress >= opts.progress_minutes * 60:
+            self._last_progress = now
+            total = len(self.run._selected())
+            done = sum(1 for n in self.run._selected() if n in self.run.records)
+            tr = self.config.pluginmanager.get_plugin("terminalreporter")
+            if tr is not None:
+                tr.write_line(resume.progress(done, total, now - self.run.started))
+        path = self._results_path()
+        if opts.checkpoint_minutes and path and now - self._last_checkpoint >= opts.checkpoint_minutes * 60:
+            self._last_checkpoint = now
+            head = self._header()
+            try:
+                results.write(path, self.run.results(head, interrupted=True, process_s=process_age()))
+            except OSError:
+                pass  # the final write says so, in one line
 
     def _write(self, session: pytest.Session, option: str, path: str) -> bool:
         """A results file that cannot be written costs that file, not the summary: one line, exit 4."""
@@ -417,6 +486,7 @@ class XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["batt_scratch"] = self.controller.state.scratch
+        node.workerinput["batt_skip"] = sorted(self.controller.state.skip)
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
