@@ -22,7 +22,7 @@ and xdist then reschedules what it really had.
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence, overload
+from typing import Any, Dict, List, Sequence, Set, overload
 
 from xdist.scheduler import LoadScheduling
 
@@ -38,7 +38,7 @@ def is_test_sample(nodeid: str) -> bool:
 
 def fewer_tasks_than(nodeids: Sequence[str], n: int) -> bool:
     """Whether ``nodeids`` hold fewer than ``n`` distinct tasks (stops counting at ``n``)."""
-    seen = set()
+    seen: Set[str] = set()
     for nodeid in nodeids:
         seen.add(task_of(nodeid))
         if len(seen) >= n:
@@ -48,7 +48,7 @@ def fewer_tasks_than(nodeids: Sequence[str], n: int) -> bool:
 
 def order_test_samples_first(nodeids: Sequence[str]) -> List[int]:
     """A stable order of positions: tasks in their order, each task's test samples before its demos."""
-    rank = {}
+    rank: Dict[str, int] = {}
     for nodeid in nodeids:
         rank.setdefault(task_of(nodeid), len(rank))
     return sorted(range(len(nodeids)), key=lambda i: (rank[task_of(nodeids[i])], not is_test_sample(nodeids[i])))
