@@ -19,7 +19,7 @@ import pytest
 
 from . import compare, report, results, runner, session, settings as settings_mod
 from .items import STATE, BattSample, State, make_tasks
-from .tasks import load_taskset, select
+from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
 
 _IMPORTED = time.monotonic()
 
@@ -177,11 +177,13 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
         raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
     for expr in opts.compare_fail:  # ini values have not been through the option's type
         compare.parse_gate(expr)
-    taskset = load_taskset(opts.data, base_dir)
-    task_ids = select(taskset, opts.tasks)
+    workerinput = getattr(config, "workerinput", {})
+    if workerinput.get("batt_tasks"):  # the controller's selection: no dataset to read, nothing to select
+        taskset, task_ids = read_selection(workerinput["batt_tasks"])
+    else:
+        taskset, task_ids = _select(opts.data, base_dir, opts.tasks)
     baseline = results.read(opts.compare_path) if opts.compare_path else None
     if _is_worker(config):
-        workerinput = config.workerinput  # type: ignore[attr-defined]
         state = State(opts, taskset, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"])
         batt = None
     else:
@@ -197,6 +199,12 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     if state.scratch:
         os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
     return state, batt
+
+
+def _select(data: str, base_dir: str, wanted: List[str]) -> Tuple[TaskSet, List[str]]:
+    taskset = load_taskset(data, base_dir)
+    task_ids = select(taskset, wanted)
+    return taskset.subset(task_ids), task_ids
 
 
 def _check_baseline_data(baseline: Dict[str, Any], taskset: Any, task_ids: List[str], opts: Any) -> None:
@@ -256,11 +264,19 @@ class Controller:
         self.comparison: Optional[compare.Comparison] = None
         self.breaches: List[Tuple[str, str]] = []
         self.save_note: Optional[str] = None
+        self._selection: Optional[str] = None
         n = len(self.run.plan)
         if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
             # xdist's default (4 x workers) would leave samples unrun after a few crashing batts;
             # each sample can end at most one worker (a crash, a hard stop or a leaked thread).
             config.option.maxworkerrestart = str(n + 8)
+
+    def selection_file(self) -> Optional[str]:
+        """The selected tasks, written once for the workers: they then read no dataset."""
+        if self._selection is None and self.state.scratch:
+            self._selection = os.path.join(self.state.scratch, "tasks.json")
+            write_selection(self._selection, self.state.taskset, self.state.task_ids)
+        return self._selection
 
     def pytest_report_header(self, config: pytest.Config) -> List[str]:
         opts = self.state.settings
@@ -377,6 +393,7 @@ class XdistHooks:
 
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput["batt_scratch"] = self.controller.state.scratch
+        node.workerinput["batt_tasks"] = self.controller.selection_file()
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
