@@ -7,6 +7,7 @@ is not changed by it.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import re
@@ -152,6 +153,10 @@ def pytest_configure(config: pytest.Config) -> None:
             state.batt()
         except runner.BattLoadError:
             pass  # each sample reports it in one line
+        # What a worker holds now (pytest, xdist, the batt module and what it imported) lives until
+        # the worker exits: leave it out of every later collection, pytest's own at exit included
+        # (measured: ~0.15 CPU s less per worker on a one-task run).
+        gc.freeze()
     if not _is_worker(config) and not config.getoption("collectonly", False):
         if config.getoption("dist", "no") != "no":
             # One worker per core already: BLAS threads inside each would oversubscribe the cores.
