@@ -267,7 +267,8 @@ class CallLimits(runner.Guard):
         self._previous_sigint = signal.signal(signal.SIGINT, _real_interrupt)
         self._on = True
         hook = self.item.config.pluginmanager.hook
-        hook.pytest_timeout_set_timer(item=self.item, settings=TimeoutSettings(self.timeout, "signal", False, False))
+        hook.pytest_timeout_set_timer(item=self.item, settings=TimeoutSettings(
+            timeout=self.timeout, method="signal", func_only=False, disable_debugger_detection=False))
         super().start(label)
 
     def stop(self) -> None:
