@@ -1,8 +1,8 @@
 """pytest-batt performance benchmark: Phase 3, the old thread design, pytest-batt (-n 0/2/auto)
 and a bare loop, side by side in one run, on the same tasks, batt and per-call timeout.
 
-    python benchmarks/run.py [--quick] [--repeat N] [--only cpu,heavy,hostile,collect,memory]
-                             [--profile] [--out DIR]
+    python benchmarks/run.py [--quick] [--repeat N] [--only cpu,heavy,hostile,collect,memory,single]
+                             [--heavy-steps N] [--profile] [--out DIR]
 
 Prints Markdown tables of ratios (speed-up over Phase 3 first; absolute times after), the
 targets and whether they hold. Every contender is a fresh subprocess started from an empty
@@ -22,6 +22,13 @@ Workloads:
            GIL-holding C call (sum(range(N)), N calibrated to hold the GIL --gil-seconds)
   collect  `pytest --batt all --collect-only -q` over the 800 ARC-AGI-1 tasks
   memory   the controller's peak memory for a -n 2 run over all 800 tasks with a trivial batt
+  single   one task (007bbfb7), `-n 0` against the default (no -n: -n auto), three batts: the
+           reference batt (light), a batt generated like the real ones (tests/generated_batt.py,
+           100 solvers: real-shaped) and make_heavy_batt.py (--heavy-steps, seconds per call: heavy);
+           the per-round ratio of the two is printed beside each round's load average
+
+Contenders run in turn, and the order is reversed every other round (--repeat), so a drift of
+the machine's load does not always hit the same contender first.
 
 No timed assertion anywhere: this script measures and reports, it never fails on a number.
 """
@@ -295,6 +302,7 @@ class Workload:
     budget: float
     contenders: List[str]
     note: str = ""
+    single: bool = False  # one task: print the per-round ratios of the contenders
 
 
 CONTENDERS = {
@@ -303,6 +311,7 @@ CONTENDERS = {
     "n0": "pytest-batt -n 0",
     "n2": "pytest-batt -n 2",
     "nauto": "pytest-batt -n auto",
+    "default": "pytest-batt default (no -n: -n auto)",
     "bare": "bare loop (no pytest)",
     "bare2": "2 bare loops in parallel (machine ceiling)",
 }
@@ -321,9 +330,9 @@ def contender_cmd(key: str, wl: Workload, json_path: str) -> List[str]:
         parts = [shlex.join([PY, str(HERE / "bare_loop.py"), "--batt", ",".join(h), *common[2:], "--json", f"{json_path}.{i}"])
                  for i, h in enumerate(halves)]
         return ["/bin/sh", "-c", f"{parts[0]} & {parts[1]} & wait"]
-    n = {"n0": "0", "n2": "2", "nauto": "auto"}[key]
+    workers = [] if key == "default" else ["-n", {"n0": "0", "n2": "2", "nauto": "auto"}[key]]
     return [PY, "-m", "pytest", "-p", "no:cacheprovider", "-p", "batt_bench_probe", "-q", "--no-header", "-rN",
-            *common, "--batt-grace", f"{wl.grace:g}", "--batt-json", json_path, "-n", n]
+            *common, "--batt-grace", f"{wl.grace:g}", "--batt-json", json_path, *workers]
 
 
 def merge_halves(path: str) -> None:
@@ -376,7 +385,8 @@ def run_workload(wl: Workload, ctx: "Context", repeat: int) -> Dict[str, Any]:
     runs: Dict[str, List[Measure]] = {k: [] for k in wl.contenders}
     res: Dict[str, Optional[Dict[str, Any]]] = {}
     for r in range(repeat):
-        for key in wl.contenders:  # round robin, so slow drifts of a noisy machine hit everyone
+        # Round robin, reversed every other round, so slow drifts of a noisy machine hit everyone.
+        for key in (wl.contenders if r % 2 == 0 else wl.contenders[::-1]):
             path = os.path.join(ctx.out_dir, f"{wl.name}-{key}-{r}.json")
             if os.path.exists(path):
                 os.unlink(path)
@@ -441,8 +451,34 @@ def run_workload(wl: Workload, ctx: "Context", repeat: int) -> Dict[str, Any]:
     shas = {r["batt_sha256"] for r in rows.values() if r["batt_sha256"]}
     if len(shas) > 1:
         out["note"] += f" WARNING: the contenders ran different batts (sha256 {', '.join(sorted(x[:12] for x in shas))})."
-    print_table(out)
+    if wl.single:
+        print_single(out)
+    else:
+        print_table(out)
     return out
+
+
+def print_single(w: Dict[str, Any]) -> None:
+    """One task: each contender's wall time per round, and the ratios of each round's pair."""
+    rows = w["rows"]
+    keys = list(rows)
+    print()
+    if w["note"]:
+        print(w["note"] + "\n")
+    print("| contender | wall s per round | median wall s | median CPU s | batt calls | same scores as -n 0 | 1-min load before each run |")
+    print("|---|---|---|---|---|---|---|")
+    for key in keys:
+        r = rows[key]
+        print(f"| {r['label']} | {' / '.join(f'{x:.2f}' for x in r['wall_runs'])} | {_fmt(r['wall_s'], dnf=r['dnf'])} | "
+              f"{_fmt(r['cpu_s'])} | {r['calls'] if r['calls'] is not None else '-'} | {r['equal'] or '-'} | "
+              f"{' / '.join(f'{x:.2f}' for x in r['load_before'])} |")
+    if len(keys) == 2:
+        a, b = (rows[k] for k in keys)
+        pairs = [x / y for x, y in zip(b["wall_runs"], a["wall_runs"]) if y]
+        w["ratios"] = [round(x, 3) for x in pairs]
+        print(f"\n{b['label']} / {a['label']}, wall, per round: {' / '.join(f'{x:.2f}x' for x in pairs)}"
+              f"; median {statistics.median(pairs):.2f}x" if pairs else "")
+    print(flush=True)
 
 
 def _mb(kb: int) -> Optional[float]:
@@ -488,7 +524,22 @@ def print_table(w: Dict[str, Any]) -> None:
 def targets(w: Dict[str, Any]) -> List[Tuple[str, str, str, Optional[bool]]]:
     """(target, measured, goal, met) for the pytest-batt ratios of one workload."""
     r = w["rows"]
-    out = []
+    out: List[Tuple[str, str, str, Optional[bool]]] = []
+    if w["workload"].startswith("single"):
+        ratios = w.get("ratios") or []
+        x = statistics.median(ratios) if ratios else None
+        runs = " (rounds: " + ", ".join(f"{v:.2f}x" for v in ratios) + ")" if ratios else ""
+        if w["workload"] == "single-heavy":
+            inv = 1 / x if x else None
+            runs = " (rounds: " + ", ".join(f"{1 / v:.2f}x" for v in ratios) + ")" if ratios else ""
+            out.append(("one heavy task: -n 0 time / default time", _fmt(inv, ".2f") + ("x" if inv else "") + runs,
+                        ">= 1.6x", None if inv is None else inv >= 1.6))
+        elif w["workload"] == "single-light":
+            out.append(("one light task: default time / -n 0 time", _fmt(x, ".2f") + ("x" if x else "") + runs, "<= 1.25x",
+                        None if x is None else x <= 1.25))
+        else:
+            out.append(("one real-shaped task: default time / -n 0 time", _fmt(x, ".2f") + ("x" if x else "") + runs, "(none)", None))
+        return out
 
     def ratio(a: str, b: str) -> Optional[float]:
         if a in r and b in r and not r[a]["dnf"] and not r[b]["dnf"]:
@@ -638,16 +689,28 @@ def gil_calibrate(seconds: float) -> Tuple[int, float]:
     return int(seconds / per), per * 10**10
 
 
-def heavy_module(ctx: Context) -> str:
+def heavy_module(ctx: Context, steps: int = 8000) -> str:
     sys.path.insert(0, str(HERE))
     sys.dont_write_bytecode = True  # no __pycache__ left in benchmarks/
     import make_heavy_batt  # noqa: E402  (benchmarks/ is not a package)
 
-    path = make_heavy_batt.default_path(8000, 1)
-    make_heavy_batt.main(["-o", path])
+    path = make_heavy_batt.default_path(steps, 1)
+    make_heavy_batt.main(["-o", path, "--steps", str(steps)])
     # Compile once (writes the .pyc) so every contender pays the same, cached import cost.
     subprocess.run([PY, "-c", "import sys; from pytest_batt.runner import load_batt; load_batt(sys.argv[1])", path],
                    cwd=ctx.cwd, env=ctx.env, check=True)
+    return path
+
+
+def generated_module(ctx: Context) -> str:
+    """The test suite's real-shaped generated batt (100 solvers) with its DSL modules, in the run's temp dir."""
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    sys.dont_write_bytecode = True
+    import generated_batt  # noqa: E402  (tests/ is not a package)
+
+    path = str(generated_batt.write(Path(ctx.tmp) / "generated", solvers=100))
+    subprocess.run([PY, "-c", "import sys; from pytest_batt.runner import load_batt; load_batt(sys.argv[1])", path],
+                   cwd=ctx.cwd, env=ctx.env, check=True, capture_output=True)
     return path
 
 
@@ -661,7 +724,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     p.add_argument("--quick", action="store_true", help="8 CPU tasks, 1 heavy task, 4 hostile tasks (a few minutes)")
     p.add_argument("--repeat", type=int, default=1, help="runs per contender (round robin); the median is reported")
-    p.add_argument("--only", default="cpu,heavy,hostile,collect,memory", help="comma-separated sections to run")
+    p.add_argument("--only", default="cpu,heavy,hostile,collect,memory,single", help="comma-separated sections to run")
+    p.add_argument("--heavy-steps", type=int, default=20000,
+                   help="steps of the heavy batt of the single-task case (20000: ~1-3 s per call here; the issue's case is 50000)")
     p.add_argument("--contenders", default=",".join(CONTENDERS), help="comma-separated subset of " + ",".join(CONTENDERS))
     p.add_argument("--timeout", type=float, default=10.0, help="per-call timeout for the cpu and heavy workloads")
     p.add_argument("--hostile-timeout", type=float, default=1.0)
@@ -707,11 +772,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                   f"(holds the GIL ~{args.gil_seconds:g} s here; sum(range(10**10)) would hold it ~{full_s:.0f} s). "
                   "The bare loop has no timeout and is left out. A contender still running after the budget is "
                   "killed: DNF, its times shown as lower bounds.")))
+    if "single" in only:
+        sb = min(budget, 300.0)
+        one = ["007bbfb7"]
+        for name, title, module in (
+            ("single-light", "One light task: the reference batt on 007bbfb7", "pytest_batt.reference"),
+            ("single-real", "One real-shaped task: a batt generated like the real ones (100 solvers) on 007bbfb7", generated_module(ctx)),
+            ("single-heavy", f"One heavy task: make_heavy_batt.py --steps {args.heavy_steps} on 007bbfb7", heavy_module(ctx, args.heavy_steps)),
+        ):
+            workloads.append(Workload(name, title, one, module, args.timeout, 2.0, sb, ["n0", "default"], single=True,
+                                      note="Each contender a fresh process; order reversed every other round."))
     for wl in workloads:
         w = run_workload(wl, ctx, args.repeat)
         w["targets"] = targets(w)
         report["workloads"].append(w)
-        if wl.name != "hostile":
+        if wl.name != "hostile" or wl.single:
             print("| target | measured | goal | met |\n|---|---|---|---|")
             for name, got, goal, met in w["targets"]:
                 print(f"| {name} | {got} | {goal} | {'-' if met is None else 'yes' if met else 'NO'} |")

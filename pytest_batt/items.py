@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
@@ -43,6 +43,8 @@ class State:
     shard: Any = None  # sharding.Shard on a controller run with --batt-shard
     _batt: Optional[runner.BattModule] = field(default=None, repr=False)
     full_taskset: Optional[TaskSet] = None  # the controller's, with the test outputs it judges by
+    resume: Optional[Dict[str, Any]] = None  # the results file a resumed run starts from (controller)
+    skip: Set[str] = field(default_factory=set)  # node ids a resumed run takes from that file
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
 
@@ -266,7 +268,8 @@ class CallLimits(runner.Guard):
         self._previous_sigint = signal.signal(signal.SIGINT, _real_interrupt)
         self._on = True
         hook = self.item.config.pluginmanager.hook
-        hook.pytest_timeout_set_timer(item=self.item, settings=TimeoutSettings(self.timeout, "signal", False, False))
+        hook.pytest_timeout_set_timer(item=self.item, settings=TimeoutSettings(
+            timeout=self.timeout, method="signal", func_only=False, disable_debugger_detection=False))
         super().start(label)
 
     def stop(self) -> None:

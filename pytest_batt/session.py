@@ -11,7 +11,7 @@ import re
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from . import judging, scoring
+from . import judging, resume, scoring
 from .grids import Grid
 from .tasks import BattDataError, Task, TaskSet
 
@@ -29,6 +29,15 @@ def sample_nodeid(task_id: str, sample_name: str) -> str:
 
 
 _NAME = re.compile(r"^(demo|test)\[(\d+)\]$")
+
+
+def _sample_entry(rec: Dict[str, Any], partial: bool) -> Dict[str, Any]:
+    """A sample as the results file keeps it; in a task not finished, with what resuming needs."""
+    entry = {k: rec.get(k) for k in SAMPLE_KEYS}
+    fold = resume.fold_data(rec) if partial else None
+    if fold is not None:
+        entry["fold"] = fold
+    return entry
 
 
 def blank_record(task_id: str, kind: str, index: int, status: str, error: str) -> Dict[str, Any]:
@@ -113,6 +122,7 @@ class BattRun:
         self.selected: Optional[set] = None
         self.records: Dict[str, Dict[str, Any]] = {}
         self._parsed: Dict[str, Task] = {}
+        self.whole: Dict[str, Dict[str, Any]] = {}  # task entries taken as they stand from a resumed file
         self.task_errors: Dict[str, str] = {}
         self.started = time.perf_counter()
         self.finished: Optional[float] = None
@@ -183,13 +193,17 @@ class BattRun:
             n_tests[tid] = n_tests.get(tid, 0) + (kind == "test")
         out: Dict[str, Any] = {}
         for tid, recs in by_task.items():
+            if tid in self.whole:
+                out[tid] = self.whole[tid]
+                continue
             if not recs and tid not in self.task_errors:
                 continue
             recs.sort(key=lambda r: (r["kind"] != "demo", r["index"]))
             scores = scoring.score_task(recs)
             tests = [r for r in recs if r["kind"] == "test"]
+            partial = any(r["status"] == "missing" for r in recs)
             out[tid] = {
-                "samples": [{k: r.get(k) for k in SAMPLE_KEYS} for r in recs],
+                "samples": [_sample_entry(r, partial) for r in recs],
                 "o_score": scores["o_score"],
                 "d_score": scores["d_score"],
                 "s_score": scores["s_score"],

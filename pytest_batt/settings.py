@@ -30,6 +30,12 @@ HELP = {
     "batt_compare_fail": "fail the run when this gate breaches against --batt-compare (repeatable): "
     "solved, pass2, oracle, score, candidates:PCT%, time:PCT%",
     "batt_compare_any": "compare even when the baseline's tasks have different content",
+    "batt_resume": "resume an interrupted run from its results file: run only the samples it does not "
+    "record, and write one results file as an uninterrupted run would (to --batt-json, else to this file)",
+    "batt_resume_retry": "with --batt-resume: run again the samples that ended in crash or timeout",
+    "batt_checkpoint": "write the results file every MINUTES during the run (complete: false), so a killed "
+    "run leaves a file to --batt-resume from (needs --batt-json or --batt-resume)",
+    "batt_progress": "print a progress line (samples done and left, expected time left) every MINUTES (default: 3; 0: never)",
     "batt_shard": "run only shard K of N (K/N, e.g. 2/4): every selected task is in exactly one shard; "
     "merge the shards' results files with 'python -m pytest_batt merge'",
     "batt_durations": "a previous results file or baseline whose per-task seconds balance --batt-shard "
@@ -58,6 +64,8 @@ def _number(unit: str, accept: Callable[[float], bool], rule: str) -> Callable[[
 MAX_SECONDS = 7 * 24 * 3600
 positive_seconds = _number("seconds", lambda s: 0 < s <= MAX_SECONDS, f"a positive number of seconds, at most {MAX_SECONDS}")
 nonnegative_seconds = _number("seconds", lambda s: 0 <= s <= MAX_SECONDS, f"a number of seconds from 0 to {MAX_SECONDS}")
+positive_minutes = _number("minutes", lambda m: 0 < m <= MAX_SECONDS / 60, "a positive number of minutes")
+nonnegative_minutes = _number("minutes", lambda m: 0 <= m <= MAX_SECONDS / 60, "a number of minutes >= 0")
 # Below 64 MB a Python process with numpy cannot even run the batt's imports.
 positive_megabytes = _number("megabytes", lambda mb: mb >= 64, "a finite number of megabytes, at least 64")
 
@@ -76,6 +84,10 @@ class Settings:
     compare_path: Optional[str] = None
     compare_fail: Tuple[str, ...] = ()
     compare_any: bool = False
+    resume_path: Optional[str] = None
+    resume_retry: bool = False
+    checkpoint_minutes: Optional[float] = None
+    progress_minutes: float = 3.0
     shard: Optional[Tuple[int, int]] = None
     durations_path: Optional[str] = None
 
@@ -119,6 +131,10 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         compare_path=here(compare_path),
         compare_fail=tuple(pick("batt_compare_fail", [])),
         compare_any=bool(getoption("batt_compare_any") or getini("batt_compare_any")),
+        resume_path=here(pick("batt_resume", None)),
+        resume_retry=bool(getoption("batt_resume_retry") or getini("batt_resume_retry")),
+        checkpoint_minutes=pick("batt_checkpoint", None, positive_minutes),
+        progress_minutes=pick("batt_progress", 3.0, nonnegative_minutes),
         shard=pick("batt_shard", None, shard_spec),
         durations_path=here(durations_path),
     )
@@ -132,7 +148,8 @@ def for_workers(settings: Settings, task_ids: Sequence[str]) -> Dict[str, Any]:
     the task ids from here. Paths to data and module stay as given, resolved on the worker's side.
     """
     sent = asdict(replace(settings, tasks=[",".join(task_ids)], json_path=None, save_path=None,
-                          compare_path=None, compare_fail=(), durations_path=None, shard=None))
+                          compare_path=None, compare_fail=(), durations_path=None, shard=None,
+                          resume_path=None, resume_retry=False, checkpoint_minutes=None))
     sent["compare_fail"] = []
     return sent
 

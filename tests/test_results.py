@@ -35,9 +35,14 @@ def test_gz_paths_are_compressed_and_read_back(tmp_path):
         results.read(str(tmp_path / "cut.json.gz"))
 
 
-def test_results_files_are_readable_by_others(tmp_path):
-    results.write(str(tmp_path / "r.json"), {"schema": 1})
-    assert (tmp_path / "r.json").stat().st_mode & 0o044 == 0o044
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600)])
+def test_results_files_get_the_mode_a_plain_open_would(tmp_path, umask, mode):
+    old = os.umask(umask)
+    try:
+        results.write(str(tmp_path / "r.json"), {"schema": 1})
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == mode
 
 
 def test_a_failed_write_leaves_the_old_file_intact(tmp_path):

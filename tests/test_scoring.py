@@ -4,8 +4,8 @@ import random
 
 import pytest
 
-from pytest_batt import judging, runner, scoring
-from pytest_batt.tasks import parse_task
+from pytest_batt import runner, scoring, session
+from pytest_batt.tasks import TaskSet, parse_task
 
 
 def literal_phase3(batt, task):
@@ -82,20 +82,24 @@ def random_batt(seed):
     return batt
 
 
-def toy_task(seed):
+def toy_raw(seed):
     rnd = random.Random(seed)
     grids = [[[1]], [[2]], [[1, 1]], [[3]]]
     pair = lambda: {"input": rnd.choice(grids), "output": rnd.choice(grids)}  # noqa: E731
-    return parse_task(f"t{seed}", {"train": [pair() for _ in range(rnd.randint(1, 4))], "test": [pair() for _ in range(rnd.randint(1, 3))]}, "toy")
+    return {"train": [pair() for _ in range(rnd.randint(1, 4))], "test": [pair() for _ in range(rnd.randint(1, 3))]}
 
 
 @pytest.mark.parametrize("seed", range(60))
 def test_split_fold_equals_literal_phase3(seed):
-    task, batt = toy_task(seed), random_batt(seed)
-    records = [judging.judge(runner.run_sample(batt, task, sample), sample.output) for sample in task.samples]
-    for rec in records[::-1]:  # any transport order: score_task needs sample order, given here
-        assert isinstance(rec, dict)
-    got = scoring.score_task(records)
+    """Workers (blind to test outputs) in any order, the controller judging and folding: Phase 3's scores."""
+    tid = f"t{seed}"
+    taskset = TaskSet("toy", {tid: toy_raw(seed)})
+    task, batt = taskset.task(tid), random_batt(seed)
+    worker_task = taskset.without_test_outputs([tid]).task(tid)
+    run = session.BattRun(taskset, [tid])
+    for sample in reversed(worker_task.samples):  # records arrive in any order
+        run.add(session.sample_nodeid(tid, sample.name), runner.run_sample(batt, worker_task, sample))
+    got = run.task_results()[tid]
     want = literal_phase3(batt, task)
     assert got["o_score"] == want["o_score"]
     assert got["d_score"] == want["d_score"]

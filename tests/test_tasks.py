@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from pytest_batt.tasks import BattDataError, load_taskset, parse_task, select
+from pytest_batt.tasks import BattDataError, load_taskset, parse_task, read_selection, select, write_selection
 
 TASK = {"train": [{"input": [[1, 0]], "output": [[0, 1]]}], "test": [{"input": [[2, 0]], "output": [[0, 2]]}]}
 
@@ -106,3 +106,14 @@ def test_content_hash_depends_on_selected_content(tmp_path):
     ts = load_taskset(str(tmp_path))
     assert ts.content_hash(["a"]) != ts.content_hash(["b"])
     assert ts.content_hash(["a", "b"]) == ts.content_hash(["b", "a"])
+
+
+def test_the_selection_a_controller_hands_its_workers(tmp_path):
+    for name in ("aaaa", "bbbb", "cccc"):
+        write(tmp_path / f"{name}.json", TASK)
+    ts = load_taskset(str(tmp_path))
+    ids = select(ts, ["cccc,aaaa"])
+    write_selection(str(tmp_path / "sel.json"), ts.subset(ids), ids)
+    got, got_ids = read_selection(str(tmp_path / "sel.json"))
+    assert got_ids == ["cccc", "aaaa"] and got.ids() == ["aaaa", "cccc"] and got.name == ts.name
+    assert got.task("cccc") == ts.task("cccc") and got.content_hash(ids) == ts.content_hash(ids)

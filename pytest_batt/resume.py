@@ -1,0 +1,122 @@
+"""Resuming a run from the results file it left: what to take from the file, what to run again.
+
+Scores are per task, folded in sample order. A task the file records whole is taken as it
+stands. A task it records in part is folded again from the per-sample records the file keeps
+for such tasks (``fold``, written only for incomplete tasks); one without them runs again in
+full. Nothing here knows pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+
+FOLD_KEYS = ("o", "d", "last_t", "ranked", "expected", "message")
+RETRYABLE = ("crash", "timeout")
+
+
+class ResumeError(ValueError):
+    """The file cannot be resumed from; the message names the file and the difference."""
+
+
+def check(previous: Mapping[str, Any], path: str, batt_sha256: str, timeout_s: float,
+          task_hashes: Mapping[str, str]) -> None:
+    """Refuse a file of another batt, another timeout or other task content (per task)."""
+    if previous["batt"].get("sha256") != batt_sha256:
+        raise ResumeError(f"--batt-resume {path}: written by another batt (module hash "
+                          f"{str(previous['batt'].get('sha256'))[:12]}, this one {batt_sha256[:12]})")
+    if previous["config"].get("timeout_s") != timeout_s:
+        raise ResumeError(f"--batt-resume {path}: run with --batt-timeout {previous['config'].get('timeout_s')}, "
+                          f"this run {timeout_s:g}")
+    for tid, entry in previous["tasks"].items():
+        if tid in task_hashes and entry.get("sha256") not in (None, task_hashes[tid]):
+            raise ResumeError(f"--batt-resume {path}: task {tid} has other content than in that file")
+
+
+@dataclass
+class Taken:
+    """What a resumed run takes from the file instead of running it."""
+
+    whole: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # task id -> its entry, as it stands
+    records: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # node id -> sample record with fold data
+    skip: Set[str] = field(default_factory=set)  # node ids not to run
+    rerun_whole: List[str] = field(default_factory=list)  # partial tasks without fold data: run again
+
+    @property
+    def samples(self) -> int:
+        return len(self.skip)
+
+
+def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], retry: bool,
+         nodeid: Any) -> Taken:
+    """Decide, per task of ``plan`` (node id -> (task, kind, index)), what the file gives."""
+    by_task: Dict[str, List[str]] = {}
+    for n, (tid, _, _) in plan.items():
+        by_task.setdefault(tid, []).append(n)
+    taken = Taken()
+    for tid, nodeids in by_task.items():
+        entry = previous["tasks"].get(tid)
+        if not isinstance(entry, dict) or entry.get("error"):
+            continue
+        usable: Dict[str, Dict[str, Any]] = {}
+        for s in entry.get("samples", []):
+            if s.get("status") in (None, "missing") or (retry and s.get("status") in RETRYABLE):
+                continue
+            usable[nodeid(tid, f"{s['kind']}[{s['index']}]")] = s
+        if not usable:
+            continue
+        if set(nodeids) <= set(usable):
+            taken.whole[tid] = dict(entry)
+            taken.skip.update(nodeids)
+        elif all("fold" in s for s in usable.values()):
+            for n, s in usable.items():
+                taken.records[n] = record_of(tid, s)
+                taken.skip.add(n)
+        else:
+            taken.rerun_whole.append(tid)
+    return taken
+
+
+def record_of(task_id: str, sample: Mapping[str, Any]) -> Dict[str, Any]:
+    """A results file's sample (with its ``fold`` data) as the record the controller folds."""
+    rec = {k: v for k, v in sample.items() if k != "fold"}
+    rec["task"] = task_id
+    rec.update(sample["fold"])
+    return rec
+
+
+def fold_data(record: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+    """What a sample record must keep in the file so a resumed run can fold it again."""
+    if record.get("status") == "missing":
+        return None
+    return {k: record[k] for k in FOLD_KEYS if k in record}
+
+
+def summary(taken: Taken, to_run: int, path: str) -> str:
+    line = f"batt: resuming from {path}: {taken.samples} sample(s) taken from the file, {to_run} to run now"
+    if taken.rerun_whole:
+        line += f" ({len(taken.rerun_whole)} partial task(s) without per-sample data run again whole)"
+    return line
+
+
+def progress(done: int, total: int, elapsed_s: float) -> str:
+    """One line for long runs: samples done and left, and the time left at the rate so far."""
+    left = total - done
+    if done == 0:
+        return f"batt: 0/{total} samples done, {left} left"
+    eta = elapsed_s / done * left
+    return f"batt: {done}/{total} samples done, {left} left, about {_duration(eta)} left at the rate so far"
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def unused(previous: Mapping[str, Any], selected: Iterable[str]) -> List[str]:
+    """Tasks of the file that this run does not select (kept out of the new file)."""
+    chosen = set(selected)
+    return [tid for tid in previous["tasks"] if tid not in chosen]

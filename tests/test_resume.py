@@ -1,0 +1,140 @@
+"""Resuming a long run: a killed run leaves a checkpoint file; resuming it gives the uninterrupted result."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+SLOW = """
+import os, time
+
+def batt(task_id, S, I, C, log_path):
+    time.sleep(float(os.environ.get("BATT_SLEEP", "0")))  # slow only where a run must be caught part-way
+    flip = tuple(r[::-1] for r in I)
+    o = [(1, 0, "id", I), (2, 0, "flip", flip), (3, 0, "junk", ())]
+    s = []
+    if C is not None:
+        s = [(4, "None", "same", (int(C == I), "x")), (5, "flip", "same", (int(C != flip),)), (6, "id", "late", (0,))]
+    return o, s
+"""
+
+IDS = [f"t{i}" for i in range(6)]
+
+
+@pytest.fixture
+def project(pytester):
+    data = pytester.mkdir("tasks")
+    for i, tid in enumerate(IDS):
+        task = {"train": [{"input": [[i, 1]], "output": [[1, i]]}, {"input": [[2]], "output": [[2]]}],
+                "test": [{"input": [[3, i]], "output": [[i, 3]] if i % 2 else [[3, i]]}]}
+        (data / f"{tid}.json").write_text(json.dumps(task))
+    pytester.makepyfile(slow=SLOW)
+    return pytester
+
+
+def args(*more):
+    return ["--batt", "all", "--batt-data", "tasks", "--batt-module", "slow.py", "-p", "no:cacheprovider", *more]
+
+
+def scores(path):
+    data = json.loads(path.read_text())
+    return {tid: ([s["status"] for s in t["samples"]], t["o_score"], t["d_score"], t["s_score"], t["solved"])
+            for tid, t in data["tasks"].items()}, data
+
+
+def kill_part_way(project, mode):
+    """Start a run that checkpoints often; SIGKILL it (and its workers) once a file with some samples exists."""
+    cmd = [sys.executable, "-m", "pytest", *args("-n", mode, "--batt-json", "r.json", "--batt-checkpoint", "0.005")]
+    env = {**os.environ, "BATT_SLEEP": "0.1"}
+    proc = subprocess.Popen(cmd, cwd=project.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
+    deadline = time.monotonic() + 120
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            data = json.loads((project.path / "r.json").read_text())
+            done = sum(s["status"] != "missing" for t in data["tasks"].values() for s in t["samples"])
+        except (OSError, ValueError):
+            done = 0
+        if done >= 4:
+            break
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return done
+
+
+@pytest.mark.parametrize("mode", ["0", "2"])
+def test_a_killed_run_resumed_equals_an_uninterrupted_one(project, mode):
+    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
+    whole, _ = scores(project.path / "full.json")
+    done = kill_part_way(project, mode)
+    partial = json.loads((project.path / "r.json").read_text())
+    assert partial["session"]["complete"] is False and 4 <= done < 18
+    result = project.runpytest_subprocess(*args("-n", mode, "--batt-resume", "r.json"))
+    result.stdout.fnmatch_lines([f"batt: resuming from *r.json: {done} sample(s) taken from the file, {18 - done} to run now*"])
+    resumed, data = scores(project.path / "r.json")
+    assert data["session"]["complete"] is True
+    assert resumed == whole
+    assert all("fold" not in s for t in data["tasks"].values() for s in t["samples"])  # a finished file is lean
+
+
+def test_resuming_a_complete_file_runs_nothing_and_exits_0(project):
+    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
+    before, _ = scores(project.path / "full.json")
+    result = project.runpytest_subprocess(*args("-n", "2", "--batt-resume", "full.json"))
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*18 sample(s) taken from the file, 0 to run now*"])
+    assert scores(project.path / "full.json")[0] == before
+
+
+def test_retry_runs_crashed_and_timed_out_samples_again(project):
+    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
+    data = json.loads((project.path / "full.json").read_text())
+    data["tasks"]["t1"]["samples"][2].update(status="timeout", error="solve call timed out")
+    (project.path / "old.json").write_text(json.dumps(data))
+    result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", "old.json"))
+    assert scores(project.path / "old.json")[0]["t1"][0][2] == "timeout"  # kept as it is
+    result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", "old.json", "--batt-resume-retry"))
+    result.stdout.fnmatch_lines(["*15 sample(s) taken from the file, 3 to run now (1 partial task(s) without per-sample data run again whole)*"])
+    assert scores(project.path / "old.json")[0] == scores(project.path / "full.json")[0]
+
+
+def test_progress_lines_for_long_runs(project):
+    result = project.runpytest_subprocess(*args("-n", "0", "--batt-progress", "0.001"))
+    result.stdout.fnmatch_lines(["batt: */18 samples done, * left, about * left at the rate so far"])
+
+
+REFUSALS = [
+    ("batt", "written by another batt"),
+    ("task", "task t2 has other content than in that file"),
+    ("timeout", "run with --batt-timeout 10.0, this run 5"),
+    ("schema", "not a pytest-batt results file of schema 1"),
+    ("notresults", "not a pytest-batt results file of schema 1"),
+]
+
+
+def test_resume_refuses_other_runs_in_one_line(project):
+    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
+    good = (project.path / "full.json").read_text()
+    batt = (project.path / "slow.py").read_text()
+    for change, words in REFUSALS:
+        extra, path = [], "full.json"
+        if change == "batt":
+            (project.path / "slow.py").write_text(batt + "\n# changed\n")
+        elif change == "task":
+            (project.path / "slow.py").write_text(batt)
+            (project.path / "tasks" / "t2.json").write_text(json.dumps({"train": [{"input": [[9]], "output": [[9]]}], "test": [{"input": [[9]], "output": [[9]]}]}))
+        elif change == "timeout":
+            extra = ["--batt-timeout", "5"]
+        elif change == "schema":
+            (project.path / "full.json").write_text(good.replace('"schema":1', '"schema":2'))
+        else:
+            path = "tasks/t0.json"
+        result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", path, *extra))
+        assert result.ret == pytest.ExitCode.USAGE_ERROR, change
+        err = result.stderr.str().strip()
+        assert words in err and len(err.splitlines()) == 1, (change, err)
