@@ -18,7 +18,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 import pytest
 
 from . import compare, processes, report, results, runner, session, settings as settings_mod
-from . import verdict, watchdog
+from . import outputs, verdict, watchdog
 from .items import STATE, BattSample, State, handoff_path, make_tasks
 from .tasks import load_taskset, select
 
@@ -55,7 +55,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
     group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type, help=h["batt_compare_fail"])
     group.addoption("--batt-compare-any", dest="batt_compare_any", action="store_true", default=None, help=h["batt_compare_any"])
-    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare"):
+    group.addoption("--batt-html", metavar="PATH", dest="batt_html", default=None, help=h["batt_html"])
+    group.addoption("--batt-submission", metavar="PATH", dest="batt_submission", default=None, help=h["batt_submission"])
+    for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
+                 "batt_html", "batt_submission"):
         parser.addini(name, h[name])
     parser.addini("batt_compare_fail", h["batt_compare_fail"], type="linelist")
     parser.addini("batt_compare_any", h["batt_compare_any"], type="bool", default=False)
@@ -173,14 +176,15 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     """
     base_dir = str(config.invocation_params.dir)
     opts = settings_mod.read(config.getoption, config.getini, base_dir)
-    for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save")):
+    for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
+                         (opts.submission_path, "--batt-submission")):
         if path:
             settings_mod.check_writable(path, option)
     if opts.compare_fail and not opts.compare_path:
         raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
     for expr in opts.compare_fail:  # ini values have not been through the option's type
         compare.parse_gate(expr)
-    taskset = load_taskset(opts.data, base_dir)
+    taskset = load_taskset(opts.data, base_dir, allow_hidden=bool(opts.submission_path))
     task_ids = select(taskset, opts.tasks)
     # Items (and so the batt) see the tasks without their test outputs, in every mode.
     blind = taskset.without_test_outputs(task_ids)
@@ -256,7 +260,9 @@ class Controller:
         self.config = config
         self.state = state
         self.batt = batt
-        self.run = session.BattRun(state.full_taskset or state.taskset, state.task_ids)
+        opts = state.settings
+        self.run = session.BattRun(state.full_taskset or state.taskset, state.task_ids, keep_attempts=bool(opts.html_path or opts.submission_path))
+        self.output_notes: List[str] = []
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
         self.comparison: Optional[compare.Comparison] = None
@@ -296,7 +302,8 @@ class Controller:
             judged = self.run.add(report.nodeid, record)
             if judged is not None:
                 report.batt_record = judged  # type: ignore[attr-defined]
-                verdict.apply(report, judged, self.state.baseline_status.get(report.nodeid))
+                draw = outputs.drawer(self.run, report.nodeid, judged, self.config.get_verbosity() > 0)
+                verdict.apply(report, judged, self.state.baseline_status.get(report.nodeid), draw)
                 self._properties[report.nodeid] = verdict.properties(judged)
         else:
             self._no_record(report)
@@ -350,6 +357,13 @@ class Controller:
                     self.save_note = f"baseline saved to {opts.save_path}"
             else:
                 self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
+        for option, path, make in (("--batt-html", opts.html_path, outputs.write_html), ("--batt-submission", opts.submission_path, outputs.write_submission)):
+            if path:
+                try:
+                    self.output_notes.append(make(path, self.run, self.results))
+                except OSError as e:
+                    self.write_errors.append(f"{option} {path}: not written ({e.strerror or e})")
+                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def _write(self, session: pytest.Session, option: str, path: str) -> bool:
         """A results file that cannot be written costs that file, not the summary: one line, exit 4."""
@@ -370,6 +384,8 @@ class Controller:
             terminalreporter.write_line(line)
         if self.state.settings.json_path and not any(e.startswith("--batt-json") for e in self.write_errors):
             terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
+        for line in self.output_notes:
+            terminalreporter.write_line(line)
         for line in self.write_errors:
             terminalreporter.write_line(line, red=True)
         if self.save_note:

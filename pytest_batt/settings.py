@@ -29,6 +29,9 @@ HELP = {
     "batt_compare_fail": "fail the run when this gate breaches against --batt-compare (repeatable): "
     "solved, pass2, oracle, score, candidates:PCT%, time:PCT%",
     "batt_compare_any": "compare even when the baseline's tasks have different content",
+    "batt_html": "write a self-contained HTML report of the run (every task's grids, candidates and statuses) to this path",
+    "batt_submission": "write ARC Prize's submission.json (two attempts per test input, ranked by demo score) to this path; "
+    "with it a Kaggle *_challenges.json without its solutions is accepted (test samples are then unscored)",
     "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
     "'memory limit' instead of exhausting the machine (default: off)",
 }
@@ -71,6 +74,8 @@ class Settings:
     compare_path: Optional[str] = None
     compare_fail: Tuple[str, ...] = ()
     compare_any: bool = False
+    html_path: Optional[str] = None
+    submission_path: Optional[str] = None
 
     @property
     def active(self) -> bool:
@@ -111,6 +116,8 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         compare_path=here(compare_path),
         compare_fail=tuple(pick("batt_compare_fail", [])),
         compare_any=bool(getoption("batt_compare_any") or getini("batt_compare_any")),
+        html_path=here(pick("batt_html", None)),
+        submission_path=here(pick("batt_submission", None)),
     )
 
 
