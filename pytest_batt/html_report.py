@@ -40,7 +40,8 @@ def collect(run: Any) -> Dict[str, Dict[str, Any]]:
                 entry["c"] = [[f"attempt {i + 1}: {sid}", enc] for i, (sid, enc) in enumerate(rec.get("attempts", []))]
             elif rec and rec.get("show"):
                 shown = rec["show"] if isinstance(rec["show"], list) else []
-                entry["c"] = [[f"closest: {s[0]}", s[1]] for s in shown[:2] if isinstance(s, list) and len(s) == 2 and grids.decode(s[1])]
+                entry["c"] = [[f"{'closest' if i == 0 else 'next closest'}: {s[0]}", s[1]] for i, s in enumerate(shown[:2])
+                              if isinstance(s, list) and len(s) == 2 and grids.decode(s[1])]
             samples.append(entry)
         out[tid] = {"samples": samples}
     return out
