@@ -14,7 +14,7 @@ from .judging import describe
 def apply(report: Any, rec: Dict[str, Any], baseline_status: Optional[str], draw: Optional[Callable[[str], Any]] = None) -> None:
     """``draw``: turns a failure's text into the report's ``longrepr`` (the controller adds the grids)."""
     solved = rec["status"] == "solved"
-    text = None if solved else describe(rec)
+    text = "" if solved else describe(rec)
     for attr in ("wasxfail",):
         if hasattr(report, attr):
             delattr(report, attr)
