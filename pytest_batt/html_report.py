@@ -19,16 +19,18 @@ from .pictures import PALETTE
 ORDER = {"regressed": 0, "newly_crash": 1, "newly_timeout": 2, "newly_error": 3, "changed": 4, "improved": 5}
 
 
-def collect(run: Any) -> Dict[str, Dict[str, Any]]:
-    """Per task, what its opened row shows: grids (``grids.encode`` strings) and texts."""
+def collect(run: Any, results: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
+    """Per task, what its opened row shows: grids (``grids.encode`` strings) and texts.
+
+    The samples are those of the results file (the selected ones, after ``-k`` and the like).
+    """
     out: Dict[str, Dict[str, Any]] = {}
-    for tid in run.task_ids:
+    for tid, result in results["tasks"].items():
         task = run.task(tid)
         run.attempts(tid)  # ranks and trims the test grids to the two attempts
         samples = []
-        for nodeid, (t, kind, index) in run.plan.items():
-            if t != tid:
-                continue
+        for kind, index in ((s["kind"], s["index"]) for s in result["samples"]):
+            nodeid = f"batt/{tid}::{kind}[{index}]"
             rec = run.records.get(nodeid)
             inp, exp = run.sample_grids(nodeid) if task is not None else (None, None)
             entry: Dict[str, Any] = {

@@ -32,7 +32,7 @@ def drawer(run: Any, nodeid: str, rec: Dict[str, Any], verbose: bool) -> Optiona
 
 
 def write_html(path: str, run: Any, results: Dict[str, Any]) -> str:
-    page = html_report.render(results, html_report.collect(run))
+    page = html_report.render(results, html_report.collect(run, results))
     write_atomic(path, page.encode("utf-8"))
     return f"HTML report written to {path} ({len(page) / 1e6:.1f} MB)"
 
