@@ -1,4 +1,4 @@
-"""The command line: ``python -m pytest_batt phase3 | compare | merge ...``.
+"""The command line: ``python -m pytest_batt phase3 | compare | merge | score ...``.
 
 This module owns argument parsing, the printed lines and the exit codes of the commands:
 0 done (compare: every gate holds), 1 a ``--fail`` gate breached, 2 interrupted (phase3
@@ -13,10 +13,13 @@ import os
 import sys
 from typing import Any, Dict, NoReturn, Optional, Sequence
 
+import json
+
 from . import compare as compare_mod
 from . import merge as merge_mod
 from . import phase3, report, results, runner, settings
-from .tasks import load_taskset, select
+from . import submission as submission_mod
+from .tasks import BattDataError, load_taskset, select
 
 EXIT_OK, EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
 
@@ -34,7 +37,7 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m pytest_batt", description="pytest-batt without pytest: the Phase 3 reference scorer and results comparison.")
-    sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge}", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge,score}", parser_class=_Parser)
     sub.required = True
     h = settings.HELP
     p3 = sub.add_parser("phase3", help="score tasks with the plain sequential Phase 3 scorer and write a results file",
@@ -59,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     mrg.add_argument("shards", metavar="SHARD.json", nargs="+", help="one results file per shard, in any order")
     mrg.add_argument("-o", "--output", metavar="PATH", required=True, help="write the merged results file here (.gz: gzipped)")
     mrg.add_argument("--partial", action="store_true", help="merge even when some shards are missing (the result is incomplete)")
+    sc = sub.add_parser("score", help="ARC Prize's score of a submission.json",
+                        description="ARC Prize's score of a submission.json: a test input counts when either attempt equals "
+                        "its output, a task scores the fraction of its test inputs counted, the score is the mean over tasks. "
+                        "Exit 0, or 4 with one line when a file is malformed.")
+    sc.add_argument("submission", metavar="SUBMISSION", help="a submission.json ({task_id: [{attempt_1, attempt_2}, ...]})")
+    sc.add_argument("solutions", metavar="SOLUTIONS", help="a Kaggle *_solutions.json, or task data as --batt-data takes it "
+                    "(arcagi1-evaluation, a directory of task files, ...)")
+    sc.add_argument("--per-task", action="store_true", help="print every task's score")
     return parser
 
 
@@ -145,6 +156,50 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_json(path: str, what: str) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such {what} file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"{path}: cannot be read ({e})") from None
+    except json.JSONDecodeError as e:
+        raise UsageError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+
+
+def _solutions(spec: str) -> Dict[str, Any]:
+    """A Kaggle solutions file ({id: [output, ...]}), else any task data ``--batt-data`` accepts."""
+    if spec.endswith(".json") and os.path.isfile(spec):
+        data = _read_json(spec, "solutions")
+        if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
+            return submission_mod.check_solutions(data, spec)
+    try:
+        taskset = load_taskset(spec, os.getcwd())
+        return submission_mod.solutions_of(taskset, taskset.ids())
+    except BattDataError as e:
+        raise UsageError(str(e).replace("--batt-data", "SOLUTIONS")) from None
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    try:
+        sub = _read_json(args.submission, "submission")
+        result = submission_mod.score(sub, _solutions(args.solutions), where=args.submission)
+    except submission_mod.SubmissionError as e:
+        raise UsageError(str(e)) from None
+    if args.per_task:
+        for tid, s in result.tasks.items():
+            _out(f"{tid}  {s:g}  ({round(s * result.inputs[tid])}/{result.inputs[tid]} test inputs)")
+    n = len(result.tasks)
+    partial = result.partial()
+    _out(f"score: {result.total:.4f}  ({sum(result.tasks.values()):g} of {n} tasks; {result.full} fully solved)")
+    if partial:
+        _out(f"partial credit: {sum(partial.values()):g} from {len(partial)} tasks with several test inputs: "
+             + ", ".join(f"{t} {round(s * result.inputs[t])}/{result.inputs[t]}" for t, s in list(partial.items())[:10])
+             + (" ..." if len(partial) > 10 else ""))
+    return EXIT_OK
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run one command; returns the exit code instead of raising for anything the user can fix."""
     try:
@@ -153,6 +208,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_phase3(args)
         if args.command == "merge":
             return cmd_merge(args)
+        if args.command == "score":
+            return cmd_score(args)
         return cmd_compare(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)

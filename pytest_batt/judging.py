@@ -19,8 +19,14 @@ from .grids import Grid
 Entry = Tuple[str, Optional[Grid], int]
 
 
-def judge(rec: Dict[str, Any], expected: Grid) -> Dict[str, Any]:
-    """Turn a worker's ``"ok"`` record into ``solved``/``unsolved`` with o_score hits; others pass through."""
+def judge(rec: Dict[str, Any], expected: Optional[Grid]) -> Dict[str, Any]:
+    """Turn a worker's ``"ok"`` record into ``solved``/``unsolved`` with o_score hits; others pass through.
+
+    ``expected`` is None for a test sample whose output is hidden (a Kaggle challenges file
+    without solutions): it becomes ``unscored``, with its candidates ranked all the same.
+    A test record keeps ``grids``, its valid candidate grids by their (recomputed)
+    fingerprint: the controller later keeps only the two attempts it needs and drops the rest.
+    """
     if rec.get("status") != "ok":
         return rec
     try:
@@ -32,8 +38,8 @@ def judge(rec: Dict[str, Any], expected: Grid) -> Dict[str, Any]:
         return rec
 
 
-def _judge(rec: Dict[str, Any], expected: Grid) -> Dict[str, Any]:
-    expected_fp = grids.fingerprint(expected)
+def _judge(rec: Dict[str, Any], expected: Optional[Grid]) -> Dict[str, Any]:
+    expected_fp = grids.fingerprint(expected) if expected is not None else None
     test = rec["kind"] == "test"
     sent: Dict[str, Any] = rec.pop("grids", None) or {}
     decoded: Dict[str, Tuple[Optional[Grid], Optional[str]]] = {}
@@ -51,7 +57,7 @@ def _judge(rec: Dict[str, Any], expected: Grid) -> Dict[str, Any]:
                     g = grids.decode(sent.get(fp))
                     decoded[fp] = (g, grids.fingerprint(g) if g is not None else None)
                 grid, real_fp = decoded[fp]
-                hit = grid == expected
+                hit = expected is not None and grid == expected
                 if real_fp is not None:
                     ranked.append([sid, real_fp])
             else:
@@ -63,10 +69,37 @@ def _judge(rec: Dict[str, Any], expected: Grid) -> Dict[str, Any]:
     rec.update(o=o, matched=list(matched), status="solved" if matched else "unsolved", expected=expected_fp)
     if test:
         rec["ranked"] = ranked
-        rec["message"] = None if matched else describe_miss(expected, entries)
+        rec["grids"] = {real_fp: grids.encode(g) for g, real_fp in decoded.values() if g is not None and real_fp is not None}
+        if expected is None:
+            rec.update(status="unscored", message=None)
+        else:
+            rec["message"] = None if matched else describe_miss(expected, entries)
+            rec["show"] = None if matched else show(expected, entries)
     elif matched:
         rec["message"] = None
+        rec.pop("show", None)
     return rec
+
+
+def closest(expected: Grid, entries: Sequence[Entry], n: int = 2) -> List[Tuple[str, Grid]]:
+    """Up to ``n`` distinct candidate grids nearest ``expected``, each with its first solver.
+
+    Grids of the expected shape come first, fewest differing cells first; then the others in
+    batt order (nothing says how near a grid of another shape is).
+    """
+    firsts: Dict[Grid, Tuple[Tuple[int, int, int], str]] = {}
+    for i, (sid, g, _) in enumerate(entries):
+        if g is None or g in firsts:
+            continue
+        cells = grids.cells_differing(g, expected)
+        firsts[g] = ((0, cells, i) if cells is not None else (1, 0, i)), sid
+    ordered = sorted(firsts.items(), key=lambda kv: kv[1][0])
+    return [(sid, g) for g, (_, sid) in ordered[:n]]
+
+
+def show(expected: Grid, entries: Sequence[Entry]) -> List[List[str]]:
+    """What the failure's picture needs, small and JSON-safe: the closest two as ``[solver, encoded grid]``."""
+    return [[sid, grids.encode(g)] for sid, g in closest(expected, entries)]
 
 
 def describe_miss(expected: Grid, entries: Sequence[Entry]) -> str:
@@ -90,14 +123,14 @@ def describe_miss(expected: Grid, entries: Sequence[Entry]) -> str:
         shapes = sorted({grids.shape(g) for g in distinct})
         why = f"no candidate has shape {eh}x{ew}; shapes given: " + ", ".join(f"{h}x{w}" for h, w in shapes[:6])
     more = f" (+{len(sids) - 1} more)" if len(sids) > 1 else ""
-    lines = [head, f"closest: {sids[0]}{more}: {why}"]
-    if max(eh, ew, *grids.shape(best)) <= 12:
-        lines += grids.side_by_side([("expected", grids.render(expected)), (f"{sids[0]}", grids.render(best))])
-    return "\n".join(lines)
+    # The grids themselves are drawn by the controller (pictures.py), for its terminal.
+    return "\n".join([head, f"closest: {sids[0]}{more}: {why}"])
 
 
 def describe(rec: Dict[str, Any]) -> str:
     """The failure text of a judged record: why it is not solved, and any error beside."""
+    if rec["status"] == "unscored":
+        return "unscored: the expected output is hidden; its candidates go to the submission" + (f"\n{rec['error']}" if rec.get("error") else "")
     if rec["status"] == "unsolved":
         text = rec.get("message") or "no candidate matched"
         return text + (f"\n{rec['error']}" if rec.get("error") else "")

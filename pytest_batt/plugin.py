@@ -18,7 +18,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import compare, processes, report, results, resume, runner, session, sharding, settings as settings_mod
+from . import compare, outputs, processes, report, results, resume, runner, session, sharding, settings as settings_mod
 from . import verdict, watchdog
 from .items import STATE, BattSample, State, handoff_path, make_tasks
 from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
@@ -62,8 +62,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=settings_mod.nonnegative_minutes, help=h["batt_progress"])
     group.addoption("--batt-shard", metavar="K/N", dest="batt_shard", default=None, type=settings_mod.shard_spec, help=h["batt_shard"])
     group.addoption("--batt-durations", metavar="PATH", dest="batt_durations", default=None, help=h["batt_durations"])
+    group.addoption("--batt-html", metavar="PATH", dest="batt_html", default=None, help=h["batt_html"])
+    group.addoption("--batt-submission", metavar="PATH", dest="batt_submission", default=None, help=h["batt_submission"])
     for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
-                 "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations"):
+                 "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission"):
         parser.addini(name, h[name])
     parser.addini("batt_compare_fail", h["batt_compare_fail"], type="linelist")
     parser.addini("batt_compare_any", h["batt_compare_any"], type="bool", default=False)
@@ -192,7 +194,8 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     """
     base_dir = str(config.invocation_params.dir)
     opts = _read_settings(config, base_dir)
-    for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save")):
+    for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
+                         (opts.submission_path, "--batt-submission")):
         if path:
             settings_mod.check_writable(path, option)
     if opts.compare_fail and not opts.compare_path:
@@ -212,7 +215,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
         return state, None
     # A worker that cannot read the controller's selection file runs on another host: it resolves
     # --batt-data on its own side, for the task ids the controller sent (and checks their content).
-    taskset, task_ids = _select(opts.data, base_dir, opts.tasks)
+    taskset, task_ids = _select(opts.data, base_dir, opts.tasks, allow_hidden=bool(opts.submission_path))
     shard = None if _is_worker(config) else _shard(opts, taskset, task_ids)
     task_ids = shard.task_ids if shard is not None else task_ids
     # Items (and so the batt) see the tasks without their test outputs, in every mode.
@@ -244,8 +247,8 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     return state, batt
 
 
-def _select(data: str, base_dir: str, wanted: List[str]) -> Tuple[TaskSet, List[str]]:
-    taskset = load_taskset(data, base_dir)
+def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = False) -> Tuple[TaskSet, List[str]]:
+    taskset = load_taskset(data, base_dir, allow_hidden=allow_hidden)
     task_ids = select(taskset, wanted)
     return taskset.subset(task_ids), task_ids
 
@@ -350,7 +353,9 @@ class Controller:
         self.config = config
         self.state = state
         self.batt = batt
-        self.run = session.BattRun(state.full_taskset or state.taskset, state.task_ids)
+        opts = state.settings
+        self.run = session.BattRun(state.full_taskset or state.taskset, state.task_ids, keep_attempts=bool(opts.html_path or opts.submission_path))
+        self.output_notes: List[str] = []
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
         self.comparison: Optional[compare.Comparison] = None
@@ -415,7 +420,8 @@ class Controller:
             judged = self.run.add(report.nodeid, record)
             if judged is not None:
                 report.batt_record = judged  # type: ignore[attr-defined]
-                verdict.apply(report, judged, self.state.baseline_status.get(report.nodeid))
+                draw = outputs.drawer(self.run, report.nodeid, judged, self.config.get_verbosity() > 0)
+                verdict.apply(report, judged, self.state.baseline_status.get(report.nodeid), draw)
                 self._properties[report.nodeid] = verdict.properties(judged)
                 self._tick()
         else:
@@ -466,6 +472,13 @@ class Controller:
                     self.save_note = f"baseline saved to {opts.save_path}"
             else:
                 self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
+        for option, path, make in (("--batt-html", opts.html_path, outputs.write_html), ("--batt-submission", opts.submission_path, outputs.write_submission)):
+            if path:
+                try:
+                    self.output_notes.append(make(path, self.run, self.results))
+                except OSError as e:
+                    self.write_errors.append(f"{option} {path}: not written ({e.strerror or e})")
+                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def _header(self) -> Dict[str, Any]:
         opts = self.state.settings
@@ -525,6 +538,8 @@ class Controller:
             terminalreporter.write_line(line)
         if self.state.settings.json_path and not any(e.startswith("--batt-json") for e in self.write_errors):
             terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
+        for line in self.output_notes:
+            terminalreporter.write_line(line)
         for line in self.write_errors:
             terminalreporter.write_line(line, red=True)
         if self.save_note:

@@ -15,7 +15,7 @@ def _best(o_score: Dict[str, int], n: int = 2) -> str:
 def _problems(samples: List[Dict[str, Any]]) -> str:
     counts: Dict[str, int] = {}
     for s in samples:
-        if s["status"] not in ("solved", "unsolved"):
+        if s["status"] not in ("solved", "unsolved", "unscored"):
             counts[s["status"]] = counts.get(s["status"], 0) + 1
     return ", ".join(f"{n} {status}" for status, n in counts.items()) or "-"
 
@@ -57,7 +57,7 @@ def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
             lines.append(f"({len(rows) - len(shown)} tasks without problems not listed; -v lists all)")
         lines.append("")
     samples = [s for t in tasks.values() for s in t["samples"]]
-    counts = {status: sum(s["status"] == status for s in samples) for status in ("solved", "unsolved", "timeout", "error", "crash", "missing")}
+    counts = {status: sum(s["status"] == status for s in samples) for status in ("solved", "unsolved", "unscored", "timeout", "error", "crash", "missing")}
     n = len(tasks)
     at2 = sum(t["solved"]["at_2"] for t in tasks.values())
     oracle = sum(t["solved"]["oracle"] for t in tasks.values())
@@ -65,6 +65,9 @@ def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
         f"tasks: {n}   pass@2: {at2}/{n}   oracle: {oracle}/{n}   samples solved: {counts['solved']}/{len(samples)}"
         + "".join(f"   {status}: {c}" for status, c in counts.items() if status != "solved" and c)
     )
+    if counts["unscored"]:
+        lines.append(f"unscored: {counts['unscored']} test samples have hidden outputs (no solutions file): "
+                     "pass@2 and oracle count only what could be judged; score the submission where the solutions are")
     session = results["session"]
     workers = results["config"]["workers"]
     wall, item = session["wall_s"], session["item_s"]

@@ -613,7 +613,9 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
         if sample.kind == "test":  # the grids themselves: the controller judges them (it alone knows the output)
             rec["grids"] = {fp: grids.encode(g) for fp, g in grid_of.items()}
         elif sample.output is not None and grid_of.get(grids.fingerprint(sample.output)) != sample.output:
-            rec["message"] = judging.describe_miss(sample.output, [(sid, grid_of.get(fp) if fp else None, n) for (sid, fp), n in counts.items()])
+            entries = [(sid, grid_of.get(fp) if fp else None, n) for (sid, fp), n in counts.items()]
+            rec["message"] = judging.describe_miss(sample.output, entries)
+            rec["show"] = judging.show(sample.output, entries)
         if checkpoint is not None:
             checkpoint({**rec, "seconds": round(time.perf_counter() - wall0, 6), "cpu_seconds": round(time.process_time() - cpu0, 6)}, "solve")
         diff_errors = _fold_diffs(func, guard, task, sample, cands, rec, log_path)

@@ -11,12 +11,12 @@ import re
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-from . import judging, resume, scoring
+from . import grids, judging, resume, scoring
 from .grids import Grid
 from .tasks import BattDataError, Task, TaskSet
 
 PREFIX = "batt/"
-STATUSES = ("solved", "unsolved", "timeout", "error", "crash", "missing")
+STATUSES = ("solved", "unsolved", "unscored", "timeout", "error", "crash", "missing")
 SAMPLE_KEYS = ("kind", "index", "status", "candidates", "matched", "calls", "seconds", "cpu_seconds", "error")
 
 
@@ -107,18 +107,31 @@ def crash_status(note: Optional[Dict[str, Any]], stack_text: str, timeout: float
     return "crash", f"worker {worker} died while running this sample: {cause}; it was replaced{where}"
 
 
+def attempts_with_solvers(ranked: List[List[str]], demo_score: Dict[str, int]) -> List[Tuple[str, str]]:
+    """``scoring.top_two``'s fingerprints, each with the solver that put it there (first in rank order)."""
+    picked = scoring.top_two(ranked, demo_score)
+    order = sorted(ranked, key=lambda r: -demo_score.get(r[0], 0))
+    return [(next(sid for sid, f in order if f == fp), fp) for fp in picked]
+
+
 class BattRun:
     """Planned samples, what ran, and the folding of records into per-task scores."""
 
-    def __init__(self, taskset: TaskSet, task_ids: Iterable[str]) -> None:
+    def __init__(self, taskset: TaskSet, task_ids: Iterable[str], keep_attempts: bool = False) -> None:
+        """``keep_attempts``: keep each test sample's two attempts (grids) for a report or a submission."""
         self.taskset = taskset
         self.task_ids = list(task_ids)
+        self.keep_attempts = keep_attempts
         self.plan: Dict[str, Tuple[str, str, int]] = {}
+        self._demo_nodes: Dict[str, List[str]] = {}
+        self._test_nodes: Dict[str, List[str]] = {}
         for tid in self.task_ids:
             for name in taskset.sample_names(tid):
                 m = _NAME.match(name)
                 assert m is not None
-                self.plan[sample_nodeid(tid, name)] = (tid, m.group(1), int(m.group(2)))
+                nodeid = sample_nodeid(tid, name)
+                self.plan[nodeid] = (tid, m.group(1), int(m.group(2)))
+                (self._demo_nodes if m.group(1) == "demo" else self._test_nodes).setdefault(tid, []).append(nodeid)
         self.selected: Optional[set] = None
         self.records: Dict[str, Dict[str, Any]] = {}
         self._parsed: Dict[str, Task] = {}
@@ -143,23 +156,82 @@ class BattRun:
         """Judge a worker's record against the expected output (which only this side has) and keep it."""
         if nodeid not in self.plan:
             return None
+        tid, kind, index = self.plan[nodeid]
         if record.get("status") == "ok":
-            tid, kind, index = self.plan[nodeid]
             expected = self._expected(tid, kind, index)
-            if expected is None:
+            if expected is None and not (kind == "test" and self.taskset.hidden and self._parsed.get(tid) is not None):
                 record = {**blank_record(tid, kind, index, "error", "the task's data is invalid"), "seconds": record.get("seconds", 0.0)}
             else:
                 record = judging.judge(record, expected)
         self.records[nodeid] = record
+        if not self.keep_attempts:
+            record.pop("grids", None)
+        elif kind == "demo" or "grids" in record:
+            self._keep_two(tid)
         return record
 
-    def _expected(self, task_id: str, kind: str, index: int) -> Optional[Grid]:
+    def _demo_score(self, task_id: str) -> Optional[Dict[str, int]]:
+        """The task's demo scores once every selected demo sample has its record, else None."""
+        score: Dict[str, int] = {}
+        for nodeid in self._demo_nodes.get(task_id, []):
+            rec = self.records.get(nodeid)
+            if rec is None:
+                if self.selected is None or nodeid in self.selected:
+                    return None
+                continue
+            for sid, hits in rec.get("o", {}).items():
+                score[sid] = score.get(sid, 0) + hits
+        return score
+
+    def _keep_two(self, task_id: str, demo_score: Optional[Dict[str, int]] = None) -> None:
+        """Drop every test grid but the two attempts, as soon as the demo scores that rank them are known.
+
+        Until then a test record holds all its distinct valid grids; after, at most two per sample.
+        """
+        demo_score = demo_score if demo_score is not None else self._demo_score(task_id)
+        if demo_score is None:
+            return
+        for nodeid in self._test_nodes.get(task_id, []):
+            rec = self.records.get(nodeid)
+            if rec is not None and "grids" in rec and "attempts" not in rec:
+                kept = rec.pop("grids")
+                rec["attempts"] = [[sid, kept[fp]] for sid, fp in attempts_with_solvers(rec.get("ranked", []), demo_score) if fp in kept]
+
+    def attempts(self, task_id: str) -> List[List[Grid]]:
+        """Per test input of the task, in order: its attempts (at most two distinct grids, best first)."""
+        self._keep_two(task_id, self._demo_score(task_id) or scoring.score_task(self._task_records(task_id))["demo_score"])
+        out: List[List[Grid]] = []
+        for nodeid in self._test_nodes.get(task_id, []):
+            rec = self.records.get(nodeid) or {}
+            out.append([g for g in (grids.decode(enc) for _, enc in rec.get("attempts", [])) if g is not None])
+        return out
+
+    def _task_records(self, task_id: str) -> List[Dict[str, Any]]:
+        return [self.records[n] for n in self._demo_nodes.get(task_id, []) + self._test_nodes.get(task_id, []) if n in self.records]
+
+    def sample_grids(self, nodeid: str) -> Tuple[Optional[Grid], Optional[Grid]]:
+        """A planned sample's input and expected output (None when unknown or the task is invalid)."""
+        tid, kind, index = self.plan[nodeid]
+        task = self.task(tid)
+        if task is None:
+            return None, None
+        samples = task.demos if kind == "demo" else task.tests
+        return (samples[index].input, samples[index].output) if index < len(samples) else (None, None)
+
+    def task(self, task_id: str) -> Optional[Task]:
+        """The parsed task (test outputs included, when known), or None when its data is invalid."""
         task = self._parsed.get(task_id)
         if task is None:
             try:
                 task = self._parsed[task_id] = self.taskset.task(task_id)
             except BattDataError:
                 return None
+        return task
+
+    def _expected(self, task_id: str, kind: str, index: int) -> Optional[Grid]:
+        task = self.task(task_id)
+        if task is None:
+            return None
         samples = task.demos if kind == "demo" else task.tests
         return samples[index].output if index < len(samples) else None
 

@@ -40,6 +40,9 @@ HELP = {
     "merge the shards' results files with 'python -m pytest_batt merge'",
     "batt_durations": "a previous results file or baseline whose per-task seconds balance --batt-shard "
     "(default: balance by sample count and grid size)",
+    "batt_html": "write a self-contained HTML report of the run (every task's grids, candidates and statuses) to this path",
+    "batt_submission": "write ARC Prize's submission.json (two attempts per test input, ranked by demo score) to this path; "
+    "with it a Kaggle *_challenges.json without its solutions is accepted (test samples are then unscored)",
     "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
     "'memory limit' instead of exhausting the machine (default: off)",
 }
@@ -90,6 +93,8 @@ class Settings:
     progress_minutes: float = 3.0
     shard: Optional[Tuple[int, int]] = None
     durations_path: Optional[str] = None
+    html_path: Optional[str] = None
+    submission_path: Optional[str] = None
 
     @property
     def active(self) -> bool:
@@ -137,6 +142,8 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         progress_minutes=pick("batt_progress", 3.0, nonnegative_minutes),
         shard=pick("batt_shard", None, shard_spec),
         durations_path=here(durations_path),
+        html_path=here(pick("batt_html", None)),
+        submission_path=here(pick("batt_submission", None)),
     )
 
 

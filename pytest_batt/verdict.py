@@ -6,18 +6,23 @@ Set on the report on the controller, before the terminal, junitxml, the cache (`
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .judging import describe
 
 
-def apply(report: Any, rec: Dict[str, Any], baseline_status: Optional[str]) -> None:
+def apply(report: Any, rec: Dict[str, Any], baseline_status: Optional[str], draw: Optional[Callable[[str], Any]] = None) -> None:
+    """``draw``: turns a failure's text into the report's ``longrepr`` (the controller adds the grids)."""
     solved = rec["status"] == "solved"
-    text = None if solved else describe(rec)
+    text = "" if solved else describe(rec)
     for attr in ("wasxfail",):
         if hasattr(report, attr):
             delattr(report, attr)
-    if solved:
+    if rec["status"] == "unscored":
+        # Neither passed nor failed: nothing to judge it by (its output is hidden). A skip says so in every report.
+        report.outcome = "skipped"
+        report.longrepr = (report.nodeid, None, f"Skipped: {text}")
+    elif solved:
         report.outcome, report.longrepr = "passed", None
         if baseline_status is not None and baseline_status != "solved":
             report.wasxfail = f"unsolved in baseline ({baseline_status})"  # an XPASS, not strict
@@ -26,7 +31,8 @@ def apply(report: Any, rec: Dict[str, Any], baseline_status: Optional[str]) -> N
         report.wasxfail = f"unsolved in baseline ({baseline_status})"  # an expected failure
     else:
         report.outcome = "failed"
-        report.longrepr = f"regressed vs baseline (solved there)\n{text}" if baseline_status == "solved" else text
+        text = f"regressed vs baseline (solved there)\n{text}" if baseline_status == "solved" else text
+        report.longrepr = draw(text) if draw is not None else text
     report.user_properties = merge(getattr(report, "user_properties", []), properties(rec))
 
 

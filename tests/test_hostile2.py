@@ -130,7 +130,7 @@ def project(pytester):
     return pytester
 
 
-def run(project, ids, *args, timeout="4"):
+def run(project, ids, *args, timeout="2"):
     return project.runpytest_subprocess(
         "--batt", ",".join(ids), "--batt-data", "h_challenges.json", "--batt-module", "hostile2.py",
         "--batt-timeout", timeout, "--batt-grace", "1", "--batt-json", "r.json", "-p", "no:randomly", *args, timeout=300,
@@ -179,7 +179,7 @@ def test_round_two_under_xdist(project, tmp_path, monkeypatch):
     for tid in HANGS:  # whatever the batt did to in-process timers, the watchdog ended it
         assert statuses(data, tid) == ["timeout", "timeout"], (tid, data["tasks"][tid]["samples"])
     for s in data["tasks"]["nofault"]["samples"]:
-        assert "solve call ran past the 4 s timeout and did not stop" in s["error"]
+        assert "solve call ran past the 2 s timeout and did not stop" in s["error"]
     sticky = data["tasks"]["sticky"]["samples"]  # the finalizer hung after the calls: the record is kept
     assert [s["status"] for s in sticky] == ["solved", "solved"]
     assert "did not stop" in sticky[0]["error"]

@@ -88,8 +88,8 @@ def test_unsolved_sample_fails_with_a_short_message(project):
         " none0003::demo[0] ",
         "\nno candidate matched the expected 1x2 output (3 candidates, 3 valid grids, 2 distinct)\n"
         "closest: identity: 2 of 2 cells differ, first at row 0 col 0: 1 instead of 9\n"
-        "expected   identity\n"
-        "99         12\n",
+        "\nexpected   closest: identity   diff (2 cells)\n"
+        "99         12                  XX\n",
     )
     assert "Traceback" not in result.stdout.str()
 

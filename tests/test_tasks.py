@@ -41,6 +41,15 @@ def test_kaggle_challenges_without_solutions_file_is_a_clear_error(tmp_path):
         load_taskset(str(tmp_path / "y_challenges.json"))
 
 
+def test_kaggle_challenges_without_solutions_are_hidden_when_allowed(tmp_path):
+    write(tmp_path / "z_challenges.json", {"t1": {"train": TASK["train"], "test": [{"input": [[2, 0]]}]}})
+    with pytest.raises(BattDataError, match="give --batt-submission"):
+        load_taskset(str(tmp_path / "z_challenges.json"))
+    taskset = load_taskset(str(tmp_path / "z_challenges.json"), allow_hidden=True)
+    assert taskset.hidden and taskset.task("t1").tests[0].output is None
+    assert taskset.without_test_outputs(["t1"]).hidden
+
+
 @pytest.mark.parametrize(
     "content, why",
     [("{nope", "not valid JSON"), ("[1, 2]", "expected a JSON object"), ('{"a": 1}', "neither a task")],

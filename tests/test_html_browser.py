@@ -1,0 +1,64 @@
+"""The HTML report as a person sees it: headless Chromium opens it, clicks, and reads what is drawn.
+
+Chromium comes from Debian's packages (``.ci/install-browser``, which ``.ci/run`` calls). In CI
+(``CI`` set) a missing browser fails this test; elsewhere it is skipped, saying how to install it.
+"""
+
+import os
+
+import pytest
+
+from browser import Browser, find_chromium
+from toys import TOY_BATT, make_project
+
+MAROON, BLUE, RED = "rgb(141, 29, 44)", "rgb(0, 116, 217)", "rgb(255, 65, 54)"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: .ci/install-browser installs it, and CI must run this test")
+        pytest.skip("chromium is not installed (run: bash .ci/install-browser); CI runs this test")
+    return path
+
+
+def cells(browser, selector):
+    """Background colour and whether it is marked as differing, for each cell of a drawn grid."""
+    return browser.eval(
+        f"Array.from(document.querySelectorAll({selector!r} + ' i')).map(c => "
+        "[getComputedStyle(c).backgroundColor, getComputedStyle(c).outlineStyle !== 'none'])"
+    )
+
+
+def test_the_report_shows_counts_grids_and_filters_in_a_real_browser(pytester, chromium):
+    make_project(pytester, toybatt=TOY_BATT)
+    result = pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py",
+                                           "-n", "0", "--batt-html", "report.html")
+    result.assert_outcomes(passed=6, failed=2)
+    browser = Browser(chromium)
+    try:
+        browser.open((pytester.path / "report.html").as_uri())
+        assert browser.eval("document.querySelector('[data-count=\"pass@2\"]').textContent") == "2/3"
+        assert browser.eval("document.querySelector('[data-count=\"samples unsolved\"]').textContent") == "2"
+        browser.click('tbody[data-id="none0003"] tr.row')
+        demo = 'tbody[data-id="none0003"] [data-sample="demo[0]"]'
+        # demo[0]: input [[1, 2]], expected [[9, 9]], the closest candidate (identity) [[1, 2]] differs in both cells
+        figures = browser.eval(f"Array.from(document.querySelectorAll('{demo} figure')).map(f => f.textContent)")
+        assert figures[:3] == ["input 1x2", "expected 1x2", "closest: identity 1x2, 2 cells differ"]
+        grids = f"{demo} figure:nth-of-type"
+        assert cells(browser, f"{grids}(1)") == [[BLUE, False], [RED, False]]
+        assert cells(browser, f"{grids}(2)") == [[MAROON, False], [MAROON, False]]
+        assert cells(browser, f"{grids}(3)") == [[BLUE, True], [RED, True]]
+        # test[1]: its first attempt is right, so nothing is marked
+        test1 = 'tbody[data-id="none0003"] [data-sample="test[1]"] figure:nth-of-type(3)'
+        assert browser.eval(f"document.querySelector('{test1}').textContent") == "attempt 1: identity 1x1, equal"
+        assert cells(browser, test1) == [[BLUE, False]]
+        visible = "Array.from(document.querySelectorAll('#tasks tbody')).filter(b => b.offsetParent !== null).map(b => b.dataset.id)"
+        assert browser.eval(visible) == ["flip0001", "none0003", "same0002"]
+        browser.click("#hide-solved")
+        assert browser.eval(visible) == ["none0003"]
+        assert browser.eval("document.getElementById('shown').textContent") == "1 of 3 tasks shown"
+    finally:
+        browser.close()

@@ -1,0 +1,58 @@
+"""End to end: pictures under failures, the submission and the HTML report from real runs (-n 0 and -n 2)."""
+
+import json
+
+import pytest
+
+from pytest_batt import submission
+from pytest_batt.__main__ import main
+from toys import TASKS, TOY_BATT, make_project
+
+BASE = ["--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-p", "no:randomly"]
+RED_CELL, MAROON_CELL = "\x1b[48;2;255;65;54m  ", "\x1b[48;2;141;29;44m  "
+
+
+@pytest.mark.parametrize("mode", [["-n", "0"], ["-n", "2"]], ids=["n0", "n2"])
+def test_a_run_draws_failures_and_writes_a_submission_that_scores_as_pass_at_2(pytester, mode):
+    make_project(pytester, toybatt=TOY_BATT)
+    result = pytester.runpytest_subprocess(*BASE, *mode, "--color=yes", "--batt-json", "r.json",
+                                           "--batt-submission", "s.json", "--batt-html", "r.html")
+    out = result.stdout.str()
+    # none0003::demo[0]: expected [[9, 9]] (maroon), closest identity [[1, 2]] (blue, red), both cells differ
+    assert MAROON_CELL * 2 in out and RED_CELL in out and "diff (2 cells)" in out
+    results = json.loads((pytester.path / "r.json").read_text())
+    sub = json.loads((pytester.path / "s.json").read_text())
+    assert list(sub) == ["flip0001", "none0003", "same0002"] and len(sub["none0003"]) == 2
+    solutions = {tid: [t["output"] for t in task["test"]] for tid, task in TASKS.items()}
+    score = submission.score(sub, submission.check_solutions(solutions, "solutions"))
+    at_2 = {tid for tid, t in results["tasks"].items() if t["solved"]["at_2"]}
+    assert {tid for tid, s in score.tasks.items() if s == 1.0} == at_2 == {"flip0001", "same0002"}
+    assert score.partial() == {"none0003": 0.5}  # its second test input is right, its first is not
+    page = (pytester.path / "r.html").read_text()
+    assert "<script src" not in page and "<link" not in page and "http" not in page.replace("http-equiv", "")
+
+
+def test_without_colour_the_grids_are_digits_and_verbose_adds_the_input(pytester):
+    make_project(pytester, toybatt=TOY_BATT)
+    result = pytester.runpytest_subprocess(*BASE, "-n", "0", "--color=no", "-v", "-k", "none0003 and demo")
+    out = result.stdout.str()
+    assert "\x1b[" not in out
+    assert "input   expected   closest: identity   next: flip   diff (2 cells)" in out
+    assert "12      99         12                  21           XX" in out
+
+
+def test_hidden_solutions_run_unscored_and_the_submission_scores_elsewhere(pytester, tmp_path):
+    make_project(pytester, toybatt=TOY_BATT)
+    challenges = {tid: {**t, "test": [{"input": p["input"]} for p in t["test"]]} for tid, t in TASKS.items()}
+    (pytester.path / "k_challenges.json").write_text(json.dumps(challenges))
+    args = ["--batt", "all", "--batt-data", "k_challenges.json", "--batt-module", "toybatt.py", "-n", "0"]
+    refused = pytester.runpytest_subprocess(*args)
+    assert refused.ret == 4 and "give --batt-submission PATH" in refused.stderr.str()
+    result = pytester.runpytest_subprocess(*args, "--batt-submission", "s.json", "--batt-json", "r.json", "-rs")
+    result.assert_outcomes(passed=3, failed=1, skipped=4)  # demos judged as always; the 4 test samples unscored
+    out = result.stdout.str()
+    assert "   unscored: 4\n" in out and "SKIPPED [1] batt/flip0001::test[0]: unscored: the expected output is hidden" in out
+    data = json.loads((pytester.path / "r.json").read_text())
+    assert [s["status"] for s in data["tasks"]["flip0001"]["samples"]] == ["solved", "solved", "unscored"]
+    (tmp_path / "x_solutions.json").write_text(json.dumps({tid: [p["output"] for p in t["test"]] for tid, t in TASKS.items()}))
+    assert main(["score", str(pytester.path / "s.json"), str(tmp_path / "x_solutions.json")]) == 0

@@ -1,0 +1,92 @@
+"""submission.json: attempts by demo score as pass@2 ranks them, kept by the controller; ARC Prize's score."""
+
+import json
+
+import pytest
+
+from pytest_batt import grids, judging, session, submission
+from pytest_batt.__main__ import main
+from pytest_batt.tasks import TaskSet
+
+A, B, C = ((1, 2),), ((2, 1),), ((3, 3),)
+TASK = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [[5, 6]], "output": [[2, 1]]}]}
+
+
+def worker_record(kind, index, cands, sent):
+    """What a worker sends: distinct (solver, fingerprint, count) and, for a test sample, the grids."""
+    rec = {"task": "t", "kind": kind, "index": index, "status": "ok", "error": None, "message": None, "candidates": 3,
+           "calls": 1, "d": {}, "last_t": {}, "seconds": 0.1, "cpu_seconds": 0.1,
+           "cands": [[sid, grids.fingerprint(g), 1] for sid, g in cands]}
+    if kind == "test":
+        rec["grids"] = {grids.fingerprint(g): grids.encode(g) for g in sent}
+    return rec
+
+
+def test_the_controller_keeps_only_the_two_attempts_once_demo_scores_are_known():
+    run = session.BattRun(TaskSet("x", {"t": TASK}), ["t"], keep_attempts=True)
+    # The test sample arrives first: its grids wait for the demo scores that rank them.
+    run.add("batt/t::test[0]", worker_record("test", 0, [("a", A), ("b", B), ("c", C)], [A, B, C]))
+    assert len(run.records["batt/t::test[0]"]["grids"]) == 3
+    run.add("batt/t::demo[0]", worker_record("demo", 0, [("a", A), ("c", B), ("b", B)], []))
+    rec = run.records["batt/t::test[0]"]
+    assert "grids" not in rec and rec["attempts"] == [["b", grids.encode(B)], ["c", grids.encode(C)]]
+    assert run.attempts("t") == [[B, C]]
+    sub = submission.build(["t"], run.attempts)
+    assert sub == {"t": [{"attempt_1": [[2, 1]], "attempt_2": [[3, 3]]}]}
+    results = run.results({}, interrupted=False)
+    assert results["tasks"]["t"]["solved"]["at_2"] is True
+    assert submission.score(sub, {"t": [B]}).total == 1.0
+
+
+def test_without_a_report_or_submission_no_grid_is_kept():
+    run = session.BattRun(TaskSet("x", {"t": TASK}), ["t"])
+    run.add("batt/t::test[0]", worker_record("test", 0, [("a", A)], [A]))
+    assert "grids" not in run.records["batt/t::test[0]"] and "attempts" not in run.records["batt/t::test[0]"]
+
+
+def test_hidden_outputs_make_test_samples_unscored_with_their_attempts():
+    hidden = {"t": {"train": TASK["train"], "test": [{"input": [[5, 6]]}]}}
+    run = session.BattRun(TaskSet("x", hidden, hidden=True), ["t"], keep_attempts=True)
+    run.add("batt/t::demo[0]", worker_record("demo", 0, [("a", B)], []))
+    rec = run.add("batt/t::test[0]", worker_record("test", 0, [("z", C), ("a", A)], [C, A]))
+    assert rec["status"] == "unscored" and not any(rec["o"].values()) and "unscored" in judging.describe(rec)
+    assert run.attempts("t") == [[A, C]]  # a's demo hit ranks its grid first
+    assert run.results({}, False)["tasks"]["t"]["samples"][1]["status"] == "unscored"
+
+
+def test_no_candidate_means_the_fallback_grid():
+    assert submission.build(["t"], lambda tid: [[], [A]]) == {"t": [
+        {"attempt_1": [[0]], "attempt_2": [[0]]}, {"attempt_1": [[1, 2]], "attempt_2": [[0]]}]}
+
+
+def test_score_is_the_mean_of_task_fractions_with_either_attempt_counting():
+    solutions = {"one": [A], "two": [A, B], "none": [C]}
+    sub = {"one": [{"attempt_1": [[0]], "attempt_2": [[1, 2]]}],
+           "two": [{"attempt_1": [[1, 2]], "attempt_2": [[0]]}, {"attempt_1": [[0]], "attempt_2": [[0]]}],
+           "none": [{"attempt_1": [[1, 2]], "attempt_2": [[2, 1]]}]}
+    result = submission.score(sub, solutions)
+    assert result.tasks == {"one": 1.0, "two": 0.5, "none": 0.0}
+    assert result.total == pytest.approx(0.5) and result.full == 1 and result.partial() == {"two": 0.5}
+
+
+@pytest.mark.parametrize("sub, why", [
+    ({}, "task one is missing"),
+    ({"one": [{"attempt_1": [[1]], "attempt_2": [[1]]}] * 2}, "task one has 2 entries, its test inputs are 1"),
+    ({"one": [{"attempt_1": [[1]], "attempt_2": "12"}]}, "task one entry 0 attempt_2: not a grid"),
+    ({"one": [{"attempt_1": [[1]]}]}, "task one entry 0: expected"),
+    ({"one": [{"attempt_1": [[1]], "attempt_2": [[1]]}], "zzz": []}, "task zzz is not in the solutions"),
+])
+def test_a_malformed_submission_is_one_line(tmp_path, capsys, sub, why):
+    (tmp_path / "s.json").write_text(json.dumps(sub))
+    (tmp_path / "x_solutions.json").write_text(json.dumps({"one": [[[1]]]}))
+    assert main(["score", str(tmp_path / "s.json"), str(tmp_path / "x_solutions.json")]) == 4
+    err = capsys.readouterr().err
+    assert why in err and err.count("\n") == 1
+
+
+def test_score_command_prints_the_score_and_partial_credit(tmp_path, capsys):
+    (tmp_path / "s.json").write_text(json.dumps({"one": [{"attempt_1": [[1]], "attempt_2": [[0]]}, {"attempt_1": [[0]], "attempt_2": [[0]]}]}))
+    (tmp_path / "x_solutions.json").write_text(json.dumps({"one": [[[1]], [[2]]]}))
+    assert main(["score", str(tmp_path / "s.json"), str(tmp_path / "x_solutions.json")]) == 0
+    out = capsys.readouterr().out
+    assert "score: 0.5000  (0.5 of 1 tasks; 0 fully solved)" in out and "one 1/2" in out
