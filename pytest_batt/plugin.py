@@ -617,8 +617,12 @@ class XdistHooks:
     @pytest.hookimpl(tryfirst=True)  # before xdist prints the remote traceback
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
         """A worker that dies before collecting (no batt or data on its side, no pytest-batt in its
-        interpreter) stops the run with one line: replacing it would only fail again, many times."""
-        if error is not None and node.gateway.id not in self.collected:
+        interpreter) stops the run with one line: replacing it would only fail again, many times.
+
+        Only while no worker has collected yet: once one has, the workers can start, and a
+        replacement that dies early (xdist may be shutting down as it starts) is xdist's to
+        handle; stopping the run there would leave samples unrun."""
+        if error is not None and not self.collected:
             raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {session.worker_failure(str(error))}")
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:

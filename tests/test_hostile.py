@@ -5,6 +5,7 @@ subprocesses (pytester) because faults end processes.
 """
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -136,8 +137,9 @@ def check(project, result, ids):
             assert message in out, tid
         else:
             assert [s["status"] for s in samples] == ["solved", "solved"], (tid, samples)
-    # The batt's own traceback (cut to its frames) is part of an error's message; ours never is.
-    assert "INTERNALERROR" not in out and "pytest_batt/" not in out.split("batt summary")[-1]
+    # The batt's own traceback (cut to its frames) is part of an error's message; ours never is,
+    # anywhere in the output (failure sections included).
+    assert "INTERNALERROR" not in out and re.search(r"pytest_batt/\w+\.py", out) is None, re.search(r".*pytest_batt/\w+\.py.*", out)
     assert "maximum crashed workers reached" not in out
     return data
 
@@ -145,10 +147,14 @@ def check(project, result, ids):
 def test_every_fault_costs_only_its_own_samples_under_xdist(project):
     workers = "2"  # one worker behaves the same (replacement included); one run keeps the suite fast
     ids = list(FAULTS) + GOOD
-    start = time.monotonic()
     result = run(project, ids + ["diffgil"], "-n", workers, "-rP")
-    elapsed = time.monotonic() - start
     data = check(project, result, ids + ["diffgil"])
+    # The two stages, timed by what was recorded: a batt that lets the signal stop it ends at the
+    # 1 s timeout, before the hard stop; one that does not is ended at timeout + grace (2 s).
+    for tid in ("loop", "sleep", "lock"):
+        assert all(1.0 <= s["seconds"] < 2.0 for s in data["tasks"][tid]["samples"]), (tid, data["tasks"][tid]["samples"])
+    for tid in ("swallow", "gilhold"):
+        assert [s["seconds"] for s in data["tasks"][tid]["samples"]] == [2.0, 2.0], tid
     result.assert_outcomes(passed=2 * len(GOOD) + 2, failed=2 * len(FAULTS))
     # A hard stop in a diff call keeps what the solve call found: the samples stay solved.
     diffgil = data["tasks"]["diffgil"]["samples"]
@@ -160,9 +166,6 @@ def test_every_fault_costs_only_its_own_samples_under_xdist(project):
     assert data["tasks"]["thread"]["samples"][0]["error"] is None  # a plain loop thread is stopped
     assert "characters cut]" in result.stdout.str()  # 21 MB printed, 20 kB reported
     assert len(result.stdout.str()) < 2_000_000
-    # 10 hanging samples at 1 s (+1 s grace for the 4 that ignore it), the rest quick: well
-    # under a minute even on one worker; one 600 s sleep would blow it.
-    assert elapsed < 90
 
 
 def test_in_process_mode_handles_every_fault_it_can(project):
@@ -209,14 +212,15 @@ def test_many_crashes_never_exhaust_the_worker_restarts(pytester):
     assert got["session"]["complete"] is True
 
 
-@pytest.mark.parametrize("how", [["-x"], ["--maxfail", "2"]])
-def test_stopping_early_writes_results_with_missing_samples(project, how):
+@pytest.mark.parametrize("how, errors", [(["-x"], 1), (["--maxfail", "2"], 2)])
+def test_stopping_early_writes_results_with_missing_samples(project, how, errors):
     ids = ["ok1", "notpair", "ok2", "badcand", "generator"]
     run(project, ids, "-n", "0", *how)
     data = json.loads((project.path / "r.json").read_text())
     assert data["session"]["complete"] is False
     statuses = [s["status"] for t in data["tasks"].values() for s in t["samples"]]
-    assert "missing" in statuses and statuses[:2] == ["solved", "solved"]
+    # It stops right after the errors it was told to stop at; the rest never ran.
+    assert statuses == ["solved", "solved"] + ["error"] * errors + ["missing"] * (8 - errors)
 
 
 def test_ctrl_c_writes_results_marked_incomplete(project):
