@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from typing import BinaryIO, Iterator
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, then rename it over ``path``."""
+@contextlib.contextmanager
+def atomic_open(path: str, suffix: str = ".tmp") -> Iterator[BinaryIO]:
+    """A binary file beside ``path`` that replaces ``path`` only once it is whole (results, reports)."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".batt-", suffix=".tmp", dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=".batt-", suffix=suffix, dir=directory)
     try:
         umask = os.umask(0)
         os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it private; a report is not
+        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it private; what pytest-batt writes is not
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -23,3 +26,8 @@ def write_atomic(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    with atomic_open(path) as f:
+        f.write(data)

@@ -8,10 +8,9 @@ import gzip
 import json
 import os
 import platform
-import tempfile
 from typing import Any, Dict, Iterator
 
-from . import __version__
+from . import __version__, files
 
 SCHEMA = 1
 
@@ -69,24 +68,11 @@ def write(path: str, results: Dict[str, Any]) -> None:
     The JSON is compact (a full ARC-AGI-1 half is tens of MB of d_score) and written a task at a
     time; a path ending in ``.gz`` is gzip-compressed, about twenty times smaller.
     """
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".batt-", suffix=".json.tmp", dir=directory)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes it private; a results file is not
-        with os.fdopen(fd, "wb") as raw:
-            out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.endswith(".gz") else raw
-            with out:
-                for chunk in chunks(results):
-                    out.write(chunk.encode())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with files.atomic_open(path, ".json.tmp") as raw:
+        out = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) if path.endswith(".gz") else raw
+        with out:
+            for chunk in chunks(results):
+                out.write(chunk.encode())
 
 
 def read(path: str) -> Dict[str, Any]:
