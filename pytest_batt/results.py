@@ -8,11 +8,112 @@ import gzip
 import json
 import os
 import platform
-from typing import Any, Dict, Iterator
+from typing import Any, Dict, Iterator, List, Optional, TypedDict
 
 from . import __version__, files
 
 SCHEMA = 1
+
+
+# --- the file's shape (schema 1), as the README's "Results file" section shows it ------------
+# Typing only: the file stays plain JSON. tests/test_results.py checks that a real run's file,
+# these types and the README list the same keys.
+
+class Tool(TypedDict):
+    name: str
+    version: str
+
+
+class Machine(TypedDict):
+    python: str
+    platform: str
+    cpus: int
+
+
+class Batt(TypedDict, total=False):
+    module: str
+    sha256: str
+    import_s: float  # the controller's import of the batt
+    import_output: str
+
+
+class Data(TypedDict):
+    name: str
+    sha256: str
+
+
+class Shard(TypedDict):
+    index: int
+    count: int
+    selection: List[str]
+    by: str
+
+
+class Config(TypedDict, total=False):
+    timeout_s: float
+    workers: int
+    shard: Shard  # only with --batt-shard K/N
+
+
+class Session(TypedDict, total=False):
+    wall_s: float
+    item_s: float
+    process_s: float
+    complete: bool
+    shards: Dict[str, Any]  # only in a merged file
+
+
+class Sample(TypedDict, total=False):
+    kind: str
+    index: int
+    status: str
+    candidates: int
+    matched: List[str]
+    calls: int
+    seconds: float
+    cpu_seconds: float
+    error: Optional[str]
+    fold: Dict[str, Any]  # only in a task not finished: what --batt-resume refolds
+
+
+class DEntry(TypedDict):
+    last_t: Optional[int]
+    iz: int
+    zo: int
+
+
+class SEntry(TypedDict):
+    iz: Dict[str, int]
+    zo: Dict[str, int]
+
+
+class Solved(TypedDict):
+    oracle: bool
+    at_2: bool
+
+
+class TaskEntry(TypedDict, total=False):
+    samples: List[Sample]
+    o_score: Dict[str, int]  # solver id -> hits
+    d_score: Dict[str, Dict[str, DEntry]]  # solver id -> differ -> entry
+    s_score: Dict[str, SEntry]  # differ -> iz/zo -> solver id -> count
+    solved: Solved
+    seconds: float
+    sha256: str  # the task's content hash
+    error: str  # only for a task whose data is invalid
+
+
+class ResultsFile(TypedDict, total=False):
+    schema: int
+    tool: Tool
+    created: str
+    machine: Machine
+    batt: Batt
+    data: Data
+    config: Config
+    session: Session
+    tasks: Dict[str, TaskEntry]  # task id -> entry
+    comparison: Dict[str, Any]  # only with --batt-compare
 
 
 class ResultsError(ValueError):

@@ -1,8 +1,13 @@
+import collections
 import os
+import re
+import typing
+from pathlib import Path
 
 import pytest
 
 from pytest_batt import results
+from toys import TOY_BATT, make_project
 
 
 def header():
@@ -80,3 +85,72 @@ def test_written_text_is_the_compact_dump_and_gz_is_reproducible(tmp_path):
     results.write(str(tmp_path / "b.json.gz"), data)
     assert (tmp_path / "a.json.gz").read_bytes() == (tmp_path / "b.json.gz").read_bytes()  # mtime 0
     assert gzip.decompress((tmp_path / "a.json.gz").read_bytes()).decode() == json.dumps(data, separators=(",", ":")) + "\n"
+
+
+# --- the schema: a real file, the TypedDicts in results.py and the README agree ------------------
+
+def schema_paths(td=results.ResultsFile, path=""):
+    """Every key path the TypedDicts allow: ``*`` for a map's dynamic keys, ``[]`` for list items."""
+    out = set()
+
+    def walk(tp, path):
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, dict) and hasattr(tp, "__annotations__"):
+            for key, sub in typing.get_type_hints(tp).items():
+                out.add(f"{path}{key}")
+                walk(sub, f"{path}{key}.")
+        elif origin is dict:
+            out.add(f"{path}*")
+            walk(typing.get_args(tp)[1], f"{path}*.")
+        elif origin is list:
+            walk(typing.get_args(tp)[0], f"{path}[].")
+
+    walk(td, path)
+    return out
+
+
+def file_paths(data, path=""):
+    """The key paths of a results file, the same way (dynamic maps: tasks, scores)."""
+    dynamic = ("tasks", "o_score", "d_score", "s_score", "iz", "zo")
+    out = set()
+    if isinstance(data, dict):
+        for key, value in data.items():
+            out.add(f"{path}{key}")
+            if key in dynamic and isinstance(value, dict):
+                for sub in value.values():
+                    if key == "d_score":  # solver -> differ -> entry
+                        for entry in sub.values():
+                            out |= file_paths(entry, f"{path}{key}.*.*.")
+                    elif isinstance(sub, dict):
+                        out |= file_paths(sub, f"{path}{key}.*.")
+                    else:
+                        out.add(f"{path}{key}.*")
+            elif key in ("comparison", "shards", "fold"):
+                continue  # opaque in the schema (documented in prose)
+            else:
+                out |= file_paths(value, f"{path}{key}.")
+    elif isinstance(data, list):
+        for item in data:
+            if isinstance(item, (dict, list)):
+                out |= file_paths(item, f"{path}[].")
+    return {p.rstrip(".") for p in out}
+
+
+def test_a_real_results_file_has_only_the_schemas_keys(pytester):
+    make_project(pytester, toybatt=TOY_BATT)
+    pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "0", "--batt-json", "r.json")
+    got = file_paths(results.read(str(pytester.path / "r.json")))
+    allowed = schema_paths() | {p.rsplit(".", 1)[0] for p in schema_paths()}
+    assert got - allowed == set()
+    assert {"tasks.*.sha256", "session.process_s", "batt.import_s", "tasks.*.d_score.*.*.last_t"} <= got
+
+
+def test_the_readme_lists_exactly_the_schemas_keys():
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    section = readme.split("## Results file", 1)[1]
+    block = section.split("```", 2)[1]
+    # Each key name as often as the schema has it (sha256: batt, data and each task).
+    documented = collections.Counter(re.findall(r'"([a-z_0-9]+)":', block))
+    keys = collections.Counter(p.rsplit(".", 1)[-1] for p in schema_paths())
+    del keys["*"]
+    assert documented == keys
