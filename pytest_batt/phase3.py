@@ -8,6 +8,10 @@ call per sample, this scorer repeats the diff call for every candidate, exactly 
 does, and on test samples it diffs every candidate's value as the batt returned it (``()``,
 ``None``, grids of floats), not only valid grids. It writes the same results file
 (schema 1) as the plugin, with ``workers = 0``.
+
+Shared with the plugin, and so not checked by comparing the two: the parsing of a batt's
+return value (:func:`pytest_batt.runner.normalise_candidates` and ``normalise_rows``), task
+loading and the results writer. That parsing was checked against tokpidjin's own scorer.
 """
 
 from __future__ import annotations
