@@ -188,7 +188,8 @@ class BattSample(pytest.Item):
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint)
             limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")
-            gc.collect()  # finalizers of what the batt returned run now, under the hard stop
+            if state.hard_stop:  # cheap in a worker (its start-up heap is frozen); -n 0 has no hard stop
+                gc.collect()  # finalizers of what the batt returned run now, under the hard stop
         finally:
             limits.done()
         self.record = rec
