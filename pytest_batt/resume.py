@@ -9,7 +9,7 @@ full. Nothing here knows pytest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
 FOLD_KEYS = ("o", "d", "last_t", "ranked", "expected", "message")
 RETRYABLE = ("crash", "timeout")
@@ -114,9 +114,3 @@ def _duration(seconds: float) -> str:
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-def unused(previous: Mapping[str, Any], selected: Iterable[str]) -> List[str]:
-    """Tasks of the file that this run does not select (kept out of the new file)."""
-    chosen = set(selected)
-    return [tid for tid in previous["tasks"] if tid not in chosen]

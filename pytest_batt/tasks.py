@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
+from .files import write_atomic
 from .grids import Grid, GridError, to_grid
 
 DEFAULT_DATA = "arcagi1"
@@ -319,9 +320,9 @@ def select(taskset: TaskSet, wanted: Iterable[str]) -> List[str]:
 
 def write_selection(path: str, taskset: TaskSet, task_ids: List[str]) -> None:
     """The selected tasks, as the controller hands them to its xdist workers."""
-    with open(path + ".tmp", "w", encoding="utf-8") as f:
-        json.dump({"name": taskset.name, "ids": task_ids, "blind": taskset.blind, "hidden": taskset.hidden, "raw": {tid: taskset.raw[tid] for tid in task_ids}}, f)
-    os.replace(path + ".tmp", path)
+    data = {"name": taskset.name, "ids": task_ids, "blind": taskset.blind, "hidden": taskset.hidden,
+            "raw": {tid: taskset.raw[tid] for tid in task_ids}}
+    write_atomic(path, json.dumps(data).encode("utf-8"))
 
 
 def read_selection(path: str) -> Tuple[TaskSet, List[str]]:
