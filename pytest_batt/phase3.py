@@ -267,7 +267,6 @@ def run(
                 task = taskset.task(tid)
             except BattDataError as e:
                 entry = _failed_task(taskset, tid, str(e))
-                entry["sha256"] = taskset.task_hash(tid)
             else:
                 entry = score_task(task, batt_module.func, timeout, log_path)
             entry["sha256"] = taskset.task_hash(tid)

@@ -584,6 +584,7 @@ class XdistHooks:
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
         self.collected: set = set()  # gateway ids of the workers that started and collected
+        self._blind_sha256: Optional[str] = None
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         if config.getvalue("dist") != "load":
@@ -599,7 +600,9 @@ class XdistHooks:
         node.workerinput["batt_tasks"] = self.controller.selection_file()
         # Resolved here, sent as builtins: a worker elsewhere has neither our ini file nor our files.
         node.workerinput["batt_settings"] = settings_mod.for_workers(state.settings, state.task_ids)
-        node.workerinput["batt_data_sha256"] = state.taskset.content_hash(state.task_ids)
+        if self._blind_sha256 is None:  # once, not again for every replacement worker
+            self._blind_sha256 = state.taskset.content_hash(state.task_ids)
+        node.workerinput["batt_data_sha256"] = self._blind_sha256
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
