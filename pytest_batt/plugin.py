@@ -505,8 +505,9 @@ class Controller:
         now = time.monotonic()
         if opts.progress_minutes and now - self._last_progress >= opts.progress_minutes * 60:
             self._last_progress = now
-            total = len(self.run._selected())
-            done = sum(1 for n in self.run._selected() if n in self.run.records)
+            selected = self.run._selected()
+            done = sum(1 for n in selected if n in self.run.records)
+            total = len(selected)
             tr = self.config.pluginmanager.get_plugin("terminalreporter")
             if tr is not None:
                 tr.write_line(resume.progress(done, total, now - self.run.started))
