@@ -590,9 +590,9 @@ class XdistHooks:
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         if config.getvalue("dist") != "load":
             return None  # the user chose another mode: leave it to xdist
-        from .scheduling import CrashTolerantLoadScheduling
+        from .scheduling import BattScheduling
 
-        return CrashTolerantLoadScheduling(config, log)
+        return BattScheduling(config, log)
 
     def pytest_configure_node(self, node: Any) -> None:
         state = self.controller.state

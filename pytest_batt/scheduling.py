@@ -1,30 +1,47 @@
-"""xdist's load scheduling, made safe for workers that die, sending whole tasks while there are
-enough of them and splitting tasks when there are not.
+"""Which worker runs which sample: whole tasks while there are enough of them, and a planned
+split of the rest when there are not.
 
-A batt caches what it learns from a task's demos (the reference batt fits its programs once
-per task), so while at least as many tasks are waiting as there are workers, the samples of
-one task go to one worker together: chunks are extended to the end of the task they stop in.
-When fewer tasks are left than workers (a run of one task; the tail of a long run), whole
-tasks would leave workers idle: then the samples are sent one chunk at a time to whichever
-worker asks, test samples first (a test sample makes one diff call per distinct candidate, a
-demo sample one: it is usually the longest, and the longest job should start first). A
-memoising batt then repeats its per-task work on each worker that gets part of the task; in
-exchange, no worker waits while another runs a whole task alone. Scores do not depend on
-where a sample ran: the controller folds records in sample order.
+A batt caches what it learns from a task's demos (the reference batt fits its programs once per
+task), so while at least as many tasks wait as there are workers, a task's samples go to one
+worker together. When fewer tasks are left than workers (a run of one task, the tail of a long
+run), whole tasks would leave workers idle; the samples left are then planned longest first
+onto the least loaded worker (LPT). A memoising batt repeats its per-task work on each worker
+that gets part of a task; in exchange no worker waits while another runs a whole task alone.
+Scores do not depend on where a sample ran: the controller folds records in sample order.
 
-When one worker crashes, xdist's ``LoadScheduling.remove_node`` hands its pending items to
-the other workers at once. If another worker died in the same instant (its "node down"
-event not yet processed), sending to it raises ``OSError: cannot send (already closed?)``
-and the whole session ends in an INTERNALERROR (pytest-xdist issue #204). Here a send to a
-dead worker leaves the items pending instead; that worker's own "node down" event follows
-and xdist then reschedules what it really had.
+Two facts of xdist shape the plan:
+
+* A worker starts an item only once it holds the next one, or has been told to shut down (it
+  runs ``pytest_runtest_protocol(item, nextitem)``). So the item a worker holds behind its
+  current one is committed to it. A worker gets one item at a time, and when the plan gives it
+  nothing more it is told to shut down at once, so that its last item starts without anything
+  waiting behind it. Without this, the worker that takes a task's test sample also holds a
+  demo sample that an idle worker could have run.
+* The test sample is usually most of a task: one solve call plus one diff call per distinct
+  candidate, against two calls for a demo sample (measured: 1-10x the sum of a task's demo
+  samples, for the reference batt and for real generated batts on 12 ARC-AGI-1 tasks). The plan
+  counts each test sample as heavy as all of its task's demo samples together: on one task
+  and two workers the test sample runs alone on one worker, the demos on the other.
+
+When a worker crashes, the items it held go back to the pending list, and xdist starts a
+replacement that is planned like any other worker. A send to a worker that died in the same
+instant (its "node down" event not processed yet) raises ``OSError: cannot send (already
+closed?)``; xdist's own schedulers let that end the session in an INTERNALERROR (pytest-xdist
+issue #204). Here the items stay pending and the worker counts as gone.
+
+This implements xdist's scheduler protocol (``xdist.scheduler.protocol.Scheduling``, made by the
+``pytest_xdist_make_scheduler`` hook) with only the public methods of xdist's workers:
+``send_runtest_some``, ``shutdown`` and ``shutting_down``.
 """
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Sequence, Set, overload
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
 
-from xdist.scheduler import LoadScheduling
+import pytest
+
+# A worker runs its first item only while holding a second one (or a shutdown).
+RUNNING_AND_NEXT = 2
 
 
 def task_of(nodeid: str) -> str:
@@ -36,68 +53,183 @@ def is_test_sample(nodeid: str) -> bool:
     return nodeid.rpartition("::")[2].startswith("test[")
 
 
-def fewer_tasks_than(nodeids: Sequence[str], n: int) -> bool:
-    """Whether ``nodeids`` hold fewer than ``n`` distinct tasks (stops counting at ``n``)."""
+def sample_weights(collection: Sequence[str]) -> List[float]:
+    """An expected cost per item: 1 for a demo sample or plain test; a task's demo count for a
+    test sample (at least 1), i.e. as long as all of its task's demos together."""
+    demos: Dict[str, int] = {}
+    for nodeid in collection:
+        if not is_test_sample(nodeid):
+            demos[task_of(nodeid)] = demos.get(task_of(nodeid), 0) + 1
+    return [float(max(1, demos.get(task_of(n), 0))) if is_test_sample(n) else 1.0 for n in collection]
+
+
+def plan_longest_first(items: Iterable[int], weights: Sequence[float], loads: Dict[Any, float],
+                       prefer: Any = None) -> Dict[Any, List[int]]:
+    """Longest processing time first: each item, heaviest first, to the worker with the least
+    load (ties: ``prefer``, then the workers' order). Returns each worker's items in order."""
+    load = dict(loads)
+    order = list(load)
+    plan: Dict[Any, List[int]] = {w: [] for w in order}
+    for item in sorted(items, key=lambda i: (-weights[i], i)):
+        worker = min(order, key=lambda w: (load[w], w is not prefer, order.index(w)))
+        plan[worker].append(item)
+        load[worker] += weights[item]
+    return plan
+
+
+def count_tasks(nodeids: Iterable[str], stop_at: int) -> int:
+    """How many distinct tasks ``nodeids`` hold, counting no further than ``stop_at``."""
     seen: Set[str] = set()
     for nodeid in nodeids:
         seen.add(task_of(nodeid))
-        if len(seen) >= n:
+        if len(seen) >= stop_at:
+            break
+    return len(seen)
+
+
+class BattScheduling:
+    """xdist's scheduler protocol, for ``--batt`` runs: see the module docstring."""
+
+    def __init__(self, config: pytest.Config, log: Any = None, numnodes: Optional[int] = None) -> None:
+        if numnodes is None:
+            from xdist.workermanage import parse_tx_spec_config
+
+            numnodes = len(parse_tx_spec_config(config))
+        self.numnodes = numnodes
+        self.config = config
+        self.log: Callable[..., None] = log.battsched if log is not None else (lambda *args: None)
+        self.node2collection: Dict[Any, List[str]] = {}
+        self.node2pending: Dict[Any, List[int]] = {}
+        self.pending: List[int] = []  # not sent to any worker yet, in collection order
+        self.collection: Optional[List[str]] = None
+        self.weights: List[float] = []
+        self.gone: Set[Any] = set()  # workers a send failed to: dead, their "node down" not seen yet
+
+    # -- the protocol's state --------------------------------------------------------------
+
+    @property
+    def nodes(self) -> List[Any]:
+        return list(self.node2pending)
+
+    @property
+    def collection_is_completed(self) -> bool:
+        return len(self.node2collection) >= self.numnodes
+
+    @property
+    def tests_finished(self) -> bool:
+        if not self.collection_is_completed or self.pending:
             return False
-    return True
+        return all(len(queue) < RUNNING_AND_NEXT for queue in self.node2pending.values())
 
+    @property
+    def has_pending(self) -> bool:
+        return bool(self.pending) or any(self.node2pending.values())
 
-def order_test_samples_first(nodeids: Sequence[str]) -> List[int]:
-    """A stable order of positions: tasks in their order, each task's test samples before its demos."""
-    rank: Dict[str, int] = {}
-    for nodeid in nodeids:
-        rank.setdefault(task_of(nodeid), len(rank))
-    return sorted(range(len(nodeids)), key=lambda i: (rank[task_of(nodeids[i])], not is_test_sample(nodeids[i])))
+    # -- the protocol's events -------------------------------------------------------------
 
+    def add_node(self, node: Any) -> None:
+        assert node not in self.node2pending
+        self.node2pending[node] = []
 
-def chunk_end(nodeids: Sequence[str], num: int) -> int:
-    """``num`` extended to the end of the task that the first ``num`` items stop in."""
-    num = min(num, len(nodeids))
-    last = task_of(nodeids[num - 1])
-    while num < len(nodeids) and task_of(nodeids[num]) == last:
-        num += 1
-    return num
+    def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
+        assert node in self.node2pending
+        if self.collection_is_completed and self.collection is not None:
+            # A replacement worker: it must see what the first ones saw.
+            if list(collection) != self.collection:
+                self.log(self._collection_diff(node, collection))
+                return
+        self.node2collection[node] = list(collection)
 
+    def schedule(self) -> None:
+        assert self.collection_is_completed
+        if self.collection is None:
+            first, *others = self.node2collection.items()
+            diffs = [d for d in (self._collection_diff(node, col) for node, col in others) if d]
+            if diffs:
+                for text in diffs:
+                    self.log(text)
+                    self.config.hook.pytest_collectreport(report=pytest.CollectReport(
+                        nodeid=first[0].gateway.id, outcome="failed", longrepr=text, result=[]))
+                self.log("**Different tests collected, aborting run**")
+                return
+            self.collection = first[1]
+            self.weights = sample_weights(self.collection)
+            self.pending = list(range(len(self.collection)))
+        self._distribute()
 
-class _PendingIds(Sequence[str]):
-    """The node ids of the pending items, looked up only as far as they are read."""
+    def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
+        self.node2pending[node].remove(item_index)
+        self._distribute()
 
-    def __init__(self, collection: Sequence[str], pending: Sequence[int]) -> None:
-        self.collection, self.pending = collection, pending
-
-    def __len__(self) -> int:
-        return len(self.pending)
-
-    @overload
-    def __getitem__(self, i: int) -> str: ...
-    @overload
-    def __getitem__(self, i: slice) -> Sequence[str]: ...
-    def __getitem__(self, i: Any) -> Any:
-        if isinstance(i, slice):
-            return [self.collection[j] for j in self.pending[i]]
-        return self.collection[self.pending[i]]
-
-
-class CrashTolerantLoadScheduling(LoadScheduling):
-    def _send_tests(self, node: Any, num: int) -> None:
-        if num <= 0 or not self.pending:
-            return
+    def mark_test_pending(self, item: str) -> None:
         assert self.collection is not None
-        ids = _PendingIds(self.collection, self.pending)
-        if fewer_tasks_than(ids, len(self.node2pending)):
-            order = order_test_samples_first(list(ids))
-            self.pending[:] = [self.pending[i] for i in order]
-            num = min(num, len(self.pending))
-        else:
-            num = chunk_end(ids, num)
-        tests = self.pending[:num]
-        try:
-            node.send_runtest_some(tests)
-        except OSError:
+        self.pending.insert(0, self.collection.index(item))
+        self._distribute()
+
+    def remove_pending_tests_from_node(self, node: Any, indices: Sequence[int]) -> None:
+        raise NotImplementedError("this scheduler never asks a worker to give items back")
+
+    def remove_node(self, node: Any) -> Optional[str]:
+        """A worker is gone: finished, or crashed holding items (the first is the one it was running)."""
+        queue = self.node2pending.pop(node)
+        self.node2collection.pop(node, None)
+        self.gone.discard(node)
+        if not queue:
+            self._distribute()
+            return None
+        assert self.collection is not None
+        crashed, rest = queue[0], queue[1:]
+        self.pending[:0] = rest
+        self._distribute()
+        return self.collection[crashed]
+
+    # -- the plan --------------------------------------------------------------------------
+
+    def _up(self) -> List[Any]:
+        return [n for n in self.node2pending if not n.shutting_down and n not in self.gone]
+
+    def _distribute(self) -> None:
+        """Give every worker that would otherwise wait what it needs to go on, or a shutdown."""
+        if self.collection is None:
             return
-        del self.pending[:num]
-        self.node2pending[node].extend(tests)
+        while True:
+            up = self._up()
+            hungry = [n for n in up if len(self.node2pending[n]) < RUNNING_AND_NEXT]
+            if not hungry:
+                return
+            node = min(hungry, key=lambda n: len(self.node2pending[n]))
+            if not self.pending:
+                node.shutdown()  # runs what it holds, with nothing behind its last item
+                continue
+            ids = (self.collection[i] for i in self.pending)
+            if count_tasks(ids, len(up)) >= len(up):
+                batch = self._whole_task()
+            else:
+                loads = {n: sum(self.weights[i] for i in self.node2pending[n]) for n in up}
+                batch = plan_longest_first(self.pending, self.weights, loads, prefer=node)[node][:1]
+                if not batch:
+                    node.shutdown()  # the others take what is left: start the last item now
+                    continue
+            self._send(node, batch)
+
+    def _whole_task(self) -> List[int]:
+        """The first pending task's items (still pending: what a crashed worker held comes first)."""
+        assert self.collection is not None
+        task = task_of(self.collection[self.pending[0]])
+        return [i for i in self.pending if task_of(self.collection[i]) == task]
+
+    def _send(self, node: Any, batch: List[int]) -> None:
+        try:
+            node.send_runtest_some(batch)
+        except OSError:  # died in the same instant; its "node down" event follows (xdist #204)
+            self.gone.add(node)
+            return
+        taken = set(batch)
+        self.pending = [i for i in self.pending if i not in taken]
+        self.node2pending[node].extend(batch)
+
+    def _collection_diff(self, node: Any, collection: Sequence[str]) -> str:
+        from xdist.report import report_collection_diff
+
+        first, col = next(iter(self.node2collection.items()))
+        return report_collection_diff(col, list(collection), first.gateway.id, node.gateway.id) or ""

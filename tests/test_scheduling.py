@@ -1,28 +1,46 @@
-"""The scheduler with fake workers (no processes): whole tasks while there are enough, split when not.
+"""The scheduler against simulated xdist workers (no processes).
 
-These drive xdist's own ``LoadScheduling`` machinery (``schedule``, ``mark_test_complete``) through
-our subclass, so they also fail loudly when xdist changes the attributes it relies on.
+``SimWorker`` keeps the rule of xdist's worker loop that the plan is built around: a worker
+starts the first item of its queue only once it holds a second one, or a shutdown; what it
+received it runs in order, and after a shutdown it takes nothing more. ``simulate`` runs a
+collection to the end on a clock of given item durations and returns when each worker finished.
 """
 
+import heapq
+import random
 from types import SimpleNamespace
 
-from pytest_batt.scheduling import CrashTolerantLoadScheduling, chunk_end, fewer_tasks_than, order_test_samples_first
+import pytest
+
+from pytest_batt.scheduling import BattScheduling, plan_longest_first, sample_weights, task_of
 
 
-class FakeNode:
+class SimWorker:
     def __init__(self, name, dead=False):
         self.name, self.dead = name, dead
         self.gateway = SimpleNamespace(id=name)
-        self.shutting_down = False
-        self.sent = []  # each send, as a list of indices
+        self.queue = []  # received, not finished; the first is running once started
+        self.sends = []
+        self.shutdown_sent = False
+        self.started_at = None  # when queue[0] started, None while waiting
+        self.ran = []
+
+    @property
+    def shutting_down(self):
+        return self.shutdown_sent
 
     def send_runtest_some(self, indices):
         if self.dead:
             raise OSError("cannot send (already closed?)")
-        self.sent.append(list(indices))
+        assert not self.shutdown_sent, f"{self.name} got items after its shutdown"
+        self.sends.append(list(indices))
+        self.queue.extend(indices)
 
     def shutdown(self):
-        self.shutting_down = True
+        self.shutdown_sent = True
+
+    def can_start(self):
+        return self.started_at is None and (len(self.queue) >= 2 or (self.queue and self.shutdown_sent))
 
     def __repr__(self):
         return self.name
@@ -33,74 +51,189 @@ def ids(*tasks):
     return [f"batt/{t}::{kind}[{i}]" for t, d, n in tasks for kind, count in (("demo", d), ("test", n)) for i in range(count)]
 
 
-def scheduler(collection, nodes):
-    config = SimpleNamespace(getvalue=lambda name: [f"{len(nodes)}*popen"], getoption=lambda name: None)
-    sched = CrashTolerantLoadScheduling(config)
-    for node in nodes:
-        sched.add_node(node)
-        sched.add_node_collection(node, collection)
+def config_for(nodes):
+    return SimpleNamespace(hook=SimpleNamespace(pytest_collectreport=lambda report: None))
+
+
+def simulate(collection, durations, workers, crash=None):
+    """Run everything; ``crash`` = (worker name, nth item it starts) dies when starting that item
+    and is replaced by a new worker. Returns (finish time per worker name, sched, ran-by map)."""
+    sched = BattScheduling(config_for(workers), numnodes=len(workers))
+    for w in workers:
+        sched.add_node(w)
+        sched.add_node_collection(w, collection)
     sched.schedule()
-    return sched
+    clock, events, done, finish, ran_by, crashed = 0.0, [], {}, {}, {}, []
+    live = list(workers)
+
+    def start_what_can_start():
+        for w in list(live):
+            if w.can_start():
+                if crash and w.name == crash[0] and len(w.ran) == crash[1] and not crashed:
+                    crashed.append(w)
+                    live.remove(w)
+                    lost = sched.remove_node(w)
+                    assert lost == collection[w.queue[0]]
+                    done[lost] = "crash"
+                    new = SimWorker(w.name + "-re")
+                    live.append(new)
+                    sched.add_node(new)
+                    sched.add_node_collection(new, collection)
+                    sched.schedule()
+                    return True
+                w.started_at = clock
+                heapq.heappush(events, (clock + durations[w.queue[0]], w.name, w))
+        return False
+
+    while True:
+        while start_what_can_start():
+            pass
+        if not events:
+            break
+        clock, _, w = heapq.heappop(events)
+        index = w.queue.pop(0)
+        w.started_at = None
+        w.ran.append(index)
+        assert collection[index] not in done, f"{collection[index]} ran twice"
+        done[collection[index]] = w.name
+        ran_by[collection[index]] = w.name
+        finish[w.name] = clock
+        sched.mark_test_complete(w, index)
+    assert sorted(done) == sorted(collection), "an item never ran"
+    assert sched.tests_finished and not sched.has_pending
+    assert all(not w.queue for w in live)
+    return finish, sched, ran_by
 
 
-def run_all(sched, nodes, collection):
-    """Workers finish their items in order, in turns; returns which node ran each node id."""
-    ran = {}
-    while sched.has_pending:
-        for node in nodes:
-            if sched.node2pending.get(node):
-                index = sched.node2pending[node][0]
-                ran[collection[index]] = node.name
-                sched.mark_test_complete(node, index)
-    return ran
+def test_weights_count_a_test_sample_as_all_of_its_demos():
+    col = ids(("a", 5, 1), ("b", 3, 2), ("c", 0, 1))
+    w = dict(zip(col, sample_weights(col)))
+    assert w["batt/a::test[0]"] == 5 and w["batt/b::test[1]"] == 3 and w["batt/c::test[0]"] == 1
+    assert w["batt/a::demo[4]"] == 1
 
 
-def test_helpers():
-    col = ids(("a", 2, 1), ("b", 1, 1))
-    assert chunk_end(col, 1) == 3 and chunk_end(col, 3) == 3 and chunk_end(col, 4) == 5
-    assert fewer_tasks_than(col, 3) and not fewer_tasks_than(col, 2)
-    assert [col[i] for i in order_test_samples_first(col)] == [
-        "batt/a::test[0]", "batt/a::demo[0]", "batt/a::demo[1]", "batt/b::test[0]", "batt/b::demo[0]"]
+def test_longest_first_plan():
+    weights = [5, 1, 1, 1, 1, 1]
+    plan = plan_longest_first(range(6), weights, {"A": 0.0, "B": 0.0})
+    assert plan == {"A": [0], "B": [1, 2, 3, 4, 5]}
+    plan = plan_longest_first(range(6), weights, {"A": 0.0, "B": 0.0}, prefer="B")
+    assert plan == {"A": [1, 2, 3, 4, 5], "B": [0]}
+    assert plan_longest_first([1, 2], weights, {"A": 3.0, "B": 0.0}) == {"A": [], "B": [1, 2]}
+
+
+def test_one_task_test_sample_runs_alone():
+    """The issue's heavy case: test sample 34 s, demos 6 s each, 2 workers. The worker that runs
+    the test sample must hold nothing behind it (otherwise 40 s instead of 34 s)."""
+    col = ids(("007bbfb7", 5, 1))
+    durations = [6.0] * 5 + [34.0]
+    workers = [SimWorker("gw0"), SimWorker("gw1")]
+    finish, _, ran_by = simulate(col, durations, workers)
+    assert max(finish.values()) == 34.0
+    test_worker = ran_by["batt/007bbfb7::test[0]"]
+    assert [w for c, w in ran_by.items() if w == test_worker] == [test_worker]
+    assert sorted(finish.values()) == [30.0, 34.0]
+
+
+def test_one_task_on_three_workers_spreads_the_demos():
+    col = ids(("t", 4, 1))
+    finish, _, ran_by = simulate(col, [1.0] * 4 + [4.0], [SimWorker(f"gw{i}") for i in range(3)])
+    assert max(finish.values()) == 4.0
+    assert len(set(ran_by.values())) == 3
+
+
+def test_a_cheap_test_sample_costs_at_most_the_demos_of_its_task():
+    """The plan guesses the test sample is as long as all demos; when it is far shorter the demos
+    still finish in the time they take one after another, never later."""
+    col = ids(("t", 5, 1))
+    finish, _, _ = simulate(col, [1.0] * 5 + [0.1], [SimWorker("gw0"), SimWorker("gw1")])
+    assert max(finish.values()) <= 5.0
 
 
 def test_enough_tasks_go_whole_to_one_worker_each():
     col = ids(*[(f"t{i}", 3, 1) for i in range(8)])
-    nodes = [FakeNode("gw0"), FakeNode("gw1")]
-    sched = scheduler(col, nodes)
-    ran = run_all(sched, nodes, col)
-    assert sorted(ran) == sorted(col)
-    # Every task but the last (split at the tail, where fewer tasks than workers are left) ran on one worker.
-    whole = [t for t in {c.split("::")[0] for c in col} if len({w for c, w in ran.items() if c.startswith(t + "::")}) == 1]
-    assert len(whole) >= 7
-    assert set(ran.values()) == {"gw0", "gw1"}
+    finish, _, ran_by = simulate(col, [1.0] * len(col), [SimWorker("gw0"), SimWorker("gw1")])
+    workers_of = {}
+    for nodeid, w in ran_by.items():
+        workers_of.setdefault(task_of(nodeid), set()).add(w)
+    # Every task but the last ones (split at the tail, where fewer tasks than workers are left)
+    # ran on one worker; both workers did about half of the work.
+    assert sum(len(ws) == 1 for ws in workers_of.values()) >= 7
+    assert max(finish.values()) <= len(col) / 2 + 2
 
 
-def test_one_task_is_split_test_sample_first():
-    col = ids(("007bbfb7", 5, 1))
-    nodes = [FakeNode("gw0"), FakeNode("gw1")]
-    sched = scheduler(col, nodes)
-    first_sends = [n.sent[0] for n in nodes]
-    assert [col[i] for i in first_sends[0]][0] == "batt/007bbfb7::test[0]"
-    ran = run_all(sched, nodes, col)
-    assert sorted(ran) == sorted(col)
-    assert set(ran.values()) == {"gw0", "gw1"}  # both workers take part of the one task
-
-
-def test_two_tasks_on_two_busy_workers_stay_on_one_worker_each():
+def test_two_tasks_on_two_workers_stay_whole():
     col = ids(("a", 4, 1), ("b", 4, 1))
-    nodes = [FakeNode("gw0"), FakeNode("gw1")]
-    sched = scheduler(col, nodes)
-    assert [col[i] for i in nodes[0].sent[0]] == col[:5]  # whole: another task is left for gw1
-    ran = run_all(sched, nodes, col)
-    # b, the last task, is fed in small chunks, but gw0 is busy with a all along: b never moves.
-    assert {w for c, w in ran.items() if c.startswith("batt/a::")} == {"gw0"}
-    assert {w for c, w in ran.items() if c.startswith("batt/b::")} == {"gw1"}
+    workers = [SimWorker("gw0"), SimWorker("gw1")]
+    _, _, ran_by = simulate(col, [1.0] * len(col), workers)
+    assert {w for c, w in ran_by.items() if c.startswith("batt/a::")} == {"gw0"}
+    assert {w for c, w in ran_by.items() if c.startswith("batt/b::")} == {"gw1"}
+    assert workers[0].sends[0] == list(range(5))  # the whole task in one send
+
+
+def test_the_tail_of_a_run_is_split():
+    """Three heavy tasks on two workers: the third is split, its test sample alone."""
+    col = ids(("a", 3, 1), ("b", 3, 1), ("c", 3, 1))
+    durations = [1.0, 1.0, 1.0, 6.0] * 3
+    finish, _, ran_by = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")])
+    assert len({w for c, w in ran_by.items() if c.startswith("batt/c::")}) == 2
+    assert max(finish.values()) <= 16  # whole tasks only would end at 18
+
+
+def test_a_crashed_worker_loses_only_the_item_it_was_running():
+    col = ids(("a", 3, 1), ("b", 3, 1), ("c", 3, 1))
+    finish, sched, ran_by = simulate(col, [1.0] * len(col), [SimWorker("gw0"), SimWorker("gw1")], crash=("gw0", 1))
+    assert "gw0-re" in ran_by.values()  # the replacement took over what gw0 still held
 
 
 def test_a_send_to_a_dead_worker_leaves_the_items_pending():
     col = ids(("a", 2, 1), ("b", 2, 1), ("c", 2, 1))
-    nodes = [FakeNode("gw0", dead=True), FakeNode("gw1")]
-    sched = scheduler(col, nodes)
-    assert nodes[0].sent == [] and sched.node2pending[nodes[0]] == []
-    sent = [i for chunk in nodes[1].sent for i in chunk]
+    dead, alive = SimWorker("gw0", dead=True), SimWorker("gw1")
+    sched = BattScheduling(config_for([dead, alive]), numnodes=2)
+    for w in (dead, alive):
+        sched.add_node(w)
+        sched.add_node_collection(w, col)
+    sched.schedule()
+    assert dead.sends == [] and sched.node2pending[dead] == []
+    sent = [i for chunk in alive.sends for i in chunk]
     assert sorted(sent + sched.pending) == list(range(len(col)))  # nothing lost, nothing sent twice
+    assert sched.remove_node(dead) is None  # then its "node down": the other worker takes all
+    while sched.has_pending:
+        sched.mark_test_complete(alive, sched.node2pending[alive][0])
+    assert sorted(i for chunk in alive.sends for i in chunk) == list(range(len(col)))
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_runs_finish_every_item_once(seed):
+    rng = random.Random(seed)
+    tasks = [(f"t{i}", rng.randint(0, 5), rng.randint(1, 3)) for i in range(rng.randint(1, 9))]
+    col = ids(*tasks)
+    durations = [rng.choice([0.1, 1.0, 3.0, 20.0]) for _ in col]
+    workers = [SimWorker(f"gw{i}") for i in range(rng.randint(1, 4))]
+    crash = (workers[0].name, rng.randint(0, 3)) if seed % 3 == 0 else None
+    finish, _, _ = simulate(col, durations, workers, crash=crash)
+    # Never worse than one worker running everything (plus the crashed item's time).
+    assert max(finish.values()) <= sum(durations) + 1e-9
+
+
+def test_collections_that_differ_abort_with_a_report():
+    reports = []
+    config = SimpleNamespace(hook=SimpleNamespace(pytest_collectreport=lambda report: reports.append(report)))
+    a, b = SimWorker("gw0"), SimWorker("gw1")
+    sched = BattScheduling(config, numnodes=2)
+    sched.add_node(a)
+    sched.add_node(b)
+    sched.add_node_collection(a, ids(("a", 1, 1)))
+    sched.add_node_collection(b, ids(("b", 1, 1)))
+    sched.schedule()
+    assert reports and reports[0].failed and a.sends == [] and b.sends == []
+
+
+def test_it_is_xdist_scheduler_protocol():
+    """Fails loudly when xdist changes what a scheduler must offer or how workers are counted."""
+    from xdist.scheduler.protocol import Scheduling
+    from xdist.workermanage import parse_tx_spec_config
+
+    wanted = {name for name in vars(Scheduling) if not name.startswith("_")}
+    assert wanted and all(hasattr(BattScheduling, name) for name in wanted), wanted
+    config = SimpleNamespace(getvalue=lambda name: {"tx": ["3*popen", "popen//python=python3"]}[name])  # -n 3 and one --tx
+    assert BattScheduling(config).numnodes == len(parse_tx_spec_config(config)) == 4
