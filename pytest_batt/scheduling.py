@@ -171,8 +171,7 @@ class BattScheduling:
 
     def remove_node(self, node: Any) -> Optional[str]:
         """A worker is gone: finished, or crashed holding items (the first is the one it was running)."""
-        queue = self.node2pending.pop(node)
-        self.node2collection.pop(node, None)
+        queue = self.node2pending.pop(node)  # its collection stays: "completed" counts workers that ever collected
         self.gone.discard(node)
         if not queue:
             self._distribute()

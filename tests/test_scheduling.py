@@ -99,6 +99,9 @@ def simulate(collection, durations, workers, crash=None):
         ran_by[collection[index]] = w.name
         finish[w.name] = clock
         sched.mark_test_complete(w, index)
+        if w.shutdown_sent and not w.queue:  # the worker exits: xdist's "workerfinished"
+            live.remove(w)
+            assert sched.remove_node(w) is None
     assert sorted(done) == sorted(collection), "an item never ran"
     assert sched.tests_finished and not sched.has_pending
     assert all(not w.queue for w in live)
