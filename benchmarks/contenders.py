@@ -24,6 +24,7 @@ SCORE_KEYS = ("o_score", "d_score", "s_score", "solved")
 CONTENDERS = {
     "phase3": "Phase 3 (python -m pytest_batt phase3)",
     "thread": "thread design (OLD seed design)",
+    "thread-dedup": "thread design, pytest-batt's calls (OLD design, --dedup)",
     "n0": "pytest-batt -n 0",
     "n2": "pytest-batt -n 2",
     "nauto": "pytest-batt -n auto",
@@ -37,8 +38,9 @@ def contender_cmd(key: str, wl: Workload, json_path: str) -> List[str]:
     common = ["--batt", ",".join(wl.tasks), "--batt-data", DATA, "--batt-module", wl.module, "--batt-timeout", f"{wl.timeout:g}"]
     if key == "phase3":
         return [PY, "-m", "pytest_batt", "phase3", *common, "--json", json_path]
-    if key == "thread":
-        return [PY, str(HERE / "thread_design.py"), *common, "--json", json_path, "--linger", "3"]
+    if key in ("thread", "thread-dedup"):
+        dedup = ["--dedup"] if key == "thread-dedup" else []
+        return [PY, str(HERE / "thread_design.py"), *common, "--json", json_path, "--linger", "3", *dedup]
     if key == "bare":
         return [PY, str(HERE / "bare_loop.py"), *common, "--json", json_path]
     if key == "bare2":  # two processes, alternate tasks each: what 2 cores give this work with no pytest at all
@@ -107,7 +109,7 @@ def run_workload(wl: Workload, ctx: Context, repeat: int) -> Dict[str, Any]:
                 merge_halves(path)
             res[key] = load_json(path) if not m.dnf else None
             state = "DNF (killed at budget)" if m.dnf else f"rc {m.rc}"
-            print(f"  [{r + 1}/{repeat}] {key:6s} wall {m.wall_s:8.2f} s  cpu {m.cpu_s:8.2f} s  {state}  "
+            print(f"  [{r + 1}/{repeat}] {key:12s} wall {m.wall_s:8.2f} s  cpu {m.cpu_s:8.2f} s  {state}  "
                   f"(1-min load average before: {load:.2f})", flush=True)
             with open(os.path.join(ctx.out_dir, f"{wl.name}-{key}-{r}.log"), "w") as f:
                 f.write(" ".join(cmd) + "\n" + m.output)
@@ -126,8 +128,8 @@ def run_workload(wl: Workload, ctx: Context, repeat: int) -> Dict[str, Any]:
             "wall_runs": [round(m.wall_s, 3) for m in ms],
             "load_before": [m.load1 for m in ms],
             "cpu_s": statistics.median(m.cpu_s for m in pick),
-            "cpu_after_return_s": statistics.median(m.linger.get("cpu_after_return_s", 0.0) for m in pick) if key == "thread" else None,
-            "abandoned_threads": max((m.done.get("abandoned_threads", 0) for m in pick), default=0) if key == "thread" else None,
+            "cpu_after_return_s": statistics.median(m.linger.get("cpu_after_return_s", 0.0) for m in pick) if key.startswith("thread") else None,
+            "abandoned_threads": max((m.done.get("abandoned_threads", 0) for m in pick), default=0) if key.startswith("thread") else None,
             "controller_rss_mb": mb(max((m.controller_rss_kb or 0) for m in pick)),
             "worker_rss_mb": mb(max((m.worker_rss_kb or 0) for m in pick)),
             "workers_seen": max(m.workers_seen for m in pick),

@@ -115,6 +115,14 @@ def targets(w: Dict[str, Any]) -> List[Tuple[str, str, str, Optional[bool]]]:
         out.append(("-n 2 speed-up over the thread design", f">{r['thread']['wall_s'] / r['n2']['wall_s']:.2f}x (thread design DNF)", ">= 1.8x", True))
     else:
         out.append(("-n 2 speed-up over the thread design", fmt(x, ".2f") + ("x" if x is not None else ""), ">= 1.8x", None if x is None else x >= 1.8))
+    # The same ratio with the calls taken out: the thread design making pytest-batt's calls.
+    for key, label in (("n2", "-n 2"), ("n0", "-n 0")):
+        name = f"{label} speed-up over the thread design with pytest-batt's calls"
+        goal = "none: what processes and timeouts buy"
+        if "thread-dedup" in r and key in r and r["thread-dedup"]["dnf"] and not r[key]["dnf"]:
+            out.append((name, f">{r['thread-dedup']['wall_s'] / r[key]['wall_s']:.2f}x (thread design DNF)", goal, None))
+        elif ratio("thread-dedup", key) is not None:
+            out.append((name, f"{ratio('thread-dedup', key):.2f}x", goal, None))
     x = ratio("bare", "bare2")
     if x is not None:
         out.append(("(ceiling) 2 bare loops in parallel over 1 bare loop", f"{x:.2f}x", "what this machine allows", None))
