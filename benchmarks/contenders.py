@@ -34,6 +34,17 @@ CONTENDERS = {
 }
 
 
+def round_order(keys: List[str], r: int) -> List[str]:
+    """Round ``r``'s order: the contenders rotated by ``r``.
+
+    Each round another contender goes first, and over ``len(keys)`` rounds each runs once in
+    every position, so a drift of a noisy machine's load does not always hit the same one
+    (with two contenders: they take turns going first).
+    """
+    k = r % len(keys) if keys else 0
+    return keys[k:] + keys[:k]
+
+
 def contender_cmd(key: str, wl: Workload, json_path: str) -> List[str]:
     common = ["--batt", ",".join(wl.tasks), "--batt-data", DATA, "--batt-module", wl.module, "--batt-timeout", f"{wl.timeout:g}"]
     if key == "phase3":
@@ -95,8 +106,7 @@ def run_workload(wl: Workload, ctx: Context, repeat: int) -> Dict[str, Any]:
     runs: Dict[str, List[Measure]] = {k: [] for k in wl.contenders}
     res: Dict[str, Optional[Dict[str, Any]]] = {}
     for r in range(repeat):
-        # Round robin, reversed every other round, so slow drifts of a noisy machine hit everyone.
-        for key in (wl.contenders if r % 2 == 0 else wl.contenders[::-1]):
+        for key in round_order(wl.contenders, r):
             path = os.path.join(ctx.out_dir, f"{wl.name}-{key}-{r}.json")
             if os.path.exists(path):
                 os.unlink(path)
@@ -137,10 +147,13 @@ def run_workload(wl: Workload, ctx: Context, repeat: int) -> Dict[str, Any]:
             "probe": [r for m in pick for r in m.probe],
             "run_wall_s": got["session"]["wall_s"] if got else None,
             "calls": sum(s["calls"] for t in got["tasks"].values() for s in t["samples"]) if got else None,
+            "order": [round_order(wl.contenders, r).index(key) + 1 for r in range(repeat)],
             "problems": statuses(got),
             "batt_sha256": got["batt"]["sha256"] if got else None,
             "cmd": " ".join(ms[-1].cmd),
         }
+    for row in rows.values():  # batt calls per second of wall time: the work each contender got done
+        row["calls_per_s"] = row["calls"] / row["wall_s"] if row["calls"] and row["wall_s"] else None
     # Scores are checked against Phase 3; when Phase 3 did not finish, against pytest-batt -n 0.
     base_key = "phase3" if res.get("phase3") else "n0" if res.get("n0") else None
     base = res.get(base_key) if base_key else None

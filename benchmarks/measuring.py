@@ -2,7 +2,7 @@
 
 Every contender is a fresh subprocess started from an empty temporary directory (so no
 project ``pytest.ini``/``conftest.py`` applies and no batt memo is shared between
-contenders), with a fixed hash seed and the same BLAS/OpenMP thread variables. CPU is
+contenders), with a fixed hash seed and the same BLAS/OpenMP thread variables (``make_context``). CPU is
 ``getrusage(RUSAGE_CHILDREN)`` deltas around each subprocess (user+sys of the whole process
 tree); peak memory is each process's own ``VmHWM`` (reported at exit by a ``-p`` probe plugin
 in the pytest processes and by the benchmark's own scripts, and polled from ``/proc`` every
@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
+
+from pytest_batt.plugin import BLAS_THREAD_VARIABLES
 
 PY = sys.executable
 
@@ -243,6 +245,10 @@ def make_context(out_dir: str) -> Context:
     env["PYTHONPATH"] = os.pathsep.join([snapshot, probe_dir])
     env["BATT_BENCH_PROBE"] = os.path.join(tmp, "probe.jsonl")
     env["PYTHONHASHSEED"] = "0"
+    # BLAS/OpenMP threads: 1 for every contender, the value pytest-batt gives its xdist workers.
+    # Without it the single-process contenders would get the libraries' default (a thread per core).
+    for var in BLAS_THREAD_VARIABLES:
+        env[var] = "1"
     return Context(tmp, cwd, env, env["BATT_BENCH_PROBE"], out_dir)
 
 

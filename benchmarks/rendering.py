@@ -12,6 +12,12 @@ def fmt(x: Optional[float], spec: str = ".2f", dnf: bool = False) -> str:
     return (">" if dnf else "") + format(x, spec)
 
 
+def calls_per_s(row: Dict[str, Any]) -> str:
+    """Batt calls per second of wall time; a lower bound ("<") when the run was killed (DNF)."""
+    x = row.get("calls_per_s")
+    return "-" if x is None else ("<" if row["dnf"] else "") + f"{x:.1f}"
+
+
 def print_header(info: Dict[str, Any], argv: List[str], quick: bool) -> None:
     print("# pytest-batt benchmark" + (" (--quick)" if quick else ""))
     print(f"\nmachine: nproc {info['nproc']}, Python {info['python']}, {info['uname']}; load average at start {info['loadavg_at_start']}; {info['date']}")
@@ -38,12 +44,13 @@ def print_single(w: Dict[str, Any]) -> None:
     print()
     if w["note"]:
         print(w["note"] + "\n")
-    print("| contender | wall s per round | median wall s | median CPU s | batt calls | same scores as -n 0 | 1-min load before each run |")
-    print("|---|---|---|---|---|---|---|")
+    print("| contender | wall s per round | median wall s | batt calls/s | median CPU s | batt calls | same scores as -n 0 | "
+          "1-min load before each run |")
+    print("|---|---|---|---|---|---|---|---|")
     for key in keys:
         r = rows[key]
         print(f"| {r['label']} | {' / '.join(f'{x:.2f}' for x in r['wall_runs'])} | {fmt(r['wall_s'], dnf=r['dnf'])} | "
-              f"{fmt(r['cpu_s'])} | {r['calls'] if r['calls'] is not None else '-'} | {r['equal'] or '-'} | "
+              f"{calls_per_s(r)} | {fmt(r['cpu_s'])} | {r['calls'] if r['calls'] is not None else '-'} | {r['equal'] or '-'} | "
               f"{' / '.join(f'{x:.2f}' for x in r['load_before'])} |")
     pairs = w.get("ratios") or []
     if pairs:
@@ -59,9 +66,9 @@ def print_table(w: Dict[str, Any]) -> None:
     print()
     if w["note"]:
         print(w["note"] + "\n")
-    print("| contender | speed-up vs Phase 3 (wall) | CPU vs Phase 3 | wall s | CPU s | batt calls | same scores as Phase 3 | "
-          "controller peak MB | worker peak MB | timeouts/errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| contender | speed-up vs Phase 3 (wall) | CPU vs Phase 3 | wall s | batt calls/s | CPU s | batt calls | "
+          "same scores as Phase 3 | controller peak MB | worker peak MB | timeouts/errors |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for key, r in rows.items():
         if p3 and not p3["dnf"] and not r["dnf"]:
             speed = f"{p3['wall_s'] / r['wall_s']:.2f}x"
@@ -77,7 +84,7 @@ def print_table(w: Dict[str, Any]) -> None:
         cpu_s = fmt(r["cpu_s"], dnf=r["dnf"])
         if r.get("cpu_after_return_s"):
             cpu_s += f" (+{r['cpu_after_return_s']:.2f} after return, {r['abandoned_threads']} threads abandoned)"
-        print(f"| {r['label']} | {speed} | {cpu} | {fmt(r['wall_s'], dnf=r['dnf'])} | {cpu_s} | {r['calls'] if r['calls'] is not None else '-'} | "
+        print(f"| {r['label']} | {speed} | {cpu} | {fmt(r['wall_s'], dnf=r['dnf'])} | {calls_per_s(r)} | {cpu_s} | {r['calls'] if r['calls'] is not None else '-'} | "
               f"{r['equal'] or '-'} | {fmt(r['controller_rss_mb'], '.0f')} | {fmt(r['worker_rss_mb'], '.0f')}"
               f"{' (' + str(r['workers_seen']) + ' procs)' if r['workers_seen'] > 1 else ''} | {r['problems']} |")
     print(flush=True)

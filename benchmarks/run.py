@@ -1,13 +1,16 @@
-"""pytest-batt performance benchmark: Phase 3, the old thread design, pytest-batt (-n 0/2/auto)
-and a bare loop, side by side in one run, on the same tasks, batt and per-call timeout.
+"""pytest-batt performance benchmark: Phase 3, the old thread design (as it was, and making
+pytest-batt's calls), pytest-batt (-n 0/2/auto) and a bare loop, side by side in one run, on
+the same tasks, batt and per-call timeout.
 
     python benchmarks/run.py [--quick] [--repeat N] [--only cpu,heavy,hostile,collect,memory,single]
-                             [--heavy-steps N] [--profile] [--out DIR]
+                             [--contenders KEYS] [--tasks N] [--heavy-steps N] [--profile] [--out DIR]
 
-Prints Markdown tables of ratios (speed-up over Phase 3 first; absolute times after), the
-targets and whether they hold. Every contender is a fresh subprocess started from an empty
-temporary directory (so no project ``pytest.ini``/``conftest.py`` applies and no batt
-memo is shared between contenders); CPU is ``getrusage(RUSAGE_CHILDREN)`` deltas around
+Prints Markdown tables of ratios (speed-up over Phase 3 first; absolute times and batt calls
+per second after), the targets and whether they hold. Every contender is a fresh subprocess
+started from an empty temporary directory (so no project ``pytest.ini``/``conftest.py``
+applies and no batt memo is shared between contenders), with PYTHONHASHSEED=0 and the
+BLAS/OpenMP thread variables pytest-batt gives its workers (OMP_NUM_THREADS=1 etc.) set
+alike for all; CPU is ``getrusage(RUSAGE_CHILDREN)`` deltas around
 each subprocess (user+sys of the whole process tree), peak memory is each process's own
 ``VmHWM`` (reported at exit by a ``-p`` probe plugin in the pytest processes and by the
 benchmark's own scripts, and polled from ``/proc`` every 0.3 s for every process of the tree,
@@ -27,8 +30,8 @@ Workloads:
            100 solvers: real-shaped) and make_heavy_batt.py (--heavy-steps, seconds per call: heavy);
            the per-round ratio of the two is printed beside each round's load average
 
-Contenders run in turn, and the order is reversed every other round (--repeat), so a drift of
-the machine's load does not always hit the same contender first.
+Contenders run in turn, the order rotated by one every round (--repeat): each round another
+contender goes first, so a drift of the machine's load does not always hit the same one.
 
 No timed assertion anywhere: this script measures and reports, it never fails on a number.
 
@@ -69,6 +72,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--timeout", type=float, default=10.0, help="per-call timeout for the cpu and heavy workloads")
     p.add_argument("--hostile-timeout", type=float, default=1.0)
     p.add_argument("--hostile-grace", type=float, default=1.0)
+    p.add_argument("--tasks", type=int, default=None,
+                   help="only the first N tasks of the cpu, heavy and hostile sets (a short check of the script)")
     p.add_argument("--hostile-tasks", type=int, default=None, help="how many of the cpu tasks the hostile mix uses (default 8; --quick 4)")
     p.add_argument("--gil-seconds", type=float, default=4.0, help="how long the hostile GIL-holding call holds the GIL")
     p.add_argument("--budget", type=float, default=None, help="seconds before a contender run is killed and reported DNF")
@@ -86,6 +91,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     snap = ctx.env["PYTHONPATH"].split(os.pathsep)[0]
     info["pytest_batt_snapshot_sha256"] = measuring.source_hash(os.path.join(snap, "pytest_batt"))
     print(f"pytest_batt source snapshot (used by every contender): sha256 {info['pytest_batt_snapshot_sha256']}", flush=True)
+    info["thread_env"] = {var: ctx.env[var] for var in measuring.BLAS_THREAD_VARIABLES}
+    print("every contender: PYTHONHASHSEED=0, " + ", ".join(f"{k}={v}" for k, v in info["thread_env"].items()), flush=True)
     report: Dict[str, Any] = {"machine": info, "argv": argv_list, "workloads": []}
     for wl in workloads.build(args, ctx, chosen):
         w = contenders.run_workload(wl, ctx, args.repeat)

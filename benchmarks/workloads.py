@@ -102,13 +102,14 @@ def batt(task_id, S, I, C, log_path):
 def build(args: argparse.Namespace, ctx: Context, chosen: List[str]) -> List[Workload]:
     """The contender workloads ``--only`` asks for, in the order they run."""
     only = set(args.only.split(","))
-    cpu_tasks = QUICK_TASKS if args.quick else CPU_TASKS
+    cpu_tasks = (QUICK_TASKS if args.quick else CPU_TASKS)[:args.tasks]
+    heavy_tasks = (HEAVY_QUICK if args.quick else HEAVY_TASKS)[:args.tasks]
     budget = args.budget or (300.0 if args.quick else 1200.0)
     workloads: List[Workload] = []
     if "cpu" in only:
         workloads.append(Workload("cpu", "CPU-bound: the reference batt", cpu_tasks, "pytest_batt.reference", args.timeout, 2.0, budget, chosen))
     if "heavy" in only:
-        workloads.append(Workload("heavy", "Heavy generated batt (8000 steps, ~33k lines)", HEAVY_QUICK if args.quick else HEAVY_TASKS,
+        workloads.append(Workload("heavy", "Heavy generated batt (8000 steps, ~33k lines)", heavy_tasks,
                                   heavy_module(ctx), args.timeout, 2.0, budget, chosen))
     if "hostile" in only:
         gil_n, full_s = gil_calibrate(args.gil_seconds)
@@ -133,7 +134,7 @@ def build(args: argparse.Namespace, ctx: Context, chosen: List[str]) -> List[Wor
             ("single-heavy", f"One heavy task: make_heavy_batt.py --steps {args.heavy_steps} on 007bbfb7", heavy_module(ctx, args.heavy_steps)),
         ):
             workloads.append(Workload(name, title, one, module, args.timeout, 2.0, sb, ["n0", "default"], single=True,
-                                      note="Each contender a fresh process; order reversed every other round."))
+                                      note="Each contender a fresh process; they take turns going first, round by round."))
     return workloads
 
 
