@@ -136,10 +136,33 @@ def test_with_paths_user_tests_are_collected_too(project):
     result.assert_outcomes(passed=3)
 
 
-def test_default_runs_under_xdist(project):
-    result = run(project, "--batt", "same0002")
+# Records, per process that calls it, the BLAS/OpenMP thread variables it runs with.
+ENV_BATT = TOY_BATT + '''
+import json, os
+_toy = batt
+
+def batt(task_id, S, I, C, log_path):
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+    with open(os.path.join(os.path.dirname(__file__), "env-%d.json" % os.getpid()), "w") as f:
+        json.dump({name: os.environ.get(name) for name in names}, f)
+    return _toy(task_id, S, I, C, log_path)
+'''
+
+
+def test_default_runs_under_xdist_with_one_blas_thread_per_worker(project, monkeypatch):
+    # A worker per core already: a BLAS or OpenMP thread per core inside each would oversubscribe
+    # the cores. What the user set is kept.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    project.makepyfile(envbatt=ENV_BATT)
+    result = project.runpytest_subprocess("--batt", "same0002", "--batt-data", "tasks", "--batt-module", "envbatt.py", "-p", "no:randomly")
     result.stdout.fnmatch_lines(["created: * workers"])
     result.assert_outcomes(passed=2)
+    seen = [json.loads(path.read_text()) for path in project.path.glob("env-*.json")]
+    assert seen  # the workers' own: the controller makes no batt call
+    for env in seen:
+        assert env == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "3", "NUMEXPR_NUM_THREADS": "1"}
 
 
 def test_one_task_is_split_over_workers_that_read_no_dataset(project):
