@@ -41,9 +41,9 @@ def process_age() -> float:
 # or OpenMP threads inside each would oversubscribe the cores. benchmarks/ sets the same.
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
-# pytest-timeout prints every other thread's stack on a timeout; in a worker those are
-# execnet's threads, noise beside the record's own message.
-_TIMEOUT_DUMP = re.compile(r"~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*")
+# pytest-timeout prints every other thread's stack on a timeout, between two "Timeout" banners;
+# in a worker those are execnet's threads, noise beside the record's own message.
+_TIMEOUT_DUMP = re.compile(r"^\++ Timeout \++$\n?|^~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*", re.MULTILINE)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -165,6 +165,41 @@ def test_default_runs_under_xdist_with_one_blas_thread_per_worker(project, monke
         assert env == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "3", "NUMEXPR_NUM_THREADS": "1"}
 
 
+# same0002's test sample hangs in its solve call, after printing a line, while another thread of
+# the batt's waits: pytest-timeout dumps that thread's stack into the sample's captured output.
+HANG_BATT = TOY_BATT + '''
+import threading, time
+_toy = batt
+
+def bystander_waits():
+    while True:
+        time.sleep(1)
+
+threading.Thread(target=bystander_waits, daemon=True, name="bystander-thread").start()
+
+def batt(task_id, S, I, C, log_path):
+    if C is None and I == ((2, 3),):
+        print("batt: looking hard at", task_id)
+        while True:
+            time.sleep(0.01)
+    return _toy(task_id, S, I, C, log_path)
+'''
+
+
+def test_a_timeout_report_keeps_the_batt_output_without_thread_stacks(project):
+    project.makepyfile(hangbatt=HANG_BATT)
+    result = project.runpytest_subprocess("--batt", "same0002", "--batt-data", "tasks", "--batt-module", "hangbatt.py",
+                                          "--batt-timeout", "0.5", "-n", "0", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    in_order(out, " same0002::test[0] ", "timeout: solve call timed out after 0.5 s (--batt-timeout)",
+             "Captured stdout call", "batt: looking hard at same0002")
+    # pytest-timeout's dump of the other threads (and its banners) is noise beside the message.
+    assert "Stack of" not in out
+    assert "bystander" not in out
+    assert "+ Timeout +" not in out
+
+
 def test_one_task_is_split_over_workers_that_read_no_dataset(project):
     # The controller removes the task data once it has read it: workers get the selection from it.
     remover = "import os, shutil\nif 'PYTEST_XDIST_WORKER' not in os.environ:\n    shutil.rmtree('tasks')\n"
