@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from pytest_batt.plugin import BLAS_THREAD_VARIABLES
 
@@ -241,15 +241,25 @@ def make_context(out_dir: str) -> Context:
     with open(os.path.join(probe_dir, "batt_bench_probe.py"), "w") as f:
         f.write(PROBE_PLUGIN)
     snapshot = snapshot_package(os.path.join(tmp, "snapshot"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHON"))}
-    env["PYTHONPATH"] = os.pathsep.join([snapshot, probe_dir])
-    env["BATT_BENCH_PROBE"] = os.path.join(tmp, "probe.jsonl")
+    env = contender_env(os.environ, [snapshot, probe_dir], os.path.join(tmp, "probe.jsonl"))
+    return Context(tmp, cwd, env, env["BATT_BENCH_PROBE"], out_dir)
+
+
+def contender_env(base: Mapping[str, str], path: List[str], probe_file: str) -> Dict[str, str]:
+    """The environment of every contender: ``base`` without PYTEST_* and PYTHON* settings, ``path``
+    as PYTHONPATH, a fixed hash seed, and one BLAS/OpenMP thread.
+
+    The thread variables get the value pytest-batt gives its xdist workers, for all contenders
+    alike: without them the single-process contenders would get the libraries' default (a
+    thread per core) and a value the user happened to set would favour some contenders.
+    """
+    env = {k: v for k, v in base.items() if not k.startswith(("PYTEST_", "PYTHON"))}
+    env["PYTHONPATH"] = os.pathsep.join(path)
+    env["BATT_BENCH_PROBE"] = probe_file
     env["PYTHONHASHSEED"] = "0"
-    # BLAS/OpenMP threads: 1 for every contender, the value pytest-batt gives its xdist workers.
-    # Without it the single-process contenders would get the libraries' default (a thread per core).
     for var in BLAS_THREAD_VARIABLES:
         env[var] = "1"
-    return Context(tmp, cwd, env, env["BATT_BENCH_PROBE"], out_dir)
+    return env
 
 
 def snapshot_package(dest: str) -> str:
