@@ -37,16 +37,21 @@ def print_workload(w: Dict[str, Any]) -> None:
         print(flush=True)
 
 
+def table_head(note: str, columns: List[str]) -> None:
+    """A blank line, the workload's note, then a Markdown table's header row and rule."""
+    print()
+    if note:
+        print(note + "\n")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+
+
 def print_single(w: Dict[str, Any]) -> None:
     """One task: each contender's wall time per round, and the ratios of each round's pair."""
     rows = w["rows"]
     keys = list(rows)
-    print()
-    if w["note"]:
-        print(w["note"] + "\n")
-    print("| contender | wall s per round | median wall s | batt calls/s | median CPU s | batt calls | same scores as -n 0 | "
-          "1-min load before each run |")
-    print("|---|---|---|---|---|---|---|---|")
+    table_head(w["note"], ["contender", "wall s per round", "median wall s", "batt calls/s", "median CPU s", "batt calls",
+                           "same scores as -n 0", "1-min load before each run"])
     for key in keys:
         r = rows[key]
         print(f"| {r['label']} | {' / '.join(f'{x:.2f}' for x in r['wall_runs'])} | {fmt(r['wall_s'], dnf=r['dnf'])} | "
@@ -63,12 +68,8 @@ def print_single(w: Dict[str, Any]) -> None:
 def print_table(w: Dict[str, Any]) -> None:
     rows = w["rows"]
     p3 = rows.get("phase3")
-    print()
-    if w["note"]:
-        print(w["note"] + "\n")
-    print("| contender | speed-up vs Phase 3 (wall) | CPU vs Phase 3 | wall s | batt calls/s | CPU s | batt calls | "
-          "same scores as Phase 3 | controller peak MB | worker peak MB | timeouts/errors |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    table_head(w["note"], ["contender", "speed-up vs Phase 3 (wall)", "CPU vs Phase 3", "wall s", "batt calls/s", "CPU s", "batt calls",
+                           "same scores as Phase 3", "controller peak MB", "worker peak MB", "timeouts/errors"])
     for key, r in rows.items():
         if p3 and not p3["dnf"] and not r["dnf"]:
             speed = f"{p3['wall_s'] / r['wall_s']:.2f}x"
