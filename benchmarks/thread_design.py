@@ -7,8 +7,14 @@ seed's execution model so that ``benchmarks/run.py`` can measure pytest-batt aga
 * every batt call made through its own daemon thread, joined with the per-call timeout;
   a thread that times out is abandoned and keeps running (it cannot be stopped);
 * an exception raised by the batt is counted as a timeout;
-* the diff call is repeated once per candidate (as Phase 3 does);
+* the diff call is repeated once per candidate (as Phase 3 does: against the expected output
+  on a demo sample, against the candidate's value as the batt returned it on a test sample);
 * the test samples run one after another.
+
+``--dedup`` keeps all of that but makes pytest-batt's calls instead of Phase 3's: a demo
+sample 1 solve + 1 diff call, a test sample 1 solve + 1 diff call per distinct candidate
+value (``pytest_batt.runner.diff_key``). Set beside pytest-batt, it shows what processes and
+timeouts buy, apart from the calls saved (``thread-dedup`` in ``run.py``).
 
 Two seed defects are deliberately *not* reproduced, so that its scores can be compared with
 Phase 3's and only the execution model differs: the per-call timeout is the one given
@@ -19,7 +25,7 @@ folded in sample order; the results file is schema 1, written by ``pytest_batt.r
 Usage (what run.py calls)::
 
     python benchmarks/thread_design.py --batt IDS [--batt-data D] [--batt-module M]
-        [--batt-timeout S] --json PATH [--linger SECONDS]
+        [--batt-timeout S] --json PATH [--linger SECONDS] [--dedup]
 
 After writing the results it prints ``BENCH-DONE {json}`` (wall time, process CPU), then
 stays alive ``--linger`` seconds so the CPU still burnt by abandoned threads can be
@@ -39,7 +45,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pytest_batt import results, runner
 from pytest_batt.phase3 import d_update  # the Phase 3 rule itself: only the execution model differs
-from pytest_batt.runner import ContractError, _split, normalise_candidates, normalise_rows
+from pytest_batt.runner import Candidate, ContractError, _split, normalise_candidates, normalise_rows
 from pytest_batt.tasks import BattDataError, Sample, Task, TaskSet, load_taskset, select
 
 _abandoned = 0  # calls whose thread was still running when its join timed out
@@ -67,11 +73,11 @@ def call_in_thread(func: Callable[..., Any], args: tuple, timeout: float) -> Opt
     return box[0] if box else None
 
 
-def _cands(result: Any) -> Optional[List[Tuple[str, Any]]]:
+def _cands(result: Any, keys: bool = False) -> Optional[List[Candidate]]:
     if result is None:
         return None
     try:
-        return normalise_candidates(_split(result)[0])
+        return normalise_candidates(_split(result)[0], keys)
     except ContractError:
         return None
 
@@ -85,48 +91,64 @@ def _rows(result: Any) -> Optional[list]:
         return None
 
 
-def run_sample(func: Callable[..., Any], task: Task, sample: Sample, timeout: float, log_path: str) -> Dict[str, Any]:
-    """One sample, seed style: solve call, then the diff call once per candidate. Nothing folded here."""
+def run_sample(func: Callable[..., Any], task: Task, sample: Sample, timeout: float, log_path: str,
+               dedup: bool = False) -> Dict[str, Any]:
+    """One sample, seed style: the solve call, then the diff calls. Nothing folded here.
+
+    Seed: the diff call once per candidate, as Phase 3 makes it (against the expected output on a
+    demo sample, against the candidate's value as returned on a test sample). ``dedup``: the
+    calls pytest-batt makes for the same scores: one diff call per demo sample (when it has
+    candidates), one per distinct candidate value on a test sample (``runner.diff_key``); the
+    rows of a call stand for every candidate it was made for, folded in candidate order.
+    """
     wall0 = time.perf_counter()
     S, I, O = task.S, sample.input, sample.output
     rec: Dict[str, Any] = {"kind": sample.kind, "index": sample.index, "status": "unsolved", "candidates": 0,
                            "matched": [], "calls": 1, "seconds": 0.0, "cpu_seconds": 0.0, "error": None}
-    cands = _cands(call_in_thread(func, (task.id, S, I, None, log_path), timeout))
+    test = sample.kind == "test"
+    cands = _cands(call_in_thread(func, (task.id, S, I, None, log_path), timeout), keys=dedup and test)
     passes: List[Tuple[str, Optional[list]]] = []
     if cands is None:
         rec["status"], rec["error"], cands = "timeout", "solve call timed out or raised (seed: same thing)", []
     else:
         rec["candidates"] = len(cands)
-        matched: Dict[str, None] = {}
-        for sid, grid in cands:
-            if grid is not None and grid == O:
-                matched[sid] = None
-            C = O if sample.kind == "demo" else grid
-            if C is None:
-                continue
+        rec["matched"] = list(dict.fromkeys(c.solver_id for c in cands if c.grid is not None and c.grid == O))
+        rec["status"] = "solved" if rec["matched"] else "unsolved"
+
+        def diff(C: Any) -> Optional[list]:
             rec["calls"] += 1
-            passes.append((sid, _rows(call_in_thread(func, (task.id, S, I, C, log_path), timeout))))
-        rec["matched"] = list(matched)
-        rec["status"] = "solved" if matched else "unsolved"
+            return _rows(call_in_thread(func, (task.id, S, I, C, log_path), timeout))
+
+        if not dedup:
+            passes = [(c.solver_id, diff(c.value if test else O)) for c in cands]
+        elif not test:
+            rows = diff(O) if cands else None
+            passes = [(c.solver_id, rows) for c in cands]
+        else:
+            first: Dict[Any, Any] = {}  # diff key -> the value of its first candidate, in batt order
+            for c in cands:
+                first.setdefault(c.diff_key, c.value)
+            made = {key: diff(value) for key, value in first.items()}
+            passes = [(c.solver_id, made[c.diff_key]) for c in cands]
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
     return {"rec": rec, "cands": cands, "passes": passes}
 
 
-def score_task(func: Callable[..., Any], task: Task, timeout: float, log_path: str) -> Dict[str, Any]:
+def score_task(func: Callable[..., Any], task: Task, timeout: float, log_path: str, dedup: bool = False) -> Dict[str, Any]:
     o_score: Dict[str, int] = {}
     d_score: Dict[str, Any] = {}
     memory: Dict[str, Any] = {}
 
     def fold(out: Dict[str, Any], expected: Any) -> None:
         """In sample order, as Phase 3 does, whatever order the threads finished in."""
-        for sid, grid in out["cands"]:
-            o_score[sid] = o_score.get(sid, 0) + int(grid is not None and grid == expected)
+        for c in out["cands"]:
+            o_score[c.solver_id] = o_score.get(c.solver_id, 0) + int(c.grid is not None and c.grid == expected)
         for sid, rows in out["passes"]:
             for row in rows or ():  # None: the diff call timed out or raised: contributes nothing
                 d_update(d_score, memory, sid, row)
 
     with ThreadPoolExecutor(max_workers=5) as pool:  # the demo samples, in threads
-        demo_outs = list(pool.map(lambda s: run_sample(func, task, s, timeout, log_path), task.demos))
+        demo_outs = list(pool.map(lambda s: run_sample(func, task, s, timeout, log_path, dedup), task.demos))
     for sample, out in zip(task.demos, demo_outs):
         fold(out, sample.output)
     s_score: Dict[str, Any] = {}
@@ -139,11 +161,11 @@ def score_task(func: Callable[..., Any], task: Task, timeout: float, log_path: s
     oracle, at_2 = bool(task.tests), bool(task.tests)
     test_outs = []
     for sample in task.tests:  # the test samples, one after another
-        out = run_sample(func, task, sample, timeout, log_path)
+        out = run_sample(func, task, sample, timeout, log_path, dedup)
         fold(out, sample.output)
         test_outs.append(out)
         oracle = oracle and out["rec"]["status"] == "solved"
-        ranked = sorted([(sid, g) for sid, g in out["cands"] if g is not None], key=lambda c: -demo_score.get(c[0], 0))
+        ranked = sorted([(c.solver_id, c.grid) for c in out["cands"] if c.grid is not None], key=lambda c: -demo_score.get(c[0], 0))
         picked: List[Any] = []
         for _, g in ranked:
             if g not in picked:
@@ -171,6 +193,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p.add_argument("--batt-timeout", type=float, default=10.0)
     p.add_argument("--json", required=True)
     p.add_argument("--linger", type=float, default=3.0)
+    p.add_argument("--dedup", action="store_true", help="make pytest-batt's calls (one diff call per distinct value), not Phase 3's")
     args = p.parse_args(argv)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     taskset: TaskSet = load_taskset(args.batt_data, os.getcwd())
@@ -178,7 +201,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     batt = runner.load_batt(args.batt_module, os.getcwd())
     head = results.header(batt_module=batt.spec, batt_sha256=batt.sha256(), data_name=taskset.name,
                           data_sha256=taskset.content_hash(ids), timeout_s=args.batt_timeout, workers=5)
-    head["tool"]["name"] = "thread-design (old seed design, benchmark only)"
+    head["tool"]["name"] = "thread-design (old seed design, benchmark only)" + (", with pytest-batt's calls" if args.dedup else "")
     started = time.perf_counter()
     tasks: Dict[str, Any] = {}
     for tid in ids:
@@ -186,7 +209,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             task = taskset.task(tid)
         except BattDataError:
             continue
-        tasks[tid] = score_task(batt.func, task, args.batt_timeout, os.devnull)
+        tasks[tid] = score_task(batt.func, task, args.batt_timeout, os.devnull, args.dedup)
         print(f"{tid} {tasks[tid]['seconds']:.2f}s", flush=True)
     wall = time.perf_counter() - started
     session = {"wall_s": round(wall, 6), "item_s": round(sum(t["seconds"] for t in tasks.values()), 6), "complete": True}

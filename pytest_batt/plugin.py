@@ -37,9 +37,13 @@ def process_age() -> float:
     except (OSError, ValueError, IndexError, AttributeError):
         return round(time.monotonic() - _IMPORTED, 3)  # not Linux: from when pytest loaded this plugin
 
-# pytest-timeout prints every other thread's stack on a timeout; in a worker those are
-# execnet's threads, noise beside the record's own message.
-_TIMEOUT_DUMP = re.compile(r"~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*")
+# Set to 1 for xdist workers (unless the user set them): one worker per core already, so BLAS
+# or OpenMP threads inside each would oversubscribe the cores. benchmarks/ sets the same.
+BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+# pytest-timeout prints every other thread's stack on a timeout, between two "Timeout" banners;
+# in a worker those are execnet's threads, noise beside the record's own message.
+_TIMEOUT_DUMP = re.compile(r"^\++ Timeout \++$\n?|^~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*", re.MULTILINE)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -179,7 +183,7 @@ def pytest_configure(config: pytest.Config) -> None:
         _check_tx(config)
         if config.getoption("dist", "no") != "no":
             # One worker per core already: BLAS threads inside each would oversubscribe the cores.
-            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+            for var in BLAS_THREAD_VARIABLES:
                 os.environ.setdefault(var, "1")
         controller = Controller(config, state, batt)
         config.pluginmanager.register(controller, "batt-controller")

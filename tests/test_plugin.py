@@ -136,10 +136,68 @@ def test_with_paths_user_tests_are_collected_too(project):
     result.assert_outcomes(passed=3)
 
 
-def test_default_runs_under_xdist(project):
-    result = run(project, "--batt", "same0002")
+# Records, per process that calls it, the BLAS/OpenMP thread variables it runs with.
+ENV_BATT = TOY_BATT + '''
+import json, os
+_toy = batt
+
+def batt(task_id, S, I, C, log_path):
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+    with open(os.path.join(os.path.dirname(__file__), "env-%d.json" % os.getpid()), "w") as f:
+        json.dump({name: os.environ.get(name) for name in names}, f)
+    return _toy(task_id, S, I, C, log_path)
+'''
+
+
+def test_default_runs_under_xdist_with_one_blas_thread_per_worker(project, monkeypatch):
+    # A worker per core already: a BLAS or OpenMP thread per core inside each would oversubscribe
+    # the cores. What the user set is kept.
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_NUM_THREADS", "3")
+    project.makepyfile(envbatt=ENV_BATT)
+    result = project.runpytest_subprocess("--batt", "same0002", "--batt-data", "tasks", "--batt-module", "envbatt.py", "-p", "no:randomly")
     result.stdout.fnmatch_lines(["created: * workers"])
     result.assert_outcomes(passed=2)
+    seen = [json.loads(path.read_text()) for path in project.path.glob("env-*.json")]
+    assert seen  # the workers' own: the controller makes no batt call
+    for env in seen:
+        assert env == {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "3", "NUMEXPR_NUM_THREADS": "1"}
+
+
+# same0002's test sample hangs in its solve call, after printing a line, while another thread of
+# the batt's waits: pytest-timeout dumps that thread's stack into the sample's captured output.
+HANG_BATT = TOY_BATT + '''
+import threading, time
+_toy = batt
+
+def bystander_waits():
+    while True:
+        time.sleep(1)
+
+threading.Thread(target=bystander_waits, daemon=True, name="bystander-thread").start()
+
+def batt(task_id, S, I, C, log_path):
+    if C is None and I == ((2, 3),):
+        print("batt: looking hard at", task_id)
+        while True:
+            time.sleep(0.01)
+    return _toy(task_id, S, I, C, log_path)
+'''
+
+
+def test_a_timeout_report_keeps_the_batt_output_without_thread_stacks(project):
+    project.makepyfile(hangbatt=HANG_BATT)
+    result = project.runpytest_subprocess("--batt", "same0002", "--batt-data", "tasks", "--batt-module", "hangbatt.py",
+                                          "--batt-timeout", "0.5", "-n", "0", "-p", "no:randomly")
+    result.assert_outcomes(passed=1, failed=1)
+    out = result.stdout.str()
+    in_order(out, " same0002::test[0] ", "timeout: solve call timed out after 0.5 s (--batt-timeout)",
+             "Captured stdout call", "batt: looking hard at same0002")
+    # pytest-timeout's dump of the other threads (and its banners) is noise beside the message.
+    assert "Stack of" not in out
+    assert "bystander" not in out
+    assert "+ Timeout +" not in out
 
 
 def test_one_task_is_split_over_workers_that_read_no_dataset(project):

@@ -1,0 +1,116 @@
+"""The benchmark's parts that decide what is compared: the contenders' calls and scores, their
+environment and order, the command line. Nothing here times anything (benchmarks/README.md)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pytest_batt import phase3, runner
+from pytest_batt.plugin import BLAS_THREAD_VARIABLES
+from pytest_batt.tasks import load_taskset
+from toys import TASKS, TOY_BATT
+
+BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
+
+# Repeated solver ids and values, values that are not grids (a test sample diffs each as returned:
+# None, (), a string, a list), one object returned by two solvers, rows for other solvers, a
+# sample without candidates.
+MESSY_BATT = TOY_BATT + '''
+_toy = batt
+
+def batt(task_id, S, I, C, log_path):
+    o, s = _toy(task_id, S, I, C, log_path)
+    twice = tuple(tuple(r) for r in I)
+    o = list(o) + [(9, 0, "flip", I), (10, 0, "junk", "not a grid"), (11, 0, "nothing", None), (12, 0, "empty", ()),
+                   (13, 0, "again", twice), (14, 0, "again2", twice), (15, 0, "listed", [list(r) for r in I])]
+    if I == ((1, 1),):  # same0002's demo sample: no candidates, so no diff call either
+        o = []
+    if C is not None:
+        s = [(1, "flip", "late", (0,))] + list(s) + [(8, "ghost", "same", (0,)), (12, "None", "late", (int(C == ()), "x"))]
+    return o, s
+'''
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """benchmarks/ on sys.path, as when its scripts run (it is not a package)."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ left in benchmarks/
+    import contenders
+    import measuring
+    import rendering
+    import thread_design
+    import workloads
+
+    return {"contenders": contenders, "measuring": measuring, "rendering": rendering, "thread_design": thread_design,
+            "workloads": workloads}
+
+
+@pytest.fixture
+def toy(tmp_path):
+    data = tmp_path / "tasks"
+    data.mkdir()
+    for name, content in TASKS.items():
+        (data / f"{name}.json").write_text(json.dumps(content))
+    (tmp_path / "messy.py").write_text(MESSY_BATT)
+    return load_taskset(str(data), str(tmp_path)), runner.load_batt(str(tmp_path / "messy.py"), str(tmp_path)).func
+
+
+def test_the_thread_design_gives_phase3s_scores_with_phase3s_or_pytest_batts_calls(bench, toy):
+    taskset, func = toy
+    td = bench["thread_design"]
+    for tid in TASKS:
+        task = taskset.task(tid)
+        p3 = phase3.score_task(task, func, 10, os.devnull)
+        seed = td.score_task(func, task, 10, os.devnull)
+        dedup = td.score_task(func, task, 10, os.devnull, dedup=True)
+        for got in (seed, dedup):
+            assert {k: got[k] for k in ("o_score", "d_score", "s_score", "solved")} == \
+                   {k: p3[k] for k in ("o_score", "d_score", "s_score", "solved")}, tid
+        assert [s["calls"] for s in seed["samples"]] == [s["calls"] for s in p3["samples"]], tid
+        ours = [runner.run_sample(func, task, sample)["calls"] for sample in task.samples]
+        assert [s["calls"] for s in dedup["samples"]] == ours, tid
+        assert sum(ours) < sum(s["calls"] for s in p3["samples"])  # the messy batt repeats values
+
+
+def test_every_contender_gets_the_same_environment(bench):
+    measuring = bench["measuring"]
+    assert measuring.BLAS_THREAD_VARIABLES == BLAS_THREAD_VARIABLES  # the plugin's, for its workers
+    user = {"PATH": "/bin", "OMP_NUM_THREADS": "8", "PYTEST_ADDOPTS": "-x", "PYTHONPATH": "/elsewhere", "PYTHONHASHSEED": "7"}
+    env = measuring.contender_env(user, ["/snap", "/probe"], "/p.jsonl")
+    assert env == {"PATH": "/bin", "PYTHONPATH": os.pathsep.join(["/snap", "/probe"]), "BATT_BENCH_PROBE": "/p.jsonl",
+                   "PYTHONHASHSEED": "0", **{var: "1" for var in BLAS_THREAD_VARIABLES}}
+
+
+def test_each_round_another_contender_goes_first(bench):
+    order = bench["contenders"].round_order
+    keys = ["phase3", "thread", "thread-dedup", "n0", "n2"]
+    rounds = [order(keys, r) for r in range(len(keys))]
+    assert all(sorted(r) == sorted(keys) for r in rounds)
+    for position in range(len(keys)):  # over len(keys) rounds, each contender once in every position
+        assert sorted(r[position] for r in rounds) == sorted(keys)
+    assert [order(["n0", "default"], r) for r in range(3)] == [["n0", "default"], ["default", "n0"], ["n0", "default"]]
+
+
+def test_contender_commands_and_the_calls_per_second_column(bench, capsys):
+    contenders, rendering, workloads = bench["contenders"], bench["rendering"], bench["workloads"]
+    wl = workloads.Workload("cpu", "t", ["007bbfb7", "017c7c7b"], "pytest_batt.reference", 10.0, 2.0, 60.0, list(contenders.CONTENDERS))
+    cmds = {key: contenders.contender_cmd(key, wl, "/r.json") for key in contenders.CONTENDERS}
+    assert all(isinstance(c, list) and all(isinstance(x, str) for x in c) for c in cmds.values())
+    assert cmds["thread-dedup"] == cmds["thread"] + ["--dedup"]
+    row = {"label": "x", "dnf": False, "wall_s": 4.0, "cpu_s": 4.0, "calls": 200, "calls_per_s": 50.0, "equal": "yes",
+           "controller_rss_mb": 50.0, "worker_rss_mb": None, "workers_seen": 0, "problems": "none"}
+    rendering.print_table({"note": "", "rows": {"n0": row}})
+    header, _, line = capsys.readouterr().out.strip().splitlines()
+    assert header.split(" | ")[4] == "batt calls/s" and line.split(" | ")[3:5] == ["4.00", "50.0"]
+
+
+def test_the_command_line_keeps_its_options():
+    help_text = subprocess.run([sys.executable, str(BENCH / "run.py"), "--help"], capture_output=True, text=True, check=True,
+                               env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).stdout
+    for option in ("--quick", "--repeat", "--only", "--contenders", "--tasks", "--heavy-steps", "--profile", "--out"):
+        assert option in help_text
