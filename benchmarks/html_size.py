@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from browser import Browser, find_chromium  # noqa: E402
 
 from pytest_batt import grids, outputs, results  # noqa: E402
-from pytest_batt.session import BattRun  # noqa: E402
+from pytest_batt.battrun import BattRun  # noqa: E402
 from pytest_batt.tasks import load_taskset  # noqa: E402
 
 

@@ -1,5 +1,5 @@
 """What the controller makes of a run besides the results file: pictures for failures, the HTML
-report and the submission. Glue between the run (session.BattRun) and the plain modules that
+report and the submission. Glue between the run (battrun.BattRun) and the plain modules that
 render them (pictures, html_report, submission); each file is written atomically."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 This module owns a literal, independent implementation of the Phase 3 scoring rules
 (``o_score``, ``d_score``, ``s_score``, oracle and pass@2), written to check the plugin's
 scoring and to measure the honest "before" time. It deliberately does not use
-:mod:`pytest_batt.scoring` or :mod:`pytest_batt.session`: where the plugin folds one diff
+:mod:`pytest_batt.scoring` or :mod:`pytest_batt.battrun`: where the plugin folds one diff
 call per sample, this scorer repeats the diff call for every candidate, exactly as Phase 3
 does, and on test samples it diffs every candidate's value as the batt returned it (``()``,
 ``None``, grids of floats), not only valid grids. It writes the same results file

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from pytest_batt import runner, scoring, session
+from pytest_batt import battrun, runner, scoring
 from pytest_batt.tasks import TaskSet, parse_task
 
 
@@ -96,9 +96,9 @@ def test_split_fold_equals_literal_phase3(seed):
     taskset = TaskSet("toy", {tid: toy_raw(seed)})
     task, batt = taskset.task(tid), random_batt(seed)
     worker_task = taskset.without_test_outputs([tid]).task(tid)
-    run = session.BattRun(taskset, [tid])
+    run = battrun.BattRun(taskset, [tid])
     for sample in reversed(worker_task.samples):  # records arrive in any order
-        run.add(session.sample_nodeid(tid, sample.name), runner.run_sample(batt, worker_task, sample))
+        run.add(battrun.sample_nodeid(tid, sample.name), runner.run_sample(batt, worker_task, sample))
     got = run.task_results()[tid]
     want = literal_phase3(batt, task)
     assert got["o_score"] == want["o_score"]

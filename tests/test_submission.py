@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pytest_batt import grids, judging, session, submission
+from pytest_batt import battrun, grids, judging, submission
 from pytest_batt.__main__ import main
 from pytest_batt.tasks import TaskSet
 
@@ -23,7 +23,7 @@ def worker_record(kind, index, cands, sent):
 
 
 def test_the_controller_keeps_only_the_two_attempts_once_demo_scores_are_known():
-    run = session.BattRun(TaskSet("x", {"t": TASK}), ["t"], keep_attempts=True)
+    run = battrun.BattRun(TaskSet("x", {"t": TASK}), ["t"], keep_attempts=True)
     # The test sample arrives first: its grids wait for the demo scores that rank them.
     run.add("batt/t::test[0]", worker_record("test", 0, [("a", A), ("b", B), ("c", C)], [A, B, C]))
     assert len(run.records["batt/t::test[0]"]["grids"]) == 3
@@ -39,14 +39,14 @@ def test_the_controller_keeps_only_the_two_attempts_once_demo_scores_are_known()
 
 
 def test_without_a_report_or_submission_no_grid_is_kept():
-    run = session.BattRun(TaskSet("x", {"t": TASK}), ["t"])
+    run = battrun.BattRun(TaskSet("x", {"t": TASK}), ["t"])
     run.add("batt/t::test[0]", worker_record("test", 0, [("a", A)], [A]))
     assert "grids" not in run.records["batt/t::test[0]"] and "attempts" not in run.records["batt/t::test[0]"]
 
 
 def test_hidden_outputs_make_test_samples_unscored_with_their_attempts():
     hidden = {"t": {"train": TASK["train"], "test": [{"input": [[5, 6]]}]}}
-    run = session.BattRun(TaskSet("x", hidden, hidden=True), ["t"], keep_attempts=True)
+    run = battrun.BattRun(TaskSet("x", hidden, hidden=True), ["t"], keep_attempts=True)
     run.add("batt/t::demo[0]", worker_record("demo", 0, [("a", B)], []))
     rec = run.add("batt/t::test[0]", worker_record("test", 0, [("z", C), ("a", A)], [C, A]))
     assert rec["status"] == "unscored" and not any(rec["o"].values()) and "unscored" in judging.describe(rec)
