@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from pytest_batt import battrun, results, runner
+from pytest_batt import battrun, nodeids, results, runner
 from pytest_batt.tasks import BattDataError, load_taskset, select
 
 
@@ -55,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             run.task_failed(tid, str(e))
             continue
         for sample in task.samples:
-            run.add(battrun.sample_nodeid(tid, sample.name), runner.run_sample(batt.func, task, sample))
+            run.add(nodeids.sample_nodeid(tid, sample.kind, sample.index), runner.run_sample(batt.func, task, sample))
     run.finish()
     results.write(args.json, run.results(head, interrupted=False))
     done = {"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,

@@ -12,23 +12,12 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from . import grids, judging, resume, scoring
+from .nodeids import sample_nodeid
 from .grids import Grid
 from .tasks import BattDataError, Task, TaskSet
 
-PREFIX = "batt/"
 STATUSES = ("solved", "unsolved", "unscored", "timeout", "error", "crash", "missing")
 SAMPLE_KEYS = ("kind", "index", "status", "candidates", "matched", "calls", "seconds", "cpu_seconds", "error")
-
-
-def task_nodeid(task_id: str) -> str:
-    return PREFIX + task_id
-
-
-def sample_nodeid(task_id: str, sample_name: str) -> str:
-    return f"{PREFIX}{task_id}::{sample_name}"
-
-
-_NAME = re.compile(r"^(demo|test)\[(\d+)\]$")
 
 
 def _sample_entry(rec: Dict[str, Any], partial: bool) -> Dict[str, Any]:
@@ -65,7 +54,7 @@ def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
     out = {}
     for tid, task in baseline.get("tasks", {}).items():
         for s in task.get("samples", []):
-            out[sample_nodeid(tid, f"{s['kind']}[{s['index']}]")] = s["status"]
+            out[sample_nodeid(tid, s["kind"], s["index"])] = s["status"]
     return out
 
 
@@ -126,12 +115,10 @@ class BattRun:
         self._demo_nodes: Dict[str, List[str]] = {}
         self._test_nodes: Dict[str, List[str]] = {}
         for tid in self.task_ids:
-            for name in taskset.sample_names(tid):
-                m = _NAME.match(name)
-                assert m is not None
-                nodeid = sample_nodeid(tid, name)
-                self.plan[nodeid] = (tid, m.group(1), int(m.group(2)))
-                (self._demo_nodes if m.group(1) == "demo" else self._test_nodes).setdefault(tid, []).append(nodeid)
+            for kind, index in taskset.sample_keys(tid):
+                nodeid = sample_nodeid(tid, kind, index)
+                self.plan[nodeid] = (tid, kind, index)
+                (self._demo_nodes if kind == "demo" else self._test_nodes).setdefault(tid, []).append(nodeid)
         self.selected: Optional[set] = None
         self.records: Dict[str, Dict[str, Any]] = {}
         self._parsed: Dict[str, Task] = {}

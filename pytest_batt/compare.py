@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .nodeids import sample_nodeid
+
 FAILING = ("timeout", "error", "crash")
 ABSENT = "missing"
 
@@ -29,10 +31,6 @@ class CompareError(ValueError):
 
 class GateError(ValueError):
     """A ``--fail`` expression is not one of the valid forms; the message lists them."""
-
-
-def sample_nodeid(task_id: str, kind: str, index: int) -> str:
-    return f"batt/{task_id}::{kind}[{index}]"
 
 
 @dataclass(frozen=True)

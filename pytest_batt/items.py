@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from . import battrun, files, judging, runner
+from . import files, judging, nodeids, runner
 from .settings import Settings
 from .tasks import BattDataError, Sample, Task, TaskSet
 from .watchdog import Watchdog, dump_stacks_on_request
@@ -122,14 +122,14 @@ class BattTask(pytest.Collector):
             task = state.taskset.task(self.name)
         except BattDataError as e:
             # A collection error would stop the whole session; an error per sample costs this task only.
-            for name in state.taskset.sample_names(self.name) or ["task"]:
-                nodeid = battrun.sample_nodeid(self.name, name)
+            for name in [nodeids.sample_name(*key) for key in state.taskset.sample_keys(self.name)] or ["task"]:
+                nodeid = nodeids.item_nodeid(self.name, name)
                 yield BadTaskSample.from_parent(self, name=name, nodeid=nodeid, problem=str(e))
             return
         for sample in task.samples:
             # The nodeid is given as a string so pytest parses "demo[0]" as a name with params,
             # exactly as it parses the ids that --lf and --deselect read back.
-            nodeid = battrun.sample_nodeid(task.id, sample.name)
+            nodeid = nodeids.item_nodeid(task.id, sample.name)
             # Passing, failing and xfail against a baseline are decided by the controller.
             yield BattSample.from_parent(self, name=sample.name, nodeid=nodeid, task=task, sample=sample)
 
@@ -154,7 +154,7 @@ class BadTaskSample(pytest.Item):
         return str(excinfo.value)
 
     def reportinfo(self) -> Any:
-        return self.path, None, self.nodeid[len(battrun.PREFIX):]
+        return self.path, None, self.nodeid[len(nodeids.PREFIX):]
 
 
 class BattSample(pytest.Item):
@@ -291,4 +291,4 @@ class CallLimits(runner.Guard):
 
 
 def make_tasks(parent: pytest.Session, task_ids: List[str]) -> List[BattTask]:
-    return [BattTask.from_parent(parent, name=tid, nodeid=battrun.task_nodeid(tid)) for tid in task_ids]
+    return [BattTask.from_parent(parent, name=tid, nodeid=nodeids.task_nodeid(tid)) for tid in task_ids]

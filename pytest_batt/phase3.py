@@ -228,10 +228,9 @@ def score_task(task: Task, func: Callable[..., Any], timeout: float, log_path: s
 def _failed_task(taskset: TaskSet, task_id: str, message: str) -> Dict[str, Any]:
     """A task whose data is invalid costs that task alone: its samples are errors, as in the plugin."""
     samples = []
-    for name in taskset.sample_names(task_id):
-        kind, index = name[:-1].split("[")
+    for kind, index in taskset.sample_keys(task_id):
         samples.append({
-            "kind": kind, "index": int(index), "status": "error", "candidates": 0, "matched": [],
+            "kind": kind, "index": index, "status": "error", "candidates": 0, "matched": [],
             "calls": 0, "seconds": 0.0, "cpu_seconds": 0.0, "error": message,
         })
     return {

@@ -18,7 +18,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import battrun, compare, outputs, processes, report, results, resume, runner, sharding, settings as settings_mod
+from . import battrun, compare, nodeids, outputs, processes, report, results, resume, runner, sharding, settings as settings_mod
 from . import verdict, watchdog
 from .items import STATE, BattSample, State, handoff_path, make_tasks
 from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
@@ -369,7 +369,7 @@ class Controller:
         self._data_sha256 = ""
         self._last_checkpoint = self._last_progress = time.monotonic()
         if state.resume is not None:
-            self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry, battrun.sample_nodeid)
+            self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry)
             self.run.records.update(self.taken.records)
             self.run.whole.update(self.taken.whole)
             state.skip = self.taken.skip
@@ -406,8 +406,8 @@ class Controller:
         return lines
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed and report.nodeid.startswith(battrun.PREFIX) and "::" not in report.nodeid:
-            self.run.task_failed(report.nodeid[len(battrun.PREFIX):], str(report.longrepr))
+        if report.failed and report.nodeid.startswith(nodeids.PREFIX) and "::" not in report.nodeid:
+            self.run.task_failed(report.nodeid[len(nodeids.PREFIX):], str(report.longrepr))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.run.collected(item.nodeid for item in session.items)
@@ -439,7 +439,7 @@ class Controller:
         elif report.failed and report.when in ("setup", "call"):
             message = str(report.longrepr).strip().splitlines()[-1][:500]
             if report.nodeid.endswith("::task"):
-                self.run.task_failed(report.nodeid[len(battrun.PREFIX):].split("::")[0], message)
+                self.run.task_failed(report.nodeid[len(nodeids.PREFIX):].split("::")[0], message)
             else:
                 self.run.add_failure(report.nodeid, "error", message)
 
@@ -633,7 +633,7 @@ class XdistHooks:
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else "?"
         fspath, _, domain = crashitem.partition("::")
-        report.location = (fspath, None, f"{fspath[len(battrun.PREFIX):]}::{domain}")
+        report.location = (fspath, None, f"{fspath[len(nodeids.PREFIX):]}::{domain}")
         scratch = self.controller.state.scratch
         opts = self.controller.state.settings
         note = watchdog.read_note(handoff_path(scratch, worker, "hardstop"))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
 
+from .nodeids import sample_nodeid
+
 FOLD_KEYS = ("o", "d", "last_t", "ranked", "expected", "message")
 RETRYABLE = ("crash", "timeout")
 
@@ -47,8 +49,7 @@ class Taken:
         return len(self.skip)
 
 
-def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], retry: bool,
-         nodeid: Any) -> Taken:
+def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], retry: bool) -> Taken:
     """Decide, per task of ``plan`` (node id -> (task, kind, index)), what the file gives."""
     by_task: Dict[str, List[str]] = {}
     for n, (tid, _, _) in plan.items():
@@ -62,7 +63,7 @@ def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], 
         for s in entry.get("samples", []):
             if s.get("status") in (None, "missing") or (retry and s.get("status") in RETRYABLE):
                 continue
-            usable[nodeid(tid, f"{s['kind']}[{s['index']}]")] = s
+            usable[sample_nodeid(tid, s["kind"], s["index"])] = s
         if not usable:
             continue
         if set(nodeids) <= set(usable):

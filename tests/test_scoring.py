@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from pytest_batt import battrun, runner, scoring
+from pytest_batt import battrun, nodeids, runner, scoring
 from pytest_batt.tasks import TaskSet, parse_task
 
 
@@ -98,7 +98,7 @@ def test_split_fold_equals_literal_phase3(seed):
     worker_task = taskset.without_test_outputs([tid]).task(tid)
     run = battrun.BattRun(taskset, [tid])
     for sample in reversed(worker_task.samples):  # records arrive in any order
-        run.add(battrun.sample_nodeid(tid, sample.name), runner.run_sample(batt, worker_task, sample))
+        run.add(nodeids.sample_nodeid(tid, sample.kind, sample.index), runner.run_sample(batt, worker_task, sample))
     got = run.task_results()[tid]
     want = literal_phase3(batt, task)
     assert got["o_score"] == want["o_score"]
