@@ -213,17 +213,6 @@ def load_batt(spec: str, base_dir: Optional[str] = None) -> BattModule:
 
 # --- normalising returns ---------------------------------------------------------------
 
-def _int(value: Any) -> Optional[int]:
-    if isinstance(value, int):
-        return int(value)
-    if hasattr(value, "__index__") and not isinstance(value, float):
-        try:
-            return int(value.__index__())
-        except Exception:
-            return None
-    return None
-
-
 def _rows_of(value: Any, what: str) -> List[Any]:
     if isinstance(value, (str, bytes, dict)) or value is None:
         raise ContractError(f"{what} must be a sequence of 4-tuples, got {type(value).__name__}")
@@ -347,10 +336,10 @@ def normalise_rows(s: Any) -> List[Row]:
         if type(value) is tuple and value:
             size = value[0]
             if type(size) is not int:
-                size = _int(size)
+                size = grids.as_int(size)
         else:
             size = None
-        append((last_t if type(last_t) is int else _int(last_t), s_sid, d_name, size))
+        append((last_t if type(last_t) is int else grids.as_int(last_t), s_sid, d_name, size))
     return out
 
 
