@@ -67,7 +67,7 @@ def call_in_thread(func: Callable[..., Any], args: tuple, timeout: float) -> Opt
     return box[0] if box else None
 
 
-def _cands(result: Any) -> Optional[List[Tuple[str, Any]]]:
+def _cands(result: Any) -> Optional[List[runner.Candidate]]:
     if result is None:
         return None
     try:
@@ -89,27 +89,26 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, timeout: fl
     """One sample, seed style: solve call, then the diff call once per candidate. Nothing folded here."""
     wall0 = time.perf_counter()
     S, I, O = task.S, sample.input, sample.output
-    rec: Dict[str, Any] = {"kind": sample.kind, "index": sample.index, "status": "unsolved", "candidates": 0,
-                           "matched": [], "calls": 1, "seconds": 0.0, "cpu_seconds": 0.0, "error": None}
-    cands = _cands(call_in_thread(func, (task.id, S, I, None, log_path), timeout))
+    rec = results.new_record(task.id, sample.kind, sample.index, calls=1)
+    solved = _cands(call_in_thread(func, (task.id, S, I, None, log_path), timeout))
+    cands: List[Tuple[str, Any]] = [] if solved is None else [(c.solver_id, c.grid) for c in solved]
     passes: List[Tuple[str, Optional[list]]] = []
-    if cands is None:
-        rec["status"], rec["error"], cands = "timeout", "solve call timed out or raised (seed: same thing)", []
+    if solved is None:
+        rec["status"], rec["error"] = "timeout", "solve call timed out or raised (seed: same thing)"
     else:
-        rec["candidates"] = len(cands)
+        rec["candidates"] = len(solved)
         matched: Dict[str, None] = {}
-        for sid, grid in cands:
-            if grid is not None and grid == O:
+        for c in solved:
+            sid = c.solver_id
+            if c.grid is not None and c.grid == O:
                 matched[sid] = None
-            C = O if sample.kind == "demo" else grid
-            if C is None:
-                continue
+            C = O if sample.kind == "demo" else c.value  # Phase 3 diffs every value as the batt returned it
             rec["calls"] += 1
             passes.append((sid, _rows(call_in_thread(func, (task.id, S, I, C, log_path), timeout))))
         rec["matched"] = list(matched)
         rec["status"] = "solved" if matched else "unsolved"
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
-    return {"rec": rec, "cands": cands, "passes": passes}
+    return {"rec": results.sample_entry(rec), "cands": cands, "passes": passes}
 
 
 def score_task(func: Callable[..., Any], task: Task, timeout: float, log_path: str) -> Dict[str, Any]:

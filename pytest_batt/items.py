@@ -23,6 +23,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 import pytest
 
 from . import files, judging, nodeids, runner
+from .results import SampleRecord, add_error
 from .settings import Settings
 from .tasks import BattDataError, Sample, Task, TaskSet
 from .watchdog import Watchdog, dump_stacks_on_request
@@ -164,7 +165,7 @@ class BattSample(pytest.Item):
         super().__init__(**kwargs)
         self.task = task
         self.sample = sample
-        self.record: Optional[Dict[str, Any]] = None
+        self.record: Optional[SampleRecord] = None
         # The per-call timers below replace pytest-timeout's per-item timer for this item.
         self.add_marker(pytest.mark.timeout(0))
         self.add_marker(pytest.mark.batt)
@@ -195,24 +196,24 @@ class BattSample(pytest.Item):
             note = "the batt patched pytest-batt's own modules"
             if state.hard_stop:
                 self._end_worker(rec, note + "; the worker was replaced so later samples are judged by unpatched code")
-            rec["error"] = "; ".join(filter(None, [rec["error"], note + "; later samples in this process may be affected (use -n 1 or more)"]))
+            add_error(rec, note + "; later samples in this process may be affected (use -n 1 or more)")
         leaked = rec.pop("leaked_threads", None)
         if leaked:
             note = f"the batt left {len(leaked)} thread(s) running that could not be stopped ({', '.join(leaked[:3])})"
             if state.hard_stop:
                 self._end_worker(rec, note + "; the worker was replaced so they cannot slow later samples")
-            rec["error"] = "; ".join(filter(None, [rec["error"], note + "; they may slow later samples (use -n 1 or more)"]))
+            add_error(rec, note + "; they may slow later samples (use -n 1 or more)")
         if rec["status"] != "ok":  # "ok": it ran; whether it solved the sample is the controller's verdict
             raise SampleNotSolved(rec)
 
-    def _checkpoint(self, rec: Dict[str, Any], stage: str) -> None:
+    def _checkpoint(self, rec: SampleRecord, stage: str) -> None:
         """The record so far, where the controller finds it if this worker is ended later in the sample."""
         state = self.config.stash[STATE]
         _write_json(handoff_path(state.scratch, state.worker_id, "partial"), {"nodeid": self.nodeid, "record": rec, "stage": stage})
 
-    def _end_worker(self, rec: Dict[str, Any], note: str) -> None:
+    def _end_worker(self, rec: SampleRecord, note: str) -> None:
         """Leave the record where the controller finds it, then end this worker; xdist starts a new one."""
-        rec["error"] = "; ".join(filter(None, [rec["error"], note]))
+        add_error(rec, note)
         state = self.config.stash[STATE]
         message = judging.describe(rec)
         _write_json(handoff_path(state.scratch, state.worker_id, "record"), {"nodeid": self.nodeid, "record": rec, "message": message})

@@ -611,7 +611,7 @@ class XdistHooks:
         self.controller.run.collected(ids)
 
     @staticmethod
-    def _use_record(report: pytest.TestReport, record: Dict[str, Any], message: str) -> None:
+    def _use_record(report: pytest.TestReport, record: results.SampleRecord, message: str) -> None:
         """The worker died, but left the sample's record: the verdict on it follows in logreport."""
         report.batt_record = record  # type: ignore[attr-defined]
         report.outcome = "failed"
@@ -652,7 +652,7 @@ class XdistHooks:
             return
         if partial and partial.get("stage") == "final":  # the calls were done; what they left behind hung
             record = partial["record"]
-            record["error"] = "; ".join(filter(None, [record["error"], f"then {status}: {message}"]))
+            results.add_error(record, f"then {status}: {message}")
             text = record["message"] if record["status"] == "unsolved" else ""
             self._use_record(report, record, f"{text}\n{record['error']}".strip())
             return

@@ -112,8 +112,8 @@ def test_last_t_is_none_until_a_differ_has_its_own_row_and_then_inherited():
     d, memory = fold.to_record()
     assert d == {"a": {"d": [2, 0, None]}}  # created before the own row: inherits
     assert memory == {"d": 7}
-    first = {"kind": "demo", "o": {}, "d": {}, "last_t": {"d": 3}}
-    second = {"kind": "demo", "o": {"a": 0}, "d": d, "last_t": memory}
+    first = {"kind": "demo", "o": {}, "d": {}, "differ_last_t": {"d": 3}}
+    second = {"kind": "demo", "o": {"a": 0}, "d": d, "differ_last_t": memory}
     assert scoring.score_task([second])["d_score"]["a"]["d"]["last_t"] is None
     assert scoring.score_task([first, second])["d_score"]["a"]["d"]["last_t"] == 3
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pytest_batt import battrun, grids, judging, submission
+from pytest_batt import battrun, grids, judging, results, submission
 from pytest_batt.__main__ import main
 from pytest_batt.tasks import TaskSet
 
@@ -14,9 +14,8 @@ TASK = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [
 
 def worker_record(kind, index, cands, sent):
     """What a worker sends: distinct (solver, fingerprint, count) and, for a test sample, the grids."""
-    rec = {"task": "t", "kind": kind, "index": index, "status": "ok", "error": None, "message": None, "candidates": 3,
-           "calls": 1, "d": {}, "last_t": {}, "seconds": 0.1, "cpu_seconds": 0.1,
-           "cands": [[sid, grids.fingerprint(g), 1] for sid, g in cands]}
+    rec = results.new_record("t", kind, index, calls=1, seconds=0.1)
+    rec.update(candidates=3, d={}, differ_last_t={}, cands=[[sid, grids.fingerprint(g), 1] for sid, g in cands])
     if kind == "test":
         rec["grids"] = {grids.fingerprint(g): grids.encode(g) for g in sent}
     return rec
