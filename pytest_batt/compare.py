@@ -80,8 +80,8 @@ class TaskChange:
 
 @dataclass
 class Comparison:
-    baseline: Dict[str, Any]  # a short description of each run: see _describe
-    current: Dict[str, Any]
+    baseline_summary: Dict[str, Any]  # each run in a few fields (batt, data, machine, workers): _describe
+    current_summary: Dict[str, Any]
     common: List[str] = field(default_factory=list)  # tasks in both runs, in current order
     new: List[str] = field(default_factory=list)  # only in the current run
     not_run: List[str] = field(default_factory=list)  # only in the baseline
@@ -113,7 +113,7 @@ class Comparison:
     @property
     def time_caveats(self) -> List[str]:
         """Why the time ratio is not like for like (another machine or worker count), if it is not."""
-        b, c = self.baseline, self.current
+        b, c = self.baseline_summary, self.current_summary
         out = []
         if (b["platform"], b["cpus"]) != (c["platform"], c["cpus"]):
             out.append("different machine")
@@ -339,7 +339,7 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
 
     Each list of samples shows at most ``limit`` node ids, so a 400-task run stays readable.
     """
-    b, c = comp.baseline, comp.current
+    b, c = comp.baseline_summary, comp.current_summary
     lines = [
         f"baseline: {b['created']}  {b['batt_module']} {str(b['batt_sha256'])[:12]}  data {b['data_name']}  {b['tasks']} tasks  workers {b['workers']}",
         f"current:  {c['created']}  {c['batt_module']} {str(c['batt_sha256'])[:12]}  data {c['data_name']}  {c['tasks']} tasks  workers {c['workers']}",
@@ -394,8 +394,8 @@ def to_json(comp: Comparison) -> Dict[str, Any]:
         return [p[0], p[1]]
 
     return {
-        "baseline": dict(comp.baseline),
-        "current": dict(comp.current),
+        "baseline": dict(comp.baseline_summary),
+        "current": dict(comp.current_summary),
         "tasks": {"common": list(comp.common), "new": list(comp.new), "not_run": list(comp.not_run), "partial": list(comp.partial)},
         "samples": {
             "compared": comp.samples_compared,
