@@ -110,8 +110,10 @@ def _real_interrupt(signum: int, frame: Any) -> None:
     raise runner.RealInterrupt()
 
 
-class SampleNotSolved(Exception):
-    """The item's outcome in the process that ran it when the solve call failed (error, timeout)."""
+class SolveCallFailed(Exception):
+    """The item's outcome in the process that ran it when the solve call timed out or raised.
+
+    Not "unsolved": a sample that ran is "ok" there, and solved or not only on the controller."""
 
 
 class BattTask(pytest.Collector):
@@ -204,7 +206,7 @@ class BattSample(pytest.Item):
                 self._end_worker(rec, note + "; the worker was replaced so they cannot slow later samples")
             add_error(rec, note + "; they may slow later samples (use -n 1 or more)")
         if rec["status"] != "ok":  # "ok": it ran; whether it solved the sample is the controller's verdict
-            raise SampleNotSolved(rec)
+            raise SolveCallFailed(rec)
 
     def _checkpoint(self, rec: SampleRecord, stage: str) -> None:
         """The record so far, where the controller finds it if this worker is ended later in the sample."""
@@ -222,7 +224,7 @@ class BattSample(pytest.Item):
         os._exit(0)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, SampleNotSolved):
+        if isinstance(excinfo.value, SolveCallFailed):
             return judging.describe(excinfo.value.args[0])
         if isinstance(excinfo.value, runner.BattLoadError):
             return str(excinfo.value)
