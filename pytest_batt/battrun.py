@@ -17,7 +17,6 @@ from .results import SampleRecord, new_record, sample_entry
 from .grids import Grid
 from .tasks import BattDataError, Task, TaskSet
 
-STATUSES = ("solved", "unsolved", "unscored", "timeout", "error", "crash", "missing")
 def _batt_frame(stack_text: str) -> str:
     """The innermost frame of the thread that was running the batt, from a faulthandler dump."""
     blocks = re.split(r"\n(?=(?:Current thread|Thread) 0x)", stack_text)

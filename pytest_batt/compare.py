@@ -311,6 +311,11 @@ class Gate:
         raise AssertionError(self.kind)
 
 
+def breaches(gates: List[Gate], comp: Comparison) -> List[Tuple[str, str]]:
+    """``(expression, why)`` of each gate that breached, in the order given."""
+    return [(g.expr, why) for g in gates for why in [g.check(comp)] if why is not None]
+
+
 def parse_gate(expr: str) -> Gate:
     """``solved``, ``pass2``, ``oracle``, ``score``, ``candidates:10%`` or ``time:25%`` (the % is optional)."""
     text = str(expr).strip().lower()

@@ -458,7 +458,7 @@ class Controller:
         if self.state.baseline is not None:
             self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
             self.results["comparison"] = compare.to_json(self.comparison)
-            self.breaches = [(g.expr, why) for g in map(compare.parse_gate, opts.compare_fail) for why in [g.check(self.comparison)] if why]
+            self.breaches = compare.breaches([compare.parse_gate(e) for e in opts.compare_fail], self.comparison)
             if self.breaches and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.taken is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.results["session"]["complete"]:
@@ -549,13 +549,8 @@ class Controller:
             terminalreporter.section("batt comparison")
             for line in compare.render(self.comparison):
                 terminalreporter.write_line(line)
-            gates = self.state.settings.compare_fail
-            if self.breaches:
-                terminalreporter.write_line("")
-                for line in report.table([["gate", "breached because"]] + [list(b) for b in self.breaches]):
-                    terminalreporter.write_line(line, red=True)
-            elif gates:
-                terminalreporter.write_line(f"gates hold: {', '.join(gates)}", green=True)
+            for line in report.gate_lines(self.state.settings.compare_fail, self.breaches):
+                terminalreporter.write_line(line, red=bool(self.breaches), green=not self.breaches)
 
 
 def _load(path: str, nodeid: str) -> Optional[Dict[str, Any]]:

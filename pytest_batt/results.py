@@ -79,6 +79,7 @@ class SampleCore(TypedDict):
 
 
 SAMPLE_KEYS = tuple(SampleCore.__annotations__)
+STATUSES = ("solved", "unsolved", "unscored", "timeout", "error", "crash", "missing")  # a sample's, in a file
 
 
 class Sample(SampleCore, total=False):
