@@ -6,7 +6,7 @@ Set on the report on the controller, before the terminal, junitxml, the cache (`
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from .judging import describe
 from .results import SampleRecord
