@@ -3,7 +3,7 @@
 It makes exactly pytest-batt's calls (a demo sample: 1 solve + 1 diff; a test sample:
 1 solve + 1 diff per distinct valid candidate grid) through
 ``pytest_batt.runner.run_sample`` with its default no-op guard (so: no timeout at all; do
-not point it at a batt that hangs), folds the records with ``pytest_batt.session.BattRun``
+not point it at a batt that hangs), folds the records with ``pytest_batt.battrun.BattRun``
 and writes a schema 1 results file, so its scores can be checked against Phase 3's.
 
 Usage (what run.py calls)::
@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from pytest_batt import results, runner, session
+from pytest_batt import battrun, nodeids, results, runner
 from pytest_batt.tasks import BattDataError, load_taskset, select
 
 
@@ -47,7 +47,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     head = results.header(batt_module=batt.spec, batt_sha256=batt.sha256(), data_name=taskset.name,
                           data_sha256=taskset.content_hash(ids), timeout_s=args.batt_timeout, workers=0)
     head["tool"]["name"] = "bare-loop (benchmark floor)"
-    run = session.BattRun(taskset, ids)
+    run = battrun.BattRun(taskset, ids)
     for tid in ids:
         try:
             task = taskset.task(tid)
@@ -55,7 +55,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             run.task_failed(tid, str(e))
             continue
         for sample in task.samples:
-            run.add(session.sample_nodeid(tid, sample.name), runner.run_sample(batt.func, task, sample))
+            run.add(nodeids.sample_nodeid(tid, sample.kind, sample.index), runner.run_sample(batt.func, task, sample))
     run.finish()
     results.write(args.json, run.results(head, interrupted=False))
     done = {"wall_s": time.perf_counter() - wall0, "cpu_s": time.process_time() - cpu0,

@@ -20,16 +20,15 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 from browser import Browser, find_chromium  # noqa: E402
 
 from pytest_batt import grids, outputs, results  # noqa: E402
-from pytest_batt.session import BattRun  # noqa: E402
+from pytest_batt.battrun import BattRun  # noqa: E402
 from pytest_batt.tasks import load_taskset  # noqa: E402
 
 
 def record(task_id: str, kind: str, index: int, inp: grids.Grid) -> dict:
     flipped = tuple(row[::-1] for row in inp)
     cands = [("identity", inp), ("mirror", flipped)]
-    rec = {"task": task_id, "kind": kind, "index": index, "status": "ok", "error": None, "message": None,
-           "candidates": 2, "calls": 2, "d": {}, "last_t": {}, "seconds": 0.5, "cpu_seconds": 0.5,
-           "cands": [[sid, grids.fingerprint(g), 1] for sid, g in cands]}
+    rec = results.new_record(task_id, kind, index, calls=2, seconds=0.5)
+    rec.update(candidates=2, cpu_seconds=0.5, d={}, differ_last_t={}, cands=[[sid, grids.fingerprint(g), 1] for sid, g in cands])
     if kind == "test":
         rec["grids"] = {grids.fingerprint(g): grids.encode(g) for _, g in cands}
     else:  # a worker's closest candidates for an unsolved demo

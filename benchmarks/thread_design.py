@@ -103,8 +103,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, timeout: fl
     """
     wall0 = time.perf_counter()
     S, I, O = task.S, sample.input, sample.output
-    rec: Dict[str, Any] = {"kind": sample.kind, "index": sample.index, "status": "unsolved", "candidates": 0,
-                           "matched": [], "calls": 1, "seconds": 0.0, "cpu_seconds": 0.0, "error": None}
+    rec = results.new_record(task.id, sample.kind, sample.index, status="unsolved", calls=1)
     test = sample.kind == "test"
     cands = _cands(call_in_thread(func, (task.id, S, I, None, log_path), timeout), keys=dedup and test)
     passes: List[Tuple[str, Optional[list]]] = []
@@ -131,7 +130,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, timeout: fl
             made = {key: diff(value) for key, value in first.items()}
             passes = [(c.solver_id, made[c.diff_key]) for c in cands]
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
-    return {"rec": rec, "cands": cands, "passes": passes}
+    return {"rec": results.sample_entry(rec), "cands": cands, "passes": passes}
 
 
 def score_task(func: Callable[..., Any], task: Task, timeout: float, log_path: str, dedup: bool = False) -> Dict[str, Any]:

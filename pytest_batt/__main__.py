@@ -80,11 +80,7 @@ def _out(line: str = "") -> None:
 def _task_line(tid: str, entry: Dict[str, Any]) -> str:
     samples = entry["samples"]
     solved = sum(s["status"] == "solved" for s in samples)
-    problems: Dict[str, int] = {}
-    for s in samples:
-        if s["status"] not in ("solved", "unsolved"):
-            problems[s["status"]] = problems.get(s["status"], 0) + 1
-    extra = "".join(f"  {n} {status}" for status, n in problems.items())
+    extra = "".join(f"  {n} {status}" for status, n in report.problems(samples).items())
     yn = lambda v: "yes" if v else "no"  # noqa: E731
     return (f"{tid}  samples solved {solved}/{len(samples)}  pass@2 {yn(entry['solved']['at_2'])}  "
             f"oracle {yn(entry['solved']['oracle'])}  {entry['seconds']:.2f}s{extra}")
@@ -103,13 +99,8 @@ def cmd_phase3(args: argparse.Namespace) -> int:
     for line in report.import_lines(batt.import_seconds, batt.import_output):
         _out(line.replace("batt: ", "phase3: ", 1))
     res = phase3.run(task_ids, taskset, batt, args.batt_timeout, os.devnull, on_task=lambda tid, e: _out(_task_line(tid, e)))
-    tasks = res["tasks"]
-    samples = [s for t in tasks.values() for s in t["samples"]]
-    n = len(tasks)
-    _out(f"tasks: {n}   pass@2: {sum(t['solved']['at_2'] for t in tasks.values())}/{n}   "
-         f"oracle: {sum(t['solved']['oracle'] for t in tasks.values())}/{n}   "
-         f"samples solved: {sum(s['status'] == 'solved' for s in samples)}/{len(samples)}   "
-         f"wall {res['session']['wall_s']:.2f}s")
+    n = len(res["tasks"])
+    _out(f"{report.totals_line(res['tasks'])}   wall {res['session']['wall_s']:.2f}s")
     results.write(args.json, res)
     _out(f"results written to {args.json}")
     if not res["session"]["complete"]:
@@ -130,17 +121,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise UsageError(f"a results file is malformed ({type(e).__name__}: {e})") from None
     for line in compare_mod.render(comp):
         _out(line)
-    breached = [(g, why) for g in gates for why in [g.check(comp)] if why is not None]
-    if breached:
-        _out("")
-        width = max(len(g.expr) for g, _ in breached)
-        _out(f"{'gate'.ljust(width)}  breached because")
-        for g, why in breached:
-            _out(f"{g.expr.ljust(width)}  {why}")
-        return EXIT_GATE
-    if gates:
-        _out(f"gates: {len(gates)} hold ({', '.join(g.expr for g in gates)})")
-    return EXIT_OK
+    breached = compare_mod.breaches(gates, comp)
+    for line in report.gate_lines([g.expr for g in gates], breached):
+        _out(line)
+    return EXIT_GATE if breached else EXIT_OK
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

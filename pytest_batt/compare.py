@@ -19,6 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
+from .nodeids import sample_nodeid
+
 FAILING = ("timeout", "error", "crash")
 ABSENT = "missing"
 
@@ -29,10 +31,6 @@ class CompareError(ValueError):
 
 class GateError(ValueError):
     """A ``--fail`` expression is not one of the valid forms; the message lists them."""
-
-
-def sample_nodeid(task_id: str, kind: str, index: int) -> str:
-    return f"batt/{task_id}::{kind}[{index}]"
 
 
 @dataclass(frozen=True)
@@ -82,8 +80,8 @@ class TaskChange:
 
 @dataclass
 class Comparison:
-    baseline: Dict[str, Any]  # a short description of each run: see _describe
-    current: Dict[str, Any]
+    baseline_summary: Dict[str, Any]  # each run in a few fields (batt, data, machine, workers): _describe
+    current_summary: Dict[str, Any]
     common: List[str] = field(default_factory=list)  # tasks in both runs, in current order
     new: List[str] = field(default_factory=list)  # only in the current run
     not_run: List[str] = field(default_factory=list)  # only in the baseline
@@ -115,7 +113,7 @@ class Comparison:
     @property
     def time_caveats(self) -> List[str]:
         """Why the time ratio is not like for like (another machine or worker count), if it is not."""
-        b, c = self.baseline, self.current
+        b, c = self.baseline_summary, self.current_summary
         out = []
         if (b["platform"], b["cpus"]) != (c["platform"], c["cpus"]):
             out.append("different machine")
@@ -313,6 +311,11 @@ class Gate:
         raise AssertionError(self.kind)
 
 
+def breaches(gates: List[Gate], comp: Comparison) -> List[Tuple[str, str]]:
+    """``(expression, why)`` of each gate that breached, in the order given."""
+    return [(g.expr, why) for g in gates for why in [g.check(comp)] if why is not None]
+
+
 def parse_gate(expr: str) -> Gate:
     """``solved``, ``pass2``, ``oracle``, ``score``, ``candidates:10%`` or ``time:25%`` (the % is optional)."""
     text = str(expr).strip().lower()
@@ -341,7 +344,7 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
 
     Each list of samples shows at most ``limit`` node ids, so a 400-task run stays readable.
     """
-    b, c = comp.baseline, comp.current
+    b, c = comp.baseline_summary, comp.current_summary
     lines = [
         f"baseline: {b['created']}  {b['batt_module']} {str(b['batt_sha256'])[:12]}  data {b['data_name']}  {b['tasks']} tasks  workers {b['workers']}",
         f"current:  {c['created']}  {c['batt_module']} {str(c['batt_sha256'])[:12]}  data {c['data_name']}  {c['tasks']} tasks  workers {c['workers']}",
@@ -396,8 +399,8 @@ def to_json(comp: Comparison) -> Dict[str, Any]:
         return [p[0], p[1]]
 
     return {
-        "baseline": dict(comp.baseline),
-        "current": dict(comp.current),
+        "baseline": dict(comp.baseline_summary),
+        "current": dict(comp.current_summary),
         "tasks": {"common": list(comp.common), "new": list(comp.new), "not_run": list(comp.not_run), "partial": list(comp.partial)},
         "samples": {
             "compared": comp.samples_compared,

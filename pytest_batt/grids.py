@@ -19,15 +19,37 @@ class GridError(ValueError):
     """A value that should be an ARC grid is not one; the message says which rule it breaks."""
 
 
-def _as_int(value: Any) -> int:
-    # bool is an int subclass but never an ARC colour; numpy integers are fine.
-    if isinstance(value, bool) or getattr(value, "dtype", None) is not None and value.dtype.kind == "b":
-        raise GridError(f"cell {value!r} is a boolean, not a colour 0..9")
-    if isinstance(value, int):
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool) or getattr(value, "dtype", None) is not None and getattr(value.dtype, "kind", None) == "b"
+
+
+def as_int(value: Any) -> Optional[int]:
+    """``value`` as a Python int when it is one of the contract's ints, else None.
+
+    The one rule for every int a batt returns (grid cells, a differ value's size, ``last_t``):
+    Python ints and integer types that say so (``__index__``: numpy's) count; ``bool`` never
+    does, although it is an int subclass (Phase 3 tests ``type(size) != int``, and a boolean
+    is no colour); floats never do, even whole ones. Hostile ``__index__`` methods give None.
+    """
+    if type(value) is int:
         return value
-    if hasattr(value, "__index__") and not isinstance(value, float):
-        return int(value.__index__())
-    raise GridError(f"cell {value!r} is not an int")
+    if _is_bool(value) or isinstance(value, float):
+        return None
+    if isinstance(value, int):
+        return int(value)
+    if hasattr(value, "__index__"):
+        try:
+            return int(value.__index__())
+        except Exception:
+            return None
+    return None
+
+
+def _as_int(value: Any) -> int:
+    n = as_int(value)
+    if n is None:
+        raise GridError(f"cell {value!r} is a boolean, not a colour 0..9" if _is_bool(value) else f"cell {value!r} is not an int")
+    return n
 
 
 def _fast_grid(value: Any) -> Optional[Grid]:

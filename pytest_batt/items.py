@@ -22,7 +22,8 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from . import files, judging, runner, session
+from . import files, judging, nodeids, runner
+from .results import SampleRecord, add_error
 from .settings import Settings
 from .tasks import BattDataError, Sample, Task, TaskSet
 from .watchdog import Watchdog, dump_stacks_on_request
@@ -109,8 +110,10 @@ def _real_interrupt(signum: int, frame: Any) -> None:
     raise runner.RealInterrupt()
 
 
-class SampleNotSolved(Exception):
-    """The item's outcome in the process that ran it when the solve call failed (error, timeout)."""
+class SolveCallFailed(Exception):
+    """The item's outcome in the process that ran it when the solve call timed out or raised.
+
+    Not "unsolved": a sample that ran is "ok" there, and solved or not only on the controller."""
 
 
 class BattTask(pytest.Collector):
@@ -122,14 +125,14 @@ class BattTask(pytest.Collector):
             task = state.taskset.task(self.name)
         except BattDataError as e:
             # A collection error would stop the whole session; an error per sample costs this task only.
-            for name in state.taskset.sample_names(self.name) or ["task"]:
-                nodeid = session.sample_nodeid(self.name, name)
+            for name in [nodeids.sample_name(*key) for key in state.taskset.sample_keys(self.name)] or ["task"]:
+                nodeid = nodeids.item_nodeid(self.name, name)
                 yield BadTaskSample.from_parent(self, name=name, nodeid=nodeid, problem=str(e))
             return
         for sample in task.samples:
             # The nodeid is given as a string so pytest parses "demo[0]" as a name with params,
             # exactly as it parses the ids that --lf and --deselect read back.
-            nodeid = session.sample_nodeid(task.id, sample.name)
+            nodeid = nodeids.item_nodeid(task.id, sample.name)
             # Passing, failing and xfail against a baseline are decided by the controller.
             yield BattSample.from_parent(self, name=sample.name, nodeid=nodeid, task=task, sample=sample)
 
@@ -154,7 +157,7 @@ class BadTaskSample(pytest.Item):
         return str(excinfo.value)
 
     def reportinfo(self) -> Any:
-        return self.path, None, self.nodeid[len(session.PREFIX):]
+        return self.path, None, self.nodeid[len(nodeids.PREFIX):]
 
 
 class BattSample(pytest.Item):
@@ -164,7 +167,7 @@ class BattSample(pytest.Item):
         super().__init__(**kwargs)
         self.task = task
         self.sample = sample
-        self.record: Optional[Dict[str, Any]] = None
+        self.record: Optional[SampleRecord] = None
         # The per-call timers below replace pytest-timeout's per-item timer for this item.
         self.add_marker(pytest.mark.timeout(0))
         self.add_marker(pytest.mark.batt)
@@ -195,24 +198,24 @@ class BattSample(pytest.Item):
             note = "the batt patched pytest-batt's own modules"
             if state.hard_stop:
                 self._end_worker(rec, note + "; the worker was replaced so later samples are judged by unpatched code")
-            rec["error"] = "; ".join(filter(None, [rec["error"], note + "; later samples in this process may be affected (use -n 1 or more)"]))
+            add_error(rec, note + "; later samples in this process may be affected (use -n 1 or more)")
         leaked = rec.pop("leaked_threads", None)
         if leaked:
             note = f"the batt left {len(leaked)} thread(s) running that could not be stopped ({', '.join(leaked[:3])})"
             if state.hard_stop:
                 self._end_worker(rec, note + "; the worker was replaced so they cannot slow later samples")
-            rec["error"] = "; ".join(filter(None, [rec["error"], note + "; they may slow later samples (use -n 1 or more)"]))
+            add_error(rec, note + "; they may slow later samples (use -n 1 or more)")
         if rec["status"] != "ok":  # "ok": it ran; whether it solved the sample is the controller's verdict
-            raise SampleNotSolved(rec)
+            raise SolveCallFailed(rec)
 
-    def _checkpoint(self, rec: Dict[str, Any], stage: str) -> None:
+    def _checkpoint(self, rec: SampleRecord, stage: str) -> None:
         """The record so far, where the controller finds it if this worker is ended later in the sample."""
         state = self.config.stash[STATE]
         _write_json(handoff_path(state.scratch, state.worker_id, "partial"), {"nodeid": self.nodeid, "record": rec, "stage": stage})
 
-    def _end_worker(self, rec: Dict[str, Any], note: str) -> None:
+    def _end_worker(self, rec: SampleRecord, note: str) -> None:
         """Leave the record where the controller finds it, then end this worker; xdist starts a new one."""
-        rec["error"] = "; ".join(filter(None, [rec["error"], note]))
+        add_error(rec, note)
         state = self.config.stash[STATE]
         message = judging.describe(rec)
         _write_json(handoff_path(state.scratch, state.worker_id, "record"), {"nodeid": self.nodeid, "record": rec, "message": message})
@@ -221,7 +224,7 @@ class BattSample(pytest.Item):
         os._exit(0)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        if isinstance(excinfo.value, SampleNotSolved):
+        if isinstance(excinfo.value, SolveCallFailed):
             return judging.describe(excinfo.value.args[0])
         if isinstance(excinfo.value, runner.BattLoadError):
             return str(excinfo.value)
@@ -291,4 +294,4 @@ class CallLimits(runner.Guard):
 
 
 def make_tasks(parent: pytest.Session, task_ids: List[str]) -> List[BattTask]:
-    return [BattTask.from_parent(parent, name=tid, nodeid=session.task_nodeid(tid)) for tid in task_ids]
+    return [BattTask.from_parent(parent, name=tid, nodeid=nodeids.task_nodeid(tid)) for tid in task_ids]

@@ -14,12 +14,13 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from . import grids
 from .grids import Grid
+from .results import SampleRecord
 
 # (solver_id, grid or None, how many candidates had that pair)
 Entry = Tuple[str, Optional[Grid], int]
 
 
-def judge(rec: Dict[str, Any], expected: Optional[Grid]) -> Dict[str, Any]:
+def judge(rec: SampleRecord, expected: Optional[Grid]) -> SampleRecord:
     """Turn a worker's ``"ok"`` record into ``solved``/``unsolved`` with o_score hits; others pass through.
 
     ``expected`` is None for a test sample whose output is hidden (a Kaggle challenges file
@@ -34,14 +35,15 @@ def judge(rec: Dict[str, Any], expected: Optional[Grid]) -> Dict[str, Any]:
     except (TypeError, ValueError, KeyError, AttributeError):
         rec.pop("cands", None)
         rec.pop("grids", None)
-        rec.update(status="error", o={}, matched=[], error="the worker sent a malformed record (was pytest-batt patched in it?)")
+        rec["status"], rec["o"], rec["matched"] = "error", {}, []
+        rec["error"] = "the worker sent a malformed record (was pytest-batt patched in it?)"
         return rec
 
 
-def _judge(rec: Dict[str, Any], expected: Optional[Grid]) -> Dict[str, Any]:
+def _judge(rec: SampleRecord, expected: Optional[Grid]) -> SampleRecord:
     expected_fp = grids.fingerprint(expected) if expected is not None else None
     test = rec["kind"] == "test"
-    sent: Dict[str, Any] = rec.pop("grids", None) or {}
+    sent: Dict[str, Any] = rec.pop("grids", {}) or {}
     decoded: Dict[str, Tuple[Optional[Grid], Optional[str]]] = {}
     o: Dict[str, int] = {}
     matched: Dict[str, None] = {}
@@ -66,12 +68,13 @@ def _judge(rec: Dict[str, Any], expected: Optional[Grid]) -> Dict[str, Any]:
         if hit:
             matched[sid] = None
         entries.append((sid, grid, n))
-    rec.update(o=o, matched=list(matched), status="solved" if matched else "unsolved", expected=expected_fp)
+    rec["o"], rec["matched"], rec["expected"] = o, list(matched), expected_fp
+    rec["status"] = "solved" if matched else "unsolved"
     if test:
         rec["ranked"] = ranked
         rec["grids"] = {real_fp: grids.encode(g) for g, real_fp in decoded.values() if g is not None and real_fp is not None}
         if expected is None:
-            rec.update(status="unscored", message=None)
+            rec["status"], rec["message"] = "unscored", None
         else:
             rec["message"] = None if matched else describe_miss(expected, entries)
             rec["show"] = None if matched else show(expected, entries)
@@ -127,7 +130,7 @@ def describe_miss(expected: Grid, entries: Sequence[Entry]) -> str:
     return "\n".join([head, f"closest: {sids[0]}{more}: {why}"])
 
 
-def describe(rec: Dict[str, Any]) -> str:
+def describe(rec: SampleRecord) -> str:
     """The failure text of a judged record: why it is not solved, and any error beside."""
     if rec["status"] == "unscored":
         return "unscored: the expected output is hidden; its candidates go to the submission" + (f"\n{rec['error']}" if rec.get("error") else "")

@@ -1,5 +1,5 @@
 """What the controller makes of a run besides the results file: pictures for failures, the HTML
-report and the submission. Glue between the run (session.BattRun) and the plain modules that
+report and the submission. Glue between the run (battrun.BattRun) and the plain modules that
 render them (pictures, html_report, submission); each file is written atomically."""
 
 from __future__ import annotations
@@ -8,9 +8,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import grids, html_report, pictures, submission
 from .files import write_atomic
+from .results import SampleRecord
 
 
-def _shown(rec: Dict[str, Any]) -> List[Tuple[str, grids.Grid]]:
+def _shown(rec: SampleRecord) -> List[Tuple[str, grids.Grid]]:
     """The closest candidates a record names, checked (a demo record comes from a worker)."""
     out = []
     show = rec.get("show")
@@ -22,7 +23,7 @@ def _shown(rec: Dict[str, Any]) -> List[Tuple[str, grids.Grid]]:
     return out
 
 
-def drawer(run: Any, nodeid: str, rec: Dict[str, Any], verbose: bool) -> Optional[Callable[[str], Any]]:
+def drawer(run: Any, nodeid: str, rec: SampleRecord, verbose: bool) -> Optional[Callable[[str], Any]]:
     """Turns an unsolved sample's text into a report ``longrepr`` that draws its grids (None: text only)."""
     if rec.get("status") != "unsolved":
         return None

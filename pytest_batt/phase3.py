@@ -3,7 +3,7 @@
 This module owns a literal, independent implementation of the Phase 3 scoring rules
 (``o_score``, ``d_score``, ``s_score``, oracle and pass@2), written to check the plugin's
 scoring and to measure the honest "before" time. It deliberately does not use
-:mod:`pytest_batt.scoring` or :mod:`pytest_batt.session`: where the plugin folds one diff
+:mod:`pytest_batt.scoring` or :mod:`pytest_batt.battrun`: where the plugin folds one diff
 call per sample, this scorer repeats the diff call for every candidate, exactly as Phase 3
 does, and on test samples it diffs every candidate's value as the batt returned it (``()``,
 ``None``, grids of floats), not only valid grids. It writes the same results file
@@ -11,7 +11,9 @@ does, and on test samples it diffs every candidate's value as the batt returned 
 
 Shared with the plugin, and so not checked by comparing the two: the parsing of a batt's
 return value (:func:`pytest_batt.runner.normalise_candidates` and ``normalise_rows``), task
-loading and the results writer. That parsing was checked against tokpidjin's own scorer.
+loading (``TaskSet.sample_keys`` included) and the results writer (``results.new_record`` and
+``sample_entry``, a sample's record and its file entry). That parsing was checked against
+tokpidjin's own scorer.
 """
 
 from __future__ import annotations
@@ -159,14 +161,11 @@ class _TaskScorer:
         self.d_score: DScore = {}
         self.memory: Dict[str, Any] = {}
 
-    def sample(self, sample: Sample) -> Tuple[Dict[str, Any], List[Tuple[str, Optional[Grid], Any, None]]]:
-        """Score one sample; returns its results record and its candidates (for pass@2)."""
+    def sample(self, sample: Sample) -> Tuple[results.Sample, List[Tuple[str, Optional[Grid], Any, None]]]:
+        """Score one sample; returns its entry in the results file and its candidates (for pass@2)."""
         wall0, cpu0 = time.perf_counter(), time.process_time()
         task, S, I, O = self.task, self.task.S, sample.input, sample.output
-        rec: Dict[str, Any] = {
-            "kind": sample.kind, "index": sample.index, "status": "unsolved", "candidates": 0,
-            "matched": [], "calls": 1, "seconds": 0.0, "cpu_seconds": 0.0, "error": None,
-        }
+        rec = results.new_record(task.id, sample.kind, sample.index, calls=1)
         status, value = _call(self.func, self.timeout, "solve call", (task.id, S, I, None, self.log_path), _solve_parse)
         cands: List[Tuple[str, Optional[Grid], Any, None]] = []
         if status != "ok":
@@ -198,13 +197,13 @@ class _TaskScorer:
                 rec["error"] = f"{len(failed)} diff call(s) failed and contribute nothing; first: {failed[0]}"
         rec["seconds"] = round(time.perf_counter() - wall0, 6)
         rec["cpu_seconds"] = round(time.process_time() - cpu0, 6)
-        return rec, cands
+        return results.sample_entry(rec), cands
 
 
 def score_task(task: Task, func: Callable[..., Any], timeout: float, log_path: str) -> Dict[str, Any]:
     """One task's entry of the results file, computed literally by the Phase 3 algorithm."""
     scorer = _TaskScorer(task, func, timeout, log_path)
-    samples: List[Dict[str, Any]] = []
+    samples: List[results.Sample] = []
     for sample in task.demos:
         samples.append(scorer.sample(sample)[0])
     s_score = s_snapshot(scorer.d_score)
@@ -227,13 +226,8 @@ def score_task(task: Task, func: Callable[..., Any], timeout: float, log_path: s
 
 def _failed_task(taskset: TaskSet, task_id: str, message: str) -> Dict[str, Any]:
     """A task whose data is invalid costs that task alone: its samples are errors, as in the plugin."""
-    samples = []
-    for name in taskset.sample_names(task_id):
-        kind, index = name[:-1].split("[")
-        samples.append({
-            "kind": kind, "index": int(index), "status": "error", "candidates": 0, "matched": [],
-            "calls": 0, "seconds": 0.0, "cpu_seconds": 0.0, "error": message,
-        })
+    samples = [results.sample_entry(results.new_record(task_id, kind, index, status="error", error=message))
+               for kind, index in taskset.sample_keys(task_id)]
     return {
         "samples": samples, "o_score": {}, "d_score": {}, "s_score": {},
         "solved": {"oracle": False, "at_2": False}, "seconds": 0.0, "error": message,

@@ -18,7 +18,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import compare, outputs, processes, report, results, resume, runner, session, sharding, settings as settings_mod
+from . import battrun, compare, nodeids, outputs, processes, report, results, resume, runner, sharding, settings as settings_mod
 from . import verdict, watchdog
 from .items import STATE, BattSample, State, handoff_path, make_tasks
 from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
@@ -161,7 +161,7 @@ def pytest_configure(config: pytest.Config) -> None:
         state, batt = _prepare(config)
     except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
         # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
-        where = f"{session.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
+        where = f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
         raise pytest.UsageError(where + str(e)) from None
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
@@ -174,7 +174,7 @@ def pytest_configure(config: pytest.Config) -> None:
             state.batt()
         except runner.BattLoadError as e:
             # The controller imported it: this worker's side (another directory or host) differs.
-            raise pytest.UsageError(f"{session.WORKER_FAILED}in {config.invocation_params.dir}: {e}") from None
+            raise pytest.UsageError(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}") from None
         # What a worker holds now (pytest, xdist, the batt module and what it imported) lives until
         # the worker exits: leave it out of every later collection, pytest's own at exit included
         # (measured: ~0.15 CPU s less per worker on a one-task run).
@@ -245,7 +245,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
                      {tid: taskset.task_hash(tid) for tid in task_ids if tid in state.resume["tasks"]})
     if baseline is not None:
         state.baseline = baseline
-        state.baseline_status = session.baseline_statuses(baseline)
+        state.baseline_status = battrun.baseline_statuses(baseline)
     if state.scratch:
         os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
     return state, batt
@@ -358,7 +358,7 @@ class Controller:
         self.state = state
         self.batt = batt
         opts = state.settings
-        self.run = session.BattRun(state.full_taskset or state.taskset, state.task_ids, keep_attempts=bool(opts.html_path or opts.submission_path))
+        self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids, keep_attempts=bool(opts.html_path or opts.submission_path))
         self.output_notes: List[str] = []
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
@@ -373,7 +373,7 @@ class Controller:
         self._data_sha256 = ""
         self._last_checkpoint = self._last_progress = time.monotonic()
         if state.resume is not None:
-            self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry, session.sample_nodeid)
+            self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry)
             self.run.records.update(self.taken.records)
             self.run.whole.update(self.taken.whole)
             state.skip = self.taken.skip
@@ -410,8 +410,8 @@ class Controller:
         return lines
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed and report.nodeid.startswith(session.PREFIX) and "::" not in report.nodeid:
-            self.run.task_failed(report.nodeid[len(session.PREFIX):], str(report.longrepr))
+        if report.failed and report.nodeid.startswith(nodeids.PREFIX) and "::" not in report.nodeid:
+            self.run.task_failed(report.nodeid[len(nodeids.PREFIX):], str(report.longrepr))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.run.collected(item.nodeid for item in session.items)
@@ -443,7 +443,7 @@ class Controller:
         elif report.failed and report.when in ("setup", "call"):
             message = str(report.longrepr).strip().splitlines()[-1][:500]
             if report.nodeid.endswith("::task"):
-                self.run.task_failed(report.nodeid[len(session.PREFIX):].split("::")[0], message)
+                self.run.task_failed(report.nodeid[len(nodeids.PREFIX):].split("::")[0], message)
             else:
                 self.run.add_failure(report.nodeid, "error", message)
 
@@ -462,7 +462,7 @@ class Controller:
         if self.state.baseline is not None:
             self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
             self.results["comparison"] = compare.to_json(self.comparison)
-            self.breaches = [(g.expr, why) for g in map(compare.parse_gate, opts.compare_fail) for why in [g.check(self.comparison)] if why]
+            self.breaches = compare.breaches([compare.parse_gate(e) for e in opts.compare_fail], self.comparison)
             if self.breaches and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.taken is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.results["session"]["complete"]:
@@ -553,13 +553,8 @@ class Controller:
             terminalreporter.section("batt comparison")
             for line in compare.render(self.comparison):
                 terminalreporter.write_line(line)
-            gates = self.state.settings.compare_fail
-            if self.breaches:
-                terminalreporter.write_line("")
-                for line in report.table([["gate", "breached because"]] + [list(b) for b in self.breaches]):
-                    terminalreporter.write_line(line, red=True)
-            elif gates:
-                terminalreporter.write_line(f"gates hold: {', '.join(gates)}", green=True)
+            for line in report.gate_lines(self.state.settings.compare_fail, self.breaches):
+                terminalreporter.write_line(line, red=bool(self.breaches), green=not self.breaches)
 
 
 def _load(path: str, nodeid: str) -> Optional[Dict[str, Any]]:
@@ -615,7 +610,7 @@ class XdistHooks:
         self.controller.run.collected(ids)
 
     @staticmethod
-    def _use_record(report: pytest.TestReport, record: Dict[str, Any], message: str) -> None:
+    def _use_record(report: pytest.TestReport, record: results.SampleRecord, message: str) -> None:
         """The worker died, but left the sample's record: the verdict on it follows in logreport."""
         report.batt_record = record  # type: ignore[attr-defined]
         report.outcome = "failed"
@@ -631,13 +626,13 @@ class XdistHooks:
         replacement that dies early (xdist may be shutting down as it starts) is xdist's to
         handle; stopping the run there would leave samples unrun."""
         if error is not None and not self.collected:
-            raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {session.worker_failure(str(error))}")
+            raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {battrun.worker_failure(str(error))}")
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else "?"
         fspath, _, domain = crashitem.partition("::")
-        report.location = (fspath, None, f"{fspath[len(session.PREFIX):]}::{domain}")
+        report.location = (fspath, None, f"{fspath[len(nodeids.PREFIX):]}::{domain}")
         scratch = self.controller.state.scratch
         opts = self.controller.state.settings
         note = watchdog.read_note(handoff_path(scratch, worker, "hardstop"))
@@ -648,7 +643,7 @@ class XdistHooks:
         # it, the worker's scratch directory is its host's own (another machine), not ours.
         shared = node is None or os.path.exists(stack)
         where = worker if shared else f"{worker} ({_spec(node)})"
-        status, message = session.crash_status(note, _read(stack), opts.timeout, opts.grace, where, shared)
+        status, message = battrun.crash_status(note, _read(stack), opts.timeout, opts.grace, where, shared)
         ended_itself = _load(handoff_path(scratch, worker, "record"), crashitem)
         partial = _load(handoff_path(scratch, worker, "partial"), crashitem)
         if ended_itself:  # after the sample, to take threads it could not stop with it
@@ -656,7 +651,7 @@ class XdistHooks:
             return
         if partial and partial.get("stage") == "final":  # the calls were done; what they left behind hung
             record = partial["record"]
-            record["error"] = "; ".join(filter(None, [record["error"], f"then {status}: {message}"]))
+            results.add_error(record, f"then {status}: {message}")
             text = record["message"] if record["status"] == "unsolved" else ""
             self._use_record(report, record, f"{text}\n{record['error']}".strip())
             return

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Mapping, Sequence, Tuple
+
+from .results import STATUSES
 
 PER_TASK_LIMIT = 40  # past this many tasks, list only the tasks that had problems
 
@@ -12,12 +14,17 @@ def _best(o_score: Dict[str, int], n: int = 2) -> str:
     return ", ".join(f"{sid} ({hits})" for sid, hits in top if hits > 0) or "-"
 
 
-def _problems(samples: List[Dict[str, Any]]) -> str:
+def problems(samples: List[Dict[str, Any]]) -> Dict[str, int]:
+    """How many samples timed out, raised, crashed or are missing, by status, in order of first sight."""
     counts: Dict[str, int] = {}
     for s in samples:
         if s["status"] not in ("solved", "unsolved", "unscored"):
             counts[s["status"]] = counts.get(s["status"], 0) + 1
-    return ", ".join(f"{n} {status}" for status, n in counts.items()) or "-"
+    return counts
+
+
+def _problems(samples: List[Dict[str, Any]]) -> str:
+    return ", ".join(f"{n} {status}" for status, n in problems(samples).items()) or "-"
 
 
 def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
@@ -56,17 +63,10 @@ def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
         if len(shown) < len(rows):
             lines.append(f"({len(rows) - len(shown)} tasks without problems not listed; -v lists all)")
         lines.append("")
-    samples = [s for t in tasks.values() for s in t["samples"]]
-    counts = {status: sum(s["status"] == status for s in samples) for status in ("solved", "unsolved", "unscored", "timeout", "error", "crash", "missing")}
-    n = len(tasks)
-    at2 = sum(t["solved"]["at_2"] for t in tasks.values())
-    oracle = sum(t["solved"]["oracle"] for t in tasks.values())
-    lines.append(
-        f"tasks: {n}   pass@2: {at2}/{n}   oracle: {oracle}/{n}   samples solved: {counts['solved']}/{len(samples)}"
-        + "".join(f"   {status}: {c}" for status, c in counts.items() if status != "solved" and c)
-    )
-    if counts["unscored"]:
-        lines.append(f"unscored: {counts['unscored']} test samples have hidden outputs (no solutions file): "
+    lines.append(totals_line(tasks))
+    unscored = sum(s["status"] == "unscored" for t in tasks.values() for s in t["samples"])
+    if unscored:
+        lines.append(f"unscored: {unscored} test samples have hidden outputs (no solutions file): "
                      "pass@2 and oracle count only what could be judged; score the submission where the solutions are")
     session = results["session"]
     workers = results["config"]["workers"]
@@ -78,6 +78,27 @@ def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
         f"({workers} worker{'s' if workers != 1 else ''})" + ("" if session["complete"] else "   [incomplete run]")
     )
     return lines
+
+
+def totals_line(tasks: Mapping[str, Any]) -> str:
+    """The run in one line (the terminal summary's and phase3's): pass@2, oracle, samples by status."""
+    samples = [s for t in tasks.values() for s in t["samples"]]
+    counts = {status: sum(s["status"] == status for s in samples) for status in STATUSES}
+    n = len(tasks)
+    at2 = sum(t["solved"]["at_2"] for t in tasks.values())
+    oracle = sum(t["solved"]["oracle"] for t in tasks.values())
+    return (f"tasks: {n}   pass@2: {at2}/{n}   oracle: {oracle}/{n}   samples solved: {counts['solved']}/{len(samples)}"
+            + "".join(f"   {status}: {c}" for status, c in counts.items() if status != "solved" and c))
+
+
+def gate_lines(gates: Sequence[str], breaches: Sequence[Tuple[str, str]]) -> List[str]:
+    """What the gates say (the terminal summary's and ``compare --fail``'s): a blank line and a
+    table of the breached ones, else that they hold; nothing without gates."""
+    if breaches:
+        return [""] + table([["gate", "breached because"]] + [list(b) for b in breaches])
+    if gates:
+        return [f"gates: {len(gates)} hold ({', '.join(gates)})"]
+    return []
 
 
 def clip(text: str, limit: int) -> str:

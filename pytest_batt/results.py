@@ -1,4 +1,5 @@
-"""The results file: schema 1, written atomically, read back with one clear error when unusable."""
+"""The results file (schema 1, written atomically, read back with one clear error when unusable)
+and the sample records it is made from."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import gzip
 import json
 import os
 import platform
-from typing import Any, Dict, Iterator, List, Optional, TypedDict
+from typing import Any, Dict, Iterator, List, Mapping, Optional, TypedDict, cast
 
 from . import __version__, files
 
@@ -63,17 +64,26 @@ class Session(TypedDict, total=False):
     shards: Dict[str, Any]  # only in a merged file
 
 
-class Sample(TypedDict, total=False):
-    kind: str
+class SampleCore(TypedDict):
+    """What every sample has, in the file and in its record (below); the file keeps exactly these."""
+
+    kind: str  # "demo" or "test"
     index: int
-    status: str
+    status: str  # a record's is "ok" until the controller judges it
     candidates: int
     matched: List[str]
     calls: int
     seconds: float
     cpu_seconds: float
     error: Optional[str]
-    fold: Dict[str, Any]  # only in a task not finished: what --batt-resume refolds
+
+
+SAMPLE_KEYS = tuple(SampleCore.__annotations__)
+STATUSES = ("solved", "unsolved", "unscored", "timeout", "error", "crash", "missing")  # a sample's, in a file
+
+
+class Sample(SampleCore, total=False):
+    fold: Dict[str, Any]  # only in a task not finished: what --batt-resume refolds (resume.fold_data)
 
 
 class DEntry(TypedDict):
@@ -114,6 +124,51 @@ class ResultsFile(TypedDict, total=False):
     session: Session
     tasks: Dict[str, TaskEntry]  # task id -> entry
     comparison: Dict[str, Any]  # only with --batt-compare
+
+
+# --- a sample's record -------------------------------------------------------------------------
+# Built by the process that ran the sample (runner.run_sample in a worker, phase3, the thread
+# design), judged and kept by the controller (judging, battrun), and written to the file as
+# sample_entry(record). Builtin types only: it travels on xdist's test reports as JSON.
+
+class _RecordCore(SampleCore):
+    task: str
+    message: Optional[str]  # why an unsolved sample missed: the first lines of its failure
+
+
+class SampleRecord(_RecordCore, total=False):
+    # the worker's
+    cands: List[List[Any]]  # [solver_id, grid fingerprint or None, count]: distinct pairs, batt order
+    grids: Dict[str, str]  # test samples: fingerprint -> grids.encode(grid), for the controller to judge
+    show: Optional[List[List[str]]]  # a miss's closest candidates, [solver_id, encoded grid]
+    d: Dict[str, Dict[str, List[Any]]]  # solver -> differ -> [iz, zo, created]: scoring.SampleFold
+    differ_last_t: Dict[str, Any]  # differ -> last_t of its last own row so far; "last_t" in a file's fold
+    leaked_threads: List[str]  # threads the batt left running (items.py takes them out)
+    # the controller's (judging.judge, battrun)
+    o: Dict[str, int]  # o_score hits of this sample
+    expected: Optional[str]  # the expected output's fingerprint
+    ranked: List[List[str]]  # test samples: [solver_id, fingerprint] of valid candidates, batt order
+    attempts: List[List[str]]  # test samples: the two attempts, [solver_id, encoded grid]
+
+
+def new_record(task_id: str, kind: str, index: int, *, status: str = "ok", error: Optional[str] = None,
+               calls: int = 0, seconds: float = 0.0) -> SampleRecord:
+    """A sample's record as every producer starts it: nothing found, nothing matched yet."""
+    return {"task": task_id, "kind": kind, "index": index, "status": status, "error": error, "message": None,
+            "candidates": 0, "matched": [], "calls": calls, "seconds": seconds, "cpu_seconds": 0.0}
+
+
+def add_error(rec: SampleRecord, note: str) -> None:
+    """Append ``note`` to the record's error text, after what it already says."""
+    rec["error"] = "; ".join(filter(None, [rec["error"], note]))
+
+
+def sample_entry(rec: Mapping[str, Any], fold: Optional[Dict[str, Any]] = None) -> Sample:
+    """A record as the results file keeps the sample; ``fold``: what resuming needs (a task not finished)."""
+    entry = {k: rec.get(k) for k in SAMPLE_KEYS}
+    if fold is not None:
+        entry["fold"] = fold
+    return cast(Sample, entry)
 
 
 class ResultsError(ValueError):

@@ -9,9 +9,14 @@ full. Nothing here knows pytest.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, cast
 
-FOLD_KEYS = ("o", "d", "last_t", "ranked", "expected", "message")
+from .nodeids import sample_nodeid
+from .results import SampleRecord, new_record
+
+# A record's keys -> their names in a sample's ``fold``. The file keeps schema 1's "last_t" for
+# what the record calls ``differ_last_t`` (each differ's last own step), so older files resume.
+FOLD_KEYS = {"o": "o", "d": "d", "differ_last_t": "last_t", "ranked": "ranked", "expected": "expected", "message": "message"}
 RETRYABLE = ("crash", "timeout")
 
 
@@ -38,7 +43,7 @@ class Taken:
     """What a resumed run takes from the file instead of running it."""
 
     whole: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # task id -> its entry, as it stands
-    records: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # node id -> sample record with fold data
+    records: Dict[str, SampleRecord] = field(default_factory=dict)  # node id -> sample record with fold data
     skip: Set[str] = field(default_factory=set)  # node ids not to run
     rerun_whole: List[str] = field(default_factory=list)  # partial tasks without fold data: run again
 
@@ -47,8 +52,7 @@ class Taken:
         return len(self.skip)
 
 
-def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], retry: bool,
-         nodeid: Any) -> Taken:
+def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], retry: bool) -> Taken:
     """Decide, per task of ``plan`` (node id -> (task, kind, index)), what the file gives."""
     by_task: Dict[str, List[str]] = {}
     for n, (tid, _, _) in plan.items():
@@ -62,7 +66,7 @@ def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], 
         for s in entry.get("samples", []):
             if s.get("status") in (None, "missing") or (retry and s.get("status") in RETRYABLE):
                 continue
-            usable[nodeid(tid, f"{s['kind']}[{s['index']}]")] = s
+            usable[sample_nodeid(tid, s["kind"], s["index"])] = s
         if not usable:
             continue
         if set(nodeids) <= set(usable):
@@ -77,11 +81,13 @@ def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], 
     return taken
 
 
-def record_of(task_id: str, sample: Mapping[str, Any]) -> Dict[str, Any]:
+def record_of(task_id: str, sample: Mapping[str, Any]) -> SampleRecord:
     """A results file's sample (with its ``fold`` data) as the record the controller folds."""
-    rec = {k: v for k, v in sample.items() if k != "fold"}
-    rec["task"] = task_id
-    rec.update(sample["fold"])
+    rec = new_record(task_id, sample["kind"], sample["index"])
+    data = cast(Dict[str, Any], rec)
+    data.update((k, v) for k, v in sample.items() if k != "fold")
+    fold = sample["fold"]
+    data.update((key, fold[name]) for key, name in FOLD_KEYS.items() if name in fold)
     return rec
 
 
@@ -89,7 +95,7 @@ def fold_data(record: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     """What a sample record must keep in the file so a resumed run can fold it again."""
     if record.get("status") == "missing":
         return None
-    return {k: record[k] for k in FOLD_KEYS if k in record}
+    return {name: record[key] for key, name in FOLD_KEYS.items() if key in record}
 
 
 def summary(taken: Taken, to_run: int, path: str) -> str:

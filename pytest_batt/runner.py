@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from . import grids, judging, processes
+from .results import SampleRecord, add_error, new_record
 from .scoring import Row, SampleFold, summarise_rows
 from .tasks import Sample, Task
 
@@ -213,17 +214,6 @@ def load_batt(spec: str, base_dir: Optional[str] = None) -> BattModule:
 
 # --- normalising returns ---------------------------------------------------------------
 
-def _int(value: Any) -> Optional[int]:
-    if isinstance(value, int):
-        return int(value)
-    if hasattr(value, "__index__") and not isinstance(value, float):
-        try:
-            return int(value.__index__())
-        except Exception:
-            return None
-    return None
-
-
 def _rows_of(value: Any, what: str) -> List[Any]:
     if isinstance(value, (str, bytes, dict)) or value is None:
         raise ContractError(f"{what} must be a sequence of 4-tuples, got {type(value).__name__}")
@@ -347,10 +337,10 @@ def normalise_rows(s: Any) -> List[Row]:
         if type(value) is tuple and value:
             size = value[0]
             if type(size) is not int:
-                size = _int(size)
+                size = grids.as_int(size)
         else:
             size = None
-        append((last_t if type(last_t) is int else _int(last_t), s_sid, d_name, size))
+        append((last_t if type(last_t) is int else grids.as_int(last_t), s_sid, d_name, size))
     return out
 
 
@@ -558,11 +548,11 @@ class _ThreadStop(SystemExit):
     """Raised into a thread the batt left running, to end it."""
 
 
-Checkpoint = Callable[[Dict[str, Any], str], None]
+Checkpoint = Callable[[SampleRecord, str], None]
 
 
 def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard,
-               log_path: str = os.devnull, checkpoint: Optional[Checkpoint] = None) -> Dict[str, Any]:
+               log_path: str = os.devnull, checkpoint: Optional[Checkpoint] = None) -> SampleRecord:
     """Solve one sample and fold its differ rows; returns the sample's record.
 
     ``checkpoint``, if given, receives the record as it stands after the solve call (its diff
@@ -579,22 +569,20 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     ended = processes.end_new(procs_before)
     if ended:
         note = f"the batt left {len(ended)} process(es) running; they were ended: {', '.join(ended[:5])}"
-        rec["error"] = "; ".join(filter(None, [rec["error"], note]))
+        add_error(rec, note)
     return rec
 
 
 def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard, log_path: str,
-                checkpoint: Optional[Checkpoint]) -> Dict[str, Any]:
+                checkpoint: Optional[Checkpoint]) -> SampleRecord:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     S, I = task.S, sample.input
-    rec: Dict[str, Any] = {
-        "task": task.id, "kind": sample.kind, "index": sample.index, "status": "ok",
-        "error": None, "message": None, "candidates": 0, "calls": 1, "d": {}, "last_t": {},
-    }
+    rec = new_record(task.id, sample.kind, sample.index, calls=1)
+    rec["d"], rec["differ_last_t"] = {}, {}
     keys = sample.kind == "test"
     solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), lambda r: normalise_candidates(_split(r)[0], keys))
     if solve.status != "ok":
-        rec.update(status=solve.status, error=solve.message)
+        rec["status"], rec["error"] = solve.status, solve.message
     else:
         cands: List[Candidate] = solve.value
         rec["candidates"] = len(cands)
@@ -617,7 +605,9 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
             rec["message"] = judging.describe_miss(sample.output, entries)
             rec["show"] = judging.show(sample.output, entries)
         if checkpoint is not None:
-            checkpoint({**rec, "seconds": round(time.perf_counter() - wall0, 6), "cpu_seconds": round(time.process_time() - cpu0, 6)}, "solve")
+            so_far = rec.copy()
+            so_far["seconds"], so_far["cpu_seconds"] = round(time.perf_counter() - wall0, 6), round(time.process_time() - cpu0, 6)
+            checkpoint(so_far, "solve")
         diff_errors = _fold_diffs(func, guard, task, sample, cands, rec, log_path)
         if diff_errors:
             rec["error"] = diff_errors
@@ -629,7 +619,7 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
 
 
 def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Sample,
-                cands: List[Candidate], rec: Dict[str, Any], log_path: str) -> Optional[str]:
+                cands: List[Candidate], rec: SampleRecord, log_path: str) -> Optional[str]:
     """Phase 3's diff calls, each made once and folded for every candidate it stands for.
 
     Demo: Phase 3 diffs against the expected output once per candidate, always the same
@@ -658,7 +648,7 @@ def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Samp
         summaries = {key: diff(f"diff call {n}/{len(first)}", value) for n, (key, value) in enumerate(first.items(), 1)}
         for c in cands:
             fold.add_pass(c.solver_id, summaries[c.diff_key])
-    rec["d"], rec["last_t"] = fold.to_record()
+    rec["d"], rec["differ_last_t"] = fold.to_record()
     if not problems:
         return None
     return f"{len(problems)} diff call(s) failed and contribute nothing; first: {problems[0]}"

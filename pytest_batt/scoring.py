@@ -99,7 +99,7 @@ class SampleFold:
         self.memory.update(summary.last_own)
 
     def to_record(self) -> Tuple[Dict[str, Dict[str, list]], Dict[str, Any]]:
-        """JSON form: ``created`` is ``[last_t]`` when known here, ``None`` to inherit."""
+        """The record's ``d`` and ``differ_last_t``: ``created`` is ``[last_t]`` when known here, ``None`` to inherit."""
         d = {
             sid: {name: [iz, zo, None if created is INHERIT else [created]] for name, (iz, zo, created) in per.items()}
             for sid, per in self.entries.items()
@@ -130,7 +130,7 @@ def score_task(records: Sequence[Mapping[str, Any]]) -> Dict[str, Any]:
                     entry = mine[name] = {"last_t": created[0] if created is not None else memory.get(name), "iz": 0, "zo": 0}
                 entry["iz"] += iz
                 entry["zo"] += zo
-        memory.update(rec.get("last_t", {}))
+        memory.update(rec.get("differ_last_t", {}))
     if not demo_done:
         s_score = _s_score(d_score)
         demo_score = dict(o_score)

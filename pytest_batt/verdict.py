@@ -6,12 +6,13 @@ Set on the report on the controller, before the terminal, junitxml, the cache (`
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, List, Optional, Tuple
 
 from .judging import describe
+from .results import SampleRecord
 
 
-def apply(report: Any, rec: Dict[str, Any], baseline_status: Optional[str], draw: Optional[Callable[[str], Any]] = None) -> None:
+def apply(report: Any, rec: SampleRecord, baseline_status: Optional[str], draw: Optional[Callable[[str], Any]] = None) -> None:
     """``draw``: turns a failure's text into the report's ``longrepr`` (the controller adds the grids)."""
     solved = rec["status"] == "solved"
     text = "" if solved else describe(rec)
@@ -35,7 +36,7 @@ def apply(report: Any, rec: Dict[str, Any], baseline_status: Optional[str], draw
     report.user_properties = merge(getattr(report, "user_properties", []), properties(rec))
 
 
-def properties(rec: Dict[str, Any]) -> List[Tuple[str, Any]]:
+def properties(rec: SampleRecord) -> List[Tuple[str, Any]]:
     """Shown by --junitxml as <property> elements, for CI dashboards."""
     return [("batt_status", rec["status"]), ("batt_candidates", rec.get("candidates", 0)), ("batt_calls", rec.get("calls", 0))]
 

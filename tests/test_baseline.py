@@ -28,7 +28,7 @@ def test_save_then_compare_unchanged_passes_with_unsolved_as_xfail(project):
     result.assert_outcomes(passed=6, xfailed=2)
     assert result.ret == 0
     assert "samples: 8 compared, 0 newly solved, 0 regressed" in result.stdout.str()
-    assert "gates hold: solved" in result.stdout.str()
+    assert "gates: 1 hold (solved)" in result.stdout.str()
     data = json.loads((project.path / "r.json").read_text())
     assert data["comparison"]["samples"]["compared"] == 8 and data["comparison"]["samples"]["changes"] == []
     assert "unsolved in baseline (unsolved)" in run(project, "toybatt.py", "--batt-compare", "base.json", "-rx").stdout.str()

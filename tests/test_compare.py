@@ -238,3 +238,25 @@ def test_render_caps_long_lists_and_counts_other_changes() -> None:
     assert "highest time ratios: t05 3.00x, t00 1.00x, t01 1.00x" in lines
     timeouts = run({"t": task([U], ["timeout"])})
     assert "1 other status changes" in render(compare(timeouts, run({"t": task([U], [U])})))[3]
+
+
+def test_gate_lines_and_totals_are_one_text_for_the_cli_and_the_terminal_summary():
+    """report.gate_lines / totals_line print what `compare --fail` and the plugin's summary print alike."""
+    from pytest_batt import compare as compare_mod, report
+
+    before = run({"a": task([S, S], [S]), "b": task([S], [U])})
+    after = run({"a": task([U, S], ["timeout"]), "b": task([S], [U])})
+    comp = compare(before, after)
+    gates = [parse_gate(e) for e in ("solved", "pass2", "time:10000%")]
+    breached = compare_mod.breaches(gates, comp)
+    assert [expr for expr, _ in breached] == ["solved", "pass2"]
+    assert report.gate_lines([g.expr for g in gates], breached) == [
+        "",
+        "gate    breached because",
+        f"solved  {breached[0][1]}",
+        f"pass2   {breached[1][1]}",
+    ]
+    assert report.gate_lines(["solved", "score"], []) == ["gates: 2 hold (solved, score)"]
+    assert report.gate_lines([], []) == []
+    assert report.totals_line(after["tasks"]) == \
+        "tasks: 2   pass@2: 0/2   oracle: 0/2   samples solved: 2/5   unsolved: 2   timeout: 1"

@@ -63,3 +63,28 @@ def test_differences_are_counted_and_located():
 def test_side_by_side_aligns_titled_blocks():
     lines = grids.side_by_side([("expected", ["12", "34"]), ("got", ["1"])])
     assert lines == ["expected   got", "12         1", "34"]
+
+
+class _Index:
+    def __init__(self, n):
+        self.n = n
+
+    def __index__(self):
+        if self.n is None:
+            raise RuntimeError("hostile __index__")
+        return self.n
+
+
+@pytest.mark.parametrize("value, expected", [
+    (3, 3), (0, 0), (np.int64(7), 7), (np.uint8(2), 2), (_Index(4), 4),
+    (True, None), (False, None), (np.bool_(True), None),  # bool is an int subclass, never a contract int
+    (1.0, None), (np.float64(2.0), None), ("1", None), (None, None), (_Index(None), None),
+])
+def test_one_int_rule_for_grid_cells_and_differ_values(value, expected):
+    """grids.as_int is the rule; a grid cell and a differ row's size or last_t follow it alike."""
+    from pytest_batt import runner
+
+    got = grids.as_int(value)
+    assert got == expected and (got is None or type(got) is int)
+    assert grids.try_grid([[value]]) == (None if expected is None or expected > 9 else ((expected,),))
+    assert runner.normalise_rows([(value, "None", "d", (value, "x"))]) == [(expected, "None", "d", expected)]

@@ -180,23 +180,44 @@ def _stubborn() -> None:
             pass
 
 
-def test_solve_timeout_contributes_nothing_and_restores_handler(tmp_path: Path) -> None:
+@pytest.mark.parametrize("outer_timer", [None, 30.0], ids=["no-timer", "running-timer"])
+def test_solve_timeout_contributes_nothing_and_restores_handler(tmp_path: Path, outer_timer: Optional[float]) -> None:
+    """Both cases run: no timer around the scorer, and one already running (pytest-timeout's under
+    --timeout, here our own), which must be left running with its own handler."""
     def solve(I: tuple) -> List[tuple]:
         if I == T([[5]]):
             _stubborn()
         return cands(("A", [[2]]))
 
-    before = signal.getsignal(signal.SIGALRM)
-    timer_before = signal.getitimer(signal.ITIMER_REAL)[0]  # pytest-timeout's, under --timeout
-    entry = score(tmp_path, ONE_DEMO, Toy(solve, lambda I, C: [(1, "None", "d", (0,))]), timeout=0.05)
+    def outer(signum: int, frame: Any) -> None:
+        raise AssertionError("the outer timer fired")
+
+    saved_handler = signal.getsignal(signal.SIGALRM)
+    saved_timer = signal.getitimer(signal.ITIMER_REAL)  # pytest-timeout's, if it runs under --timeout
+    try:
+        if outer_timer is not None:
+            signal.signal(signal.SIGALRM, outer)
+            signal.setitimer(signal.ITIMER_REAL, outer_timer)
+        else:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        before = signal.getsignal(signal.SIGALRM)
+        entry = score(tmp_path, ONE_DEMO, Toy(solve, lambda I, C: [(1, "None", "d", (0,))]), timeout=0.05)
+        handler_after, timer_after = signal.getsignal(signal.SIGALRM), signal.getitimer(signal.ITIMER_REAL)[0]
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, saved_handler)
+        if saved_timer[0] > 0:
+            signal.setitimer(signal.ITIMER_REAL, *saved_timer)
     test = entry["samples"][1]
     assert test["status"] == "timeout" and "timed out after 0.05 s" in test["error"]
     assert test["calls"] == 1 and test["candidates"] == 0
     assert entry["o_score"] == {"A": 1} and entry["d_score"]["A"]["d"]["zo"] == 1
     assert entry["solved"] == {"oracle": False, "at_2": False}
-    assert signal.getsignal(signal.SIGALRM) is before
-    timer_after = signal.getitimer(signal.ITIMER_REAL)[0]
-    assert timer_after == 0.0 if timer_before == 0.0 else 0.0 < timer_after <= timer_before
+    assert handler_after is before
+    if outer_timer is None:
+        assert timer_after == 0.0
+    else:
+        assert outer_timer - 5 < timer_after < outer_timer  # still running, less the time spent
 
 
 def test_diff_timeout_and_raise_contribute_nothing(tmp_path: Path) -> None:

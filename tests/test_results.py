@@ -154,3 +154,36 @@ def test_the_readme_lists_exactly_the_schemas_keys():
     keys = collections.Counter(p.rsplit(".", 1)[-1] for p in schema_paths())
     del keys["*"]
     assert documented == keys
+
+
+def test_every_producer_makes_records_of_the_declared_keys_only(tmp_path):
+    """results.SampleRecord is the one definition: a worker's record, the controller's judged and
+    failure records, a resumed one and a checkpoint all have its required keys and no others."""
+    from toys import TASKS
+
+    from pytest_batt import battrun, resume, runner
+    from pytest_batt.tasks import TaskSet
+
+    declared = set(typing.get_type_hints(results.SampleRecord))
+    required = set(results.SampleRecord.__required_keys__)
+    assert set(results.SAMPLE_KEYS) < required and {"task", "message"} < required
+
+    ns = {}
+    exec(TOY_BATT, ns)
+    taskset = TaskSet("toys", TASKS)
+    run = battrun.BattRun(taskset, list(TASKS))
+    blind = taskset.without_test_outputs(["none0003"]).task("none0003")
+    checkpoints = []
+    made = []
+    for sample in blind.samples:  # an unsolved demo, a test with an output of another shape, a solved test
+        rec = runner.run_sample(ns["batt"], blind, sample, checkpoint=lambda r, stage: checkpoints.append(r))
+        made.append(dict(rec))
+        made.append(run.add(f"batt/none0003::{sample.name}", rec))
+    run.add_failure("batt/flip0001::demo[0]", "crash", "it died")
+    run.task_failed("same0002", "bad data")
+    made += checkpoints + [run.records["batt/flip0001::demo[0]"], run.records["batt/same0002::test[0]"]]
+    entry = results.sample_entry(made[1], resume.fold_data(made[1]))
+    made.append(resume.record_of("none0003", entry))
+    assert len(made) == 15 and {r["status"] for r in made} == {"ok", "unsolved", "solved", "crash", "error"}
+    for rec in made:
+        assert required <= set(rec) <= declared, rec

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from pytest_batt import runner, scoring, session
+from pytest_batt import battrun, nodeids, runner, scoring
 from pytest_batt.tasks import TaskSet, parse_task
 
 
@@ -96,9 +96,9 @@ def test_split_fold_equals_literal_phase3(seed):
     taskset = TaskSet("toy", {tid: toy_raw(seed)})
     task, batt = taskset.task(tid), random_batt(seed)
     worker_task = taskset.without_test_outputs([tid]).task(tid)
-    run = session.BattRun(taskset, [tid])
+    run = battrun.BattRun(taskset, [tid])
     for sample in reversed(worker_task.samples):  # records arrive in any order
-        run.add(session.sample_nodeid(tid, sample.name), runner.run_sample(batt, worker_task, sample))
+        run.add(nodeids.sample_nodeid(tid, sample.kind, sample.index), runner.run_sample(batt, worker_task, sample))
     got = run.task_results()[tid]
     want = literal_phase3(batt, task)
     assert got["o_score"] == want["o_score"]
@@ -112,8 +112,8 @@ def test_last_t_is_none_until_a_differ_has_its_own_row_and_then_inherited():
     d, memory = fold.to_record()
     assert d == {"a": {"d": [2, 0, None]}}  # created before the own row: inherits
     assert memory == {"d": 7}
-    first = {"kind": "demo", "o": {}, "d": {}, "last_t": {"d": 3}}
-    second = {"kind": "demo", "o": {"a": 0}, "d": d, "last_t": memory}
+    first = {"kind": "demo", "o": {}, "d": {}, "differ_last_t": {"d": 3}}
+    second = {"kind": "demo", "o": {"a": 0}, "d": d, "differ_last_t": memory}
     assert scoring.score_task([second])["d_score"]["a"]["d"]["last_t"] is None
     assert scoring.score_task([first, second])["d_score"]["a"]["d"]["last_t"] == 3
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pytest_batt import grids, judging, session, submission
+from pytest_batt import battrun, grids, judging, results, submission
 from pytest_batt.__main__ import main
 from pytest_batt.tasks import TaskSet
 
@@ -14,16 +14,15 @@ TASK = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [
 
 def worker_record(kind, index, cands, sent):
     """What a worker sends: distinct (solver, fingerprint, count) and, for a test sample, the grids."""
-    rec = {"task": "t", "kind": kind, "index": index, "status": "ok", "error": None, "message": None, "candidates": 3,
-           "calls": 1, "d": {}, "last_t": {}, "seconds": 0.1, "cpu_seconds": 0.1,
-           "cands": [[sid, grids.fingerprint(g), 1] for sid, g in cands]}
+    rec = results.new_record("t", kind, index, calls=1, seconds=0.1)
+    rec.update(candidates=3, d={}, differ_last_t={}, cands=[[sid, grids.fingerprint(g), 1] for sid, g in cands])
     if kind == "test":
         rec["grids"] = {grids.fingerprint(g): grids.encode(g) for g in sent}
     return rec
 
 
 def test_the_controller_keeps_only_the_two_attempts_once_demo_scores_are_known():
-    run = session.BattRun(TaskSet("x", {"t": TASK}), ["t"], keep_attempts=True)
+    run = battrun.BattRun(TaskSet("x", {"t": TASK}), ["t"], keep_attempts=True)
     # The test sample arrives first: its grids wait for the demo scores that rank them.
     run.add("batt/t::test[0]", worker_record("test", 0, [("a", A), ("b", B), ("c", C)], [A, B, C]))
     assert len(run.records["batt/t::test[0]"]["grids"]) == 3
@@ -39,14 +38,14 @@ def test_the_controller_keeps_only_the_two_attempts_once_demo_scores_are_known()
 
 
 def test_without_a_report_or_submission_no_grid_is_kept():
-    run = session.BattRun(TaskSet("x", {"t": TASK}), ["t"])
+    run = battrun.BattRun(TaskSet("x", {"t": TASK}), ["t"])
     run.add("batt/t::test[0]", worker_record("test", 0, [("a", A)], [A]))
     assert "grids" not in run.records["batt/t::test[0]"] and "attempts" not in run.records["batt/t::test[0]"]
 
 
 def test_hidden_outputs_make_test_samples_unscored_with_their_attempts():
     hidden = {"t": {"train": TASK["train"], "test": [{"input": [[5, 6]]}]}}
-    run = session.BattRun(TaskSet("x", hidden, hidden=True), ["t"], keep_attempts=True)
+    run = battrun.BattRun(TaskSet("x", hidden, hidden=True), ["t"], keep_attempts=True)
     run.add("batt/t::demo[0]", worker_record("demo", 0, [("a", B)], []))
     rec = run.add("batt/t::test[0]", worker_record("test", 0, [("z", C), ("a", A)], [C, A]))
     assert rec["status"] == "unscored" and not any(rec["o"].values()) and "unscored" in judging.describe(rec)

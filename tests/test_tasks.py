@@ -126,3 +126,25 @@ def test_the_selection_a_controller_hands_its_workers(tmp_path):
     got, got_ids = read_selection(str(tmp_path / "sel.json"))
     assert got_ids == ["cccc", "aaaa"] and got.ids() == ["aaaa", "cccc"] and got.name == ts.name
     assert got.task("cccc") == ts.task("cccc") and got.content_hash(ids) == ts.content_hash(ids)
+
+
+def test_every_part_names_a_sample_by_the_items_node_id(tmp_path):
+    """Items, the controller's plan, baseline statuses, a comparison and a resumed file must agree on
+    each sample's node id: one that differs silently loses an xfail, a resumed sample or a listed change."""
+    from pytest_batt import battrun, compare, resume
+    from pytest_batt.nodeids import item_nodeid, task_nodeid
+
+    two_tests = {**TASK, "test": TASK["test"] * 2}
+    ts = load_taskset(str(write(tmp_path / "abcd.json", two_tests)))
+    task = ts.task("abcd")
+    items = [item_nodeid(task.id, s.name) for s in task.samples]  # what items.py gives pytest
+    assert items == ["batt/abcd::demo[0]", "batt/abcd::test[0]", "batt/abcd::test[1]"]
+    assert items[0].startswith(task_nodeid("abcd") + "::")
+    assert ts.sample_keys("abcd") == [(s.kind, s.index) for s in task.samples]
+    plan = battrun.BattRun(ts, ["abcd"]).plan
+    assert list(plan) == items
+    samples = [{"kind": s.kind, "index": s.index, "status": "solved"} for s in task.samples]
+    assert list(battrun.baseline_statuses({"tasks": {"abcd": {"samples": samples}}})) == items
+    assert [compare.SampleChange("abcd", s.kind, s.index, "solved", "unsolved").nodeid for s in task.samples] == items
+    taken = resume.take({"tasks": {"abcd": {"samples": samples}}}, plan, retry=False)
+    assert sorted(taken.skip) == sorted(items)

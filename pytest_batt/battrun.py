@@ -12,40 +12,10 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from . import grids, judging, resume, scoring
+from .nodeids import sample_nodeid
+from .results import SampleRecord, new_record, sample_entry
 from .grids import Grid
 from .tasks import BattDataError, Task, TaskSet
-
-PREFIX = "batt/"
-STATUSES = ("solved", "unsolved", "unscored", "timeout", "error", "crash", "missing")
-SAMPLE_KEYS = ("kind", "index", "status", "candidates", "matched", "calls", "seconds", "cpu_seconds", "error")
-
-
-def task_nodeid(task_id: str) -> str:
-    return PREFIX + task_id
-
-
-def sample_nodeid(task_id: str, sample_name: str) -> str:
-    return f"{PREFIX}{task_id}::{sample_name}"
-
-
-_NAME = re.compile(r"^(demo|test)\[(\d+)\]$")
-
-
-def _sample_entry(rec: Dict[str, Any], partial: bool) -> Dict[str, Any]:
-    """A sample as the results file keeps it; in a task not finished, with what resuming needs."""
-    entry = {k: rec.get(k) for k in SAMPLE_KEYS}
-    fold = resume.fold_data(rec) if partial else None
-    if fold is not None:
-        entry["fold"] = fold
-    return entry
-
-
-def blank_record(task_id: str, kind: str, index: int, status: str, error: str) -> Dict[str, Any]:
-    return {
-        "task": task_id, "kind": kind, "index": index, "status": status, "error": error, "message": None,
-        "candidates": 0, "matched": [], "calls": 0, "seconds": 0.0, "cpu_seconds": 0.0,
-    }
-
 
 def _batt_frame(stack_text: str) -> str:
     """The innermost frame of the thread that was running the batt, from a faulthandler dump."""
@@ -65,7 +35,7 @@ def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
     out = {}
     for tid, task in baseline.get("tasks", {}).items():
         for s in task.get("samples", []):
-            out[sample_nodeid(tid, f"{s['kind']}[{s['index']}]")] = s["status"]
+            out[sample_nodeid(tid, s["kind"], s["index"])] = s["status"]
     return out
 
 
@@ -126,14 +96,12 @@ class BattRun:
         self._demo_nodes: Dict[str, List[str]] = {}
         self._test_nodes: Dict[str, List[str]] = {}
         for tid in self.task_ids:
-            for name in taskset.sample_names(tid):
-                m = _NAME.match(name)
-                assert m is not None
-                nodeid = sample_nodeid(tid, name)
-                self.plan[nodeid] = (tid, m.group(1), int(m.group(2)))
-                (self._demo_nodes if m.group(1) == "demo" else self._test_nodes).setdefault(tid, []).append(nodeid)
+            for kind, index in taskset.sample_keys(tid):
+                nodeid = sample_nodeid(tid, kind, index)
+                self.plan[nodeid] = (tid, kind, index)
+                (self._demo_nodes if kind == "demo" else self._test_nodes).setdefault(tid, []).append(nodeid)
         self.selected: Optional[set] = None
-        self.records: Dict[str, Dict[str, Any]] = {}
+        self.records: Dict[str, SampleRecord] = {}
         self._parsed: Dict[str, Task] = {}
         self.whole: Dict[str, Dict[str, Any]] = {}  # task entries taken as they stand from a resumed file
         self.task_errors: Dict[str, str] = {}
@@ -150,9 +118,9 @@ class BattRun:
         self.task_errors[task_id] = message
         for nodeid, (tid, kind, index) in self.plan.items():
             if tid == task_id and nodeid not in self.records:
-                self.records[nodeid] = blank_record(tid, kind, index, "error", message)
+                self.records[nodeid] = new_record(tid, kind, index, status="error", error=message)
 
-    def add(self, nodeid: str, record: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+    def add(self, nodeid: str, record: SampleRecord) -> Optional[SampleRecord]:
         """Judge a worker's record against the expected output (which only this side has) and keep it."""
         if nodeid not in self.plan:
             return None
@@ -160,7 +128,7 @@ class BattRun:
         if record.get("status") == "ok":
             expected = self._expected(tid, kind, index)
             if expected is None and not (kind == "test" and self.taskset.hidden and self._parsed.get(tid) is not None):
-                record = {**blank_record(tid, kind, index, "error", "the task's data is invalid"), "seconds": record.get("seconds", 0.0)}
+                record = new_record(tid, kind, index, status="error", error="the task's data is invalid", seconds=record.get("seconds", 0.0))
             else:
                 record = judging.judge(record, expected)
         self.records[nodeid] = record
@@ -202,11 +170,11 @@ class BattRun:
         self._keep_two(task_id, self._demo_score(task_id) or scoring.score_task(self._task_records(task_id))["demo_score"])
         out: List[List[Grid]] = []
         for nodeid in self._test_nodes.get(task_id, []):
-            rec = self.records.get(nodeid) or {}
-            out.append([g for g in (grids.decode(enc) for _, enc in rec.get("attempts", [])) if g is not None])
+            kept = self.records[nodeid].get("attempts", []) if nodeid in self.records else []
+            out.append([g for g in (grids.decode(enc) for _, enc in kept) if g is not None])
         return out
 
-    def _task_records(self, task_id: str) -> List[Dict[str, Any]]:
+    def _task_records(self, task_id: str) -> List[SampleRecord]:
         return [self.records[n] for n in self._demo_nodes.get(task_id, []) + self._test_nodes.get(task_id, []) if n in self.records]
 
     def sample_grids(self, nodeid: str) -> Tuple[Optional[Grid], Optional[Grid]]:
@@ -239,7 +207,7 @@ class BattRun:
         """A sample whose item never produced a record (setup error, crash, internal error)."""
         if nodeid in self.plan and nodeid not in self.records:
             tid, kind, index = self.plan[nodeid]
-            self.records[nodeid] = {**blank_record(tid, kind, index, status, message), "seconds": seconds}
+            self.records[nodeid] = new_record(tid, kind, index, status=status, error=message, seconds=seconds)
 
     def finish(self) -> None:
         self.finished = time.perf_counter()
@@ -255,10 +223,10 @@ class BattRun:
     def task_results(self) -> Dict[str, Any]:
         """Per task, in the order given: samples, Phase 3 scores, oracle and pass@2, seconds."""
         expected = self._selected()
-        by_task: Dict[str, List[Dict[str, Any]]] = {tid: [] for tid in self.task_ids}
+        by_task: Dict[str, List[SampleRecord]] = {tid: [] for tid in self.task_ids}
         for nodeid in expected:
             tid, kind, index = self.plan[nodeid]
-            rec = self.records.get(nodeid) or blank_record(tid, kind, index, "missing", "never ran (interrupted, deselected by a crash, or -x)")
+            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing", error="never ran (interrupted, deselected by a crash, or -x)")
             by_task[tid].append(rec)
         n_tests: Dict[str, int] = {}
         for tid, kind, _ in self.plan.values():
@@ -275,7 +243,7 @@ class BattRun:
             tests = [r for r in recs if r["kind"] == "test"]
             partial = any(r["status"] == "missing" for r in recs)
             out[tid] = {
-                "samples": [_sample_entry(r, partial) for r in recs],
+                "samples": [sample_entry(r, resume.fold_data(r) if partial else None) for r in recs],
                 "o_score": scores["o_score"],
                 "d_score": scores["d_score"],
                 "s_score": scores["s_score"],
