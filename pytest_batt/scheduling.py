@@ -23,6 +23,12 @@ Two facts of xdist shape the plan:
   counts each test sample as heavy as all of its task's demo samples together: on one task
   and two workers the test sample runs alone on one worker, the demos on the other.
 
+Scheduling starts as soon as the first worker has collected (xdist's own schedulers wait for
+all of them): on a short run the first worker is busy while the others still start, and the
+plan counts every worker that is starting as one that will take its share. A later worker's
+collection must equal the first one's; one that differs is reported as a failed collection, and
+what was not sent yet is not run (xdist's schedulers abort the run then too).
+
 When a worker crashes, the items it held go back to the pending list, and xdist starts a
 replacement that is planned like any other worker. A send to a worker that died in the same
 instant (its "node down" event not processed yet) raises ``OSError: cannot send (already
@@ -92,10 +98,11 @@ class BattScheduling:
 
     def __init__(self, config: pytest.Config, log: Any = None, numnodes: Optional[int] = None) -> None:
         if numnodes is None:
-            from xdist.workermanage import parse_tx_spec_config
+            from xdist.workermanage import parse_tx_spec_config  # how xdist's schedulers count workers
 
             numnodes = len(parse_tx_spec_config(config))
-        self.numnodes = numnodes
+        self.expected = numnodes  # workers that will join: -n / --tx, less those that died starting
+        self.joined = 0
         self.config = config
         self.log: Callable[..., None] = log.battsched if log is not None else (lambda *args: None)
         self.node2collection: Dict[Any, List[str]] = {}
@@ -104,6 +111,7 @@ class BattScheduling:
         self.collection: Optional[List[str]] = None
         self.weights: List[float] = []
         self.gone: Set[Any] = set()  # workers a send failed to: dead, their "node down" not seen yet
+        self.refused: Set[Any] = set()  # workers whose collection differs from the first one's
 
     # -- the protocol's state --------------------------------------------------------------
 
@@ -113,7 +121,8 @@ class BattScheduling:
 
     @property
     def collection_is_completed(self) -> bool:
-        return len(self.node2collection) >= self.numnodes
+        """True from the first worker's collection on: it can start while the others still start."""
+        return bool(self.node2collection)
 
     @property
     def tests_finished(self) -> bool:
@@ -130,31 +139,30 @@ class BattScheduling:
     def add_node(self, node: Any) -> None:
         assert node not in self.node2pending
         self.node2pending[node] = []
+        self.joined += 1
 
     def add_node_collection(self, node: Any, collection: Sequence[str]) -> None:
         assert node in self.node2pending
-        if self.collection_is_completed and self.collection is not None:
-            # A replacement worker: it must see what the first ones saw.
-            if list(collection) != self.collection:
-                self.log(self._collection_diff(node, collection))
-                return
+        if self.collection is not None and list(collection) != self.collection:
+            text = self._collection_diff(node, collection)
+            self.log(text)
+            self.config.hook.pytest_collectreport(report=pytest.CollectReport(
+                nodeid=node.gateway.id, outcome="failed", longrepr=text, result=[]))
+            self.refused.add(node)
+            node.shutdown()
+            # The plan may count on this worker, and the others may have been told to stop:
+            # as xdist does, what was not sent yet is not run (the failed collection says why).
+            self.log("**Different tests collected, aborting run**")
+            self.pending.clear()
+            return
         self.node2collection[node] = list(collection)
+        if self.collection is None:
+            self.collection = list(collection)
+            self.weights = sample_weights(self.collection)
+            self.pending = list(range(len(self.collection)))
 
     def schedule(self) -> None:
         assert self.collection_is_completed
-        if self.collection is None:
-            first, *others = self.node2collection.items()
-            diffs = [d for d in (self._collection_diff(node, col) for node, col in others) if d]
-            if diffs:
-                for text in diffs:
-                    self.log(text)
-                    self.config.hook.pytest_collectreport(report=pytest.CollectReport(
-                        nodeid=first[0].gateway.id, outcome="failed", longrepr=text, result=[]))
-                self.log("**Different tests collected, aborting run**")
-                return
-            self.collection = first[1]
-            self.weights = sample_weights(self.collection)
-            self.pending = list(range(len(self.collection)))
         self._distribute()
 
     def mark_test_complete(self, node: Any, item_index: int, duration: float = 0) -> None:
@@ -171,8 +179,13 @@ class BattScheduling:
 
     def remove_node(self, node: Any) -> Optional[str]:
         """A worker is gone: finished, or crashed holding items (the first is the one it was running)."""
+        if node not in self.node2pending:  # died starting, before it joined: the plan must not wait for it
+            self.expected -= 1
+            self._distribute()
+            raise KeyError(node)  # what xdist's session expects for a worker it never scheduled
         queue = self.node2pending.pop(node)  # its collection stays: "completed" counts workers that ever collected
         self.gone.discard(node)
+        self.refused.discard(node)
         if not queue:
             self._distribute()
             return None
@@ -185,7 +198,9 @@ class BattScheduling:
     # -- the plan --------------------------------------------------------------------------
 
     def _up(self) -> List[Any]:
-        return [n for n in self.node2pending if not n.shutting_down and n not in self.gone]
+        """The workers that take a share: running, or still starting (those not joined yet as names)."""
+        joined = [n for n in self.node2pending if not n.shutting_down and n not in self.gone and n not in self.refused]
+        return joined + [f"starting-{i}" for i in range(self.expected - self.joined)]
 
     def _distribute(self) -> None:
         """Give every worker that would otherwise wait what it needs to go on, or a shutdown."""
@@ -193,7 +208,7 @@ class BattScheduling:
             return
         while True:
             up = self._up()
-            hungry = [n for n in up if len(self.node2pending[n]) < RUNNING_AND_NEXT]
+            hungry = [n for n in up if n in self.node2collection and len(self.node2pending[n]) < RUNNING_AND_NEXT]
             if not hungry:
                 return
             node = min(hungry, key=lambda n: len(self.node2pending[n]))
@@ -204,7 +219,7 @@ class BattScheduling:
             if count_tasks(ids, len(up)) >= len(up):
                 batch = self._whole_task()
             else:
-                loads = {n: sum(self.weights[i] for i in self.node2pending[n]) for n in up}
+                loads = {n: sum(self.weights[i] for i in self.node2pending.get(n, ())) for n in up}
                 batch = plan_longest_first(self.pending, self.weights, loads, prefer=node)[node][:1]
                 if not batch:
                     node.shutdown()  # the others take what is left: start the last item now
@@ -231,4 +246,4 @@ class BattScheduling:
         from xdist.report import report_collection_diff
 
         first, col = next(iter(self.node2collection.items()))
-        return report_collection_diff(col, list(collection), first.gateway.id, node.gateway.id) or ""
+        return report_collection_diff(col, list(collection), first.gateway.id, node.gateway.id) or "collections differ"

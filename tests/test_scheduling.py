@@ -55,15 +55,20 @@ def config_for(nodes):
     return SimpleNamespace(hook=SimpleNamespace(pytest_collectreport=lambda report: None))
 
 
-def simulate(collection, durations, workers, crash=None):
+def simulate(collection, durations, workers, crash=None, collects_at=None):
     """Run everything; ``crash`` = (worker name, nth item it starts) dies when starting that item
-    and is replaced by a new worker. Returns (finish time per worker name, sched, ran-by map)."""
+    and is replaced by a new worker; ``collects_at`` = {worker name: time} for workers that
+    finish collecting later than time 0. Returns (finish time per worker name, sched, ran-by map)."""
+    collects_at = collects_at or {}
     sched = BattScheduling(config_for(workers), numnodes=len(workers))
-    for w in workers:
-        sched.add_node(w)
-        sched.add_node_collection(w, collection)
-    sched.schedule()
     clock, events, done, finish, ran_by, crashed = 0.0, [], {}, {}, {}, []
+    for w in workers:
+        if collects_at.get(w.name, 0) == 0:
+            sched.add_node(w)
+            sched.add_node_collection(w, collection)
+            sched.schedule()
+        else:
+            heapq.heappush(events, (collects_at[w.name], w.name, "collected", w))
     live = list(workers)
 
     def start_what_can_start():
@@ -82,7 +87,7 @@ def simulate(collection, durations, workers, crash=None):
                     sched.schedule()
                     return True
                 w.started_at = clock
-                heapq.heappush(events, (clock + durations[w.queue[0]], w.name, w))
+                heapq.heappush(events, (clock + durations[w.queue[0]], w.name, "done", w))
         return False
 
     while True:
@@ -90,7 +95,12 @@ def simulate(collection, durations, workers, crash=None):
             pass
         if not events:
             break
-        clock, _, w = heapq.heappop(events)
+        clock, _, what, w = heapq.heappop(events)
+        if what == "collected":  # xdist's "workerready" and "collectionfinish", together
+            sched.add_node(w)
+            sched.add_node_collection(w, collection)
+            sched.schedule()
+            continue
         index = w.queue.pop(0)
         w.started_at = None
         w.ran.append(index)
@@ -218,7 +228,34 @@ def test_random_runs_finish_every_item_once(seed):
     assert max(finish.values()) <= sum(durations) + 1e-9
 
 
-def test_collections_that_differ_abort_with_a_report():
+def test_the_first_worker_starts_while_the_other_still_starts():
+    """One task; gw1 collects 2 s after gw0. gw0 starts the test sample at once, and the demos
+    wait for gw1, which the plan counted on all along."""
+    col = ids(("t", 5, 1))
+    workers = [SimWorker("gw0"), SimWorker("gw1")]
+    finish, _, ran_by = simulate(col, [1.0] * 5 + [6.0], workers, collects_at={"gw1": 2.0})
+    assert finish == {"gw0": 6.0, "gw1": 7.0}
+    assert [c for c, w in ran_by.items() if w == "gw0"] == ["batt/t::test[0]"]
+
+
+def test_a_worker_that_dies_starting_is_replaced_and_not_counted_twice():
+    col = ids(("t", 3, 1))
+    gw0, gw1, again = SimWorker("gw0"), SimWorker("gw1"), SimWorker("gw1-re")
+    sched = BattScheduling(config_for([gw0, gw1]), numnodes=2)
+    sched.add_node(gw0)
+    sched.add_node_collection(gw0, col)
+    sched.schedule()
+    assert gw0.sends == [[3]] and gw0.shutting_down  # the test sample alone; the demos wait for gw1
+    with pytest.raises(KeyError):  # gw1 dies before it joined: xdist's session expects KeyError
+        sched.remove_node(gw1)
+    sched.add_node(again)  # xdist's replacement
+    sched.add_node_collection(again, col)
+    sched.schedule()
+    assert again.sends == [[0, 1, 2]]  # the only worker left that takes work: the rest, whole
+    assert sched.expected == 1 and sched.joined == 2  # no phantom worker is waited for
+
+
+def test_a_worker_that_collected_something_else_aborts_the_rest():
     reports = []
     config = SimpleNamespace(hook=SimpleNamespace(pytest_collectreport=lambda report: reports.append(report)))
     a, b = SimWorker("gw0"), SimWorker("gw1")
@@ -226,17 +263,23 @@ def test_collections_that_differ_abort_with_a_report():
     sched.add_node(a)
     sched.add_node(b)
     sched.add_node_collection(a, ids(("a", 1, 1)))
+    sched.schedule()
     sched.add_node_collection(b, ids(("b", 1, 1)))
     sched.schedule()
-    assert reports and reports[0].failed and a.sends == [] and b.sends == []
+    assert len(reports) == 1 and reports[0].failed and reports[0].nodeid == "gw1"
+    assert b.sends == [] and b.shutting_down
+    assert a.sends == [[0]] and a.shutting_down  # sent before gw1 collected; the rest is not run
+    assert sched.tests_finished
 
 
 def test_it_is_xdist_scheduler_protocol():
-    """Fails loudly when xdist changes what a scheduler must offer or how workers are counted."""
+    """Fails loudly when xdist changes what a scheduler must offer."""
     from xdist.scheduler.protocol import Scheduling
-    from xdist.workermanage import parse_tx_spec_config
 
     wanted = {name for name in vars(Scheduling) if not name.startswith("_")}
-    assert wanted and all(hasattr(BattScheduling, name) for name in wanted), wanted
+    assert {"schedule", "add_node", "remove_node", "mark_test_complete", "tests_finished"} <= wanted
+    assert all(hasattr(BattScheduling, name) for name in wanted), wanted - set(dir(BattScheduling))
+    from xdist.workermanage import parse_tx_spec_config
+
     config = SimpleNamespace(getvalue=lambda name: {"tx": ["3*popen", "popen//python=python3"]}[name])  # -n 3 and one --tx
-    assert BattScheduling(config).numnodes == len(parse_tx_spec_config(config)) == 4
+    assert BattScheduling(config).expected == len(parse_tx_spec_config(config)) == 4
