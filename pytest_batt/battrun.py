@@ -7,7 +7,6 @@ give identical results.
 
 from __future__ import annotations
 
-import re
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
@@ -16,19 +15,6 @@ from .nodeids import sample_nodeid
 from .results import SampleRecord, new_record, sample_entry
 from .grids import Grid
 from .tasks import BattDataError, Task, TaskSet
-
-def _batt_frame(stack_text: str) -> str:
-    """The innermost frame of the thread that was running the batt, from a faulthandler dump."""
-    blocks = re.split(r"\n(?=(?:Current thread|Thread) 0x)", stack_text)
-    ours = [b for b in blocks if "pytest_batt" in b and "runner.py" in b]
-    current = [b for b in blocks if b.startswith("Current thread")]
-    for block in ours + current:
-        frames = re.findall(r'File "([^"]+)", line (\d+) in (\S+)', block)
-        if frames:
-            f, line, func = frames[0]
-            return f"; it was in {func} ({f}:{line})"
-    return ""
-
 
 def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
     """Each baseline sample's status by node id: what xfail and "regressed" are decided from."""
@@ -50,31 +36,6 @@ def worker_failure(error_text: str) -> str:
     if found:
         return found[-1]
     return f"it could not start: {lines[-1] if lines else 'no error given'}"
-
-
-def crash_status(note: Optional[Dict[str, Any]], stack_text: str, timeout: float, grace: float, worker: str,
-                 shared: bool = True) -> Tuple[str, str]:
-    """Tell a hard stop from a crash: the watchdog leaves a note saying what the worker was doing.
-
-    ``shared`` is False when the worker never wrote to the controller's scratch directory: it
-    runs on another host (``--tx ssh=...``), where that directory is its own.
-    """
-    if not shared:
-        return "crash", (
-            f"worker {worker} died while running this sample and was replaced; it does not share the "
-            "controller's scratch directory (another host), so its faulthandler dump and the solve call's "
-            "candidates are out of reach: a crash cannot be told from a hard-stopped timeout"
-        )
-    where = _batt_frame(stack_text)
-    if note is not None:
-        doing = note.get("doing") or "a batt call"
-        return "timeout", (
-            f"{doing} ran past the {timeout:g} s timeout and did not stop (it swallowed the timeout, "
-            f"held the GIL or blocked); worker {worker} was ended {grace:g} s later and replaced{where}"
-        )
-    fatal = re.search(r"Fatal Python error: ([^\n]+)", stack_text)
-    cause = fatal.group(1).strip() if fatal else "the process exited (os._exit, a signal or the OOM killer)"
-    return "crash", f"worker {worker} died while running this sample: {cause}; it was replaced{where}"
 
 
 def attempts_with_solvers(ranked: List[List[str]], demo_score: Dict[str, int]) -> List[Tuple[str, str]]:

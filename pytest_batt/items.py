@@ -11,7 +11,6 @@ from __future__ import annotations
 import faulthandler
 import gc
 import hashlib
-import json
 import os
 import re
 import signal
@@ -22,7 +21,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from . import files, judging, nodeids, runner
+from . import handoff, judging, nodeids, runner
 from .results import SampleRecord, add_error
 from .settings import Settings
 from .tasks import BattDataError, Sample, Task, TaskSet
@@ -56,7 +55,7 @@ class State:
 
     def stack_file(self) -> Any:
         if self._stack_file is None:
-            self._stack_file = open(os.path.join(self.scratch, f"{self.worker_id}.stack"), "w")
+            self._stack_file = open(handoff.path(self.scratch, self.worker_id, "stack"), "w")
             # A segfault in the batt is then written where the controller can read it.
             faulthandler.enable(file=self._stack_file, all_threads=True)
         return self._stack_file
@@ -65,7 +64,7 @@ class State:
         """The hard stop of this worker, started on first use (workers only)."""
         if self._watchdog is None:
             dump_stacks_on_request(self.stack_file())
-            self._watchdog = Watchdog(handoff_path(self.scratch, self.worker_id, "hardstop"))
+            self._watchdog = Watchdog(handoff.path(self.scratch, self.worker_id, "hardstop"))
         return self._watchdog
 
     def log_path(self, task_id: str) -> str:
@@ -93,16 +92,9 @@ def safe_name(text: str) -> str:
     return f"{clean}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
-def handoff_path(scratch: str, worker_id: str, what: str) -> str:
-    """Where a worker leaves notes for the controller in case it dies (record, partial, hardstop, stack)."""
-    return os.path.join(scratch, f"{worker_id}.{what}")
-
 
 STATE = pytest.StashKey[State]()
 
-
-def _write_json(path: str, data: Any) -> None:
-    files.write_atomic(path, json.dumps(data).encode())
 
 
 def _real_interrupt(signum: int, frame: Any) -> None:
@@ -211,14 +203,14 @@ class BattSample(pytest.Item):
     def _checkpoint(self, rec: SampleRecord, stage: str) -> None:
         """The record so far, where the controller finds it if this worker is ended later in the sample."""
         state = self.config.stash[STATE]
-        _write_json(handoff_path(state.scratch, state.worker_id, "partial"), {"nodeid": self.nodeid, "record": rec, "stage": stage})
+        handoff.write_partial(state.scratch, state.worker_id, self.nodeid, rec, stage)
 
     def _end_worker(self, rec: SampleRecord, note: str) -> None:
         """Leave the record where the controller finds it, then end this worker; xdist starts a new one."""
         add_error(rec, note)
         state = self.config.stash[STATE]
         message = judging.describe(rec)
-        _write_json(handoff_path(state.scratch, state.worker_id, "record"), {"nodeid": self.nodeid, "record": rec, "message": message})
+        handoff.write_ended(state.scratch, state.worker_id, self.nodeid, rec, message)
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(0)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import re
 import shutil
@@ -19,8 +18,8 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 import pytest
 
 from . import battrun, compare, nodeids, outputs, processes, report, results, resume, runner, sharding, settings as settings_mod
-from . import verdict, watchdog
-from .items import STATE, BattSample, State, handoff_path, make_tasks
+from . import handoff, verdict
+from .items import STATE, BattSample, State, make_tasks
 from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
 
 _IMPORTED = time.monotonic()
@@ -557,21 +556,6 @@ class Controller:
                 terminalreporter.write_line(line, red=bool(self.breaches), green=not self.breaches)
 
 
-def _load(path: str, nodeid: str) -> Optional[Dict[str, Any]]:
-    """A worker's JSON note about ``nodeid``, or None (absent, or about another sample)."""
-    text = _read(path)
-    data = json.loads(text) if text else None
-    return data if isinstance(data, dict) and data.get("nodeid") == nodeid else None
-
-
-def _read(path: str) -> str:
-    try:
-        with open(path) as f:
-            return f.read()
-    except OSError:
-        return ""
-
-
 def _spec(node: Any) -> str:
     """How the user wrote the worker's gateway (``popen``, ``ssh=host//python=...``)."""
     spec = str(getattr(node.gateway.spec, "_spec", None) or node.gateway.spec)
@@ -635,33 +619,14 @@ class XdistHooks:
         report.location = (fspath, None, f"{fspath[len(nodeids.PREFIX):]}::{domain}")
         scratch = self.controller.state.scratch
         opts = self.controller.state.settings
-        note = watchdog.read_note(handoff_path(scratch, worker, "hardstop"))
-        if note is not None and note.get("nodeid") != crashitem:
-            note = None
-        stack = handoff_path(scratch, worker, "stack")
         # A worker opens its stack file before its first batt call; when the controller cannot see
         # it, the worker's scratch directory is its host's own (another machine), not ours.
-        shared = node is None or os.path.exists(stack)
-        where = worker if shared else f"{worker} ({_spec(node)})"
-        status, message = battrun.crash_status(note, _read(stack), opts.timeout, opts.grace, where, shared)
-        ended_itself = _load(handoff_path(scratch, worker, "record"), crashitem)
-        partial = _load(handoff_path(scratch, worker, "partial"), crashitem)
-        if ended_itself:  # after the sample, to take threads it could not stop with it
-            self._use_record(report, ended_itself["record"], ended_itself["message"])
+        left = handoff.read(scratch, worker, crashitem, assume_shared=node is None)
+        where = worker if left.shared else f"{worker} ({_spec(node)})"
+        outcome = handoff.conclude(left, opts.timeout, opts.grace, where)
+        if outcome.record is not None:
+            self._use_record(report, outcome.record, outcome.message)
             return
-        if partial and partial.get("stage") == "final":  # the calls were done; what they left behind hung
-            record = partial["record"]
-            results.add_error(record, f"then {status}: {message}")
-            text = record["message"] if record["status"] == "unsolved" else ""
-            self._use_record(report, record, f"{text}\n{record['error']}".strip())
-            return
-        if partial:  # during a diff call: keep what the solve call found
-            record = partial["record"]
-            record["error"] = f"{status} in a diff call: {message}; this sample's differ rows are lost"
-            if status == "timeout":
-                record["seconds"] += opts.timeout + opts.grace
-            text = record["message"] if record["status"] == "unsolved" else ""
-            self._use_record(report, record, f"{text}\n{record['error']}".strip())
-            return
+        status, message = outcome.status or ("crash", outcome.message)
         report.batt_crash = (status, message)  # type: ignore[attr-defined]
         report.longrepr = f"{status}: {message}"

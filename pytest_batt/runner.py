@@ -19,9 +19,9 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
-from . import grids, judging, processes
+from . import grids, handoff, judging, processes
 from .results import SampleRecord, add_error, new_record
 from .scoring import Row, SampleFold, summarise_rows
 from .tasks import Sample, Task
@@ -607,14 +607,14 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
         if checkpoint is not None:
             so_far = rec.copy()
             so_far["seconds"], so_far["cpu_seconds"] = round(time.perf_counter() - wall0, 6), round(time.process_time() - cpu0, 6)
-            checkpoint(so_far, "solve")
+            checkpoint(so_far, handoff.STAGE_SOLVED)
         diff_errors = _fold_diffs(func, guard, task, sample, cands, rec, log_path)
         if diff_errors:
             rec["error"] = diff_errors
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
     rec["cpu_seconds"] = round(time.process_time() - cpu0, 6)
     if checkpoint is not None:
-        checkpoint(rec, "final")  # before what the batt returned is dropped (finalizers may hang)
+        checkpoint(rec, handoff.STAGE_FINAL)  # before what the batt returned is dropped (finalizers may hang)
     return rec
 
 

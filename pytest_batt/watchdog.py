@@ -20,7 +20,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 # Runs with ``python -S -c``: no site, no imports beyond the standard library, ~15 ms to start.
 _PROGRAM = r"""
@@ -89,16 +89,6 @@ class Watchdog:
 
     def disarm(self) -> None:
         self._send(b"off\n")
-
-
-def read_note(path: str) -> Optional[Dict[str, Any]]:
-    """The note a watchdog left when it ended a worker, or None (it did not)."""
-    try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def dump_stacks_on_request(stack_file: Any) -> None:
