@@ -35,12 +35,13 @@ def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
     if not samples:
         return [task_id, "-", "-", "no", "no", "-", "task error", "-"]
     slow = max(samples, key=lambda s: s["seconds"] or 0.0)
+    hidden = _hidden(task)
     return [
         task_id,
         f"{solved(demo)}/{len(demo)}",
         f"{solved(test)}/{len(test)}",
-        "yes" if task["solved"]["at_2"] else "no",
-        "yes" if task["solved"]["oracle"] else "no",
+        "-" if hidden else "yes" if task["solved"]["at_2"] else "no",
+        "-" if hidden else "yes" if task["solved"]["oracle"] else "no",
         f"{slow['kind']}[{slow['index']}] {slow['seconds'] or 0:.2f}s",
         _problems(samples),
         _best(task["o_score"]),
@@ -67,7 +68,7 @@ def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
     unscored = sum(s["status"] == "unscored" for t in tasks.values() for s in t["samples"])
     if unscored:
         lines.append(f"unscored: {unscored} test samples have hidden outputs (no solutions file): "
-                     "pass@2 and oracle count only what could be judged; score the submission where the solutions are")
+                     "pass@2 and oracle count only the tasks that could be judged; score the submission where the solutions are")
     session = results["session"]
     workers = results["config"]["workers"]
     wall, item = session["wall_s"], session["item_s"]
@@ -80,14 +81,24 @@ def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
     return lines
 
 
+def _hidden(task: Mapping[str, Any]) -> bool:
+    """Whether a test output of the task is hidden (a Kaggle challenges file without solutions)."""
+    return any(s["status"] == "unscored" for s in task["samples"])
+
+
 def totals_line(tasks: Mapping[str, Any]) -> str:
-    """The run in one line (the terminal summary's and phase3's): pass@2, oracle, samples by status."""
+    """The run in one line (the terminal summary's and phase3's): pass@2, oracle, samples by status.
+
+    pass@2 and the oracle count only the tasks whose test outputs are known: a task with a hidden
+    one is neither solved nor missed here (``judged`` says how many were judged)."""
     samples = [s for t in tasks.values() for s in t["samples"]]
     counts = {status: sum(s["status"] == status for s in samples) for status in STATUSES}
     n = len(tasks)
-    at2 = sum(t["solved"]["at_2"] for t in tasks.values())
-    oracle = sum(t["solved"]["oracle"] for t in tasks.values())
-    return (f"tasks: {n}   pass@2: {at2}/{n}   oracle: {oracle}/{n}   samples solved: {counts['solved']}/{len(samples)}"
+    judged = [t for t in tasks.values() if not _hidden(t)]
+    at2 = sum(t["solved"]["at_2"] for t in judged)
+    oracle = sum(t["solved"]["oracle"] for t in judged)
+    of = f"{len(judged)}" if len(judged) == n else f"{len(judged)} judged"
+    return (f"tasks: {n}   pass@2: {at2}/{of}   oracle: {oracle}/{of}   samples solved: {counts['solved']}/{len(samples)}"
             + "".join(f"   {status}: {c}" for status, c in counts.items() if status != "solved" and c))
 
 

@@ -1,6 +1,7 @@
 """End to end: pictures under failures, the submission and the HTML report from real runs (-n 0 and -n 2)."""
 
 import json
+import re
 
 import pytest
 
@@ -52,6 +53,9 @@ def test_hidden_solutions_run_unscored_and_the_submission_scores_elsewhere(pytes
     result.assert_outcomes(passed=3, failed=1, skipped=4)  # demos judged as always; the 4 test samples unscored
     out = result.stdout.str()
     assert "   unscored: 4\n" in out and "SKIPPED [1] batt/flip0001::test[0]: unscored: the expected output is hidden" in out
+    # No task can be judged: pass@2 is not "0 of 3", and the table says "-" rather than "no".
+    assert "tasks: 3   pass@2: 0/0 judged   oracle: 0/0 judged   samples solved: 3/8" in out
+    assert re.search(r"flip0001 +2/2 +0/1 +- +- ", out)
     data = json.loads((pytester.path / "r.json").read_text())
     assert [s["status"] for s in data["tasks"]["flip0001"]["samples"]] == ["solved", "solved", "unscored"]
     (tmp_path / "x_solutions.json").write_text(json.dumps({tid: [p["output"] for p in t["test"]] for tid, t in TASKS.items()}))
