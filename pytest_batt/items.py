@@ -42,6 +42,7 @@ class State:
     baseline_status: Dict[str, str] = field(default_factory=dict)
     shard: Any = None  # sharding.Shard on a controller run with --batt-shard
     _batt: Optional[runner.BattModule] = field(default=None, repr=False)
+    sample_seconds: Optional[Dict[str, float]] = field(default=None, repr=False)  # --batt-durations, by node id
     full_taskset: Optional[TaskSet] = None  # the controller's, with the test outputs it judges by
     resume: Optional[Dict[str, Any]] = None  # the results file a resumed run starts from (controller)
     skip: Set[str] = field(default_factory=set)  # node ids a resumed run takes from that file

@@ -220,7 +220,8 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     # A worker that cannot read the controller's selection file runs on another host: it resolves
     # --batt-data on its own side, for the task ids the controller sent (and checks their content).
     taskset, task_ids = _select(opts.data, base_dir, opts.tasks, allow_hidden=bool(opts.submission_path))
-    shard = None if _is_worker(config) else _shard(opts, taskset, task_ids)
+    earlier = results.read(opts.durations_path) if opts.durations_path and not _is_worker(config) else None
+    shard = None if _is_worker(config) else _shard(opts, taskset, task_ids, earlier)
     task_ids = shard.task_ids if shard is not None else task_ids
     # Items (and so the batt) see the tasks without their test outputs, in every mode.
     blind = taskset.without_test_outputs(task_ids)
@@ -239,6 +240,8 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
     batt = None if collect_only else runner.load_batt(opts.module, base_dir)
     state = State(opts, blind, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt, full_taskset=taskset)
     state.shard = shard
+    if earlier is not None:  # the scheduler plans with them (whole tasks longest first, then samples)
+        state.sample_seconds = sharding.sample_durations_from(earlier)
     if opts.resume_path:
         state.resume = results.read(opts.resume_path)
         resume.check(state.resume, opts.resume_path, batt.sha256() if batt else "", opts.timeout,
@@ -276,14 +279,14 @@ def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Setting
     return settings_mod.read(config.getoption, config.getini, base_dir)
 
 
-def _shard(opts: settings_mod.Settings, taskset: Any, task_ids: List[str]) -> Optional[sharding.Shard]:
+def _shard(opts: settings_mod.Settings, taskset: Any, task_ids: List[str],
+           earlier: Optional[Dict[str, Any]]) -> Optional[sharding.Shard]:
+    """``earlier``: the --batt-durations results file, read."""
     if opts.shard is None:
-        if opts.durations_path:
-            raise ValueError("--batt-durations only balances shards: give --batt-shard K/N too")
         return None
     durations, name = None, ""
-    if opts.durations_path:
-        durations = sharding.durations_from(results.read(opts.durations_path))
+    if earlier is not None and opts.durations_path:
+        durations = sharding.durations_from(earlier)
         name = os.path.relpath(opts.durations_path, opts.base_dir)
         name = opts.durations_path if name.startswith("..") else name
     estimates = {tid: sharding.size_estimate(taskset.raw[tid]) for tid in task_ids}
@@ -580,7 +583,7 @@ class XdistHooks:
             return None  # the user chose another mode: leave it to xdist
         from .scheduling import BattScheduling
 
-        return BattScheduling(config, log)
+        return BattScheduling(config, log, seconds=self.controller.state.sample_seconds)
 
     def pytest_configure_node(self, node: Any) -> None:
         state = self.controller.state

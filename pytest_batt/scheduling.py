@@ -29,6 +29,10 @@ plan counts every worker that is starting as one that will take its share. A lat
 collection must equal the first one's; one that differs is reported as a failed collection, and
 what was not sent yet is not run (xdist's schedulers abort the run then too).
 
+With an earlier run's seconds per sample (``--batt-durations``), the plan uses them instead of
+that guess (samples it lacks are guessed and scaled to seconds), and whole tasks go longest
+first so that short ones fill the end of the run.
+
 When a worker crashes, the items it held go back to the pending list, and xdist starts a
 replacement that is planned like any other worker. A send to a worker that died in the same
 instant (its "node down" event not processed yet) raises ``OSError: cannot send (already
@@ -42,7 +46,7 @@ This implements xdist's scheduler protocol (``xdist.scheduler.protocol.Schedulin
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Set
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Set
 
 import pytest
 
@@ -59,14 +63,21 @@ def is_test_sample(nodeid: str) -> bool:
     return nodeid.rpartition("::")[2].startswith("test[")
 
 
-def sample_weights(collection: Sequence[str]) -> List[float]:
-    """An expected cost per item: 1 for a demo sample or plain test; a task's demo count for a
-    test sample (at least 1), i.e. as long as all of its task's demos together."""
+def sample_weights(collection: Sequence[str], seconds: Optional[Mapping[str, float]] = None) -> List[float]:
+    """An expected cost per item: its seconds in an earlier run where ``seconds`` has them;
+    otherwise 1 for a demo sample or plain test and its task's demo count for a test sample (at
+    least 1: as long as all of its task's demos together), scaled to seconds by the items known."""
     demos: Dict[str, int] = {}
     for nodeid in collection:
         if not is_test_sample(nodeid):
             demos[task_of(nodeid)] = demos.get(task_of(nodeid), 0) + 1
-    return [float(max(1, demos.get(task_of(n), 0))) if is_test_sample(n) else 1.0 for n in collection]
+    units = [float(max(1, demos.get(task_of(n), 0))) if is_test_sample(n) else 1.0 for n in collection]
+    known = [i for i, n in enumerate(collection) if seconds and n in seconds]
+    if not seconds or not known:
+        return units
+    unit_s = sum(seconds[collection[i]] for i in known) / sum(units[i] for i in known)
+    floor = 1e-3  # a sample that took no time still takes its place in a plan
+    return [max(seconds[n], floor) if n in seconds else max(u * unit_s, floor) for n, u in zip(collection, units)]
 
 
 def plan_longest_first(items: Iterable[int], weights: Sequence[float], loads: Dict[Any, float],
@@ -96,7 +107,9 @@ def count_tasks(nodeids: Iterable[str], stop_at: int) -> int:
 class BattScheduling:
     """xdist's scheduler protocol, for ``--batt`` runs: see the module docstring."""
 
-    def __init__(self, config: pytest.Config, log: Any = None, numnodes: Optional[int] = None) -> None:
+    def __init__(self, config: pytest.Config, log: Any = None, numnodes: Optional[int] = None,
+                 seconds: Optional[Mapping[str, float]] = None) -> None:
+        """``seconds``: each sample's seconds in an earlier run (``--batt-durations``), by node id."""
         if numnodes is None:
             from xdist.workermanage import parse_tx_spec_config  # type: ignore[import-untyped]  # as xdist's schedulers count workers
 
@@ -104,6 +117,7 @@ class BattScheduling:
         self.expected = numnodes  # workers that will join: -n / --tx, less those that died starting
         self.joined = 0
         self.config = config
+        self.seconds = seconds or None  # with them, whole tasks also go longest first
         self.log: Callable[..., None] = log.battsched if log is not None else (lambda *args: None)
         self.node2collection: Dict[Any, List[str]] = {}
         self.node2pending: Dict[Any, List[int]] = {}
@@ -158,7 +172,7 @@ class BattScheduling:
         self.node2collection[node] = list(collection)
         if self.collection is None:
             self.collection = list(collection)
-            self.weights = sample_weights(self.collection)
+            self.weights = sample_weights(self.collection, self.seconds)
             self.pending = list(range(len(self.collection)))
 
     def schedule(self) -> None:
@@ -227,10 +241,17 @@ class BattScheduling:
             self._send(node, batch)
 
     def _whole_task(self) -> List[int]:
-        """The first pending task's items (still pending: what a crashed worker held comes first)."""
+        """A pending task's items: the first one's (what a crashed worker held comes first), or
+        with an earlier run's seconds the longest one's, so that short tasks fill the end."""
         assert self.collection is not None
-        task = task_of(self.collection[self.pending[0]])
-        return [i for i in self.pending if task_of(self.collection[i]) == task]
+        collection = self.collection
+        task = task_of(collection[self.pending[0]])
+        if self.seconds:
+            totals: Dict[str, float] = {}
+            for i in self.pending:
+                totals[task_of(collection[i])] = totals.get(task_of(collection[i]), 0.0) + self.weights[i]
+            task = max(totals, key=lambda t: totals[t])  # ties: the first in pending order
+        return [i for i in self.pending if task_of(collection[i]) == task]
 
     def _send(self, node: Any, batch: List[int]) -> None:
         try:

@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from .nodeids import sample_nodeid
+
 _SPEC = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 
 
@@ -55,6 +57,18 @@ def durations_from(results: Mapping[str, Any]) -> Dict[str, float]:
         seconds = task.get("seconds") if isinstance(task, dict) else None
         if isinstance(seconds, (int, float)) and seconds >= 0:
             out[tid] = float(seconds)
+    return out
+
+
+def sample_durations_from(results: Mapping[str, Any]) -> Dict[str, float]:
+    """Each sample's seconds in a results file, by node id: what the scheduler plans with."""
+    out = {}
+    for tid, task in (results.get("tasks") or {}).items():
+        for s in (task.get("samples") or []) if isinstance(task, dict) else []:
+            seconds = s.get("seconds") if isinstance(s, dict) else None
+            if isinstance(seconds, (int, float)) and seconds >= 0 and s.get("kind") in ("demo", "test") \
+                    and isinstance(s.get("index"), int):
+                out[sample_nodeid(tid, s["kind"], s["index"])] = float(seconds)
     return out
 
 

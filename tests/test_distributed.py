@@ -165,3 +165,14 @@ def test_the_workflow_runs_the_gate_commands_ci_run_runs():
     gate = (root / ".ci" / "gate").read_text()
     assert '--batt-json="$OUT/shard-$k.json"' in gate and 'merge "$OUT"/shard-*.json -o "$OUT/all.json.gz"' in gate
     assert 'compare "$BASELINE" "$OUT/all.json.gz" --fail solved' in gate
+
+
+def test_an_earlier_runs_seconds_plan_the_workers_without_shards(project):
+    """--batt-durations alone (no --batt-shard): the scheduler plans with the earlier run's seconds;
+    the results are the same as without."""
+    first = project.runpytest_subprocess(*ARGS, "-n", "0", "--batt-json", "first.json")
+    first.assert_outcomes(passed=5, failed=3)
+    planned = project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-durations=first.json", "--batt-json", "planned.json")
+    planned.assert_outcomes(passed=5, failed=3)
+    one, two = (results.read(str(project.path / f)) for f in ("first.json", "planned.json"))
+    assert comparable(two) == comparable(one)

@@ -55,12 +55,12 @@ def config_for(nodes):
     return SimpleNamespace(hook=SimpleNamespace(pytest_collectreport=lambda report: None))
 
 
-def simulate(collection, durations, workers, crash=None, collects_at=None):
+def simulate(collection, durations, workers, crash=None, collects_at=None, seconds=None):
     """Run everything; ``crash`` = (worker name, nth item it starts) dies when starting that item
     and is replaced by a new worker; ``collects_at`` = {worker name: time} for workers that
     finish collecting later than time 0. Returns (finish time per worker name, sched, ran-by map)."""
     collects_at = collects_at or {}
-    sched = BattScheduling(config_for(workers), numnodes=len(workers))
+    sched = BattScheduling(config_for(workers), numnodes=len(workers), seconds=seconds)
     clock, events, done, finish, ran_by, crashed = 0.0, [], {}, {}, {}, []
     for w in workers:
         if collects_at.get(w.name, 0) == 0:
@@ -123,6 +123,36 @@ def test_weights_count_a_test_sample_as_all_of_its_demos():
     w = dict(zip(col, sample_weights(col)))
     assert w["batt/a::test[0]"] == 5 and w["batt/b::test[1]"] == 3 and w["batt/c::test[0]"] == 1
     assert w["batt/a::demo[4]"] == 1
+
+
+def test_weights_from_an_earlier_run():
+    col = ids(("a", 2, 1), ("b", 2, 1))
+    seconds = {"batt/a::demo[0]": 1.0, "batt/a::demo[1]": 3.0, "batt/a::test[0]": 0.0}
+    w = dict(zip(col, sample_weights(col, seconds)))
+    assert w["batt/a::demo[1]"] == 3.0 and w["batt/a::test[0]"] == 1e-3  # known; zero kept above zero
+    # Unknown ones: the call-count units, scaled by the known samples' seconds per unit (4 s / 4 units).
+    assert w["batt/b::demo[0]"] == 1.0 and w["batt/b::test[0]"] == 2.0
+    assert sample_weights(col, {}) == sample_weights(col) == [1.0, 1.0, 2.0, 1.0, 1.0, 2.0]
+
+
+def test_an_earlier_run_corrects_a_wrong_guess():
+    """A test sample far cheaper than its demos: the guess runs all demos on one worker (5 s);
+    with the last run's seconds the demos are shared (3 s)."""
+    col = ids(("t", 5, 1))
+    durations = [1.0] * 5 + [0.1]
+    guessed, _, _ = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")])
+    planned, _, _ = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")], seconds=dict(zip(col, durations)))
+    assert max(guessed.values()) == 5.0 and max(planned.values()) <= 3.1
+
+
+def test_with_an_earlier_run_whole_tasks_go_longest_first():
+    col = ids(("a", 1, 1), ("b", 1, 1), ("c", 1, 1), ("d", 1, 1))
+    durations = [0.5, 0.5] * 3 + [5.0, 5.0]
+    in_order, _, _ = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")])
+    longest_first, _, ran_by = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")],
+                                        seconds=dict(zip(col, durations)))
+    assert max(in_order.values()) == 11.0  # d starts last, after a or b
+    assert max(longest_first.values()) == 10.0 and ran_by["batt/d::test[0]"] == ran_by["batt/d::demo[0]"]
 
 
 def test_longest_first_plan():

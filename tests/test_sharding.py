@@ -62,3 +62,13 @@ def test_plan_header_and_json() -> None:
     assert by_time.by == "seconds from old.json" and by_time.task_ids == ["x"]  # the measured seconds win
     with pytest.raises(ValueError, match="only 3 task"):
         sharding.plan(sel, (1, 4), {"x": 1.0, "y": 1.0, "z": 1.0})
+
+
+def test_sample_seconds_by_node_id_for_the_scheduler():
+    from pytest_batt.sharding import sample_durations_from
+
+    res = {"tasks": {"t": {"samples": [{"kind": "demo", "index": 0, "seconds": 1.5},
+                                       {"kind": "test", "index": 0, "seconds": None},  # never ran
+                                       {"kind": "test", "index": 1, "seconds": 2}]},
+                     "bad": "not a task"}}
+    assert sample_durations_from(res) == {"batt/t::demo[0]": 1.5, "batt/t::test[1]": 2.0}
