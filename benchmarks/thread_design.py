@@ -44,7 +44,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pytest_batt import results, runner
-from pytest_batt.phase3 import d_update  # the Phase 3 rule itself: only the execution model differs
+from pytest_batt.phase3 import d_update, pass_at_2, s_snapshot  # the Phase 3 rules: only the execution model differs
 from pytest_batt.runner import Candidate, ContractError, _split, normalise_candidates, normalise_rows
 from pytest_batt.tasks import BattDataError, Sample, Task, TaskSet, load_taskset, select
 
@@ -150,12 +150,7 @@ def score_task(func: Callable[..., Any], task: Task, timeout: float, log_path: s
         demo_outs = list(pool.map(lambda s: run_sample(func, task, s, timeout, log_path, dedup), task.demos))
     for sample, out in zip(task.demos, demo_outs):
         fold(out, sample.output)
-    s_score: Dict[str, Any] = {}
-    for sid, per in d_score.items():
-        for d_name, entry in per.items():
-            slot = s_score.setdefault(d_name, {"iz": {}, "zo": {}})
-            slot["iz"][sid] = entry["iz"]
-            slot["zo"][sid] = entry["zo"]
+    s_score = s_snapshot(d_score)
     demo_score = dict(o_score)
     oracle, at_2 = bool(task.tests), bool(task.tests)
     test_outs = []
@@ -164,14 +159,7 @@ def score_task(func: Callable[..., Any], task: Task, timeout: float, log_path: s
         fold(out, sample.output)
         test_outs.append(out)
         oracle = oracle and out["rec"]["status"] == "solved"
-        ranked = sorted([(c.solver_id, c.grid) for c in out["cands"] if c.grid is not None], key=lambda c: -demo_score.get(c[0], 0))
-        picked: List[Any] = []
-        for _, g in ranked:
-            if g not in picked:
-                picked.append(g)
-                if len(picked) == 2:
-                    break
-        at_2 = at_2 and sample.output in picked
+        at_2 = at_2 and pass_at_2([(c.solver_id, c.grid) for c in out["cands"]], demo_score, sample.output)
     samples = [o["rec"] for o in demo_outs + test_outs]
     return {"samples": samples, "o_score": o_score, "d_score": d_score, "s_score": s_score,
             "solved": {"oracle": bool(oracle), "at_2": bool(at_2)},

@@ -14,7 +14,7 @@ from . import grids, judging, resume, scoring
 from .nodeids import sample_nodeid
 from .results import SampleRecord, new_record, sample_entry
 from .grids import Grid
-from .tasks import BattDataError, Task, TaskSet
+from .tasks import BattDataError, Sample, Task, TaskSet
 
 def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
     """Each baseline sample's status by node id: what xfail and "regressed" are decided from."""
@@ -140,12 +140,8 @@ class BattRun:
 
     def sample_grids(self, nodeid: str) -> Tuple[Optional[Grid], Optional[Grid]]:
         """A planned sample's input and expected output (None when unknown or the task is invalid)."""
-        tid, kind, index = self.plan[nodeid]
-        task = self.task(tid)
-        if task is None:
-            return None, None
-        samples = task.demos if kind == "demo" else task.tests
-        return (samples[index].input, samples[index].output) if index < len(samples) else (None, None)
+        sample = self._sample(*self.plan[nodeid])
+        return (sample.input, sample.output) if sample is not None else (None, None)
 
     def task(self, task_id: str) -> Optional[Task]:
         """The parsed task (test outputs included, when known), or None when its data is invalid."""
@@ -157,12 +153,16 @@ class BattRun:
                 return None
         return task
 
-    def _expected(self, task_id: str, kind: str, index: int) -> Optional[Grid]:
+    def _sample(self, task_id: str, kind: str, index: int) -> Optional[Sample]:
         task = self.task(task_id)
         if task is None:
             return None
         samples = task.demos if kind == "demo" else task.tests
-        return samples[index].output if index < len(samples) else None
+        return samples[index] if index < len(samples) else None
+
+    def _expected(self, task_id: str, kind: str, index: int) -> Optional[Grid]:
+        sample = self._sample(task_id, kind, index)
+        return sample.output if sample is not None else None
 
     def add_failure(self, nodeid: str, status: str, message: str, seconds: float = 0.0) -> None:
         """A sample whose item never produced a record (setup error, crash, internal error)."""

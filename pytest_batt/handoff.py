@@ -99,9 +99,9 @@ class Outcome:
 
 
 def conclude(left: Left, timeout: float, grace: float, worker: str) -> Outcome:
-    status, message = crash_status(left.hardstop, left.stack, timeout, grace, worker, left.shared)
     if left.ended is not None:  # it ended itself after the sample, to take what it could not stop with it
         return Outcome(left.ended["record"], left.ended["message"])
+    status, message = crash_status(left.hardstop, left.stack, timeout, grace, worker, left.shared)
     partial = left.partial
     if partial is not None and partial["stage"] == STAGE_FINAL:  # the calls were done; what they left behind hung
         record = partial["record"]

@@ -285,7 +285,7 @@ def _shard(opts: settings_mod.Settings, taskset: Any, task_ids: List[str],
     if opts.shard is None:
         return None
     durations, name = None, ""
-    if earlier is not None and opts.durations_path:
+    if earlier is not None and opts.durations_path:  # (always both: the path is what was read)
         durations = sharding.durations_from(earlier)
         name = os.path.relpath(opts.durations_path, opts.base_dir)
         name = opts.durations_path if name.startswith("..") else name
@@ -635,6 +635,5 @@ class XdistHooks:
         if outcome.record is not None:
             self._use_record(report, outcome.record, outcome.message)
             return
-        status, message = outcome.status or ("crash", outcome.message)
-        report.batt_crash = (status, message)  # type: ignore[attr-defined]
-        report.longrepr = f"{status}: {message}"
+        report.batt_crash = outcome.status  # type: ignore[attr-defined]
+        report.longrepr = outcome.message

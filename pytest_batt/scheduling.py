@@ -117,7 +117,7 @@ class BattScheduling:
         self.expected = numnodes  # workers that will join: -n / --tx, less those that died starting
         self.joined = 0
         self.config = config
-        self.seconds = seconds or None  # with them, whole tasks also go longest first
+        self.seconds = seconds or None
         self.log: Callable[..., None] = log.battsched if log is not None else (lambda *args: None)
         self.node2collection: Dict[Any, List[str]] = {}
         self.node2pending: Dict[Any, List[int]] = {}
@@ -171,9 +171,16 @@ class BattScheduling:
             return
         self.node2collection[node] = list(collection)
         if self.collection is None:
-            self.collection = list(collection)
+            self.collection = self.node2collection[node]
             self.weights = sample_weights(self.collection, self.seconds)
             self.pending = list(range(len(self.collection)))
+            if self.seconds:  # whole tasks longest first, so that short ones fill the end of the run
+                tasks = [task_of(nodeid) for nodeid in collection]
+                totals: Dict[str, float] = {}
+                for task, weight in zip(tasks, self.weights):
+                    totals[task] = totals.get(task, 0.0) + weight
+                # Stable: a task's samples stay together and in order, ties keep the collection's order.
+                self.pending.sort(key=lambda i: -totals[tasks[i]])
 
     def schedule(self) -> None:
         assert self.collection_is_completed
@@ -241,16 +248,10 @@ class BattScheduling:
             self._send(node, batch)
 
     def _whole_task(self) -> List[int]:
-        """A pending task's items: the first one's (what a crashed worker held comes first), or
-        with an earlier run's seconds the longest one's, so that short tasks fill the end."""
+        """The first pending task's items (what a crashed worker held comes first)."""
         assert self.collection is not None
         collection = self.collection
         task = task_of(collection[self.pending[0]])
-        if self.seconds:
-            totals: Dict[str, float] = {}
-            for i in self.pending:
-                totals[task_of(collection[i])] = totals.get(task_of(collection[i]), 0.0) + self.weights[i]
-            task = max(totals, key=lambda t: totals[t])  # ties: the first in pending order
         return [i for i in self.pending if task_of(collection[i]) == task]
 
     def _send(self, node: Any, batch: List[int]) -> None:
