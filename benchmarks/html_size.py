@@ -43,7 +43,7 @@ def main() -> None:
     args = ap.parse_args()
     taskset = load_taskset(args.data)
     ids = taskset.ids()
-    run = BattRun(taskset, ids, keep_attempts=True)
+    run = BattRun(taskset, ids)
     for nodeid, (tid, kind, index) in run.plan.items():
         inp, _ = run.sample_grids(nodeid)
         run.add(nodeid, record(tid, kind, index, inp))

@@ -48,11 +48,9 @@ def attempts_with_solvers(ranked: List[List[str]], demo_score: Dict[str, int]) -
 class BattRun:
     """Planned samples, what ran, and the folding of records into per-task scores."""
 
-    def __init__(self, taskset: TaskSet, task_ids: Iterable[str], keep_attempts: bool = False) -> None:
-        """``keep_attempts``: keep each test sample's two attempts (grids) for a report or a submission."""
+    def __init__(self, taskset: TaskSet, task_ids: Iterable[str]) -> None:
         self.taskset = taskset
         self.task_ids = list(task_ids)
-        self.keep_attempts = keep_attempts
         self.plan: Dict[str, Tuple[str, str, int]] = {}
         self._demo_nodes: Dict[str, List[str]] = {}
         self._test_nodes: Dict[str, List[str]] = {}
@@ -65,6 +63,8 @@ class BattRun:
         self.records: Dict[str, SampleRecord] = {}
         self._parsed: Dict[str, Task] = {}
         self.whole: Dict[str, Dict[str, Any]] = {}  # task entries taken as they stand from a resumed file
+        # A resumed file's wall times, so that its samples' batt time is set against the time it took
+        self.earlier_s: Dict[str, float] = {"wall_s": 0.0, "process_s": 0.0}
         self.task_errors: Dict[str, str] = {}
         self.started = time.perf_counter()
         self.finished: Optional[float] = None
@@ -93,9 +93,7 @@ class BattRun:
             else:
                 record = judging.judge(record, expected)
         self.records[nodeid] = record
-        if not self.keep_attempts:
-            record.pop("grids", None)
-        elif kind == "demo" or "grids" in record:
+        if kind == "demo" or "grids" in record:  # the results file keeps each test sample's two attempts
             self._keep_two(tid)
         return record
 
@@ -221,7 +219,8 @@ class BattRun:
         tasks = self.task_results()
         end = self.finished if self.finished is not None else time.perf_counter()
         item_s = sum(t["seconds"] for t in tasks.values())
-        session = {"wall_s": round(end - self.started, 6), "item_s": round(item_s, 6), "complete": self.complete() and not interrupted}
+        wall_s = end - self.started + self.earlier_s["wall_s"]
+        session = {"wall_s": round(wall_s, 6), "item_s": round(item_s, 6), "complete": self.complete() and not interrupted}
         if process_s is not None:
-            session["process_s"] = process_s
+            session["process_s"] = round(process_s + self.earlier_s["process_s"], 6)
         return {**head, "session": session, "tasks": tasks}

@@ -362,8 +362,7 @@ class Controller:
         self.config = config
         self.state = state
         self.batt = batt
-        opts = state.settings
-        self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids, keep_attempts=bool(opts.html_path or opts.submission_path))
+        self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids)
         self.output_notes: List[str] = []
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
@@ -381,6 +380,7 @@ class Controller:
             self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry)
             self.run.records.update(self.taken.records)
             self.run.whole.update(self.taken.whole)
+            self.run.earlier_s = resume.earlier_seconds(state.resume)
             state.skip = self.taken.skip
         n = len(self.run.plan)
         if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
@@ -516,7 +516,8 @@ class Controller:
         now = time.monotonic()
         if opts.progress_minutes and now - self._last_progress >= opts.progress_minutes * 60:
             self._last_progress = now
-            selected = self.run._selected()
+            # This run's samples only: those taken from a resumed file cost no time, and would skew the rate.
+            selected = [n for n in self.run._selected() if n not in self.state.skip]
             done = sum(1 for n in selected if n in self.run.records)
             total = len(selected)
             tr = self.config.pluginmanager.get_plugin("terminalreporter")

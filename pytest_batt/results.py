@@ -11,7 +11,7 @@ import os
 import platform
 from typing import Any, Dict, Iterator, List, Mapping, Optional, TypedDict, cast
 
-from . import __version__, files
+from . import __version__, files, grids
 
 SCHEMA = 1
 
@@ -83,6 +83,9 @@ STATUSES = ("solved", "unsolved", "unscored", "timeout", "error", "crash", "miss
 
 
 class Sample(SampleCore, total=False):
+    # test samples, once their task's demo scores rank them: the two attempts, best first, as
+    # [solver_id, grid]; what a resumed run's submission and report take from the file
+    attempts: List[List[Any]]
     fold: Dict[str, Any]  # only in a task not finished: what --batt-resume refolds (resume.fold_data)
 
 
@@ -165,7 +168,9 @@ def add_error(rec: SampleRecord, note: str) -> None:
 
 def sample_entry(rec: Mapping[str, Any], fold: Optional[Dict[str, Any]] = None) -> Sample:
     """A record as the results file keeps the sample; ``fold``: what resuming needs (a task not finished)."""
-    entry = {k: rec.get(k) for k in SAMPLE_KEYS}
+    entry: Dict[str, Any] = {k: rec.get(k) for k in SAMPLE_KEYS}
+    if "attempts" in rec:
+        entry["attempts"] = [[sid, grids.decode(enc)] for sid, enc in rec["attempts"]]
     if fold is not None:
         entry["fold"] = fold
     return cast(Sample, entry)

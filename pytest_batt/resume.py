@@ -11,12 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, cast
 
+from . import grids
 from .nodeids import sample_nodeid
-from .results import SampleRecord, new_record
+from .results import SAMPLE_KEYS, SampleRecord, new_record
 
 # A record's keys -> their names in a sample's ``fold``. The file keeps schema 1's "last_t" for
 # what the record calls ``differ_last_t`` (each differ's last own step), so older files resume.
-FOLD_KEYS = {"o": "o", "d": "d", "differ_last_t": "last_t", "ranked": "ranked", "expected": "expected", "message": "message"}
+# A test sample's "grids" (all its distinct valid grids) wait there for the demo scores that pick
+# its two attempts.
+FOLD_KEYS = {"o": "o", "d": "d", "differ_last_t": "last_t", "ranked": "ranked", "expected": "expected", "message": "message",
+             "grids": "grids"}
 RETRYABLE = ("crash", "timeout")
 
 
@@ -43,7 +47,9 @@ class Taken:
     """What a resumed run takes from the file instead of running it."""
 
     whole: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # task id -> its entry, as it stands
-    records: Dict[str, SampleRecord] = field(default_factory=dict)  # node id -> sample record with fold data
+    # node id -> sample record: with fold data (a partial task, folded again), or as the file shows
+    # it (a whole task: for the report and the submission, which need its attempts)
+    records: Dict[str, SampleRecord] = field(default_factory=dict)
     skip: Set[str] = field(default_factory=set)  # node ids not to run
     rerun_whole: List[str] = field(default_factory=list)  # partial tasks without fold data: run again
 
@@ -72,6 +78,7 @@ def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], 
         if set(nodeids) <= set(usable):
             taken.whole[tid] = dict(entry)
             taken.skip.update(nodeids)
+            taken.records.update((n, record_of(tid, usable[n])) for n in nodeids)
         elif all("fold" in s for s in usable.values()):
             for n, s in usable.items():
                 taken.records[n] = record_of(tid, s)
@@ -81,12 +88,21 @@ def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], 
     return taken
 
 
+def earlier_seconds(previous: Mapping[str, Any]) -> Dict[str, float]:
+    """The file's wall times: a resumed run adds its own, so the file reads as one run's."""
+    session = previous.get("session") or {}
+    return {key: float(session.get(key) or 0.0) for key in ("wall_s", "process_s")}
+
+
 def record_of(task_id: str, sample: Mapping[str, Any]) -> SampleRecord:
-    """A results file's sample (with its ``fold`` data) as the record the controller folds."""
+    """A results file's sample (with its ``fold`` data, if any) as the controller's record."""
     rec = new_record(task_id, sample["kind"], sample["index"])
     data = cast(Dict[str, Any], rec)
-    data.update((k, v) for k, v in sample.items() if k != "fold")
-    fold = sample["fold"]
+    data.update((k, v) for k, v in sample.items() if k in SAMPLE_KEYS)
+    if isinstance(sample.get("attempts"), list):  # the file's grids, as records carry them
+        data["attempts"] = [[a[0], grids.encode(g)] for a in sample["attempts"]
+                            if isinstance(a, list) and len(a) == 2 and (g := grids.try_grid(a[1])) is not None]
+    fold = sample.get("fold") or {}
     data.update((key, fold[name]) for key, name in FOLD_KEYS.items() if name in fold)
     return rec
 

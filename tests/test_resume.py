@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -78,8 +79,37 @@ def test_a_killed_run_resumed_equals_an_uninterrupted_one(project, mode):
     result.stdout.fnmatch_lines([f"batt: resuming from *r.json: {done} sample(s) taken from the file, {18 - done} to run now*"])
     resumed, data = scores(project.path / "r.json")
     assert data["session"]["complete"] is True
+    # The killed run's times count too: the file's batt time is set against the time it all took.
+    assert data["session"]["wall_s"] > partial["session"]["wall_s"] and data["session"]["process_s"] > partial["session"]["process_s"]
+    assert data["session"]["item_s"] <= 2 * data["session"]["wall_s"]
     assert resumed == whole
     assert all("fold" not in s for t in data["tasks"].values() for s in t["samples"])  # a finished file is lean
+
+
+def page_samples(path):
+    """Each sample's status and shown grids in an HTML report's embedded data."""
+    data = json.loads(re.search(r'id="batt-data">(.*?)</script>', path.read_text(), re.S).group(1))
+    return {f"{tid}::{s['k']}[{s['i']}]": (s["st"], s.get("c")) for tid, t in data.items() for s in t["samples"]}
+
+
+@pytest.mark.parametrize("mode", ["0", "2"])
+def test_a_resumed_run_writes_the_submission_and_report_of_an_uninterrupted_one(project, mode):
+    """Samples taken from the file keep their attempts: in the submission and in the report."""
+    outputs = ["--batt-submission", "s.json", "--batt-html", "r.html"]
+    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json", *outputs))
+    (project.path / "s.json").rename(project.path / "full-s.json")
+    (project.path / "r.html").rename(project.path / "full.html")
+    kill_part_way(project, mode)
+    project.runpytest_subprocess(*args("-n", mode, "--batt-resume", "r.json", *outputs))
+    full = json.loads((project.path / "full-s.json").read_text())
+    assert json.loads((project.path / "s.json").read_text()) == full
+    assert all(e != {"attempt_1": [[0]], "attempt_2": [[0]]} for entries in full.values() for e in entries)
+    assert page_samples(project.path / "r.html") == page_samples(project.path / "full.html")
+    def attempts(name):
+        data = json.loads((project.path / name).read_text())
+        return {tid: [s["attempts"] for s in t["samples"] if s["kind"] == "test"] for tid, t in data["tasks"].items()}
+
+    assert attempts("r.json") == attempts("full.json") and all(a and a[0] for a in attempts("r.json").values())
 
 
 def test_resuming_a_complete_file_runs_nothing_and_exits_0(project):
@@ -91,15 +121,17 @@ def test_resuming_a_complete_file_runs_nothing_and_exits_0(project):
     assert scores(project.path / "full.json")[0] == before
 
 
-def test_retry_runs_crashed_and_timed_out_samples_again(project):
+def test_retry_runs_crashed_and_timed_out_samples_again(project, monkeypatch):
     project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
     data = json.loads((project.path / "full.json").read_text())
     data["tasks"]["t1"]["samples"][2].update(status="timeout", error="solve call timed out")
     (project.path / "old.json").write_text(json.dumps(data))
     result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", "old.json"))
     assert scores(project.path / "old.json")[0]["t1"][0][2] == "timeout"  # kept as it is
-    result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", "old.json", "--batt-resume-retry"))
+    monkeypatch.setenv("BATT_SLEEP", "0.1")  # slow enough for a progress line (0.06 s)
+    result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", "old.json", "--batt-resume-retry", "--batt-progress", "0.001"))
     result.stdout.fnmatch_lines(["*15 sample(s) taken from the file, 3 to run now (1 partial task(s) without per-sample data run again whole)*"])
+    result.stdout.fnmatch_lines(["batt: [123]/3 samples done, * left*"])  # progress counts this run's samples
     assert scores(project.path / "old.json")[0] == scores(project.path / "full.json")[0]
 
 

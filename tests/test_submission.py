@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pytest_batt import battrun, grids, judging, results, submission
+from pytest_batt import battrun, grids, judging, results, resume, submission
 from pytest_batt.__main__ import main
 from pytest_batt.tasks import TaskSet
 
@@ -22,7 +22,7 @@ def worker_record(kind, index, cands, sent):
 
 
 def test_the_controller_keeps_only_the_two_attempts_once_demo_scores_are_known():
-    run = battrun.BattRun(TaskSet("x", {"t": TASK}), ["t"], keep_attempts=True)
+    run = battrun.BattRun(TaskSet("x", {"t": TASK}), ["t"])
     # The test sample arrives first: its grids wait for the demo scores that rank them.
     run.add("batt/t::test[0]", worker_record("test", 0, [("a", A), ("b", B), ("c", C)], [A, B, C]))
     assert len(run.records["batt/t::test[0]"]["grids"]) == 3
@@ -37,15 +37,31 @@ def test_the_controller_keeps_only_the_two_attempts_once_demo_scores_are_known()
     assert submission.score(sub, {"t": [B]}).total == 1.0
 
 
-def test_without_a_report_or_submission_no_grid_is_kept():
-    run = battrun.BattRun(TaskSet("x", {"t": TASK}), ["t"])
-    run.add("batt/t::test[0]", worker_record("test", 0, [("a", A)], [A]))
-    assert "grids" not in run.records["batt/t::test[0]"] and "attempts" not in run.records["batt/t::test[0]"]
+def test_the_results_file_keeps_the_attempts_and_a_resumed_run_ranks_them_when_its_demos_end():
+    TWO = {"train": TASK["train"] * 2, "test": TASK["test"]}
+    run = battrun.BattRun(TaskSet("x", {"t": TWO}), ["t"])
+    run.add("batt/t::demo[0]", worker_record("demo", 0, [("a", A), ("c", B), ("b", B)], []))
+    run.add("batt/t::test[0]", worker_record("test", 0, [("a", A), ("b", B), ("c", C)], [A, B, C]))
+    # Killed here: demo[1] never ran, so the test sample's grids wait, in its fold, for the ranking.
+    checkpoint = json.loads(json.dumps(run.results({}, interrupted=True)))
+    test = checkpoint["tasks"]["t"]["samples"][2]
+    assert "attempts" not in test and len(test["fold"]["grids"]) == 3
+    taken = resume.take(checkpoint, run.plan, retry=False)
+    assert set(taken.records) == {"batt/t::demo[0]", "batt/t::test[0]"} and not taken.whole
+    resumed = battrun.BattRun(TaskSet("x", {"t": TWO}), ["t"])
+    resumed.records.update(taken.records)
+    resumed.add("batt/t::demo[1]", worker_record("demo", 1, [("c", B)], []))
+    assert resumed.attempts("t") == [[C, B]]  # c's grid (2 demo hits), then b's (1); a's (0) is third
+    finished = json.loads(json.dumps(resumed.results({}, interrupted=False)))
+    assert finished["tasks"]["t"]["samples"][2]["attempts"] == [["c", [[3, 3]]], ["b", [[2, 1]]]]
+    # A whole task taken from that file keeps its attempts for the submission and the report.
+    again = resume.take(finished, resumed.plan, retry=False)
+    assert set(again.whole) == {"t"} and again.records["batt/t::test[0]"]["attempts"] == [["c", grids.encode(C)], ["b", grids.encode(B)]]
 
 
 def test_hidden_outputs_make_test_samples_unscored_with_their_attempts():
     hidden = {"t": {"train": TASK["train"], "test": [{"input": [[5, 6]]}]}}
-    run = battrun.BattRun(TaskSet("x", hidden, hidden=True), ["t"], keep_attempts=True)
+    run = battrun.BattRun(TaskSet("x", hidden, hidden=True), ["t"])
     run.add("batt/t::demo[0]", worker_record("demo", 0, [("a", B)], []))
     rec = run.add("batt/t::test[0]", worker_record("test", 0, [("z", C), ("a", A)], [C, A]))
     assert rec["status"] == "unscored" and not any(rec["o"].values()) and "unscored" in judging.describe(rec)
