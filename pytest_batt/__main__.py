@@ -90,7 +90,7 @@ def cmd_phase3(args: argparse.Namespace) -> int:
     base_dir = os.getcwd()
     try:
         settings.check_writable(args.json, "--json")
-        taskset = load_taskset(args.batt_data, base_dir)
+        taskset = load_taskset(args.batt_data, base_dir, wanted=args.batt)
         task_ids = select(taskset, args.batt)
         batt = runner.load_batt(args.batt_module, base_dir)
     except (ValueError, runner.BattLoadError) as e:  # BattDataError is a ValueError

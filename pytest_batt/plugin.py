@@ -255,7 +255,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
 
 
 def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = False) -> Tuple[TaskSet, List[str]]:
-    taskset = load_taskset(data, base_dir, allow_hidden=allow_hidden)
+    taskset = load_taskset(data, base_dir, allow_hidden=allow_hidden, wanted=wanted)
     task_ids = select(taskset, wanted)
     return taskset.subset(task_ids), task_ids
 

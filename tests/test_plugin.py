@@ -200,8 +200,9 @@ def test_a_timeout_report_keeps_the_batt_output_without_thread_stacks(project):
     assert "+ Timeout +" not in out
 
 
-def test_one_task_is_split_over_workers_that_read_no_dataset(project):
+def test_one_task_is_split_over_workers_that_read_no_dataset(project, monkeypatch):
     # The controller removes the task data once it has read it: workers get the selection from it.
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # this suite's own, when it runs under -n
     remover = "import os, shutil\nif 'PYTEST_XDIST_WORKER' not in os.environ:\n    shutil.rmtree('tasks')\n"
     project.makepyfile(remover=remover + TOY_BATT)
     result = project.runpytest_subprocess("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", "remover.py", "-n", "2", "-v")
