@@ -311,14 +311,31 @@ def _solutions_path(path: Path) -> Path:
     return path.with_name(path.name.replace("_challenges", "_solutions"))
 
 
-def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool) -> Tuple[Dict[str, Any], bool]:
-    """The tasks with their test outputs merged in, and whether those are hidden (no solutions file)."""
+def _kaggle_picked(path: Path, ids: List[str]) -> Optional[Tuple[Dict[str, Any], Optional[Dict[str, Any]]]]:
+    """Only the tasks ``ids`` of a Kaggle challenges file and of its solutions file (None when it
+    has none), or None; see :func:`_pick`."""
+    try:
+        challenges = _pick(path.read_text(encoding="utf-8"), ids, _is_task)
+        sol_path = _solutions_path(path)
+        if challenges is None or not sol_path.exists():
+            return None if challenges is None else (challenges, None)
+        solutions = _pick(sol_path.read_text(encoding="utf-8"), ids, lambda v: isinstance(v, list))
+    except (OSError, UnicodeDecodeError):
+        return None  # the whole read words the error
+    return None if solutions is None else (challenges, solutions)
+
+
+def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool, solutions: Any = None) -> Tuple[Dict[str, Any], bool]:
+    """The tasks with their test outputs merged in, and whether those are hidden (no solutions file).
+
+    ``solutions``: the solutions file's content when already read (else it is read here).
+    """
     sol_path = _solutions_path(path)
     if sol_path == path or not sol_path.exists():
         if allow_hidden:
             return dict(challenges), True  # the test outputs are hidden, as on Kaggle
         raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)" + HIDDEN_HINT)
-    solutions = _read_json(sol_path)
+    solutions = _read_json(sol_path) if solutions is None else solutions
     if not isinstance(solutions, dict):
         raise BattDataError(f"{sol_path}: expected an object mapping task ids to lists of test outputs")
     merged = {}
@@ -345,6 +362,10 @@ def _load_path(path: Path, allow_hidden: bool = False, ids: Optional[List[str]] 
         if not files:
             raise BattDataError(f"{path}: directory holds no <task_id>.json files")
         return {p.stem: _read_json(p) for p in files}, False
+    if ids and len(ids) <= PICK_AT_MOST and path.name.endswith("_challenges.json"):
+        picked = _kaggle_picked(path, ids)
+        if picked is not None:
+            return _load_kaggle(path, picked[0], allow_hidden, picked[1])
     data = _read_json(path)
     if not isinstance(data, dict):
         raise BattDataError(f"{path}: expected a JSON object (a task, or a Kaggle challenges file)")

@@ -36,6 +36,22 @@ def test_kaggle_challenges_take_outputs_from_solutions(tmp_path):
     assert task.tests[0].output == ((0, 2),)
 
 
+def test_named_tasks_of_kaggle_files_are_read_alone(tmp_path):
+    challenges = {f"t{i}": {"train": TASK["train"], "test": [{"input": [[i, 0]]}]} for i in range(5)}
+    write(tmp_path / "k_challenges.json", challenges)
+    write(tmp_path / "k_solutions.json", {f"t{i}": [[[0, i]]] for i in range(5)})
+    whole = load_taskset(str(tmp_path / "k_challenges.json"))
+    picked = load_taskset(str(tmp_path / "k_challenges.json"), wanted=["t3,t1"])
+    assert picked.raw == {tid: whole.raw[tid] for tid in ("t3", "t1")} and picked.task("t3").tests[0].output == ((0, 3),)
+    write(tmp_path / "k_solutions.json", {f"t{i}": [[[0, i]]] for i in range(4)})  # t4 has no solution here
+    assert len(load_taskset(str(tmp_path / "k_challenges.json"), wanted=["t4"]).raw) == 5  # read whole, as before
+    (tmp_path / "k_solutions.json").unlink()
+    hidden = load_taskset(str(tmp_path / "k_challenges.json"), allow_hidden=True, wanted=["t2"])
+    assert hidden.hidden and hidden.raw == {"t2": challenges["t2"]}
+    with pytest.raises(BattDataError, match="k_solutions.json not found"):
+        load_taskset(str(tmp_path / "k_challenges.json"), wanted=["t2"])
+
+
 def test_kaggle_challenges_without_solutions_file_is_a_clear_error(tmp_path):
     write(tmp_path / "y_challenges.json", {"t1": TASK})
     with pytest.raises(BattDataError, match="y_solutions.json not found"):
