@@ -1,4 +1,4 @@
-"""The command line: ``python -m pytest_batt phase3 | compare | merge | score ...``.
+"""The command line: ``python -m pytest_batt phase3 | compare | merge | submission | score ...``.
 
 This module owns argument parsing, the printed lines and the exit codes of the commands:
 0 done (compare: every gate holds), 1 a ``--fail`` gate breached, 2 interrupted (phase3
@@ -19,6 +19,7 @@ from . import compare as compare_mod
 from . import merge as merge_mod
 from . import phase3, report, results, runner, settings
 from . import submission as submission_mod
+from .files import write_atomic
 from .tasks import BattDataError, load_taskset, select
 
 EXIT_OK, EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
@@ -36,8 +37,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m pytest_batt", description="pytest-batt without pytest: the Phase 3 reference scorer and results comparison.")
-    sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge,score}", parser_class=_Parser)
+    parser = _Parser(prog="python -m pytest_batt", description="pytest-batt without pytest: the Phase 3 reference scorer, results comparison, "
+                     "merging shards, and ARC Prize submissions.")
+    sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge,submission,score}", parser_class=_Parser)
     sub.required = True
     h = settings.HELP
     p3 = sub.add_parser("phase3", help="score tasks with the plain sequential Phase 3 scorer and write a results file",
@@ -62,6 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     mrg.add_argument("shards", metavar="SHARD.json", nargs="+", help="one results file per shard, in any order")
     mrg.add_argument("-o", "--output", metavar="PATH", required=True, help="write the merged results file here (.gz: gzipped)")
     mrg.add_argument("--partial", action="store_true", help="merge even when some shards are missing (the result is incomplete)")
+    sm = sub.add_parser("submission", help="the submission.json of a results file (e.g. merged shards)",
+                        description="Write ARC Prize's submission.json from a results file's test samples' attempts, "
+                        "as --batt-submission writes it: the one submission of a sharded run, after merge. Exit 0 "
+                        "when written, 4 when the file is not usable or is incomplete (without --partial).")
+    sm.add_argument("results", metavar="RESULTS", help="a results file (--batt-json, merge -o; .gz read too)")
+    sm.add_argument("-o", "--output", metavar="PATH", required=True, help="write the submission here")
+    sm.add_argument("--partial", action="store_true", help="write it even when test samples have no result ([[0]] for them)")
     sc = sub.add_parser("score", help="ARC Prize's score of a submission.json",
                         description="ARC Prize's score of a submission.json: a test input counts when either attempt equals "
                         "its output, a task scores the fraction of its test inputs counted, the score is the mean over tasks. "
@@ -140,6 +149,26 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_submission(args: argparse.Namespace) -> int:
+    try:
+        settings.check_writable(args.output, "--output")
+        data = results.read(args.results)
+        made = submission_mod.from_results(data, where=args.results)
+    except (ValueError, KeyError, TypeError) as e:  # ResultsError and SubmissionError are ValueErrors
+        raise UsageError(str(e) if isinstance(e, ValueError) else f"{args.results}: malformed ({type(e).__name__}: {e})") from None
+    if made.not_run and not args.partial:
+        raise UsageError(f"{args.results}: {len(made.not_run)} test input(s) have no result ({', '.join(made.not_run[:3])}"
+                         f"{' ...' if len(made.not_run) > 3 else ''}): give --partial to write it with {submission_mod.FALLBACK} for them")
+    if not data["session"].get("complete", True) and not args.partial:
+        raise UsageError(f"{args.results}: an incomplete run (interrupted, or shards missing): its tasks may not all be "
+                         "there; give --partial to write what it has")
+    write_atomic(args.output, submission_mod.dumps(made.submission).encode())
+    sub = made.submission
+    _out(f"submission written to {args.output} ({len(sub)} tasks, {sum(len(v) for v in sub.values())} test inputs, "
+         f"{made.no_candidate} with no candidate, {len(made.not_run)} without a result: fallback {submission_mod.FALLBACK})")
+    return EXIT_OK
+
+
 def _read_json(path: str, what: str) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
@@ -194,6 +223,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_merge(args)
         if args.command == "score":
             return cmd_score(args)
+        if args.command == "submission":
+            return cmd_submission(args)
         return cmd_compare(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)

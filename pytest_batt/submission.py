@@ -46,6 +46,48 @@ def build(task_ids: Iterable[str], attempts_of: Callable[[str], Sequence[Sequenc
     return out
 
 
+@dataclass
+class FromResults:
+    """A submission made from a results file, and what the file lacked for it."""
+
+    submission: Submission
+    no_candidate: int = 0  # test inputs whose sample ran and gave no valid grid: FALLBACK
+    not_run: List[str] = field(default_factory=list)  # "task::test[i]" the file has no result for: FALLBACK
+
+
+def from_results(results: Mapping[str, Any], where: str = "results") -> FromResults:
+    """The submission of a results file's test samples' ``attempts``: after ``merge``, the one
+    submission of a sharded run. Test inputs are numbered by the file's samples, which are the
+    selected ones: one it lists as ``missing`` (or not at all, below its last) gets FALLBACK and is
+    named in ``not_run``, as is a task with no test sample listed (it gets no entry)."""
+    out = FromResults({})
+    for tid, entry in results.get("tasks", {}).items():
+        tests = {s["index"]: s for s in entry.get("samples", []) if s.get("kind") == "test"}
+        if not tests and not entry.get("error"):
+            out.not_run.append(f"{tid}::test[*]")  # none selected (-k, --deselect): how many there are is not known here
+        entries = []
+        for i in range(max(tests) + 1 if tests else 0):
+            sample = tests.get(i)
+            ran = sample is not None and sample.get("status") != "missing"
+            if not ran or ("attempts" not in sample and "fold" in sample):  # never ran, or its task's demos did not finish
+                out.not_run.append(f"{tid}::test[{i}]")
+                attempts: List[Any] = []
+            elif "attempts" not in sample and sample.get("candidates"):
+                raise SubmissionError(f"{where}: task {tid} test[{i}] has candidates but no attempts "
+                                      "(written before pytest-batt kept them in results files: run it again)")
+            else:
+                attempts = [a[1] for a in sample.get("attempts") or [] if isinstance(a, list) and len(a) == 2]
+            try:
+                grids = [_plain(to_grid(g)) for g in attempts[:2]]
+            except GridError as e:
+                raise SubmissionError(f"{where}: task {tid} test[{i}]: an attempt is not a grid ({e})") from None
+            out.no_candidate += ran and not grids and f"{tid}::test[{i}]" not in out.not_run
+            grids += [FALLBACK] * (2 - len(grids))
+            entries.append({"attempt_1": grids[0], "attempt_2": grids[1]})
+        out.submission[tid] = entries
+    return out
+
+
 def dumps(submission: Submission) -> str:
     return json.dumps(submission, separators=(",", ":")) + "\n"
 

@@ -33,6 +33,26 @@ def test_a_run_draws_failures_and_writes_a_submission_that_scores_as_pass_at_2(p
     assert "<script src" not in page and "<link" not in page and "http" not in page.replace("http-equiv", "")
 
 
+def test_a_sharded_run_merged_makes_the_submission_of_a_single_run(pytester, capsys):
+    """The results files keep the attempts: merge the shards, then one submission from the merged file."""
+    make_project(pytester, toybatt=TOY_BATT)
+    pytester.runpytest_subprocess(*BASE, "-n", "0", "--batt-submission", "single.json")
+    for k, mode in (("1", "0"), ("2", "2")):
+        pytester.runpytest_subprocess(*BASE, "-n", mode, "--batt-shard", f"{k}/2", "--batt-json", f"shard{k}.json")
+    path = lambda name: str(pytester.path / name)  # noqa: E731
+    assert main(["merge", path("shard1.json"), path("shard2.json"), "-o", path("merged.json")]) == 0
+    assert main(["submission", path("merged.json"), "-o", path("s.json")]) == 0
+    assert capsys.readouterr().out.endswith("(3 tasks, 4 test inputs, 0 with no candidate, 0 without a result: fallback [[0]])\n")
+    assert json.loads((pytester.path / "s.json").read_text()) == json.loads((pytester.path / "single.json").read_text())
+    # One shard alone lacks the other's tasks: refused unless --partial.
+    assert main(["merge", path("shard1.json"), "-o", path("half.json"), "--partial"]) == 0
+    capsys.readouterr()
+    assert main(["submission", path("half.json"), "-o", path("h.json")]) == 4
+    assert "an incomplete run (interrupted, or shards missing)" in capsys.readouterr().err
+    assert main(["submission", path("half.json"), "-o", path("h.json"), "--partial"]) == 0
+    assert set(json.loads((pytester.path / "h.json").read_text())) < set(json.loads((pytester.path / "single.json").read_text()))
+
+
 def test_without_colour_the_grids_are_digits_and_verbose_adds_the_input(pytester):
     make_project(pytester, toybatt=TOY_BATT)
     result = pytester.runpytest_subprocess(*BASE, "-n", "0", "--color=no", "-v", "-k", "none0003 and demo")

@@ -69,6 +69,40 @@ def test_hidden_outputs_make_test_samples_unscored_with_their_attempts():
     assert run.results({}, False)["tasks"]["t"]["samples"][1]["status"] == "unscored"
 
 
+def test_a_results_files_attempts_make_the_submission():
+    def test(index, status="unsolved", **more):
+        return {"kind": "test", "index": index, "status": status, "candidates": 2, **more}
+
+    demo = {"kind": "demo", "index": 0, "status": "solved", "candidates": 1}
+    made = submission.from_results({"tasks": {
+        "a": {"samples": [demo, test(0, attempts=[["s", [[1, 2]]], ["r", [[2, 1]]]]), test(1, "timeout", candidates=0)]},
+        "b": {"samples": [demo, test(1, attempts=[["s", [[3, 3]]]])]},  # test[0] not listed
+        "c": {"samples": [demo, test(0, "missing", candidates=0)]},
+        "d": {"samples": [demo, test(0, fold={"grids": {}})]},  # its task's demos never finished: not ranked
+        "e": {"samples": [demo]},  # no test sample selected
+    }})
+    assert made.submission == {
+        "a": [{"attempt_1": [[1, 2]], "attempt_2": [[2, 1]]}, {"attempt_1": [[0]], "attempt_2": [[0]]}],
+        "b": [{"attempt_1": [[0]], "attempt_2": [[0]]}, {"attempt_1": [[3, 3]], "attempt_2": [[0]]}],
+        "c": [{"attempt_1": [[0]], "attempt_2": [[0]]}], "d": [{"attempt_1": [[0]], "attempt_2": [[0]]}], "e": []}
+    assert made.no_candidate == 1 and made.not_run == ["b::test[0]", "c::test[0]", "d::test[0]", "e::test[*]"]
+    with pytest.raises(submission.SubmissionError, match="r.json: task a test.0. has candidates but no attempts"):
+        submission.from_results({"tasks": {"a": {"samples": [test(0)]}}}, where="r.json")  # an older file
+    with pytest.raises(submission.SubmissionError, match="task a test.0.: an attempt is not a grid"):
+        submission.from_results({"tasks": {"a": {"samples": [test(0, attempts=[["s", [[11]]]])]}}})
+
+
+def test_the_submission_command_refuses_unusable_files_in_one_line(tmp_path, capsys):
+    assert main(["submission", str(tmp_path / "none.json"), "-o", str(tmp_path / "s.json")]) == 4
+    head = results.header(batt_module="b.py", batt_sha256="b", data_name="d", data_sha256="d", timeout_s=1.0, workers=1)
+    (tmp_path / "old.json").write_text(json.dumps({**head, "session": {"complete": True}, "tasks": {  # no attempts kept
+        "a": {"samples": [{"kind": "test", "index": 0, "status": "solved", "candidates": 3}]}}}))
+    assert main(["submission", str(tmp_path / "old.json"), "-o", str(tmp_path / "s.json")]) == 4
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(line.startswith("error: ") for line in err) and "has candidates but no attempts" in err[1]
+    assert not (tmp_path / "s.json").exists()
+
+
 def test_no_candidate_means_the_fallback_grid():
     assert submission.build(["t"], lambda tid: [[], [A]]) == {"t": [
         {"attempt_1": [[0]], "attempt_2": [[0]]}, {"attempt_1": [[1, 2]], "attempt_2": [[0]]}]}
