@@ -1,4 +1,4 @@
-"""The command line: ``python -m pytest_batt phase3 | compare | merge | submission | score ...``.
+"""The command line: ``python -m pytest_batt phase3 | compare | merge | submission | html | score ...``.
 
 This module owns argument parsing, the printed lines and the exit codes of the commands:
 0 done (compare: every gate holds), 1 a ``--fail`` gate breached, 2 interrupted (phase3
@@ -17,7 +17,7 @@ import json
 
 from . import compare as compare_mod
 from . import merge as merge_mod
-from . import phase3, report, results, runner, settings
+from . import battrun, outputs, phase3, report, results, runner, settings
 from . import submission as submission_mod
 from .files import write_atomic
 from .tasks import BattDataError, load_taskset, select
@@ -38,8 +38,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m pytest_batt", description="pytest-batt without pytest: the Phase 3 reference scorer, results comparison, "
-                     "merging shards, and ARC Prize submissions.")
-    sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge,submission,score}", parser_class=_Parser)
+                     "merging shards, their submission and HTML report, and ARC Prize scores.")
+    sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge,submission,html,score}", parser_class=_Parser)
     sub.required = True
     h = settings.HELP
     p3 = sub.add_parser("phase3", help="score tasks with the plain sequential Phase 3 scorer and write a results file",
@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     sm.add_argument("results", metavar="RESULTS", help="a results file (--batt-json, merge -o; .gz read too)")
     sm.add_argument("-o", "--output", metavar="PATH", required=True, help="write the submission here")
     sm.add_argument("--partial", action="store_true", help="write it even when test samples have no result ([[0]] for them)")
+    ht = sub.add_parser("html", help="the HTML report of a results file (e.g. merged shards)",
+                        description="Write the HTML report --batt-html writes, from a results file and the task data "
+                        "it was run on (its grids come from there): one report for a sharded run, after merge. The "
+                        "closest candidates of unsolved demo samples are not in results files, so not shown. Exit 0 "
+                        "when written, 4 when a file is not usable or the data differs from the run's.")
+    ht.add_argument("results", metavar="RESULTS", help="a results file (--batt-json, merge -o; .gz read too)")
+    ht.add_argument("-o", "--output", metavar="PATH", required=True, help="write the page here")
+    ht.add_argument("--batt-data", metavar="NAME_OR_PATH", default=None,
+                    help="the task data of the run (default: the name the results file gives, from this directory)")
     sc = sub.add_parser("score", help="ARC Prize's score of a submission.json",
                         description="ARC Prize's score of a submission.json: a test input counts when either attempt equals "
                         "its output, a task scores the fraction of its test inputs counted, the score is the mean over tasks. "
@@ -169,6 +178,25 @@ def cmd_submission(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_html(args: argparse.Namespace) -> int:
+    try:
+        settings.check_writable(args.output, "--output")
+        data = results.read(args.results)
+        spec = args.batt_data or data["data"]["name"]
+        task_ids = list(data["tasks"])
+        taskset = load_taskset(spec, os.getcwd(), allow_hidden=True, wanted=[",".join(task_ids)] if task_ids else None)
+        for tid in task_ids:
+            if tid not in taskset.raw:
+                raise UsageError(f"--batt-data {spec}: has no task {tid} (give the data {args.results} was run on)")
+            if data["tasks"][tid].get("sha256") not in (None, taskset.task_hash(tid)):
+                raise UsageError(f"--batt-data {spec}: task {tid} has other content than when {args.results} was written")
+        run = battrun.BattRun.from_results(data, taskset)
+    except (ValueError, KeyError, TypeError) as e:  # ResultsError and BattDataError are ValueErrors
+        raise UsageError(str(e) if isinstance(e, ValueError) else f"{args.results}: malformed ({type(e).__name__}: {e})") from None
+    _out(outputs.write_html(args.output, run, data))
+    return EXIT_OK
+
+
 def _read_json(path: str, what: str) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
@@ -225,6 +253,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_score(args)
         if args.command == "submission":
             return cmd_submission(args)
+        if args.command == "html":
+            return cmd_html(args)
         return cmd_compare(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr, flush=True)

@@ -8,7 +8,7 @@ give identical results.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from . import grids, judging, resume, scoring
 from .nodeids import sample_nodeid
@@ -73,6 +73,18 @@ class BattRun:
         """Samples that survived -k, --deselect and --lf: only these are expected to run."""
         chosen = {n for n in nodeids if n in self.plan}
         self.selected = chosen if self.selected is None else self.selected | chosen
+
+    @classmethod
+    def from_results(cls, results: Mapping[str, Any], taskset: TaskSet) -> "BattRun":
+        """A finished run as a results file keeps it, with the task data it ran on: what a report
+        or a submission needs, without running anything (e.g. after merging shards)."""
+        run = cls(taskset, list(results["tasks"]))
+        for tid, entry in results["tasks"].items():
+            for sample in entry.get("samples", []):
+                run.records[sample_nodeid(tid, sample["kind"], sample["index"])] = resume.record_of(tid, sample)
+        run.whole.update(results["tasks"])
+        run.selected = set(run.records)
+        return run
 
     def task_failed(self, task_id: str, message: str) -> None:
         """A task that could not be collected costs that task alone: its samples become errors."""

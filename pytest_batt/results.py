@@ -76,6 +76,7 @@ class SampleCore(TypedDict):
     seconds: float
     cpu_seconds: float
     error: Optional[str]
+    message: Optional[str]  # why an unsolved sample missed: the first lines of its failure
 
 
 SAMPLE_KEYS = tuple(SampleCore.__annotations__)
@@ -136,7 +137,6 @@ class ResultsFile(TypedDict, total=False):
 
 class _RecordCore(SampleCore):
     task: str
-    message: Optional[str]  # why an unsolved sample missed: the first lines of its failure
 
 
 class SampleRecord(_RecordCore, total=False):

@@ -19,8 +19,7 @@ from .results import SAMPLE_KEYS, SampleRecord, new_record
 # what the record calls ``differ_last_t`` (each differ's last own step), so older files resume.
 # A test sample's "grids" (all its distinct valid grids) wait there for the demo scores that pick
 # its two attempts.
-FOLD_KEYS = {"o": "o", "d": "d", "differ_last_t": "last_t", "ranked": "ranked", "expected": "expected", "message": "message",
-             "grids": "grids"}
+FOLD_KEYS = {"o": "o", "d": "d", "differ_last_t": "last_t", "ranked": "ranked", "expected": "expected", "grids": "grids"}
 RETRYABLE = ("crash", "timeout")
 
 
@@ -104,6 +103,8 @@ def record_of(task_id: str, sample: Mapping[str, Any]) -> SampleRecord:
                             if isinstance(a, list) and len(a) == 2 and (g := grids.try_grid(a[1])) is not None]
     fold = sample.get("fold") or {}
     data.update((key, fold[name]) for key, name in FOLD_KEYS.items() if name in fold)
+    if data.get("message") is None and "message" in fold:  # a file of before the message was the sample's own
+        data["message"] = fold["message"]
     return rec
 
 

@@ -36,7 +36,7 @@ def test_a_run_draws_failures_and_writes_a_submission_that_scores_as_pass_at_2(p
 def test_a_sharded_run_merged_makes_the_submission_of_a_single_run(pytester, capsys):
     """The results files keep the attempts: merge the shards, then one submission from the merged file."""
     make_project(pytester, toybatt=TOY_BATT)
-    pytester.runpytest_subprocess(*BASE, "-n", "0", "--batt-submission", "single.json")
+    pytester.runpytest_subprocess(*BASE, "-n", "0", "--batt-submission", "single.json", "--batt-html", "single.html")
     for k, mode in (("1", "0"), ("2", "2")):
         pytester.runpytest_subprocess(*BASE, "-n", mode, "--batt-shard", f"{k}/2", "--batt-json", f"shard{k}.json")
     path = lambda name: str(pytester.path / name)  # noqa: E731
@@ -44,6 +44,19 @@ def test_a_sharded_run_merged_makes_the_submission_of_a_single_run(pytester, cap
     assert main(["submission", path("merged.json"), "-o", path("s.json")]) == 0
     assert capsys.readouterr().out.endswith("(3 tasks, 4 test inputs, 0 with no candidate, 0 without a result: fallback [[0]])\n")
     assert json.loads((pytester.path / "s.json").read_text()) == json.loads((pytester.path / "single.json").read_text())
+    # The report too, with the grids from the task data: as the single run's, but for the closest
+    # candidates of unsolved demos, which results files do not keep.
+    assert main(["html", path("merged.json"), "-o", path("merged.html"), "--batt-data", "tasks"]) == 0
+    single, merged = page_data(pytester.path / "single.html"), page_data(pytester.path / "merged.html")
+    assert any(s["k"] == "demo" and s.get("c") for t in single.values() for s in t["samples"])  # there was something to drop
+    for t in single.values():
+        for s in t["samples"]:
+            if s["k"] == "demo":
+                s.pop("c", None)
+    assert merged == single
+    (pytester.path / "tasks" / "flip0001.json").write_text(json.dumps({**TASKS["flip0001"], "train": TASKS["flip0001"]["train"][:1]}))
+    assert main(["html", path("merged.json"), "-o", path("other.html"), "--batt-data", "tasks"]) == 4
+    assert "--batt-data tasks: task flip0001 has other content than when" in capsys.readouterr().err
     # One shard alone lacks the other's tasks: refused unless --partial.
     assert main(["merge", path("shard1.json"), "-o", path("half.json"), "--partial"]) == 0
     capsys.readouterr()
@@ -51,6 +64,11 @@ def test_a_sharded_run_merged_makes_the_submission_of_a_single_run(pytester, cap
     assert "an incomplete run (interrupted, or shards missing)" in capsys.readouterr().err
     assert main(["submission", path("half.json"), "-o", path("h.json"), "--partial"]) == 0
     assert set(json.loads((pytester.path / "h.json").read_text())) < set(json.loads((pytester.path / "single.json").read_text()))
+
+
+def page_data(path):
+    """The per-task data an HTML report embeds (what a click on a task shows)."""
+    return json.loads(re.search(r'id="batt-data">(.*?)</script>', path.read_text(), re.S).group(1))
 
 
 def test_without_colour_the_grids_are_digits_and_verbose_adds_the_input(pytester):

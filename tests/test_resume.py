@@ -112,6 +112,14 @@ def test_a_resumed_run_writes_the_submission_and_report_of_an_uninterrupted_one(
     assert attempts("r.json") == attempts("full.json") and all(a and a[0] for a in attempts("r.json").values())
 
 
+def test_a_sample_of_an_older_file_keeps_its_message_from_the_fold():
+    from pytest_batt import resume
+
+    old = {"kind": "demo", "index": 0, "status": "unsolved", "candidates": 1, "fold": {"message": "no candidate matched", "o": {}}}
+    assert resume.record_of("t", old)["message"] == "no candidate matched"
+    assert resume.record_of("t", {**old, "message": "its own"})["message"] == "its own"
+
+
 def test_resuming_a_complete_file_runs_nothing_and_exits_0(project):
     project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
     before, _ = scores(project.path / "full.json")
