@@ -62,3 +62,28 @@ def test_the_report_shows_counts_grids_and_filters_in_a_real_browser(pytester, c
         assert browser.eval("document.getElementById('shown').textContent") == "1 of 3 tasks shown"
     finally:
         browser.close()
+
+
+def test_the_report_of_a_results_file_shows_the_same_grids_in_a_real_browser(pytester, chromium):
+    """``python -m pytest_batt html`` (a sharded run's one report): what a person sees of it."""
+    from pytest_batt.__main__ import main
+
+    make_project(pytester, toybatt=TOY_BATT)
+    pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "2",
+                                  "--batt-json", "r.json")
+    assert main(["html", str(pytester.path / "r.json"), "-o", str(pytester.path / "r.html"),
+                 "--batt-data", str(pytester.path / "tasks")]) == 0
+    browser = Browser(chromium)
+    try:
+        browser.open((pytester.path / "r.html").as_uri())
+        assert browser.eval("document.querySelector('[data-count=\"pass@2\"]').textContent") == "2/3"
+        browser.click('tbody[data-id="none0003"] tr.row')
+        demo = 'tbody[data-id="none0003"] [data-sample="demo[0]"]'
+        figures = browser.eval(f"Array.from(document.querySelectorAll('{demo} figure')).map(f => f.textContent)")
+        assert figures == ["input 1x2", "expected 1x2"]  # its closest candidates are not in a results file
+        assert cells(browser, f"{demo} figure:nth-of-type(2)") == [[MAROON, False], [MAROON, False]]
+        test1 = 'tbody[data-id="none0003"] [data-sample="test[1]"] figure:nth-of-type(3)'
+        assert browser.eval(f"document.querySelector('{test1}').textContent") == "attempt 1: identity 1x1, equal"
+        assert cells(browser, test1) == [[BLUE, False]]
+    finally:
+        browser.close()
