@@ -68,20 +68,19 @@ def from_results(results: Mapping[str, Any], where: str = "results") -> FromResu
         entries = []
         for i in range(max(tests) + 1 if tests else 0):
             sample = tests.get(i)
-            ran = sample is not None and sample.get("status") != "missing"
-            if not ran or ("attempts" not in sample and "fold" in sample):  # never ran, or its task's demos did not finish
-                out.not_run.append(f"{tid}::test[{i}]")
-                attempts: List[Any] = []
+            attempts: List[Any] = []
+            if sample is None or sample.get("status") == "missing" or ("attempts" not in sample and "fold" in sample):
+                out.not_run.append(f"{tid}::test[{i}]")  # never ran, or its task's demos did not finish to rank them
             elif "attempts" not in sample and sample.get("candidates"):
                 raise SubmissionError(f"{where}: task {tid} test[{i}] has candidates but no attempts "
                                       "(written before pytest-batt kept them in results files: run it again)")
             else:
                 attempts = [a[1] for a in sample.get("attempts") or [] if isinstance(a, list) and len(a) == 2]
+                out.no_candidate += not attempts
             try:
                 grids = [_plain(to_grid(g)) for g in attempts[:2]]
             except GridError as e:
                 raise SubmissionError(f"{where}: task {tid} test[{i}]: an attempt is not a grid ({e})") from None
-            out.no_candidate += ran and not grids and f"{tid}::test[{i}]" not in out.not_run
             grids += [FALLBACK] * (2 - len(grids))
             entries.append({"attempt_1": grids[0], "attempt_2": grids[1]})
         out.submission[tid] = entries
