@@ -12,9 +12,10 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
 from . import grids, judging, resume, scoring
 from .nodeids import sample_nodeid
-from .results import SampleRecord, new_record, sample_entry
 from .grids import Grid
+from .results import SampleRecord, new_record, sample_entry
 from .tasks import BattDataError, Sample, Task, TaskSet
+
 
 def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
     """Each baseline sample's status by node id: what xfail and "regressed" are decided from."""
@@ -109,13 +110,14 @@ class BattRun:
             self._keep_two(tid)
         return record
 
-    def _demo_score(self, task_id: str) -> Optional[Dict[str, int]]:
-        """The task's demo scores once every selected demo sample has its record, else None."""
+    def _demo_score(self, task_id: str, partial: bool = False) -> Optional[Dict[str, int]]:
+        """The task's demo scores once every selected demo sample has its record, else None
+        (``partial``: from the demo records there are)."""
         score: Dict[str, int] = {}
         for nodeid in self._demo_nodes.get(task_id, []):
             rec = self.records.get(nodeid)
             if rec is None:
-                if self.selected is None or nodeid in self.selected:
+                if not partial and (self.selected is None or nodeid in self.selected):
                     return None
                 continue
             for sid, hits in rec.get("o", {}).items():
@@ -138,15 +140,12 @@ class BattRun:
 
     def attempts(self, task_id: str) -> List[List[Grid]]:
         """Per test input of the task, in order: its attempts (at most two distinct grids, best first)."""
-        self._keep_two(task_id, self._demo_score(task_id) or scoring.score_task(self._task_records(task_id))["demo_score"])
+        self._keep_two(task_id, self._demo_score(task_id, partial=True))
         out: List[List[Grid]] = []
         for nodeid in self._test_nodes.get(task_id, []):
             kept = self.records[nodeid].get("attempts", []) if nodeid in self.records else []
             out.append([g for g in (grids.decode(enc) for _, enc in kept) if g is not None])
         return out
-
-    def _task_records(self, task_id: str) -> List[SampleRecord]:
-        return [self.records[n] for n in self._demo_nodes.get(task_id, []) + self._test_nodes.get(task_id, []) if n in self.records]
 
     def sample_grids(self, nodeid: str) -> Tuple[Optional[Grid], Optional[Grid]]:
         """A planned sample's input and expected output (None when unknown or the task is invalid)."""

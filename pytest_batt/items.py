@@ -93,9 +93,7 @@ def safe_name(text: str) -> str:
     return f"{clean}-{hashlib.sha1(text.encode()).hexdigest()[:8]}"
 
 
-
 STATE = pytest.StashKey[State]()
-
 
 
 def _real_interrupt(signum: int, frame: Any) -> None:
