@@ -61,11 +61,12 @@ def from_results(results: Mapping[str, Any], where: str = "results") -> FromResu
     selected ones: one it lists as ``missing`` (or not at all, below its last) gets FALLBACK and is
     named in ``not_run``, as is a task with no test sample listed (it gets no entry)."""
     out = FromResults({})
+    per_task: Dict[str, List[List[Grid]]] = {}
     for tid, entry in results.get("tasks", {}).items():
         tests = {s["index"]: s for s in entry.get("samples", []) if s.get("kind") == "test"}
         if not tests and not entry.get("error"):
             out.not_run.append(f"{tid}::test[*]")  # none selected (-k, --deselect): how many there are is not known here
-        entries = []
+        per_task[tid] = []
         for i in range(max(tests) + 1 if tests else 0):
             sample = tests.get(i)
             attempts: List[Any] = []
@@ -78,12 +79,10 @@ def from_results(results: Mapping[str, Any], where: str = "results") -> FromResu
                 attempts = [a[1] for a in sample.get("attempts") or [] if isinstance(a, list) and len(a) == 2]
                 out.no_candidate += not attempts
             try:
-                grids = [_plain(to_grid(g)) for g in attempts[:2]]
+                per_task[tid].append([to_grid(g) for g in attempts])
             except GridError as e:
                 raise SubmissionError(f"{where}: task {tid} test[{i}]: an attempt is not a grid ({e})") from None
-            grids += [FALLBACK] * (2 - len(grids))
-            entries.append({"attempt_1": grids[0], "attempt_2": grids[1]})
-        out.submission[tid] = entries
+    out.submission = build(per_task, per_task.__getitem__)
     return out
 
 
