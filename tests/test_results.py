@@ -87,7 +87,7 @@ def test_written_text_is_the_compact_dump_and_gz_is_reproducible(tmp_path):
     assert gzip.decompress((tmp_path / "a.json.gz").read_bytes()).decode() == json.dumps(data, separators=(",", ":")) + "\n"
 
 
-# --- the schema: a real file, the TypedDicts in results.py and the README agree ------------------
+# --- the schema: a real file, the TypedDicts in results.py and docs/results-schema.md agree ------------------
 
 def schema_paths(td=results.ResultsFile, path=""):
     """Every key path the TypedDicts allow: ``*`` for a map's dynamic keys, ``[]`` for list items."""
@@ -145,10 +145,9 @@ def test_a_real_results_file_has_only_the_schemas_keys(pytester):
     assert {"tasks.*.sha256", "session.process_s", "batt.import_s", "tasks.*.d_score.*.*.last_t"} <= got
 
 
-def test_the_readme_lists_exactly_the_schemas_keys():
-    readme = (Path(__file__).parent.parent / "README.md").read_text()
-    section = readme.split("## Results file", 1)[1]
-    block = section.split("```", 2)[1]
+def test_the_documented_schema_lists_exactly_the_schemas_keys():
+    doc = (Path(__file__).parent.parent / "docs" / "results-schema.md").read_text()
+    block = doc.split("```", 2)[1]
     # Each key name as often as the schema has it (sha256: batt, data and each task).
     documented = collections.Counter(re.findall(r'"([a-z_0-9]+)":', block))
     keys = collections.Counter(p.rsplit(".", 1)[-1] for p in schema_paths())
