@@ -21,11 +21,12 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from . import handoff, judging, nodeids, runner
+from . import judging, nodeids, runner
+from .isolation import handoff
 from .results import SampleRecord, add_error
 from .settings import Settings
 from .tasks import BattDataError, Sample, Task, TaskSet
-from .watchdog import Watchdog, dump_stacks_on_request
+from .isolation.watchdog import Watchdog, dump_stacks_on_request
 
 
 @dataclass

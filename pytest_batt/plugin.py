@@ -18,8 +18,9 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import battrun, compare, nodeids, outputs, processes, report, results, resume, runner, sharding, settings as settings_mod
-from . import handoff, verdict
+from . import battrun, compare, nodeids, outputs, report, results, resume, runner, sharding, settings as settings_mod
+from . import verdict
+from .isolation import handoff, processes
 from .items import STATE, BattSample, State, make_tasks
 from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
 

@@ -21,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
-from . import grids, handoff, judging, processes
+from . import grids, judging
+from .isolation import handoff, processes
 from .results import SampleRecord, add_error, new_record
 from .scoring import Row, SampleFold, summarise_rows
 from .tasks import Sample, Task

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_batt import judging, runner
+from pytest_batt.isolation import processes
 from pytest_batt.tasks import parse_task
 
 TASK = parse_task(
@@ -249,11 +250,11 @@ def test_processes_a_batt_leaves_running_are_ended_and_named():
             os._exit(0)
         return [(1, 0, "flip", flip(I))], []
 
-    before = runner.processes.descendants()
+    before = processes.descendants()
     rec = judged(batt, TASK, TASK.demos[0])
     assert rec["status"] == "solved"
     assert "the batt left 2 process(es) running; they were ended" in rec["error"]
-    assert runner.processes.descendants() == before
+    assert processes.descendants() == before
     kept[0].wait(5)  # the batt's own handle learns that it ended
 
 

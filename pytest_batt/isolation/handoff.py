@@ -7,7 +7,7 @@ In the run's scratch folder, under its own id, a worker keeps:
   was when the worker died; its absence means the worker's scratch folder is not ours: it runs
   on another host);
 * ``hardstop``: the watchdog's note, written before it ends a worker whose call did not stop
-  (``watchdog.py``): that the sample timed out, and in which call;
+  (``isolation/watchdog.py``): that the sample timed out, and in which call;
 * ``partial``: the sample's record so far, after the solve call (stage ``solve``) and after the
   last call (stage ``final``), so a worker ended during a diff call or a hanging finalizer loses
   only what came after;
@@ -26,8 +26,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, TypedDict, cast
 
-from . import files
-from .results import SampleRecord, add_error
+from .. import files
+from ..results import SampleRecord, add_error
 
 STAGE_SOLVED = "solve"  # the solve call is done; diff calls follow
 STAGE_FINAL = "final"  # every call is done; only the sample's own clean-up follows

@@ -1,0 +1,11 @@
+"""Process isolation: what keeps one batt call from harming the calls, samples and run after it.
+
+One room for the mechanism, whose parts only make sense together: the limits around each
+call, what a batt may leave behind in its process (changed globals, threads, processes), the
+watchdog that ends a worker whose call does not stop, and the notes that worker leaves for
+the controller. Nothing here imports pytest.
+
+- :mod:`.watchdog`: the hard stop, a separate process armed around each call;
+- :mod:`.processes`: processes a batt leaves running, found and ended after each sample;
+- :mod:`.handoff`: what a dying worker leaves for the controller, and what that concludes.
+"""
