@@ -5,7 +5,8 @@ call, what a batt may leave behind in its process (changed globals, threads, pro
 watchdog that ends a worker whose call does not stop, and the notes that worker leaves for
 the controller. Nothing here imports pytest.
 
-- :mod:`.watchdog`: the hard stop, a separate process armed around each call;
+- :mod:`.watchdog`: the hard stop, a separate process armed around each call, whose program
+  is :mod:`.watchdog_process` (run as a script, not imported);
 - :mod:`.processes`: processes a batt leaves running, found and ended after each sample;
 - :mod:`.handoff`: what a dying worker leaves for the controller, and what that concludes.
 """
