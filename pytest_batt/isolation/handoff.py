@@ -32,6 +32,9 @@ from ..results import SampleRecord, add_error
 STAGE_SOLVED = "solve"  # the solve call is done; diff calls follow
 STAGE_FINAL = "final"  # every call is done; only the sample's own clean-up follows
 
+# In a stack dump, the thread that was running the batt is the one inside the call guard.
+_CALL_GUARD = os.path.join("pytest_batt", "isolation", "guard.py")
+
 
 class Partial(TypedDict):
     nodeid: str
@@ -145,7 +148,7 @@ def crash_status(hardstop: Optional[Dict[str, Any]], stack_text: str, timeout: f
 def batt_frame(stack_text: str) -> str:
     """The innermost frame of the thread that was running the batt, from a faulthandler dump."""
     blocks = re.split(r"\n(?=(?:Current thread|Thread) 0x)", stack_text)
-    ours = [b for b in blocks if "pytest_batt" in b and "runner.py" in b]
+    ours = [b for b in blocks if _CALL_GUARD in b]
     current = [b for b in blocks if b.startswith("Current thread")]
     for block in ours + current:
         frames = re.findall(r'File "([^"]+)", line (\d+) in (\S+)', block)
