@@ -24,7 +24,6 @@ from .results import SampleRecord, add_error, new_record
 from .scoring import SampleFold, summarise_rows
 from .tasks import Sample, Task
 
-
 Checkpoint = Callable[[SampleRecord, str], None]
 
 
