@@ -1,9 +1,9 @@
 """The watchdog itself: the separate process that ends a worker whose batt call did not stop.
 
 A program, not a module to import: :class:`~pytest_batt.isolation.watchdog.Watchdog` runs this
-file as a script with ``python -S`` (no site), so it starts in ~15 ms and needs nothing but
-the standard library, whatever the worker's environment holds. Kept as a file of its own so
-that linters and type checkers see it.
+file as a script with ``python -S`` (no site), so it starts in little more than a bare
+interpreter's time and needs nothing but the standard library, whatever the worker's
+environment holds. Kept as a file of its own so that linters and type checkers see it.
 
 Usage: ``python -S watchdog_process.py WORKER_PID NOTE_PATH``, orders on stdin, one a line:
 ``arm SECONDS NOTE`` (end the worker SECONDS from now, leaving NOTE at NOTE_PATH) or ``off``.
