@@ -22,7 +22,7 @@ import sys
 import time
 from typing import Optional, Sequence
 
-from pytest_batt import battrun, nodeids, results, runner
+from pytest_batt import battmodule, battrun, nodeids, results, runner
 from pytest_batt.tasks import BattDataError, load_taskset, select
 
 
@@ -36,14 +36,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description="bare loop: pytest-batt's batt calls without pytest (benchmark floor)")
     p.add_argument("--batt", action="append", required=True)
     p.add_argument("--batt-data", default="arcagi1")
-    p.add_argument("--batt-module", default=runner.DEFAULT_MODULE)
+    p.add_argument("--batt-module", default=battmodule.DEFAULT_MODULE)
     p.add_argument("--batt-timeout", type=float, default=10.0, help="recorded in the results only: the bare loop has no timeout")
     p.add_argument("--json", required=True)
     args = p.parse_args(argv)
     wall0, cpu0 = time.perf_counter(), time.process_time()
     taskset = load_taskset(args.batt_data, os.getcwd())
     ids = select(taskset, args.batt)
-    batt = runner.load_batt(args.batt_module, os.getcwd())
+    batt = battmodule.load_batt(args.batt_module, os.getcwd())
     head = results.header(batt_module=batt.spec, batt_sha256=batt.sha256(), data_name=taskset.name,
                           data_sha256=taskset.content_hash(ids), timeout_s=args.batt_timeout, workers=0)
     head["tool"]["name"] = "bare-loop (benchmark floor)"

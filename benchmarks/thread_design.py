@@ -13,7 +13,7 @@ seed's execution model so that ``benchmarks/run.py`` can measure pytest-batt aga
 
 ``--dedup`` keeps all of that but makes pytest-batt's calls instead of Phase 3's: a demo
 sample 1 solve + 1 diff call, a test sample 1 solve + 1 diff call per distinct candidate
-value (``pytest_batt.runner.diff_key``). Set beside pytest-batt, it shows what processes and
+value (``pytest_batt.contract.diff_key``). Set beside pytest-batt, it shows what processes and
 timeouts buy, apart from the calls saved (``thread-dedup`` in ``run.py``).
 
 Two seed defects are deliberately *not* reproduced, so that its scores can be compared with
@@ -43,9 +43,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from pytest_batt import results, runner
+from pytest_batt import battmodule, results
 from pytest_batt.phase3 import d_update, pass_at_2, s_snapshot  # the Phase 3 rules: only the execution model differs
-from pytest_batt.runner import Candidate, ContractError, _split, normalise_candidates, normalise_rows
+from pytest_batt.contract import Candidate, ContractError, normalise_candidates, normalise_rows, split
 from pytest_batt.tasks import BattDataError, Sample, Task, TaskSet, load_taskset, select
 
 _abandoned = 0  # calls whose thread was still running when its join timed out
@@ -77,7 +77,7 @@ def _cands(result: Any, keys: bool = False) -> Optional[List[Candidate]]:
     if result is None:
         return None
     try:
-        return normalise_candidates(_split(result)[0], keys)
+        return normalise_candidates(split(result)[0], keys)
     except ContractError:
         return None
 
@@ -86,7 +86,7 @@ def _rows(result: Any) -> Optional[list]:
     if result is None:
         return None
     try:
-        return normalise_rows(_split(result)[1])
+        return normalise_rows(split(result)[1])
     except ContractError:
         return None
 
@@ -98,7 +98,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, timeout: fl
     Seed: the diff call once per candidate, as Phase 3 makes it (against the expected output on a
     demo sample, against the candidate's value as returned on a test sample). ``dedup``: the
     calls pytest-batt makes for the same scores: one diff call per demo sample (when it has
-    candidates), one per distinct candidate value on a test sample (``runner.diff_key``); the
+    candidates), one per distinct candidate value on a test sample (``contract.diff_key``); the
     rows of a call stand for every candidate it was made for, folded in candidate order.
     """
     wall0 = time.perf_counter()
@@ -176,7 +176,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description="THE OLD thread design (benchmark contender only)")
     p.add_argument("--batt", action="append", required=True)
     p.add_argument("--batt-data", default="arcagi1")
-    p.add_argument("--batt-module", default=runner.DEFAULT_MODULE)
+    p.add_argument("--batt-module", default=battmodule.DEFAULT_MODULE)
     p.add_argument("--batt-timeout", type=float, default=10.0)
     p.add_argument("--json", required=True)
     p.add_argument("--linger", type=float, default=3.0)
@@ -185,7 +185,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     taskset: TaskSet = load_taskset(args.batt_data, os.getcwd())
     ids = select(taskset, args.batt)
-    batt = runner.load_batt(args.batt_module, os.getcwd())
+    batt = battmodule.load_batt(args.batt_module, os.getcwd())
     head = results.header(batt_module=batt.spec, batt_sha256=batt.sha256(), data_name=taskset.name,
                           data_sha256=taskset.content_hash(ids), timeout_s=args.batt_timeout, workers=5)
     head["tool"]["name"] = "thread-design (old seed design, benchmark only)" + (", with pytest-batt's calls" if args.dedup else "")

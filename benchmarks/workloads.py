@@ -160,7 +160,7 @@ def heavy_module(ctx: Context, steps: int = 8000) -> str:
     path = make_heavy_batt.default_path(steps, 1)
     make_heavy_batt.main(["-o", path, "--steps", str(steps)])
     # Compile once (writes the .pyc) so every contender pays the same, cached import cost.
-    subprocess.run([PY, "-c", "import sys; from pytest_batt.runner import load_batt; load_batt(sys.argv[1])", path],
+    subprocess.run([PY, "-c", "import sys; from pytest_batt.battmodule import load_batt; load_batt(sys.argv[1])", path],
                    cwd=ctx.cwd, env=ctx.env, check=True)
     return path
 
@@ -172,7 +172,7 @@ def generated_module(ctx: Context) -> str:
     import generated_batt  # noqa: E402  (tests/ is not a package)
 
     path = str(generated_batt.write(Path(ctx.tmp) / "generated", solvers=100))
-    subprocess.run([PY, "-c", "import sys; from pytest_batt.runner import load_batt; load_batt(sys.argv[1])", path],
+    subprocess.run([PY, "-c", "import sys; from pytest_batt.battmodule import load_batt; load_batt(sys.argv[1])", path],
                    cwd=ctx.cwd, env=ctx.env, check=True, capture_output=True)
     return path
 

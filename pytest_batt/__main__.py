@@ -17,7 +17,7 @@ import json
 
 from . import compare as compare_mod
 from . import merge as merge_mod
-from . import battrun, outputs, phase3, report, results, runner, settings
+from . import battmodule, battrun, outputs, phase3, report, results, settings
 from . import submission as submission_mod
 from .files import write_atomic
 from .tasks import BattDataError, load_taskset, select
@@ -47,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "the diff call repeated for every candidate, as Phase 3 does) and write a results file.")
     p3.add_argument("--batt", action="append", metavar="ID[,ID...]", required=True, help=h["batt"])
     p3.add_argument("--batt-data", metavar="NAME_OR_PATH", default=settings.DEFAULT_DATA, help=h["batt_data"])
-    p3.add_argument("--batt-module", metavar="MODULE_OR_PATH", default=runner.DEFAULT_MODULE, help=h["batt_module"])
+    p3.add_argument("--batt-module", metavar="MODULE_OR_PATH", default=battmodule.DEFAULT_MODULE, help=h["batt_module"])
     p3.add_argument("--batt-timeout", metavar="SECONDS", type=settings.positive_seconds, default=settings.DEFAULT_TIMEOUT, help=h["batt_timeout"])
     p3.add_argument("--json", metavar="PATH", required=True, help="write the results file (JSON, schema 1) to this path")
     cmp = sub.add_parser("compare", help="compare two results files; --fail gates decide the exit code",
@@ -110,8 +110,8 @@ def cmd_phase3(args: argparse.Namespace) -> int:
         settings.check_writable(args.json, "--json")
         taskset = load_taskset(args.batt_data, base_dir, wanted=args.batt)
         task_ids = select(taskset, args.batt)
-        batt = runner.load_batt(args.batt_module, base_dir)
-    except (ValueError, runner.BattLoadError) as e:  # BattDataError is a ValueError
+        batt = battmodule.load_batt(args.batt_module, base_dir)
+    except (ValueError, battmodule.BattLoadError) as e:  # BattDataError is a ValueError
         raise UsageError(str(e)) from None
     _out(f"phase3: {len(task_ids)} task(s) from {taskset.name}; module {batt.spec}; timeout {args.batt_timeout:g}s per call")
     for line in report.import_lines(batt.import_seconds, batt.import_output):

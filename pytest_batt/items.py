@@ -21,11 +21,13 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from . import handoff, judging, nodeids, runner
+from . import battmodule, judging, nodeids, runner
+from .isolation import handoff
+from .isolation.guard import BattTimeout, Guard, RealInterrupt
+from .isolation.watchdog import Watchdog, dump_stacks_on_request
 from .results import SampleRecord, add_error
 from .settings import Settings
 from .tasks import BattDataError, Sample, Task, TaskSet
-from .watchdog import Watchdog, dump_stacks_on_request
 
 
 @dataclass
@@ -41,7 +43,7 @@ class State:
     baseline: Optional[Dict[str, Any]] = None  # the controller's only: workers need none of it
     baseline_status: Dict[str, str] = field(default_factory=dict)
     shard: Any = None  # sharding.Shard on a controller run with --batt-shard
-    _batt: Optional[runner.BattModule] = field(default=None, repr=False)
+    _batt: Optional[battmodule.BattModule] = field(default=None, repr=False)
     sample_seconds: Optional[Dict[str, float]] = field(default=None, repr=False)  # --batt-durations, by node id
     full_taskset: Optional[TaskSet] = None  # the controller's, with the test outputs it judges by
     resume: Optional[Dict[str, Any]] = None  # the results file a resumed run starts from (controller)
@@ -49,9 +51,9 @@ class State:
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
 
-    def batt(self) -> runner.BattModule:
+    def batt(self) -> battmodule.BattModule:
         if self._batt is None:
-            self._batt = runner.load_batt(self.settings.module, self.settings.base_dir)
+            self._batt = battmodule.load_batt(self.settings.module, self.settings.base_dir)
         return self._batt
 
     def stack_file(self) -> Any:
@@ -98,7 +100,7 @@ STATE = pytest.StashKey[State]()
 
 def _real_interrupt(signum: int, frame: Any) -> None:
     """Ctrl-C during a batt call: a distinct exception, so a batt's own KeyboardInterrupt is not taken for it."""
-    raise runner.RealInterrupt()
+    raise RealInterrupt()
 
 
 class SolveCallFailed(Exception):
@@ -167,7 +169,7 @@ class BattSample(pytest.Item):
     def setup(self) -> None:
         try:
             self.config.stash[STATE].batt()  # import once per process, before any timer runs
-        except runner.BattLoadError:
+        except battmodule.BattLoadError:
             pass  # runtest raises it again, where repr_failure turns it into one line
 
     def runtest(self) -> None:
@@ -222,7 +224,7 @@ class BattSample(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SolveCallFailed):
             return judging.describe(excinfo.value.args[0])
-        if isinstance(excinfo.value, runner.BattLoadError):
+        if isinstance(excinfo.value, battmodule.BattLoadError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 
@@ -230,7 +232,7 @@ class BattSample(pytest.Item):
         return self.path, None, f"{self.task.id}::{self.name}"
 
 
-class CallLimits(runner.Guard):
+class CallLimits(Guard):
     """Each batt call under pytest-timeout's timer, and, in a worker, under the watchdog.
 
     The watchdog stays armed between calls too (with the same allowance), so that what
@@ -280,7 +282,7 @@ class CallLimits(runner.Guard):
         self._arm(f"after the {self.label}: normalising what it returned")
 
     def is_timeout(self, exc: BaseException) -> Optional[str]:
-        if isinstance(exc, runner.BattTimeout):
+        if isinstance(exc, BattTimeout):
             return str(exc)
         # pytest-timeout's own failure, raised by its timer; a batt raising pytest.fail itself is an error
         if isinstance(exc, pytest.fail.Exception) and str(exc).startswith("Timeout") and \

@@ -10,7 +10,7 @@ does, and on test samples it diffs every candidate's value as the batt returned 
 (schema 1) as the plugin, with ``workers = 0``.
 
 Shared with the plugin, and so not checked by comparing the two: the parsing of a batt's
-return value (:func:`pytest_batt.runner.normalise_candidates` and ``normalise_rows``), task
+return value (:func:`pytest_batt.contract.normalise_candidates` and ``normalise_rows``), task
 loading (``TaskSet.sample_keys`` included) and the results writer (``results.new_record`` and
 ``sample_entry``, a sample's record and its file entry). That parsing was checked against
 tokpidjin's own scorer.
@@ -27,7 +27,9 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tupl
 
 from . import results
 from .grids import Grid
-from .runner import BattModule, BattTimeout, Candidate, ContractError, _split, normalise_candidates, normalise_rows
+from .battmodule import BattModule
+from .contract import Candidate, ContractError, normalise_candidates, normalise_rows, split
+from .isolation.guard import BattTimeout
 from .tasks import BattDataError, Sample, Task, TaskSet
 
 OWN = "None"  # s_solver_id of a differ's own row: a string, as the batt contract says
@@ -96,11 +98,11 @@ def _call(func: Callable[..., Any], timeout: float, label: str, args: tuple, par
 
 
 def _solve_parse(result: Any) -> List[Candidate]:
-    return normalise_candidates(_split(result)[0])
+    return normalise_candidates(split(result)[0])
 
 
 def _diff_parse(result: Any) -> List[Row]:
-    return normalise_rows(_split(result)[1])
+    return normalise_rows(split(result)[1])
 
 
 # --- the Phase 3 rules -----------------------------------------------------------------------

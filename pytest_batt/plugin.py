@@ -18,8 +18,9 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import battrun, compare, nodeids, outputs, processes, report, results, resume, runner, sharding, settings as settings_mod
-from . import handoff, verdict
+from . import battmodule, battrun, compare, nodeids, outputs, report, results, resume, sharding, settings as settings_mod
+from . import verdict
+from .isolation import handoff, processes
 from .items import STATE, BattSample, State, make_tasks
 from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
 
@@ -159,7 +160,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
     try:
         state, batt = _prepare(config)
-    except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
+    except (ValueError, battmodule.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
         # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
         where = f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
         raise pytest.UsageError(where + str(e)) from None
@@ -172,7 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if _is_worker(config):
         try:  # now, not at the first sample: the import is the batt's own, not a sample's
             state.batt()
-        except runner.BattLoadError as e:
+        except battmodule.BattLoadError as e:
             # The controller imported it: this worker's side (another directory or host) differs.
             raise pytest.UsageError(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}") from None
         # What a worker holds now (pytest, xdist, the batt module and what it imported) lives until
@@ -191,7 +192,7 @@ def pytest_configure(config: pytest.Config) -> None:
             config.pluginmanager.register(XdistHooks(controller), "batt-xdist")
 
 
-def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]:
+def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModule]]:
     """Read and check everything a run needs, so that bad input stops it before any work.
 
     The batt is imported here on the controller only (to check it); workers import it lazily.
@@ -237,7 +238,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
         _check_baseline_data(baseline, taskset, task_ids, opts)
     # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
     collect_only = config.getoption("collectonly", False)
-    batt = None if collect_only else runner.load_batt(opts.module, base_dir)
+    batt = None if collect_only else battmodule.load_batt(opts.module, base_dir)
     state = State(opts, blind, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt, full_taskset=taskset)
     state.shard = shard
     if earlier is not None:  # the scheduler plans with them (whole tasks longest first, then samples)
@@ -358,7 +359,7 @@ def _tail(text: str) -> str:
 class Controller:
     """Controller-side hooks: gather records, write results, print the summary."""
 
-    def __init__(self, config: pytest.Config, state: State, batt: Optional[runner.BattModule]) -> None:
+    def __init__(self, config: pytest.Config, state: State, batt: Optional[battmodule.BattModule]) -> None:
         self.config = config
         self.state = state
         self.batt = batt

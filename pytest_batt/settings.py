@@ -7,7 +7,7 @@ import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .runner import DEFAULT_MODULE
+from .battmodule import DEFAULT_MODULE
 from .sharding import parse_spec as shard_spec
 from .tasks import DEFAULT_DATA
 

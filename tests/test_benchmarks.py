@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_batt import phase3, runner
+from pytest_batt import battmodule, phase3, runner
 from pytest_batt.plugin import BLAS_THREAD_VARIABLES
 from pytest_batt.tasks import load_taskset
 from toys import TASKS, TOY_BATT
@@ -57,7 +57,7 @@ def toy(tmp_path):
     for name, content in TASKS.items():
         (data / f"{name}.json").write_text(json.dumps(content))
     (tmp_path / "messy.py").write_text(MESSY_BATT)
-    return load_taskset(str(data), str(tmp_path)), runner.load_batt(str(tmp_path / "messy.py"), str(tmp_path)).func
+    return load_taskset(str(data), str(tmp_path)), battmodule.load_batt(str(tmp_path / "messy.py"), str(tmp_path)).func
 
 
 def test_the_thread_design_gives_phase3s_scores_with_phase3s_or_pytest_batts_calls(bench, toy):

@@ -135,7 +135,8 @@ def test_a_worker_refuses_other_task_content_and_gets_the_controllers_settings(t
 
 
 def test_what_the_controller_says_about_workers_elsewhere():
-    from pytest_batt import battrun, handoff
+    from pytest_batt import battrun
+    from pytest_batt.isolation import handoff
 
     remote_tb = ('Traceback (most recent call last):\n  File "x", line 1\n'
                  "pytest.UsageError: pytest-batt worker cannot run: --batt-module toy.py: no such file in /there\n")

@@ -89,10 +89,10 @@ def test_a_test_named_batt_is_not_assertion_rewritten(pytester, batt_dir, how):
     spec = str(batt_dir / "test_gen_batt.py") if how == "path" else "test_gen_batt"
     pytester.makepyfile(test_check=f"""
         import sys
-        from pytest_batt import runner
+        from pytest_batt import battmodule
 
         def test_loader():
-            module = sys.modules[runner.load_batt({spec!r}, {str(batt_dir)!r}).func.__module__]
+            module = sys.modules[battmodule.load_batt({spec!r}, {str(batt_dir)!r}).func.__module__]
             assert module.__name__ == "test_gen_batt"  # its own name: process pools can import it again
             assert type(module.__loader__).__name__ == "SourceFileLoader"
             assert sys.path[0] == {str(batt_dir)!r}
@@ -102,7 +102,7 @@ def test_a_test_named_batt_is_not_assertion_rewritten(pytester, batt_dir, how):
 
 def test_a_batt_file_is_bytecode_cached_where_python_allows_it(pytester, batt_dir):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    code = f"from pytest_batt import runner; runner.load_batt({str(batt_dir / 'test_gen_batt.py')!r})"
+    code = f"from pytest_batt import battmodule; battmodule.load_batt({str(batt_dir / 'test_gen_batt.py')!r})"
     subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True)
     assert any(p.name.startswith("test_gen_batt.") for p in (batt_dir / "__pycache__").iterdir())
 

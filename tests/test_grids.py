@@ -82,9 +82,9 @@ class _Index:
 ])
 def test_one_int_rule_for_grid_cells_and_differ_values(value, expected):
     """grids.as_int is the rule; a grid cell and a differ row's size or last_t follow it alike."""
-    from pytest_batt import runner
+    from pytest_batt import contract
 
     got = grids.as_int(value)
     assert got == expected and (got is None or type(got) is int)
     assert grids.try_grid([[value]]) == (None if expected is None or expected > 9 else ((expected,),))
-    assert runner.normalise_rows([(value, "None", "d", (value, "x"))]) == [(expected, "None", "d", expected)]
+    assert contract.normalise_rows([(value, "None", "d", (value, "x"))]) == [(expected, "None", "d", expected)]

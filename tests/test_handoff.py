@@ -3,7 +3,7 @@ the end-to-end cases are in test_hostile.py and test_hostile2.py)."""
 
 import json
 
-from pytest_batt import handoff
+from pytest_batt.isolation import handoff
 from pytest_batt.results import new_record
 
 NODE = "batt/t::test[0]"
@@ -29,7 +29,7 @@ def test_nothing_left_is_a_crash(tmp_path):
 
 def test_fatal_error_and_the_batt_frame_name_the_crash(tmp_path):
     write(tmp_path, "stack", 'Fatal Python error: Segmentation fault\n\nCurrent thread 0x01 (most recent call first):\n'
-                             '  File "/b/batt.py", line 7 in solve\n  File "/x/pytest_batt/runner.py", line 9 in call_batt\n')
+                             '  File "/b/batt.py", line 7 in solve\n  File "/x/pytest_batt/isolation/guard.py", line 9 in call_batt\n')
     out = handoff.conclude(handoff.read(str(tmp_path), "gw0", NODE), 10, 2, "gw0")
     assert out.status == ("crash", "worker gw0 died while running this sample: Segmentation fault; it was replaced; "
                                    "it was in solve (/b/batt.py:7)")

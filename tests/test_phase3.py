@@ -11,7 +11,7 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 
 from pytest_batt import phase3, results
-from pytest_batt.runner import BattModule
+from pytest_batt.battmodule import BattModule
 from pytest_batt.tasks import TaskSet, load_taskset
 
 G = List[List[int]]

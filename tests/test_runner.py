@@ -1,5 +1,6 @@
 import contextlib
 import os
+import re
 import sys
 import time
 import textwrap
@@ -7,7 +8,9 @@ import textwrap
 import numpy as np
 import pytest
 
-from pytest_batt import judging, runner
+from pytest_batt import battmodule, contract, judging, runner
+from pytest_batt.isolation import processes
+from pytest_batt.isolation.guard import BattTimeout, Guard
 from pytest_batt.tasks import parse_task
 
 TASK = parse_task(
@@ -23,6 +26,10 @@ def judged(batt, task, sample, **kw):
     return judging.judge(rec, sample.output)
 
 
+# The frames between a batt call and the batt: cut from the error it raised.
+OUR_FRAMES = re.compile(r"pytest_batt/(runner|contract|isolation/\w+)\.py|contextlib")
+
+
 def flip(I):
     return tuple(row[::-1] for row in I)
 
@@ -34,10 +41,10 @@ def test_candidates_from_lists_arrays_and_junk_are_normalised():
         (3, None, "junk", "not a grid"),
         (4, None, "ragged", [[1], [1, 2]]),
     ]
-    cands = runner.normalise_candidates(o)
+    cands = contract.normalise_candidates(o)
     assert [(c.solver_id, c.grid) for c in cands] == [("list", ((2, 1),)), ("array", ((2, 1),)), ("junk", None), ("ragged", None)]
     assert [c.value is v[3] for c, v in zip(cands, o)] == [True] * 4  # kept as returned, for the diff calls
-    assert [(c.solver_id, c.grid) for c in runner.normalise_candidates(x for x in o[:1])] == [("list", ((2, 1),))]
+    assert [(c.solver_id, c.grid) for c in contract.normalise_candidates(x for x in o[:1])] == [("list", ((2, 1),))]
 
 
 @pytest.mark.parametrize(
@@ -50,15 +57,15 @@ def test_candidates_from_lists_arrays_and_junk_are_normalised():
     ],
 )
 def test_malformed_candidates_name_the_rule(o, why):
-    with pytest.raises(runner.ContractError, match=why):
-        runner.normalise_candidates(o)
+    with pytest.raises(contract.ContractError, match=why):
+        contract.normalise_candidates(o)
 
 
 def test_rows_keep_size_only_when_value_is_a_tuple_starting_with_an_int():
     s = [(1, "None", "d", (0, "x")), (2, "a", "d", (np.int64(3), "y")), (3, "a", "d", [1]), (4, "a", "d", ("1",)), (5, "a", "d", None)]
-    assert runner.normalise_rows(s) == [(1, "None", "d", 0), (2, "a", "d", 3), (3, "a", "d", None), (4, "a", "d", None), (5, "a", "d", None)]
-    with pytest.raises(runner.ContractError, match=r"s\[0\] must be a 4-tuple"):
-        runner.normalise_rows([(1, 2)])
+    assert contract.normalise_rows(s) == [(1, "None", "d", 0), (2, "a", "d", 3), (3, "a", "d", None), (4, "a", "d", None), (5, "a", "d", None)]
+    with pytest.raises(contract.ContractError, match=r"s\[0\] must be a 4-tuple"):
+        contract.normalise_rows([(1, 2)])
 
 
 def test_demo_sample_makes_one_solve_and_one_diff_call():
@@ -108,12 +115,12 @@ def test_test_sample_diffs_each_distinct_candidate_value_once():
     ([[1]], [[1]], False),
 ])
 def test_diff_keys_share_a_call_only_for_equal_values_of_equal_types(a, b, shared):
-    assert (runner.diff_key(a) == runner.diff_key(b)) is shared
+    assert (contract.diff_key(a) == contract.diff_key(b)) is shared
 
 
 def test_diff_key_of_a_value_holding_nan_is_its_own_even_for_the_same_object():
     v = ((float("nan"), 1),)
-    assert runner.diff_key(v) != runner.diff_key(v)
+    assert contract.diff_key(v) != contract.diff_key(v)
 
 
 def test_unsolved_sample_explains_the_closest_candidate():
@@ -133,7 +140,20 @@ def test_exceptions_become_errors_with_the_batt_frames_only():
     rec = judged(batt, TASK, TASK.demos[0])
     assert rec["status"] == "error"
     assert rec["error"].startswith("solve call raised KeyError: 'boom'")
-    assert "in batt" in rec["error"] and "pytest_batt/runner.py" not in rec["error"]
+    assert "in batt" in rec["error"] and not OUR_FRAMES.search(rec["error"])
+
+
+def test_an_error_while_reading_the_return_value_shows_the_batt_frames_only():
+    def candidates(grid):
+        yield (1, 0, "flip", flip(grid))
+        raise KeyError("late")
+
+    def batt(task_id, S, I, C, log_path):
+        return candidates(I), []
+
+    rec = judged(batt, TASK, TASK.demos[0])
+    assert rec["error"].startswith("solve call raised KeyError: 'late'")
+    assert "in candidates" in rec["error"] and not OUR_FRAMES.search(rec["error"])
 
 
 def test_system_exit_is_an_error_not_the_end_of_the_process():
@@ -143,7 +163,7 @@ def test_system_exit_is_an_error_not_the_end_of_the_process():
     assert judged(batt, TASK, TASK.demos[0])["status"] == "error"
 
 
-class Refuse(runner.Guard):
+class Refuse(Guard):
     """Times out every call whose label is not ``allowed``."""
 
     def __init__(self, allowed=None):
@@ -153,7 +173,7 @@ class Refuse(runner.Guard):
 
     def start(self, label):
         if label != self.allowed:
-            raise runner.BattTimeout(f"{label} timed out after 1 s")
+            raise BattTimeout(f"{label} timed out after 1 s")
 
     def stop(self):
         self.stops += 1
@@ -173,7 +193,7 @@ def test_a_guard_timeout_is_a_timeout_and_a_failed_diff_call_contributes_nothing
     assert rec["status"] == "timeout" and rec["error"] == "solve call timed out after 1 s"
 
 
-class LateTimer(runner.Guard):
+class LateTimer(Guard):
     """A timer that fires while the guard stops, as pytest-timeout's can when a call ends."""
 
     def __init__(self):
@@ -183,7 +203,7 @@ class LateTimer(runner.Guard):
     def stop(self):
         if not self.fired:
             self.fired = True
-            raise runner.BattTimeout("late")
+            raise BattTimeout("late")
 
 
 def test_a_timeout_firing_as_the_call_ends_never_escapes():
@@ -249,11 +269,11 @@ def test_processes_a_batt_leaves_running_are_ended_and_named():
             os._exit(0)
         return [(1, 0, "flip", flip(I))], []
 
-    before = runner.processes.descendants()
+    before = processes.descendants()
     rec = judged(batt, TASK, TASK.demos[0])
     assert rec["status"] == "solved"
     assert "the batt left 2 process(es) running; they were ended" in rec["error"]
-    assert runner.processes.descendants() == before
+    assert processes.descendants() == before
     kept[0].wait(5)  # the batt's own handle learns that it ended
 
 
@@ -271,10 +291,10 @@ def write(tmp_path, name, body):
 
 def test_load_batt_from_a_path_and_from_a_module_name(tmp_path):
     path = write(tmp_path, "mybatt.py", "def batt(task_id, S, I, C, log_path):\n    return [], []\n")
-    mod = runner.load_batt(path)
+    mod = battmodule.load_batt(path)
     assert mod.func("t", (), ((0,),), None, "x") == ([], [])
     assert len(mod.sha256()) == 64
-    ref = runner.load_batt(runner.DEFAULT_MODULE)
+    ref = battmodule.load_batt(battmodule.DEFAULT_MODULE)
     assert len(ref.files) > 1  # a package hashes all its files
 
 
@@ -291,12 +311,12 @@ def test_load_batt_from_a_path_and_from_a_module_name(tmp_path):
 )
 def test_unusable_batt_modules_get_one_clear_message(tmp_path, body, why):
     path = write(tmp_path, "broken.py", body)
-    with pytest.raises(runner.BattLoadError, match=why):
-        runner.load_batt(path)
+    with pytest.raises(battmodule.BattLoadError, match=why):
+        battmodule.load_batt(path)
 
 
 def test_missing_batt_module_or_file(tmp_path):
-    with pytest.raises(runner.BattLoadError, match="module 'no_such_batt_pkg' not found"):
-        runner.load_batt("no_such_batt_pkg.sub")
-    with pytest.raises(runner.BattLoadError, match="no such file"):
-        runner.load_batt(str(tmp_path / "nope.py"))
+    with pytest.raises(battmodule.BattLoadError, match="module 'no_such_batt_pkg' not found"):
+        battmodule.load_batt("no_such_batt_pkg.sub")
+    with pytest.raises(battmodule.BattLoadError, match="no such file"):
+        battmodule.load_batt(str(tmp_path / "nope.py"))

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from pytest_batt import battrun, nodeids, runner, scoring
+from pytest_batt import battrun, contract, nodeids, runner, scoring
 from pytest_batt.tasks import TaskSet, parse_task
 
 
@@ -31,7 +31,7 @@ def literal_phase3(batt, task):
     def call(I, C):
         try:
             o, s = batt(task.id, task.S, I, C, "log")
-            return runner.normalise_candidates(o), runner.normalise_rows(s)
+            return contract.normalise_candidates(o), contract.normalise_rows(s)
         except Exception:
             return None
 

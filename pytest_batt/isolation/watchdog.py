@@ -10,7 +10,7 @@ watchdog writes that note to a file the controller reads, asks faulthandler for 
 
 The watchdog reads its orders from a pipe. When the worker ends, the pipe closes and the
 watchdog exits; when the pipe closes while armed (the batt closed the fd), the deadline still
-holds.
+holds. The watchdog's own program is :mod:`.watchdog_process`.
 """
 
 from __future__ import annotations
@@ -22,41 +22,8 @@ import subprocess
 import sys
 from typing import Any, Dict
 
-# Runs with ``python -S -c``: no site, no imports beyond the standard library, ~15 ms to start.
-_PROGRAM = r"""
-import json, os, select, signal, sys, time
-pid, note_path = int(sys.argv[1]), sys.argv[2]
-fd, buf, deadline, note = 0, b"", None, None
-while True:
-    wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-    ready = select.select([fd], [], [], wait)[0] if fd is not None else time.sleep(wait) or []
-    if ready:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            if deadline is None:
-                sys.exit(0)
-            fd = None
-            continue
-        buf += chunk
-        while b"\n" in buf:
-            line, buf = buf.split(b"\n", 1)
-            if line.startswith(b"arm "):
-                seconds, _, text = line[4:].partition(b" ")
-                deadline, note = time.monotonic() + float(seconds), text
-            elif line == b"off":
-                deadline, note = None, None
-    elif deadline is not None and time.monotonic() >= deadline:
-        with open(note_path + ".tmp", "wb") as f:
-            f.write(note or b"{}")
-        os.replace(note_path + ".tmp", note_path)
-        try:
-            os.kill(pid, signal.SIGUSR1)  # faulthandler: where it was
-            time.sleep(0.3)
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-        sys.exit(0)
-"""
+# Run as a script, without site: see that module.
+PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "watchdog_process.py")
 
 
 class Watchdog:
@@ -65,7 +32,7 @@ class Watchdog:
     def __init__(self, note_path: str) -> None:
         self.note_path = note_path
         self.proc = subprocess.Popen(
-            [sys.executable, "-S", "-c", _PROGRAM, str(os.getpid()), note_path],
+            [sys.executable, "-S", PROGRAM, str(os.getpid()), note_path],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             close_fds=True, start_new_session=True,  # a Ctrl-C in the terminal is not for it
         )

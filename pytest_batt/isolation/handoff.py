@@ -7,7 +7,7 @@ In the run's scratch folder, under its own id, a worker keeps:
   was when the worker died; its absence means the worker's scratch folder is not ours: it runs
   on another host);
 * ``hardstop``: the watchdog's note, written before it ends a worker whose call did not stop
-  (``watchdog.py``): that the sample timed out, and in which call;
+  (``isolation/watchdog.py``): that the sample timed out, and in which call;
 * ``partial``: the sample's record so far, after the solve call (stage ``solve``) and after the
   last call (stage ``final``), so a worker ended during a diff call or a hanging finalizer loses
   only what came after;
@@ -26,11 +26,14 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, TypedDict, cast
 
-from . import files
-from .results import SampleRecord, add_error
+from .. import files
+from ..results import SampleRecord, add_error
 
 STAGE_SOLVED = "solve"  # the solve call is done; diff calls follow
 STAGE_FINAL = "final"  # every call is done; only the sample's own clean-up follows
+
+# In a stack dump, the thread that was running the batt is the one inside the call guard.
+_CALL_GUARD = os.path.join("pytest_batt", "isolation", "guard.py")
 
 
 class Partial(TypedDict):
@@ -145,7 +148,7 @@ def crash_status(hardstop: Optional[Dict[str, Any]], stack_text: str, timeout: f
 def batt_frame(stack_text: str) -> str:
     """The innermost frame of the thread that was running the batt, from a faulthandler dump."""
     blocks = re.split(r"\n(?=(?:Current thread|Thread) 0x)", stack_text)
-    ours = [b for b in blocks if "pytest_batt" in b and "runner.py" in b]
+    ours = [b for b in blocks if _CALL_GUARD in b]
     current = [b for b in blocks if b.startswith("Current thread")]
     for block in ours + current:
         frames = re.findall(r'File "([^"]+)", line (\d+) in (\S+)', block)

@@ -1,0 +1,16 @@
+"""Process isolation: what keeps one batt call from harming the calls, samples and run after it.
+
+One room for the mechanism, whose parts only make sense together: the limits around each
+call, what a batt may leave behind in its process (changed globals, threads, processes), the
+watchdog that ends a worker whose call does not stop, and the notes that worker leaves for
+the controller. Nothing here imports pytest.
+
+- :mod:`.guard`: one batt call under its limits (:class:`~.guard.Guard`, :func:`~.guard.call_batt`);
+- :mod:`.memory`: the address-space cap of a call (``--batt-max-memory``);
+- :mod:`.process_state`: process-wide state a call may change, put back after it;
+- :mod:`.threads`: threads a batt leaves running, asked to stop after each sample;
+- :mod:`.processes`: processes a batt leaves running, found and ended after each sample;
+- :mod:`.watchdog`: the hard stop, a separate process armed around each call, whose program
+  is :mod:`.watchdog_process` (run as a script, not imported);
+- :mod:`.handoff`: what a dying worker leaves for the controller, and what that concludes.
+"""
