@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     mrg.add_argument("shards", metavar="SHARD.json", nargs="+", help="one results file per shard, in any order")
     mrg.add_argument("-o", "--output", metavar="PATH", required=True, help="write the merged results file here (.gz: gzipped)")
     mrg.add_argument("--partial", action="store_true", help="merge even when some shards are missing (the result is incomplete)")
+    mrg.add_argument("--profile", metavar="DIR", action="append", default=[],
+                     help="a shard's --batt-profile folder (repeatable): their files are combined into --profile-output")
+    mrg.add_argument("--profile-output", metavar="DIR", help="with --profile: the folder for every sample's file and combined.pstats")
     sm = sub.add_parser("submission", help="the submission.json of a results file (e.g. merged shards)",
                         description="Write ARC Prize's submission.json from a results file's test samples' attempts, "
                         "as --batt-submission writes it: the one submission of a sharded run, after merge. Exit 0 "
@@ -152,9 +155,17 @@ def cmd_merge(args: argparse.Namespace) -> int:
         merged = merge_mod.merge(files, partial=args.partial)
     except (ValueError, KeyError, TypeError) as e:  # ResultsError and MergeError are ValueErrors
         raise UsageError(str(e) if isinstance(e, ValueError) else f"a results file is malformed ({type(e).__name__}: {e})") from None
+    if args.profile and not args.profile_output:
+        raise UsageError("--profile needs --profile-output DIR: where the combined profile goes")
     results.write(args.output, merged)
     _out(merge_mod.summary(merged))
     _out(f"results written to {args.output}")
+    if args.profile:
+        from .profiling import merge_dirs
+
+        _out("where the batt's time went:")
+        for line in merge_dirs(args.profile, args.profile_output):
+            _out(line)
     return EXIT_OK
 
 

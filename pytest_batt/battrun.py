@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
 
-from . import grids, judging, resume, scoring
+from . import grids, judging, partial, resume, scoring
 from .nodeids import sample_nodeid
 from .grids import Grid
 from .results import SampleRecord, new_record, sample_entry
@@ -105,6 +105,8 @@ class BattRun:
                 record = new_record(tid, kind, index, status="error", error="the task's data is invalid", seconds=record.get("seconds", 0.0))
             else:
                 record = judging.judge(record, expected)
+        elif record.get("status") == "timeout" and "cands" in record:  # --batt-keep-partial: judged, still a timeout
+            record = partial.judge_kept(record, self._expected(tid, kind, index))
         self.records[nodeid] = record
         if kind == "demo" or "grids" in record:  # the results file keeps each test sample's two attempts
             self._keep_two(tid)

@@ -3,7 +3,7 @@
 This module owns the ``compare`` semantics: which differences between a baseline run and a
 current run are regressions, improvements or merely facts (a different batt, machine or
 worker count), and the gate expressions (``solved``, ``pass2``, ``oracle``, ``score``,
-``candidates:10%``, ``time:25%``) checked against a comparison. Pure functions over the
+``candidates:10%``, ``time:25%``, ``memory:25%``) checked against a comparison. Pure functions over the
 dicts that :func:`pytest_batt.results.read` returns; no pytest.
 
 Only what both runs measured is compared: tasks only in the current run are *new*, tasks
@@ -72,6 +72,8 @@ class TaskChange:
     d_changed: int
     s_changed: int
     seconds: Tuple[float, float]
+    # the largest sample peak (memory_mb) and its sample, before and after; None: not measured
+    memory: Tuple[Optional[Tuple[float, str]], Optional[Tuple[float, str]]] = (None, None)
 
     @property
     def time_ratio(self) -> Optional[float]:
@@ -126,6 +128,13 @@ class Comparison:
         before, after = self.total("seconds")
         return after / before if before > 0 else None
 
+    def peak_memory(self) -> Tuple[Optional[Tuple[float, str]], Optional[Tuple[float, str]]]:
+        """The largest sample peak over the finished common tasks, (MB, node id), before and after."""
+        def largest(side: int) -> Optional[Tuple[float, str]]:
+            peaks = [t.memory[side] for t in self.tasks if t.memory[side] is not None]
+            return max(peaks, key=lambda p: p[0]) if peaks else None  # type: ignore[index]
+        return largest(0), largest(1)
+
 
 # --- building a comparison -----------------------------------------------------------------
 
@@ -169,6 +178,13 @@ def _changed_entries(before: Any, after: Any) -> int:
     return sum(1 for k in set(b) | set(a) if b.get(k, ABSENT) != a.get(k, ABSENT))
 
 
+def _peak(tid: str, task: Dict[str, Any]) -> Optional[Tuple[float, str]]:
+    """The task's largest sample peak resident memory and its node id (None: not measured)."""
+    peaks = [(float(s["memory_mb"]), sample_nodeid(tid, s["kind"], s["index"])) for s in task.get("samples", [])
+             if isinstance(s.get("memory_mb"), (int, float))]
+    return max(peaks, key=lambda p: p[0]) if peaks else None
+
+
 def _task_change(tid: str, b: Dict[str, Any], a: Dict[str, Any]) -> TaskChange:
     bo, ao = b.get("o_score") or {}, a.get("o_score") or {}
     dropped, raised = {}, {}
@@ -189,6 +205,7 @@ def _task_change(tid: str, b: Dict[str, Any], a: Dict[str, Any]) -> TaskChange:
         d_changed=_changed_entries(b.get("d_score"), a.get("d_score")),
         s_changed=_changed_entries(b.get("s_score"), a.get("s_score")),
         seconds=(float(b.get("seconds") or 0.0), float(a.get("seconds") or 0.0)),
+        memory=(_peak(tid, b), _peak(tid, a)),
     )
 
 
@@ -263,7 +280,8 @@ def compare(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_data:
 
 # --- gates ---------------------------------------------------------------------------------
 
-GATE_FORMS = "solved, pass2, oracle, score, candidates:PCT% (e.g. candidates:10%), time:PCT% (e.g. time:25%)"
+GATE_FORMS = ("solved, pass2, oracle, score, candidates:PCT% (e.g. candidates:10%), time:PCT% (e.g. time:25%), "
+              "memory:PCT% (e.g. memory:25%)")
 _PCT = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)%?$")
 
 
@@ -308,6 +326,12 @@ class Gate:
                 caveat = f" ({', '.join(comp.time_caveats)}: not like for like)" if comp.time_caveats else ""
                 return f"time ratio {ratio:.2f}x is above {1 + self.percent / 100:.2f}x (+{self.percent:g}%){caveat}"
             return None
+        if self.kind == "memory":
+            before, after = comp.peak_memory()
+            if before is not None and after is not None and before[0] > 0 and after[0] > before[0] * (1 + self.percent / 100):
+                return (f"peak memory {after[0]:.0f} MB ({after[1]}) is {after[0] / before[0]:.2f}x the baseline's "
+                        f"{before[0]:.0f} MB ({before[1]}), more than +{self.percent:g}%")
+            return None
         raise AssertionError(self.kind)
 
 
@@ -317,7 +341,7 @@ def breaches(gates: List[Gate], comp: Comparison) -> List[Tuple[str, str]]:
 
 
 def parse_gate(expr: str) -> Gate:
-    """``solved``, ``pass2``, ``oracle``, ``score``, ``candidates:10%`` or ``time:25%`` (the % is optional)."""
+    """``solved``, ``pass2``, ``oracle``, ``score``, ``candidates:10%``, ``time:25%`` or ``memory:25%`` (the % is optional)."""
     text = str(expr).strip().lower()
     name, sep, arg = text.partition(":")
     name = {"pass@2": "pass2", "at_2": "pass2"}.get(name, name)
@@ -325,7 +349,7 @@ def parse_gate(expr: str) -> Gate:
         if sep:
             raise GateError(f"gate {expr!r}: {name} takes no value; valid forms: {GATE_FORMS}")
         return Gate(str(expr), name)
-    if name in ("candidates", "time"):
+    if name in ("candidates", "time", "memory"):
         m = _PCT.match(arg.strip())
         if not sep or not m:
             raise GateError(f"gate {expr!r}: {name} needs a percentage such as {name}:{'10' if name == 'candidates' else '25'}%; valid forms: {GATE_FORMS}")
@@ -371,6 +395,10 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
         ratio = comp.time_ratio
         lines.append(f"time: {before:.2f}s -> {after:.2f}s" + (f", ratio {ratio:.2f}x" if ratio is not None else "")
                      + (f"  [{', '.join(comp.time_caveats)}]" if comp.time_caveats else ""))
+        peak_b, peak_a = comp.peak_memory()
+        if peak_b is not None or peak_a is not None:
+            mb = lambda p: f"{p[0]:.0f} MB ({p[1]})" if p is not None else "not measured"  # noqa: E731
+            lines.append(f"peak memory: {mb(peak_b)} -> {mb(peak_a)}")
         slow = sorted((t for t in comp.tasks if t.time_ratio is not None), key=lambda t: -(t.time_ratio or 0.0))[:3]
         if len(comp.tasks) > 1 and slow:
             lines.append("highest time ratios: " + ", ".join(f"{t.task} {t.time_ratio:.2f}x" for t in slow))
@@ -415,6 +443,7 @@ def to_json(comp: Comparison) -> Dict[str, Any]:
             "candidates": pair(comp.total("candidates")),
             "seconds": pair(comp.total("seconds")),
             "time_ratio": comp.time_ratio,
+            "memory_mb": [p[0] if p is not None else None for p in comp.peak_memory()],
         },
         "per_task": {
             t.task: {
@@ -423,6 +452,7 @@ def to_json(comp: Comparison) -> Dict[str, Any]:
                 "o_raised": {k: pair(v) for k, v in t.o_raised.items()},
                 "candidates": pair(t.candidates), "d_changed": t.d_changed, "s_changed": t.s_changed,
                 "seconds": pair(t.seconds), "time_ratio": t.time_ratio,
+                "memory_mb": [p[0] if p is not None else None for p in t.memory],
             }
             for t in comp.tasks
         },

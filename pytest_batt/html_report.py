@@ -37,7 +37,11 @@ def collect(run: Any, results: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
                 "k": kind, "i": index, "st": rec["status"] if rec else "missing",
                 "in": grids.encode(inp) if inp else None, "out": grids.encode(exp) if exp else None,
                 "err": (rec or {}).get("error") or "", "msg": (rec or {}).get("message") or "",
+                "mb": (rec or {}).get("memory_mb"),
             }
+            profile = (rec or {}).get("profile")
+            if isinstance(profile, dict) and profile.get("top"):  # --batt-profile: the sample's top functions
+                entry["prof"] = [[str(f), str(w), float(own), int(n)] for f, w, own, n in profile["top"]]
             if rec and kind == "test":
                 entry["c"] = [[f"attempt {i + 1}: {sid}", enc] for i, (sid, enc) in enumerate(rec.get("attempts", []))]
             elif rec and rec.get("show"):
@@ -130,14 +134,16 @@ def render(results: Dict[str, Any], details: Dict[str, Dict[str, Any]]) -> str:
         test = [s for s in t["samples"] if s["kind"] == "test"]
         ok = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
         reg = tid in regressed
+        peaks = [x["memory_mb"] for x in t["samples"] if isinstance(x.get("memory_mb"), (int, float))]
+        peak = f"{max(peaks):.0f}" if peaks else "-"
         rows.append(
             f'<tbody data-id="{html.escape(tid)}" data-status="{st}" data-solved="{int(t["solved"]["at_2"])}" '
             f'data-time="{t["seconds"]:.6f}" data-reg="{int(reg)}"><tr class="row">'
             f'<td class="id">{html.escape(tid)}</td><td><span class="st {st}">{st}</span>{" <b>regressed</b>" if reg else ""}</td>'
             f'<td>{ok(demo)}/{len(demo)}</td><td>{ok(test)}/{len(test)}</td>'
             f'<td>{"yes" if t["solved"]["at_2"] else "no"}</td><td>{"yes" if t["solved"]["oracle"] else "no"}</td>'
-            f'<td class="num">{t["seconds"]:.2f}</td><td>{html.escape(_best(t["o_score"]))}</td></tr>'
-            f'<tr class="detail" hidden><td colspan="8"></td></tr></tbody>'
+            f'<td class="num">{t["seconds"]:.2f}</td><td class="num">{peak}</td><td>{html.escape(_best(t["o_score"]))}</td></tr>'
+            f'<tr class="detail" hidden><td colspan="9"></td></tr></tbody>'
         )
     data = json.dumps(details, separators=(",", ":")).replace("</", "<\\/")
     palette = "".join(f".c{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
@@ -182,6 +188,7 @@ figure{{margin:0}} figcaption{{font-size:.85em;color:#444;max-width:22em;overflo
 .g{{display:grid;gap:1px;background:#555;border:1px solid #555;width:max-content}}
 .g i{{display:block;width:var(--c);height:var(--c)}}
 .g i.x{{outline:2px solid #fff;outline-offset:-3px;box-shadow:inset 0 0 0 1px #000}}
+table.prof{{border-collapse:collapse;font-size:.85em;margin:.3em 0}} table.prof td,table.prof th{{padding:0 .6em;text-align:left}}
 pre{{white-space:pre-wrap;background:#f0f0f0;padding:.4em;margin:.3em 0;max-height:20em;overflow:auto}}
 {palette}
 </style></head>
@@ -200,7 +207,7 @@ pre{{white-space:pre-wrap;background:#f0f0f0;padding:.4em;margin:.3em 0;max-heig
 </div>
 <table class="tasks" id="tasks">
 <thead><tr><th data-key="id">task</th><th data-key="status">status</th><th>demo</th><th>test</th>
-<th data-key="solved">pass@2</th><th>oracle</th><th data-key="time">seconds</th><th>best solvers (hits)</th></tr></thead>
+<th data-key="solved">pass@2</th><th>oracle</th><th data-key="time">seconds</th><th title="largest peak resident memory of a sample (MB)">peak MB</th><th>best solvers (hits)</th></tr></thead>
 {rows}
 </table>
 <p class="note">Open a task (click its row) to see its grids: each test sample's two attempts (its candidates ranked by their solver's demo score, as pass@2 counts them) beside the expected output, with differing cells outlined.</p>
@@ -237,6 +244,19 @@ function drawGrid(enc, caption, ref) {{
   fig.append(div, cap);
   return fig;
 }}
+function profileTable(rows) {{
+  const t = document.createElement("table");
+  t.className = "prof";
+  const head = t.insertRow();
+  for (const h of ["where the batt's time went: function", "file:line", "own s", "calls"]) {{
+    const th = document.createElement("th"); th.textContent = h; head.append(th);
+  }}
+  for (const r of rows) {{
+    const tr = t.insertRow();
+    for (const v of [r[0], r[1], r[2].toFixed(3), String(r[3])]) tr.insertCell().textContent = v;
+  }}
+  return t;
+}}
 function drawTask(body) {{
   const cell = body.querySelector("tr.detail td");
   if (cell.dataset.drawn) return;
@@ -250,6 +270,7 @@ function drawTask(body) {{
     head.firstChild.textContent = s.k + "[" + s.i + "]";
     head.lastChild.className = "st " + s.st;
     head.lastChild.textContent = s.st;
+    if (s.mb !== null && s.mb !== undefined) head.append(" peak " + Math.round(s.mb) + " MB");
     const pair = document.createElement("div");
     pair.className = "pair";
     if (s.in) pair.append(drawGrid(s.in, "input"));
@@ -259,6 +280,7 @@ function drawTask(body) {{
     if (s.k === "test" && s.st !== "missing" && !(s.c || []).length) {{ const p = document.createElement("figure"); p.textContent = "no valid candidate grid"; pair.append(p); }}
     box.append(head, pair);
     for (const t of [s.msg, s.err]) if (t) {{ const pre = document.createElement("pre"); pre.textContent = t; box.append(pre); }}
+    if (s.prof) box.append(profileTable(s.prof));
     cell.append(box);
   }}
 }}

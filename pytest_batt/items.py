@@ -70,6 +70,27 @@ class State:
             self._watchdog = Watchdog(handoff.path(self.scratch, self.worker_id, "hardstop"))
         return self._watchdog
 
+    def memory_limit(self, workers: int) -> Optional[float]:
+        """The address-space cap of each call: ``--batt-max-memory``, 0 for none, else the default
+        share of this host's memory for one of ``workers`` workers (isolation.memory)."""
+        chosen = self.settings.max_memory
+        if chosen is not None:
+            return chosen or None
+        from .isolation.memory import default_limit
+        from .isolation.peak_memory import physical_mb
+
+        return default_limit(workers, physical_mb())
+
+    def profile_path(self, task_id: str, kind: str, index: int) -> Optional[str]:
+        """Where this sample's profile goes with ``--batt-profile``; the task id made file-safe."""
+        folder = self.settings.profile_dir
+        if not folder:
+            return None
+        from .profiling import sample_file
+
+        os.makedirs(folder, exist_ok=True)  # a worker on another host: its own folder of that name
+        return sample_file(folder, safe_name(task_id), kind, index)
+
     def log_path(self, task_id: str) -> str:
         """A file per task the batt may write to; the id never becomes a path as given."""
         return os.path.join(self.scratch, "logs", safe_name(task_id) + ".log")
@@ -180,7 +201,9 @@ class BattSample(pytest.Item):
         before = integrity()
         limits.housekeeping("starting the sample")
         try:
-            rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint)
+            rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
+                                    profile_path=state.profile_path(self.task.id, self.sample.kind, self.sample.index),
+                                    keep_partial=state.settings.keep_partial)
             limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")
             if state.hard_stop:  # -n 0 has no hard stop
                 gc.collect()  # finalizers of what the batt returned run now, under the hard stop
@@ -240,7 +263,7 @@ class CallLimits(Guard):
     """
 
     def __init__(self, item: "BattSample", state: State) -> None:
-        super().__init__(state.settings.max_memory)
+        super().__init__(state.memory_limit(getattr(item.config, "workerinput", {}).get("workercount", 1)))
         self.item = item
         self.state = state
         self.timeout = state.settings.timeout

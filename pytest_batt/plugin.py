@@ -56,7 +56,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=settings_mod.positive_seconds, help=h["batt_timeout"])
     group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=settings_mod.nonnegative_seconds, help=h["batt_grace"])
     group.addoption("--batt-json", metavar="PATH", dest="batt_json", default=None, help=h["batt_json"])
-    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=settings_mod.positive_megabytes, help=h["batt_max_memory"])
+    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=settings_mod.megabytes_or_off, help=h["batt_max_memory"])
     group.addoption("--batt-save", metavar="PATH", dest="batt_save", default=None, help=h["batt_save"])
     group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
     group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type, help=h["batt_compare_fail"])
@@ -69,12 +69,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-durations", metavar="PATH", dest="batt_durations", default=None, help=h["batt_durations"])
     group.addoption("--batt-html", metavar="PATH", dest="batt_html", default=None, help=h["batt_html"])
     group.addoption("--batt-submission", metavar="PATH", dest="batt_submission", default=None, help=h["batt_submission"])
+    group.addoption("--batt-profile", metavar="DIR", dest="batt_profile", default=None, help=h["batt_profile"])
+    group.addoption("--batt-keep-partial", dest="batt_keep_partial", action="store_true", default=None, help=h["batt_keep_partial"])
     for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
                  "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission"):
         parser.addini(name, h[name])
     parser.addini("batt_compare_fail", h["batt_compare_fail"], type="linelist")
     parser.addini("batt_compare_any", h["batt_compare_any"], type="bool", default=False)
     parser.addini("batt_resume_retry", h["batt_resume_retry"], type="bool", default=False)
+    parser.addini("batt_profile", h["batt_profile"])
+    parser.addini("batt_keep_partial", h["batt_keep_partial"], type="bool", default=False)
 
 
 def _gate_type(value: str) -> str:
@@ -209,6 +213,10 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
         raise ValueError("--batt-checkpoint needs a file to write: give --batt-json PATH (or --batt-resume PATH)")
     if opts.resume_path and not opts.json_path:
         settings_mod.check_writable(opts.resume_path, "--batt-resume")
+    if opts.profile_dir and not _is_worker(config):
+        from .profiling import prepare
+
+        prepare(opts.profile_dir)
     for expr in opts.compare_fail:  # ini values have not been through the option's type
         compare.parse_gate(expr)
     workerinput = getattr(config, "workerinput", {})
@@ -371,6 +379,7 @@ class Controller:
         self.breaches: List[Tuple[str, str]] = []
         self.save_note: Optional[str] = None
         self.write_errors: List[str] = []
+        self.profile_lines: List[str] = []  # --batt-profile's section
         self._properties: Dict[str, List[Tuple[str, Any]]] = {}
         self._selection: Optional[str] = None
         self.taken: Optional[resume.Taken] = None
@@ -475,6 +484,11 @@ class Controller:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.taken is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.results["session"]["complete"]:
             session.exitstatus = pytest.ExitCode.OK  # the file had it all: nothing to run is no failure
+        if opts.profile_dir:
+            from .profiling import report_lines
+
+            self.profile_lines = report_lines(opts.profile_dir, {n: r["profile"] for n, r in self.run.records.items()
+                                                                 if isinstance(r.get("profile"), dict)})
         out = self._results_path()
         if out:
             self._write(session, "--batt-json" if opts.json_path else "--batt-resume", out)
@@ -558,6 +572,10 @@ class Controller:
             terminalreporter.write_line(line, red=True)
         if self.save_note:
             terminalreporter.write_line(self.save_note)
+        if self.profile_lines:
+            terminalreporter.section("where the batt's time went")
+            for line in self.profile_lines:
+                terminalreporter.write_line(line)
         if self.comparison is not None:
             terminalreporter.section("batt comparison")
             for line in compare.render(self.comparison):
@@ -634,6 +652,9 @@ class XdistHooks:
         left = handoff.read(scratch, worker, crashitem, assume_shared=node is None)
         where = worker if left.shared else f"{worker} ({_spec(node)})"
         outcome = handoff.conclude(left, opts.timeout, opts.grace, where)
+        if opts.keep_partial and outcome.status is not None and outcome.status[0] == "timeout":  # no frame left to read
+            note = "; --batt-keep-partial keeps nothing of a hard stop (the worker was ended)"
+            outcome.status, outcome.message = (outcome.status[0], outcome.status[1] + note), outcome.message + note
         if outcome.record is not None:
             self._use_record(report, outcome.record, outcome.message)
             return

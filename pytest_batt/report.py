@@ -69,6 +69,7 @@ def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
     if unscored:
         lines.append(f"unscored: {unscored} test samples have hidden outputs (no solutions file): "
                      "pass@2 and oracle count only the tasks that could be judged; score the submission where the solutions are")
+    lines += memory_lines(tasks)
     session = results["session"]
     workers = results["config"]["workers"]
     wall, item = session["wall_s"], session["item_s"]
@@ -124,3 +125,14 @@ def import_lines(seconds: float, output: str, max_lines: int = 5) -> List[str]:
     if len(printed) > max_lines:
         lines.append(f"  | ... ({len(printed) - max_lines} more lines)")
     return lines
+
+
+def memory_lines(tasks: Mapping[str, Any], n: int = 3) -> List[str]:
+    """The samples with the largest peak resident memory (``memory_mb``), largest first; none without it."""
+    peaks = [(s["memory_mb"], f"{tid}::{s['kind']}[{s['index']}]") for tid, t in tasks.items() for s in t.get("samples", [])
+             if isinstance(s.get("memory_mb"), (int, float))]
+    if not peaks:
+        return []
+    peaks.sort(key=lambda p: -p[0])
+    shown = ", ".join(f"{name} {mb:.0f} MB" for mb, name in peaks[:n])
+    return [f"memory: largest peaks {shown} (resident, per sample's process; {len(peaks)} sample(s) measured)"]

@@ -77,6 +77,7 @@ class SampleCore(TypedDict):
     cpu_seconds: float
     error: Optional[str]
     message: Optional[str]  # why an unsolved sample missed: the first lines of its failure
+    memory_mb: Optional[float]  # peak resident memory of its process during its calls (isolation.peak_memory)
 
 
 SAMPLE_KEYS = tuple(SampleCore.__annotations__)
@@ -88,6 +89,7 @@ class Sample(SampleCore, total=False):
     # [solver_id, grid]; what a resumed run's submission and report take from the file
     attempts: List[List[Any]]
     fold: Dict[str, Any]  # only in a task not finished: what --batt-resume refolds (resume.fold_data)
+    kept: int  # --batt-keep-partial: candidates a timed-out solve call had found, judged and scored
 
 
 class DEntry(TypedDict):
@@ -147,6 +149,8 @@ class SampleRecord(_RecordCore, total=False):
     d: Dict[str, Dict[str, List[Any]]]  # solver -> differ -> [iz, zo, created]: scoring.SampleFold
     differ_last_t: Dict[str, Any]  # differ -> last_t of its last own row so far; "last_t" in a file's fold
     leaked_threads: List[str]  # threads the batt left running (items.py takes them out)
+    kept: int  # --batt-keep-partial: candidates a timed-out solve call had found (partial.py)
+    profile: Dict[str, Any]  # --batt-profile: profiling.SampleProfile.finish()
     # the controller's (judging.judge, battrun)
     o: Dict[str, int]  # o_score hits of this sample
     expected: Optional[str]  # the expected output's fingerprint
@@ -158,7 +162,7 @@ def new_record(task_id: str, kind: str, index: int, *, status: str = "ok", error
                calls: int = 0, seconds: float = 0.0) -> SampleRecord:
     """A sample's record as every producer starts it: nothing found, nothing matched yet."""
     return {"task": task_id, "kind": kind, "index": index, "status": status, "error": error, "message": None,
-            "candidates": 0, "matched": [], "calls": calls, "seconds": seconds, "cpu_seconds": 0.0}
+            "candidates": 0, "matched": [], "calls": calls, "seconds": seconds, "cpu_seconds": 0.0, "memory_mb": None}
 
 
 def add_error(rec: SampleRecord, note: str) -> None:
@@ -169,6 +173,8 @@ def add_error(rec: SampleRecord, note: str) -> None:
 def sample_entry(rec: Mapping[str, Any], fold: Optional[Dict[str, Any]] = None) -> Sample:
     """A record as the results file keeps the sample; ``fold``: what resuming needs (a task not finished)."""
     entry: Dict[str, Any] = {k: rec.get(k) for k in SAMPLE_KEYS}
+    if "kept" in rec:
+        entry["kept"] = rec["kept"]
     if "attempts" in rec:
         entry["attempts"] = [[sid, grids.decode(enc)] for sid, enc in rec["attempts"]]
     if fold is not None:

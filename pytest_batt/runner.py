@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import threading
 import time
+from types import CodeType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import grids, judging
-from .contract import Candidate, normalise_candidates, normalise_rows, split
+from . import grids, judging, partial
+from .contract import Candidate, ContractError, normalise_candidates, normalise_rows, split
 from .isolation import handoff, processes
 from .isolation.guard import Guard, call_batt, no_guard
+from .isolation.peak_memory import SampleMemory
 from .isolation.threads import stop_threads
 from .results import SampleRecord, add_error, new_record
 from .scoring import SampleFold, summarise_rows
@@ -28,17 +30,29 @@ Checkpoint = Callable[[SampleRecord, str], None]
 
 
 def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard,
-               log_path: str = os.devnull, checkpoint: Optional[Checkpoint] = None) -> SampleRecord:
+               log_path: str = os.devnull, checkpoint: Optional[Checkpoint] = None, *,
+               profile_path: Optional[str] = None, keep_partial: bool = False) -> SampleRecord:
     """Solve one sample and fold its differ rows; returns the sample's record.
 
     ``checkpoint``, if given, receives the record as it stands after the solve call (its diff
     rows not yet folded), so a process that is ended during a diff call does not lose what
     the solve call found. ``rec["leaked_threads"]`` names threads the batt started that could
-    not be stopped.
+    not be stopped. ``profile_path``: profile the batt calls into this pstats file
+    (``--batt-profile``; ``rec["profile"]`` sums it up). ``keep_partial``: a call that times out
+    keeps what the batt's frame held (``--batt-keep-partial``, :mod:`pytest_batt.partial`).
     """
     threads_before = threading.enumerate()
     procs_before = processes.descendants()
-    rec = _run_sample(func, task, sample, guard, log_path, checkpoint)
+    code = partial.batt_code(func) if keep_partial else None
+    profile = None
+    if profile_path is not None:
+        from .profiling import SampleProfile
+
+        profile = SampleProfile(profile_path)
+        func = profile.wrap(func)
+    rec = _run_sample(func, task, sample, guard, log_path, checkpoint, code)
+    if profile is not None:
+        rec["profile"] = profile.finish()
     leaked = stop_threads(threads_before)
     if leaked:
         rec["leaked_threads"] = leaked
@@ -49,18 +63,42 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     return rec
 
 
+def _keeper(code: Optional[CodeType], name: str) -> Optional[Callable[[BaseException], Any]]:
+    return None if code is None else (lambda e: partial.kept(e, code, name))
+
+
+def _kept_candidates(kept: Any, keys: bool) -> Tuple[Optional[List[Candidate]], str]:
+    """The candidates a timed-out solve call had appended, normalised, and the note saying so."""
+    if kept is None:
+        return None, f"kept nothing: no list named {partial.CANDIDATES!r} in the batt's frame (--batt-keep-partial)"
+    try:
+        cands = normalise_candidates(kept, keys)
+    except ContractError as e:
+        return None, f"kept nothing: what the batt had appended breaks the contract: {e} (--batt-keep-partial)"
+    return cands, f"kept {len(cands)} candidate(s) the batt had found before the timeout (--batt-keep-partial)"
+
+
 def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard, log_path: str,
-                checkpoint: Optional[Checkpoint]) -> SampleRecord:
+                checkpoint: Optional[Checkpoint], code: Optional[CodeType] = None) -> SampleRecord:
     wall0, cpu0 = time.perf_counter(), time.process_time()
+    memory = SampleMemory()
+    memory.start()
     S, I = task.S, sample.input
     rec = new_record(task.id, sample.kind, sample.index, calls=1)
     rec["d"], rec["differ_last_t"] = {}, {}
     keys = sample.kind == "test"
-    solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), lambda r: normalise_candidates(split(r)[0], keys))
+    solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), lambda r: normalise_candidates(split(r)[0], keys),
+                      keep=_keeper(code, partial.CANDIDATES))
+    found: Optional[List[Candidate]] = solve.value if solve.status == "ok" else None
     if solve.status != "ok":
         rec["status"], rec["error"] = solve.status, solve.message
-    else:
-        cands: List[Candidate] = solve.value
+        if solve.status == "timeout" and code is not None:
+            found, note = _kept_candidates(solve.value, keys)
+            add_error(rec, note)
+            if found is not None:
+                rec["kept"] = len(found)
+    if found is not None:
+        cands: List[Candidate] = found
         rec["candidates"] = len(cands)
         fp_of: Dict[int, Optional[str]] = {}
         counts: Dict[Tuple[str, Optional[str]], int] = {}
@@ -83,19 +121,23 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
         if checkpoint is not None:
             so_far = rec.copy()
             so_far["seconds"], so_far["cpu_seconds"] = round(time.perf_counter() - wall0, 6), round(time.process_time() - cpu0, 6)
+            so_far["memory_mb"] = memory.stop()[0]
             checkpoint(so_far, handoff.STAGE_SOLVED)
-        diff_errors = _fold_diffs(func, guard, task, sample, cands, rec, log_path)
-        if diff_errors:
+        diff_errors = _fold_diffs(func, guard, task, sample, cands, rec, log_path, code)
+        if diff_errors and rec["status"] == "timeout":  # kept candidates: the solve call's timeout comes first
+            add_error(rec, diff_errors)
+        elif diff_errors:
             rec["error"] = diff_errors
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
     rec["cpu_seconds"] = round(time.process_time() - cpu0, 6)
+    rec["memory_mb"] = memory.stop()[0]
     if checkpoint is not None:
         checkpoint(rec, handoff.STAGE_FINAL)  # before what the batt returned is dropped (finalizers may hang)
     return rec
 
 
 def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Sample,
-                cands: List[Candidate], rec: SampleRecord, log_path: str) -> Optional[str]:
+                cands: List[Candidate], rec: SampleRecord, log_path: str, code: Optional[CodeType] = None) -> Optional[str]:
     """Phase 3's diff calls, each made once and folded for every candidate it stands for.
 
     Demo: Phase 3 diffs against the expected output once per candidate, always the same
@@ -106,9 +148,17 @@ def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Samp
 
     def diff(label: str, C: Any) -> Optional[Any]:
         rec["calls"] += 1
-        call = call_batt(func, guard, label, (task.id, task.S, sample.input, C, log_path), lambda r: normalise_rows(split(r)[1]))
+        call = call_batt(func, guard, label, (task.id, task.S, sample.input, C, log_path), lambda r: normalise_rows(split(r)[1]),
+                         keep=_keeper(code, partial.ROWS))
         if call.status != "ok":
             problems.append(call.message or call.status)
+            if call.status == "timeout" and call.value is not None:  # --batt-keep-partial: the rows found so far
+                try:
+                    rows = normalise_rows(call.value)
+                except ContractError:
+                    return None
+                problems[-1] += f" (kept its first {len(rows)} differ row(s))"
+                return summarise_rows(rows)
             return None
         return summarise_rows(call.value)
 

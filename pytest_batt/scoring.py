@@ -168,7 +168,9 @@ def top_two(ranked: Sequence[Sequence[str]], demo_score: Mapping[str, int]) -> L
 def solved(test_records: Sequence[Mapping[str, Any]], demo_score: Mapping[str, int], expected_tests: int) -> Dict[str, bool]:
     """ARC's count: oracle (any candidate right) and pass@2, both over every test sample."""
     complete = len(test_records) == expected_tests and expected_tests > 0
-    oracle = complete and all(r["status"] == "solved" for r in test_records)
+    # A timed-out sample's kept candidates (--batt-keep-partial) count like any others; without it a
+    # timeout has matched nothing.
+    oracle = complete and all(r["status"] == "solved" or (r["status"] == "timeout" and r.get("matched")) for r in test_records)
     at_2 = complete and all(
         r.get("expected") is not None and r["expected"] in top_two(r.get("ranked", []), demo_score) for r in test_records
     )

@@ -28,7 +28,7 @@ HELP = {
     "batt_compare": "compare this run with a baseline results file: samples it did not solve are "
     "expected failures (xfail), samples it solved and this run does not fail as regressions",
     "batt_compare_fail": "fail the run when this gate breaches against --batt-compare (repeatable): "
-    "solved, pass2, oracle, score, candidates:PCT%, time:PCT%",
+    "solved, pass2, oracle, score, candidates:PCT%, time:PCT%, memory:PCT%",
     "batt_compare_any": "compare even when the baseline's tasks have different content",
     "batt_resume": "resume an interrupted run from its results file: run only the samples it does not "
     "record, and write one results file as an uninterrupted run would (to --batt-json, else to this file)",
@@ -44,7 +44,12 @@ HELP = {
     "batt_submission": "write ARC Prize's submission.json (two attempts per test input, ranked by demo score) to this path; "
     "with it a Kaggle *_challenges.json without its solutions is accepted (test samples are then unscored)",
     "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
-    "'memory limit' instead of exhausting the machine (default: off)",
+    "'memory limit' instead of exhausting the machine (default: 0.8 x physical memory divided among "
+    "the workers, at least 1024; 0: off)",
+    "batt_profile": "profile every sample's batt calls (cProfile) into this folder: one pstats file per sample "
+    "and combined.pstats, and print where the batt's time went",
+    "batt_keep_partial": "when a batt call times out, keep the candidates (and differ rows) its o and s lists "
+    "already held: they are judged and scored, the sample stays a timeout (default: off, as Phase 3)",
 }
 
 
@@ -71,6 +76,7 @@ positive_minutes = _number("minutes", lambda m: 0 < m <= MAX_SECONDS / 60, "a po
 nonnegative_minutes = _number("minutes", lambda m: 0 <= m <= MAX_SECONDS / 60, "a number of minutes >= 0")
 # Below 64 MB a Python process with numpy cannot even run the batt's imports.
 positive_megabytes = _number("megabytes", lambda mb: mb >= 64, "a finite number of megabytes, at least 64")
+megabytes_or_off = _number("megabytes", lambda mb: mb == 0 or mb >= 64, "0 (off) or a finite number of megabytes, at least 64")
 
 
 @dataclass(frozen=True)
@@ -95,6 +101,8 @@ class Settings:
     durations_path: Optional[str] = None
     html_path: Optional[str] = None
     submission_path: Optional[str] = None
+    profile_dir: Optional[str] = None  # absolute: workers on this host write there too
+    keep_partial: bool = False
 
     @property
     def active(self) -> bool:
@@ -131,7 +139,7 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         grace=pick("batt_grace", DEFAULT_GRACE, nonnegative_seconds),
         json_path=here(json_path),
         base_dir=base_dir,
-        max_memory=pick("batt_max_memory", None, positive_megabytes),
+        max_memory=pick("batt_max_memory", None, megabytes_or_off),  # None: the default (isolation.memory), 0: off
         save_path=here(save_path),
         compare_path=here(compare_path),
         compare_fail=tuple(pick("batt_compare_fail", [])),
@@ -144,6 +152,8 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         durations_path=here(durations_path),
         html_path=here(pick("batt_html", None)),
         submission_path=here(pick("batt_submission", None)),
+        profile_dir=here(pick("batt_profile", None)),
+        keep_partial=bool(getoption("batt_keep_partial") or getini("batt_keep_partial")),
     )
 
 

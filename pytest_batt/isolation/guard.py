@@ -30,7 +30,7 @@ class RealInterrupt(KeyboardInterrupt):
 # one, the runner's parse of what the call returned, the contract's checks of it, and the
 # restoring of process-wide state (with contextlib's frames around it).
 _OURS = frozenset({__name__, "pytest_batt.runner", "pytest_batt.contract", "pytest_batt.isolation.process_state",
-                   "contextlib"})
+                   "contextlib", "pytest_batt.profiling"})
 
 
 @dataclass
@@ -90,13 +90,16 @@ def _stop(guard: Guard) -> Optional[BaseException]:
     return fired
 
 
-def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: tuple, parse: Callable[[Any], Any]) -> Call:
+def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: tuple, parse: Callable[[Any], Any],
+              keep: Optional[Callable[[BaseException], Any]] = None) -> Call:
     """One limited call: it returns, times out, or is an error; nothing it raises escapes.
 
     ``parse`` runs under the same limit, because a batt may return a generator or objects
     whose methods run its code; the return value is dropped under it too (finalizers).
     Whatever the batt raises (``pytest.skip``, ``SystemExit``, ``KeyboardInterrupt``) is its
-    error; only a real Ctrl-C (:class:`RealInterrupt`) goes on.
+    error; only a real Ctrl-C (:class:`RealInterrupt`) goes on. ``keep``, if given, reads what
+    a timed-out call had found from the timeout exception (``--batt-keep-partial``): the
+    timeout's ``value``.
     """
     try:
         try:
@@ -116,7 +119,7 @@ def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: tuple, p
         _stop(guard)  # raised before the finally above could run it
         why = guard.is_timeout(e)
         if why is not None:
-            return Call("timeout", message=why.replace("{label}", label))
+            return Call("timeout", value=keep(e) if keep is not None else None, message=why.replace("{label}", label))
         if isinstance(e, ContractError):
             return Call("error", message=f"{label} broke the batt contract: {e}")
         if isinstance(e, MemoryError) and guard.max_memory:
