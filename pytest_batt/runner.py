@@ -145,6 +145,7 @@ def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Samp
     value, whatever it is (``()``, a grid of floats, ``None``); one call per distinct value.
     """
     problems: List[str] = []
+    kept_rows: List[int] = []  # --batt-keep-partial: diff calls that timed out but kept rows
 
     def diff(label: str, C: Any) -> Optional[Any]:
         rec["calls"] += 1
@@ -158,6 +159,7 @@ def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Samp
                 except ContractError:
                     return None
                 problems[-1] += f" (kept its first {len(rows)} differ row(s))"
+                kept_rows.append(len(rows))
                 return summarise_rows(rows)
             return None
         return summarise_rows(call.value)
@@ -177,4 +179,6 @@ def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Samp
     rec["d"], rec["differ_last_t"] = fold.to_record()
     if not problems:
         return None
+    if kept_rows:
+        return f"{len(problems)} diff call(s) failed, {len(kept_rows)} of them kept differ rows; first: {problems[0]}"
     return f"{len(problems)} diff call(s) failed and contribute nothing; first: {problems[0]}"

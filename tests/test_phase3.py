@@ -304,7 +304,7 @@ def test_run_writes_a_schema_1_results_file(tmp_path: Path) -> None:
 
 
 def phase3_sample_keys() -> List[str]:
-    return ["kind", "index", "status", "candidates", "matched", "calls", "seconds", "cpu_seconds", "error", "message"]
+    return ["kind", "index", "status", "candidates", "matched", "calls", "seconds", "cpu_seconds", "error", "message", "memory_mb"]
 
 
 def test_run_interrupted_keeps_finished_tasks(tmp_path: Path) -> None:
