@@ -87,3 +87,22 @@ def test_the_report_of_a_results_file_shows_the_same_grids_in_a_real_browser(pyt
         assert cells(browser, test1) == [[BLUE, False]]
     finally:
         browser.close()
+
+
+def test_a_profiled_run_shows_each_samples_peak_memory_and_top_functions_in_a_real_browser(pytester, chromium):
+    make_project(pytester, toybatt=TOY_BATT)
+    result = pytester.runpytest_subprocess("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", "toybatt.py",
+                                           "-n", "0", "--batt-html", "report.html", "--batt-profile", "prof")
+    result.assert_outcomes(passed=3)
+    browser = Browser(chromium)
+    try:
+        browser.open((pytester.path / "report.html").as_uri())
+        peak = browser.eval("document.querySelector('tbody[data-id=\"flip0001\"] tr.row td:nth-child(8)').textContent")
+        assert float(peak) > 5
+        browser.click('tbody[data-id="flip0001"] tr.row')
+        sample = 'tbody[data-id="flip0001"] [data-sample="test[0]"]'
+        assert " peak " in browser.eval(f"document.querySelector('{sample} div').textContent")
+        rows = browser.eval(f"Array.from(document.querySelectorAll('{sample} table.prof tr')).map(r => r.cells[0].textContent)")
+        assert rows[0].startswith("where the batt's time went") and "flip" in rows[1:] and "batt" in rows[1:]
+    finally:
+        browser.close()

@@ -300,8 +300,10 @@ def _run(project, module, *args):
 
 def test_profile_end_to_end(pytester, mode):
     make_project(pytester, toybatt=TOY_BATT)
-    result = _run(pytester, "toybatt.py", "--batt-profile", "prof", *mode)
+    result = _run(pytester, "toybatt.py", "--batt-profile", "prof", "--batt-html", "r.html", *mode)
     result.assert_outcomes(passed=3)
+    page = (pytester.path / "r.html").read_text()
+    assert "peak MB</th>" in page and '"prof":[["' in page and "profileTable(s.prof)" in page
     out = result.stdout.str()
     assert "where the batt's time went" in out and "batt time profiled" in out
     folder = pytester.path / "prof"

@@ -224,7 +224,7 @@ def test_one_task_is_split_over_workers_that_read_no_dataset(project, monkeypatc
         (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"], "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
         (["--batt", "flip0001,flip0001"], "ERROR: --batt: task flip0001 is selected twice"),
         (["--batt", ","], "ERROR: --batt: no task selected"),
-        (["--batt", "flip0001", "--batt-max-memory", "10"], "*--batt-max-memory: '10' must be a finite number of megabytes, at least 64"),
+        (["--batt", "flip0001", "--batt-max-memory", "10"], "*--batt-max-memory: '10' must be 0 (off) or a finite number of megabytes, at least 64"),
     ],
 )
 def test_bad_input_is_one_clear_usage_error(project, args, message):
