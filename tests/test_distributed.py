@@ -39,7 +39,7 @@ def comparable(res):
     for t in tasks.values():
         t.pop("seconds")
         for s in t["samples"]:
-            s.pop("seconds"), s.pop("cpu_seconds")
+            s.pop("seconds"), s.pop("cpu_seconds"), s.pop("memory_mb")  # measurements, not results
     return {"tasks": tasks, "order": list(tasks), "data": res["data"], "batt": res["batt"]["sha256"],
             "timeout": res["config"]["timeout_s"], "complete": res["session"]["complete"]}
 
