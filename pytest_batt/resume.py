@@ -98,6 +98,8 @@ def record_of(task_id: str, sample: Mapping[str, Any]) -> SampleRecord:
     rec = new_record(task_id, sample["kind"], sample["index"])
     data = cast(Dict[str, Any], rec)
     data.update((k, v) for k, v in sample.items() if k in SAMPLE_KEYS)
+    if isinstance(sample.get("kept"), int):  # --batt-keep-partial's count, written again as it was
+        data["kept"] = sample["kept"]
     if isinstance(sample.get("attempts"), list):  # the file's grids, as records carry them
         data["attempts"] = [[a[0], grids.encode(g)] for a in sample["attempts"]
                             if isinstance(a, list) and len(a) == 2 and (g := grids.try_grid(a[1])) is not None]

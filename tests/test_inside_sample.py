@@ -365,3 +365,12 @@ def batt(task_id, S, I, C, log_path):
     assert test["status"] == "error" and "memory limit" in test["error"]
     bad = _run(pytester, "runaway.py", "--batt-max-memory", "10", "-n", "0")
     assert bad.ret == 4 and "0 (off) or a finite number of megabytes" in bad.stderr.str()
+
+
+def test_a_resumed_file_keeps_the_kept_count_and_the_memory():
+    from pytest_batt import resume
+
+    entry = {"kind": "test", "index": 0, "status": "timeout", "candidates": 2, "matched": ["flip"], "calls": 3, "seconds": 1.0,
+             "cpu_seconds": 1.0, "error": "timeout", "message": None, "memory_mb": 51.5, "kept": 2}
+    again = results.sample_entry(resume.record_of("flip0001", entry))
+    assert again == entry

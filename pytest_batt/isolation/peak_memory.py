@@ -57,6 +57,9 @@ def peak_mb() -> Optional[float]:
     return None if kb is None else round(kb / 1024, 1)
 
 
+_HAS_VM_HWM: Optional[bool] = None  # whether /proc/self/status has VmHWM: asked once per process
+
+
 class SampleMemory:
     """Around one sample: ``start()`` before its first call, ``stop()`` after its last."""
 
@@ -64,7 +67,10 @@ class SampleMemory:
         self.scope = PROCESS
 
     def start(self) -> None:
-        self.scope = SAMPLE if reset() and _vm_hwm_kb() is not None else PROCESS
+        global _HAS_VM_HWM
+        if _HAS_VM_HWM is None:
+            _HAS_VM_HWM = _vm_hwm_kb() is not None
+        self.scope = SAMPLE if _HAS_VM_HWM and reset() else PROCESS
 
     def stop(self) -> Tuple[Optional[float], str]:
         """The peak in MB (None where nothing can be read) and what it covers (SAMPLE or PROCESS)."""
