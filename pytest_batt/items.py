@@ -86,7 +86,7 @@ class State:
         folder = self.settings.profile_dir
         if not folder:
             return None
-        from .profiling import sample_file
+        from .profiling import sample_file  # runner imported it already
 
         os.makedirs(folder, exist_ok=True)  # a worker on another host: its own folder of that name
         return sample_file(folder, safe_name(task_id), kind, index)

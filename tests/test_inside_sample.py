@@ -300,8 +300,10 @@ def _run(project, module, *args):
 
 def test_profile_end_to_end(pytester, mode):
     make_project(pytester, toybatt=TOY_BATT)
-    result = _run(pytester, "toybatt.py", "--batt-profile", "prof", "--batt-html", "r.html", *mode)
+    result = _run(pytester, "toybatt.py", "--batt-profile", "prof", "--batt-html", "r.html", "--batt-json", "r.json", *mode)
     result.assert_outcomes(passed=3)
+    # nothing the profile or the memory measure does looks like a batt patching pytest-batt (items.integrity)
+    assert [s["error"] for s in results.read(str(pytester.path / "r.json"))["tasks"]["flip0001"]["samples"]] == [None] * 3
     page = (pytester.path / "r.html").read_text()
     assert "peak MB</th>" in page and '"prof":[["' in page and "profileTable(s.prof)" in page
     out = result.stdout.str()
@@ -320,6 +322,7 @@ def test_memory_and_keep_partial_end_to_end(pytester, mode):
     result = _run(pytester, "hungry.py", "--batt-json", "r.json", "--batt-timeout", "1", *mode)
     samples = {f"{s['kind']}[{s['index']}]": s for s in results.read(str(pytester.path / "r.json"))["tasks"]["flip0001"]["samples"]}
     assert samples["test[0]"]["memory_mb"] > 300
+    assert [s["error"] for s in samples.values()] == [None] * 3
     assert all(samples[n]["memory_mb"] < samples["test[0]"]["memory_mb"] - 250 for n in ("demo[0]", "demo[1]"))
     assert "memory: largest peaks flip0001::test[0]" in result.stdout.str()
 
