@@ -377,3 +377,18 @@ def test_a_resumed_file_keeps_the_kept_count_and_the_memory():
              "cpu_seconds": 1.0, "error": "timeout", "message": None, "memory_mb": 51.5, "kept": 2}
     again = results.sample_entry(resume.record_of("flip0001", entry))
     assert again == entry
+
+
+def test_shards_profiles_merge_with_their_results(pytester):
+    make_project(pytester, toybatt=TOY_BATT)
+    for k in (1, 2):
+        shard = pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "0",
+                                              "--batt-shard", f"{k}/2", "--batt-json", f"s{k}.json", "--batt-profile", f"prof{k}")
+        assert shard.ret in (0, 1)
+    merged = pytester.run(sys.executable, "-m", "pytest_batt", "merge", "s1.json", "s2.json", "-o", "all.json",
+                          "--profile", "prof1", "--profile", "prof2", "--profile-output", "prof")
+    assert merged.ret == 0
+    assert "where the batt's time went:" in merged.stdout.str() and "over 8 sample(s)" in merged.stdout.str()
+    assert len(os.listdir(pytester.path / "prof")) == 9
+    alone = pytester.run(sys.executable, "-m", "pytest_batt", "merge", "s1.json", "s2.json", "-o", "x.json", "--profile", "prof1")
+    assert alone.ret == 4 and "--profile needs --profile-output" in alone.stderr.str()
