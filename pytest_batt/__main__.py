@@ -1,4 +1,7 @@
-"""The command line: ``python -m pytest_batt phase3 | compare | merge | submission | html | score ...``.
+"""The command line: ``pytest-batt phase3 | compare | merge | submission | html | score ...``.
+
+The ``pytest-batt`` console script and ``python -m pytest_batt`` run the same :func:`main`;
+each passes the name it was called by, so usage and error lines show the command typed.
 
 This module owns argument parsing, the printed lines and the exit codes of the commands:
 0 done (compare: every gate holds), 1 a ``--fail`` gate breached, 2 interrupted (phase3
@@ -23,6 +26,8 @@ from .files import write_atomic
 from .tasks import BattDataError, load_taskset, select
 
 EXIT_OK, EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
+PROG = "pytest-batt"  # the console script ([project.scripts] in pyproject.toml)
+MODULE_PROG = "python -m pytest_batt"
 
 
 class UsageError(Exception):
@@ -36,8 +41,8 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m pytest_batt", description="pytest-batt without pytest: the Phase 3 reference scorer, results comparison, "
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="pytest-batt without pytest: the Phase 3 reference scorer, results comparison, "
                      "merging shards, their submission and HTML report, and ARC Prize scores.")
     sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge,submission,html,score}", parser_class=_Parser)
     sub.required = True
@@ -241,10 +246,13 @@ def cmd_score(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run one command; returns the exit code instead of raising for anything the user can fix."""
+def main(argv: Optional[Sequence[str]] = None, prog: str = PROG) -> int:
+    """Run one command; returns the exit code instead of raising for anything the user can fix.
+
+    ``prog``: the command's name in usage and error lines (the console script's, by default).
+    """
     try:
-        args = build_parser().parse_args(list(argv) if argv is not None else None)
+        args = build_parser(prog).parse_args(list(argv) if argv is not None else None)
         if args.command == "phase3":
             return cmd_phase3(args)
         if args.command == "merge":
@@ -267,4 +275,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog=MODULE_PROG))

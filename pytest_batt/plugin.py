@@ -500,7 +500,7 @@ class Controller:
             batt_module=opts.module, batt_sha256=self._batt_sha256, data_name=opts.data,
             data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
         )
-        if self.state.shard is not None:  # what `python -m pytest_batt merge` checks and rebuilds from
+        if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
             head["config"]["shard"] = self.state.shard.to_json()
         if self.batt is not None:
             head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))

@@ -37,7 +37,7 @@ HELP = {
     "run leaves a file to --batt-resume from (needs --batt-json or --batt-resume)",
     "batt_progress": "print a progress line (samples done and left, expected time left) every MINUTES (default: 3; 0: never)",
     "batt_shard": "run only shard K of N (K/N, e.g. 2/4): every selected task is in exactly one shard; "
-    "merge the shards' results files with 'python -m pytest_batt merge'",
+    "merge the shards' results files with 'pytest-batt merge'",
     "batt_durations": "a previous results file or baseline whose seconds balance --batt-shard and plan which "
     "worker runs which sample (default: balance shards by sample count and grid size; plan by call counts)",
     "batt_html": "write a self-contained HTML report of the run (every task's grids, candidates and statuses) to this path",
