@@ -20,7 +20,7 @@ import json
 
 from . import compare as compare_mod
 from . import merge as merge_mod
-from . import battrun, outputs, phase3, report, results, runner, settings
+from . import battrun, options, outputs, phase3, report, results, runner, settings
 from . import submission as submission_mod
 from .files import write_atomic
 from .tasks import BattDataError, load_taskset, select
@@ -46,14 +46,14 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
                      "merging shards, their submission and HTML report, and ARC Prize scores.")
     sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge,submission,html,score}", parser_class=_Parser)
     sub.required = True
-    h = settings.HELP
+    h = options.HELP
     p3 = sub.add_parser("phase3", help="score tasks with the plain sequential Phase 3 scorer and write a results file",
                         description="Score tasks with the plain, sequential Phase 3 reference scorer (one process, "
                         "the diff call repeated for every candidate, as Phase 3 does) and write a results file.")
     p3.add_argument("--batt", action="append", metavar="ID[,ID...]", required=True, help=h["batt"])
-    p3.add_argument("--batt-data", metavar="NAME_OR_PATH", default=settings.DEFAULT_DATA, help=h["batt_data"])
-    p3.add_argument("--batt-module", metavar="MODULE_OR_PATH", default=runner.DEFAULT_MODULE, help=h["batt_module"])
-    p3.add_argument("--batt-timeout", metavar="SECONDS", type=settings.positive_seconds, default=settings.DEFAULT_TIMEOUT, help=h["batt_timeout"])
+    p3.add_argument("--batt-data", metavar="NAME_OR_PATH", default=options.DEFAULT_DATA, help=h["batt_data"])
+    p3.add_argument("--batt-module", metavar="MODULE_OR_PATH", default=options.DEFAULT_MODULE, help=h["batt_module"])
+    p3.add_argument("--batt-timeout", metavar="SECONDS", type=options.positive_seconds, default=options.DEFAULT_TIMEOUT, help=h["batt_timeout"])
     p3.add_argument("--json", metavar="PATH", required=True, help="write the results file (JSON, schema 1) to this path")
     cmp = sub.add_parser("compare", help="compare two results files; --fail gates decide the exit code",
                          description="Compare CURRENT against BASELINE. Exit 0 when every --fail gate holds, 1 when "

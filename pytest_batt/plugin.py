@@ -1,7 +1,11 @@
 """The pytest11 entry point: options, configuration and thin hooks that call into plain modules.
 
 Without ``--batt`` every hook here returns at once: a run that does not ask for the plugin
-is not changed by it.
+is not changed by it, and does not pay for it either: every test run of an environment that
+has pytest-batt installed imports this module, so it imports only the light ``options`` and
+``nodeids`` at the top. The modules that run a batt (tasks, runner, results, and numpy
+behind them) are imported where they are used, which is only with ``--batt``
+(``tests/test_plugin.py`` checks what an idle import loads).
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ import re
 import shutil
 import tempfile
 import time
-from typing import Any, Dict, Generator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from . import battrun, compare, nodeids, outputs, processes, report, results, resume, runner, sharding, settings as settings_mod
-from . import handoff, verdict
-from .items import STATE, BattSample, State, make_tasks
-from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
+from . import nodeids, options
+
+if TYPE_CHECKING:
+    from . import compare, resume, results, runner, settings as settings_mod, sharding
+    from .items import State
+    from .tasks import TaskSet
 
 _IMPORTED = time.monotonic()
 
@@ -48,23 +54,23 @@ _TIMEOUT_DUMP = re.compile(r"^\++ Timeout \++$\n?|^~+ Stack of [^\n]* ~+\n(?:  [
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("batt", "ARC batt runs (pytest-batt)")
-    h = settings_mod.HELP
+    h = options.HELP
     group.addoption("--batt", action="append", metavar="ID[,ID...]", dest="batt", default=None, help=h["batt"])
     group.addoption("--batt-data", metavar="NAME_OR_PATH", dest="batt_data", default=None, help=h["batt_data"])
     group.addoption("--batt-module", metavar="MODULE_OR_PATH", dest="batt_module", default=None, help=h["batt_module"])
-    group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=settings_mod.positive_seconds, help=h["batt_timeout"])
-    group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=settings_mod.nonnegative_seconds, help=h["batt_grace"])
+    group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=options.positive_seconds, help=h["batt_timeout"])
+    group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=options.nonnegative_seconds, help=h["batt_grace"])
     group.addoption("--batt-json", metavar="PATH", dest="batt_json", default=None, help=h["batt_json"])
-    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=settings_mod.positive_megabytes, help=h["batt_max_memory"])
+    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=options.positive_megabytes, help=h["batt_max_memory"])
     group.addoption("--batt-save", metavar="PATH", dest="batt_save", default=None, help=h["batt_save"])
     group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
     group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type, help=h["batt_compare_fail"])
     group.addoption("--batt-compare-any", dest="batt_compare_any", action="store_true", default=None, help=h["batt_compare_any"])
     group.addoption("--batt-resume", metavar="PATH", dest="batt_resume", default=None, help=h["batt_resume"])
     group.addoption("--batt-resume-retry", dest="batt_resume_retry", action="store_true", default=None, help=h["batt_resume_retry"])
-    group.addoption("--batt-checkpoint", metavar="MINUTES", dest="batt_checkpoint", default=None, type=settings_mod.positive_minutes, help=h["batt_checkpoint"])
-    group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=settings_mod.nonnegative_minutes, help=h["batt_progress"])
-    group.addoption("--batt-shard", metavar="K/N", dest="batt_shard", default=None, type=settings_mod.shard_spec, help=h["batt_shard"])
+    group.addoption("--batt-checkpoint", metavar="MINUTES", dest="batt_checkpoint", default=None, type=options.positive_minutes, help=h["batt_checkpoint"])
+    group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=options.nonnegative_minutes, help=h["batt_progress"])
+    group.addoption("--batt-shard", metavar="K/N", dest="batt_shard", default=None, type=options.shard_spec, help=h["batt_shard"])
     group.addoption("--batt-durations", metavar="PATH", dest="batt_durations", default=None, help=h["batt_durations"])
     group.addoption("--batt-html", metavar="PATH", dest="batt_html", default=None, help=h["batt_html"])
     group.addoption("--batt-submission", metavar="PATH", dest="batt_submission", default=None, help=h["batt_submission"])
@@ -78,6 +84,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _gate_type(value: str) -> str:
     """argparse type: a bad gate expression is a usage error before anything runs."""
+    from . import compare
+
     try:
         compare.parse_gate(value)
     except compare.GateError as e:
@@ -157,6 +165,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "batt: an ARC sample run by pytest-batt")
     if not config.pluginmanager.hasplugin("timeout"):
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
+    from . import battrun, processes, runner
+    from .items import STATE
+
     try:
         state, batt = _prepare(config)
     except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
@@ -196,6 +207,10 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
 
     The batt is imported here on the controller only (to check it); workers import it lazily.
     """
+    from . import battrun, compare, resume, results, runner, settings as settings_mod, sharding
+    from .items import State
+    from .tasks import read_selection
+
     base_dir = str(config.invocation_params.dir)
     opts = _read_settings(config, base_dir)
     for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
@@ -255,6 +270,8 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[runner.BattModule]]
 
 
 def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = False) -> Tuple[TaskSet, List[str]]:
+    from .tasks import load_taskset, select
+
     taskset = load_taskset(data, base_dir, allow_hidden=allow_hidden, wanted=wanted)
     task_ids = select(taskset, wanted)
     return taskset.subset(task_ids), task_ids
@@ -262,6 +279,8 @@ def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = Fa
 
 def _check_tx(config: pytest.Config) -> None:
     """One line instead of xdist's INTERNALERROR when --tx workers elsewhere would get a path value it cannot send."""
+    from . import settings as settings_mod
+
     remote = settings_mod.remote_tx(config.getoption("tx", None) or []) if config.getoption("dist", "no") != "no" else []
     if not remote:
         return
@@ -273,6 +292,8 @@ def _check_tx(config: pytest.Config) -> None:
 
 def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Settings:
     """A worker takes the controller's resolved values (its ini file may not be there); a controller reads its own."""
+    from . import settings as settings_mod
+
     sent = getattr(config, "workerinput", {}).get("batt_settings")
     if sent is not None:
         return settings_mod.from_controller(sent, base_dir)
@@ -282,6 +303,8 @@ def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Setting
 def _shard(opts: settings_mod.Settings, taskset: Any, task_ids: List[str],
            earlier: Optional[Dict[str, Any]]) -> Optional[sharding.Shard]:
     """``earlier``: the --batt-durations results file, read."""
+    from . import sharding
+
     if opts.shard is None:
         return None
     durations, name = None, ""
@@ -302,6 +325,8 @@ def _check_worker(workerinput: Dict[str, Any], state: State) -> None:
 
 def _check_baseline_data(baseline: Dict[str, Any], taskset: Any, task_ids: List[str], opts: Any) -> None:
     """Refuse a baseline of other task data before running anything, not after."""
+    from . import compare
+
     current = {
         "batt": {}, "config": {}, "session": {}, "machine": {},
         "data": {"name": opts.data, "sha256": taskset.content_hash(task_ids)},
@@ -315,6 +340,8 @@ class Collection:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
+        from .items import STATE, make_tasks
+
         rep = yield
         if isinstance(collector, pytest.Session) and rep.passed:
             state = collector.config.stash[STATE]
@@ -323,6 +350,8 @@ class Collection:
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: List[pytest.Item]) -> None:
         """With --batt-resume: the samples the file already records do not run again."""
+        from .items import STATE
+
         skip = config.stash[STATE].skip
         if skip:
             taken = [item for item in items if item.nodeid in skip]
@@ -332,6 +361,8 @@ class Collection:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        from .items import BattSample
+
         rep = yield
         if isinstance(item, BattSample) and rep.when == "call" and item.record is not None:
             # xdist sends report.__dict__ through execnet, whose serializer walks every object of
@@ -359,6 +390,8 @@ class Controller:
     """Controller-side hooks: gather records, write results, print the summary."""
 
     def __init__(self, config: pytest.Config, state: State, batt: Optional[runner.BattModule]) -> None:
+        from . import battrun, resume
+
         self.config = config
         self.state = state
         self.batt = batt
@@ -395,11 +428,15 @@ class Controller:
     def selection_file(self) -> Optional[str]:
         """The selected tasks, written once for the workers: they then read no dataset."""
         if self._selection is None and self.state.scratch:
+            from .tasks import write_selection
+
             self._selection = os.path.join(self.state.scratch, "tasks.json")
             write_selection(self._selection, self.state.taskset, self.state.task_ids)
         return self._selection
 
     def pytest_report_header(self, config: pytest.Config) -> List[str]:
+        from . import report, resume
+
         opts = self.state.settings
         lines = [f"batt: {len(self.state.task_ids)} task(s), {len(self.run.plan)} samples from {opts.data}; "
                  f"module {opts.module}; timeout {opts.timeout:g}s per call"]
@@ -424,6 +461,8 @@ class Controller:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
         """The controller's verdict, before every other plugin (terminal, junitxml, --lf, -x) sees the report."""
+        from . import outputs, verdict
+
         record = getattr(report, "batt_record", None)
         if isinstance(record, str):  # from a worker
             record = json.loads(record)
@@ -462,6 +501,8 @@ class Controller:
             shutil.rmtree(self.state.scratch, ignore_errors=True)
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
+        from . import compare, outputs
+
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         opts = self.state.settings
@@ -492,6 +533,8 @@ class Controller:
                     session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def _header(self) -> Dict[str, Any]:
+        from . import report, results
+
         opts = self.state.settings
         if self._batt_sha256 is None:
             self._batt_sha256 = self.batt.sha256() if self.batt else ""
@@ -512,6 +555,8 @@ class Controller:
 
     def _tick(self) -> None:
         """Long runs: a progress line every few minutes, and a checkpoint file to resume from."""
+        from . import resume, results
+
         opts = self.state.settings
         now = time.monotonic()
         if opts.progress_minutes and now - self._last_progress >= opts.progress_minutes * 60:
@@ -534,6 +579,8 @@ class Controller:
 
     def _write(self, session: pytest.Session, option: str, path: str) -> bool:
         """A results file that cannot be written costs that file, not the summary: one line, exit 4."""
+        from . import results
+
         assert self.results is not None
         try:
             results.write(path, self.results)
@@ -544,6 +591,8 @@ class Controller:
             return False
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from . import compare, report
+
         if self.results is None:
             return
         terminalreporter.section("batt summary")
@@ -587,6 +636,8 @@ class XdistHooks:
         return BattScheduling(config, log, seconds=self.controller.state.sample_seconds)
 
     def pytest_configure_node(self, node: Any) -> None:
+        from . import settings as settings_mod
+
         state = self.controller.state
         node.workerinput["batt_scratch"] = state.scratch
         node.workerinput["batt_skip"] = sorted(state.skip)
@@ -618,10 +669,14 @@ class XdistHooks:
         Only while no worker has collected yet: once one has, the workers can start, and a
         replacement that dies early (xdist may be shutting down as it starts) is xdist's to
         handle; stopping the run there would leave samples unrun."""
+        from . import battrun
+
         if error is not None and not self.collected:
             raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {battrun.worker_failure(str(error))}")
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        from . import handoff
+
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else "?"
         fspath, _, domain = crashitem.partition("::")

@@ -24,9 +24,8 @@ from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Op
 from . import grids, handoff, judging, processes
 from .results import SampleRecord, add_error, new_record
 from .scoring import Row, SampleFold, summarise_rows
+from .options import DEFAULT_MODULE as DEFAULT_MODULE  # defined with the options; runner.DEFAULT_MODULE as before
 from .tasks import Sample, Task
-
-DEFAULT_MODULE = "pytest_batt.reference"
 
 
 class BattTimeout(Exception):

