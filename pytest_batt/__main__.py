@@ -53,7 +53,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p3.add_argument("--batt", action="append", metavar="ID[,ID...]", required=True, help=h["batt"])
     p3.add_argument("--batt-data", metavar="NAME_OR_PATH", default=options.DEFAULT_DATA, help=h["batt_data"])
     p3.add_argument("--batt-module", metavar="MODULE_OR_PATH", default=options.DEFAULT_MODULE, help=h["batt_module"])
-    p3.add_argument("--batt-timeout", metavar="SECONDS", type=options.positive_seconds, default=options.DEFAULT_TIMEOUT, help=h["batt_timeout"])
+    p3.add_argument("--batt-timeout", metavar="SECONDS", type=options.positive_seconds, default=options.DEFAULT_TIMEOUT,
+                    help=h["batt_timeout"])
     p3.add_argument("--json", metavar="PATH", required=True, help="write the results file (JSON, schema 1) to this path")
     cmp = sub.add_parser("compare", help="compare two results files; --fail gates decide the exit code",
                          description="Compare CURRENT against BASELINE. Exit 0 when every --fail gate holds, 1 when "

@@ -102,7 +102,8 @@ class BattRun:
         if record.get("status") == "ok":
             expected = self._expected(tid, kind, index)
             if expected is None and not (kind == "test" and self.taskset.hidden and self._parsed.get(tid) is not None):
-                record = new_record(tid, kind, index, status="error", error="the task's data is invalid", seconds=record.get("seconds", 0.0))
+                record = new_record(tid, kind, index, status="error", error="the task's data is invalid",
+                                    seconds=record.get("seconds", 0.0))
             else:
                 record = judging.judge(record, expected)
         self.records[nodeid] = record
@@ -196,7 +197,8 @@ class BattRun:
         by_task: Dict[str, List[SampleRecord]] = {tid: [] for tid in self.task_ids}
         for nodeid in expected:
             tid, kind, index = self.plan[nodeid]
-            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing", error="never ran (interrupted, deselected by a crash, or -x)")
+            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing",
+                                                         error="never ran (interrupted, deselected by a crash, or -x)")
             by_task[tid].append(rec)
         n_tests: Dict[str, int] = {}
         for tid, kind, _ in self.plan.values():

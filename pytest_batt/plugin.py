@@ -58,18 +58,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt", action="append", metavar="ID[,ID...]", dest="batt", default=None, help=h["batt"])
     group.addoption("--batt-data", metavar="NAME_OR_PATH", dest="batt_data", default=None, help=h["batt_data"])
     group.addoption("--batt-module", metavar="MODULE_OR_PATH", dest="batt_module", default=None, help=h["batt_module"])
-    group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=options.positive_seconds, help=h["batt_timeout"])
-    group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=options.nonnegative_seconds, help=h["batt_grace"])
+    group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=options.positive_seconds,
+                    help=h["batt_timeout"])
+    group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=options.nonnegative_seconds,
+                    help=h["batt_grace"])
     group.addoption("--batt-json", metavar="PATH", dest="batt_json", default=None, help=h["batt_json"])
-    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=options.positive_megabytes, help=h["batt_max_memory"])
+    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=options.positive_megabytes,
+                    help=h["batt_max_memory"])
     group.addoption("--batt-save", metavar="PATH", dest="batt_save", default=None, help=h["batt_save"])
     group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
-    group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type, help=h["batt_compare_fail"])
+    group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type,
+                    help=h["batt_compare_fail"])
     group.addoption("--batt-compare-any", dest="batt_compare_any", action="store_true", default=None, help=h["batt_compare_any"])
     group.addoption("--batt-resume", metavar="PATH", dest="batt_resume", default=None, help=h["batt_resume"])
     group.addoption("--batt-resume-retry", dest="batt_resume_retry", action="store_true", default=None, help=h["batt_resume_retry"])
-    group.addoption("--batt-checkpoint", metavar="MINUTES", dest="batt_checkpoint", default=None, type=options.positive_minutes, help=h["batt_checkpoint"])
-    group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=options.nonnegative_minutes, help=h["batt_progress"])
+    group.addoption("--batt-checkpoint", metavar="MINUTES", dest="batt_checkpoint", default=None, type=options.positive_minutes,
+                    help=h["batt_checkpoint"])
+    group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=options.nonnegative_minutes,
+                    help=h["batt_progress"])
     group.addoption("--batt-shard", metavar="K/N", dest="batt_shard", default=None, type=options.shard_spec, help=h["batt_shard"])
     group.addoption("--batt-durations", metavar="PATH", dest="batt_durations", default=None, help=h["batt_durations"])
     group.addoption("--batt-html", metavar="PATH", dest="batt_html", default=None, help=h["batt_html"])
@@ -524,7 +530,8 @@ class Controller:
                     self.save_note = f"baseline saved to {opts.save_path}"
             else:
                 self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
-        for option, path, make in (("--batt-html", opts.html_path, outputs.write_html), ("--batt-submission", opts.submission_path, outputs.write_submission)):
+        for option, path, make in (("--batt-html", opts.html_path, outputs.write_html),
+                                   ("--batt-submission", opts.submission_path, outputs.write_submission)):
             if path:
                 try:
                     self.output_notes.append(make(path, self.run, self.results))

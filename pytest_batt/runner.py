@@ -1,8 +1,9 @@
 """Calling a batt on one sample: loading it, limiting each call, normalising what it returns.
 
 No pytest here. The caller passes a :class:`Guard` that limits each call; the plugin's is
-built on pytest-timeout and a watchdog process, the Phase 3 scorer uses a plain alarm. The result of a sample is a *record*: builtin types only, because
-it travels from an xdist worker to the controller on the test report.
+built on pytest-timeout and a watchdog process, the Phase 3 scorer uses a plain alarm. The
+result of a sample is a *record*: builtin types only, because it travels from an xdist worker
+to the controller on the test report.
 """
 
 from __future__ import annotations

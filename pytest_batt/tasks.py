@@ -333,7 +333,8 @@ def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool, solutions: Any
     if sol_path == path or not sol_path.exists():
         if allow_hidden:
             return dict(challenges), True  # the test outputs are hidden, as on Kaggle
-        raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)" + HIDDEN_HINT)
+        raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)"
+                            + HIDDEN_HINT)
     solutions = _read_json(sol_path) if solutions is None else solutions
     if not isinstance(solutions, dict):
         raise BattDataError(f"{sol_path}: expected an object mapping task ids to lists of test outputs")

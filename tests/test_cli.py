@@ -144,7 +144,8 @@ def test_compare_usage_errors_exit_4(workdir: Path, capsys: pytest.CaptureFixtur
         captured = capsys.readouterr()
         assert message in one_error_line(captured.err), (argv, captured.err)
     assert main(["compare", "a.json", "other.json", "--any-data"]) == 0
-    assert "note: different task data (tasks vs kaggle2025: 2 common task(s) have different content (aaa, bbb)), compared anyway" in capsys.readouterr().out
+    note = "note: different task data (tasks vs kaggle2025: 2 common task(s) have different content (aaa, bbb)), compared anyway"
+    assert note in capsys.readouterr().out
 
 
 def test_compare_as_a_process(workdir: Path) -> None:

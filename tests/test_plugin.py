@@ -157,7 +157,8 @@ def test_a_run_without_batt_loads_nothing_heavy(project):
     project.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)
     assert json.loads((project.path / "modules.json").read_text()) == IDLE_MODULES
     project.runpytest_subprocess(*BASE, "--batt", "same0002", "-n", "0").assert_outcomes(passed=2)
-    assert {"pytest_batt.battrun", "pytest_batt.results", "pytest_batt.runner", "pytest_batt.tasks"} <= set(json.loads((project.path / "modules.json").read_text()))
+    loaded = set(json.loads((project.path / "modules.json").read_text()))
+    assert {"pytest_batt.battrun", "pytest_batt.results", "pytest_batt.runner", "pytest_batt.tasks"} <= loaded
 
 
 def test_with_paths_user_tests_are_collected_too(project):
@@ -250,14 +251,16 @@ def test_one_task_is_split_over_workers_that_read_no_dataset(project, monkeypatc
         (["--batt", "flip0001", "--batt-module", "nobatt.py"], "ERROR: --batt-module nobatt.py: no such file */nobatt.py"),
         (["--batt", "flip0001", "--batt-data", "nowhere/"], "ERROR: --batt-data 'nowhere/': no such file or directory"),
         (["--batt", "flip0001", "--batt-json", "tasks"], "ERROR: --batt-json */tasks: is a directory, give a file path"),
-        (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"], "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
+        (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"],
+         "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
         (["--batt", "flip0001,flip0001"], "ERROR: --batt: task flip0001 is selected twice"),
         (["--batt", ","], "ERROR: --batt: no task selected"),
         (["--batt", "flip0001", "--batt-max-memory", "10"], "*--batt-max-memory: '10' must be a finite number of megabytes, at least 64"),
     ],
 )
 def test_bad_input_is_one_clear_usage_error(project, args, message):
-    result = project.runpytest_subprocess(*[a for a in BASE if a not in ("--batt-module", "toybatt.py")] if "--batt-module" in args else BASE, *args)
+    base = [a for a in BASE if a not in ("--batt-module", "toybatt.py")] if "--batt-module" in args else BASE
+    result = project.runpytest_subprocess(*base, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
