@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Dict, NoReturn, Optional, Sequence
+from typing import Any, Callable, Dict, NoReturn, Optional, Sequence
 
 import json
 
@@ -105,7 +105,7 @@ def _task_line(tid: str, entry: Dict[str, Any]) -> str:
     samples = entry["samples"]
     solved = sum(s["status"] == "solved" for s in samples)
     extra = "".join(f"  {n} {status}" for status, n in report.problems(samples).items())
-    yn = lambda v: "yes" if v else "no"  # noqa: E731
+    yn: Callable[[object], str] = lambda v: "yes" if v else "no"  # noqa: E731
     return (f"{tid}  samples solved {solved}/{len(samples)}  pass@2 {yn(entry['solved']['at_2'])}  "
             f"oracle {yn(entry['solved']['oracle'])}  {entry['seconds']:.2f}s{extra}")
 

@@ -8,7 +8,7 @@ give identical results.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from . import grids, judging, resume, scoring
 from .nodeids import sample_nodeid
@@ -60,7 +60,7 @@ class BattRun:
                 nodeid = sample_nodeid(tid, kind, index)
                 self.plan[nodeid] = (tid, kind, index)
                 (self._demo_nodes if kind == "demo" else self._test_nodes).setdefault(tid, []).append(nodeid)
-        self.selected: Optional[set] = None
+        self.selected: Optional[Set[str]] = None
         self.records: Dict[str, SampleRecord] = {}
         self._parsed: Dict[str, Task] = {}
         self.whole: Dict[str, Dict[str, Any]] = {}  # task entries taken as they stand from a resumed file

