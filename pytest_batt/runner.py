@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
 from . import grids, handoff, judging, processes
+from .options import DEFAULT_MODULE as DEFAULT_MODULE  # defined with the options; runner.DEFAULT_MODULE as before
 from .results import SampleRecord, add_error, new_record
 from .scoring import Row, SampleFold, summarise_rows
-from .options import DEFAULT_MODULE as DEFAULT_MODULE  # defined with the options; runner.DEFAULT_MODULE as before
 from .tasks import Sample, Task
 
 
