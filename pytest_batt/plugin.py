@@ -49,7 +49,8 @@ BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THR
 
 # pytest-timeout prints every other thread's stack on a timeout, between two "Timeout" banners;
 # in a worker those are execnet's threads, noise beside the record's own message.
-_TIMEOUT_DUMP = re.compile(r"^\++ Timeout \++$\n?|^~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*", re.MULTILINE)
+# Compiled at its first use (re caches it), not in every pytest run that imports the plugin.
+_TIMEOUT_DUMP = r"^\++ Timeout \++$\n?|^~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -375,7 +376,7 @@ class Collection:
             # the record in Python (~1.5 CPU s per worker on 44 tasks); one JSON string it copies.
             rep.batt_record = json.dumps(item.record, separators=(",", ":")) if _is_worker(item.config) else item.record
             if item.record["status"] == "timeout":
-                rep.sections = [(title, _TIMEOUT_DUMP.sub("", text)) for title, text in rep.sections]
+                rep.sections = [(title, re.sub(_TIMEOUT_DUMP, "", text, flags=re.MULTILINE)) for title, text in rep.sections]
                 rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
         if isinstance(item, BattSample):
             rep.sections = [(title, _tail(text)) for title, text in rep.sections]
