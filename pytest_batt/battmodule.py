@@ -2,8 +2,7 @@
 
 Separate from running it because the controller, the offline scorer and the CLI load a batt
 without running a sample, and because loading has its own failure mode (:class:`BattLoadError`,
-a usage error) and its own trap (what a generated batt prints at import). Cheap to import:
-:mod:`pytest_batt.settings` takes :data:`DEFAULT_MODULE` from here.
+a usage error) and its own trap (what a generated batt prints at import).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-DEFAULT_MODULE = "pytest_batt.reference"
+from .options import DEFAULT_MODULE as DEFAULT_MODULE  # defined with the option texts, which must stay light
 
 
 class BattLoadError(Exception):

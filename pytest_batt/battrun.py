@@ -8,7 +8,7 @@ give identical results.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from . import grids, judging, resume, scoring
 from .nodeids import sample_nodeid
@@ -60,7 +60,7 @@ class BattRun:
                 nodeid = sample_nodeid(tid, kind, index)
                 self.plan[nodeid] = (tid, kind, index)
                 (self._demo_nodes if kind == "demo" else self._test_nodes).setdefault(tid, []).append(nodeid)
-        self.selected: Optional[set] = None
+        self.selected: Optional[Set[str]] = None
         self.records: Dict[str, SampleRecord] = {}
         self._parsed: Dict[str, Task] = {}
         self.whole: Dict[str, Dict[str, Any]] = {}  # task entries taken as they stand from a resumed file
@@ -102,7 +102,8 @@ class BattRun:
         if record.get("status") == "ok":
             expected = self._expected(tid, kind, index)
             if expected is None and not (kind == "test" and self.taskset.hidden and self._parsed.get(tid) is not None):
-                record = new_record(tid, kind, index, status="error", error="the task's data is invalid", seconds=record.get("seconds", 0.0))
+                record = new_record(tid, kind, index, status="error", error="the task's data is invalid",
+                                    seconds=record.get("seconds", 0.0))
             else:
                 record = judging.judge(record, expected)
         self.records[nodeid] = record
@@ -196,7 +197,8 @@ class BattRun:
         by_task: Dict[str, List[SampleRecord]] = {tid: [] for tid in self.task_ids}
         for nodeid in expected:
             tid, kind, index = self.plan[nodeid]
-            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing", error="never ran (interrupted, deselected by a crash, or -x)")
+            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing",
+                                                         error="never ran (interrupted, deselected by a crash, or -x)")
             by_task[tid].append(rec)
         n_tests: Dict[str, int] = {}
         for tid, kind, _ in self.plan.values():

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .nodeids import sample_nodeid
 
@@ -178,7 +178,7 @@ def _task_change(tid: str, b: Dict[str, Any], a: Dict[str, Any]) -> TaskChange:
             dropped[sid] = (x, y)
         elif y > x:
             raised[sid] = (x, y)
-    cand = lambda t: sum(int(s.get("candidates") or 0) for s in t.get("samples", []))  # noqa: E731
+    cand: Callable[[Dict[str, Any]], int] = lambda t: sum(int(s.get("candidates") or 0) for s in t.get("samples", []))  # noqa: E731
     return TaskChange(
         task=tid,
         oracle=(bool(b["solved"]["oracle"]), bool(a["solved"]["oracle"])),
@@ -228,9 +228,11 @@ def compare(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_data:
     btasks, ctasks = baseline["tasks"], current["tasks"]
     check_data(baseline, current, allow_other_data, comp.flags)
     if bd["batt_sha256"] != cd["batt_sha256"]:
-        comp.flags.append(f"different batt: {bd['batt_module']} {str(bd['batt_sha256'])[:12]} -> {cd['batt_module']} {str(cd['batt_sha256'])[:12]}")
+        comp.flags.append(f"different batt: {bd['batt_module']} {str(bd['batt_sha256'])[:12]} -> "
+                          f"{cd['batt_module']} {str(cd['batt_sha256'])[:12]}")
     if (bd["platform"], bd["cpus"]) != (cd["platform"], cd["cpus"]):
-        comp.flags.append(f"different machine: {bd['platform']} ({bd['cpus']} cpus) -> {cd['platform']} ({cd['cpus']} cpus); time ratio not like for like")
+        comp.flags.append(f"different machine: {bd['platform']} ({bd['cpus']} cpus) -> {cd['platform']} ({cd['cpus']} cpus); "
+                          "time ratio not like for like")
     if bd["workers"] != cd["workers"]:
         comp.flags.append(f"different workers: {bd['workers']} -> {cd['workers']}; time ratio not like for like")
     if bd["timeout_s"] != cd["timeout_s"]:
@@ -287,7 +289,8 @@ class Gate:
             before, after = comp.total(attr)
             if after < before:
                 lost = [t.task for t in comp.tasks if getattr(t, attr) == (True, False)]
-                return f"{'pass@2' if attr == 'at_2' else 'oracle'} dropped {int(before)} -> {int(after)} (lost: {', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''})"
+                return (f"{'pass@2' if attr == 'at_2' else 'oracle'} dropped {int(before)} -> {int(after)} "
+                        f"(lost: {', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''})")
             return None
         if self.kind == "score":
             drops = [(t.task, sid, b, a) for t in comp.tasks for sid, (b, a) in t.o_dropped.items()]
@@ -328,7 +331,8 @@ def parse_gate(expr: str) -> Gate:
     if name in ("candidates", "time"):
         m = _PCT.match(arg.strip())
         if not sep or not m:
-            raise GateError(f"gate {expr!r}: {name} needs a percentage such as {name}:{'10' if name == 'candidates' else '25'}%; valid forms: {GATE_FORMS}")
+            raise GateError(f"gate {expr!r}: {name} needs a percentage such as {name}:{'10' if name == 'candidates' else '25'}%; "
+                            f"valid forms: {GATE_FORMS}")
         return Gate(str(expr), name, float(m.group(1)))
     raise GateError(f"gate {expr!r} is not known; valid forms: {GATE_FORMS}")
 
@@ -346,8 +350,10 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
     """
     b, c = comp.baseline_summary, comp.current_summary
     lines = [
-        f"baseline: {b['created']}  {b['batt_module']} {str(b['batt_sha256'])[:12]}  data {b['data_name']}  {b['tasks']} tasks  workers {b['workers']}",
-        f"current:  {c['created']}  {c['batt_module']} {str(c['batt_sha256'])[:12]}  data {c['data_name']}  {c['tasks']} tasks  workers {c['workers']}",
+        f"baseline: {b['created']}  {b['batt_module']} {str(b['batt_sha256'])[:12]}  data {b['data_name']}  "
+        f"{b['tasks']} tasks  workers {b['workers']}",
+        f"current:  {c['created']}  {c['batt_module']} {str(c['batt_sha256'])[:12]}  data {c['data_name']}  "
+        f"{c['tasks']} tasks  workers {c['workers']}",
     ]
     extra = [f"{len(comp.new)} new", f"{len(comp.not_run)} not run", f"{len(comp.partial)} partial"]
     lines.append(f"tasks: {len(comp.common)} in both ({', '.join(extra)})")
@@ -374,7 +380,8 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
         slow = sorted((t for t in comp.tasks if t.time_ratio is not None), key=lambda t: -(t.time_ratio or 0.0))[:3]
         if len(comp.tasks) > 1 and slow:
             lines.append("highest time ratios: " + ", ".join(f"{t.task} {t.time_ratio:.2f}x" for t in slow))
-    groups = [("regressed", comp.regressed)] + [(f"newly {s}", comp.by_category("newly_" + s)) for s in FAILING] + [("newly solved", comp.improved)]
+    groups = ([("regressed", comp.regressed)] + [(f"newly {s}", comp.by_category("newly_" + s)) for s in FAILING]
+              + [("newly solved", comp.improved)])
     for title, changes in groups:
         if changes:
             lines.append(f"{title}:")

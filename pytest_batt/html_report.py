@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from . import grids
 from .pictures import PALETTE
@@ -128,7 +128,7 @@ def render(results: Dict[str, Any], details: Dict[str, Dict[str, Any]]) -> str:
         st = _task_status(t)
         demo = [s for s in t["samples"] if s["kind"] == "demo"]
         test = [s for s in t["samples"] if s["kind"] == "test"]
-        ok = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
+        ok: Callable[[List[Dict[str, Any]]], int] = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
         reg = tid in regressed
         rows.append(
             f'<tbody data-id="{html.escape(tid)}" data-status="{st}" data-solved="{int(t["solved"]["at_2"])}" '

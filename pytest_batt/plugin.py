@@ -1,7 +1,11 @@
 """The pytest11 entry point: options, configuration and thin hooks that call into plain modules.
 
 Without ``--batt`` every hook here returns at once: a run that does not ask for the plugin
-is not changed by it.
+is not changed by it, and does not pay for it either: every test run of an environment that
+has pytest-batt installed imports this module, so it imports only the light ``options`` and
+``nodeids`` at the top. The modules that run a batt (tasks, runner, results, and numpy
+behind them) are imported where they are used, which is only with ``--batt``
+(``tests/test_plugin.py`` checks what an idle import loads).
 """
 
 from __future__ import annotations
@@ -14,15 +18,16 @@ import re
 import shutil
 import tempfile
 import time
-from typing import Any, Dict, Generator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, Generator, List, Optional, Set, Tuple
 
 import pytest
 
-from . import battmodule, battrun, compare, nodeids, outputs, report, results, resume, sharding, settings as settings_mod
-from . import verdict
-from .isolation import handoff, processes
-from .items import STATE, BattSample, State, make_tasks
-from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
+from . import nodeids, options
+
+if TYPE_CHECKING:
+    from . import battmodule, compare, resume, results, settings as settings_mod, sharding
+    from .items import State
+    from .tasks import TaskSet
 
 _IMPORTED = time.monotonic()
 
@@ -44,28 +49,35 @@ BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THR
 
 # pytest-timeout prints every other thread's stack on a timeout, between two "Timeout" banners;
 # in a worker those are execnet's threads, noise beside the record's own message.
-_TIMEOUT_DUMP = re.compile(r"^\++ Timeout \++$\n?|^~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*", re.MULTILINE)
+# Compiled at its first use (re caches it), not in every pytest run that imports the plugin.
+_TIMEOUT_DUMP = r"^\++ Timeout \++$\n?|^~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("batt", "ARC batt runs (pytest-batt)")
-    h = settings_mod.HELP
+    h = options.HELP
     group.addoption("--batt", action="append", metavar="ID[,ID...]", dest="batt", default=None, help=h["batt"])
     group.addoption("--batt-data", metavar="NAME_OR_PATH", dest="batt_data", default=None, help=h["batt_data"])
     group.addoption("--batt-module", metavar="MODULE_OR_PATH", dest="batt_module", default=None, help=h["batt_module"])
-    group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=settings_mod.positive_seconds, help=h["batt_timeout"])
-    group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=settings_mod.nonnegative_seconds, help=h["batt_grace"])
+    group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=options.positive_seconds,
+                    help=h["batt_timeout"])
+    group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=options.nonnegative_seconds,
+                    help=h["batt_grace"])
     group.addoption("--batt-json", metavar="PATH", dest="batt_json", default=None, help=h["batt_json"])
-    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=settings_mod.positive_megabytes, help=h["batt_max_memory"])
+    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=options.positive_megabytes,
+                    help=h["batt_max_memory"])
     group.addoption("--batt-save", metavar="PATH", dest="batt_save", default=None, help=h["batt_save"])
     group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
-    group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type, help=h["batt_compare_fail"])
+    group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type,
+                    help=h["batt_compare_fail"])
     group.addoption("--batt-compare-any", dest="batt_compare_any", action="store_true", default=None, help=h["batt_compare_any"])
     group.addoption("--batt-resume", metavar="PATH", dest="batt_resume", default=None, help=h["batt_resume"])
     group.addoption("--batt-resume-retry", dest="batt_resume_retry", action="store_true", default=None, help=h["batt_resume_retry"])
-    group.addoption("--batt-checkpoint", metavar="MINUTES", dest="batt_checkpoint", default=None, type=settings_mod.positive_minutes, help=h["batt_checkpoint"])
-    group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=settings_mod.nonnegative_minutes, help=h["batt_progress"])
-    group.addoption("--batt-shard", metavar="K/N", dest="batt_shard", default=None, type=settings_mod.shard_spec, help=h["batt_shard"])
+    group.addoption("--batt-checkpoint", metavar="MINUTES", dest="batt_checkpoint", default=None, type=options.positive_minutes,
+                    help=h["batt_checkpoint"])
+    group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=options.nonnegative_minutes,
+                    help=h["batt_progress"])
+    group.addoption("--batt-shard", metavar="K/N", dest="batt_shard", default=None, type=options.shard_spec, help=h["batt_shard"])
     group.addoption("--batt-durations", metavar="PATH", dest="batt_durations", default=None, help=h["batt_durations"])
     group.addoption("--batt-html", metavar="PATH", dest="batt_html", default=None, help=h["batt_html"])
     group.addoption("--batt-submission", metavar="PATH", dest="batt_submission", default=None, help=h["batt_submission"])
@@ -79,6 +91,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _gate_type(value: str) -> str:
     """argparse type: a bad gate expression is a usage error before anything runs."""
+    from . import compare
+
     try:
         compare.parse_gate(value)
     except compare.GateError as e:
@@ -126,10 +140,10 @@ def _reroot(config: pytest.Config) -> None:
             "write the --batt-* options as --batt-module=PATH"
         )
     old_cut = str(config.inipath.parent if config.inipath else config.rootpath)
-    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg  # type: ignore[attr-defined]
-    config._ignored_config_files = ignored  # type: ignore[attr-defined]
-    config._inicache.clear()  # type: ignore[attr-defined]
-    config._parser.extra_info.update(rootdir=str(rootpath), inifile=str(inipath))  # type: ignore[attr-defined]
+    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg
+    config._ignored_config_files = ignored
+    config._inicache.clear()
+    config._parser.extra_info.update(rootdir=str(rootpath), inifile=str(inipath))
     if ns.confcutdir == old_cut:
         ns.confcutdir = str(inipath.parent if inipath else rootpath)
 
@@ -158,6 +172,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "batt: an ARC sample run by pytest-batt")
     if not config.pluginmanager.hasplugin("timeout"):
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
+    from . import battmodule, battrun
+    from .isolation import processes
+    from .items import STATE
+
     try:
         state, batt = _prepare(config)
     except (ValueError, battmodule.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
@@ -197,6 +215,10 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
 
     The batt is imported here on the controller only (to check it); workers import it lazily.
     """
+    from . import battmodule, battrun, compare, resume, results, settings as settings_mod, sharding
+    from .items import State
+    from .tasks import read_selection
+
     base_dir = str(config.invocation_params.dir)
     opts = _read_settings(config, base_dir)
     for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
@@ -256,6 +278,8 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
 
 
 def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = False) -> Tuple[TaskSet, List[str]]:
+    from .tasks import load_taskset, select
+
     taskset = load_taskset(data, base_dir, allow_hidden=allow_hidden, wanted=wanted)
     task_ids = select(taskset, wanted)
     return taskset.subset(task_ids), task_ids
@@ -263,6 +287,8 @@ def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = Fa
 
 def _check_tx(config: pytest.Config) -> None:
     """One line instead of xdist's INTERNALERROR when --tx workers elsewhere would get a path value it cannot send."""
+    from . import settings as settings_mod
+
     remote = settings_mod.remote_tx(config.getoption("tx", None) or []) if config.getoption("dist", "no") != "no" else []
     if not remote:
         return
@@ -274,6 +300,8 @@ def _check_tx(config: pytest.Config) -> None:
 
 def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Settings:
     """A worker takes the controller's resolved values (its ini file may not be there); a controller reads its own."""
+    from . import settings as settings_mod
+
     sent = getattr(config, "workerinput", {}).get("batt_settings")
     if sent is not None:
         return settings_mod.from_controller(sent, base_dir)
@@ -283,6 +311,8 @@ def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Setting
 def _shard(opts: settings_mod.Settings, taskset: Any, task_ids: List[str],
            earlier: Optional[Dict[str, Any]]) -> Optional[sharding.Shard]:
     """``earlier``: the --batt-durations results file, read."""
+    from . import sharding
+
     if opts.shard is None:
         return None
     durations, name = None, ""
@@ -303,6 +333,8 @@ def _check_worker(workerinput: Dict[str, Any], state: State) -> None:
 
 def _check_baseline_data(baseline: Dict[str, Any], taskset: Any, task_ids: List[str], opts: Any) -> None:
     """Refuse a baseline of other task data before running anything, not after."""
+    from . import compare
+
     current = {
         "batt": {}, "config": {}, "session": {}, "machine": {},
         "data": {"name": opts.data, "sha256": taskset.content_hash(task_ids)},
@@ -316,6 +348,8 @@ class Collection:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
+        from .items import STATE, make_tasks
+
         rep = yield
         if isinstance(collector, pytest.Session) and rep.passed:
             state = collector.config.stash[STATE]
@@ -324,6 +358,8 @@ class Collection:
 
     def pytest_collection_modifyitems(self, config: pytest.Config, items: List[pytest.Item]) -> None:
         """With --batt-resume: the samples the file already records do not run again."""
+        from .items import STATE
+
         skip = config.stash[STATE].skip
         if skip:
             taken = [item for item in items if item.nodeid in skip]
@@ -333,13 +369,15 @@ class Collection:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+        from .items import BattSample
+
         rep = yield
         if isinstance(item, BattSample) and rep.when == "call" and item.record is not None:
             # xdist sends report.__dict__ through execnet, whose serializer walks every object of
             # the record in Python (~1.5 CPU s per worker on 44 tasks); one JSON string it copies.
             rep.batt_record = json.dumps(item.record, separators=(",", ":")) if _is_worker(item.config) else item.record
             if item.record["status"] == "timeout":
-                rep.sections = [(title, _TIMEOUT_DUMP.sub("", text)) for title, text in rep.sections]
+                rep.sections = [(title, re.sub(_TIMEOUT_DUMP, "", text, flags=re.MULTILINE)) for title, text in rep.sections]
                 rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
         if isinstance(item, BattSample):
             rep.sections = [(title, _tail(text)) for title, text in rep.sections]
@@ -360,6 +398,8 @@ class Controller:
     """Controller-side hooks: gather records, write results, print the summary."""
 
     def __init__(self, config: pytest.Config, state: State, batt: Optional[battmodule.BattModule]) -> None:
+        from . import battrun, resume
+
         self.config = config
         self.state = state
         self.batt = batt
@@ -396,11 +436,15 @@ class Controller:
     def selection_file(self) -> Optional[str]:
         """The selected tasks, written once for the workers: they then read no dataset."""
         if self._selection is None and self.state.scratch:
+            from .tasks import write_selection
+
             self._selection = os.path.join(self.state.scratch, "tasks.json")
             write_selection(self._selection, self.state.taskset, self.state.task_ids)
         return self._selection
 
     def pytest_report_header(self, config: pytest.Config) -> List[str]:
+        from . import report, resume
+
         opts = self.state.settings
         lines = [f"batt: {len(self.state.task_ids)} task(s), {len(self.run.plan)} samples from {opts.data}; "
                  f"module {opts.module}; timeout {opts.timeout:g}s per call"]
@@ -425,6 +469,8 @@ class Controller:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
         """The controller's verdict, before every other plugin (terminal, junitxml, --lf, -x) sees the report."""
+        from . import outputs, verdict
+
         record = getattr(report, "batt_record", None)
         if isinstance(record, str):  # from a worker
             record = json.loads(record)
@@ -444,7 +490,7 @@ class Controller:
         return (yield)
 
     def _no_record(self, report: pytest.TestReport) -> None:
-        if report.when == "???":
+        if str(report.when) == "???":  # xdist's report of a crashed item: not a phase pytest's type knows
             status, message = getattr(report, "batt_crash", ("crash", str(report.longrepr)))
             opts = self.state.settings
             self.run.add_failure(report.nodeid, status, message, seconds=opts.timeout + opts.grace if status == "timeout" else 0.0)
@@ -463,6 +509,8 @@ class Controller:
             shutil.rmtree(self.state.scratch, ignore_errors=True)
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
+        from . import compare, outputs
+
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         opts = self.state.settings
@@ -484,7 +532,8 @@ class Controller:
                     self.save_note = f"baseline saved to {opts.save_path}"
             else:
                 self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
-        for option, path, make in (("--batt-html", opts.html_path, outputs.write_html), ("--batt-submission", opts.submission_path, outputs.write_submission)):
+        for option, path, make in (("--batt-html", opts.html_path, outputs.write_html),
+                                   ("--batt-submission", opts.submission_path, outputs.write_submission)):
             if path:
                 try:
                     self.output_notes.append(make(path, self.run, self.results))
@@ -493,6 +542,8 @@ class Controller:
                     session.exitstatus = pytest.ExitCode.USAGE_ERROR
 
     def _header(self) -> Dict[str, Any]:
+        from . import report, results
+
         opts = self.state.settings
         if self._batt_sha256 is None:
             self._batt_sha256 = self.batt.sha256() if self.batt else ""
@@ -501,7 +552,7 @@ class Controller:
             batt_module=opts.module, batt_sha256=self._batt_sha256, data_name=opts.data,
             data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
         )
-        if self.state.shard is not None:  # what `python -m pytest_batt merge` checks and rebuilds from
+        if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
             head["config"]["shard"] = self.state.shard.to_json()
         if self.batt is not None:
             head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))
@@ -513,6 +564,8 @@ class Controller:
 
     def _tick(self) -> None:
         """Long runs: a progress line every few minutes, and a checkpoint file to resume from."""
+        from . import resume, results
+
         opts = self.state.settings
         now = time.monotonic()
         if opts.progress_minutes and now - self._last_progress >= opts.progress_minutes * 60:
@@ -535,6 +588,8 @@ class Controller:
 
     def _write(self, session: pytest.Session, option: str, path: str) -> bool:
         """A results file that cannot be written costs that file, not the summary: one line, exit 4."""
+        from . import results
+
         assert self.results is not None
         try:
             results.write(path, self.results)
@@ -545,6 +600,8 @@ class Controller:
             return False
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from . import compare, report
+
         if self.results is None:
             return
         terminalreporter.section("batt summary")
@@ -577,7 +634,7 @@ class XdistHooks:
 
     def __init__(self, controller: Controller) -> None:
         self.controller = controller
-        self.collected: set = set()  # gateway ids of the workers that started and collected
+        self.collected: Set[str] = set()  # gateway ids of the workers that started and collected
         self._blind_sha256: Optional[str] = None
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
@@ -588,6 +645,8 @@ class XdistHooks:
         return BattScheduling(config, log, seconds=self.controller.state.sample_seconds)
 
     def pytest_configure_node(self, node: Any) -> None:
+        from . import settings as settings_mod
+
         state = self.controller.state
         node.workerinput["batt_scratch"] = state.scratch
         node.workerinput["batt_skip"] = sorted(state.skip)
@@ -619,10 +678,14 @@ class XdistHooks:
         Only while no worker has collected yet: once one has, the workers can start, and a
         replacement that dies early (xdist may be shutting down as it starts) is xdist's to
         handle; stopping the run there would leave samples unrun."""
+        from . import battrun
+
         if error is not None and not self.collected:
             raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {battrun.worker_failure(str(error))}")
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
+        from .isolation import handoff
+
         node = getattr(report, "node", None)
         worker = node.gateway.id if node is not None else "?"
         fspath, _, domain = crashitem.partition("::")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 from .results import STATUSES
 
@@ -31,7 +31,7 @@ def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
     samples = task["samples"]
     demo = [s for s in samples if s["kind"] == "demo"]
     test = [s for s in samples if s["kind"] == "test"]
-    solved = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
+    solved: Callable[[List[Dict[str, Any]]], int] = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
     if not samples:
         return [task_id, "-", "-", "no", "no", "-", "task error", "-"]
     slow = max(samples, key=lambda s: s["seconds"] or 0.0)

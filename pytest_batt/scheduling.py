@@ -111,7 +111,7 @@ class BattScheduling:
                  seconds: Optional[Mapping[str, float]] = None) -> None:
         """``seconds``: each sample's seconds in an earlier run (``--batt-durations``), by node id."""
         if numnodes is None:
-            from xdist.workermanage import parse_tx_spec_config  # type: ignore[import-untyped]  # as xdist's schedulers count workers
+            from xdist.workermanage import parse_tx_spec_config  # as xdist's schedulers count workers
 
             numnodes = len(parse_tx_spec_config(config))
         self.expected = numnodes  # workers that will join: -n / --tx, less those that died starting
@@ -265,7 +265,7 @@ class BattScheduling:
         self.node2pending[node].extend(batch)
 
     def _collection_diff(self, node: Any, collection: Sequence[str]) -> str:
-        from xdist.report import report_collection_diff  # type: ignore[import-untyped]
+        from xdist.report import report_collection_diff
 
         first, col = next(iter(self.node2collection.items()))
         return report_collection_diff(col, list(collection), first.gateway.id, node.gateway.id) or "collections differ"

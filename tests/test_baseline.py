@@ -70,7 +70,8 @@ def test_improvement_is_an_xpass_not_a_failure(project):
 
 def test_partial_run_reports_no_false_regressions(project):
     run(project, "toybatt.py", "--batt-save", "base.json")
-    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-compare-fail", "pass2", "-k", "flip0001")
+    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-compare-fail", "pass2",
+                 "-k", "flip0001")
     assert result.ret == 0
     assert "0 regressed" in result.stdout.str()
 
@@ -88,7 +89,8 @@ def test_baseline_of_other_task_content_is_refused_unless_allowed(project):
     (project.path / "tasks" / "same0002.json").write_text(json.dumps({**SAME, "test": [{"input": [[5]], "output": [[5]]}]}))
     result = run(project, "toybatt.py", "--batt-compare", "base.json")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: baseline ran on data 'tasks', current on 'tasks': 1 common task(s) have different content (same0002)*--batt-compare-any*"])
+    result.stderr.fnmatch_lines(["ERROR: baseline ran on data 'tasks', current on 'tasks': "
+                                 "1 common task(s) have different content (same0002)*--batt-compare-any*"])
     result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-any")
     assert "different task data" in result.stdout.str()
 

@@ -220,7 +220,8 @@ def test_parse_gate(expr: str, kind: str, percent: Optional[float]) -> None:
     assert (gate.kind, gate.percent, gate.expr) == (kind, percent, expr)
 
 
-@pytest.mark.parametrize("expr", ["", "speed", "candidates", "candidates:", "candidates:ten", "time:-5%", "time:25%%", "solved:1", "score:3"])
+@pytest.mark.parametrize("expr", ["", "speed", "candidates", "candidates:", "candidates:ten", "time:-5%", "time:25%%", "solved:1",
+                                  "score:3"])
 def test_bad_gate_lists_valid_forms(expr: str) -> None:
     with pytest.raises(GateError) as info:
         parse_gate(expr)

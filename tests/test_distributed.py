@@ -66,7 +66,8 @@ def elsewhere(project, tmp_path_factory, monkeypatch):
     python = venv / "bin" / "python"
     hidden = tmp_path_factory.mktemp("controller-tmp")
     monkeypatch.setenv("TMPDIR", str(hidden))  # the controller's scratch folder goes there
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {hidden}"], capture_output=True) if shutil.which("unshare") else None
+    unshare = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {hidden}"]
+    probe = subprocess.run(unshare, capture_output=True) if shutil.which("unshare") else None
     if probe is None or probe.returncode != 0:
         return other, python, False
     wrapper = venv / "bin" / "python-elsewhere"
@@ -119,7 +120,7 @@ def errors(result):
 def test_a_worker_refuses_other_task_content_and_gets_the_controllers_settings(tmp_path):
     from types import SimpleNamespace
 
-    from pytest_batt import plugin, settings  # noqa: I001
+    from pytest_batt import plugin, settings
     from pytest_batt.tasks import TaskSet
 
     opts = settings.Settings(tasks=["a"], data="tasks", module="m", timeout=1.0, grace=1.0, json_path=None, base_dir="/there")
@@ -129,9 +130,11 @@ def test_a_worker_refuses_other_task_content_and_gets_the_controllers_settings(t
     workerinput["batt_data_sha256"] = "0" * 64
     with pytest.raises(ValueError, match="^--batt-data 'tasks' has other content for the selected tasks here than on the controller$"):
         plugin._check_worker(workerinput, state)
-    sent = settings.for_workers(settings.Settings(**{**opts.__dict__, "compare_path": "/b.json", "compare_fail": ("solved",), "shard": (1, 2)}), ["a", "b"])
+    full = settings.Settings(**{**opts.__dict__, "compare_path": "/b.json", "compare_fail": ("solved",), "shard": (1, 2)})
+    sent = settings.for_workers(full, ["a", "b"])
     back = settings.from_controller(sent, "/here")
-    assert (back.tasks, back.base_dir, back.compare_path, back.compare_fail, back.shard, back.timeout) == (["a,b"], "/here", None, (), None, 1.0)
+    assert (back.tasks, back.base_dir, back.compare_path, back.compare_fail, back.shard, back.timeout) == \
+        (["a,b"], "/here", None, (), None, 1.0)
 
 
 def test_what_the_controller_says_about_workers_elsewhere():
@@ -151,7 +154,8 @@ def test_what_the_controller_says_about_workers_elsewhere():
 def test_remote_gateways_and_detached_path_values(tmp_path):
     from pytest_batt import settings
 
-    assert settings.remote_tx(["popen", "2*popen", "popen//python=x", "2*popen//chdir=d", "ssh=h//python=p"]) == ["2*popen//chdir=d", "ssh=h//python=p"]
+    specs = ["popen", "2*popen", "popen//python=x", "2*popen//chdir=d", "ssh=h//python=p"]
+    assert settings.remote_tx(specs) == ["2*popen//chdir=d", "ssh=h//python=p"]
     (tmp_path / "tasks").mkdir()
     args = ["--batt", "all", "--batt-data", "tasks", "--batt-module=b.py", "--batt-json", "new.json", "tasks"]
     assert settings.detached_values(args, lambda p: (tmp_path / p).exists()) == [("--batt-data", "tasks")]

@@ -15,7 +15,8 @@ def batt(task_id, S, I, C, log_path):
     o, s = _batt(task_id, S, I, C, log_path)
     o = list(o) + [(9, 0, "flip", I), (10, 0, "junk", "not a grid"), (11, 0, "identity", [list(r) for r in I])]
     if C is not None:
-        s = [(1, "flip", "late", (0,))] + list(s) + [(8, "ghost", "same", (0,)), (9, "None", "same", "no size"), (12, "None", "late", (2, "x"))]
+        s = [(1, "flip", "late", (0,)), *s, (8, "ghost", "same", (0,)), (9, "None", "same", "no size"),
+             (12, "None", "late", (2, "x"))]
     return o, s
 '''
 

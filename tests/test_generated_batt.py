@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import generated_batt
-from pytest_batt import results, runner
+from pytest_batt import results
 
 TASKS = "007bbfb7,017c7c7b,025d127b"
 

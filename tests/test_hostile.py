@@ -204,8 +204,10 @@ def test_many_crashes_never_exhaust_the_worker_restarts(pytester):
     ids = [f"crash{i:02d}" for i in range(12)] + ["fine"]
     for name in ids:
         (data / f"{name}.json").write_text(json.dumps(one))
-    pytester.makepyfile(crashy="import os\ndef batt(t, S, I, C, log):\n    if t != 'fine':\n        os._exit(1)\n    return [(1, 0, 'id', I)], []\n")
-    result = pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "crashy.py", "-n", "2", "--batt-json", "r.json")
+    pytester.makepyfile(crashy="import os\ndef batt(t, S, I, C, log):\n    if t != 'fine':\n        os._exit(1)\n"
+                               "    return [(1, 0, 'id', I)], []\n")
+    result = pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "crashy.py", "-n", "2",
+                                           "--batt-json", "r.json")
     result.assert_outcomes(passed=2, failed=24)
     got = json.loads((pytester.path / "r.json").read_text())
     assert [s["status"] for t in got["tasks"].values() for s in t["samples"]] == ["crash"] * 24 + ["solved"] * 2

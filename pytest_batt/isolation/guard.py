@@ -90,7 +90,7 @@ def _stop(guard: Guard) -> Optional[BaseException]:
     return fired
 
 
-def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: tuple, parse: Callable[[Any], Any]) -> Call:
+def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: Tuple[Any, ...], parse: Callable[[Any], Any]) -> Call:
     """One limited call: it returns, times out, or is an error; nothing it raises escapes.
 
     ``parse`` runs under the same limit, because a batt may return a generator or objects
