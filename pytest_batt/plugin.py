@@ -19,7 +19,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 import pytest
 
 from . import battrun, compare, nodeids, outputs, processes, report, results, resume, runner, sharding, settings as settings_mod
-from . import handoff, verdict
+from . import handoff, verdict, visible
 from .items import STATE, BattSample, State, make_tasks
 from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
 
@@ -162,7 +162,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ValueError, runner.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
         # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
         where = f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
-        raise pytest.UsageError(where + str(e)) from None
+        raise pytest.UsageError(visible.text(where + str(e))) from None
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
@@ -174,7 +174,7 @@ def pytest_configure(config: pytest.Config) -> None:
             state.batt()
         except runner.BattLoadError as e:
             # The controller imported it: this worker's side (another directory or host) differs.
-            raise pytest.UsageError(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}") from None
+            raise pytest.UsageError(visible.text(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}")) from None
         # What a worker holds now (pytest, xdist, the batt module and what it imported) lives until
         # the worker exits: leave it out of every later collection, pytest's own at exit included
         # (measured: ~0.15 CPU s less per worker on a one-task run).
@@ -341,7 +341,7 @@ class Collection:
                 rep.sections = [(title, _TIMEOUT_DUMP.sub("", text)) for title, text in rep.sections]
                 rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
         if isinstance(item, BattSample):
-            rep.sections = [(title, _tail(text)) for title, text in rep.sections]
+            rep.sections = [(title, visible.text(_tail(text))) for title, text in rep.sections]  # what the batt printed
         return rep
 
 
@@ -415,8 +415,8 @@ class Controller:
         return lines
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed and report.nodeid.startswith(nodeids.PREFIX) and "::" not in report.nodeid:
-            self.run.task_failed(report.nodeid[len(nodeids.PREFIX):], str(report.longrepr))
+        if report.failed and report.nodeid in self.run.task_nodes:
+            self.run.task_failed(self.run.task_nodes[report.nodeid], str(report.longrepr))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.run.collected(item.nodeid for item in session.items)
@@ -449,8 +449,9 @@ class Controller:
             self.run.add_failure(report.nodeid, status, message, seconds=opts.timeout + opts.grace if status == "timeout" else 0.0)
         elif report.failed and report.when in ("setup", "call"):
             message = str(report.longrepr).strip().splitlines()[-1][:500]
-            if report.nodeid.endswith("::task"):
-                self.run.task_failed(report.nodeid[len(nodeids.PREFIX):].split("::")[0], message)
+            task_node, _, name = report.nodeid.rpartition("::")
+            if name == "task" and task_node in self.run.task_nodes:
+                self.run.task_failed(self.run.task_nodes[task_node], message)
             else:
                 self.run.add_failure(report.nodeid, "error", message)
 
@@ -619,7 +620,7 @@ class XdistHooks:
         replacement that dies early (xdist may be shutting down as it starts) is xdist's to
         handle; stopping the run there would leave samples unrun."""
         if error is not None and not self.collected:
-            raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {battrun.worker_failure(str(error))}")
+            raise pytest.UsageError(visible.text(f"worker {node.gateway.id} ({_spec(node)}): {battrun.worker_failure(str(error))}"))
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         node = getattr(report, "node", None)
@@ -634,7 +635,7 @@ class XdistHooks:
         where = worker if left.shared else f"{worker} ({_spec(node)})"
         outcome = handoff.conclude(left, opts.timeout, opts.grace, where)
         if outcome.record is not None:
-            self._use_record(report, outcome.record, outcome.message)
+            self._use_record(report, outcome.record, visible.text(outcome.message))
             return
         report.batt_crash = outcome.status  # type: ignore[attr-defined]
-        report.longrepr = outcome.message
+        report.longrepr = visible.text(outcome.message)
