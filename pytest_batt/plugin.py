@@ -414,6 +414,17 @@ class Controller:
                          "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
         return lines
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any, nodeid: str) -> None:
+        """A warning a batt raised is its text: shown as data in the warnings summary (from any worker)."""
+        if nodeid.startswith(nodeids.PREFIX):
+            text = visible.text(warning_message.message)
+            if text != str(warning_message.message):
+                try:
+                    warning_message.message = warning_message.category(text)
+                except Exception:  # a warning class of the batt's own, built otherwise
+                    warning_message.message = UserWarning(text)
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed and report.nodeid in self.run.task_nodes:
             self.run.task_failed(self.run.task_nodes[report.nodeid], str(report.longrepr))
