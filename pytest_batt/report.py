@@ -51,6 +51,7 @@ def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
 
 
 def table(rows: List[List[str]]) -> List[str]:
+    rows = [[visible.line(c) for c in r] for r in rows]  # cells may come from a results file handed back
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 

@@ -26,10 +26,10 @@ def apply(report: Any, rec: SampleRecord, baseline_status: Optional[str], draw: 
     elif solved:
         report.outcome, report.longrepr = "passed", None
         if baseline_status is not None and baseline_status != "solved":
-            report.wasxfail = f"unsolved in baseline ({baseline_status})"  # an XPASS, not strict
+            report.wasxfail = f"unsolved in baseline ({visible.line(baseline_status)})"  # an XPASS, not strict
     elif baseline_status is not None and baseline_status != "solved":
         report.outcome, report.longrepr = "skipped", text
-        report.wasxfail = f"unsolved in baseline ({baseline_status})"  # an expected failure
+        report.wasxfail = f"unsolved in baseline ({visible.line(baseline_status)})"  # an expected failure
     else:
         report.outcome = "failed"
         text = f"regressed vs baseline (solved there)\n{text}" if baseline_status == "solved" else text

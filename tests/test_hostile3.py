@@ -140,21 +140,24 @@ def test_resume_baselines_and_gates_name_samples_by_the_escaped_ids(project):
     base["tasks"][ESC_ID]["samples"][1]["status"] = "solved"
     base["tasks"]["plain"]["o_score"][EVIL] = 5
     base["tasks"][BIDI]["solved"]["oracle"] = True
+    base["tasks"][RAISE_ID]["samples"][1]["status"] = "odd" + PAYLOAD  # a results file is input too
     (project.path / "base.json").write_text(json.dumps(base))
-    result = run(project, "-n", "2", "--batt-resume", "base.json", "--batt-json", "res.json", "--color=yes")
+    result = run(project, "-n", "2", "--batt-resume", "base.json", "--batt-json", "res.json", "--color=yes", "-v")
     out = result.stdout.str()
     no_payload(out, "resumed run")
+    assert "1 odd\\x1b]0;PWNED\\x07\\x1b[2J" in out  # the summary's problems column
     # the task with a deselected sample was finished (no per-sample data kept): it runs again whole
     assert "9 sample(s) taken from the file, 3 to run now (1 partial task(s)" in out
     result.assert_outcomes(passed=1, failed=2)
     result = run(project, "-n", "0", "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-compare-fail", "score",
-                 "--batt-compare-fail", "oracle", "--batt-html", "c.html", "--batt-json", "cur.json")
+                 "--batt-compare-fail", "oracle", "--batt-html", "c.html", "--batt-json", "cur.json", "-rA")
     out = result.stdout.str()
     no_payload(out, "comparison")
     assert f"batt/{SHOWN[ESC_ID]}::demo[1]  solved -> unsolved" in out
     assert "o_score(s) dropped: plain evil\\x1b]0;PWNED\\x07\\x1b[2J 5 -> 1" in out
     assert f"oracle dropped 1 -> 0 (lost: {SHOWN[BIDI]})" in out
     assert f"batt/{SHOWN[BIDI]}  pass@2 no -> no, oracle yes -> no" in out
+    assert "unsolved in baseline (odd\\x1b]0;PWNED\\x07\\x1b[2J)" in out  # the XFAIL reason
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     page = (project.path / "c.html").read_text()
     assert f'data-id="{SHOWN[ESC_ID]}" data-status="unsolved" data-solved="0" data-time' in page
