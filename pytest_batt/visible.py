@@ -59,6 +59,8 @@ def ascii_id(value: str) -> str:
     as it is, a backslash doubled, ``\\t``, ``\\n``, ``\\r``, and every other character as
     ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``. It can be typed after ``-k`` or ``--deselect``, and
     it is reversible (:func:`from_ascii_id`), so two task ids never share a node id."""
+    if value.isascii() and value.isprintable() and "\\" not in value:  # every real ARC id
+        return value
     out = []
     for ch in value:
         code = ord(ch)
