@@ -31,10 +31,10 @@ print("imported " + PAYLOAD)
 
 
 def batt(task_id, S, I, C, log_path):
-    if not os.environ.get("HOSTILE_QUIET"):  # phase3 does not capture: what the batt prints there is its own
+    if not os.environ.get("HOSTILE_QUIET"):  # phase3 does not capture: what the batt writes there is its own
         print("called " + PAYLOAD)
-    warnings.warn("warned " + PAYLOAD)
-    logging.getLogger("hostile").warning("logged " + PAYLOAD)
+        warnings.warn("warned " + PAYLOAD)
+        logging.getLogger("hostile").warning("logged " + PAYLOAD)
     if task_id.startswith("raise"):
         raise ValueError("boom " + PAYLOAD + " <!-- <script> </script>")
     o = [(1, 0, "evil" + PAYLOAD, ((9,),)), (2, 0, "next" + PAYLOAD, ((8,),))]
