@@ -20,9 +20,10 @@ import json
 
 from . import compare as compare_mod
 from . import merge as merge_mod
-from . import battmodule, battrun, options, outputs, phase3, report, results, settings
+from . import battmodule, battrun, options, outputs, phase3, report, results, settings, visible
 from . import submission as submission_mod
 from .files import write_atomic
+from .nodeids import task_name
 from .tasks import BattDataError, load_taskset, select
 
 EXIT_OK, EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
@@ -98,7 +99,8 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
 
 
 def _out(line: str = "") -> None:
-    print(line, flush=True)
+    """Every line the commands print: ids and names from data and results files shown as data."""
+    print(visible.text(line), flush=True)
 
 
 def _task_line(tid: str, entry: Dict[str, Any]) -> str:
@@ -106,7 +108,7 @@ def _task_line(tid: str, entry: Dict[str, Any]) -> str:
     solved = sum(s["status"] == "solved" for s in samples)
     extra = "".join(f"  {n} {status}" for status, n in report.problems(samples).items())
     yn: Callable[[object], str] = lambda v: "yes" if v else "no"  # noqa: E731
-    return (f"{tid}  samples solved {solved}/{len(samples)}  pass@2 {yn(entry['solved']['at_2'])}  "
+    return (f"{task_name(tid)}  samples solved {solved}/{len(samples)}  pass@2 {yn(entry['solved']['at_2'])}  "
             f"oracle {yn(entry['solved']['oracle'])}  {entry['seconds']:.2f}s{extra}")
 
 
@@ -236,13 +238,13 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.per_task:
         for tid, s in result.tasks.items():
-            _out(f"{tid}  {s:g}  ({round(s * result.inputs[tid])}/{result.inputs[tid]} test inputs)")
+            _out(f"{task_name(tid)}  {s:g}  ({round(s * result.inputs[tid])}/{result.inputs[tid]} test inputs)")
     n = len(result.tasks)
     partial = result.partial()
     _out(f"score: {result.total:.4f}  ({sum(result.tasks.values()):g} of {n} tasks; {result.full} fully solved)")
     if partial:
         _out(f"partial credit: {sum(partial.values()):g} from {len(partial)} tasks with several test inputs: "
-             + ", ".join(f"{t} {round(s * result.inputs[t])}/{result.inputs[t]}" for t, s in list(partial.items())[:10])
+             + ", ".join(f"{task_name(t)} {round(s * result.inputs[t])}/{result.inputs[t]}" for t, s in list(partial.items())[:10])
              + (" ..." if len(partial) > 10 else ""))
     return EXIT_OK
 
@@ -266,7 +268,7 @@ def main(argv: Optional[Sequence[str]] = None, prog: str = PROG) -> int:
             return cmd_html(args)
         return cmd_compare(args)
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
+        print(f"error: {visible.line(e)}", file=sys.stderr, flush=True)  # one line, whatever a file holds
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr, flush=True)

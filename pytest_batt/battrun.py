@@ -11,7 +11,7 @@ import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from . import grids, judging, resume, scoring
-from .nodeids import sample_nodeid
+from .nodeids import sample_nodeid, task_nodeid
 from .grids import Grid
 from .results import SampleRecord, new_record, sample_entry
 from .tasks import BattDataError, Sample, Task, TaskSet
@@ -55,6 +55,8 @@ class BattRun:
         self.plan: Dict[str, Tuple[str, str, int]] = {}
         self._demo_nodes: Dict[str, List[str]] = {}
         self._test_nodes: Dict[str, List[str]] = {}
+        # a task's node id -> its raw id: node ids escape task ids (nodeids.py), so never cut one apart
+        self.task_nodes: Dict[str, str] = {task_nodeid(tid): tid for tid in self.task_ids}
         for tid in self.task_ids:
             for kind, index in taskset.sample_keys(tid):
                 nodeid = sample_nodeid(tid, kind, index)

@@ -19,7 +19,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .nodeids import sample_nodeid
+from . import visible
+from .nodeids import sample_nodeid, task_name, task_nodeid
 
 FAILING = ("timeout", "error", "crash")
 ABSENT = "missing"
@@ -206,7 +207,8 @@ def check_data(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_da
     hashed = all(isinstance(btasks[t], dict) and "sha256" in btasks[t] and "sha256" in ctasks[t] for t in common)
     if hashed:
         differ = [t for t in common if btasks[t]["sha256"] != ctasks[t]["sha256"]]
-        why = f"{len(differ)} common task(s) have different content ({', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''})"
+        named = ", ".join(map(task_name, differ[:5])) + (" ..." if len(differ) > 5 else "")
+        why = f"{len(differ)} common task(s) have different content ({named})"
     else:
         differ = [] if bd["data_sha256"] == cd["data_sha256"] else common
         why = "the task data hashes differ"
@@ -288,7 +290,7 @@ class Gate:
             attr = "at_2" if self.kind == "pass2" else "oracle"
             before, after = comp.total(attr)
             if after < before:
-                lost = [t.task for t in comp.tasks if getattr(t, attr) == (True, False)]
+                lost = [task_name(t.task) for t in comp.tasks if getattr(t, attr) == (True, False)]
                 return (f"{'pass@2' if attr == 'at_2' else 'oracle'} dropped {int(before)} -> {int(after)} "
                         f"(lost: {', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''})")
             return None
@@ -297,7 +299,7 @@ class Gate:
             if drops:
                 t, sid, b, a = drops[0]
                 more = f" (+{len(drops) - 1} more)" if len(drops) > 1 else ""
-                return f"{len(drops)} o_score(s) dropped: {t} {sid} {b} -> {a}{more}"
+                return f"{len(drops)} o_score(s) dropped: {task_name(t)} {visible.line(sid)} {b} -> {a}{more}"
             return None
         assert self.percent is not None
         if self.kind == "candidates":
@@ -379,7 +381,7 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
                      + (f"  [{', '.join(comp.time_caveats)}]" if comp.time_caveats else ""))
         slow = sorted((t for t in comp.tasks if t.time_ratio is not None), key=lambda t: -(t.time_ratio or 0.0))[:3]
         if len(comp.tasks) > 1 and slow:
-            lines.append("highest time ratios: " + ", ".join(f"{t.task} {t.time_ratio:.2f}x" for t in slow))
+            lines.append("highest time ratios: " + ", ".join(f"{task_name(t.task)} {t.time_ratio:.2f}x" for t in slow))
     groups = ([("regressed", comp.regressed)] + [(f"newly {s}", comp.by_category("newly_" + s)) for s in FAILING]
               + [("newly solved", comp.improved)])
     for title, changes in groups:
@@ -392,12 +394,12 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
     if tasks_moved:
         lines.append("tasks changed:")
         for t in tasks_moved[:limit]:
-            lines.append(f"  batt/{t.task}  pass@2 {'yes' if t.at_2[0] else 'no'} -> {'yes' if t.at_2[1] else 'no'}, "
+            lines.append(f"  {task_nodeid(t.task)}  pass@2 {'yes' if t.at_2[0] else 'no'} -> {'yes' if t.at_2[1] else 'no'}, "
                          f"oracle {'yes' if t.oracle[0] else 'no'} -> {'yes' if t.oracle[1] else 'no'}")
         if len(tasks_moved) > limit:
             lines.append(f"  ... and {len(tasks_moved) - limit} more")
     lines += [f"note: {f}" for f in comp.flags]
-    return lines
+    return [visible.line(line) for line in lines]  # names and ids from the two files, shown as data
 
 
 def to_json(comp: Comparison) -> Dict[str, Any]:

@@ -13,14 +13,16 @@ import html
 import json
 from typing import Any, Callable, Dict, List, Optional
 
-from . import grids
+from . import grids, visible
+from .nodeids import sample_nodeid, task_name, task_nodeid
 from .pictures import PALETTE
 
 ORDER = {"regressed": 0, "newly_crash": 1, "newly_timeout": 2, "newly_error": 3, "changed": 4, "improved": 5}
 
 
 def collect(run: Any, results: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """Per task, what its opened row shows: grids (``grids.encode`` strings) and texts.
+    """Per task (by its shown name, :func:`nodeids.task_name`), what its opened row shows: grids
+    (``grids.encode`` strings) and texts, shown as data (:mod:`visible`).
 
     The samples are those of the results file (the selected ones, after ``-k`` and the like).
     """
@@ -30,22 +32,22 @@ def collect(run: Any, results: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
         run.attempts(tid)  # ranks and trims the test grids to the two attempts
         samples = []
         for kind, index in ((s["kind"], s["index"]) for s in result["samples"]):
-            nodeid = f"batt/{tid}::{kind}[{index}]"
+            nodeid = sample_nodeid(tid, kind, index)
             rec = run.records.get(nodeid)
             inp, exp = run.sample_grids(nodeid) if task is not None else (None, None)
             entry: Dict[str, Any] = {
                 "k": kind, "i": index, "st": rec["status"] if rec else "missing",
                 "in": grids.encode(inp) if inp else None, "out": grids.encode(exp) if exp else None,
-                "err": (rec or {}).get("error") or "", "msg": (rec or {}).get("message") or "",
+                "err": visible.text((rec or {}).get("error") or ""), "msg": visible.text((rec or {}).get("message") or ""),
             }
             if rec and kind == "test":
-                entry["c"] = [[f"attempt {i + 1}: {sid}", enc] for i, (sid, enc) in enumerate(rec.get("attempts", []))]
+                entry["c"] = [[f"attempt {i + 1}: {visible.line(sid)}", enc] for i, (sid, enc) in enumerate(rec.get("attempts", []))]
             elif rec and rec.get("show"):
-                shown = rec["show"] if isinstance(rec["show"], list) else []
-                entry["c"] = [[f"{'closest' if i == 0 else 'next closest'}: {s[0]}", s[1]] for i, s in enumerate(shown[:2])
+                near = rec["show"] if isinstance(rec["show"], list) else []
+                entry["c"] = [[f"{'closest' if i == 0 else 'next closest'}: {visible.line(s[0])}", s[1]] for i, s in enumerate(near[:2])
                               if isinstance(s, list) and len(s) == 2 and grids.decode(s[1])]
             samples.append(entry)
-        out[tid] = {"samples": samples}
+        out[task_name(tid)] = {"samples": samples}
     return out
 
 
@@ -65,7 +67,7 @@ def _task_status(task: Dict[str, Any]) -> str:
 
 def _best(o_score: Dict[str, int], n: int = 3) -> str:
     top = sorted(o_score.items(), key=lambda kv: -kv[1])[:n]
-    return ", ".join(f"{sid} ({hits})" for sid, hits in top if hits > 0) or "-"
+    return ", ".join(f"{visible.line(sid)} ({hits})" for sid, hits in top if hits > 0) or "-"
 
 
 def _facts(results: Dict[str, Any]) -> List[List[str]]:
@@ -83,7 +85,7 @@ def _facts(results: Dict[str, Any]) -> List[List[str]]:
     ]
     if not s.get("complete", True):
         facts.append(["run", "incomplete (interrupted, -x or a selection)"])
-    return facts
+    return [[k, visible.line(v)] for k, v in facts]  # names from a results file, which anyone may have written
 
 
 def _comparison(comp: Optional[Dict[str, Any]]) -> str:
@@ -93,8 +95,8 @@ def _comparison(comp: Optional[Dict[str, Any]]) -> str:
     changes = sorted(comp["samples"]["changes"], key=lambda ch: (ORDER.get(ch["category"], 9), ch["nodeid"]))
     regressed = sum(ch["category"] == "regressed" for ch in changes)
     rows = "".join(
-        f'<tr class="{html.escape(ch["category"])}"><td>{html.escape(ch["category"])}</td><td>{html.escape(ch["nodeid"])}</td>'
-        f'<td>{html.escape(ch["before"])} &rarr; {html.escape(ch["after"])}</td></tr>'
+        f'<tr class="{_attr(ch["category"])}"><td>{_attr(ch["category"])}</td><td>{_attr(ch["nodeid"])}</td>'
+        f'<td>{_attr(ch["before"])} &rarr; {_attr(ch["after"])}</td></tr>'
         for ch in changes
     )
     ratio = f"{t['time_ratio']:.2f}" if t.get("time_ratio") is not None else "-"
@@ -102,10 +104,24 @@ def _comparison(comp: Optional[Dict[str, Any]]) -> str:
         f'<section id="comparison"><h2>Against the baseline</h2>'
         f'<p><b id="regressions">{regressed}</b> regressed samples; pass@2 {t["at_2"][0]} &rarr; {t["at_2"][1]}, '
         f'oracle {t["oracle"][0]} &rarr; {t["oracle"][1]}, time ratio {ratio}'
-        + (f'; {html.escape(", ".join(comp.get("flags", [])))}' if comp.get("flags") else "") + "</p>"
+        + (f'; {_attr(", ".join(comp.get("flags", [])))}' if comp.get("flags") else "") + "</p>"
         + (f'<table class="changes"><tr><th>change</th><th>sample</th><th>status</th></tr>{rows}</table>' if rows else "<p>no sample changed status</p>")
         + "</section>"
     )
+
+
+def _attr(value: Any) -> str:
+    """Text from a results file as HTML text or an attribute value: markup and control characters shown as data."""
+    return html.escape(visible.line(value))
+
+
+def script_json(value: Any) -> str:
+    """JSON that is safe as the content of a ``<script>`` element whatever its strings hold: no
+    ``<``, ``>`` or ``&`` (so nothing can end the element, open a comment or a ``<script`` that
+    keeps the parser in its escaped states), and no raw U+2028/U+2029 or control character
+    (ensure_ascii writes them as ``\\uXXXX``)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def render(results: Dict[str, Any], details: Dict[str, Dict[str, Any]]) -> str:
@@ -119,8 +135,8 @@ def render(results: Dict[str, Any], details: Dict[str, Dict[str, Any]]) -> str:
     at2 = sum(t["solved"]["at_2"] for t in tasks.values())
     oracle = sum(t["solved"]["oracle"] for t in tasks.values())
     unscored = by_status.get("unscored", 0)
-    regressed = {ch["nodeid"].split("::")[0][len("batt/"):] for ch in (results.get("comparison") or {}).get("samples", {}).get("changes", [])
-                 if ch["category"] == "regressed"}
+    regressed = {ch["nodeid"].rpartition("::")[0] for ch in (results.get("comparison") or {}).get("samples", {}).get("changes", [])
+                 if ch["category"] == "regressed"}  # task node ids
     counts = [("tasks", str(n)), ("pass@2", f"{at2}/{n}"), ("oracle", f"{oracle}/{n}")]
     counts += [(f"samples {st}", str(c)) for st, c in sorted(by_status.items(), key=lambda kv: -kv[1])]
     rows = []
@@ -129,26 +145,27 @@ def render(results: Dict[str, Any], details: Dict[str, Dict[str, Any]]) -> str:
         demo = [s for s in t["samples"] if s["kind"] == "demo"]
         test = [s for s in t["samples"] if s["kind"] == "test"]
         ok: Callable[[List[Dict[str, Any]]], int] = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
-        reg = tid in regressed
+        reg = task_nodeid(tid) in regressed
+        name = html.escape(task_name(tid))
         rows.append(
-            f'<tbody data-id="{html.escape(tid)}" data-status="{st}" data-solved="{int(t["solved"]["at_2"])}" '
+            f'<tbody data-id="{name}" data-status="{st}" data-solved="{int(t["solved"]["at_2"])}" '
             f'data-time="{t["seconds"]:.6f}" data-reg="{int(reg)}"><tr class="row">'
-            f'<td class="id">{html.escape(tid)}</td><td><span class="st {st}">{st}</span>{" <b>regressed</b>" if reg else ""}</td>'
+            f'<td class="id">{name}</td><td><span class="st {st}">{st}</span>{" <b>regressed</b>" if reg else ""}</td>'
             f'<td>{ok(demo)}/{len(demo)}</td><td>{ok(test)}/{len(test)}</td>'
             f'<td>{"yes" if t["solved"]["at_2"] else "no"}</td><td>{"yes" if t["solved"]["oracle"] else "no"}</td>'
             f'<td class="num">{t["seconds"]:.2f}</td><td>{html.escape(_best(t["o_score"]))}</td></tr>'
             f'<tr class="detail" hidden><td colspan="8"></td></tr></tbody>'
         )
-    data = json.dumps(details, separators=(",", ":")).replace("</", "<\\/")
+    data = script_json(details)
     palette = "".join(f".c{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
     statuses = sorted({_task_status(t) for t in tasks.values()})
     options = "".join(f'<option value="{s}">{s}</option>' for s in statuses)
-    title = f"pytest-batt: {results['data'].get('name', '')} — pass@2 {at2}/{n}"
+    title = f"pytest-batt: {visible.line(results['data'].get('name', ''))} — pass@2 {at2}/{n}"
     note = f"<p class=\"note\">{unscored} test samples are unscored: their outputs are hidden (a Kaggle challenges file without solutions).</p>" if unscored else ""
     return _PAGE.format(
         title=html.escape(title), palette=palette,
         facts="".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in _facts(results)),
-        counts="".join(f'<li><span class="k">{html.escape(k)}</span> <b data-count="{html.escape(k)}">{html.escape(v)}</b></li>' for k, v in counts),
+        counts="".join(f'<li><span class="k">{_attr(k)}</span> <b data-count="{_attr(k)}">{_attr(v)}</b></li>' for k, v in counts),
         note=note, comparison=_comparison(results.get("comparison")), options=options,
         rows="".join(rows), n=n, data=data,
     )

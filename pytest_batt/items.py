@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from . import battmodule, judging, nodeids, runner
+from . import battmodule, judging, nodeids, runner, visible
 from .isolation import handoff
 from .isolation.guard import BattTimeout, Guard, RealInterrupt
 from .isolation.watchdog import Watchdog, dump_stacks_on_request
@@ -112,14 +112,18 @@ class SolveCallFailed(Exception):
 class BattTask(pytest.Collector):
     """One ARC task; validating its data here makes a bad task a collection error for it alone."""
 
+    def __init__(self, *, task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task_id = task_id  # the raw id; ``name`` is its escaped form (nodeids.task_name), what -k sees
+
     def collect(self) -> Iterator[pytest.Item]:
         state = self.config.stash[STATE]
         try:
-            task = state.taskset.task(self.name)
+            task = state.taskset.task(self.task_id)
         except BattDataError as e:
             # A collection error would stop the whole session; an error per sample costs this task only.
-            for name in [nodeids.sample_name(*key) for key in state.taskset.sample_keys(self.name)] or ["task"]:
-                nodeid = nodeids.item_nodeid(self.name, name)
+            for name in [nodeids.sample_name(*key) for key in state.taskset.sample_keys(self.task_id)] or ["task"]:
+                nodeid = nodeids.item_nodeid(self.task_id, name)
                 yield BadTaskSample.from_parent(self, name=name, nodeid=nodeid, problem=str(e))
             return
         for sample in task.samples:
@@ -131,7 +135,7 @@ class BattTask(pytest.Collector):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, BattDataError):
-            return str(excinfo.value)
+            return visible.text(excinfo.value)
         return super().repr_failure(excinfo)
 
 
@@ -147,7 +151,7 @@ class BadTaskSample(pytest.Item):
         raise BattDataError(self.problem)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        return str(excinfo.value)
+        return visible.text(excinfo.value)
 
     def reportinfo(self) -> Any:
         return self.path, None, self.nodeid[len(nodeids.PREFIX):]
@@ -223,13 +227,14 @@ class BattSample(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SolveCallFailed):
-            return judging.describe(excinfo.value.args[0])
+            return visible.text(judging.describe(excinfo.value.args[0]))
         if isinstance(excinfo.value, battmodule.BattLoadError):
-            return str(excinfo.value)
+            return visible.text(excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> Any:
-        return self.path, None, f"{self.task.id}::{self.name}"
+        # The failure header's text: the node id's form of the task id, never the raw one
+        return self.path, None, self.nodeid[len(nodeids.PREFIX):]
 
 
 class CallLimits(Guard):
@@ -292,4 +297,4 @@ class CallLimits(Guard):
 
 
 def make_tasks(parent: pytest.Session, task_ids: List[str]) -> List[BattTask]:
-    return [BattTask.from_parent(parent, name=tid, nodeid=nodeids.task_nodeid(tid)) for tid in task_ids]
+    return [BattTask.from_parent(parent, name=nodeids.task_name(tid), nodeid=nodeids.task_nodeid(tid), task_id=tid) for tid in task_ids]

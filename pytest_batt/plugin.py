@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Dict, Generator, List, Optional, Set, Tup
 
 import pytest
 
-from . import nodeids, options
+from . import nodeids, options, visible
 
 if TYPE_CHECKING:
     from . import battmodule, compare, resume, results, settings as settings_mod, sharding
@@ -181,7 +181,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except (ValueError, battmodule.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
         # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
         where = f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
-        raise pytest.UsageError(where + str(e)) from None
+        raise pytest.UsageError(visible.text(where + str(e))) from None
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
@@ -193,7 +193,7 @@ def pytest_configure(config: pytest.Config) -> None:
             state.batt()
         except battmodule.BattLoadError as e:
             # The controller imported it: this worker's side (another directory or host) differs.
-            raise pytest.UsageError(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}") from None
+            raise pytest.UsageError(visible.text(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}")) from None
         # What a worker holds now (pytest, xdist, the batt module and what it imported) lives until
         # the worker exits: leave it out of every later collection, pytest's own at exit included
         # (measured: ~0.15 CPU s less per worker on a one-task run).
@@ -380,7 +380,7 @@ class Collection:
                 rep.sections = [(title, re.sub(_TIMEOUT_DUMP, "", text, flags=re.MULTILINE)) for title, text in rep.sections]
                 rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
         if isinstance(item, BattSample):
-            rep.sections = [(title, _tail(text)) for title, text in rep.sections]
+            rep.sections = [(title, visible.text(_tail(text))) for title, text in rep.sections]  # what the batt printed
         return rep
 
 
@@ -459,9 +459,20 @@ class Controller:
                          "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
         return lines
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any, nodeid: str) -> None:
+        """A warning a batt raised is its text: shown as data in the warnings summary (from any worker)."""
+        if nodeid.startswith(nodeids.PREFIX):
+            text = visible.text(warning_message.message)
+            if text != str(warning_message.message):
+                try:
+                    warning_message.message = warning_message.category(text)
+                except Exception:  # a warning class of the batt's own, built otherwise
+                    warning_message.message = UserWarning(text)
+
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed and report.nodeid.startswith(nodeids.PREFIX) and "::" not in report.nodeid:
-            self.run.task_failed(report.nodeid[len(nodeids.PREFIX):], str(report.longrepr))
+        if report.failed and report.nodeid in self.run.task_nodes:
+            self.run.task_failed(self.run.task_nodes[report.nodeid], str(report.longrepr))
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.run.collected(item.nodeid for item in session.items)
@@ -496,8 +507,9 @@ class Controller:
             self.run.add_failure(report.nodeid, status, message, seconds=opts.timeout + opts.grace if status == "timeout" else 0.0)
         elif report.failed and report.when in ("setup", "call"):
             message = str(report.longrepr).strip().splitlines()[-1][:500]
-            if report.nodeid.endswith("::task"):
-                self.run.task_failed(report.nodeid[len(nodeids.PREFIX):].split("::")[0], message)
+            task_node, _, name = report.nodeid.rpartition("::")
+            if name == "task" and task_node in self.run.task_nodes:
+                self.run.task_failed(self.run.task_nodes[task_node], message)
             else:
                 self.run.add_failure(report.nodeid, "error", message)
 
@@ -681,7 +693,7 @@ class XdistHooks:
         from . import battrun
 
         if error is not None and not self.collected:
-            raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {battrun.worker_failure(str(error))}")
+            raise pytest.UsageError(visible.text(f"worker {node.gateway.id} ({_spec(node)}): {battrun.worker_failure(str(error))}"))
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         from .isolation import handoff
@@ -698,7 +710,7 @@ class XdistHooks:
         where = worker if left.shared else f"{worker} ({_spec(node)})"
         outcome = handoff.conclude(left, opts.timeout, opts.grace, where)
         if outcome.record is not None:
-            self._use_record(report, outcome.record, outcome.message)
+            self._use_record(report, outcome.record, visible.text(outcome.message))
             return
         report.batt_crash = outcome.status  # type: ignore[attr-defined]
-        report.longrepr = outcome.message
+        report.longrepr = visible.text(outcome.message)

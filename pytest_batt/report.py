@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
+from . import visible
+from .nodeids import task_name
 from .results import STATUSES
 
 PER_TASK_LIMIT = 40  # past this many tasks, list only the tasks that had problems
@@ -11,7 +13,7 @@ PER_TASK_LIMIT = 40  # past this many tasks, list only the tasks that had proble
 
 def _best(o_score: Dict[str, int], n: int = 2) -> str:
     top = sorted(o_score.items(), key=lambda kv: -kv[1])[:n]
-    return ", ".join(f"{sid} ({hits})" for sid, hits in top if hits > 0) or "-"
+    return ", ".join(f"{visible.line(sid)} ({hits})" for sid, hits in top if hits > 0) or "-"
 
 
 def problems(samples: List[Dict[str, Any]]) -> Dict[str, int]:
@@ -33,11 +35,11 @@ def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
     test = [s for s in samples if s["kind"] == "test"]
     solved: Callable[[List[Dict[str, Any]]], int] = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
     if not samples:
-        return [task_id, "-", "-", "no", "no", "-", "task error", "-"]
+        return [task_name(task_id), "-", "-", "no", "no", "-", "task error", "-"]
     slow = max(samples, key=lambda s: s["seconds"] or 0.0)
     hidden = _hidden(task)
     return [
-        task_id,
+        task_name(task_id),
         f"{solved(demo)}/{len(demo)}",
         f"{solved(test)}/{len(test)}",
         "-" if hidden else "yes" if task["solved"]["at_2"] else "no",
@@ -49,6 +51,7 @@ def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
 
 
 def table(rows: List[List[str]]) -> List[str]:
+    rows = [[visible.line(c) for c in r] for r in rows]  # cells may come from a results file handed back
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
@@ -106,7 +109,7 @@ def gate_lines(gates: Sequence[str], breaches: Sequence[Tuple[str, str]]) -> Lis
     """What the gates say (the terminal summary's and ``compare --fail``'s): a blank line and a
     table of the breached ones, else that they hold; nothing without gates."""
     if breaches:
-        return [""] + table([["gate", "breached because"]] + [list(b) for b in breaches])
+        return [""] + table([["gate", "breached because"]] + [[visible.line(c) for c in b] for b in breaches])
     if gates:
         return [f"gates: {len(gates)} hold ({', '.join(gates)})"]
     return []
@@ -120,7 +123,7 @@ def import_lines(seconds: float, output: str, max_lines: int = 5) -> List[str]:
     """The batt's import, once per run: how long it took and what it printed."""
     lines = [f"batt: imported in {seconds:.2f}s" + (", printing:" if output.strip() else "")]
     printed = [line for line in output.splitlines() if line.strip()]
-    lines += [f"  | {clip(line, 200)}" for line in printed[:max_lines]]
+    lines += [f"  | {visible.line(clip(line, 200))}" for line in printed[:max_lines]]
     if len(printed) > max_lines:
         lines.append(f"  | ... ({len(printed) - max_lines} more lines)")
     return lines
