@@ -106,46 +106,11 @@ def _is_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: List[str]) -> None:
+    """Undo pytest taking ``--batt-module PATH``'s value for a test path (see ``rootdir``)."""
     if getattr(early_config.known_args_namespace, "batt", None):
-        _reroot(early_config)
+        from . import rootdir
 
-
-def _reroot(config: pytest.Config) -> None:
-    """Undo pytest taking ``--batt-module PATH``'s value for a test path.
-
-    pytest picks the rootdir and the ini file before it loads plugins, so the value of
-    ``--batt-module /elsewhere/batt.py`` (or ``--batt-data DIR``) counts as a path to test:
-    the rootdir moves there, node ids print as ``../batt/...`` and the project's own ini
-    file is not read. Here the choice is made again with the real test paths. pytest offers
-    no public way to do that, so this touches its private attributes, in this one place
-    (``tests/test_plugin.py`` fails loudly when pytest changes them).
-    """
-    ns = config.known_args_namespace
-    if ns.rootdir or ns.inifilename:
-        return  # the user chose
-    try:
-        from _pytest.config.findpaths import determine_setup
-
-        rootpath, inipath, inicfg, ignored = determine_setup(
-            inifile=None, override_ini=ns.override_ini, args=ns.file_or_dir,
-            rootdir_cmd_arg=None, invocation_dir=config.invocation_params.dir,
-        )
-    except (ImportError, TypeError, AttributeError):
-        return  # another pytest: keep its choice (the test of this function says so loudly)
-    if (rootpath, inipath) == (config.rootpath, config.inipath):
-        return
-    if inipath != config.inipath and inicfg.get("addopts") is not None:
-        raise pytest.UsageError(
-            f"pytest read an option's value as a test path and so did not read {inipath} (it has addopts); "
-            "write the --batt-* options as --batt-module=PATH"
-        )
-    old_cut = str(config.inipath.parent if config.inipath else config.rootpath)
-    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg
-    config._ignored_config_files = ignored
-    config._inicache.clear()
-    config._parser.extra_info.update(rootdir=str(rootpath), inifile=str(inipath))
-    if ns.confcutdir == old_cut:
-        ns.confcutdir = str(inipath.parent if inipath else rootpath)
+        rootdir.reroot(early_config, parser, args)
 
 
 @pytest.hookimpl(wrapper=True)
