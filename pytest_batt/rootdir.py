@@ -111,12 +111,13 @@ def install(config: pytest.Config, parser: pytest.Parser, found: Setup) -> None:
     """Make ``found`` the config's rootdir, ini file and ini values, as pytest's own start-up sets them."""
     rootpath, inipath, inicfg, ignored = found
     attributes = vars(config)
-    ini_attribute = next((name for name in INI_ATTRIBUTES if name in attributes), None)
+    ini_attributes = [name for name in INI_ATTRIBUTES if name in attributes]
     missing = [name for name in (*ROOT_ATTRIBUTES, "_inicache") if name not in attributes]
-    if ini_attribute is None or missing:
+    if not ini_attributes or missing:
         raise Unsupported(f"pytest {pytest.__version__}'s Config has no {', '.join(missing or INI_ATTRIBUTES)}")
     config._rootpath, config._inipath = rootpath, inipath
-    setattr(config, ini_attribute, inicfg)
+    for name in ini_attributes:
+        setattr(config, name, inicfg)
     if ignored is not None and "_ignored_config_files" in attributes:
         config._ignored_config_files = ignored
     config._inicache.clear()

@@ -8,11 +8,12 @@ the newest (scripts/test-floors.sh, scripts/test-newest.sh): the private pytest 
 import inspect
 import json
 from pathlib import Path
-
-import pytest
+from types import SimpleNamespace
 
 import generated_batt
+import pytest
 import toys
+
 from pytest_batt import rootdir
 
 ADDOPTS = "-p no:cacheprovider -ra -v"  # -v: the ids show that the ini's addopts apply
@@ -124,3 +125,19 @@ def test_the_equals_form_and_an_explicit_rootdir_are_left_as_given(pytester, pro
     result = run(pytester, "--batt-module", "../tok/test_gen_batt.py", "--rootdir", str(pytester.path / "tok"))
     result.assert_outcomes(passed=6)
     result.stdout.fnmatch_lines([f"rootdir: {pytester.path / 'tok'}"])
+
+
+def test_a_pytest_whose_determine_setup_differs_is_named(monkeypatch, pytester):
+    import _pytest.config.findpaths
+
+    monkeypatch.setattr(_pytest.config.findpaths, "determine_setup", lambda *, inifile, args, rootdir_cmd_arg, invocation_dir, strict: None)
+    with pytest.raises(rootdir.Unsupported, match=r"determine_setup takes \(inifile, args, rootdir_cmd_arg, invocation_dir, strict\)"):
+        rootdir.determine_setup(pytester.parseconfig(), [], None)
+
+
+def test_the_corrected_command_writes_each_path_value_as_one_word(tmp_path):
+    (tmp_path / "tasks").mkdir()
+    (tmp_path / "b.py").write_text("")
+    args = ("--batt", "all", "--batt-data", "tasks", "--batt-module", "b.py", "--batt-json", "new.json", "-n", "2", "-k", "a b")
+    config = SimpleNamespace(invocation_params=SimpleNamespace(args=args, dir=tmp_path))
+    assert rootdir.corrected_command(config) == "pytest --batt all --batt-data=tasks --batt-module=b.py --batt-json new.json -n 2 -k 'a b'"
