@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from typing import List
 
-import tomllib
 from packaging.requirements import Requirement
 from packaging.version import Version
 

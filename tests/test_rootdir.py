@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
-import generated_batt
 import pytest
-import toys
 
+import generated_batt
+import toys
 from pytest_batt import rootdir
 
 ADDOPTS = "-p no:cacheprovider -ra -v"  # -v: the ids show that the ini's addopts apply
