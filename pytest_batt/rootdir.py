@@ -99,11 +99,9 @@ def determine_setup(config: pytest.Config, paths: Sequence[str], override_ini: O
     kwargs: dict[str, Any] = dict(inifile=None, args=list(paths), rootdir_cmd_arg=None, invocation_dir=config.invocation_params.dir)
     if "override_ini" in params:
         kwargs["override_ini"] = override_ini
-    result = found(**kwargs)
-    if len(result) == 3:
-        return (*result, None)
-    if len(result) == 4:
-        return tuple(result)  # type: ignore[return-value]
+    result: Sequence[Any] = found(**kwargs)  # typed as this pytest's: the other's may differ
+    if len(result) in (3, 4):
+        return result[0], result[1], result[2], result[3] if len(result) == 4 else None
     raise Unsupported(f"pytest {pytest.__version__}'s determine_setup returned {len(result)} values")
 
 
