@@ -185,17 +185,24 @@ class BattRun:
     def finish(self) -> None:
         self.finished = time.perf_counter()
 
-    def _selected(self) -> List[str]:
+    def take_resumed(self, records: Mapping[str, SampleRecord], whole: Mapping[str, Dict[str, Any]], earlier_s: Dict[str, float]) -> None:
+        """What a resumed results file already holds: samples' records, whole tasks, and the time they took."""
+        self.records.update(records)
+        self.whole.update(whole)
+        self.earlier_s = earlier_s
+
+    def selected_nodeids(self) -> List[str]:
+        """The planned samples this run selected (all, until collection says otherwise), in plan order."""
         if self.selected is None:
             return list(self.plan)
         return [n for n in self.plan if n in self.selected or n in self.records]
 
     def complete(self) -> bool:
-        return all(n in self.records for n in self._selected())
+        return all(n in self.records for n in self.selected_nodeids())
 
     def task_results(self) -> Dict[str, Any]:
         """Per task, in the order given: samples, Phase 3 scores, oracle and pass@2, seconds."""
-        expected = self._selected()
+        expected = self.selected_nodeids()
         by_task: Dict[str, List[SampleRecord]] = {tid: [] for tid in self.task_ids}
         for nodeid in expected:
             tid, kind, index = self.plan[nodeid]

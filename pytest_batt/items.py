@@ -51,6 +51,10 @@ class State:
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
 
+    def skip_samples(self, nodeids: Set[str]) -> None:
+        """The samples a resumed run takes from its file: they are deselected, not run."""
+        self.skip = set(nodeids)
+
     def batt(self) -> battmodule.BattModule:
         if self._batt is None:
             self._batt = battmodule.load_batt(self.settings.module, self.settings.base_dir)
@@ -154,7 +158,7 @@ class BadTaskSample(pytest.Item):
         return visible.text(excinfo.value)
 
     def reportinfo(self) -> Any:
-        return self.path, None, self.nodeid[len(nodeids.PREFIX):]
+        return self.path, None, nodeids.shown(self.nodeid)
 
 
 class BattSample(pytest.Item):
@@ -234,7 +238,7 @@ class BattSample(pytest.Item):
 
     def reportinfo(self) -> Any:
         # The failure header's text: the node id's form of the task id, never the raw one
-        return self.path, None, self.nodeid[len(nodeids.PREFIX):]
+        return self.path, None, nodeids.shown(self.nodeid)
 
 
 class CallLimits(Guard):

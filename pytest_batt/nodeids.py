@@ -41,3 +41,8 @@ def item_nodeid(task_id: str, name: str) -> str:
 def sample_nodeid(task_id: str, kind: str, index: int) -> str:
     return item_nodeid(task_id, sample_name(kind, index))
 
+
+
+def shown(nodeid: str) -> str:
+    """A node id as failure headers show it (the item's ``reportinfo``): without the ``batt/`` prefix."""
+    return nodeid[len(PREFIX):] if nodeid.startswith(PREFIX) else nodeid

@@ -120,16 +120,16 @@ def errors(result):
 def test_a_worker_refuses_other_task_content_and_gets_the_controllers_settings(tmp_path):
     from types import SimpleNamespace
 
-    from pytest_batt import plugin, settings
+    from pytest_batt import assembly, settings
     from pytest_batt.tasks import TaskSet
 
     opts = settings.Settings(tasks=["a"], data="tasks", module="m", timeout=1.0, grace=1.0, json_path=None, base_dir="/there")
     state = SimpleNamespace(taskset=TaskSet("tasks", {"a": {"train": [], "test": []}}), task_ids=["a"], settings=opts)
     workerinput = {"batt_data_sha256": state.taskset.content_hash(["a"])}
-    plugin._check_worker(workerinput, state)
+    assembly.check_worker(workerinput, state)
     workerinput["batt_data_sha256"] = "0" * 64
     with pytest.raises(ValueError, match="^--batt-data 'tasks' has other content for the selected tasks here than on the controller$"):
-        plugin._check_worker(workerinput, state)
+        assembly.check_worker(workerinput, state)
     full = settings.Settings(**{**opts.__dict__, "compare_path": "/b.json", "compare_fail": ("solved",), "shard": (1, 2)})
     sent = settings.for_workers(full, ["a", "b"])
     back = settings.from_controller(sent, "/here")

