@@ -259,11 +259,19 @@ def test_one_task_is_split_over_workers_that_read_no_dataset(project, monkeypatc
     ],
 )
 def test_bad_input_is_one_clear_usage_error(project, args, message):
+    """In this process: a usage error stops pytest before any batt call (the next test runs one as a process)."""
     base = [a for a in BASE if a not in ("--batt-module", "toybatt.py")] if "--batt-module" in args else BASE
-    result = project.runpytest_subprocess(*base, *args)
+    result = project.runpytest(*base, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_a_usage_error_ends_the_pytest_process_with_one_line(project):
+    result = run(project, "--batt", "flip0009", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [line for line in result.stderr.lines if line.strip()] == ["ERROR: --batt: unknown task id 'flip0009' in tasks; did you mean flip0001?"]
+    assert "Traceback" not in result.stdout.str() and "created:" not in result.stdout.str()  # no worker started
 
 
 def test_ini_keys_set_the_options(project):

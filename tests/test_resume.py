@@ -176,7 +176,7 @@ def test_resume_refuses_other_runs_in_one_line(project):
             (project.path / "full.json").write_text(good.replace('"schema":1', '"schema":2'))
         else:
             path = "tasks/t0.json"
-        result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", path, *extra))
+        result = project.runpytest(*args("-n", "0", "--batt-resume", path, *extra))  # a usage error: in this process
         assert result.ret == pytest.ExitCode.USAGE_ERROR, change
         err = result.stderr.str().strip()
         assert words in err and len(err.splitlines()) == 1, (change, err)
