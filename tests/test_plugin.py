@@ -71,18 +71,6 @@ def test_outcomes_summary_and_results_file(project, mode):
     assert set(flip["s_score"]["same"]["iz"]) == {"identity", "flip", "flip_list"}
 
 
-def test_results_are_identical_with_and_without_workers(project):
-    run(project, "--batt", "all", "--batt-json", "a.json", "-n", "0")
-    run(project, "--batt", "all", "--batt-json", "b.json", "-n", "2")
-    a, b = (json.loads((project.path / f).read_text()) for f in ("a.json", "b.json"))
-    assert a["config"]["workers"] == 0 and b["config"]["workers"] == 2
-    for tid in a["tasks"]:
-        for key in ("o_score", "d_score", "s_score", "solved"):
-            assert a["tasks"][tid][key] == b["tasks"][tid][key]
-        strip = lambda samples: [{k: v for k, v in s.items() if "seconds" not in k} for s in samples]  # noqa: E731
-        assert strip(a["tasks"][tid]["samples"]) == strip(b["tasks"][tid]["samples"])
-
-
 def test_unsolved_sample_fails_with_a_short_message(project):
     result = run(project, "--batt", "none0003", "-n", "0")
     in_order(
