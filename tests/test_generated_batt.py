@@ -72,7 +72,7 @@ def test_runs_by_dotted_name_from_its_folder(pytester, batt_dir, monkeypatch):
 def test_a_missing_sibling_module_is_named_with_the_folder_searched(pytester, batt_dir, monkeypatch):
     (batt_dir / "pile.py").unlink()
     monkeypatch.chdir(pytester.path / "empty")
-    result = pytester.runpytest_subprocess("--batt", "007bbfb7", "--batt-module", str(batt_dir / "test_gen_batt.py"))
+    result = pytester.runpytest("--batt", "007bbfb7", "--batt-module", str(batt_dir / "test_gen_batt.py"))  # in this process
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     err = result.stderr.str().strip()
     assert err.startswith("ERROR: --batt-module ") and "Traceback" not in err
