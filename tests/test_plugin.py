@@ -39,7 +39,7 @@ def run(project, *args):
 
 
 def test_one_item_per_sample_with_readable_node_ids(project):
-    result = project.runpytest(*BASE, "--batt", "all", "--collect-only", "-q")  # no batt call: in this process
+    result = run(project, "--batt", "all", "--collect-only", "-q")
     in_order(
         result.stdout.str(),
         "batt/flip0001::demo[0]\n", "batt/flip0001::demo[1]\n", "batt/flip0001::test[0]\n",
@@ -97,7 +97,7 @@ def test_k_deselect_and_last_failed_select_samples(pytester, project):
 
 
 def test_collect_only_writes_no_results(project):
-    result = project.runpytest(*BASE, "--batt", "same0002", "--collect-only", "--batt-json", "r.json")  # in this process
+    result = run(project, "--batt", "same0002", "--collect-only", "--batt-json", "r.json")
     assert result.ret == 0
     assert not (project.path / "r.json").exists()
     assert "batt summary" not in result.stdout.str()
