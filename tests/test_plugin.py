@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from xml.etree import ElementTree
 
 import pytest
 
@@ -51,7 +52,7 @@ def test_one_item_per_sample_with_readable_node_ids(project):
 
 
 def test_outcomes_summary_and_results_file(project, mode):
-    result = run(project, "--batt", "flip0001,same0002,none0003", "--batt-json", "out.json", *mode)
+    result = run(project, "--batt", "flip0001,same0002,none0003", "--batt-json", "out.json", "--junitxml", "j.xml", *mode)
     result.assert_outcomes(passed=6, failed=2)
     result.stdout.fnmatch_lines([
         "*batt summary*",
@@ -69,6 +70,13 @@ def test_outcomes_summary_and_results_file(project, mode):
     assert [s["calls"] for s in flip["samples"]] == [2, 2, 4]
     assert flip["d_score"]["flip"]["same"] == {"last_t": 5, "iz": 3, "zo": 3}
     assert set(flip["s_score"]["same"]["iz"]) == {"identity", "flip", "flip_list"}
+    # JUnit XML names tasks and samples, and carries each sample's status and calls (from workers too).
+    xml = (project.path / "j.xml").read_text()
+    assert 'classname="batt.same0002" name="demo[0]"' in xml
+    assert 'classname="batt.same0002" name="test[0]"' in xml
+    case = ElementTree.fromstring(xml).find(".//testcase[@classname='batt.same0002'][@name='test[0]']")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["batt_status"] == "solved" and properties["batt_calls"] == "4"
 
 
 def test_unsolved_sample_fails_with_a_short_message(project):
@@ -101,15 +109,6 @@ def test_collect_only_writes_no_results(project):
     assert result.ret == 0
     assert not (project.path / "r.json").exists()
     assert "batt summary" not in result.stdout.str()
-
-
-def test_junitxml_names_tasks_and_samples(project):
-    run(project, "--batt", "same0002", "--junitxml", "j.xml", "-n", "2")
-    xml = (project.path / "j.xml").read_text()
-    assert 'classname="batt.same0002" name="demo[0]"' in xml
-    assert 'classname="batt.same0002" name="test[0]"' in xml
-    assert '<property name="batt_status" value="solved" />' in xml
-    assert '<property name="batt_calls" value="4" />' in xml
 
 
 def test_without_batt_nothing_changes(project):
