@@ -169,6 +169,7 @@ def installed_script() -> str:
     return found
 
 
+@pytest.mark.e2e
 def test_the_installed_command(workdir: Path) -> None:
     """The console script runs the same commands under its own name, in usage and error lines."""
     script = installed_script()
