@@ -257,7 +257,8 @@ def test_bad_input_is_one_clear_usage_error(project, args, message):
 def test_a_usage_error_ends_the_pytest_process_with_one_line(project):
     result = run(project, "--batt", "flip0009", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert [line for line in result.stderr.lines if line.strip()] == ["ERROR: --batt: unknown task id 'flip0009' in tasks; did you mean flip0001?"]
+    lines = [line for line in result.stderr.lines if line.strip()]
+    assert lines == ["ERROR: --batt: unknown task id 'flip0009' in tasks; did you mean flip0001?"]
     assert "Traceback" not in result.stdout.str() and "created:" not in result.stdout.str()  # no worker started
 
 

@@ -1,6 +1,6 @@
-"""settings without pytest: the option types, reading command line over ini over default, and the
-writable check. The end-to-end usage errors (tests/test_plugin.py) only show these reach the user
-as one line."""
+"""The options' value types (options.py) and settings without pytest: reading command line over
+ini over default, and the writable check. The end-to-end usage errors (tests/test_plugin.py)
+only show that these reach the user as one line."""
 
 from __future__ import annotations
 
@@ -11,20 +11,20 @@ from typing import Any
 
 import pytest
 
-from pytest_batt import settings
-from pytest_batt.settings import MAX_SECONDS
+from pytest_batt import options, settings
+from pytest_batt.options import MAX_SECONDS
 
 
 @pytest.mark.parametrize("convert, good, bad", [
-    (settings.positive_seconds, ["0.001", "1", "1e2", str(MAX_SECONDS)],
+    (options.positive_seconds, ["0.001", "1", "1e2", str(MAX_SECONDS)],
      {"0": "'0' must be a positive number of seconds, at most 604800", "-1": "must be a positive",
       "1e10": "'1e10' must be a positive number of seconds, at most 604800"}),
-    (settings.nonnegative_seconds, ["0", "2.5", str(MAX_SECONDS)],
+    (options.nonnegative_seconds, ["0", "2.5", str(MAX_SECONDS)],
      {"-0.5": "'-0.5' must be a number of seconds from 0 to 604800", "604801": "from 0 to 604800"}),
-    (settings.positive_minutes, ["0.001", "10", str(MAX_SECONDS / 60)],
+    (options.positive_minutes, ["0.001", "10", str(MAX_SECONDS / 60)],
      {"0": "'0' must be a positive number of minutes", "1e9": "must be a positive number of minutes"}),
-    (settings.nonnegative_minutes, ["0", "3"], {"-1": "'-1' must be a number of minutes >= 0"}),
-    (settings.positive_megabytes, ["64", "2000", "1e6"], {"10": "'10' must be a finite number of megabytes, at least 64"}),
+    (options.nonnegative_minutes, ["0", "3"], {"-1": "'-1' must be a number of minutes >= 0"}),
+    (options.positive_megabytes, ["64", "2000", "1e6"], {"10": "'10' must be a finite number of megabytes, at least 64"}),
 ])
 def test_number_types_take_their_range_and_name_the_rule(convert: Any, good: Any, bad: dict[str, str]) -> None:
     for value in good:
@@ -35,9 +35,9 @@ def test_number_types_take_their_range_and_name_the_rule(convert: Any, good: Any
 
 
 @pytest.mark.parametrize("convert, unit", [
-    (settings.positive_seconds, "seconds"), (settings.nonnegative_seconds, "seconds"),
-    (settings.positive_minutes, "minutes"), (settings.nonnegative_minutes, "minutes"),
-    (settings.positive_megabytes, "megabytes"),
+    (options.positive_seconds, "seconds"), (options.nonnegative_seconds, "seconds"),
+    (options.positive_minutes, "minutes"), (options.nonnegative_minutes, "minutes"),
+    (options.positive_megabytes, "megabytes"),
 ])
 def test_number_types_refuse_words_nan_and_infinity(convert: Any, unit: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=f"^'soon' is not a number of {unit}$"):
@@ -76,7 +76,8 @@ def test_defaults_without_options_or_ini() -> None:
     assert s.tasks == ["a,b", "c"] and s.active
     assert (s.data, s.module, s.timeout, s.grace, s.progress_minutes) == ("arcagi1", "pytest_batt.reference", 10.0, 2.0, 3.0)
     assert (s.json_path, s.save_path, s.compare_path, s.resume_path, s.html_path, s.submission_path, s.durations_path) == (None,) * 7
-    assert (s.max_memory, s.checkpoint_minutes, s.shard, s.compare_fail, s.compare_any, s.resume_retry) == (None, None, None, (), False, False)
+    assert (s.max_memory, s.checkpoint_minutes, s.shard) == (None, None, None)
+    assert (s.compare_fail, s.compare_any, s.resume_retry) == ((), False, False)
     assert s.base_dir == "/base"
     assert not read().active  # without --batt the plugin does nothing
 
@@ -86,11 +87,13 @@ def test_the_command_line_wins_over_the_ini_which_wins_over_the_default() -> Non
            "batt_max_memory": "512", "batt_checkpoint": "10", "batt_shard": "2/3", "batt_compare_fail": ["solved", "pass2"],
            "batt_compare_any": True, "batt_resume_retry": True}
     from_ini = read({"batt": ["all"]}, ini)
-    assert (from_ini.data, from_ini.module, from_ini.timeout, from_ini.grace, from_ini.progress_minutes) == ("arcagi2", "ini_batt.py", 5.0, 0.0, 0.0)
+    assert (from_ini.data, from_ini.module) == ("arcagi2", "ini_batt.py")
+    assert (from_ini.timeout, from_ini.grace, from_ini.progress_minutes) == (5.0, 0.0, 0.0)
     assert (from_ini.max_memory, from_ini.checkpoint_minutes, from_ini.shard) == (512.0, 10.0, (2, 3))
     assert from_ini.compare_fail == ("solved", "pass2") and from_ini.compare_any and from_ini.resume_retry
     options = {"batt": ["all"], "batt_data": "tasks", "batt_module": "cli_batt.py", "batt_timeout": 1.5, "batt_grace": 3.0,
-               "batt_progress": 1.0, "batt_max_memory": 100.0, "batt_checkpoint": 2.0, "batt_shard": (1, 3), "batt_compare_fail": ["oracle"]}
+               "batt_progress": 1.0, "batt_max_memory": 100.0, "batt_checkpoint": 2.0, "batt_shard": (1, 3),
+               "batt_compare_fail": ["oracle"]}
     both = read(options, ini)
     assert (both.data, both.module, both.timeout, both.grace, both.progress_minutes) == ("tasks", "cli_batt.py", 1.5, 3.0, 1.0)
     assert (both.max_memory, both.checkpoint_minutes, both.shard, both.compare_fail) == (100.0, 2.0, (1, 3), ("oracle",))
@@ -103,7 +106,8 @@ def test_file_paths_are_taken_relative_to_the_base_dir() -> None:
     ini = {"batt_compare": "b.json", "batt_resume": "old.json", "batt_durations": "d.json", "batt_submission": "s.json"}
     s = read(options, ini, base_dir="/proj")
     assert (s.json_path, s.save_path, s.html_path) == ("/proj/r.json", "/proj/out/base.json", "/abs/r.html")
-    assert (s.compare_path, s.resume_path, s.durations_path, s.submission_path) == ("/proj/b.json", "/proj/old.json", "/proj/d.json", "/proj/s.json")
+    assert (s.compare_path, s.resume_path) == ("/proj/b.json", "/proj/old.json")
+    assert (s.durations_path, s.submission_path) == ("/proj/d.json", "/proj/s.json")
     # --batt-data and --batt-module stay as written: each is resolved by what loads it (a name or a path).
     kept = read({"batt": ["a"], "batt_data": "tasks", "batt_module": "b.py"}, base_dir="/proj")
     assert (kept.data, kept.module) == ("tasks", "b.py")
@@ -133,7 +137,8 @@ def test_workers_get_the_controllers_values_but_not_its_files() -> None:
     assert sent["tasks"] == ["t1,t2"] and sent["compare_fail"] == []
     back = settings.from_controller(sent, "/worker")
     assert (back.timeout, back.grace, back.max_memory, back.base_dir, back.tasks) == (4.0, 0.5, 900.0, "/worker", ["t1,t2"])
-    assert (back.json_path, back.compare_path, back.shard, back.checkpoint_minutes, back.resume_path, back.resume_retry) == (None,) * 5 + (False,)
+    assert (back.json_path, back.compare_path, back.shard, back.checkpoint_minutes, back.resume_path) == (None,) * 5
+    assert back.resume_retry is False
     assert back.compare_fail == ()
 
 
