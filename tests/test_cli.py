@@ -60,6 +60,7 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
+@pytest.mark.e2e
 def test_phase3_writes_a_results_file(workdir: Path) -> None:
     rc, out, err = cli(workdir, "phase3", "--batt", "bbb,aaa", "--batt-data", "tasks", "--batt-module",
                        "good_batt.py", "--batt-timeout", "2", "--json", "r.json")
@@ -148,6 +149,7 @@ def test_compare_usage_errors_exit_4(workdir: Path, capsys: pytest.CaptureFixtur
     assert note in capsys.readouterr().out
 
 
+@pytest.mark.e2e
 def test_compare_as_a_process(workdir: Path) -> None:
     assert phase3("good_batt.py", "a.json") == 0
     rc, out, err = cli(workdir, "compare", "a.json", "a.json", "--fail", "solved")
@@ -167,6 +169,7 @@ def installed_script() -> str:
     return found
 
 
+@pytest.mark.e2e
 def test_the_installed_command(workdir: Path) -> None:
     """The console script runs the same commands under its own name, in usage and error lines."""
     script = installed_script()
