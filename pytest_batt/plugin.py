@@ -81,8 +81,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-durations", metavar="PATH", dest="batt_durations", default=None, help=h["batt_durations"])
     group.addoption("--batt-html", metavar="PATH", dest="batt_html", default=None, help=h["batt_html"])
     group.addoption("--batt-submission", metavar="PATH", dest="batt_submission", default=None, help=h["batt_submission"])
+    group.addoption("--batt-programs", metavar="PATH", dest="batt_programs", default=None, help=h["batt_programs"])
+    group.addoption("--batt-entry", metavar="NAMES", dest="batt_entry", default=None, type=options.entry_names, help=h["batt_entry"])
+    group.addoption("--batt-programs-map", metavar="FILE", dest="batt_programs_map", default=None, help=h["batt_programs_map"])
+    group.addoption("--batt-grid-form", metavar="FORM", dest="batt_grid_form", default=None, type=options.grid_form,
+                    help=h["batt_grid_form"])
+    group.addoption("--batt-program-timeout", metavar="SECONDS", dest="batt_program_timeout", default=None,
+                    type=options.positive_seconds, help=h["batt_program_timeout"])
     for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
-                 "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission"):
+                 "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission",
+                 "batt_programs", "batt_entry", "batt_programs_map", "batt_grid_form", "batt_program_timeout"):
         parser.addini(name, h[name])
     parser.addini("batt_compare_fail", h["batt_compare_fail"], type="linelist")
     parser.addini("batt_compare_any", h["batt_compare_any"], type="bool", default=False)
@@ -180,7 +188,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
 
     The batt is imported here on the controller only (to check it); workers import it lazily.
     """
-    from . import battmodule, battrun, compare, resume, results, settings as settings_mod, sharding
+    from . import battmodule, battrun, compare, programs, resume, results, settings as settings_mod, sharding
     from .items import State
     from .tasks import read_selection
 
@@ -225,7 +233,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
         _check_baseline_data(baseline, taskset, task_ids, opts)
     # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
     collect_only = config.getoption("collectonly", False)
-    batt = None if collect_only else battmodule.load_batt(opts.module, base_dir)
+    batt = None if collect_only else programs.load(opts)
     state = State(opts, blind, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt, full_taskset=taskset)
     state.shard = shard
     if earlier is not None:  # the scheduler plans with them (whole tasks longest first, then samples)
@@ -408,14 +416,15 @@ class Controller:
         return self._selection
 
     def pytest_report_header(self, config: pytest.Config) -> List[str]:
-        from . import report, resume
+        from . import programs, report, resume
 
         opts = self.state.settings
         lines = [f"batt: {len(self.state.task_ids)} task(s), {len(self.run.plan)} samples from {opts.data}; "
-                 f"module {opts.module}; timeout {opts.timeout:g}s per call"]
+                 f"module {opts.source}; timeout {opts.timeout:g}s per call"]
         if self.state.shard is not None:
             lines.append(self.state.shard.header_line())
         if self.batt is not None:
+            lines += programs.header_lines(self.batt, str(opts.programs))
             lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
         if self.taken is not None:
             lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
@@ -526,7 +535,7 @@ class Controller:
             self._batt_sha256 = self.batt.sha256() if self.batt else ""
             self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
         head = results.header(
-            batt_module=opts.module, batt_sha256=self._batt_sha256, data_name=opts.data,
+            batt_module=opts.source, batt_sha256=self._batt_sha256, data_name=opts.data,
             data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
         )
         if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
@@ -577,12 +586,12 @@ class Controller:
             return False
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        from . import compare, report
+        from . import compare, programs, report
 
         if self.results is None:
             return
         terminalreporter.section("batt summary")
-        for line in report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0):
+        for line in report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0) + programs.summary_lines(self.results, self.batt):
             terminalreporter.write_line(line)
         if self.state.settings.json_path and not any(e.startswith("--batt-json") for e in self.write_errors):
             terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
