@@ -19,7 +19,7 @@ from pytest_batt.programs.limits import ProgramTimeout, Timer
 from pytest_batt.programs.summary import faults
 
 I = ((1, 2), (3, 4))
-FLIPPED = ((2, 1), (4, 3))
+FLIPPED = [[2, 1], [4, 3]]  # lists pass as the program returned them; the runner checks their cells
 
 
 def write(root: Path, files: dict) -> Path:
@@ -165,7 +165,7 @@ def test_a_solve_call_runs_bound_and_unbound_programs_in_order_and_a_diff_call_r
 
     lib = library(flip, solve_0000aaaa, tasks={"solve_0000aaaa": frozenset({"0000aaaa"})})
     o, s = lib("0000aaaa", (), I, None, "log")
-    assert o == ((0, None, "lib.py::flip", FLIPPED), (1, None, "lib.py::solve_0000aaaa", I)) and s == ()
+    assert o == ((0, None, "lib.py::flip", FLIPPED), (1, None, "lib.py::solve_0000aaaa", [[1, 2], [3, 4]])) and s == ()
     assert lib("0000bbbb", (), I, None, "log") == (((0, None, "lib.py::flip", FLIPPED),), ())
     assert lib("0000aaaa", (), I, I, "log") == ((), ())
     assert lib.take_note() is None
@@ -187,9 +187,9 @@ def test_every_program_gets_a_fresh_copy_in_its_grid_form():
 
     lib = library(mutate, read)
     (_, _, _, mutated), (_, _, _, read_back) = lib("t", (), I, None, "")[0]
-    assert mutated == ((9, 2), (3, 4), (0, 0)) and read_back == I
+    assert mutated == [[9, 2], [3, 4], [0, 0]] and read_back == [[1, 2], [3, 4]]
     assert seen == ["list", "list"]
-    assert lib("t", (), I, None, "")[0][1][3] == I  # and again on the next call
+    assert lib("t", (), I, None, "")[0][1][3] == [[1, 2], [3, 4]]  # and again on the next call
     seen.clear()
     tuple_lib = library(read, form="tuple")
     assert tuple_lib("t", (), I, None, "")[0][0][3] == I and seen == ["tuple"]
@@ -235,7 +235,7 @@ def test_faults_cost_only_their_program_and_are_noted_by_id():
     assert note == ("program faults: lib.py::loop timed out after 0.2 s (--batt-program-timeout) | "
                     "lib.py::boom raised ValueError: no idea | lib.py::leaves raised SystemExit: 3 | "
                     "lib.py::base raised BaseException: odd | "
-                    "lib.py::not_grid returned no grid (list: ragged rows: row 0 has 2 cells, row 1 has 1)")
+                    "lib.py::not_grid returned no grid (list: ragged rows, of widths [1, 2])")
     assert lib.take_note() is None  # taken once
     rec = {"error": "earlier"}
     lib("t", (), I, None, "")
@@ -295,6 +295,41 @@ def test_the_program_timer_nests_inside_the_outer_timer_and_gives_it_back():
         with pytest.raises(TimeoutError, match="outer"):
             Timer(0.1).run(swallow_ours, I)
         assert len(fired) == 2
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_a_batt_call_of_many_programs_keeps_the_outer_deadline():
+    """The library's call takes SIGALRM over once: each program gets its own limit, the outer
+    deadline still ends the call, and afterwards the outer timer has what it had left."""
+    fired = []
+
+    def outer(signum, frame):
+        fired.append(time.monotonic())
+        raise TimeoutError("outer")
+
+    def loop(g):
+        while True:
+            pass
+
+    def fine(g):
+        return g
+
+    previous = signal.signal(signal.SIGALRM, outer)
+    try:
+        lib = library(loop, fine, loop, limit=0.1)
+        signal.setitimer(signal.ITIMER_REAL, 1.0)
+        o, _ = lib("t", (), I, None, "")
+        assert [c[2] for c in o] == ["lib.py::fine"] and lib.take_note().count("timed out") == 2
+        assert signal.getsignal(signal.SIGALRM) is outer and 0.6 < signal.getitimer(signal.ITIMER_REAL)[0] < 0.85
+        lib = library(fine, loop, loop, loop, loop, limit=0.2)  # 0.8 s of programs, 0.5 s left
+        signal.setitimer(signal.ITIMER_REAL, 0.5)
+        t0 = time.monotonic()
+        with pytest.raises(TimeoutError, match="outer"):
+            lib("t", (), I, None, "")
+        assert 0.45 < fired[0] - t0 < 0.8 and len(fired) == 1
+        assert signal.getsignal(signal.SIGALRM) is outer and signal.getitimer(signal.ITIMER_REAL)[0] == 0
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
@@ -387,3 +422,28 @@ def test_option_types_are_usage_errors():
     for convert, bad in ((settings_mod.grid_form, "lists"), (settings_mod.entry_names, "1abc"), (settings_mod.entry_names, "")):
         with pytest.raises(argparse.ArgumentTypeError):
             convert(bad)
+
+
+@pytest.mark.parametrize("value, why", [
+    (None, "NoneType: "),
+    ([[1, 2], [3]], "list: ragged rows, of widths [1, 2]"),
+    (((1,),) * 31, "tuple: 31 rows, a grid has 1 to 30"),
+    ([[]], "list: rows of 0 cells, a grid has 1 to 30"),
+    (["12"], "list: its rows are not all lists or tuples"),
+    ({"a": 1}, "dict: "),
+])
+def test_what_is_no_grid_is_said_as_the_program_returns(value, why):
+    from pytest_batt.programs.library import _call
+
+    grid, said = _call(lambda g: value, None)
+    assert grid is None and said.startswith(why)
+
+
+def test_a_numpy_value_is_converted_under_the_programs_limit_and_lists_pass_as_they_are():
+    from pytest_batt.programs.library import _call
+
+    numpy = pytest.importorskip("numpy")
+    assert _call(lambda g: numpy.zeros((2, 2, 2), dtype=int), None) == (None, "ndarray: array has 3 dimensions, a grid has 2")
+    assert _call(lambda g: numpy.ones((1, 2), dtype=numpy.int8), None) == (((1, 1),), None)
+    value = [[1.5, 2]]  # the shape is a grid's; the cells are the runner's to refuse, as for a batt's candidate
+    assert _call(lambda g: value, None) == (value, None)

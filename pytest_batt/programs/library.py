@@ -82,18 +82,19 @@ class Library:
         self._notes = []
         out = []
         run, arg, notes = self._timer.run, self._arg, self._notes
-        for prog in self.for_task(task_id):
-            outcome: Outcome = run(_call, prog.func, arg(I))
-            if outcome.status == "ok":
-                grid, why = outcome.value
-                out.append((prog.index, None, prog.sid, grid))
-                if why is not None:
-                    notes.append(f"{prog.sid} returned no grid ({why})")
-            elif outcome.status == "timeout":
-                notes.append(f"{prog.sid} timed out after {self.limit:g} s (--batt-program-timeout)")
-            else:
-                e = outcome.error
-                notes.append(f"{prog.sid} raised {type(e).__name__}: {_one_line(str(e))}")
+        with self._timer.session():
+            for prog in self.for_task(task_id):
+                outcome: Outcome = run(_call, prog.func, arg(I))
+                if outcome.status == "ok":
+                    grid, why = outcome.value
+                    out.append((prog.index, None, prog.sid, grid))
+                    if why is not None:
+                        notes.append(f"{prog.sid} returned no grid ({why})")
+                elif outcome.status == "timeout":
+                    notes.append(f"{prog.sid} timed out after {self.limit:g} s (--batt-program-timeout)")
+                else:
+                    e = outcome.error
+                    notes.append(f"{prog.sid} raised {type(e).__name__}: {_one_line(str(e))}")
         return tuple(out), ()
 
     def take_note(self) -> Optional[str]:
@@ -119,13 +120,39 @@ class Library:
                 f"grid form {self.grid_form}; {limit}{broken}")
 
 
-def _call(func: Callable[..., Any], arg: Any) -> Tuple[Optional[grids.Grid], Optional[str]]:
-    """The program's value as a canonical grid, converted under its own limit (the value may run its code)."""
+def _call(func: Callable[..., Any], arg: Any) -> Tuple[Any, Optional[str]]:
+    """The program's value, and why it is no grid when that shows already.
+
+    Plain lists and tuples pass as they are: the runner checks their cells as a batt's
+    candidates are checked, with builtins only, so no program code runs there; here only
+    their shape is looked at (a whole check would double the adapter's cost). Anything else
+    (a numpy array, another object) is converted here, under the program's own limit,
+    because converting it may run its code.
+    """
     value = func(arg)
+    kind = type(value)
+    if kind is list or kind is tuple:
+        why = _shape_problem(value)
+        return (value, None) if why is None else (None, f"{kind.__name__}: {why}")
     try:
         return grids.to_grid(value), None
     except (grids.GridError, TypeError, ValueError, OverflowError) as e:
-        return None, f"{type(value).__name__}: {_one_line(str(e), 120)}"
+        return None, f"{kind.__name__}: {_one_line(str(e), 120)}"
+
+
+def _shape_problem(rows: Any) -> Optional[str]:
+    """What is wrong with the rows of a list or tuple grid, looking at rows only (cells: the runner)."""
+    if not 0 < len(rows) <= grids.MAX_SIDE:
+        return f"{len(rows)} rows, a grid has 1 to {grids.MAX_SIDE}"
+    if not all(type(r) is list or type(r) is tuple for r in rows):
+        return "its rows are not all lists or tuples"
+    widths = set(map(len, rows))
+    if len(widths) > 1:
+        return f"ragged rows, of widths {sorted(widths)[:4]}"
+    width = widths.pop()
+    if not 0 < width <= grids.MAX_SIDE:
+        return f"rows of {width} cells, a grid has 1 to {grids.MAX_SIDE}"
+    return None
 
 
 @dataclass(frozen=True)
