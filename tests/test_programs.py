@@ -447,3 +447,19 @@ def test_a_numpy_value_is_converted_under_the_programs_limit_and_lists_pass_as_t
     assert _call(lambda g: numpy.ones((1, 2), dtype=numpy.int8), None) == (((1, 1),), None)
     value = [[1.5, 2]]  # the shape is a grid's; the cells are the runner's to refuse, as for a batt's candidate
     assert _call(lambda g: value, None) == (value, None)
+
+
+def test_the_overhead_benchmark_calls_the_same_programs_on_both_sides(tmp_path, monkeypatch, clean_modules):
+    """Nothing timed here: both sides make the same number of program calls, and the file says so."""
+    (tmp_path / "tasks").mkdir()
+    flip = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [[3, 4]], "output": [[4, 3]]}]}
+    for tid in ("0000aaaa", "0000bbbb"):
+        (tmp_path / "tasks" / f"{tid}.json").write_text(json.dumps(flip))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import programs_overhead
+
+    assert programs_overhead.main(["--data", "tasks", "--toy-files", "2", "--rounds", "2", "--json", "out.json"]) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["calls"] == 2 * 2 * 6 and set(out["ratio"]) == {"plain", "adapter", "adapter+limit"}
+    assert out["ratio"]["plain"] == 1.0
