@@ -335,6 +335,27 @@ def test_a_batt_call_of_many_programs_keeps_the_outer_deadline():
         signal.signal(signal.SIGALRM, previous)
 
 
+def test_a_stray_alarm_is_no_programs_timeout_and_its_limit_still_holds():
+    import os
+
+    def stray(g):
+        os.kill(os.getpid(), signal.SIGALRM)
+        return g
+
+    def stray_then_loop(g):
+        os.kill(os.getpid(), signal.SIGALRM)
+        while True:
+            pass
+
+    timer = Timer(0.2)
+    with timer.session():
+        assert timer.run(stray, I) == (("ok", I, None))
+        t0 = time.monotonic()
+        assert timer.run(stray_then_loop, I).status == "timeout"
+        assert 0.15 < time.monotonic() - t0 < 0.6
+    assert signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
 def test_without_a_limit_no_timer_is_touched_and_a_real_ctrl_c_passes_on():
     def check(g):
         return signal.getitimer(signal.ITIMER_REAL), signal.getsignal(signal.SIGALRM)

@@ -49,6 +49,7 @@ class Timer:
         self._live = False  # a program is running
         self._outer_handler: Any = None
         self._outer_deadline: Optional[float] = None
+        self._program_deadline = 0.0
 
     # --- the session: SIGALRM taken over for one batt call's programs ----------------------
 
@@ -105,6 +106,10 @@ class Timer:
         if not self._live:
             self._arm_outer()  # between programs: only the outer deadline is pending
             return
+        if now < self._program_deadline - _EPS:  # a timer a hair early: wait for the next deadline
+            next_deadline = self._program_deadline if outer is None else min(outer, self._program_deadline)
+            signal.setitimer(signal.ITIMER_REAL, max(1e-4, next_deadline - now))
+            return
         # Again soon, in case the program swallows this one; never past the outer deadline.
         signal.setitimer(signal.ITIMER_REAL, REPEAT if outer is None else max(1e-4, min(REPEAT, outer - now)))
         raise ProgramTimeout()
@@ -127,6 +132,7 @@ class Timer:
                 if self._owned:
                     assert self.limit is not None
                     left = self._left()
+                    self._program_deadline = time.monotonic() + self.limit
                     self._live = True
                     signal.setitimer(signal.ITIMER_REAL, self.limit if left is None else min(self.limit, left))
                 return Outcome("ok", func(*args))
