@@ -126,6 +126,20 @@ def test_loading_finds_each_files_own_programs_and_reports_broken_files_once(tmp
     assert m.spec == f"programs:{tmp_path}" and len(m.files) == 6
 
 
+def test_per_task_folders_of_same_named_files_are_each_their_own_programs(tmp_path, clean_modules):
+    """The LLM-pipeline shape: ``<task_id>/candidate_N.py``, the same file names in every folder."""
+    write(tmp_path, {
+        "0000aaaa/cand_h24e.py": "def transform(g):\n    return [[1]]\n",
+        "0000bbbb/cand_h24e.py": "def transform(g):\n    return [[2]]\n",
+        "0000bbbb/more/cand_h24e.py": "def transform(g):\n    return [[3]]\n",
+    })
+    lib = library_of(load_library(str(tmp_path), "/"))
+    assert [c[2:] for c in lib("0000aaaa", (), I, None, "")[0]] == [("0000aaaa/cand_h24e.py::transform", [[1]])]
+    assert [c[2:] for c in lib("0000bbbb", (), I, None, "")[0]] == [
+        ("0000bbbb/cand_h24e.py::transform", [[2]]), ("0000bbbb/more/cand_h24e.py::transform", [[3]])]
+    assert lib("0000cccc", (), I, None, "")[0] == ()
+
+
 def test_a_file_that_loops_at_import_costs_its_import_limit(tmp_path, clean_modules):
     write(tmp_path, {"loops_h24b.py": "while True:\n    pass\n", "fine_h24b.py": "def p(g):\n    return g\n"})
     t0 = time.monotonic()
@@ -369,6 +383,31 @@ def test_without_a_limit_no_timer_is_touched_and_a_real_ctrl_c_passes_on():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     with pytest.raises(KeyboardInterrupt):
         Timer(None).run(ctrl_c, I)
+
+    class RealInterrupt(KeyboardInterrupt):
+        pass
+
+    def real(signum, frame):
+        raise RealInterrupt()
+
+    previous = signal.signal(signal.SIGINT, real)  # as the plugin's guard does during a batt call
+    try:
+        outcome = Timer(0.5).run(ctrl_c, I)  # the program's own KeyboardInterrupt: its error
+        assert outcome.status == "error" and type(outcome.error) is KeyboardInterrupt
+        with pytest.raises(RealInterrupt):
+            Timer(0.5).run(lambda g: real(2, None), I)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_samples_note_lists_the_first_faults_and_counts_the_rest():
+    def boom(g):
+        raise ValueError("x")
+
+    lib = Library([Program(i, f"f{i}.py::p", boom, None) for i in range(33)])
+    lib("t", (), I, None, "")
+    note = lib.take_note()
+    assert note.count("raised ValueError: x") == 30 and note.endswith(" | (+3 more)")
 
 
 def test_a_programs_recursion_limit_does_not_reach_the_next_program():
