@@ -19,7 +19,7 @@ from pytest_batt.programs.limits import ProgramTimeout, Timer
 from pytest_batt.programs.summary import faults
 
 I = ((1, 2), (3, 4))
-FLIPPED = [[2, 1], [4, 3]]  # lists pass as the program returned them; the runner checks their cells
+FLIPPED = ((2, 1), (4, 3))
 
 
 def write(root: Path, files: dict) -> Path:
@@ -134,9 +134,9 @@ def test_per_task_folders_of_same_named_files_are_each_their_own_programs(tmp_pa
         "0000bbbb/more/cand_h24e.py": "def transform(g):\n    return [[3]]\n",
     })
     lib = library_of(load_library(str(tmp_path), "/"))
-    assert [c[2:] for c in lib("0000aaaa", (), I, None, "")[0]] == [("0000aaaa/cand_h24e.py::transform", [[1]])]
+    assert [c[2:] for c in lib("0000aaaa", (), I, None, "")[0]] == [("0000aaaa/cand_h24e.py::transform", ((1,),))]
     assert [c[2:] for c in lib("0000bbbb", (), I, None, "")[0]] == [
-        ("0000bbbb/cand_h24e.py::transform", [[2]]), ("0000bbbb/more/cand_h24e.py::transform", [[3]])]
+        ("0000bbbb/cand_h24e.py::transform", ((2,),)), ("0000bbbb/more/cand_h24e.py::transform", ((3,),))]
     assert lib("0000cccc", (), I, None, "")[0] == ()
 
 
@@ -179,7 +179,7 @@ def test_a_solve_call_runs_bound_and_unbound_programs_in_order_and_a_diff_call_r
 
     lib = library(flip, solve_0000aaaa, tasks={"solve_0000aaaa": frozenset({"0000aaaa"})})
     o, s = lib("0000aaaa", (), I, None, "log")
-    assert o == ((0, None, "lib.py::flip", FLIPPED), (1, None, "lib.py::solve_0000aaaa", [[1, 2], [3, 4]])) and s == ()
+    assert o == ((0, None, "lib.py::flip", FLIPPED), (1, None, "lib.py::solve_0000aaaa", I)) and s == ()
     assert lib("0000bbbb", (), I, None, "log") == (((0, None, "lib.py::flip", FLIPPED),), ())
     assert lib("0000aaaa", (), I, I, "log") == ((), ())
     assert lib.take_note() is None
@@ -201,9 +201,9 @@ def test_every_program_gets_a_fresh_copy_in_its_grid_form():
 
     lib = library(mutate, read)
     (_, _, _, mutated), (_, _, _, read_back) = lib("t", (), I, None, "")[0]
-    assert mutated == [[9, 2], [3, 4], [0, 0]] and read_back == [[1, 2], [3, 4]]
+    assert mutated == ((9, 2), (3, 4), (0, 0)) and read_back == I
     assert seen == ["list", "list"]
-    assert lib("t", (), I, None, "")[0][1][3] == [[1, 2], [3, 4]]  # and again on the next call
+    assert lib("t", (), I, None, "")[0][1][3] == I  # and again on the next call
     seen.clear()
     tuple_lib = library(read, form="tuple")
     assert tuple_lib("t", (), I, None, "")[0][0][3] == I and seen == ["tuple"]
@@ -505,8 +505,8 @@ def test_a_numpy_value_is_converted_under_the_programs_limit_and_lists_pass_as_t
     numpy = pytest.importorskip("numpy")
     assert _call(lambda g: numpy.zeros((2, 2, 2), dtype=int), None) == (None, "ndarray: array has 3 dimensions, a grid has 2")
     assert _call(lambda g: numpy.ones((1, 2), dtype=numpy.int8), None) == (((1, 1),), None)
-    value = [[1.5, 2]]  # the shape is a grid's; the cells are the runner's to refuse, as for a batt's candidate
-    assert _call(lambda g: value, None) == (value, None)
+    # The shape is a grid's; the cells are the runner's to refuse, as for a batt's candidate.
+    assert _call(lambda g: [[1.5, 2]], None) == (((1.5, 2),), None)
 
 
 def test_the_overhead_benchmark_calls_the_same_programs_on_both_sides(tmp_path, monkeypatch, clean_modules):
@@ -523,3 +523,26 @@ def test_the_overhead_benchmark_calls_the_same_programs_on_both_sides(tmp_path, 
     out = json.loads((tmp_path / "out.json").read_text())
     assert out["calls"] == 2 * 2 * 6 and set(out["ratio"]) == {"plain", "adapter", "adapter+limit"}
     assert out["ratio"]["plain"] == 1.0
+
+
+def test_equal_outputs_of_many_programs_share_one_diff_call():
+    """Lists come back as row tuples: the runner's diff calls on a test sample are one per distinct output."""
+    from pytest_batt import runner
+    from pytest_batt.tasks import parse_task
+
+    task = parse_task("0000aaaa", {"train": [{"input": [[1, 2]], "output": [[2, 1]]}],
+                                   "test": [{"input": [[3, 4]], "output": [[4, 3]]}]}, "here")
+    def make_flip(n):
+        def flip(g):
+            return [r[::-1] for r in g]
+
+        flip.__name__ = f"flip{n}"
+        return flip
+
+    flips = [make_flip(n) for n in range(5)]  # five programs, one output
+
+    def same(g):
+        return g
+
+    rec = runner.run_sample(library(*flips, same), task, task.samples[-1])
+    assert rec["status"] == "ok" and rec["candidates"] == 6 and rec["calls"] == 1 + 2

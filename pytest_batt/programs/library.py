@@ -123,17 +123,18 @@ class Library:
 def _call(func: Callable[..., Any], arg: Any) -> Tuple[Any, Optional[str]]:
     """The program's value, and why it is no grid when that shows already.
 
-    Plain lists and tuples pass as they are: the runner checks their cells as a batt's
-    candidates are checked, with builtins only, so no program code runs there; here only
-    their shape is looked at (a whole check would double the adapter's cost). Anything else
-    (a numpy array, another object) is converted here, under the program's own limit,
-    because converting it may run its code.
+    Plain lists and tuples become tuples of row tuples (so that equal outputs share one diff
+    call, as a batt's hashable candidates do) and the runner checks their cells as a batt's
+    candidates are checked; here only their shape is looked at (a whole check would double
+    the adapter's cost). Both use builtins only: no program code runs. Anything else (a numpy
+    array, another object) is converted here, under the program's own limit, because
+    converting it may run its code.
     """
     value = func(arg)
     kind = type(value)
     if kind is list or kind is tuple:
         why = _shape_problem(value)
-        return (value, None) if why is None else (None, f"{kind.__name__}: {why}")
+        return (tuple(map(tuple, value)), None) if why is None else (None, f"{kind.__name__}: {why}")
     try:
         return grids.to_grid(value), None
     except (grids.GridError, TypeError, ValueError, OverflowError) as e:
