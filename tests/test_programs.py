@@ -237,19 +237,28 @@ def test_faults_cost_only_their_program_and_are_noted_by_id():
     def not_grid(g):
         return [[1, 2], [3]]
 
+    class Sly(Exception):
+        def __str__(self):
+            while True:
+                pass
+
+    def sly(g):
+        raise Sly()
+
     def fine(g):
         return [r[::-1] for r in g]
 
-    lib = library(loop, boom, leaves, base, not_grid, fine, limit=0.2)
+    lib = library(loop, boom, leaves, base, not_grid, sly, fine, limit=0.2)
     t0 = time.monotonic()
     o, _ = lib("t", (), I, None, "")
-    assert 0.2 <= time.monotonic() - t0 < 1.0
+    assert 0.4 <= time.monotonic() - t0 < 1.5
     assert [(c[2], c[3]) for c in o] == [("lib.py::not_grid", None), ("lib.py::fine", FLIPPED)]
     note = lib.take_note()
     assert note == ("program faults: lib.py::loop timed out after 0.2 s (--batt-program-timeout) | "
                     "lib.py::boom raised ValueError: no idea | lib.py::leaves raised SystemExit: 3 | "
                     "lib.py::base raised BaseException: odd | "
-                    "lib.py::not_grid returned no grid (list: ragged rows, of widths [1, 2])")
+                    "lib.py::not_grid returned no grid (list: ragged rows, of widths [1, 2]) | "
+                    "lib.py::sly raised Sly (its message could not be read)")
     assert lib.take_note() is None  # taken once
     rec = {"error": "earlier"}
     lib("t", (), I, None, "")

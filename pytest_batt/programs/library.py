@@ -93,8 +93,10 @@ class Library:
                 elif outcome.status == "timeout":
                     notes.append(f"{prog.sid} timed out after {self.limit:g} s (--batt-program-timeout)")
                 else:
-                    e = outcome.error
-                    notes.append(f"{prog.sid} raised {type(e).__name__}: {_one_line(str(e))}")
+                    # str() of the program's exception runs its code too: under its limit as well.
+                    said = run(_error_text, outcome.error)
+                    text = said.value if said.status == "ok" else f"{type(outcome.error).__name__} (its message could not be read)"
+                    notes.append(f"{prog.sid} raised {text}")
         return tuple(out), ()
 
     def take_note(self) -> Optional[str]:
@@ -118,6 +120,10 @@ class Library:
         return (f"batt: programs from {path}: {len(self.programs)} program(s) in {self.files} file(s), "
                 f"{bound} bound to a task, {len(self.programs) - bound} tried on every task; "
                 f"grid form {self.grid_form}; {limit}{broken}")
+
+
+def _error_text(e: BaseException) -> str:
+    return f"{type(e).__name__}: {_one_line(str(e))}"
 
 
 def _call(func: Callable[..., Any], arg: Any) -> Tuple[Any, Optional[str]]:
