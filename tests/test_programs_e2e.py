@@ -117,3 +117,14 @@ def test_the_samples_own_timeout_still_ends_a_call_of_many_slow_programs(project
                                      "loop.py::transform timed out after 0.4 s (--batt-program-timeout) | "
                                      "loop1.py::transform timed out after 0.4 s")
     assert out.ret == 1
+
+
+def test_the_ini_file_sets_the_library_options(project):
+    project.makeini("[pytest]\nbatt_data = tasks\nbatt_programs = lib\nbatt_entry = p, solve_*\n"
+                    "batt_programs_map = map.json\nbatt_grid_form = tuple\nbatt_program_timeout = 0.3\n")
+    out = project.runpytest_subprocess("--batt", "0000bbbb", "-n", "0", "--batt-json=r.json", "-p", "no:cacheprovider")
+    out.stdout.fnmatch_lines(["batt: programs from lib: 3 program(s) in 9 file(s), 3 bound to a task, 0 tried on every task; "
+                              "grid form tuple; 0.3s per program*"])
+    task = results.read(str(project.path / "r.json"))["tasks"]["0000bbbb"]
+    assert task["o_score"] == {"golf/task_b.py::p": 2, "solvers.py::solve_0000bbbb": 2}
+    assert out.ret == 0
