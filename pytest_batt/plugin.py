@@ -188,7 +188,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
 
     The batt is imported here on the controller only (to check it); workers import it lazily.
     """
-    from . import battmodule, battrun, compare, programs, resume, results, settings as settings_mod, sharding
+    from . import battrun, compare, programs, resume, results, settings as settings_mod, sharding
     from .items import State
     from .tasks import read_selection
 
@@ -591,7 +591,8 @@ class Controller:
         if self.results is None:
             return
         terminalreporter.section("batt summary")
-        for line in report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0) + programs.summary_lines(self.results, self.batt):
+        lines = report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0)
+        for line in lines + programs.summary_lines(self.results, self.batt):
             terminalreporter.write_line(line)
         if self.state.settings.json_path and not any(e.startswith("--batt-json") for e in self.write_errors):
             terminalreporter.write_line(f"results written to {self.state.settings.json_path}")

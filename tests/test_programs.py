@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_batt import settings as settings_mod
+from pytest_batt import options, settings as settings_mod
+from pytest_batt.options import DEFAULT_ENTRIES
 from pytest_batt.programs import LibraryError, library_of, load_library, summary_lines
 from pytest_batt.programs import discovery
 from pytest_batt.programs.library import Library, Program
@@ -108,7 +109,7 @@ def test_loading_finds_each_files_own_programs_and_reports_broken_files_once(tmp
         "missing_h24a.py": "import no_such_module_h24\ndef transform(g):\n    return g\n",
         "prints_h24a.py": "print('hello from a library')\n",
     })
-    m = load_library(str(tmp_path), "/", entries=discovery.DEFAULT_ENTRIES)
+    m = load_library(str(tmp_path), "/", entries=DEFAULT_ENTRIES)
     lib = library_of(m)
     assert lib is not None
     # ``from helpers_h24a import *`` brings transform into star_h24a: not star_h24a's program.
@@ -151,7 +152,8 @@ def test_a_file_that_loops_at_import_costs_its_import_limit(tmp_path, clean_modu
 
 def test_a_library_without_programs_is_an_error_that_says_why(tmp_path, clean_modules):
     write(tmp_path, {"a_h24c.py": "def helper(g):\n    return g\n", "b_h24c.py": "def transform(g)\n"})
-    with pytest.raises(LibraryError, match=r"no programs: none of its 2 .py file\(s\) defines a function named transform,solve.*b_h24c.py: not imported"):
+    why = r"no programs: none of its 2 .py file\(s\) defines a function named transform,solve.*b_h24c.py: not imported"
+    with pytest.raises(LibraryError, match=why):
         load_library(str(tmp_path), "/")
 
 
@@ -238,9 +240,10 @@ def test_faults_cost_only_their_program_and_are_noted_by_id():
         return [[1, 2], [3]]
 
     class Sly(Exception):
-        def __str__(self):
-            while True:
+        def __str__(self) -> str:
+            while time.monotonic() > 0:  # forever
                 pass
+            return "never"
 
     def sly(g):
         raise Sly()
@@ -436,7 +439,8 @@ def test_the_summary_names_only_real_programs_most_faulty_first():
     results = {"tasks": {"t": {"samples": [
         sample("program faults: a.py::p timed out after 1 s (--batt-program-timeout) | b.py::p raised ValueError: x | "
                "fake.py::p timed out after 1 s"),
-        sample("program faults: a.py::p timed out after 1 s | b.py::p raised KeyError: 'b.py::p raised x' | c.py::p returned no grid (NoneType: ...)"),
+        sample("program faults: a.py::p timed out after 1 s | b.py::p raised KeyError: 'b.py::p raised x' | "
+               "c.py::p returned no grid (NoneType: ...)"),
         sample(None), sample("the batt left 1 process(es) running"),
     ]}}}
     known = ["a.py::p", "b.py::p", "c.py::p"]
@@ -460,7 +464,7 @@ def read_settings(cli: dict, ini: dict | None = None):
 
 def test_settings_take_a_library_and_its_options():
     s = read_settings({"batt_programs": "lib", "batt_grid_form": "tuple", "batt_program_timeout": 0.5})
-    assert (s.programs, s.grid_form, s.program_timeout, s.entries) == ("lib", "tuple", 0.5, discovery.DEFAULT_ENTRIES)
+    assert (s.programs, s.grid_form, s.program_timeout, s.entries) == ("lib", "tuple", 0.5, DEFAULT_ENTRIES)
     assert s.source == "programs:lib"
     s = read_settings({}, {"batt_programs": "lib", "batt_entry": "p, q_*", "batt_program_timeout": "2"})
     assert (s.programs, s.entries, s.program_timeout, s.grid_form) == ("lib", "p,q_*", 2.0, "list")
@@ -486,9 +490,9 @@ def test_settings_refuse_what_cannot_be_meant(cli, ini, match):
 
 
 def test_option_types_are_usage_errors():
-    assert settings_mod.grid_form("numpy") == "numpy"
-    assert settings_mod.entry_names(" transform , solve_* ") == "transform,solve_*"
-    for convert, bad in ((settings_mod.grid_form, "lists"), (settings_mod.entry_names, "1abc"), (settings_mod.entry_names, "")):
+    assert options.grid_form("numpy") == "numpy"
+    assert options.entry_names(" transform , solve_* ") == "transform,solve_*"
+    for convert, bad in ((options.grid_form, "lists"), (options.entry_names, "1abc"), (options.entry_names, "")):
         with pytest.raises(argparse.ArgumentTypeError):
             convert(bad)
 

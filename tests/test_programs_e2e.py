@@ -23,7 +23,8 @@ LIBRARY = {
     "loop.py": "def transform(grid):\n    while True:\n        pass\n",
     "syntax.py": "def transform(grid)\n    return grid\n",
     # Runs before numpy_out.py: if it were given the same grid, numpy_out would see the damage.
-    "mutate.py": "def transform(grid):\n    for row in grid:\n        row.reverse()\n    grid[0][0] = 9\n    grid.append(list(grid[0]))\n    return grid\n",
+    "mutate.py": ("def transform(grid):\n    for row in grid:\n        row.reverse()\n    grid[0][0] = 9\n"
+                  "    grid.append(list(grid[0]))\n    return grid\n"),
     "numpy_out.py": "import numpy as np\n\ndef transform(grid):\n    return np.fliplr(np.array(grid))\n",
     "wrong_shape.py": "def transform(grid):\n    return [row[::-1] + [0] for row in grid]\n",
     "raises.py": "def transform(grid):\n    return grid[99]\n",
@@ -68,7 +69,8 @@ def test_a_hostile_library_costs_each_broken_program_only_itself(project):
     out, res = runs["0"]
     assert comparable(res) == comparable(runs["2"][1])
     text = out.stdout.str()
-    assert "batt: programs from lib: 9 program(s) in 9 file(s), 3 bound to a task, 6 tried on every task; grid form list; 0.5s per program" in text
+    assert ("batt: programs from lib: 9 program(s) in 9 file(s), 3 bound to a task, 6 tried on every task; "
+            "grid form list; 0.5s per program") in text
     assert "[pytest-batt] syntax.py: not imported: SyntaxError: expected ':' (line 1)" in text
     assert res["batt"]["module"] == "programs:lib" and "syntax.py: not imported" in res["batt"]["import_output"]
 

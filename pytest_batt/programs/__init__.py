@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from .discovery import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS, LibraryError, parse_entries
+from ..options import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS
+from .discovery import LibraryError, parse_entries
 from .library import Library, LibraryModule, library_of, load_library
 from .summary import summary_lines as _summary_lines
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path, PurePosixPath
-from typing import Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Sequence, Tuple
-
-from ..options import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS  # noqa: F401 - the defaults live with the options
+from typing import Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
 
 ARC_ID = re.compile(r"[0-9a-f]{8}")
 MAX_MAP_BYTES = 10 * 2**20
@@ -106,7 +104,7 @@ def read_map(path: Path, known: Sequence[str]) -> Dict[str, FrozenSet[str]]:
         raise LibraryError(f"{where}: not valid JSON ({e})") from None
     if not isinstance(data, dict):
         raise LibraryError(f'{where}: must be a JSON object {{"<task_id>": "relative/path.py", ...}}')
-    bound: Dict[str, set] = {}
+    bound: Dict[str, Set[str]] = {}
     for task_id, value in data.items():
         paths = [value] if isinstance(value, str) else value
         if not isinstance(paths, list) or not paths or not all(isinstance(p, str) and p for p in paths):

@@ -21,7 +21,8 @@ from .. import grids
 from ..results import SampleRecord, add_error
 from ..battmodule import BattModule, _import_file, captured_output
 from . import discovery
-from .discovery import DEFAULT_GRID_FORM, GRID_FORMS, LibraryError
+from ..options import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS
+from .discovery import LibraryError
 from .limits import Outcome, Timer
 
 NOTE_PREFIX = "program faults: "
@@ -188,7 +189,7 @@ def _takes_a_grid(func: Callable[..., Any]) -> bool:
     return True
 
 
-def load_library(path: str, base_dir: str, *, entries: str = discovery.DEFAULT_ENTRIES, map_path: Optional[str] = None,
+def load_library(path: str, base_dir: str, *, entries: str = DEFAULT_ENTRIES, map_path: Optional[str] = None,
                  grid_form: str = DEFAULT_GRID_FORM, program_timeout: Optional[float] = None,
                  import_timeout: Optional[float] = None) -> LibraryModule:
     """Import every file of the library, each on its own: a file that does not import is one problem, not the end.
@@ -235,7 +236,8 @@ def load_library(path: str, base_dir: str, *, entries: str = discovery.DEFAULT_E
                            f"defines a function named {entries}{why}")
     library = Library(programs, grid_form, program_timeout, problems, len(files))
     output = "".join(printed) + "".join(f"[pytest-batt] {p}\n" for p in problems)
-    config = f"entries={entries}\ngrid_form={grid_form}\nprogram_timeout={program_timeout}\nmapped={sorted((k, sorted(v)) for k, v in mapped.items())}"
+    bindings = sorted((k, sorted(v)) for k, v in mapped.items())
+    config = f"entries={entries}\ngrid_form={grid_form}\nprogram_timeout={program_timeout}\nmapped={bindings}"
     used = tuple(str(f) for f in files) + ((str(map_file),) if map_file else ())
     return LibraryModule(f"programs:{path}", library, used, round(time.perf_counter() - t0, 6), output, config)
 
