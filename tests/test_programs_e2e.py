@@ -130,3 +130,10 @@ def test_the_ini_file_sets_the_library_options(project):
     task = results.read(str(project.path / "r.json"))["tasks"]["0000bbbb"]
     assert task["o_score"] == {"golf/task_b.py::p": 2, "solvers.py::solve_0000bbbb": 2}
     assert out.ret == 0
+
+
+def test_help_shows_the_library_options(pytester):
+    out = pytester.runpytest_subprocess("--help")
+    assert out.ret == 0  # every option's help survives argparse's % formatting
+    out.stdout.fnmatch_lines(["*--batt-programs=PATH*", "*--batt-entry=NAMES*", "*--batt-programs-map=FILE*",
+                              "*--batt-grid-form=FORM*", "*--batt-program-timeout=SECONDS*"])
