@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from . import battmodule, battrun, compare, resume, results, settings as settings_mod, sharding
+from . import battmodule, battrun, compare, programs, resume, results, settings as settings_mod, sharding
 from .items import State
 from .tasks import TaskSet, load_taskset, read_selection, select
 
@@ -70,7 +70,7 @@ def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModul
         _check_baseline_data(baseline, taskset, task_ids, opts)
     # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
     collect_only = config.getoption("collectonly", False)
-    batt = None if collect_only else battmodule.load_batt(opts.module, base_dir)
+    batt = None if collect_only else programs.load(opts)
     previous = results.read(opts.resume_path) if opts.resume_path else None
     if previous is not None:
         resume.check(previous, str(opts.resume_path), batt.sha256() if batt else "", opts.timeout,

@@ -99,7 +99,7 @@ def _exec_new(name: str, spec: Any) -> Any:
     return module
 
 
-def _import_file(path: Path) -> Any:
+def import_file(path: Path) -> Any:
     """Import a batt file with its folder first on ``sys.path``, as ``python path.py`` would.
 
     Generated batts import the DSL modules beside them (``from pile import *``). The module
@@ -161,7 +161,7 @@ def load_batt(spec: str, base_dir: Optional[str] = None) -> BattModule:
                 raise BattLoadError(f"{where}: no such file {path}")
             searched = f"{path.parent} (the batt's folder), then sys.path"
             with captured_output() as output:
-                module = _import_file(path)
+                module = import_file(path)
         else:
             if base_dir and base_dir not in sys.path:
                 sys.path.insert(0, base_dir)  # like `python -m`: the user's project is importable

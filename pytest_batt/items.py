@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from . import battmodule, judging, nodeids, runner, visible
+from . import battmodule, judging, nodeids, programs, runner, visible
 from .isolation import handoff
 from .isolation.guard import BattTimeout, Guard, RealInterrupt
 from .isolation.watchdog import Watchdog, dump_stacks_on_request
@@ -57,7 +57,7 @@ class State:
 
     def batt(self) -> battmodule.BattModule:
         if self._batt is None:
-            self._batt = battmodule.load_batt(self.settings.module, self.settings.base_dir)
+            self._batt = programs.load(self.settings)
         return self._batt
 
     def stack_file(self) -> Any:
@@ -189,6 +189,8 @@ class BattSample(pytest.Item):
         limits.housekeeping("starting the sample")
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint)
+            if isinstance(func, programs.Library):
+                func.annotate(rec)  # the programs that timed out, raised or returned no grid, by id
             limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")
             if state.hard_stop:  # -n 0 has no hard stop
                 gc.collect()  # finalizers of what the batt returned run now, under the hard stop

@@ -14,6 +14,13 @@ DEFAULT_DATA = "arcagi1"
 DEFAULT_MODULE = "pytest_batt.reference"
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_GRACE = 2.0
+# --batt-programs: the function names that are programs ('prefix_*': prefix_<task_id>, bound to
+# that task), and the grid form by default: the JSON form, what most programs are written
+# against (LLM ``transform(grid)`` candidates, code-golf ``p(g)``) and the one form that in-place
+# edits (``g[r][c] = x``) need.
+DEFAULT_ENTRIES = "transform,solve,p,solve_*,verify_*"
+GRID_FORMS = ("list", "tuple", "numpy")
+DEFAULT_GRID_FORM = "list"
 
 HELP = {
     "batt": "run the batt on these ARC task ids (comma-separated, repeatable; 'all' for every task)",
@@ -46,6 +53,16 @@ HELP = {
     "with it a Kaggle *_challenges.json without its solutions is accepted (test samples are then unscored)",
     "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
     "'memory limit' instead of exhausting the machine (default: off)",
+    "batt_programs": "run a library of programs instead of a batt (not with --batt-module): a .py file, a folder of "
+    ".py files, or a folder of <task_id>/ folders; see docs/programs.md",
+    "batt_entry": "with --batt-programs: the function names that are programs, comma-separated; 'prefix_*' takes "
+    f"prefix_<task_id>, bound to that task (default: {DEFAULT_ENTRIES})",
+    "batt_programs_map": 'with --batt-programs: a JSON file {"<task_id>": "relative/path.py", ...} binding files or '
+    "folders named otherwise to tasks",
+    "batt_grid_form": "with --batt-programs: the grid each program gets, a fresh copy per call: list (lists of "
+    "lists, the JSON form), tuple (tuples of tuples, like arc-dsl) or numpy (an int64 array) (default: list)",
+    "batt_program_timeout": "with --batt-programs: seconds one program call may take; a slower one is recorded "
+    "by id and costs only itself (default: off, only --batt-timeout per sample call)",
 }
 
 
@@ -72,6 +89,24 @@ positive_minutes = _number("minutes", lambda m: 0 < m <= MAX_SECONDS / 60, "a po
 nonnegative_minutes = _number("minutes", lambda m: 0 <= m <= MAX_SECONDS / 60, "a number of minutes >= 0")
 # Below 64 MB a Python process with numpy cannot even run the batt's imports.
 positive_megabytes = _number("megabytes", lambda mb: mb >= 64, "a finite number of megabytes, at least 64")
+
+
+def grid_form(value: str) -> str:
+    """argparse type of ``--batt-grid-form``."""
+    if value not in GRID_FORMS:
+        raise argparse.ArgumentTypeError(f"{value!r}: choose one of {', '.join(GRID_FORMS)}")
+    return value
+
+
+def entry_names(value: str) -> str:
+    """argparse type of ``--batt-entry``: names, or prefixes ending in '*'; given back tidied."""
+    from .programs.discovery import parse_entries
+
+    try:
+        parse_entries(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return ",".join(w.strip() for w in value.split(",") if w.strip())
 
 
 def shard_spec(value: str) -> Tuple[int, int]:

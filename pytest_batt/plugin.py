@@ -40,7 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-save", metavar="PATH", dest="batt_save", default=None, help=h["batt_save"])
     group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
     group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type,
-                    help=h["batt_compare_fail"])
+                    help=h["batt_compare_fail"].replace("%", "%%"))  # argparse formats help with %
     group.addoption("--batt-compare-any", dest="batt_compare_any", action="store_true", default=None, help=h["batt_compare_any"])
     group.addoption("--batt-resume", metavar="PATH", dest="batt_resume", default=None, help=h["batt_resume"])
     group.addoption("--batt-resume-retry", dest="batt_resume_retry", action="store_true", default=None, help=h["batt_resume_retry"])
@@ -52,8 +52,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-durations", metavar="PATH", dest="batt_durations", default=None, help=h["batt_durations"])
     group.addoption("--batt-html", metavar="PATH", dest="batt_html", default=None, help=h["batt_html"])
     group.addoption("--batt-submission", metavar="PATH", dest="batt_submission", default=None, help=h["batt_submission"])
+    group.addoption("--batt-programs", metavar="PATH", dest="batt_programs", default=None, help=h["batt_programs"])
+    group.addoption("--batt-entry", metavar="NAMES", dest="batt_entry", default=None, type=options.entry_names, help=h["batt_entry"])
+    group.addoption("--batt-programs-map", metavar="FILE", dest="batt_programs_map", default=None, help=h["batt_programs_map"])
+    group.addoption("--batt-grid-form", metavar="FORM", dest="batt_grid_form", default=None, type=options.grid_form,
+                    help=h["batt_grid_form"])
+    group.addoption("--batt-program-timeout", metavar="SECONDS", dest="batt_program_timeout", default=None,
+                    type=options.positive_seconds, help=h["batt_program_timeout"])
     for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
-                 "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission"):
+                 "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission",
+                 "batt_programs", "batt_entry", "batt_programs_map", "batt_grid_form", "batt_program_timeout"):
         parser.addini(name, h[name])
     parser.addini("batt_compare_fail", h["batt_compare_fail"], type="linelist")
     parser.addini("batt_compare_any", h["batt_compare_any"], type="bool", default=False)

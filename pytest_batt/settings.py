@@ -11,8 +11,9 @@ import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .options import DEFAULT_DATA, DEFAULT_GRACE, DEFAULT_MODULE, DEFAULT_TIMEOUT
-from .options import nonnegative_minutes, nonnegative_seconds, positive_megabytes, positive_minutes, positive_seconds, shard_spec
+from .options import DEFAULT_DATA, DEFAULT_ENTRIES, DEFAULT_GRACE, DEFAULT_GRID_FORM, DEFAULT_MODULE, DEFAULT_TIMEOUT
+from .options import entry_names, grid_form, nonnegative_minutes, nonnegative_seconds, positive_megabytes, positive_minutes
+from .options import positive_seconds, shard_spec
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,20 @@ class Settings:
     durations_path: Optional[str] = None
     html_path: Optional[str] = None
     submission_path: Optional[str] = None
+    programs: Optional[str] = None  # --batt-programs: a library instead of a batt module
+    entries: str = DEFAULT_ENTRIES
+    programs_map: Optional[str] = None
+    grid_form: str = DEFAULT_GRID_FORM
+    program_timeout: Optional[float] = None
 
     @property
     def active(self) -> bool:
         return bool(self.tasks)
+
+    @property
+    def source(self) -> str:
+        """What the run's candidates come from, as the header and the results file name it."""
+        return f"programs:{self.programs}" if self.programs else self.module
 
 
 def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
@@ -60,6 +71,7 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         except argparse.ArgumentTypeError as e:
             raise ValueError(f"ini option {name}: {e}") from None
 
+    module, programs = _module_or_programs(getoption, getini)
     json_path = pick("batt_json", None)
     save_path = pick("batt_save", None)
     compare_path = pick("batt_compare", None)
@@ -68,7 +80,7 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
     return Settings(
         tasks=list(getoption("batt") or []),
         data=pick("batt_data", DEFAULT_DATA),
-        module=pick("batt_module", DEFAULT_MODULE),
+        module=module or DEFAULT_MODULE,
         timeout=pick("batt_timeout", DEFAULT_TIMEOUT, positive_seconds),
         grace=pick("batt_grace", DEFAULT_GRACE, nonnegative_seconds),
         json_path=here(json_path),
@@ -86,7 +98,45 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         durations_path=here(durations_path),
         html_path=here(pick("batt_html", None)),
         submission_path=here(pick("batt_submission", None)),
+        programs=programs,
+        **_library_options(pick, programs),
     )
+
+
+def _module_or_programs(getoption: Any, getini: Any) -> Tuple[Optional[str], Optional[str]]:
+    """--batt-module or --batt-programs, never both: the command line beats the ini file, as for every option."""
+    cli = getoption("batt_module"), getoption("batt_programs")
+    if all(cli):
+        raise ValueError("--batt-module and --batt-programs exclude each other: a run has a batt or a library of programs")
+    if any(cli):
+        return cli
+    ini = getini("batt_module") or None, getini("batt_programs") or None
+    if all(ini):
+        raise ValueError("ini options batt_module and batt_programs exclude each other: keep one")
+    return ini
+
+
+def _library_options(pick: Callable[..., Any], programs: Optional[str]) -> Dict[str, Any]:
+    """The --batt-programs companions; given without it they are a usage error, not silently unused."""
+    values = {
+        "entries": pick("batt_entry", None, entry_names),
+        "programs_map": pick("batt_programs_map", None),
+        "grid_form": pick("batt_grid_form", None, grid_form),
+        "program_timeout": pick("batt_program_timeout", None, positive_seconds),
+    }
+    if not programs:
+        given = [name for name, value in values.items() if value is not None]
+        if given:
+            option = {"entries": "--batt-entry", "programs_map": "--batt-programs-map", "grid_form": "--batt-grid-form",
+                      "program_timeout": "--batt-program-timeout"}[given[0]]
+            raise ValueError(f"{option} needs --batt-programs PATH (it says how to run a library of programs)")
+        return {}
+    return {
+        "entries": values["entries"] or DEFAULT_ENTRIES,
+        "programs_map": values["programs_map"],
+        "grid_form": values["grid_form"] or DEFAULT_GRID_FORM,
+        "program_timeout": values["program_timeout"],
+    }
 
 
 def for_workers(settings: Settings, task_ids: Sequence[str]) -> Dict[str, Any]:

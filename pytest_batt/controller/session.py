@@ -16,7 +16,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from .. import battmodule, battrun, compare, nodeids, outputs, report, results, resume, verdict, visible
+from .. import battmodule, battrun, compare, nodeids, outputs, programs, report, results, resume, verdict, visible
 from ..items import State
 from ..tasks import write_selection
 
@@ -80,10 +80,11 @@ class Controller:
     def pytest_report_header(self, config: pytest.Config) -> List[str]:
         opts = self.state.settings
         lines = [f"batt: {len(self.state.task_ids)} task(s), {len(self.run.plan)} samples from {opts.data}; "
-                 f"module {opts.module}; timeout {opts.timeout:g}s per call"]
+                 f"module {opts.source}; timeout {opts.timeout:g}s per call"]
         if self.state.shard is not None:
             lines.append(self.state.shard.header_line())
         if self.batt is not None:
+            lines += programs.header_lines(self.batt, str(opts.programs))
             lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
         if self.taken is not None:
             lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
@@ -188,7 +189,7 @@ class Controller:
             self._batt_sha256 = self.batt.sha256() if self.batt else ""
             self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
         head = results.header(
-            batt_module=opts.module, batt_sha256=self._batt_sha256, data_name=opts.data,
+            batt_module=opts.source, batt_sha256=self._batt_sha256, data_name=opts.data,
             data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
         )
         if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
@@ -238,7 +239,8 @@ class Controller:
         if self.results is None:
             return
         terminalreporter.section("batt summary")
-        for line in report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0):
+        lines = report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0)
+        for line in lines + programs.summary_lines(self.results, self.batt):
             terminalreporter.write_line(line)
         if self.state.settings.json_path and not any(e.startswith("--batt-json") for e in self.write_errors):
             terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
