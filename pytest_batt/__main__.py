@@ -20,7 +20,7 @@ import json
 
 from . import compare as compare_mod
 from . import merge as merge_mod
-from . import battmodule, battrun, options, outputs, phase3, report, results, settings, visible
+from . import battmodule, battrun, gates, options, outputs, phase3, report, results, settings, visible
 from . import submission as submission_mod
 from .files import write_atomic
 from .nodeids import task_name
@@ -59,7 +59,7 @@ def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
     p3.add_argument("--json", metavar="PATH", required=True, help="write the results file (JSON, schema 1) to this path")
     cmp = sub.add_parser("compare", help="compare two results files; --fail gates decide the exit code",
                          description="Compare CURRENT against BASELINE. Exit 0 when every --fail gate holds, 1 when "
-                         "one breached, 4 for usage errors. Gates: " + compare_mod.GATE_FORMS + ".")
+                         "one breached, 4 for usage errors. Gates: " + gates.GATE_FORMS + ".")
     cmp.add_argument("baseline", metavar="BASELINE", help="the results file to compare against")
     cmp.add_argument("current", metavar="CURRENT", help="the results file of the run to judge")
     cmp.add_argument("--fail", action="append", metavar="EXPR", default=[], help="fail (exit 1) when this gate breaches; repeatable")
@@ -137,18 +137,18 @@ def cmd_phase3(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     try:
-        gates = [compare_mod.parse_gate(e) for e in args.fail]
+        fails = [gates.parse_gate(e) for e in args.fail]
         baseline = results.read(args.baseline)
         current = results.read(args.current)
         comp = compare_mod.compare(baseline, current, allow_other_data=args.any_data)
-    except (compare_mod.GateError, compare_mod.CompareError, results.ResultsError) as e:
+    except (gates.GateError, compare_mod.CompareError, results.ResultsError) as e:
         raise UsageError(str(e)) from None
     except (KeyError, TypeError, AttributeError) as e:  # schema 1 header, but a malformed body
         raise UsageError(f"a results file is malformed ({type(e).__name__}: {e})") from None
     for line in compare_mod.render(comp):
         _out(line)
-    breached = compare_mod.breaches(gates, comp)
-    for line in report.gate_lines([g.expr for g in gates], breached):
+    breached = gates.breaches(fails, comp)
+    for line in report.gate_lines([g.expr for g in fails], breached):
         _out(line)
     return EXIT_GATE if breached else EXIT_OK
 

@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from . import battmodule, battrun, compare, programs, resume, results, settings as settings_mod, sharding
+from . import battmodule, battrun, compare, gates, programs, resume, results, settings as settings_mod, sharding
 from .items import State
 from .tasks import TaskSet, load_taskset, read_selection, select
 
@@ -42,7 +42,7 @@ def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModul
     if opts.resume_path and not opts.json_path:
         settings_mod.check_writable(opts.resume_path, "--batt-resume")
     for expr in opts.compare_fail:  # ini values have not been through the option's type
-        compare.parse_gate(expr)
+        gates.parse_gate(expr)
     workerinput = getattr(config, "workerinput", {})
     if workerinput.get("batt_tasks") and os.path.exists(workerinput["batt_tasks"]):
         # The controller's selection, already without test outputs: no dataset to read, nothing to select.

@@ -70,11 +70,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _gate_type(value: str) -> str:
     """argparse type: a bad gate expression is a usage error before anything runs."""
-    from . import compare
+    from . import gates
 
     try:
-        compare.parse_gate(value)
-    except compare.GateError as e:
+        gates.parse_gate(value)
+    except gates.GateError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return value
 

@@ -95,7 +95,7 @@ def test_summary_and_comparison_lines_show_ids_and_names_as_data():
     text = "\n".join(lines)
     assert raw_controls(text) == []
     assert "batt/t\\x1b]0;PWNED\\x07\\x1b[2J::demo[0]  solved -> unsolved" in text
-    from pytest_batt.compare import breaches, parse_gate
+    from pytest_batt.gates import breaches, parse_gate
     why = breaches([parse_gate("score"), parse_gate("solved")], compare(before, after))
     assert raw_controls("\n".join(report.gate_lines(["score", "solved"], why))) == []
 

@@ -16,7 +16,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from .. import battmodule, battrun, compare, nodeids, outputs, programs, report, results, resume, verdict, visible
+from .. import battmodule, battrun, compare, gates, nodeids, outputs, programs, report, results, resume, verdict, visible
 from ..items import State
 from ..tasks import write_selection
 
@@ -160,7 +160,7 @@ class Controller:
         if self.state.baseline is not None:
             self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
             self.results["comparison"] = compare.to_json(self.comparison)
-            self.breaches = compare.breaches([compare.parse_gate(e) for e in opts.compare_fail], self.comparison)
+            self.breaches = gates.breaches([gates.parse_gate(e) for e in opts.compare_fail], self.comparison)
             if self.breaches and session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED
         if self.taken is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.results["session"]["complete"]:
