@@ -11,7 +11,8 @@ from .results import STATUSES
 PER_TASK_LIMIT = 40  # past this many tasks, list only the tasks that had problems
 
 
-def _best(o_score: Dict[str, int], n: int = 2) -> str:
+def best_solvers(o_score: Dict[str, int], n: int = 2) -> str:
+    """The ``n`` solvers with the most hits, as ``id (hits)``: the summary's and the HTML report's column."""
     top = sorted(o_score.items(), key=lambda kv: -kv[1])[:n]
     return ", ".join(f"{visible.line(sid)} ({hits})" for sid, hits in top if hits > 0) or "-"
 
@@ -46,7 +47,7 @@ def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
         "-" if hidden else "yes" if task["solved"]["oracle"] else "no",
         f"{slow['kind']}[{slow['index']}] {slow['seconds'] or 0:.2f}s",
         _problems(samples),
-        _best(task["o_score"]),
+        best_solvers(task["o_score"]),
     ]
 
 
