@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from pytest_batt import tasks
+from pytest_batt import taskpick
 from pytest_batt.tasks import BattDataError, load_taskset, parse_task, read_selection, select, write_selection
 
 TASK = {"train": [{"input": [[1, 0]], "output": [[0, 1]]}], "test": [{"input": [[2, 0]], "output": [[0, 2]]}]}
@@ -130,13 +130,13 @@ def test_named_tasks_are_read_alone_and_equal_the_whole_files(name, whole_datase
     """A run that names its tasks reads them out of the dataset's text (a one-task run: 0.2 s less)."""
     whole = whole_dataset(name)
     ids = whole.ids()[::11]
-    for at in range(0, len(ids), tasks.PICK_AT_MOST):
-        chunk = ids[at:at + tasks.PICK_AT_MOST]
+    for at in range(0, len(ids), taskpick.PICK_AT_MOST):
+        chunk = ids[at:at + taskpick.PICK_AT_MOST]
         picked = load_taskset(name, wanted=[",".join(chunk[:3])] + chunk[3:])
         assert picked.raw == {tid: whole.raw[tid] for tid in chunk}  # only those, and the same
     # Otherwise the whole dataset, so that select() words its errors as before.
     assert len(load_taskset(name, wanted=["all"]).raw) == len(whole.raw)
-    assert len(load_taskset(name, wanted=[",".join(whole.ids()[:tasks.PICK_AT_MOST + 1])]).raw) == len(whole.raw)
+    assert len(load_taskset(name, wanted=[",".join(whole.ids()[:taskpick.PICK_AT_MOST + 1])]).raw) == len(whole.raw)
     assert len(load_taskset(name, wanted=["007bbfb8"]).raw) == len(whole.raw)
 
 
@@ -149,12 +149,12 @@ def test_a_task_of_the_other_half_is_not_picked():
 
 def test_picking_needs_each_id_once_as_a_key_holding_a_task():
     t = json.dumps(TASK)
-    assert tasks._pick('{"a": %s, "b": %s}' % (t, t), ["b", "a"], tasks._is_task) == {"b": TASK, "a": TASK}
-    assert tasks._pick('{"a": %s, "x": {"a": %s}}' % (t, t), ["a"], tasks._is_task) is None  # twice
-    assert tasks._pick('{"n": "a", "a": %s}' % t, ["a"], tasks._is_task) is None  # also a value
-    assert tasks._pick('{"a": [1]}', ["a"], tasks._is_task) is None  # not a task
-    assert tasks._pick('["a", 1]', ["a"], tasks._is_task) is None  # not a key
-    assert tasks._pick('{"a": {"train": [1, }', ["a"], tasks._is_task) is None  # not JSON
+    assert taskpick.pick('{"a": %s, "b": %s}' % (t, t), ["b", "a"], taskpick.is_task) == {"b": TASK, "a": TASK}
+    assert taskpick.pick('{"a": %s, "x": {"a": %s}}' % (t, t), ["a"], taskpick.is_task) is None  # twice
+    assert taskpick.pick('{"n": "a", "a": %s}' % t, ["a"], taskpick.is_task) is None  # also a value
+    assert taskpick.pick('{"a": [1]}', ["a"], taskpick.is_task) is None  # not a task
+    assert taskpick.pick('["a", 1]', ["a"], taskpick.is_task) is None  # not a key
+    assert taskpick.pick('{"a": {"train": [1, }', ["a"], taskpick.is_task) is None  # not JSON
 
 
 def test_named_tasks_of_a_directory_are_read_alone(tmp_path):
