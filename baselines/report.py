@@ -72,7 +72,8 @@ def main(paths: List[str]) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for s in sums:
         ratio = s["at_2"] / s["oracle"] if s["oracle"] else 0.0
-        print(f"| {s['data']} | {s['tasks']} | {s['at_2']} | {s['oracle']} | {ratio:.2f} | {s['wall_s'] / 60:.1f} min | {s['item_s'] / 60:.1f} min | {s['workers']} |")
+        print(f"| {s['data']} | {s['tasks']} | {s['at_2']} | {s['oracle']} | {ratio:.2f} | {s['wall_s'] / 60:.1f} min | "
+              f"{s['item_s'] / 60:.1f} min | {s['workers']} |")
     print()
     names = [n for n, _ in FAMILIES] + ["other"]
     print("| primitive family (of the winning program's last step) | " + " | ".join(s["data"] for s in sums) + " |")

@@ -138,7 +138,8 @@ def run_workload(wl: Workload, ctx: Context, repeat: int) -> Dict[str, Any]:
             "wall_runs": [round(m.wall_s, 3) for m in ms],
             "load_before": [m.load1 for m in ms],
             "cpu_s": statistics.median(m.cpu_s for m in pick),
-            "cpu_after_return_s": statistics.median(m.linger.get("cpu_after_return_s", 0.0) for m in pick) if key.startswith("thread") else None,
+            "cpu_after_return_s": (statistics.median(m.linger.get("cpu_after_return_s", 0.0) for m in pick)
+                                   if key.startswith("thread") else None),
             "abandoned_threads": max((m.done.get("abandoned_threads", 0) for m in pick), default=0) if key.startswith("thread") else None,
             "controller_rss_mb": mb(max((m.controller_rss_kb or 0) for m in pick)),
             "worker_rss_mb": mb(max((m.worker_rss_kb or 0) for m in pick)),
@@ -166,7 +167,8 @@ def run_workload(wl: Workload, ctx: Context, repeat: int) -> Dict[str, Any]:
             continue
         same, n, differ = scores_equal(base, res[key])  # type: ignore[arg-type]
         vs = "" if base_key == "phase3" else " vs -n 0"
-        rows[key]["equal"] = ("yes" if same == n else f"no ({n - same}/{n} tasks differ: {', '.join(differ[:4])}{'...' if len(differ) > 4 else ''})") + vs
+        listed = f"{', '.join(differ[:4])}{'...' if len(differ) > 4 else ''}"
+        rows[key]["equal"] = ("yes" if same == n else f"no ({n - same}/{n} tasks differ: {listed})") + vs
     if "phase3" in rows and rows["phase3"]["dnf"]:
         done = [line for line in runs["phase3"][-1].output.splitlines() if line[:8].isalnum() and "samples solved" in line]
         rows["phase3"]["progress"] = f"{len(done)}/{len(wl.tasks)} tasks finished before the budget"

@@ -17,11 +17,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
-from browser import Browser, find_chromium  # noqa: E402
+from browser import Browser, find_chromium
 
-from pytest_batt import grids, outputs, results  # noqa: E402
-from pytest_batt.battrun import BattRun  # noqa: E402
-from pytest_batt.tasks import load_taskset  # noqa: E402
+from pytest_batt import grids, outputs, results
+from pytest_batt.battrun import BattRun
+from pytest_batt.tasks import load_taskset
 
 
 def record(task_id: str, kind: str, index: int, inp: grids.Grid) -> dict:

@@ -296,12 +296,14 @@ def source_hash(root: str) -> str:
 def machine() -> Dict[str, Any]:
     load = os.getloadavg()
     return {"nproc": os.cpu_count(), "python": platform.python_version(), "uname": " ".join(platform.uname()),
-            "loadavg_at_start": [round(x, 2) for x in load], "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+            "loadavg_at_start": [round(x, 2) for x in load],
+            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
 
 def cprofile(args: List[str], ctx: "Context", name: str, top: int = 25) -> str:
     prof = os.path.join(ctx.tmp, f"{name}.prof")
-    subprocess.run([PY, "-m", "cProfile", "-o", prof, *args], cwd=ctx.cwd, env=ctx.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run([PY, "-m", "cProfile", "-o", prof, *args], cwd=ctx.cwd, env=ctx.env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     code = ("import pstats,sys; p=pstats.Stats(sys.argv[1]); p.sort_stats('cumulative').print_stats(int(sys.argv[2])); "
             "p.sort_stats('tottime').print_stats(int(sys.argv[2]))")
     text = subprocess.run([PY, "-c", code, prof, str(top)], capture_output=True, text=True).stdout

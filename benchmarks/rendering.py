@@ -20,7 +20,8 @@ def calls_per_s(row: Dict[str, Any]) -> str:
 
 def print_header(info: Dict[str, Any], argv: List[str], quick: bool) -> None:
     print("# pytest-batt benchmark" + (" (--quick)" if quick else ""))
-    print(f"\nmachine: nproc {info['nproc']}, Python {info['python']}, {info['uname']}; load average at start {info['loadavg_at_start']}; {info['date']}")
+    print(f"\nmachine: nproc {info['nproc']}, Python {info['python']}, {info['uname']}; "
+          f"load average at start {info['loadavg_at_start']}; {info['date']}")
     print(f"command: python benchmarks/run.py {' '.join(argv)}", flush=True)
 
 
@@ -85,7 +86,8 @@ def print_table(w: Dict[str, Any]) -> None:
         cpu_s = fmt(r["cpu_s"], dnf=r["dnf"])
         if r.get("cpu_after_return_s"):
             cpu_s += f" (+{r['cpu_after_return_s']:.2f} after return, {r['abandoned_threads']} threads abandoned)"
-        print(f"| {r['label']} | {speed} | {cpu} | {fmt(r['wall_s'], dnf=r['dnf'])} | {calls_per_s(r)} | {cpu_s} | {r['calls'] if r['calls'] is not None else '-'} | "
+        print(f"| {r['label']} | {speed} | {cpu} | {fmt(r['wall_s'], dnf=r['dnf'])} | {calls_per_s(r)} | {cpu_s} | "
+              f"{r['calls'] if r['calls'] is not None else '-'} | "
               f"{r['equal'] or '-'} | {fmt(r['controller_rss_mb'], '.0f')} | {fmt(r['worker_rss_mb'], '.0f')}"
               f"{' (' + str(r['workers_seen']) + ' procs)' if r['workers_seen'] > 1 else ''} | {r['problems']} |")
     print(flush=True)
@@ -120,9 +122,11 @@ def targets(w: Dict[str, Any]) -> List[Tuple[str, str, str, Optional[bool]]]:
     out.append(("-n 2 speed-up over -n 0", fmt(x, ".2f") + ("x" if x is not None else ""), ">= 1.85x", None if x is None else x >= 1.85))
     x = ratio("thread", "n2")
     if "thread" in r and r["thread"]["dnf"] and "n2" in r and not r["n2"]["dnf"]:
-        out.append(("-n 2 speed-up over the thread design", f">{r['thread']['wall_s'] / r['n2']['wall_s']:.2f}x (thread design DNF)", ">= 1.8x", True))
+        out.append(("-n 2 speed-up over the thread design", f">{r['thread']['wall_s'] / r['n2']['wall_s']:.2f}x (thread design DNF)",
+                    ">= 1.8x", True))
     else:
-        out.append(("-n 2 speed-up over the thread design", fmt(x, ".2f") + ("x" if x is not None else ""), ">= 1.8x", None if x is None else x >= 1.8))
+        out.append(("-n 2 speed-up over the thread design", fmt(x, ".2f") + ("x" if x is not None else ""), ">= 1.8x",
+                    None if x is None else x >= 1.8))
     # The same ratio with the calls taken out: the thread design making pytest-batt's calls.
     for key, label in (("n2", "-n 2"), ("n0", "-n 0")):
         name = f"{label} speed-up over the thread design with pytest-batt's calls"

@@ -96,7 +96,8 @@ def merge_table(res: Dict[str, Any]) -> List[str]:
             for out in ("all.json", "all.json.gz"):
                 target = os.path.join(d, out)
                 t0 = time.perf_counter()
-                proc = subprocess.run([sys.executable, "-c", MERGE, "merge", *paths, "-o", target], check=True, capture_output=True, text=True)
+                proc = subprocess.run([sys.executable, "-c", MERGE, "merge", *paths, "-o", target],
+                                      check=True, capture_output=True, text=True)
                 wall = time.perf_counter() - t0
                 rss = int(proc.stderr.split("maxrss ")[1])
                 merged = results.read(target)
@@ -137,7 +138,8 @@ def write_table(res: Dict[str, Any]) -> List[str]:
         results.write(single, res)
         for how in ("one-shot", "results.write"):
             for out in ("out.json", "out.json.gz"):
-                proc = subprocess.run([sys.executable, "-c", WRITE, single, os.path.join(d, out), how], check=True, capture_output=True, text=True)
+                proc = subprocess.run([sys.executable, "-c", WRITE, single, os.path.join(d, out), how],
+                                      check=True, capture_output=True, text=True)
                 held, peak, secs = proc.stdout.split()
                 rows.append(f"| {how} | `{out}` | {int(held) / 1024:.0f} MB | {int(peak) / 1024:.0f} MB | "
                             f"{(int(peak) - int(held)) / 1024:.0f} MB | {float(secs):.1f} s |")

@@ -107,7 +107,8 @@ def build(args: argparse.Namespace, ctx: Context, chosen: List[str]) -> List[Wor
     budget = args.budget or (300.0 if args.quick else 1200.0)
     workloads: List[Workload] = []
     if "cpu" in only:
-        workloads.append(Workload("cpu", "CPU-bound: the reference batt", cpu_tasks, "pytest_batt.reference", args.timeout, 2.0, budget, chosen))
+        workloads.append(Workload("cpu", "CPU-bound: the reference batt", cpu_tasks, "pytest_batt.reference", args.timeout, 2.0,
+                                  budget, chosen))
     if "heavy" in only:
         workloads.append(Workload("heavy", "Heavy generated batt (8000 steps, ~33k lines)", heavy_tasks,
                                   heavy_module(ctx), args.timeout, 2.0, budget, chosen))
@@ -131,7 +132,8 @@ def build(args: argparse.Namespace, ctx: Context, chosen: List[str]) -> List[Wor
         for name, title, module in (
             ("single-light", "One light task: the reference batt on 007bbfb7", "pytest_batt.reference"),
             ("single-real", "One real-shaped task: a batt generated like the real ones (100 solvers) on 007bbfb7", generated_module(ctx)),
-            ("single-heavy", f"One heavy task: make_heavy_batt.py --steps {args.heavy_steps} on 007bbfb7", heavy_module(ctx, args.heavy_steps)),
+            ("single-heavy", f"One heavy task: make_heavy_batt.py --steps {args.heavy_steps} on 007bbfb7",
+             heavy_module(ctx, args.heavy_steps)),
         ):
             workloads.append(Workload(name, title, one, module, args.timeout, 2.0, sb, ["n0", "default"], single=True,
                                       note="Each contender a fresh process; they take turns going first, round by round."))
@@ -155,7 +157,7 @@ def gil_calibrate(seconds: float) -> Tuple[int, float]:
 def heavy_module(ctx: Context, steps: int = 8000) -> str:
     sys.path.insert(0, str(HERE))
     sys.dont_write_bytecode = True  # no __pycache__ left in benchmarks/
-    import make_heavy_batt  # noqa: E402  (benchmarks/ is not a package)
+    import make_heavy_batt
 
     path = make_heavy_batt.default_path(steps, 1)
     make_heavy_batt.main(["-o", path, "--steps", str(steps)])
@@ -169,7 +171,7 @@ def generated_module(ctx: Context) -> str:
     """The test suite's real-shaped generated batt (100 solvers) with its DSL modules, in the run's temp dir."""
     sys.path.insert(0, str(HERE.parent / "tests"))
     sys.dont_write_bytecode = True
-    import generated_batt  # noqa: E402  (tests/ is not a package)
+    import generated_batt
 
     path = str(generated_batt.write(Path(ctx.tmp) / "generated", solvers=100))
     subprocess.run([PY, "-c", "import sys; from pytest_batt.battmodule import load_batt; load_batt(sys.argv[1])", path],
@@ -186,10 +188,13 @@ def measure_collect(ctx: Context, repeat: int, profile: bool) -> Dict[str, Any]:
     for r in range(repeat):
         m = run_measured(cmd, ctx.cwd, ctx.env, 300)
         ms.append(m)
-        print(f"  [{r + 1}/{repeat}] wall {m.wall_s:.2f} s  cpu {m.cpu_s:.2f} s  rc {m.rc}  peak {fmt(mb(m.controller_rss_kb or 0), '.0f')} MB", flush=True)
-    items = next((line for line in ms[-1].tail.splitlines() if "collected" in line or "tests" in line), ms[-1].tail.splitlines()[-1:] or [""])
+        print(f"  [{r + 1}/{repeat}] wall {m.wall_s:.2f} s  cpu {m.cpu_s:.2f} s  rc {m.rc}  "
+              f"peak {fmt(mb(m.controller_rss_kb or 0), '.0f')} MB", flush=True)
+    tail = ms[-1].tail.splitlines()
+    items = next((line for line in tail if "collected" in line or "tests" in line), tail[-1:] or [""])
     base = run_measured([PY, "-m", "pytest", "-p", "no:cacheprovider", "--version"], ctx.cwd, ctx.env, 60)
-    out: Dict[str, Any] = {"cmd": " ".join(cmd), "wall_s": statistics.median(m.wall_s for m in ms), "cpu_s": statistics.median(m.cpu_s for m in ms),
+    out: Dict[str, Any] = {"cmd": " ".join(cmd), "wall_s": statistics.median(m.wall_s for m in ms),
+           "cpu_s": statistics.median(m.cpu_s for m in ms),
            "wall_runs": [round(m.wall_s, 3) for m in ms], "summary": items if isinstance(items, str) else items[0],
            "pytest_version_wall_s": base.wall_s, "peak_mb": mb(max(m.controller_rss_kb or 0 for m in ms))}
     print(f"\ncollection: median wall {out['wall_s']:.2f} s, CPU {out['cpu_s']:.2f} s (target < 2 s); "

@@ -1,4 +1,7 @@
-"""The command line: ``python -m pytest_batt phase3 | compare | merge | submission | html | score ...``.
+"""The command line: ``pytest-batt phase3 | compare | merge | submission | html | score ...``.
+
+The ``pytest-batt`` console script and ``python -m pytest_batt`` run the same :func:`main`;
+each passes the name it was called by, so usage and error lines show the command typed.
 
 This module owns argument parsing, the printed lines and the exit codes of the commands:
 0 done (compare: every gate holds), 1 a ``--fail`` gate breached, 2 interrupted (phase3
@@ -11,18 +14,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Dict, NoReturn, Optional, Sequence
+from typing import Any, Callable, Dict, NoReturn, Optional, Sequence
 
 import json
 
 from . import compare as compare_mod
 from . import merge as merge_mod
-from . import battmodule, battrun, outputs, phase3, report, results, settings
+from . import battmodule, battrun, gates, options, outputs, phase3, report, results, settings, visible
 from . import submission as submission_mod
 from .files import write_atomic
+from .nodeids import task_name
 from .tasks import BattDataError, load_taskset, select
 
 EXIT_OK, EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE = 0, 1, 2, 4
+PROG = "pytest-batt"  # the console script ([project.scripts] in pyproject.toml)
+MODULE_PROG = "python -m pytest_batt"
 
 
 class UsageError(Exception):
@@ -36,23 +42,24 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m pytest_batt", description="pytest-batt without pytest: the Phase 3 reference scorer, results comparison, "
+def build_parser(prog: str = PROG) -> argparse.ArgumentParser:
+    parser = _Parser(prog=prog, description="pytest-batt without pytest: the Phase 3 reference scorer, results comparison, "
                      "merging shards, their submission and HTML report, and ARC Prize scores.")
     sub = parser.add_subparsers(dest="command", metavar="{phase3,compare,merge,submission,html,score}", parser_class=_Parser)
     sub.required = True
-    h = settings.HELP
+    h = options.HELP
     p3 = sub.add_parser("phase3", help="score tasks with the plain sequential Phase 3 scorer and write a results file",
                         description="Score tasks with the plain, sequential Phase 3 reference scorer (one process, "
                         "the diff call repeated for every candidate, as Phase 3 does) and write a results file.")
     p3.add_argument("--batt", action="append", metavar="ID[,ID...]", required=True, help=h["batt"])
-    p3.add_argument("--batt-data", metavar="NAME_OR_PATH", default=settings.DEFAULT_DATA, help=h["batt_data"])
-    p3.add_argument("--batt-module", metavar="MODULE_OR_PATH", default=battmodule.DEFAULT_MODULE, help=h["batt_module"])
-    p3.add_argument("--batt-timeout", metavar="SECONDS", type=settings.positive_seconds, default=settings.DEFAULT_TIMEOUT, help=h["batt_timeout"])
+    p3.add_argument("--batt-data", metavar="NAME_OR_PATH", default=options.DEFAULT_DATA, help=h["batt_data"])
+    p3.add_argument("--batt-module", metavar="MODULE_OR_PATH", default=options.DEFAULT_MODULE, help=h["batt_module"])
+    p3.add_argument("--batt-timeout", metavar="SECONDS", type=options.positive_seconds, default=options.DEFAULT_TIMEOUT,
+                    help=h["batt_timeout"])
     p3.add_argument("--json", metavar="PATH", required=True, help="write the results file (JSON, schema 1) to this path")
     cmp = sub.add_parser("compare", help="compare two results files; --fail gates decide the exit code",
                          description="Compare CURRENT against BASELINE. Exit 0 when every --fail gate holds, 1 when "
-                         "one breached, 4 for usage errors. Gates: " + compare_mod.GATE_FORMS + ".")
+                         "one breached, 4 for usage errors. Gates: " + gates.GATE_FORMS + ".")
     cmp.add_argument("baseline", metavar="BASELINE", help="the results file to compare against")
     cmp.add_argument("current", metavar="CURRENT", help="the results file of the run to judge")
     cmp.add_argument("--fail", action="append", metavar="EXPR", default=[], help="fail (exit 1) when this gate breaches; repeatable")
@@ -95,15 +102,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _out(line: str = "") -> None:
-    print(line, flush=True)
+    """Every line the commands print: ids and names from data and results files shown as data."""
+    print(visible.text(line), flush=True)
 
 
 def _task_line(tid: str, entry: Dict[str, Any]) -> str:
     samples = entry["samples"]
     solved = sum(s["status"] == "solved" for s in samples)
     extra = "".join(f"  {n} {status}" for status, n in report.problems(samples).items())
-    yn = lambda v: "yes" if v else "no"  # noqa: E731
-    return (f"{tid}  samples solved {solved}/{len(samples)}  pass@2 {yn(entry['solved']['at_2'])}  "
+    yn: Callable[[object], str] = lambda v: "yes" if v else "no"  # noqa: E731
+    return (f"{task_name(tid)}  samples solved {solved}/{len(samples)}  pass@2 {yn(entry['solved']['at_2'])}  "
             f"oracle {yn(entry['solved']['oracle'])}  {entry['seconds']:.2f}s{extra}")
 
 
@@ -132,18 +140,18 @@ def cmd_phase3(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     try:
-        gates = [compare_mod.parse_gate(e) for e in args.fail]
+        fails = [gates.parse_gate(e) for e in args.fail]
         baseline = results.read(args.baseline)
         current = results.read(args.current)
         comp = compare_mod.compare(baseline, current, allow_other_data=args.any_data)
-    except (compare_mod.GateError, compare_mod.CompareError, results.ResultsError) as e:
+    except (gates.GateError, compare_mod.CompareError, results.ResultsError) as e:
         raise UsageError(str(e)) from None
     except (KeyError, TypeError, AttributeError) as e:  # schema 1 header, but a malformed body
         raise UsageError(f"a results file is malformed ({type(e).__name__}: {e})") from None
     for line in compare_mod.render(comp):
         _out(line)
-    breached = compare_mod.breaches(gates, comp)
-    for line in report.gate_lines([g.expr for g in gates], breached):
+    breached = gates.breaches(fails, comp)
+    for line in report.gate_lines([g.expr for g in fails], breached):
         _out(line)
     return EXIT_GATE if breached else EXIT_OK
 
@@ -241,21 +249,24 @@ def cmd_score(args: argparse.Namespace) -> int:
         raise UsageError(str(e)) from None
     if args.per_task:
         for tid, s in result.tasks.items():
-            _out(f"{tid}  {s:g}  ({round(s * result.inputs[tid])}/{result.inputs[tid]} test inputs)")
+            _out(f"{task_name(tid)}  {s:g}  ({round(s * result.inputs[tid])}/{result.inputs[tid]} test inputs)")
     n = len(result.tasks)
     partial = result.partial()
     _out(f"score: {result.total:.4f}  ({sum(result.tasks.values()):g} of {n} tasks; {result.full} fully solved)")
     if partial:
         _out(f"partial credit: {sum(partial.values()):g} from {len(partial)} tasks with several test inputs: "
-             + ", ".join(f"{t} {round(s * result.inputs[t])}/{result.inputs[t]}" for t, s in list(partial.items())[:10])
+             + ", ".join(f"{task_name(t)} {round(s * result.inputs[t])}/{result.inputs[t]}" for t, s in list(partial.items())[:10])
              + (" ..." if len(partial) > 10 else ""))
     return EXIT_OK
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Run one command; returns the exit code instead of raising for anything the user can fix."""
+def main(argv: Optional[Sequence[str]] = None, prog: str = PROG) -> int:
+    """Run one command; returns the exit code instead of raising for anything the user can fix.
+
+    ``prog``: the command's name in usage and error lines (the console script's, by default).
+    """
     try:
-        args = build_parser().parse_args(list(argv) if argv is not None else None)
+        args = build_parser(prog).parse_args(list(argv) if argv is not None else None)
         if args.command == "phase3":
             return cmd_phase3(args)
         if args.command == "merge":
@@ -268,7 +279,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             return cmd_html(args)
         return cmd_compare(args)
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr, flush=True)
+        print(f"error: {visible.line(e)}", file=sys.stderr, flush=True)  # one line, whatever a file holds
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr, flush=True)
@@ -278,4 +289,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(prog=MODULE_PROG))

@@ -2,8 +2,7 @@
 
 Separate from running it because the controller, the offline scorer and the CLI load a batt
 without running a sample, and because loading has its own failure mode (:class:`BattLoadError`,
-a usage error) and its own trap (what a generated batt prints at import). Cheap to import:
-:mod:`pytest_batt.settings` takes :data:`DEFAULT_MODULE` from here.
+a usage error) and its own trap (what a generated batt prints at import).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
-DEFAULT_MODULE = "pytest_batt.reference"
+from .options import DEFAULT_MODULE as DEFAULT_MODULE  # defined with the option texts, which must stay light
 
 
 class BattLoadError(Exception):
@@ -100,7 +99,7 @@ def _exec_new(name: str, spec: Any) -> Any:
     return module
 
 
-def _import_file(path: Path) -> Any:
+def import_file(path: Path) -> Any:
     """Import a batt file with its folder first on ``sys.path``, as ``python path.py`` would.
 
     Generated batts import the DSL modules beside them (``from pile import *``). The module
@@ -162,7 +161,7 @@ def load_batt(spec: str, base_dir: Optional[str] = None) -> BattModule:
                 raise BattLoadError(f"{where}: no such file {path}")
             searched = f"{path.parent} (the batt's folder), then sys.path"
             with captured_output() as output:
-                module = _import_file(path)
+                module = import_file(path)
         else:
             if base_dir and base_dir not in sys.path:
                 sys.path.insert(0, base_dir)  # like `python -m`: the user's project is importable

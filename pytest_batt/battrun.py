@@ -8,10 +8,10 @@ give identical results.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from . import grids, judging, partial, resume, scoring
-from .nodeids import sample_nodeid
+from .nodeids import sample_nodeid, task_nodeid
 from .grids import Grid
 from .results import SampleRecord, new_record, sample_entry
 from .tasks import BattDataError, Sample, Task, TaskSet
@@ -55,12 +55,14 @@ class BattRun:
         self.plan: Dict[str, Tuple[str, str, int]] = {}
         self._demo_nodes: Dict[str, List[str]] = {}
         self._test_nodes: Dict[str, List[str]] = {}
+        # a task's node id -> its raw id: node ids escape task ids (nodeids.py), so never cut one apart
+        self.task_nodes: Dict[str, str] = {task_nodeid(tid): tid for tid in self.task_ids}
         for tid in self.task_ids:
             for kind, index in taskset.sample_keys(tid):
                 nodeid = sample_nodeid(tid, kind, index)
                 self.plan[nodeid] = (tid, kind, index)
                 (self._demo_nodes if kind == "demo" else self._test_nodes).setdefault(tid, []).append(nodeid)
-        self.selected: Optional[set] = None
+        self.selected: Optional[Set[str]] = None
         self.records: Dict[str, SampleRecord] = {}
         self._parsed: Dict[str, Task] = {}
         self.whole: Dict[str, Dict[str, Any]] = {}  # task entries taken as they stand from a resumed file
@@ -102,7 +104,8 @@ class BattRun:
         if record.get("status") == "ok":
             expected = self._expected(tid, kind, index)
             if expected is None and not (kind == "test" and self.taskset.hidden and self._parsed.get(tid) is not None):
-                record = new_record(tid, kind, index, status="error", error="the task's data is invalid", seconds=record.get("seconds", 0.0))
+                record = new_record(tid, kind, index, status="error", error="the task's data is invalid",
+                                    seconds=record.get("seconds", 0.0))
             else:
                 record = judging.judge(record, expected)
         elif record.get("status") == "timeout" and "cands" in record:  # --batt-keep-partial: judged, still a timeout
@@ -184,21 +187,29 @@ class BattRun:
     def finish(self) -> None:
         self.finished = time.perf_counter()
 
-    def _selected(self) -> List[str]:
+    def take_resumed(self, records: Mapping[str, SampleRecord], whole: Mapping[str, Dict[str, Any]], earlier_s: Dict[str, float]) -> None:
+        """What a resumed results file already holds: samples' records, whole tasks, and the time they took."""
+        self.records.update(records)
+        self.whole.update(whole)
+        self.earlier_s = earlier_s
+
+    def selected_nodeids(self) -> List[str]:
+        """The planned samples this run selected (all, until collection says otherwise), in plan order."""
         if self.selected is None:
             return list(self.plan)
         return [n for n in self.plan if n in self.selected or n in self.records]
 
     def complete(self) -> bool:
-        return all(n in self.records for n in self._selected())
+        return all(n in self.records for n in self.selected_nodeids())
 
     def task_results(self) -> Dict[str, Any]:
         """Per task, in the order given: samples, Phase 3 scores, oracle and pass@2, seconds."""
-        expected = self._selected()
+        expected = self.selected_nodeids()
         by_task: Dict[str, List[SampleRecord]] = {tid: [] for tid in self.task_ids}
         for nodeid in expected:
             tid, kind, index = self.plan[nodeid]
-            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing", error="never ran (interrupted, deselected by a crash, or -x)")
+            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing",
+                                                         error="never ran (interrupted, deselected by a crash, or -x)")
             by_task[tid].append(rec)
         n_tests: Dict[str, int] = {}
         for tid, kind, _ in self.plan.values():

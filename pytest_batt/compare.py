@@ -1,10 +1,9 @@
-"""Comparing two results files, and the gates that turn a comparison into pass or fail.
+"""Comparing two results files: what changed between a baseline run and this one.
 
 This module owns the ``compare`` semantics: which differences between a baseline run and a
 current run are regressions, improvements or merely facts (a different batt, machine or
-worker count), and the gate expressions (``solved``, ``pass2``, ``oracle``, ``score``,
-``candidates:10%``, ``time:25%``, ``memory:25%``) checked against a comparison. Pure functions over the
-dicts that :func:`pytest_batt.results.read` returns; no pytest.
+worker count). The gates that turn a comparison into pass or fail are :mod:`pytest_batt.gates`.
+Pure functions over the dicts that :func:`pytest_batt.results.read` returns; no pytest.
 
 Only what both runs measured is compared: tasks only in the current run are *new*, tasks
 only in the baseline are *not run*, and samples the current run did not finish are
@@ -15,11 +14,11 @@ that both runs finished completely, since a partial task's scores are partial su
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .nodeids import sample_nodeid
+from . import visible
+from .nodeids import sample_nodeid, task_name, task_nodeid
 
 FAILING = ("timeout", "error", "crash")
 ABSENT = "missing"
@@ -27,10 +26,6 @@ ABSENT = "missing"
 
 class CompareError(ValueError):
     """The two results cannot be compared meaningfully; the message says why and what to do."""
-
-
-class GateError(ValueError):
-    """A ``--fail`` expression is not one of the valid forms; the message lists them."""
 
 
 @dataclass(frozen=True)
@@ -194,7 +189,7 @@ def _task_change(tid: str, b: Dict[str, Any], a: Dict[str, Any]) -> TaskChange:
             dropped[sid] = (x, y)
         elif y > x:
             raised[sid] = (x, y)
-    cand = lambda t: sum(int(s.get("candidates") or 0) for s in t.get("samples", []))  # noqa: E731
+    cand: Callable[[Dict[str, Any]], int] = lambda t: sum(int(s.get("candidates") or 0) for s in t.get("samples", []))  # noqa: E731
     return TaskChange(
         task=tid,
         oracle=(bool(b["solved"]["oracle"]), bool(a["solved"]["oracle"])),
@@ -223,7 +218,8 @@ def check_data(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_da
     hashed = all(isinstance(btasks[t], dict) and "sha256" in btasks[t] and "sha256" in ctasks[t] for t in common)
     if hashed:
         differ = [t for t in common if btasks[t]["sha256"] != ctasks[t]["sha256"]]
-        why = f"{len(differ)} common task(s) have different content ({', '.join(differ[:5])}{' ...' if len(differ) > 5 else ''})"
+        named = ", ".join(map(task_name, differ[:5])) + (" ..." if len(differ) > 5 else "")
+        why = f"{len(differ)} common task(s) have different content ({named})"
     else:
         differ = [] if bd["data_sha256"] == cd["data_sha256"] else common
         why = "the task data hashes differ"
@@ -245,9 +241,11 @@ def compare(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_data:
     btasks, ctasks = baseline["tasks"], current["tasks"]
     check_data(baseline, current, allow_other_data, comp.flags)
     if bd["batt_sha256"] != cd["batt_sha256"]:
-        comp.flags.append(f"different batt: {bd['batt_module']} {str(bd['batt_sha256'])[:12]} -> {cd['batt_module']} {str(cd['batt_sha256'])[:12]}")
+        comp.flags.append(f"different batt: {bd['batt_module']} {str(bd['batt_sha256'])[:12]} -> "
+                          f"{cd['batt_module']} {str(cd['batt_sha256'])[:12]}")
     if (bd["platform"], bd["cpus"]) != (cd["platform"], cd["cpus"]):
-        comp.flags.append(f"different machine: {bd['platform']} ({bd['cpus']} cpus) -> {cd['platform']} ({cd['cpus']} cpus); time ratio not like for like")
+        comp.flags.append(f"different machine: {bd['platform']} ({bd['cpus']} cpus) -> {cd['platform']} ({cd['cpus']} cpus); "
+                          "time ratio not like for like")
     if bd["workers"] != cd["workers"]:
         comp.flags.append(f"different workers: {bd['workers']} -> {cd['workers']}; time ratio not like for like")
     if bd["timeout_s"] != cd["timeout_s"]:
@@ -278,85 +276,6 @@ def compare(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_data:
     return comp
 
 
-# --- gates ---------------------------------------------------------------------------------
-
-GATE_FORMS = ("solved, pass2, oracle, score, candidates:PCT% (e.g. candidates:10%), time:PCT% (e.g. time:25%), "
-              "memory:PCT% (e.g. memory:25%)")
-_PCT = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)%?$")
-
-
-@dataclass(frozen=True)
-class Gate:
-    """One ``--fail`` condition; :meth:`check` says why it breached, or None when it holds."""
-
-    expr: str
-    kind: str
-    percent: Optional[float] = None
-
-    def check(self, comp: Comparison) -> Optional[str]:
-        if self.kind == "solved":
-            reg = comp.regressed
-            if reg:
-                shown = ", ".join(c.nodeid for c in reg[:3]) + (f" (+{len(reg) - 3} more)" if len(reg) > 3 else "")
-                return f"{len(reg)} sample(s) no longer solved: {shown}"
-            return None
-        if self.kind in ("pass2", "oracle"):
-            attr = "at_2" if self.kind == "pass2" else "oracle"
-            before, after = comp.total(attr)
-            if after < before:
-                lost = [t.task for t in comp.tasks if getattr(t, attr) == (True, False)]
-                return f"{'pass@2' if attr == 'at_2' else 'oracle'} dropped {int(before)} -> {int(after)} (lost: {', '.join(lost[:5])}{' ...' if len(lost) > 5 else ''})"
-            return None
-        if self.kind == "score":
-            drops = [(t.task, sid, b, a) for t in comp.tasks for sid, (b, a) in t.o_dropped.items()]
-            if drops:
-                t, sid, b, a = drops[0]
-                more = f" (+{len(drops) - 1} more)" if len(drops) > 1 else ""
-                return f"{len(drops)} o_score(s) dropped: {t} {sid} {b} -> {a}{more}"
-            return None
-        assert self.percent is not None
-        if self.kind == "candidates":
-            before, after = comp.total("candidates")
-            if before > 0 and (before - after) / before * 100 > self.percent:
-                return f"candidates dropped {(before - after) / before:.1%} ({int(before)} -> {int(after)}), more than {self.percent:g}%"
-            return None
-        if self.kind == "time":
-            ratio = comp.time_ratio
-            if ratio is not None and ratio > 1 + self.percent / 100:
-                caveat = f" ({', '.join(comp.time_caveats)}: not like for like)" if comp.time_caveats else ""
-                return f"time ratio {ratio:.2f}x is above {1 + self.percent / 100:.2f}x (+{self.percent:g}%){caveat}"
-            return None
-        if self.kind == "memory":
-            before, after = comp.peak_memory()
-            if before is not None and after is not None and before[0] > 0 and after[0] > before[0] * (1 + self.percent / 100):
-                return (f"peak memory {after[0]:.0f} MB ({after[1]}) is {after[0] / before[0]:.2f}x the baseline's "
-                        f"{before[0]:.0f} MB ({before[1]}), more than +{self.percent:g}%")
-            return None
-        raise AssertionError(self.kind)
-
-
-def breaches(gates: List[Gate], comp: Comparison) -> List[Tuple[str, str]]:
-    """``(expression, why)`` of each gate that breached, in the order given."""
-    return [(g.expr, why) for g in gates for why in [g.check(comp)] if why is not None]
-
-
-def parse_gate(expr: str) -> Gate:
-    """``solved``, ``pass2``, ``oracle``, ``score``, ``candidates:10%``, ``time:25%`` or ``memory:25%`` (the % is optional)."""
-    text = str(expr).strip().lower()
-    name, sep, arg = text.partition(":")
-    name = {"pass@2": "pass2", "at_2": "pass2"}.get(name, name)
-    if name in ("solved", "pass2", "oracle", "score"):
-        if sep:
-            raise GateError(f"gate {expr!r}: {name} takes no value; valid forms: {GATE_FORMS}")
-        return Gate(str(expr), name)
-    if name in ("candidates", "time", "memory"):
-        m = _PCT.match(arg.strip())
-        if not sep or not m:
-            raise GateError(f"gate {expr!r}: {name} needs a percentage such as {name}:{'10' if name == 'candidates' else '25'}%; valid forms: {GATE_FORMS}")
-        return Gate(str(expr), name, float(m.group(1)))
-    raise GateError(f"gate {expr!r} is not known; valid forms: {GATE_FORMS}")
-
-
 # --- output ----------------------------------------------------------------------------------
 
 def _yn(pair: Tuple[int, int]) -> str:
@@ -370,8 +289,10 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
     """
     b, c = comp.baseline_summary, comp.current_summary
     lines = [
-        f"baseline: {b['created']}  {b['batt_module']} {str(b['batt_sha256'])[:12]}  data {b['data_name']}  {b['tasks']} tasks  workers {b['workers']}",
-        f"current:  {c['created']}  {c['batt_module']} {str(c['batt_sha256'])[:12]}  data {c['data_name']}  {c['tasks']} tasks  workers {c['workers']}",
+        f"baseline: {b['created']}  {b['batt_module']} {str(b['batt_sha256'])[:12]}  data {b['data_name']}  "
+        f"{b['tasks']} tasks  workers {b['workers']}",
+        f"current:  {c['created']}  {c['batt_module']} {str(c['batt_sha256'])[:12]}  data {c['data_name']}  "
+        f"{c['tasks']} tasks  workers {c['workers']}",
     ]
     extra = [f"{len(comp.new)} new", f"{len(comp.not_run)} not run", f"{len(comp.partial)} partial"]
     lines.append(f"tasks: {len(comp.common)} in both ({', '.join(extra)})")
@@ -397,12 +318,14 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
                      + (f"  [{', '.join(comp.time_caveats)}]" if comp.time_caveats else ""))
         peak_b, peak_a = comp.peak_memory()
         if peak_b is not None or peak_a is not None:
-            mb = lambda p: f"{p[0]:.0f} MB ({p[1]})" if p is not None else "not measured"  # noqa: E731
+            def mb(p: Optional[Tuple[float, str]]) -> str:
+                return f"{p[0]:.0f} MB ({p[1]})" if p is not None else "not measured"
             lines.append(f"peak memory: {mb(peak_b)} -> {mb(peak_a)}")
         slow = sorted((t for t in comp.tasks if t.time_ratio is not None), key=lambda t: -(t.time_ratio or 0.0))[:3]
         if len(comp.tasks) > 1 and slow:
-            lines.append("highest time ratios: " + ", ".join(f"{t.task} {t.time_ratio:.2f}x" for t in slow))
-    groups = [("regressed", comp.regressed)] + [(f"newly {s}", comp.by_category("newly_" + s)) for s in FAILING] + [("newly solved", comp.improved)]
+            lines.append("highest time ratios: " + ", ".join(f"{task_name(t.task)} {t.time_ratio:.2f}x" for t in slow))
+    groups = ([("regressed", comp.regressed)] + [(f"newly {s}", comp.by_category("newly_" + s)) for s in FAILING]
+              + [("newly solved", comp.improved)])
     for title, changes in groups:
         if changes:
             lines.append(f"{title}:")
@@ -413,12 +336,12 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
     if tasks_moved:
         lines.append("tasks changed:")
         for t in tasks_moved[:limit]:
-            lines.append(f"  batt/{t.task}  pass@2 {'yes' if t.at_2[0] else 'no'} -> {'yes' if t.at_2[1] else 'no'}, "
+            lines.append(f"  {task_nodeid(t.task)}  pass@2 {'yes' if t.at_2[0] else 'no'} -> {'yes' if t.at_2[1] else 'no'}, "
                          f"oracle {'yes' if t.oracle[0] else 'no'} -> {'yes' if t.oracle[1] else 'no'}")
         if len(tasks_moved) > limit:
             lines.append(f"  ... and {len(tasks_moved) - limit} more")
     lines += [f"note: {f}" for f in comp.flags]
-    return lines
+    return [visible.line(line) for line in lines]  # names and ids from the two files, shown as data
 
 
 def to_json(comp: Comparison) -> Dict[str, Any]:

@@ -148,7 +148,7 @@ def side_by_side(blocks: Sequence[Tuple[str, Sequence[str]]], gap: int = 3,
     (lines of coloured cells carry escape codes that take no room)."""
     widths = [max([measure(title)] + [measure(line) for line in lines]) for title, lines in blocks]
     height = max(len(lines) for _, lines in blocks)
-    pad = lambda s, w: s + " " * max(0, w - measure(s))  # noqa: E731
+    pad: Callable[[str, int], str] = lambda s, w: s + " " * max(0, w - measure(s))  # noqa: E731
     out = ["".join(pad(t, w + gap) for (t, _), w in zip(blocks, widths)).rstrip()]
     for i in range(height):
         parts = [pad(lines[i] if i < len(lines) else "", w + gap) for (_, lines), w in zip(blocks, widths)]

@@ -21,7 +21,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 
 import pytest
 
-from . import battmodule, judging, nodeids, runner
+from . import battmodule, judging, nodeids, programs, runner, visible
 from .isolation import handoff
 from .isolation.guard import BattTimeout, Guard, RealInterrupt
 from .isolation.watchdog import Watchdog, dump_stacks_on_request
@@ -51,9 +51,13 @@ class State:
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
 
+    def skip_samples(self, nodeids: Set[str]) -> None:
+        """The samples a resumed run takes from its file: they are deselected, not run."""
+        self.skip = set(nodeids)
+
     def batt(self) -> battmodule.BattModule:
         if self._batt is None:
-            self._batt = battmodule.load_batt(self.settings.module, self.settings.base_dir)
+            self._batt = programs.load(self.settings)
         return self._batt
 
     def stack_file(self) -> Any:
@@ -133,14 +137,18 @@ class SolveCallFailed(Exception):
 class BattTask(pytest.Collector):
     """One ARC task; validating its data here makes a bad task a collection error for it alone."""
 
+    def __init__(self, *, task_id: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.task_id = task_id  # the raw id; ``name`` is its escaped form (nodeids.task_name), what -k sees
+
     def collect(self) -> Iterator[pytest.Item]:
         state = self.config.stash[STATE]
         try:
-            task = state.taskset.task(self.name)
+            task = state.taskset.task(self.task_id)
         except BattDataError as e:
             # A collection error would stop the whole session; an error per sample costs this task only.
-            for name in [nodeids.sample_name(*key) for key in state.taskset.sample_keys(self.name)] or ["task"]:
-                nodeid = nodeids.item_nodeid(self.name, name)
+            for name in [nodeids.sample_name(*key) for key in state.taskset.sample_keys(self.task_id)] or ["task"]:
+                nodeid = nodeids.item_nodeid(self.task_id, name)
                 yield BadTaskSample.from_parent(self, name=name, nodeid=nodeid, problem=str(e))
             return
         for sample in task.samples:
@@ -152,7 +160,7 @@ class BattTask(pytest.Collector):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, BattDataError):
-            return str(excinfo.value)
+            return visible.text(excinfo.value)
         return super().repr_failure(excinfo)
 
 
@@ -168,10 +176,10 @@ class BadTaskSample(pytest.Item):
         raise BattDataError(self.problem)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
-        return str(excinfo.value)
+        return visible.text(excinfo.value)
 
     def reportinfo(self) -> Any:
-        return self.path, None, self.nodeid[len(nodeids.PREFIX):]
+        return self.path, None, nodeids.shown(self.nodeid)
 
 
 class BattSample(pytest.Item):
@@ -204,6 +212,8 @@ class BattSample(pytest.Item):
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
                                     profile_path=state.profile_path(self.task.id, self.sample.kind, self.sample.index),
                                     keep_partial=state.settings.keep_partial)
+            if isinstance(func, programs.Library):
+                func.annotate(rec)  # the programs that timed out, raised or returned no grid, by id
             limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")
             if state.hard_stop:  # -n 0 has no hard stop
                 gc.collect()  # finalizers of what the batt returned run now, under the hard stop
@@ -246,13 +256,14 @@ class BattSample(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SolveCallFailed):
-            return judging.describe(excinfo.value.args[0])
+            return visible.text(judging.describe(excinfo.value.args[0]))
         if isinstance(excinfo.value, battmodule.BattLoadError):
-            return str(excinfo.value)
+            return visible.text(excinfo.value)
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> Any:
-        return self.path, None, f"{self.task.id}::{self.name}"
+        # The failure header's text: the node id's form of the task id, never the raw one
+        return self.path, None, nodeids.shown(self.nodeid)
 
 
 class CallLimits(Guard):
@@ -315,4 +326,4 @@ class CallLimits(Guard):
 
 
 def make_tasks(parent: pytest.Session, task_ids: List[str]) -> List[BattTask]:
-    return [BattTask.from_parent(parent, name=tid, nodeid=nodeids.task_nodeid(tid)) for tid in task_ids]
+    return [BattTask.from_parent(parent, name=nodeids.task_name(tid), nodeid=nodeids.task_nodeid(tid), task_id=tid) for tid in task_ids]

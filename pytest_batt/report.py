@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
+from . import visible
+from .nodeids import task_name
 from .results import STATUSES
 
 PER_TASK_LIMIT = 40  # past this many tasks, list only the tasks that had problems
 
 
-def _best(o_score: Dict[str, int], n: int = 2) -> str:
+def best_solvers(o_score: Dict[str, int], n: int = 2) -> str:
+    """The ``n`` solvers with the most hits, as ``id (hits)``: the summary's and the HTML report's column."""
     top = sorted(o_score.items(), key=lambda kv: -kv[1])[:n]
-    return ", ".join(f"{sid} ({hits})" for sid, hits in top if hits > 0) or "-"
+    return ", ".join(f"{visible.line(sid)} ({hits})" for sid, hits in top if hits > 0) or "-"
 
 
 def problems(samples: List[Dict[str, Any]]) -> Dict[str, int]:
@@ -31,24 +34,25 @@ def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
     samples = task["samples"]
     demo = [s for s in samples if s["kind"] == "demo"]
     test = [s for s in samples if s["kind"] == "test"]
-    solved = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
+    solved: Callable[[List[Dict[str, Any]]], int] = lambda xs: sum(s["status"] == "solved" for s in xs)  # noqa: E731
     if not samples:
-        return [task_id, "-", "-", "no", "no", "-", "task error", "-"]
+        return [task_name(task_id), "-", "-", "no", "no", "-", "task error", "-"]
     slow = max(samples, key=lambda s: s["seconds"] or 0.0)
     hidden = _hidden(task)
     return [
-        task_id,
+        task_name(task_id),
         f"{solved(demo)}/{len(demo)}",
         f"{solved(test)}/{len(test)}",
         "-" if hidden else "yes" if task["solved"]["at_2"] else "no",
         "-" if hidden else "yes" if task["solved"]["oracle"] else "no",
         f"{slow['kind']}[{slow['index']}] {slow['seconds'] or 0:.2f}s",
         _problems(samples),
-        _best(task["o_score"]),
+        best_solvers(task["o_score"]),
     ]
 
 
 def table(rows: List[List[str]]) -> List[str]:
+    rows = [[visible.line(c) for c in r] for r in rows]  # cells may come from a results file handed back
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
 
@@ -107,7 +111,7 @@ def gate_lines(gates: Sequence[str], breaches: Sequence[Tuple[str, str]]) -> Lis
     """What the gates say (the terminal summary's and ``compare --fail``'s): a blank line and a
     table of the breached ones, else that they hold; nothing without gates."""
     if breaches:
-        return [""] + table([["gate", "breached because"]] + [list(b) for b in breaches])
+        return [""] + table([["gate", "breached because"]] + [[visible.line(c) for c in b] for b in breaches])
     if gates:
         return [f"gates: {len(gates)} hold ({', '.join(gates)})"]
     return []
@@ -121,7 +125,7 @@ def import_lines(seconds: float, output: str, max_lines: int = 5) -> List[str]:
     """The batt's import, once per run: how long it took and what it printed."""
     lines = [f"batt: imported in {seconds:.2f}s" + (", printing:" if output.strip() else "")]
     printed = [line for line in output.splitlines() if line.strip()]
-    lines += [f"  | {clip(line, 200)}" for line in printed[:max_lines]]
+    lines += [f"  | {visible.line(clip(line, 200))}" for line in printed[:max_lines]]
     if len(printed) > max_lines:
         lines.append(f"  | ... ({len(printed) - max_lines} more lines)")
     return lines
@@ -129,7 +133,7 @@ def import_lines(seconds: float, output: str, max_lines: int = 5) -> List[str]:
 
 def memory_lines(tasks: Mapping[str, Any], n: int = 3) -> List[str]:
     """The samples with the largest peak resident memory (``memory_mb``), largest first; none without it."""
-    peaks = [(s["memory_mb"], f"{tid}::{s['kind']}[{s['index']}]") for tid, t in tasks.items() for s in t.get("samples", [])
+    peaks = [(s["memory_mb"], f"{task_name(tid)}::{s['kind']}[{s['index']}]") for tid, t in tasks.items() for s in t.get("samples", [])
              if isinstance(s.get("memory_mb"), (int, float))]
     if not peaks:
         return []

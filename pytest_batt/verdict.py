@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, List, Optional, Tuple
 
+from . import visible
 from .judging import describe
 from .results import SampleRecord
 
@@ -15,7 +16,7 @@ from .results import SampleRecord
 def apply(report: Any, rec: SampleRecord, baseline_status: Optional[str], draw: Optional[Callable[[str], Any]] = None) -> None:
     """``draw``: turns a failure's text into the report's ``longrepr`` (the controller adds the grids)."""
     solved = rec["status"] == "solved"
-    text = "" if solved else describe(rec)
+    text = "" if solved else visible.text(describe(rec))  # the batt's words, never its control characters
     if hasattr(report, "wasxfail"):  # the worker's view of xfail does not count either
         del report.wasxfail
     if rec["status"] == "unscored":
@@ -25,10 +26,10 @@ def apply(report: Any, rec: SampleRecord, baseline_status: Optional[str], draw: 
     elif solved:
         report.outcome, report.longrepr = "passed", None
         if baseline_status is not None and baseline_status != "solved":
-            report.wasxfail = f"unsolved in baseline ({baseline_status})"  # an XPASS, not strict
+            report.wasxfail = f"unsolved in baseline ({visible.line(baseline_status)})"  # an XPASS, not strict
     elif baseline_status is not None and baseline_status != "solved":
         report.outcome, report.longrepr = "skipped", text
-        report.wasxfail = f"unsolved in baseline ({baseline_status})"  # an expected failure
+        report.wasxfail = f"unsolved in baseline ({visible.line(baseline_status)})"  # an expected failure
     else:
         report.outcome = "failed"
         text = f"regressed vs baseline (solved there)\n{text}" if baseline_status == "solved" else text

@@ -1,10 +1,10 @@
 """Saving a baseline, comparing against it, and gating on the comparison, end to end."""
 
 import json
-import sys
 
 import pytest
 
+from pytest_batt.__main__ import main
 from toys import SAME, TOY_BATT, make_project
 
 WORSE_BATT = """
@@ -18,24 +18,50 @@ def project(pytester):
     return make_project(pytester, toybatt=TOY_BATT, worse=WORSE_BATT)
 
 
+ARGS = ["--batt", "all", "--batt-data", "tasks", "-n", "0", "--batt-module"]
+
+
 def run(project, batt, *args):
-    return project.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", batt, "-n", "0", *args)
+    return project.runpytest_subprocess(*ARGS, batt, *args)
 
 
-def test_save_then_compare_unchanged_passes_with_unsolved_as_xfail(project):
-    run(project, "toybatt.py", "--batt-save", "base.json")
-    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-json", "r.json")
+@pytest.fixture(scope="module")
+def saved_baselines():
+    """Each batt's baseline as the first test to need it saved it ({batt: file bytes}): every project here
+    has the same tasks and batts, so one saving run per batt serves the whole module."""
+    return {}
+
+
+@pytest.fixture
+def save(project, saved_baselines):
+    """``save(batt, name)``: the baseline of a complete ``--batt-save`` run of ``batt``, as ``name`` in this project."""
+
+    def save(batt, name="base.json"):
+        if batt not in saved_baselines:
+            result = run(project, batt, "--batt-save", name)
+            assert f"baseline saved to {project.path / name}" in result.stdout.str()
+            saved_baselines[batt] = (project.path / name).read_bytes()
+        else:
+            (project.path / name).write_bytes(saved_baselines[batt])
+
+    return save
+
+
+def test_save_then_compare_unchanged_passes_with_unsolved_as_xfail(project, save):
+    save("toybatt.py")
+    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-json", "r.json",
+                 "-rx")
     result.assert_outcomes(passed=6, xfailed=2)
     assert result.ret == 0
     assert "samples: 8 compared, 0 newly solved, 0 regressed" in result.stdout.str()
     assert "gates: 1 hold (solved)" in result.stdout.str()
+    assert "unsolved in baseline (unsolved)" in result.stdout.str()
     data = json.loads((project.path / "r.json").read_text())
     assert data["comparison"]["samples"]["compared"] == 8 and data["comparison"]["samples"]["changes"] == []
-    assert "unsolved in baseline (unsolved)" in run(project, "toybatt.py", "--batt-compare", "base.json", "-rx").stdout.str()
 
 
-def test_regression_fails_the_sample_and_every_gate(project):
-    run(project, "toybatt.py", "--batt-save", "base.json")
+def test_regression_fails_the_sample_and_every_gate(project, save):
+    save("toybatt.py")
     gates = ["solved", "pass2", "oracle", "score", "candidates:10%"]
     args = [a for g in gates for a in ("--batt-compare-fail", g)]
     result = run(project, "worse.py", "--batt-compare", "base.json", *args)
@@ -48,8 +74,8 @@ def test_regression_fails_the_sample_and_every_gate(project):
     assert "different batt:" in out  # another batt is reported, not refused
 
 
-def test_gates_alone_fail_the_exit_status(project):
-    run(project, "toybatt.py", "--batt-save", "base.json", "--batt-json", "slow.json")
+def test_gates_alone_fail_the_exit_status(project, save):
+    save("toybatt.py")
     base = json.loads((project.path / "base.json").read_text())
     for task in base["tasks"].values():
         task["seconds"] = 1e-5
@@ -60,35 +86,37 @@ def test_gates_alone_fail_the_exit_status(project):
     assert "time:25%  time ratio" in result.stdout.str()
 
 
-def test_improvement_is_an_xpass_not_a_failure(project):
-    run(project, "worse.py", "--batt-save", "base.json")
+def test_improvement_is_an_xpass_not_a_failure(project, save):
+    save("worse.py")
     result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved")
     result.assert_outcomes(passed=3, xpassed=3, xfailed=2)
     assert result.ret == 0
     assert "3 newly solved" in result.stdout.str()
 
 
-def test_partial_run_reports_no_false_regressions(project):
-    run(project, "toybatt.py", "--batt-save", "base.json")
-    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-compare-fail", "pass2", "-k", "flip0001")
+def test_partial_run_reports_no_false_regressions(project, save):
+    save("toybatt.py")
+    result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-compare-fail", "pass2",
+                 "-k", "flip0001")
     assert result.ret == 0
     assert "0 regressed" in result.stdout.str()
 
 
-def test_incomplete_run_does_not_replace_a_saved_baseline(project):
-    run(project, "toybatt.py", "--batt-save", "base.json")
+def test_incomplete_run_does_not_replace_a_saved_baseline(project, save):
+    save("toybatt.py")
     before = (project.path / "base.json").read_text()
     result = run(project, "toybatt.py", "--batt-save", "base.json", "-x")
     assert "not replaced: this run is incomplete" in result.stdout.str()
     assert (project.path / "base.json").read_text() == before
 
 
-def test_baseline_of_other_task_content_is_refused_unless_allowed(project):
-    run(project, "toybatt.py", "--batt-save", "base.json")
+def test_baseline_of_other_task_content_is_refused_unless_allowed(project, save):
+    save("toybatt.py")
     (project.path / "tasks" / "same0002.json").write_text(json.dumps({**SAME, "test": [{"input": [[5]], "output": [[5]]}]}))
-    result = run(project, "toybatt.py", "--batt-compare", "base.json")
+    result = project.runpytest(*ARGS, "toybatt.py", "--batt-compare", "base.json")  # a usage error: in this process
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: baseline ran on data 'tasks', current on 'tasks': 1 common task(s) have different content (same0002)*--batt-compare-any*"])
+    result.stderr.fnmatch_lines(["ERROR: baseline ran on data 'tasks', current on 'tasks': "
+                                 "1 common task(s) have different content (same0002)*--batt-compare-any*"])
     result = run(project, "toybatt.py", "--batt-compare", "base.json", "--batt-compare-any")
     assert "different task data" in result.stdout.str()
 
@@ -105,19 +133,19 @@ def test_baseline_of_other_task_content_is_refused_unless_allowed(project):
     ],
 )
 def test_bad_baselines_and_gates_are_usage_errors(project, setup, args, message):
+    """In this process: a usage error stops pytest before any batt call (tests/test_plugin.py has one in a process of its own)."""
     if setup is not None:
         (project.path / "bad.json").write_text(setup)
-    result = run(project, "toybatt.py", *args)
+    result = project.runpytest(*ARGS, "toybatt.py", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()
 
 
-def test_compare_command_agrees_with_the_plugin_gate(project):
-    run(project, "toybatt.py", "--batt-json", "a.json")
-    run(project, "worse.py", "--batt-json", "b.json")
-    ok = project.run(sys.executable, "-m", "pytest_batt", "compare", "a.json", "a.json", "--fail", "solved")
-    assert ok.ret == 0
-    bad = project.run(sys.executable, "-m", "pytest_batt", "compare", "a.json", "b.json", "--fail", "solved")
-    assert bad.ret == 1
-    assert "solved  3 sample(s) no longer solved" in bad.stdout.str()
+def test_compare_command_agrees_with_the_plugin_gate(project, save, capsys):
+    save("toybatt.py", "a.json")  # a baseline is a results file
+    save("worse.py", "b.json")
+    capsys.readouterr()
+    assert main(["compare", str(project.path / "a.json"), str(project.path / "a.json"), "--fail", "solved"]) == 0
+    assert main(["compare", str(project.path / "a.json"), str(project.path / "b.json"), "--fail", "solved"]) == 1
+    assert "solved  3 sample(s) no longer solved" in capsys.readouterr().out

@@ -1,8 +1,10 @@
-"""``python -m pytest_batt``: phase3 writes a readable results file; compare's exit codes 0, 1 and 4."""
+"""``pytest-batt`` (and ``python -m pytest_batt``): phase3 writes a readable results file; compare's exit codes 0, 1 and 4."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -58,6 +60,7 @@ def one_error_line(err: str) -> str:
     return lines[0]
 
 
+@pytest.mark.e2e
 def test_phase3_writes_a_results_file(workdir: Path) -> None:
     rc, out, err = cli(workdir, "phase3", "--batt", "bbb,aaa", "--batt-data", "tasks", "--batt-module",
                        "good_batt.py", "--batt-timeout", "2", "--json", "r.json")
@@ -142,9 +145,11 @@ def test_compare_usage_errors_exit_4(workdir: Path, capsys: pytest.CaptureFixtur
         captured = capsys.readouterr()
         assert message in one_error_line(captured.err), (argv, captured.err)
     assert main(["compare", "a.json", "other.json", "--any-data"]) == 0
-    assert "note: different task data (tasks vs kaggle2025: 2 common task(s) have different content (aaa, bbb)), compared anyway" in capsys.readouterr().out
+    note = "note: different task data (tasks vs kaggle2025: 2 common task(s) have different content (aaa, bbb)), compared anyway"
+    assert note in capsys.readouterr().out
 
 
+@pytest.mark.e2e
 def test_compare_as_a_process(workdir: Path) -> None:
     assert phase3("good_batt.py", "a.json") == 0
     rc, out, err = cli(workdir, "compare", "a.json", "a.json", "--fail", "solved")
@@ -153,3 +158,33 @@ def test_compare_as_a_process(workdir: Path) -> None:
     assert rc == 4 and "argument --fail: expected one argument" in one_error_line(err)
     rc, out, err = cli(workdir, "--help")
     assert rc == 0 and "phase3" in out and "compare" in out
+    assert out.startswith("usage: python -m pytest_batt ")  # the name it was called by, not __main__.py
+
+
+def installed_script() -> str:
+    """The ``pytest-batt`` console script of this interpreter's environment (``pip install -e .`` puts it there)."""
+    here = Path(sys.executable).parent / ("pytest-batt.exe" if os.name == "nt" else "pytest-batt")
+    found = str(here) if here.exists() else shutil.which("pytest-batt")
+    assert found, f"no pytest-batt script next to {sys.executable} or on PATH: install the project (pip install -e .)"
+    return found
+
+
+@pytest.mark.e2e
+def test_the_installed_command(workdir: Path) -> None:
+    """The console script runs the same commands under its own name, in usage and error lines."""
+    script = installed_script()
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([script, *args], cwd=workdir, capture_output=True, text=True, timeout=60)
+
+    shown = run("--help")
+    assert shown.returncode == 0 and shown.stdout.startswith("usage: pytest-batt "), shown.stderr
+    assert "{phase3,compare,merge,submission,html,score}" in shown.stdout
+    done = run("phase3", "--batt", "all", "--batt-data", "tasks", "--batt-module", "good_batt.py", "--json", "r.json")
+    assert done.returncode == 0 and done.stdout.splitlines()[-1] == "results written to r.json", done.stderr
+    assert sorted(results.read(str(workdir / "r.json"))["tasks"]) == ["aaa", "bbb"]
+    compared = run("compare", "r.json", "r.json", "--fail", "solved")
+    assert compared.returncode == 0 and "gates: 1 hold (solved)" in compared.stdout
+    refused = run("compare", "r.json", "--fail")
+    assert refused.returncode == 4
+    assert one_error_line(refused.stderr) == "error: pytest-batt compare: argument --fail: expected one argument"

@@ -8,7 +8,8 @@ from typing import Any, Dict, List, Optional
 
 import pytest
 
-from pytest_batt.compare import CompareError, Comparison, GateError, compare, parse_gate, render, to_json
+from pytest_batt.compare import CompareError, Comparison, compare, render, to_json
+from pytest_batt.gates import GateError, parse_gate
 
 
 def task(demo: List[str], test: List[str], *, o: Optional[Dict[str, int]] = None, at_2: Optional[bool] = None,
@@ -220,7 +221,8 @@ def test_parse_gate(expr: str, kind: str, percent: Optional[float]) -> None:
     assert (gate.kind, gate.percent, gate.expr) == (kind, percent, expr)
 
 
-@pytest.mark.parametrize("expr", ["", "speed", "candidates", "candidates:", "candidates:ten", "time:-5%", "time:25%%", "solved:1", "score:3"])
+@pytest.mark.parametrize("expr", ["", "speed", "candidates", "candidates:", "candidates:ten", "time:-5%", "time:25%%", "solved:1",
+                                  "score:3"])
 def test_bad_gate_lists_valid_forms(expr: str) -> None:
     with pytest.raises(GateError) as info:
         parse_gate(expr)
@@ -242,13 +244,13 @@ def test_render_caps_long_lists_and_counts_other_changes() -> None:
 
 def test_gate_lines_and_totals_are_one_text_for_the_cli_and_the_terminal_summary():
     """report.gate_lines / totals_line print what `compare --fail` and the plugin's summary print alike."""
-    from pytest_batt import compare as compare_mod, report
+    from pytest_batt import gates as gates_mod, report
 
     before = run({"a": task([S, S], [S]), "b": task([S], [U])})
     after = run({"a": task([U, S], ["timeout"]), "b": task([S], [U])})
     comp = compare(before, after)
     gates = [parse_gate(e) for e in ("solved", "pass2", "time:10000%")]
-    breached = compare_mod.breaches(gates, comp)
+    breached = gates_mod.breaches(gates, comp)
     assert [expr for expr, _ in breached] == ["solved", "pass2"]
     assert report.gate_lines([g.expr for g in gates], breached) == [
         "",

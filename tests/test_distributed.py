@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from pytest_batt import results
+from pytest_batt.__main__ import main
 from toys import TOY_BATT, make_project
 
 # none0003's second test sample is slow: with the ini's 1 s timeout it times out everywhere.
@@ -44,8 +45,29 @@ def comparable(res):
             "timeout": res["config"]["timeout_s"], "complete": res["session"]["complete"]}
 
 
-def cli(project, *args):
-    return project.run(sys.executable, "-m", "pytest_batt", *args)
+@pytest.fixture(scope="module")
+def single_files():
+    """The single -n 0 run's results file, made by the first test to need it ({name: bytes}): every
+    project here has the same tasks, batt and ini, so one run serves the module."""
+    return {}
+
+
+@pytest.fixture
+def single(project, single_files):
+    """single.json: the results of one -n 0 run over all tasks, in this project."""
+    if not single_files:
+        run = project.runpytest_subprocess(*ARGS, "-n", "0", "--batt-json", "single.json")
+        run.assert_outcomes(passed=5, failed=3)
+        single_files["single.json"] = (project.path / "single.json").read_bytes()
+    else:
+        (project.path / "single.json").write_bytes(single_files["single.json"])
+
+
+def cli(capsys, *args):
+    """``python -m pytest_batt`` in this process: its exit code and stdout lines."""
+    capsys.readouterr()
+    code = main(list(args))
+    return code, capsys.readouterr().out.splitlines()
 
 
 @pytest.fixture
@@ -66,7 +88,8 @@ def elsewhere(project, tmp_path_factory, monkeypatch):
     python = venv / "bin" / "python"
     hidden = tmp_path_factory.mktemp("controller-tmp")
     monkeypatch.setenv("TMPDIR", str(hidden))  # the controller's scratch folder goes there
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {hidden}"], capture_output=True) if shutil.which("unshare") else None
+    unshare = ["unshare", "-m", "sh", "-c", f"mount -t tmpfs none {hidden}"]
+    probe = subprocess.run(unshare, capture_output=True) if shutil.which("unshare") else None
     if probe is None or probe.returncode != 0:
         return other, python, False
     wrapper = venv / "bin" / "python-elsewhere"
@@ -75,25 +98,23 @@ def elsewhere(project, tmp_path_factory, monkeypatch):
     return other, wrapper, True
 
 
-def test_ci_recipe_shards_merge_compare_gate(project, elsewhere):
+def test_ci_recipe_shards_merge_compare_gate(project, single, elsewhere, capsys):
     """docs/ci.md's job matrix, locally: shard 2 runs its workers in another interpreter and directory."""
     other, python, hidden = elsewhere
     tx = f"2*popen//python={python}//chdir={other}"
-    single = project.runpytest_subprocess(*ARGS, "-n", "0", "--batt-json", "single.json")
-    single.assert_outcomes(passed=5, failed=3)
     for k, mode in (("1", ["-n", "2"]), ("2", ["--tx", tx])):
         shard = project.runpytest_subprocess(*ARGS, *mode, "--batt-shard", f"{k}/2", "--batt-durations=single.json",
                                              f"--batt-json=shard{k}.json", "--batt-compare=single.json")
         shard.stdout.fnmatch_lines([f"batt: shard {k}/2: * of 3 task(s), expected share *% (split by seconds from single.json)"])
         assert shard.ret == 0, shard.stdout.str()  # the unsolved samples are xfail: the baseline says so
-    merged = cli(project, "merge", "shard2.json", "shard1.json", "-o", "merged.json.gz")
-    assert merged.ret == 0 and merged.outlines[0].startswith("merged 2 of 2 shard(s): 3 task(s), 8 samples, complete"), merged.outlines
+    code, lines = cli(capsys, "merge", "shard2.json", "shard1.json", "-o", "merged.json.gz")
+    assert code == 0 and lines[0].startswith("merged 2 of 2 shard(s): 3 task(s), 8 samples, complete"), lines
     one, both = (results.read(str(project.path / f)) for f in ("single.json", "merged.json.gz"))
     # including the timeout sample: the controller's ini (batt_timeout = 1) reached the workers elsewhere
     assert comparable(both) == comparable(one)
     assert [s["status"] for s in both["tasks"]["none0003"]["samples"]] == ["unsolved", "unsolved", "timeout"]
-    gate = cli(project, "compare", "single.json", "merged.json.gz", "--fail", "solved", "--fail", "pass2")
-    assert gate.ret == 0 and "gates: 2 hold (solved, pass2)" in gate.stdout.str()
+    code, lines = cli(capsys, "compare", "single.json", "merged.json.gz", "--fail", "solved", "--fail", "pass2")
+    assert code == 0 and "gates: 2 hold (solved, pass2)" in lines
 
     if hidden:  # the worker read tasks/ in its own directory: without it, it cannot start
         shutil.rmtree(other / "tasks")
@@ -108,7 +129,7 @@ def test_ci_recipe_shards_merge_compare_gate(project, elsewhere):
     assert re.match(r"ERROR: worker gw[01] ", line), missing.errlines
     assert line[len("ERROR: worker gw0 "):].startswith(f"(popen//python={python}//chdir={other}): in {other}: {problem}"), line
     assert "node down" not in missing.stdout.str()  # no remote traceback before the line
-    apart = project.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module=toy.py", "--tx", tx)
+    apart = project.runpytest("--batt", "all", "--batt-data", "tasks", "--batt-module=toy.py", "--tx", tx)  # in this process
     assert apart.ret == 4 and errors(apart)[0].startswith("ERROR: --batt-data tasks: with --tx 2*popen//python=")
 
 
@@ -119,19 +140,21 @@ def errors(result):
 def test_a_worker_refuses_other_task_content_and_gets_the_controllers_settings(tmp_path):
     from types import SimpleNamespace
 
-    from pytest_batt import plugin, settings  # noqa: I001
+    from pytest_batt import assembly, settings
     from pytest_batt.tasks import TaskSet
 
     opts = settings.Settings(tasks=["a"], data="tasks", module="m", timeout=1.0, grace=1.0, json_path=None, base_dir="/there")
     state = SimpleNamespace(taskset=TaskSet("tasks", {"a": {"train": [], "test": []}}), task_ids=["a"], settings=opts)
     workerinput = {"batt_data_sha256": state.taskset.content_hash(["a"])}
-    plugin._check_worker(workerinput, state)
+    assembly.check_worker(workerinput, state)
     workerinput["batt_data_sha256"] = "0" * 64
     with pytest.raises(ValueError, match="^--batt-data 'tasks' has other content for the selected tasks here than on the controller$"):
-        plugin._check_worker(workerinput, state)
-    sent = settings.for_workers(settings.Settings(**{**opts.__dict__, "compare_path": "/b.json", "compare_fail": ("solved",), "shard": (1, 2)}), ["a", "b"])
+        assembly.check_worker(workerinput, state)
+    full = settings.Settings(**{**opts.__dict__, "compare_path": "/b.json", "compare_fail": ("solved",), "shard": (1, 2)})
+    sent = settings.for_workers(full, ["a", "b"])
     back = settings.from_controller(sent, "/here")
-    assert (back.tasks, back.base_dir, back.compare_path, back.compare_fail, back.shard, back.timeout) == (["a,b"], "/here", None, (), None, 1.0)
+    assert (back.tasks, back.base_dir, back.compare_path, back.compare_fail, back.shard, back.timeout) == \
+        (["a,b"], "/here", None, (), None, 1.0)
 
 
 def test_what_the_controller_says_about_workers_elsewhere():
@@ -151,7 +174,8 @@ def test_what_the_controller_says_about_workers_elsewhere():
 def test_remote_gateways_and_detached_path_values(tmp_path):
     from pytest_batt import settings
 
-    assert settings.remote_tx(["popen", "2*popen", "popen//python=x", "2*popen//chdir=d", "ssh=h//python=p"]) == ["2*popen//chdir=d", "ssh=h//python=p"]
+    specs = ["popen", "2*popen", "popen//python=x", "2*popen//chdir=d", "ssh=h//python=p"]
+    assert settings.remote_tx(specs) == ["2*popen//chdir=d", "ssh=h//python=p"]
     (tmp_path / "tasks").mkdir()
     args = ["--batt", "all", "--batt-data", "tasks", "--batt-module=b.py", "--batt-json", "new.json", "tasks"]
     assert settings.detached_values(args, lambda p: (tmp_path / p).exists()) == [("--batt-data", "tasks")]
@@ -172,12 +196,10 @@ def test_the_workflow_runs_the_gate_commands_ci_run_runs():
     assert 'compare "$BASELINE" "$OUT/all.json.gz" --fail solved' in gate
 
 
-def test_an_earlier_runs_seconds_plan_the_workers_without_shards(project):
+def test_an_earlier_runs_seconds_plan_the_workers_without_shards(project, single):
     """--batt-durations alone (no --batt-shard): the scheduler plans with the earlier run's seconds;
     the results are the same as without."""
-    first = project.runpytest_subprocess(*ARGS, "-n", "0", "--batt-json", "first.json")
-    first.assert_outcomes(passed=5, failed=3)
-    planned = project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-durations=first.json", "--batt-json", "planned.json")
+    planned = project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-durations=single.json", "--batt-json", "planned.json")
     planned.assert_outcomes(passed=5, failed=3)
-    one, two = (results.read(str(project.path / f)) for f in ("first.json", "planned.json"))
+    one, two = (results.read(str(project.path / f)) for f in ("single.json", "planned.json"))
     assert comparable(two) == comparable(one)

@@ -8,9 +8,10 @@ import json
 import os
 import stat
 import subprocess
-import sys
 
 import pytest
+
+from pytest_batt.__main__ import main
 
 HOSTILE = r'''
 import faulthandler, gc, multiprocessing, os, shutil, signal, subprocess, sys, tempfile, time
@@ -208,22 +209,26 @@ def test_process_pools_used_properly_keep_working(project, mode):
     assert leftovers() == []
 
 
-def test_deep_json_and_huge_timeouts_are_usage_errors(pytester):
+def test_deep_json_and_huge_timeouts_are_usage_errors(pytester, capsys):
+    """In this process: a usage error stops pytest before any batt call (tests/test_plugin.py has one in a process of its own)."""
     deep = "[" * 100_000 + "]" * 100_000
     (pytester.path / "deep.json").write_text(deep)
     (pytester.path / "tasks").mkdir()
-    (pytester.path / "tasks" / "t.json").write_text(json.dumps({"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[1]], "output": [[1]]}]}))
+    one = {"input": [[1]], "output": [[1]]}
+    (pytester.path / "tasks" / "t.json").write_text(json.dumps({"train": [one], "test": [one]}))
     for args, words in [
         (["--batt-data", "deep.json"], "deep.json: JSON nested too deeply"),
         (["--batt-data", "tasks", "--batt-compare", "deep.json"], "deep.json: JSON nested too deeply"),
         (["--batt-data", "tasks", "--batt-timeout", "1e10"], "--batt-timeout: '1e10' must be a positive number of seconds, at most"),
     ]:
-        result = pytester.runpytest_subprocess("--batt", "t", *args)
+        result = pytester.runpytest("--batt", "t", *args)
         assert result.ret == pytest.ExitCode.USAGE_ERROR, (args, result.stderr.str())
         err = result.stderr.str()
         assert words in err and "Traceback" not in err and "INTERNALERROR" not in result.stdout.str()
-    res = pytester.run(sys.executable, "-m", "pytest_batt", "compare", "deep.json", "deep.json")
-    assert res.ret == 4 and "nested too deeply" in res.stderr.str()
+    capsys.readouterr()
+    assert main(["compare", "deep.json", "deep.json"]) == 4
+    err = capsys.readouterr().err
+    assert "nested too deeply" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("target", ["fifo", "device"])
@@ -234,7 +239,7 @@ def test_results_paths_that_are_not_files_are_refused_up_front(pytester, target)
     else:
         path = "/dev/full"
     before = os.stat(path)
-    result = pytester.runpytest_subprocess("--batt", "007bbfb7", "--batt-json", path)
+    result = pytester.runpytest("--batt", "007bbfb7", "--batt-json", path)  # a usage error: in this process
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "not a regular file (a device, FIFO or socket)" in result.stderr.str()
     assert stat.S_IFMT(os.stat(path).st_mode) == stat.S_IFMT(before.st_mode)

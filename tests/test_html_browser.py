@@ -89,6 +89,38 @@ def test_the_report_of_a_results_file_shows_the_same_grids_in_a_real_browser(pyt
         browser.close()
 
 
+HOSTILE_BATT = r'''
+def batt(task_id, S, I, C, log_path):
+    if task_id == "none0003":
+        raise ValueError("a message with <!-- and then <script> and </script> \x1b]0;PWNED\x07 in it")
+    return [(1, 0, "evil <!--<script>\x1b[2J", I)], []
+'''
+
+
+def test_a_message_that_opens_a_comment_and_a_script_leaves_the_page_working(pytester, chromium):
+    """``<!--`` then ``<script`` inside the embedded data would put the HTML parser in its
+    "double-escaped" state, where the page's own script never runs: the data holds neither."""
+    make_project(pytester, hostile=HOSTILE_BATT)
+    pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "hostile.py", "-n", "0",
+                                  "--batt-html", "report.html")
+    browser = Browser(chromium)
+    try:
+        browser.open((pytester.path / "report.html").as_uri())
+        assert browser.eval("document.querySelectorAll('#tasks tbody').length") == 3
+        browser.click('tbody[data-id="none0003"] tr.row')  # the page's script draws the row: it ran
+        texts = browser.eval("Array.from(document.querySelectorAll('tbody[data-id=\"none0003\"] pre')).map(p => p.textContent)")
+        assert texts and texts[0].startswith(
+            "solve call raised ValueError: a message with <!-- and then <script> and </script> \\x1b]0;PWNED\\x07 in it")
+        browser.click('tbody[data-id="same0002"] tr.row')
+        caption = "tbody[data-id=\"same0002\"] [data-sample=\"test[0]\"] figure:nth-of-type(3) figcaption"
+        assert browser.eval(f"document.querySelector('{caption}').textContent") == \
+            "attempt 1: evil <!--<script>\\x1b[2J 1x2, equal"
+        browser.click("#hide-solved")
+        assert browser.eval("document.getElementById('shown').textContent") == "2 of 3 tasks shown"
+    finally:
+        browser.close()
+
+
 def test_a_profiled_run_shows_each_samples_peak_memory_and_top_functions_in_a_real_browser(pytester, chromium):
     make_project(pytester, toybatt=TOY_BATT)
     result = pytester.runpytest_subprocess("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", "toybatt.py",

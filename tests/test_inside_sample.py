@@ -10,7 +10,7 @@ import pytest
 
 from toys import TASKS, TOY_BATT, make_project
 
-from pytest_batt import battrun, compare, partial, profiling, report, results, runner, settings
+from pytest_batt import battrun, compare, gates, options, partial, profiling, report, results, runner
 from pytest_batt.isolation import memory, peak_memory
 from pytest_batt.isolation.guard import BattTimeout, Guard
 from pytest_batt.tasks import TaskSet
@@ -96,15 +96,16 @@ def test_the_default_memory_limit_is_a_share_of_physical_memory_per_worker():
     assert memory.default_limit(4, 24000) == 4800
     assert memory.default_limit(64, 24000) == memory.DEFAULT_FLOOR_MB
     assert memory.default_limit(2, None) is None
-    assert settings.megabytes_or_off("0") == 0
+    assert options.megabytes_or_off("0") == 0
     with pytest.raises(Exception, match="0 .off. or"):
-        settings.megabytes_or_off("10")
+        options.megabytes_or_off("10")
 
 
 def test_the_summary_names_the_largest_samples():
     tasks = {"a": {"samples": [{"kind": "demo", "index": 0, "memory_mb": 80.0}, {"kind": "test", "index": 0, "memory_mb": 412.5}]},
              "b": {"samples": [{"kind": "demo", "index": 0, "memory_mb": None}]}}
-    assert report.memory_lines(tasks) == ["memory: largest peaks a::test[0] 412 MB, a::demo[0] 80 MB (resident, per sample's process; 2 sample(s) measured)"]
+    assert report.memory_lines(tasks) == [
+        "memory: largest peaks a::test[0] 412 MB, a::demo[0] 80 MB (resident, per sample's process; 2 sample(s) measured)"]
     assert report.memory_lines({"b": tasks["b"]}) == []
 
 
@@ -116,15 +117,15 @@ def _results(peaks):
 
 
 def test_the_memory_gate_breaches_when_the_peak_grows_by_more_than_its_share():
-    gate = compare.parse_gate("memory:25%")
+    gate = gates.parse_gate("memory:25%")
     base = _results([100.0, 200.0])
-    assert compare.breaches([gate], compare.compare(base, _results([100.0, 249.0]))) == []
-    breached = compare.breaches([gate], compare.compare(base, _results([300.0, 120.0])))
+    assert gates.breaches([gate], compare.compare(base, _results([100.0, 249.0]))) == []
+    breached = gates.breaches([gate], compare.compare(base, _results([300.0, 120.0])))
     assert breached and "300 MB (batt/t1::demo[0])" in breached[0][1] and "200 MB (batt/t1::demo[1])" in breached[0][1]
     # a baseline of before memory_mb: nothing to compare with, the gate holds
-    assert compare.breaches([gate], compare.compare(_results([None]), _results([900.0]))) == []
-    with pytest.raises(compare.GateError, match="memory:25%"):
-        compare.parse_gate("memory")
+    assert gates.breaches([gate], compare.compare(_results([None]), _results([900.0]))) == []
+    with pytest.raises(gates.GateError, match="memory:25%"):
+        gates.parse_gate("memory")
 
 
 # --- keep partial --------------------------------------------------------------------------------------
@@ -230,7 +231,8 @@ def test_shards_profile_folders_merge_into_one(tmp_path):
         for s in task.samples:
             runner.run_sample(ns["batt"], task, s, profile_path=profiling.sample_file(str(tmp_path / shard), tid, s.kind, s.index))
     lines = profiling.merge_dirs([str(tmp_path / "one"), str(tmp_path / "two")], str(tmp_path / "all"))
-    assert sorted(os.listdir(tmp_path / "all")) == sorted(os.listdir(tmp_path / "one") + os.listdir(tmp_path / "two") + [profiling.COMBINED])
+    shards = os.listdir(tmp_path / "one") + os.listdir(tmp_path / "two")
+    assert sorted(os.listdir(tmp_path / "all")) == sorted(shards + [profiling.COMBINED])
     assert "over 5 sample(s)" in lines[-1]
     assert pstats.Stats(str(tmp_path / "all" / profiling.COMBINED)).total_calls == sum(
         pstats.Stats(str(tmp_path / shard / name)).total_calls for shard in ("one", "two") for name in os.listdir(tmp_path / shard))

@@ -88,7 +88,7 @@ def test_hidden_solutions_run_unscored_and_the_submission_scores_elsewhere(pytes
     challenges = {tid: {**t, "test": [{"input": p["input"]} for p in t["test"]]} for tid, t in TASKS.items()}
     (pytester.path / "k_challenges.json").write_text(json.dumps(challenges))
     args = ["--batt", "all", "--batt-data", "k_challenges.json", "--batt-module", "toybatt.py", "-n", "0"]
-    refused = pytester.runpytest_subprocess(*args)
+    refused = pytester.runpytest(*args)  # a usage error: in this process
     assert refused.ret == 4 and "give --batt-submission PATH" in refused.stderr.str()
     result = pytester.runpytest_subprocess(*args, "--batt-submission", "s.json", "--batt-json", "r.json", "-rs")
     result.assert_outcomes(passed=3, failed=1, skipped=4)  # demos judged as always; the 4 test samples unscored

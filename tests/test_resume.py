@@ -68,22 +68,27 @@ def kill_part_way(project, mode):
     return done
 
 
-@pytest.mark.parametrize("mode", ["0", "2"])
-def test_a_killed_run_resumed_equals_an_uninterrupted_one(project, mode):
-    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
-    whole, _ = scores(project.path / "full.json")
-    done = kill_part_way(project, mode)
-    partial = json.loads((project.path / "r.json").read_text())
-    assert partial["session"]["complete"] is False and 4 <= done < 18
-    result = project.runpytest_subprocess(*args("-n", mode, "--batt-resume", "r.json"))
-    result.stdout.fnmatch_lines([f"batt: resuming from *r.json: {done} sample(s) taken from the file, {18 - done} to run now*"])
-    resumed, data = scores(project.path / "r.json")
-    assert data["session"]["complete"] is True
-    # The killed run's times count too: the file's batt time is set against the time it all took.
-    assert data["session"]["wall_s"] > partial["session"]["wall_s"] and data["session"]["process_s"] > partial["session"]["process_s"]
-    assert data["session"]["item_s"] <= 2 * data["session"]["wall_s"]
-    assert resumed == whole
-    assert all("fold" not in s for t in data["tasks"].values() for s in t["samples"])  # a finished file is lean
+OUTPUTS = ["--batt-submission", "s.json", "--batt-html", "r.html"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted_files():
+    """The files of the uninterrupted run, made by the first test to need them ({name: bytes}): every
+    project here has the same tasks and batt, so one run serves the module."""
+    return {}
+
+
+@pytest.fixture
+def uninterrupted(project, uninterrupted_files):
+    """An uninterrupted -n 0 run's full.json, full-s.json (its submission) and full.html, in this project."""
+    if not uninterrupted_files:
+        project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json", *OUTPUTS)).assert_outcomes(passed=18)
+        (project.path / "s.json").rename(project.path / "full-s.json")
+        (project.path / "r.html").rename(project.path / "full.html")
+        uninterrupted_files.update({name: (project.path / name).read_bytes() for name in ("full.json", "full-s.json", "full.html")})
+    else:
+        for name, content in uninterrupted_files.items():
+            (project.path / name).write_bytes(content)
 
 
 def page_samples(path):
@@ -93,18 +98,26 @@ def page_samples(path):
 
 
 @pytest.mark.parametrize("mode", ["0", "2"])
-def test_a_resumed_run_writes_the_submission_and_report_of_an_uninterrupted_one(project, mode):
-    """Samples taken from the file keep their attempts: in the submission and in the report."""
-    outputs = ["--batt-submission", "s.json", "--batt-html", "r.html"]
-    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json", *outputs))
-    (project.path / "s.json").rename(project.path / "full-s.json")
-    (project.path / "r.html").rename(project.path / "full.html")
-    kill_part_way(project, mode)
-    project.runpytest_subprocess(*args("-n", mode, "--batt-resume", "r.json", *outputs))
+def test_a_killed_run_resumed_equals_an_uninterrupted_one(project, uninterrupted, mode):
+    """Its results, and its submission and report: samples taken from the file keep their attempts."""
+    whole, _ = scores(project.path / "full.json")
+    done = kill_part_way(project, mode)
+    partial = json.loads((project.path / "r.json").read_text())
+    assert partial["session"]["complete"] is False and 4 <= done < 18
+    result = project.runpytest_subprocess(*args("-n", mode, "--batt-resume", "r.json", *OUTPUTS))
+    result.stdout.fnmatch_lines([f"batt: resuming from *r.json: {done} sample(s) taken from the file, {18 - done} to run now*"])
+    resumed, data = scores(project.path / "r.json")
+    assert data["session"]["complete"] is True
+    # The killed run's times count too: the file's batt time is set against the time it all took.
+    assert data["session"]["wall_s"] > partial["session"]["wall_s"] and data["session"]["process_s"] > partial["session"]["process_s"]
+    assert data["session"]["item_s"] <= 2 * data["session"]["wall_s"]
+    assert resumed == whole
+    assert all("fold" not in s for t in data["tasks"].values() for s in t["samples"])  # a finished file is lean
     full = json.loads((project.path / "full-s.json").read_text())
     assert json.loads((project.path / "s.json").read_text()) == full
     assert all(e != {"attempt_1": [[0]], "attempt_2": [[0]]} for entries in full.values() for e in entries)
     assert page_samples(project.path / "r.html") == page_samples(project.path / "full.html")
+
     def attempts(name):
         data = json.loads((project.path / name).read_text())
         return {tid: [s["attempts"] for s in t["samples"] if s["kind"] == "test"] for tid, t in data["tasks"].items()}
@@ -120,8 +133,7 @@ def test_a_sample_of_an_older_file_keeps_its_message_from_the_fold():
     assert resume.record_of("t", {**old, "message": "its own"})["message"] == "its own"
 
 
-def test_resuming_a_complete_file_runs_nothing_and_exits_0(project):
-    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
+def test_resuming_a_complete_file_runs_nothing_and_exits_0(project, uninterrupted):
     before, _ = scores(project.path / "full.json")
     result = project.runpytest_subprocess(*args("-n", "2", "--batt-resume", "full.json"))
     assert result.ret == pytest.ExitCode.OK
@@ -129,8 +141,7 @@ def test_resuming_a_complete_file_runs_nothing_and_exits_0(project):
     assert scores(project.path / "full.json")[0] == before
 
 
-def test_retry_runs_crashed_and_timed_out_samples_again(project, monkeypatch):
-    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
+def test_retry_runs_crashed_and_timed_out_samples_again(project, uninterrupted, monkeypatch):
     data = json.loads((project.path / "full.json").read_text())
     data["tasks"]["t1"]["samples"][2].update(status="timeout", error="solve call timed out")
     (project.path / "old.json").write_text(json.dumps(data))
@@ -138,7 +149,8 @@ def test_retry_runs_crashed_and_timed_out_samples_again(project, monkeypatch):
     assert scores(project.path / "old.json")[0]["t1"][0][2] == "timeout"  # kept as it is
     monkeypatch.setenv("BATT_SLEEP", "0.1")  # slow enough for a progress line (0.06 s)
     result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", "old.json", "--batt-resume-retry", "--batt-progress", "0.001"))
-    result.stdout.fnmatch_lines(["*15 sample(s) taken from the file, 3 to run now (1 partial task(s) without per-sample data run again whole)*"])
+    result.stdout.fnmatch_lines(["*15 sample(s) taken from the file, 3 to run now "
+                                 "(1 partial task(s) without per-sample data run again whole)*"])
     result.stdout.fnmatch_lines(["batt: [123]/3 samples done, * left*"])  # progress counts this run's samples
     assert scores(project.path / "old.json")[0] == scores(project.path / "full.json")[0]
 
@@ -157,8 +169,7 @@ REFUSALS = [
 ]
 
 
-def test_resume_refuses_other_runs_in_one_line(project):
-    project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json"))
+def test_resume_refuses_other_runs_in_one_line(project, uninterrupted):
     good = (project.path / "full.json").read_text()
     batt = (project.path / "slow.py").read_text()
     for change, words in REFUSALS:
@@ -167,14 +178,15 @@ def test_resume_refuses_other_runs_in_one_line(project):
             (project.path / "slow.py").write_text(batt + "\n# changed\n")
         elif change == "task":
             (project.path / "slow.py").write_text(batt)
-            (project.path / "tasks" / "t2.json").write_text(json.dumps({"train": [{"input": [[9]], "output": [[9]]}], "test": [{"input": [[9]], "output": [[9]]}]}))
+            nine = {"input": [[9]], "output": [[9]]}
+            (project.path / "tasks" / "t2.json").write_text(json.dumps({"train": [nine], "test": [nine]}))
         elif change == "timeout":
             extra = ["--batt-timeout", "5"]
         elif change == "schema":
             (project.path / "full.json").write_text(good.replace('"schema":1', '"schema":2'))
         else:
             path = "tasks/t0.json"
-        result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", path, *extra))
+        result = project.runpytest(*args("-n", "0", "--batt-resume", path, *extra))  # a usage error: in this process
         assert result.ret == pytest.ExitCode.USAGE_ERROR, change
         err = result.stderr.str().strip()
         assert words in err and len(err.splitlines()) == 1, (change, err)

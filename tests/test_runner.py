@@ -1,4 +1,3 @@
-import contextlib
 import os
 import re
 import sys
@@ -63,7 +62,9 @@ def test_malformed_candidates_name_the_rule(o, why):
 
 def test_rows_keep_size_only_when_value_is_a_tuple_starting_with_an_int():
     s = [(1, "None", "d", (0, "x")), (2, "a", "d", (np.int64(3), "y")), (3, "a", "d", [1]), (4, "a", "d", ("1",)), (5, "a", "d", None)]
-    assert contract.normalise_rows(s) == [(1, "None", "d", 0), (2, "a", "d", 3), (3, "a", "d", None), (4, "a", "d", None), (5, "a", "d", None)]
+    assert contract.normalise_rows(s) == [
+        (1, "None", "d", 0), (2, "a", "d", 3), (3, "a", "d", None), (4, "a", "d", None), (5, "a", "d", None)
+    ]
     with pytest.raises(contract.ContractError, match=r"s\[0\] must be a 4-tuple"):
         contract.normalise_rows([(1, 2)])
 

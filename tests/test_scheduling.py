@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_batt.scheduling import BattScheduling, plan_longest_first, sample_weights, task_of
+from pytest_batt.controller.scheduling import BattScheduling, count_workers, plan_longest_first, sample_weights, task_of
 
 
 class SimWorker:
@@ -309,7 +309,11 @@ def test_it_is_xdist_scheduler_protocol():
     wanted = {name for name in vars(Scheduling) if not name.startswith("_")}
     assert {"schedule", "add_node", "remove_node", "mark_test_complete", "tests_finished"} <= wanted
     assert all(hasattr(BattScheduling, name) for name in wanted), wanted - set(dir(BattScheduling))
-    from xdist.workermanage import parse_tx_spec_config
+    import xdist.workermanage
 
-    config = SimpleNamespace(getvalue=lambda name: {"tx": ["3*popen", "popen//python=python3"]}[name])  # -n 3 and one --tx
-    assert BattScheduling(config).expected == len(parse_tx_spec_config(config)) == 4
+    # xdist's own count of workers, named parse_spec_config before 3.7: the plan counts the same.
+    xdist_count = getattr(xdist.workermanage, "parse_tx_spec_config", None) or xdist.workermanage.parse_spec_config
+    for tx in (["3*popen", "popen//python=python3"], ["popen"], ["2*ssh=host//chdir=x*y", "1*popen"]):  # -n 3 and one --tx, ...
+        config = SimpleNamespace(getvalue=lambda name, tx=tx: {"tx": tx}[name])
+        assert BattScheduling(config).expected == len(xdist_count(config)), tx
+    assert count_workers(["3*popen", "popen//python=python3"]) == 4

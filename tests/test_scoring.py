@@ -5,7 +5,7 @@ import random
 import pytest
 
 from pytest_batt import battrun, contract, nodeids, runner, scoring
-from pytest_batt.tasks import TaskSet, parse_task
+from pytest_batt.tasks import TaskSet
 
 
 def literal_phase3(batt, task):

@@ -134,7 +134,8 @@ def test_a_malformed_submission_is_one_line(tmp_path, capsys, sub, why):
 
 
 def test_score_command_prints_the_score_and_partial_credit(tmp_path, capsys):
-    (tmp_path / "s.json").write_text(json.dumps({"one": [{"attempt_1": [[1]], "attempt_2": [[0]]}, {"attempt_1": [[0]], "attempt_2": [[0]]}]}))
+    attempts = [{"attempt_1": [[1]], "attempt_2": [[0]]}, {"attempt_1": [[0]], "attempt_2": [[0]]}]
+    (tmp_path / "s.json").write_text(json.dumps({"one": attempts}))
     (tmp_path / "x_solutions.json").write_text(json.dumps({"one": [[[1]], [[2]]]}))
     assert main(["score", str(tmp_path / "s.json"), str(tmp_path / "x_solutions.json")]) == 0
     out = capsys.readouterr().out

@@ -90,7 +90,7 @@ def _stop(guard: Guard) -> Optional[BaseException]:
     return fired
 
 
-def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: tuple, parse: Callable[[Any], Any],
+def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: Tuple[Any, ...], parse: Callable[[Any], Any],
               keep: Optional[Callable[[BaseException], Any]] = None) -> Call:
     """One limited call: it returns, times out, or is an error; nothing it raises escapes.
 

@@ -24,7 +24,7 @@ def make_subreaper() -> bool:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+        return bool(libc.prctl(36, 1, 0, 0, 0) == 0)  # PR_SET_CHILD_SUBREAPER
     except (OSError, AttributeError):
         return False
 
@@ -70,7 +70,8 @@ def _infrastructure() -> Set[int]:
     pids: Set[int] = set()
     tracker = sys.modules.get("multiprocessing.resource_tracker")
     forkserver = sys.modules.get("multiprocessing.forkserver")
-    for owner, attr in ((getattr(tracker, "_resource_tracker", None), "_pid"), (getattr(forkserver, "_forkserver", None), "_forkserver_pid")):
+    for owner, attr in ((getattr(tracker, "_resource_tracker", None), "_pid"),
+                        (getattr(forkserver, "_forkserver", None), "_forkserver_pid")):
         pid = getattr(owner, attr, None)
         if isinstance(pid, int):
             pids.add(pid)

@@ -15,7 +15,8 @@ import numpy as np
 
 from . import dsl
 from .differs import DIFFERS, safe_diff
-from .solvers import Candidate, Pairs, fit_candidates
+from .learners import Pairs
+from .solvers import Candidate, fit_candidates
 
 GridT = tuple[tuple[int, ...], ...]
 CandRow = tuple[int, int, str, GridT]

@@ -246,7 +246,7 @@ def scale_down(g: Grid, ky: int, kx: int | None = None, fg: bool = False) -> Gri
     if h % ky or w % kx or (ky == 1 and kx == 1):
         raise ValueError("shape not divisible")
     bg = background_color(g) if fg else None
-    blocks = g.reshape(h // ky, ky, w // kx, kx).transpose(0, 2, 1, 3)
+    blocks: Grid = g.reshape(h // ky, ky, w // kx, kx).transpose(0, 2, 1, 3)
     blocks = blocks.reshape(h // ky, w // kx, ky * kx)
     out = np.zeros((h // ky, w // kx), dtype=DTYPE)
     for i in range(out.shape[0]):
@@ -474,7 +474,7 @@ def select_object(objs: list[Obj], how: str) -> Obj:
     if not objs:
         raise ValueError("no objects")
     if how in ("largest", "smallest", "most_colors", "biggest_box", "densest"):
-        key = {
+        key: Callable[[Obj], float] = {
             "largest": lambda o: o.size,
             "smallest": lambda o: -o.size,
             "most_colors": lambda o: o.ncolors,
@@ -494,10 +494,10 @@ def select_object(objs: list[Obj], how: str) -> Obj:
         return _unique_by(objs, lambda o: o.size)
     if how == "common_shape":  # the shape that occurs most often (first copy)
         counts = Counter(o.shape_key() for o in objs)
-        top = counts.most_common(2)
-        if len(top) < 2 or top[0][1] == top[1][1]:
+        commonest = counts.most_common(2)
+        if len(commonest) < 2 or commonest[0][1] == commonest[1][1]:
             raise ValueError("tie")
-        return next(o for o in objs if o.shape_key() == top[0][0])
+        return next(o for o in objs if o.shape_key() == commonest[0][0])
     if how in ("symmetric", "asymmetric", "has_hole") and len(objs) > 50:
         raise ValueError("too many objects to inspect")
     if how in ("symmetric", "asymmetric"):
@@ -939,6 +939,7 @@ def symmetry_complete(g: Grid, mask_color: int) -> Grid:
     if key not in _SYMMETRY_MEMO:
         if len(_SYMMETRY_MEMO) > 256:
             _SYMMETRY_MEMO.clear()
+        res: Grid | ValueError
         try:
             res = _symmetry_complete(g, mask_color)
             res.flags.writeable = False
@@ -991,6 +992,7 @@ def periodic_complete(g: Grid, mask_color: int) -> Grid:
     if key not in _PERIODIC_MEMO:
         if len(_PERIODIC_MEMO) > 256:
             _PERIODIC_MEMO.clear()
+        res: Grid | ValueError
         try:
             res = _periodic_complete(g, mask_color)
             res.flags.writeable = False

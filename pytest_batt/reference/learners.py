@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 from itertools import permutations
-from typing import Callable
+from typing import Callable, SupportsInt, cast
 
 import numpy as np
 
@@ -84,7 +84,7 @@ def _fit_logic(op: str) -> Callable[[Pairs], object]:
 
 def _run_logic(op: str) -> Callable[[Grid, object], Grid]:
     def run(g: Grid, p: object) -> Grid:
-        axis, fg, bg = p  # type: ignore[misc]
+        axis, fg, bg = cast("tuple[int | None, int, int]", p)
         return dsl.logic_halves(g, op, fg, bg, axis)
 
     return run
@@ -149,7 +149,7 @@ def _box_shape(m: np.ndarray) -> tuple[int, int]:
 def _repair_run(kind: str, crop: bool) -> Callable[[Grid, object], Grid]:
     def run(g: Grid, c: object) -> Grid:
         f = dsl.symmetry_complete if kind == "sym" else dsl.periodic_complete
-        out = f(g, int(c))  # type: ignore[arg-type]
+        out = f(g, int(cast(SupportsInt, c)))
         if crop:
             return dsl.crop(out, *dsl.bbox(g == c))
         return out
@@ -528,7 +528,7 @@ def _fit_window(pairs: Pairs) -> object:
 
 
 def _window(g: Grid, p: object) -> Grid:
-    corner, dy, dx, H, W = p  # type: ignore[misc]
+    corner, dy, dx, H, W = cast("tuple[str, int, int, int, int]", p)
     h, w = g.shape
     r = dy if corner[0] == "t" else h - H - dy
     c = dx if corner[1] == "l" else w - W - dx
@@ -736,7 +736,7 @@ def _fit_overlay(pairs: Pairs) -> object:
 
 
 def _run_overlay(g: Grid, p: object) -> Grid:
-    kind, order, bg = p  # type: ignore[misc]
+    kind, order, bg = cast("tuple[str, tuple[int, ...], int]", p)
     return _overlay(_parts(g, kind), order, 0 if bg == 0 else dsl.background_color(g))
 
 
@@ -754,7 +754,7 @@ def _fit_color_bbox(pairs: Pairs) -> object:
 
 
 def _run_color_bbox(g: Grid, p: object) -> Grid:
-    c, inner = p  # type: ignore[misc]
+    c, inner = cast("tuple[int, bool]", p)
     r0, c0, r1, c1 = dsl.bbox(g == c)
     if inner:
         r0, c0, r1, c1 = r0 + 1, c0 + 1, r1 - 1, c1 - 1
@@ -795,7 +795,7 @@ def _fit_tile_sym(pairs: Pairs) -> object:
 
 
 def _run_tile_sym(g: Grid, p: object) -> Grid:
-    ky, kx, plan = p  # type: ignore[misc]
+    ky, kx, plan = cast("tuple[int, int, tuple[str, ...]]", p)
     blocks = [dsl.SYMMETRIES[name](g) for name in plan]
     if any(b.shape != g.shape for b in blocks):
         raise ValueError("non-square block")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 
 import numpy as np
@@ -63,7 +64,7 @@ def _cell_pick(how: str) -> Callable[[Grid], Grid]:
             if len(odd) != 1:
                 raise ValueError("no odd cell")
             return odd[0]
-        score = {
+        score: Callable[[Grid], int] = {
             "most_fg": lambda c: int((c != bg).sum()),
             "least_fg": lambda c: -int((c != bg).sum()),
             "most_colors": lambda c: len(dsl.palette(c)),
@@ -186,10 +187,10 @@ def _build_unary() -> dict[str, Callable[[Grid], Grid]]:
     u["mirror_2x2_rev"] = lambda g: dsl.mirror_2x2(g[::-1, ::-1])
     u["rot_tile_2x2"] = dsl.rot_tile_2x2
     # movement
-    for d in ("down", "up", "left", "right"):
-        u[f"gravity_{d}"] = (lambda d_: lambda g: dsl.gravity(g, d_))(d)
-    for d in ("down", "up", "left", "right"):
-        u[f"obj_gravity_{d}"] = (lambda d_: lambda g: dsl.object_gravity(g, d_))(d)
+    for way in ("down", "up", "left", "right"):
+        u[f"gravity_{way}"] = (lambda d_: lambda g: dsl.gravity(g, d_))(way)
+    for way in ("down", "up", "left", "right"):
+        u[f"obj_gravity_{way}"] = (lambda d_: lambda g: dsl.object_gravity(g, d_))(way)
     # drawing lines
     u["connect_h"] = lambda g: dsl.connect_lines(g, True, False)
     u["connect_v"] = lambda g: dsl.connect_lines(g, False, True)
@@ -251,6 +252,11 @@ class Candidate:
     score: int = 0
     rank: int = 0  # family order, lower = simpler
     loo: bool = False
+
+
+def _given(g: Grid) -> Grid:
+    """A prediction made elsewhere, to check through :func:`_safe` like the computed ones."""
+    return g
 
 
 def _safe(f: Callable[[], Grid]) -> Grid | None:
@@ -368,7 +374,7 @@ def _with_rankmap(c: Candidate, pairs: Pairs) -> Candidate | None:
     except ValueError:
         return None
     run0 = c.run
-    outs = [_safe(lambda o=o: _run_rankmap(o, table)) for o in c.demo_outs]
+    outs = [_safe(partial(_run_rankmap, o, table)) for o in c.demo_outs]
     name = "rankmap" if c.solver_id == "identity" else c.solver_id + "+rankmap"
     return Candidate(name, lambda g: _run_rankmap(run0(g), table), outs,
                      _score(outs, pairs), c.rank + 1)
@@ -384,7 +390,7 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
     inputs = [a for a, _ in pairs]
     n = len(pairs)
     for name, f in UNARY.items():
-        outs = [_safe(lambda a=a: f(a)) for a in inputs]
+        outs = [_safe(partial(f, a)) for a in inputs]
         cands.append(Candidate(name, f, outs, _score(outs, pairs), 0))
     extra: list[Candidate] = []
     for c in cands:
@@ -402,7 +408,7 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
             continue
         grew = any(o.size > a.size for o, (a, _) in zip(c.demo_outs, pairs))
         for sname, step in _post_steps(c.demo_outs, pairs):
-            outs = [_safe(lambda o=o: step(o)) for o in c.demo_outs]
+            outs = [_safe(partial(step, o)) for o in c.demo_outs]
             base = c.run
             # growing a grid only to shrink it again is a coincidence, not a rule
             detour = grew and sname.startswith(("downscale", "part_", "crop", "compress",
@@ -424,7 +430,7 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
             continue
         run = (lambda fp_, p: lambda g: fp_.run(g, p))(fp, params)
         if fp.loo and n >= 2 and fp.loo_outs is not None:
-            outs = [None if o is None else _safe(lambda o=o: o) for o in fp.loo_outs(pairs)]
+            outs = [None if o is None else _safe(partial(_given, o)) for o in fp.loo_outs(pairs)]
         elif fp.loo and n >= 2:
             outs = []
             for k in range(n):
@@ -435,7 +441,7 @@ def fit_candidates(pairs: Pairs) -> list[Candidate]:
                 except Exception:
                     outs.append(None)
         else:
-            outs = [_safe(lambda a=a: run(a)) for a in inputs]
+            outs = [_safe(partial(run, a)) for a in inputs]
         c = Candidate(fp.name, run, outs, _score(outs, pairs), 3 if fp.loo else 1, fp.loo)
         if c.score > 0 or fp.loo:
             cands.append(c)

@@ -104,6 +104,18 @@ def count_tasks(nodeids: Iterable[str], stop_at: int) -> int:
     return len(seen)
 
 
+def count_workers(tx: Sequence[str]) -> int:
+    """The workers xdist starts for ``--tx`` specs (``-n N`` arrives as ``N*popen``), as its own schedulers count them.
+
+    Counted here, not through xdist's helper: that is private and was renamed in xdist 3.7.
+    """
+    count = 0
+    for spec in tx:
+        times, star, _ = spec.partition("*")
+        count += int(times) if star and times.isdigit() else 1
+    return count
+
+
 class BattScheduling:
     """xdist's scheduler protocol, for ``--batt`` runs: see the module docstring."""
 
@@ -111,9 +123,7 @@ class BattScheduling:
                  seconds: Optional[Mapping[str, float]] = None) -> None:
         """``seconds``: each sample's seconds in an earlier run (``--batt-durations``), by node id."""
         if numnodes is None:
-            from xdist.workermanage import parse_tx_spec_config  # type: ignore[import-untyped]  # as xdist's schedulers count workers
-
-            numnodes = len(parse_tx_spec_config(config))
+            numnodes = count_workers(config.getvalue("tx"))
         self.expected = numnodes  # workers that will join: -n / --tx, less those that died starting
         self.joined = 0
         self.config = config
@@ -265,7 +275,7 @@ class BattScheduling:
         self.node2pending[node].extend(batch)
 
     def _collection_diff(self, node: Any, collection: Sequence[str]) -> str:
-        from xdist.report import report_collection_diff  # type: ignore[import-untyped]
+        from xdist.report import report_collection_diff
 
         first, col = next(iter(self.node2collection.items()))
         return report_collection_diff(col, list(collection), first.gateway.id, node.gateway.id) or "collections differ"

@@ -1,0 +1,268 @@
+"""The controller's hooks: gather each sample's record, judge it, write the results, print the summary.
+
+Registered only on the controller (the process that runs the session: ``-n 0`` or xdist's
+controller), so nothing here runs in a worker. The hooks are thin: folding and scores are
+:mod:`pytest_batt.battrun`, files :mod:`pytest_batt.results` and :mod:`pytest_batt.outputs`,
+lines of text :mod:`pytest_batt.report` and :mod:`pytest_batt.compare`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from typing import Any, Dict, Generator, List, Optional, Tuple
+
+import pytest
+
+from .. import battmodule, battrun, compare, gates, nodeids, outputs, programs, report, results, resume, verdict, visible
+from ..items import State
+from ..tasks import write_selection
+
+_IMPORTED = time.monotonic()
+
+
+def process_age() -> float:
+    """Seconds since this process started: the whole run's wall time, start-up included."""
+    try:
+        with open("/proc/self/stat") as f:
+            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
+        with open("/proc/uptime") as f:
+            uptime = float(f.read().split()[0])
+        return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 3)
+    except (OSError, ValueError, IndexError, AttributeError):
+        return round(time.monotonic() - _IMPORTED, 3)  # not Linux: from when pytest loaded this plugin
+
+
+class Controller:
+    """Controller-side hooks: gather records, write results, print the summary."""
+
+    def __init__(self, config: pytest.Config, state: State, batt: Optional[battmodule.BattModule]) -> None:
+        self.config = config
+        self.state = state
+        self.batt = batt
+        self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids)
+        self.output_notes: List[str] = []
+        self.workers = 0
+        self.results: Optional[Dict[str, Any]] = None
+        self.comparison: Optional[compare.Comparison] = None
+        self.breaches: List[Tuple[str, str]] = []
+        self.save_note: Optional[str] = None
+        self.write_errors: List[str] = []
+        self.profile_lines: List[str] = []  # --batt-profile's section
+        self._properties: Dict[str, List[Tuple[str, Any]]] = {}
+        self._selection: Optional[str] = None
+        self.taken: Optional[resume.Taken] = None
+        self._batt_sha256: Optional[str] = None
+        self._data_sha256 = ""
+        self._last_checkpoint = self._last_progress = time.monotonic()
+        if state.resume is not None:
+            self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry)
+            self.run.take_resumed(self.taken.records, self.taken.whole, resume.earlier_seconds(state.resume))
+            state.skip_samples(self.taken.skip)
+        n = len(self.run.plan)
+        if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
+            # xdist's default (4 x workers) would leave samples unrun after a few crashing batts;
+            # each sample can end at most one worker (a crash, a hard stop or a leaked thread).
+            config.option.maxworkerrestart = str(n + 8)
+
+    def _all_selected(self) -> List[str]:
+        """Every selected task; with --batt-shard, all shards' (so the data hash is the same in each)."""
+        return self.state.shard.selection if self.state.shard is not None else self.state.task_ids
+
+    def selection_file(self) -> Optional[str]:
+        """The selected tasks, written once for the workers: they then read no dataset."""
+        if self._selection is None and self.state.scratch:
+            self._selection = os.path.join(self.state.scratch, "tasks.json")
+            write_selection(self._selection, self.state.taskset, self.state.task_ids)
+        return self._selection
+
+    def pytest_report_header(self, config: pytest.Config) -> List[str]:
+        opts = self.state.settings
+        lines = [f"batt: {len(self.state.task_ids)} task(s), {len(self.run.plan)} samples from {opts.data}; "
+                 f"module {opts.source}; timeout {opts.timeout:g}s per call"]
+        if self.state.shard is not None:
+            lines.append(self.state.shard.header_line())
+        if self.batt is not None:
+            lines += programs.header_lines(self.batt, str(opts.programs))
+            lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
+        if self.taken is not None:
+            lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
+        if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
+            lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
+                         "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
+        return lines
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_warning_recorded(self, warning_message: Any, nodeid: str) -> None:
+        """A warning a batt raised is its text: shown as data in the warnings summary (from any worker)."""
+        if nodeid.startswith(nodeids.PREFIX):
+            text = visible.text(warning_message.message)
+            if text != str(warning_message.message):
+                try:
+                    warning_message.message = warning_message.category(text)
+                except Exception:  # a warning class of the batt's own, built otherwise
+                    warning_message.message = UserWarning(text)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid in self.run.task_nodes:
+            self.run.task_failed(self.run.task_nodes[report.nodeid], str(report.longrepr))
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.run.collected(item.nodeid for item in session.items)
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
+        """The controller's verdict, before every other plugin (terminal, junitxml, --lf, -x) sees the report."""
+        record = getattr(report, "batt_record", None)
+        if isinstance(record, str):  # from a worker
+            record = json.loads(record)
+        if record is not None:
+            judged = self.run.add(report.nodeid, record)
+            if judged is not None:
+                report.batt_record = judged  # type: ignore[attr-defined]
+                draw = outputs.drawer(self.run, report.nodeid, judged, self.config.get_verbosity() > 0)
+                verdict.apply(report, judged, self.state.baseline_status.get(report.nodeid), draw)
+                self._properties[report.nodeid] = verdict.properties(judged)
+                self._tick()
+        else:
+            self._no_record(report)
+            if report.when == "teardown" and report.nodeid in self._properties:
+                # junitxml writes <property> elements from the teardown report
+                report.user_properties = verdict.merge(report.user_properties, self._properties.pop(report.nodeid))
+        return (yield)
+
+    def _no_record(self, report: pytest.TestReport) -> None:
+        if str(report.when) == "???":  # xdist's report of a crashed item: not a phase pytest's type knows
+            status, message = getattr(report, "batt_crash", ("crash", str(report.longrepr)))
+            opts = self.state.settings
+            self.run.add_failure(report.nodeid, status, message, seconds=opts.timeout + opts.grace if status == "timeout" else 0.0)
+        elif report.failed and report.when in ("setup", "call"):
+            message = str(report.longrepr).strip().splitlines()[-1][:500]
+            task_node, _, name = report.nodeid.rpartition("::")
+            if name == "task" and task_node in self.run.task_nodes:
+                self.run.task_failed(self.run.task_nodes[task_node], message)
+            else:
+                self.run.add_failure(report.nodeid, "error", message)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        try:
+            self._finish(session, exitstatus)
+        finally:
+            shutil.rmtree(self.state.scratch, ignore_errors=True)
+
+    def _finish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.run.finish()
+        interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
+        opts = self.state.settings
+        self.results = self.run.results(self._header(), interrupted, process_age())
+        if self.state.baseline is not None:
+            self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
+            self.results["comparison"] = compare.to_json(self.comparison)
+            self.breaches = gates.breaches([gates.parse_gate(e) for e in opts.compare_fail], self.comparison)
+            if self.breaches and session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if self.taken is not None and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED and self.results["session"]["complete"]:
+            session.exitstatus = pytest.ExitCode.OK  # the file had it all: nothing to run is no failure
+        if opts.profile_dir:
+            from ..profiling import report_lines
+
+            self.profile_lines = report_lines(opts.profile_dir, {n: r["profile"] for n, r in self.run.records.items()
+                                                                 if isinstance(r.get("profile"), dict)})
+        out = self._results_path()
+        if out:
+            self._write(session, "--batt-json" if opts.json_path else "--batt-resume", out)
+        if opts.save_path:
+            if self.results["session"]["complete"] or not os.path.exists(opts.save_path):
+                if self._write(session, "--batt-save", opts.save_path):
+                    self.save_note = f"baseline saved to {opts.save_path}"
+            else:
+                self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
+        for option, path, make in (("--batt-html", opts.html_path, outputs.write_html),
+                                   ("--batt-submission", opts.submission_path, outputs.write_submission)):
+            if path:
+                try:
+                    self.output_notes.append(make(path, self.run, self.results))
+                except OSError as e:
+                    self.write_errors.append(f"{option} {path}: not written ({e.strerror or e})")
+                    session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+    def _header(self) -> Dict[str, Any]:
+        opts = self.state.settings
+        if self._batt_sha256 is None:
+            self._batt_sha256 = self.batt.sha256() if self.batt else ""
+            self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
+        head = results.header(
+            batt_module=opts.source, batt_sha256=self._batt_sha256, data_name=opts.data,
+            data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
+        )
+        if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
+            head["config"]["shard"] = self.state.shard.to_json()
+        if self.batt is not None:
+            head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))
+        return head
+
+    def _results_path(self) -> Optional[str]:
+        opts = self.state.settings
+        return opts.json_path or opts.resume_path
+
+    def _tick(self) -> None:
+        """Long runs: a progress line every few minutes, and a checkpoint file to resume from."""
+        opts = self.state.settings
+        now = time.monotonic()
+        if opts.progress_minutes and now - self._last_progress >= opts.progress_minutes * 60:
+            self._last_progress = now
+            # This run's samples only: those taken from a resumed file cost no time, and would skew the rate.
+            selected = [n for n in self.run.selected_nodeids() if n not in self.state.skip]
+            done = sum(1 for n in selected if n in self.run.records)
+            total = len(selected)
+            tr = self.config.pluginmanager.get_plugin("terminalreporter")
+            if tr is not None:
+                tr.write_line(resume.progress(done, total, now - self.run.started))
+        path = self._results_path()
+        if opts.checkpoint_minutes and path and now - self._last_checkpoint >= opts.checkpoint_minutes * 60:
+            self._last_checkpoint = now
+            head = self._header()
+            try:
+                results.write(path, self.run.results(head, interrupted=True, process_s=process_age()))
+            except OSError:
+                pass  # the final write says so, in one line
+
+    def _write(self, session: pytest.Session, option: str, path: str) -> bool:
+        """A results file that cannot be written costs that file, not the summary: one line, exit 4."""
+        assert self.results is not None
+        try:
+            results.write(path, self.results)
+            return True
+        except OSError as e:
+            self.write_errors.append(f"{option} {path}: results not written ({e.strerror or e})")
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+            return False
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.results is None:
+            return
+        terminalreporter.section("batt summary")
+        lines = report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0)
+        for line in lines + programs.summary_lines(self.results, self.batt):
+            terminalreporter.write_line(line)
+        if self.state.settings.json_path and not any(e.startswith("--batt-json") for e in self.write_errors):
+            terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
+        for line in self.output_notes:
+            terminalreporter.write_line(line)
+        for line in self.write_errors:
+            terminalreporter.write_line(line, red=True)
+        if self.save_note:
+            terminalreporter.write_line(self.save_note)
+        if self.profile_lines:
+            terminalreporter.section("where the batt's time went")
+            for line in self.profile_lines:
+                terminalreporter.write_line(line)
+        if self.comparison is not None:
+            terminalreporter.section("batt comparison")
+            for line in compare.render(self.comparison):
+                terminalreporter.write_line(line)
+            for line in report.gate_lines(self.state.settings.compare_fail, self.breaches):
+                terminalreporter.write_line(line, red=bool(self.breaches), green=not self.breaches)

@@ -1,0 +1,248 @@
+"""A library of programs presented as a batt: ``Library(task_id, S, I, C, log_path) -> (o, s)``.
+
+A solve call (``C is None``) runs the programs bound to the task and those bound to none, in
+library order, each on its own copy of ``I`` in the grid form they expect and under its own
+time limit; every program that returns gives one candidate ``(index, None, solver_id, grid)``.
+A diff call returns nothing: a library has no differs. What went wrong with single programs
+(timed out, raised, returned no grid) is kept as the sample's note (:meth:`Library.annotate`),
+so one broken program costs only itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
+
+from .. import grids
+from ..results import SampleRecord, add_error
+from ..battmodule import BattModule, import_file, captured_output
+from . import discovery
+from ..options import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS
+from .discovery import LibraryError
+from .limits import Outcome, Timer
+
+NOTE_PREFIX = "program faults: "
+NOTE_SEPARATOR = " | "
+MAX_NOTES = 30  # faults listed per sample; the rest are counted
+
+
+@dataclass(frozen=True)
+class Program:
+    index: int  # its place in the library: the candidate's t_n
+    sid: str  # ``relative/path.py::name``
+    func: Callable[..., Any]
+    tasks: Optional[FrozenSet[str]]  # None: every task
+
+
+def copier(form: str) -> Callable[[grids.Grid], Any]:
+    """A fresh argument per call: programs mutate their input, and the next program must not see it."""
+    if form == "tuple":
+        return lambda grid: grid  # immutable: the canonical grid itself is a fresh copy's equal
+    if form == "list":
+        return lambda grid: [list(row) for row in grid]
+    if form == "numpy":
+        import numpy
+
+        return lambda grid: numpy.array(grid, dtype=numpy.int64)
+    raise ValueError(f"grid form {form!r}: choose one of {', '.join(GRID_FORMS)}")
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class Library:
+    """The batt of a program library; see the module docstring."""
+
+    def __init__(self, programs: Sequence[Program], grid_form: str = DEFAULT_GRID_FORM,
+                 limit: Optional[float] = None, problems: Sequence[str] = (), files: int = 0) -> None:
+        self.programs = tuple(programs)
+        self.grid_form = grid_form
+        self.limit = limit
+        self.problems = tuple(problems)  # files not imported, functions not run: said once, at load
+        self.files = files
+        self._arg = copier(grid_form)
+        self._timer = Timer(limit)
+        self._per_task: Dict[str, Tuple[Program, ...]] = {}
+        self._notes: List[str] = []
+
+    def for_task(self, task_id: str) -> Tuple[Program, ...]:
+        progs = self._per_task.get(task_id)
+        if progs is None:
+            progs = self._per_task[task_id] = tuple(p for p in self.programs if p.tasks is None or task_id in p.tasks)
+        return progs
+
+    def __call__(self, task_id: str, S: Any, I: Any, C: Any, log_path: str) -> Tuple[Tuple[Any, ...], Tuple[Any, ...]]:
+        if C is not None:
+            return (), ()
+        self._notes = []
+        out = []
+        run, arg, notes = self._timer.run, self._arg, self._notes
+        with self._timer.session():
+            for prog in self.for_task(task_id):
+                outcome: Outcome = run(_call, prog.func, arg(I))
+                if outcome.status == "ok":
+                    grid, why = outcome.value
+                    out.append((prog.index, None, prog.sid, grid))
+                    if why is not None:
+                        notes.append(f"{prog.sid} returned no grid ({why})")
+                elif outcome.status == "timeout":
+                    notes.append(f"{prog.sid} timed out after {self.limit:g} s (--batt-program-timeout)")
+                else:
+                    # str() of the program's exception runs its code too: under its limit as well.
+                    said = run(_error_text, outcome.error)
+                    text = said.value if said.status == "ok" else f"{type(outcome.error).__name__} (its message could not be read)"
+                    notes.append(f"{prog.sid} raised {text}")
+        return tuple(out), ()
+
+    def take_note(self) -> Optional[str]:
+        """What went wrong in the last solve call, as one line, and forget it."""
+        notes, self._notes = self._notes, []
+        if not notes:
+            return None
+        more = f"{NOTE_SEPARATOR}(+{len(notes) - MAX_NOTES} more)" if len(notes) > MAX_NOTES else ""
+        return NOTE_PREFIX + NOTE_SEPARATOR.join(notes[:MAX_NOTES]) + more
+
+    def annotate(self, rec: SampleRecord) -> None:
+        """Add the last solve call's program faults to the sample's record (its ``error`` text)."""
+        note = self.take_note()
+        if note:
+            add_error(rec, note)
+
+    def describe(self, path: str) -> str:
+        bound = sum(p.tasks is not None for p in self.programs)
+        limit = f"{self.limit:g}s per program" if self.limit else "no per-program limit (--batt-program-timeout)"
+        broken = f"; {len(self.problems)} problem(s) at load, listed below" if self.problems else ""
+        return (f"batt: programs from {path}: {len(self.programs)} program(s) in {self.files} file(s), "
+                f"{bound} bound to a task, {len(self.programs) - bound} tried on every task; "
+                f"grid form {self.grid_form}; {limit}{broken}")
+
+
+def _error_text(e: BaseException) -> str:
+    return f"{type(e).__name__}: {_one_line(str(e))}"
+
+
+def _call(func: Callable[..., Any], arg: Any) -> Tuple[Any, Optional[str]]:
+    """The program's value, and why it is no grid when that shows already.
+
+    Plain lists and tuples become tuples of row tuples (so that equal outputs share one diff
+    call, as a batt's hashable candidates do) and the runner checks their cells as a batt's
+    candidates are checked; here only their shape is looked at (a whole check would double
+    the adapter's cost). Both use builtins only: no program code runs. Anything else (a numpy
+    array, another object) is converted here, under the program's own limit, because
+    converting it may run its code.
+    """
+    value = func(arg)
+    kind = type(value)
+    if kind is list or kind is tuple:
+        why = _shape_problem(value)
+        return (tuple(map(tuple, value)), None) if why is None else (None, f"{kind.__name__}: {why}")
+    try:
+        return grids.to_grid(value), None
+    except (grids.GridError, TypeError, ValueError, OverflowError) as e:
+        return None, f"{kind.__name__}: {_one_line(str(e), 120)}"
+
+
+def _shape_problem(rows: Any) -> Optional[str]:
+    """What is wrong with the rows of a list or tuple grid, looking at rows only (cells: the runner)."""
+    if not 0 < len(rows) <= grids.MAX_SIDE:
+        return f"{len(rows)} rows, a grid has 1 to {grids.MAX_SIDE}"
+    if not all(type(r) is list or type(r) is tuple for r in rows):
+        return "its rows are not all lists or tuples"
+    widths = set(map(len, rows))
+    if len(widths) > 1:
+        return f"ragged rows, of widths {sorted(widths)[:4]}"
+    width = widths.pop()
+    if not 0 < width <= grids.MAX_SIDE:
+        return f"rows of {width} cells, a grid has 1 to {grids.MAX_SIDE}"
+    return None
+
+
+@dataclass(frozen=True)
+class LibraryModule(BattModule):
+    """The loaded library as the plugin holds a batt; its hash covers the settings that change results."""
+
+    config: str = ""
+
+    def sha256(self) -> str:
+        return hashlib.sha256((super().sha256() + "\n" + self.config).encode()).hexdigest()
+
+
+def _import_problem(e: BaseException) -> str:
+    if isinstance(e, SyntaxError):
+        return f"SyntaxError: {e.msg} (line {e.lineno})"
+    return f"{type(e).__name__}: {_one_line(str(e))}"
+
+
+def _takes_a_grid(func: Callable[..., Any]) -> bool:
+    try:
+        inspect.signature(func).bind(((0,),))
+    except TypeError:
+        return False
+    except ValueError:
+        pass  # no signature to read: the call decides
+    return True
+
+
+def load_library(path: str, base_dir: str, *, entries: str = DEFAULT_ENTRIES, map_path: Optional[str] = None,
+                 grid_form: str = DEFAULT_GRID_FORM, program_timeout: Optional[float] = None,
+                 import_timeout: Optional[float] = None) -> LibraryModule:
+    """Import every file of the library, each on its own: a file that does not import is one problem, not the end.
+
+    ``import_timeout`` bounds each file's import (a generated file may loop at import time).
+    Raises :class:`LibraryError` when the library cannot be used at all.
+    """
+    t0 = time.perf_counter()
+    root = Path(base_dir, path).expanduser().resolve()
+    base, files = discovery.library_files(root)
+    rels = [discovery.relative(f, base) for f in files]
+    map_file = Path(base_dir, map_path).expanduser().resolve() if map_path else None
+    mapped = discovery.read_map(map_file, rels) if map_file else {}
+    wanted = discovery.parse_entries(entries)
+    programs: List[Program] = []
+    problems: List[str] = []
+    importer = Timer(import_timeout)
+    with captured_output() as printed:
+        for file, rel in zip(files, rels):
+            outcome = importer.run(import_file, file)
+            if outcome.status == "timeout":
+                problems.append(f"{rel}: not imported: its import took longer than {import_timeout:g} s (--batt-timeout)")
+                continue
+            if outcome.status == "error":
+                assert outcome.error is not None
+                problems.append(f"{rel}: not imported: {_import_problem(outcome.error)}")
+                continue
+            module = outcome.value
+            for name, obj in list(vars(module).items()):
+                if not inspect.isfunction(obj) or obj.__module__ != module.__name__:
+                    continue  # imported from elsewhere (``from dsl import *``): not this file's program
+                is_program, task = discovery.entry_task(name, wanted)
+                if not is_program:
+                    continue
+                sid = f"{rel}::{name}"
+                if not _takes_a_grid(obj):
+                    problems.append(f"{sid}: not run: {name}{inspect.signature(obj)} does not take one argument, the input grid")
+                    continue
+                tasks = frozenset([task]) if task is not None else discovery.file_tasks(rel, mapped)
+                programs.append(Program(len(programs), sid, obj, tasks))
+    if not programs:
+        why = f"; {'; '.join(problems[:3])}" if problems else ""
+        raise LibraryError(f"--batt-programs {root}: no programs: none of its {len(files)} .py file(s) "
+                           f"defines a function named {entries}{why}")
+    library = Library(programs, grid_form, program_timeout, problems, len(files))
+    output = "".join(printed) + "".join(f"[pytest-batt] {p}\n" for p in problems)
+    bindings = sorted((k, sorted(v)) for k, v in mapped.items())
+    config = f"entries={entries}\ngrid_form={grid_form}\nprogram_timeout={program_timeout}\nmapped={bindings}"
+    used = tuple(str(f) for f in files) + ((str(map_file),) if map_file else ())
+    return LibraryModule(f"programs:{path}", library, used, round(time.perf_counter() - t0, 6), output, config)
+
+
+def library_of(batt: Any) -> Optional[Library]:
+    """The :class:`Library` behind a loaded batt, or None for an ordinary batt."""
+    func = getattr(batt, "func", None)
+    return func if isinstance(func, Library) else None

@@ -1,0 +1,45 @@
+"""The run's program faults in a few terminal lines, read back from the samples' notes in the results.
+
+The notes are the :class:`~pytest_batt.programs.library.Library`'s own text; only ids of the
+library's real programs are counted, so nothing a program prints into a message can add a name.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Iterable, List, Mapping
+
+from .library import NOTE_PREFIX, NOTE_SEPARATOR
+
+KINDS = ("timed out", "raised", "returned no grid")
+_FAULT = re.compile(r"(.*?) (timed out|raised|returned no grid)\b")
+SHOWN = 5
+
+
+def faults(results: Mapping[str, Any], known: Iterable[str]) -> Dict[str, Dict[str, int]]:
+    """``{kind: {solver id: samples}}`` over every sample of the results."""
+    ids = set(known)
+    out: Dict[str, Dict[str, int]] = {kind: {} for kind in KINDS}
+    for task in results.get("tasks", {}).values():
+        for sample in task.get("samples", []):
+            text = sample.get("error") or ""
+            at = text.find(NOTE_PREFIX)
+            if at < 0:
+                continue
+            for segment in text[at + len(NOTE_PREFIX):].split(NOTE_SEPARATOR):
+                m = _FAULT.match(segment)
+                if m and m.group(1) in ids:
+                    counts = out[m.group(2)]
+                    counts[m.group(1)] = counts.get(m.group(1), 0) + 1
+    return {kind: counts for kind, counts in out.items() if counts}
+
+
+def summary_lines(results: Mapping[str, Any], known: Iterable[str]) -> List[str]:
+    """One line per kind of fault, naming the programs with the most faulty samples first."""
+    lines = []
+    for kind, counts in faults(results, known).items():
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        named = ", ".join(f"{sid} ({n} sample{'s' if n != 1 else ''})" for sid, n in top[:SHOWN])
+        more = f", +{len(top) - SHOWN} more" if len(top) > SHOWN else ""
+        lines.append(f"programs that {kind}: {len(top)}: {named}{more}")
+    return lines

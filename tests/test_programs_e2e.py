@@ -1,0 +1,139 @@
+"""A hostile program library through the real plugin: the correct programs are credited, every
+other one is recorded by id and costs only itself, and -n 0 and -n 2 give the same results."""
+
+import json
+import re
+
+import pytest
+
+from pytest_batt import results
+
+
+def task(pairs, tests):
+    return {"train": [{"input": i, "output": o} for i, o in pairs], "test": [{"input": i, "output": o} for i, o in tests]}
+
+
+TASKS = {
+    "0000f11f": task([([[1, 2]], [[2, 1]]), ([[3, 4, 5]], [[5, 4, 3]])], [([[6, 7]], [[7, 6]])]),  # mirror each row
+    "0000bbbb": task([([[1, 2], [3, 4]], [[3, 4], [1, 2]])], [([[5], [6], [7]], [[7], [6], [5]])]),  # upside down
+}
+
+LIBRARY = {
+    "correct.py": "def transform(grid):\n    return [row[::-1] for row in grid]\n",
+    "loop.py": "def transform(grid):\n    while True:\n        pass\n",
+    "syntax.py": "def transform(grid)\n    return grid\n",
+    # Runs before numpy_out.py: if it were given the same grid, numpy_out would see the damage.
+    "mutate.py": ("def transform(grid):\n    for row in grid:\n        row.reverse()\n    grid[0][0] = 9\n"
+                  "    grid.append(list(grid[0]))\n    return grid\n"),
+    "numpy_out.py": "import numpy as np\n\ndef transform(grid):\n    return np.fliplr(np.array(grid))\n",
+    "wrong_shape.py": "def transform(grid):\n    return [row[::-1] + [0] for row in grid]\n",
+    "raises.py": "def transform(grid):\n    return grid[99]\n",
+    # Bound to one task each: by the map file, and by a solve_<task_id> name.
+    "golf/task_b.py": "def p(g):\n    return g[::-1]\n",
+    "solvers.py": "def solve_0000bbbb(I):\n    return I[::-1]\n\ndef solve_0000f11f(I):\n    return I\n",
+}
+LIMIT = 0.5
+
+
+@pytest.fixture
+def project(pytester):
+    data = pytester.mkdir("tasks")
+    for tid, content in TASKS.items():
+        (data / f"{tid}.json").write_text(json.dumps(content))
+    for rel, text in LIBRARY.items():
+        path = pytester.path / "lib" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    (pytester.path / "map.json").write_text(json.dumps({"0000bbbb": "golf/task_b.py"}))
+    return pytester
+
+
+ARGS = ["--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-programs-map=map.json",
+        f"--batt-program-timeout={LIMIT}", "-p", "no:cacheprovider"]
+
+
+def comparable(res):
+    tasks = json.loads(json.dumps(res["tasks"]))
+    for t in tasks.values():
+        t.pop("seconds")
+        for s in t["samples"]:
+            s.pop("seconds"), s.pop("cpu_seconds")
+    return tasks, res["batt"]["sha256"], res["batt"]["module"]
+
+
+def test_a_hostile_library_costs_each_broken_program_only_itself(project):
+    runs = {}
+    for n in ("0", "2"):
+        out = project.runpytest_subprocess(*ARGS, "-n", n, f"--batt-json=r{n}.json")
+        runs[n] = (out, results.read(str(project.path / f"r{n}.json")))
+    out, res = runs["0"]
+    assert comparable(res) == comparable(runs["2"][1])
+    text = out.stdout.str()
+    assert ("batt: programs from lib: 9 program(s) in 9 file(s), 3 bound to a task, 6 tried on every task; "
+            "grid form list; 0.5s per program") in text
+    assert "[pytest-batt] syntax.py: not imported: SyntaxError: expected ':' (line 1)" in text
+    assert res["batt"]["module"] == "programs:lib" and "syntax.py: not imported" in res["batt"]["import_output"]
+
+    flip, upside = res["tasks"]["0000f11f"], res["tasks"]["0000bbbb"]
+    for s in flip["samples"]:
+        assert s["status"] == "solved" and s["matched"] == ["correct.py::transform", "numpy_out.py::transform"]
+    assert flip["o_score"] == {"correct.py::transform": 3, "mutate.py::transform": 0, "numpy_out.py::transform": 3,
+                               "solvers.py::solve_0000f11f": 0, "wrong_shape.py::transform": 0}
+    assert upside["o_score"]["golf/task_b.py::p"] == 2 and upside["o_score"]["solvers.py::solve_0000bbbb"] == 2
+    assert "solvers.py::solve_0000f11f" not in upside["o_score"] and "golf/task_b.py::p" not in flip["o_score"]
+    assert flip["solved"] == {"oracle": True, "at_2": True} and upside["solved"] == {"oracle": True, "at_2": True}
+    assert flip["d_score"] == {} and flip["s_score"] == {}  # a library has no differs
+    samples = flip["samples"] + upside["samples"]
+    for s in samples:
+        assert s["error"].startswith(f"program faults: loop.py::transform timed out after {LIMIT:g} s (--batt-program-timeout) | "
+                                     "raises.py::transform raised IndexError: list index out of range")
+        assert s["seconds"] < LIMIT + 1.5  # the looping program cost its limit, not the sample's 10 s
+    assert "programs that timed out: 1: loop.py::transform (5 samples)" in text
+    assert "programs that raised: 1: raises.py::transform (5 samples)" in text
+    assert re.search(r"tasks: 2 +pass@2: 2/2 +oracle: 2/2 +samples solved: 5/5", text)
+    assert runs["0"][0].ret == runs["2"][0].ret == 0
+
+
+def test_a_batt_and_a_library_exclude_each_other(project):
+    project.makepyfile(toy="def batt(task_id, S, I, C, log_path):\n    return [], []\n")
+    out = project.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-module=toy.py", "-n", "0")
+    assert out.ret == 4
+    out.stderr.fnmatch_lines(["*--batt-module and --batt-programs exclude each other*"])
+    out = project.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=nowhere", "-n", "0")
+    assert out.ret == 4
+    out.stderr.fnmatch_lines(["*--batt-programs */nowhere: no such file or folder*"])
+
+
+def test_the_samples_own_timeout_still_ends_a_call_of_many_slow_programs(project):
+    """Three looping programs of 0.4 s each in a call of 1 s: the sample times out at 1 s, as any
+    batt call does, and says which programs had timed out by then."""
+    for n in (1, 2, 3):
+        (project.path / "lib" / f"loop{n}.py").write_text("def transform(grid):\n    while True:\n        pass\n")
+    out = project.runpytest_subprocess("--batt", "0000bbbb", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=transform",
+                                       "--batt-program-timeout=0.4", "--batt-timeout=1", "-n", "1", "--batt-json=r.json",
+                                       "-p", "no:cacheprovider")
+    samples = results.read(str(project.path / "r.json"))["tasks"]["0000bbbb"]["samples"]
+    for s in samples:
+        assert s["status"] == "timeout" and 0.9 < s["seconds"] < 1.5
+        assert s["error"].startswith("solve call timed out after 1 s (--batt-timeout); program faults: "
+                                     "loop.py::transform timed out after 0.4 s (--batt-program-timeout) | "
+                                     "loop1.py::transform timed out after 0.4 s")
+    assert out.ret == 1
+
+
+def test_the_ini_file_sets_the_library_options(project):
+    project.makeini("[pytest]\nbatt_data = tasks\nbatt_programs = lib\nbatt_entry = p, solve_*\n"
+                    "batt_programs_map = map.json\nbatt_grid_form = tuple\nbatt_program_timeout = 0.3\n")
+    out = project.runpytest_subprocess("--batt", "0000bbbb", "-n", "0", "--batt-json=r.json", "-p", "no:cacheprovider")
+    out.stdout.fnmatch_lines(["batt: programs from lib: 3 program(s) in 9 file(s), 3 bound to a task, 0 tried on every task; "
+                              "grid form tuple; 0.3s per program*"])
+    task = results.read(str(project.path / "r.json"))["tasks"]["0000bbbb"]
+    assert task["o_score"] == {"golf/task_b.py::p": 2, "solvers.py::solve_0000bbbb": 2}
+    assert out.ret == 0
+
+
+def test_help_shows_the_library_options(pytester):
+    out = pytester.runpytest_subprocess("--help")
+    assert out.ret == 0  # every option's help survives argparse's % formatting
+    out.stdout.fnmatch_lines(["*--batt-programs=PATH*", "*--batt-entry=NAMES*", "*--batt-programs-map=FILE*",
+                              "*--batt-grid-form=FORM*", "*--batt-program-timeout=SECONDS*"])
