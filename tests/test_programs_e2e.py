@@ -57,7 +57,7 @@ def comparable(res):
     for t in tasks.values():
         t.pop("seconds")
         for s in t["samples"]:
-            s.pop("seconds"), s.pop("cpu_seconds")
+            s.pop("seconds"), s.pop("cpu_seconds"), s.pop("memory_mb")  # measurements, not results
     return tasks, res["batt"]["sha256"], res["batt"]["module"]
 
 

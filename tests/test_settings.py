@@ -117,7 +117,7 @@ def test_file_paths_are_taken_relative_to_the_base_dir() -> None:
     ("batt_timeout", "timeout", "0", "'0' must be a positive number of seconds, at most 604800", 1.0),
     ("batt_timeout", "timeout", "soon", "'soon' is not a number of seconds", 1.0),
     ("batt_grace", "grace", "-1", "'-1' must be a number of seconds from 0", 1.0),
-    ("batt_max_memory", "max_memory", "10", "'10' must be a finite number of megabytes, at least 64", 100.0),
+    ("batt_max_memory", "max_memory", "10", "'10' must be 0 .off. or a finite number of megabytes, at least 64", 100.0),
     ("batt_checkpoint", "checkpoint_minutes", "0", "'0' must be a positive number of minutes", 1.0),
     ("batt_progress", "progress_minutes", "-2", "'-2' must be a number of minutes >= 0", 1.0),
     ("batt_shard", "shard", "3/2", "'3/2': K must be between 1 and N", (1, 2)),
