@@ -58,14 +58,20 @@ def ascii_id(value: str) -> str:
     """The form of a task id inside a node id, as pytest writes parametrize ids: printable ASCII
     as it is, a backslash doubled, ``\\t``, ``\\n``, ``\\r``, and every other character as
     ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``. It can be typed after ``-k`` or ``--deselect``, and
-    it is reversible (:func:`from_ascii_id`), so two task ids never share a node id."""
-    if value.isascii() and value.isprintable() and "\\" not in value:  # every real ARC id
+    it is reversible (:func:`from_ascii_id`), so two task ids never share a node id.
+
+    Beyond pytest's rule, brackets are escaped too (``\\x5b``, ``\\x5d``): a node id then has one
+    parameter bracket, its sample's, and readers that split node ids at the first ``[`` (pytest
+    8's junit class names) split it where pytest-batt put it."""
+    if value.isascii() and value.isprintable() and not _STRUCTURE.intersection(value):  # every real ARC id
         return value
     out = []
     for ch in value:
         code = ord(ch)
         if ch == "\\":
             out.append("\\\\")
+        elif ch in _STRUCTURE:
+            out.append(_escape(ch))
         elif 0x20 <= code < 0x7F:
             out.append(ch)
         elif ch in _SHORT:
@@ -75,6 +81,7 @@ def ascii_id(value: str) -> str:
     return "".join(out)
 
 
+_STRUCTURE = frozenset("\\[]")  # the backslash: the escape itself; brackets: a node id's parameters
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
 _UNSHORT = {"t": "\t", "n": "\n", "r": "\r", "\\": "\\"}
 _WIDTH = {"x": 2, "u": 4, "U": 8}

@@ -46,7 +46,8 @@ ESC_ID = "t\x1b[2Jx\x07"  # a Kaggle key with ESC and BEL in it
 RAISE_ID = "raise\x1b]0;T\x07"
 BIDI = "bidi\u202eé"
 IDS = ["plain", ESC_ID, RAISE_ID, BIDI]
-SHOWN = {"plain": "plain", ESC_ID: "t\\x1b[2Jx\\x07", RAISE_ID: "raise\\x1b]0;T\\x07", BIDI: "bidi\\u202e\\xe9"}
+# As node ids show them: pytest's escaping, and brackets as \x5b / \x5d (a node id's one bracket is its sample's)
+SHOWN = {"plain": "plain", ESC_ID: "t\\x1b\\x5b2Jx\\x07", RAISE_ID: "raise\\x1b\\x5d0;T\\x07", BIDI: "bidi\\u202e\\xe9"}
 
 
 def no_payload(text: str, where: str) -> None:
@@ -89,8 +90,8 @@ def test_nothing_a_batt_or_the_data_says_reaches_an_output_raw(project, mode, co
                   "called \\x1b]0;PWNED\\x07\\x1b[2J",  # captured output
                   "logged \\x1b]0;PWNED\\x07\\x1b[2J",  # captured log
                   "UserWarning: warned \\x1b]0;PWNED\\x07\\x1b[2J",  # the warnings summary
-                  "batt/t\\x1b[2Jx\\x07::demo[0]", "batt/raise\\x1b]0;T\\x07::test[0]",  # node ids (progress, FAILED)
-                  "t\\x1b[2Jx\\x07::demo[0] _"):  # a failure's header
+                  "batt/t\\x1b\\x5b2Jx\\x07::demo[0]", "batt/raise\\x1b\\x5d0;T\\x07::test[0]",  # node ids (progress, FAILED)
+                  "t\\x1b\\x5b2Jx\\x07::demo[0] _"):  # a failure's header
         assert shown in out, shown
     summary = out[out.index("batt summary"):]
     assert "evil\\x1b]0;PWNED\\x07\\x1b[2J (1)" in summary and "bidi\\u202e\\xe9" in summary  # best solvers, task column
@@ -185,8 +186,8 @@ def test_the_commands_show_ids_and_messages_as_data(project, monkeypatch):
     outs.append(res.stdout.str() + res.stderr.str())
     text = "\n".join(outs)
     no_payload(text, "commands")
-    assert "t\\x1b[2Jx\\x07  0  (0/1 test inputs)" in text  # score --per-task
-    assert "raise\\x1b]0;T\\x07  samples solved 0/3" in text  # phase3's task line
+    assert "t\\x1b\\x5b2Jx\\x07  0  (0/1 test inputs)" in text  # score --per-task
+    assert "raise\\x1b\\x5d0;T\\x07  samples solved 0/3" in text  # phase3's task line
     # errors naming a hostile id: one line, shown as data
     other = json.loads((project.path / "h_challenges.json").read_text())
     del other[ESC_ID]
