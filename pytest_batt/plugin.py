@@ -243,7 +243,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
     # A worker that cannot read the controller's selection file runs on another host: it resolves
     # --batt-data on its own side, for the task ids the controller sent (and checks their content).
     taskset, task_ids = _select(opts.data, base_dir, opts.tasks, allow_hidden=bool(opts.submission_path))
-    earlier = results.read(opts.durations_path) if opts.durations_path and not _is_worker(config) else None
+    earlier = results.load(opts.durations_path) if opts.durations_path and not _is_worker(config) else None
     shard = None if _is_worker(config) else _shard(opts, taskset, task_ids, earlier)
     task_ids = shard.task_ids if shard is not None else task_ids
     # Items (and so the batt) see the tasks without their test outputs, in every mode.
@@ -255,7 +255,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
         # The controller's scratch folder is not on this host: this worker's notes stay here.
         os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
         return state, None
-    baseline = results.read(opts.compare_path) if opts.compare_path else None
+    baseline = results.load(opts.compare_path) if opts.compare_path else None
     if baseline is not None:
         _check_baseline_data(baseline, taskset, task_ids, opts)
     # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
@@ -266,7 +266,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
     if earlier is not None:  # the scheduler plans with them (whole tasks longest first, then samples)
         state.sample_seconds = sharding.sample_durations_from(earlier)
     if opts.resume_path:
-        state.resume = results.read(opts.resume_path)
+        state.resume = results.load(opts.resume_path)
         resume.check(state.resume, opts.resume_path, batt.sha256() if batt else "", opts.timeout,
                      {tid: taskset.task_hash(tid) for tid in task_ids if tid in state.resume["tasks"]})
     if baseline is not None:
@@ -379,6 +379,7 @@ class Collection:
             if item.record["status"] == "timeout":
                 rep.sections = [(title, re.sub(_TIMEOUT_DUMP, "", text, flags=re.MULTILINE)) for title, text in rep.sections]
                 rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
+            item.record = None  # the report carries it on; items live as long as the session
         if isinstance(item, BattSample):
             rep.sections = [(title, _tail(text)) for title, text in rep.sections]
         return rep
@@ -403,7 +404,7 @@ class Controller:
         self.config = config
         self.state = state
         self.batt = batt
-        self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids)
+        self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids, spill_dir=state.scratch or None)
         self.output_notes: List[str] = []
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
@@ -487,7 +488,12 @@ class Controller:
             if report.when == "teardown" and report.nodeid in self._properties:
                 # junitxml writes <property> elements from the teardown report
                 report.user_properties = verdict.merge(report.user_properties, self._properties.pop(report.nodeid))
-        return (yield)
+        try:
+            return (yield)
+        finally:
+            kept = getattr(report, "batt_record", None)
+            if isinstance(kept, dict):  # the terminal keeps every report: not with its record's scores
+                report.batt_record = battrun.slim(kept)  # type: ignore[attr-defined]
 
     def _no_record(self, report: pytest.TestReport) -> None:
         if str(report.when) == "???":  # xdist's report of a crashed item: not a phase pytest's type knows

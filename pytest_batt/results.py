@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime
 import functools
 import gzip
+import io
 import json
 import os
 import platform
-from typing import Any, Dict, Iterator, List, Mapping, Optional, TypedDict, cast
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, TypedDict, cast
 
-from . import __version__, files, grids
+from . import __version__, files, grids, spill
 
 SCHEMA = 1
 
@@ -206,7 +207,8 @@ def chunks(results: Dict[str, Any]) -> Iterator[str]:
 
     Exactly ``json.dumps(results, separators=(",", ":")) + "\\n"``, but the whole text (63 MB
     for the 800 ARC-AGI-1 tasks) is never one string: the controller writing it needs only
-    one task's text beyond the results it already holds.
+    one task's text beyond the results it already holds. ``tasks`` may be any mapping; a
+    spill.TaskView in it (a task kept on disk) is copied as stored text, never parsed.
     """
     dump = functools.partial(json.dumps, separators=(",", ":"))
     if not results:
@@ -214,9 +216,9 @@ def chunks(results: Dict[str, Any]) -> Iterator[str]:
         return
     for i, (key, value) in enumerate(results.items()):
         yield ("{" if i == 0 else ",") + dump(key) + ":"
-        if key == "tasks" and isinstance(value, dict) and value:
-            for j, (tid, task) in enumerate(value.items()):
-                yield ("{" if j == 0 else ",") + dump(tid) + ":" + dump(task)
+        if key == "tasks" and isinstance(value, Mapping) and value:
+            for j, (tid, task) in enumerate(value.items()):  # a stored task: its text as stored, not parsed
+                yield ("{" if j == 0 else ",") + dump(tid) + ":" + (task.text() if isinstance(task, spill.TaskView) else dump(task))
             yield "}"
         else:
             yield dump(value)
@@ -258,3 +260,179 @@ def read(path: str) -> Dict[str, Any]:
         if not isinstance(data.get(key), dict):
             raise ResultsError(f"{path}: results file has no {key!r} object")
     return data
+
+
+# --- reading a results file task by task -------------------------------------------------------
+# ``read`` parses a whole file at once: fine for a few hundred tasks of a narrow battery, not for
+# a 1,120-task run of a 300-solver battery (about 1.3 GB of JSON, ten times that as Python
+# objects). ``load`` reads the same files one task at a time into a spill.TaskStore: what it
+# holds is the small part of each task plus one whole task, and the ceiling is per task.
+
+MAX_ENTRY_CHARS = 64 * 2**20  # one task's entry (or any other top-level value), as decompressed JSON text
+_CHUNK = 1 << 20
+_WS = " \t\n\r"
+
+
+class _Incomplete(Exception):
+    """The value runs past the text read so far."""
+
+
+class _Stream:
+    """The decoded text of a (maybe gzipped) file, parsed one top-level value at a time."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        self.path, self.limit = path, limit
+        self._raw = open(path, "rb")
+        binary: Any = gzip.GzipFile(fileobj=self._raw, mode="rb") if self._raw.read(2) == b"\x1f\x8b" else self._raw
+        self._raw.seek(0)
+        self._text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
+        self.buf, self.pos, self.eof, self.lines = "", 0, False, 1
+        self._decode = json.JSONDecoder().raw_decode
+
+    def close(self) -> None:
+        self._text.close()
+        self._raw.close()
+
+    def _more(self, at_least: int) -> bool:
+        chunk = self._text.read(max(_CHUNK, at_least))
+        if not chunk:
+            self.eof = True
+            return False
+        self.lines += self.buf.count("\n", 0, self.pos)
+        self.buf = self.buf[self.pos:] + chunk
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end), left unread."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in _WS:
+                self.pos += 1
+            if self.pos < len(self.buf) or not self._more(0):
+                return self.buf[self.pos:self.pos + 1]
+
+    def take(self, chars: str, what: str) -> str:
+        c = self.peek()
+        if not c or c not in chars:
+            raise self.invalid(f"Expecting {what}", self.pos)
+        self.pos += 1
+        return c
+
+    def invalid(self, msg: str, pos: int) -> ResultsError:
+        line = self.lines + self.buf.count("\n", 0, pos)
+        return ResultsError(f"{self.path}: not valid JSON ({msg} at line {line})")
+
+    def too_big(self, what: str) -> ResultsError:
+        return ResultsError(f"{self.path}: {what} is more than {self.limit / 2**20:g} MiB of JSON, the most one "
+                            "task's entry may take (results.MAX_ENTRY_CHARS); the file cannot be read")
+
+    def value(self, what: str) -> Any:
+        """The next JSON value, read whole; past ``limit`` characters it is refused."""
+        self.peek()
+        while True:
+            try:
+                obj, end = self._decode(self.buf, self.pos)
+                if end == len(self.buf) and not self.eof:
+                    raise _Incomplete  # a number may go on in the next chunk
+                if end - self.pos > self.limit:
+                    raise self.too_big(what)
+                self.pos = end
+                return obj
+            except (json.JSONDecodeError, _Incomplete) as e:
+                cut = not isinstance(e, json.JSONDecodeError) or e.pos >= len(self.buf) - 64 or e.msg.startswith("Unterminated string")
+                if self.eof or not cut:
+                    if isinstance(e, json.JSONDecodeError):
+                        raise self.invalid(e.msg, e.pos) from None
+                    raise self.invalid("Unterminated value", len(self.buf)) from None
+                if len(self.buf) - self.pos > self.limit:
+                    raise self.too_big(what) from None
+                self._more(len(self.buf) - self.pos)  # geometric: each value is parsed at most about twice
+            except RecursionError:
+                raise ResultsError(f"{self.path}: JSON nested too deeply to be a results file") from None
+
+
+def iter_file(path: str, limit: int = MAX_ENTRY_CHARS) -> Iterator[Tuple[str, str, Any]]:
+    """The file's top-level keys in order: ``("key", name, value)``, except for the ``tasks``
+    object: ``("tasks", "tasks", None)``, then ``("task", task_id, entry)`` for each of its tasks,
+    one at a time. Memory: one value.
+
+    A file whose text is not an object is read whole (``read``), for its one clear error."""
+    try:
+        stream = _Stream(path, limit)
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such results file") from None
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot be read ({e})") from None
+    try:
+        if stream.peek() != "{":
+            stream.close()
+            read(path)  # raises its error: not JSON, not an object
+            raise ResultsError(f"{path}: not a pytest-batt results file of schema {SCHEMA}")
+        stream.take("{", "'{'")
+        if stream.peek() == "}":
+            stream.take("}", "'}'")
+        else:
+            while True:
+                key = stream.value("a key")
+                if not isinstance(key, str):
+                    raise stream.invalid("Expecting property name enclosed in double quotes", stream.pos)
+                stream.take(":", "':' delimiter")
+                if key == "tasks" and stream.peek() == "{":
+                    yield ("tasks", key, None)
+                    stream.take("{", "'{'")
+                    if stream.peek() == "}":
+                        stream.take("}", "'}'")
+                    else:
+                        while True:
+                            tid = stream.value("a task id")
+                            if not isinstance(tid, str):
+                                raise stream.invalid("Expecting property name enclosed in double quotes", stream.pos)
+                            stream.take(":", "':' delimiter")
+                            yield ("task", tid, stream.value(f"task {tid!r}"))
+                            if stream.take(",}", "',' delimiter") == "}":
+                                break
+                else:
+                    yield ("key", key, stream.value(f"the value of {key!r}"))
+                if stream.take(",}", "',' delimiter") == "}":
+                    break
+        if stream.peek():
+            raise stream.invalid("Extra data", stream.pos)
+    except (OSError, EOFError, UnicodeDecodeError) as e:  # gzip errors are OSError/EOFError
+        raise ResultsError(f"{path}: cannot be read ({e})") from None
+    finally:
+        stream.close()
+
+
+def load(path: str, directory: Optional[str] = None, limit: int = MAX_ENTRY_CHARS) -> Dict[str, Any]:
+    """``read``'s dict, with ``tasks`` a spill.TaskStore (in ``directory``, or the system's
+    temporary one): the same keys and values, the scores of each task on disk until asked for.
+
+    The checks and errors are ``read``'s; the ceiling (``limit``) is per task, not per file."""
+    data: Dict[str, Any] = {}
+    store: Optional[spill.TaskStore] = None
+    for kind, key, value in iter_file(path, limit):
+        if kind == "tasks":
+            _check_head(path, data, before_tasks=True)
+            store = data[key] = spill.TaskStore(directory)
+        elif kind == "key":
+            data[key] = value
+        else:
+            assert store is not None
+            if not isinstance(value, dict):
+                raise ResultsError(f"{path}: task {key!r} is not an object")
+            store.put(key, value)
+    _check_head(path, data)
+    return data
+
+
+def _check_head(path: str, data: Dict[str, Any], before_tasks: bool = False) -> None:
+    """``read``'s checks; ``before_tasks``: only those the keys before ``tasks`` can fail (the schema)."""
+    if before_tasks:
+        if "schema" in data and data["schema"] != SCHEMA:
+            raise ResultsError(f"{path}: not a pytest-batt results file of schema {SCHEMA} (schema: {data['schema']!r})")
+        return
+    if data.get("schema") != SCHEMA:
+        raise ResultsError(f"{path}: not a pytest-batt results file of schema {SCHEMA} (schema: {data.get('schema')!r})")
+    for key in ("batt", "data", "config", "session", "tasks"):
+        if not isinstance(data.get(key), (dict, spill.TaskStore)):
+            raise ResultsError(f"{path}: results file has no {key!r} object")
