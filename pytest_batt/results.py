@@ -269,7 +269,7 @@ def read(path: str) -> Dict[str, Any]:
 # holds is the small part of each task plus one whole task, and the ceiling is per task.
 
 MAX_ENTRY_CHARS = 64 * 2**20  # one task's entry (or any other top-level value), as decompressed JSON text
-_CHUNK = 1 << 20
+_CHUNK = 4 << 20  # characters read at a time
 _WS = " \t\n\r"
 
 
