@@ -13,7 +13,7 @@ that checkout).
     python benchmarks/controller_memory.py                       # wide batt, 16 and 64 tasks
     python benchmarks/controller_memory.py --tasks 16 --factor 3  # 16 and 48 tasks
     python benchmarks/controller_memory.py --batt reference --tasks 200 --factor 4 --outputs --cli
-    python benchmarks/controller_memory.py --batt reference --tasks all --outputs --cli  # 800 tasks, one run
+    python benchmarks/controller_memory.py --batt reference --data arcagi1 --tasks all --outputs --cli  # 800 tasks
 
 No test asserts on these numbers: this is a script.
 """
@@ -34,19 +34,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_wide_batt import write as write_wide  # noqa: E402
 from measuring import PY, Measure, load1, machine, make_context, mb, run_measured  # noqa: E402
 
-DATA = "arcagi1-training"
-
-
-def task_ids(count: str) -> List[str]:
+def task_ids(data: str, count: str) -> List[str]:
     from pytest_batt.tasks import load_taskset
 
-    ids = load_taskset(DATA).ids()
+    ids = load_taskset(data).ids()
     return ids if count == "all" else ids[: int(count)]
 
 
-def pytest_cmd(ids: List[str], module: str, out_dir: str, outputs: bool, timeout: float) -> List[str]:
+def pytest_cmd(data: str, ids: List[str], every: bool, module: str, out_dir: str, outputs: bool, timeout: float) -> List[str]:
     cmd = [PY, "-m", "pytest", "-p", "no:cacheprovider", "-p", "batt_bench_probe", "-q", "--no-header", "-rN",
-           "--batt", ",".join(ids) if len(ids) < 800 else "all", "--batt-data", DATA, "--batt-module", module,
+           "--batt", "all" if every else ",".join(ids), "--batt-data", data, "--batt-module", module,
            "--batt-timeout", f"{timeout:g}", "-n", "2", "--batt-json", os.path.join(out_dir, "r.json.gz")]
     if outputs:
         cmd += ["--batt-html", os.path.join(out_dir, "r.html"), "--batt-submission", os.path.join(out_dir, "s.json")]
@@ -78,7 +75,8 @@ def split_shards(path: str, out_dir: str) -> List[str]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     p.add_argument("--batt", choices=("wide", "reference"), default="wide")
-    p.add_argument("--tasks", default="16", help="N: the first N ARC-AGI-1 training tasks (or all: one run of 800)")
+    p.add_argument("--data", default="arcagi1-training", help="the task data (default arcagi1-training; arcagi1: all 800)")
+    p.add_argument("--tasks", default="16", help="N: the first N tasks of the data (or all: one run of them all)")
     p.add_argument("--factor", type=int, default=4, help="the second run has N x FACTOR tasks (default 4; 1: one run)")
     p.add_argument("--solvers", type=int, default=300)
     p.add_argument("--rows", type=int, default=300)
@@ -104,10 +102,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     rows = []
     last_dir = ""
     for count in counts:
-        ids = task_ids(count)
+        ids = task_ids(args.data, count)
         out_dir = os.path.join(ctx.tmp, f"run-{len(ids)}")
         os.makedirs(out_dir)
-        cmd = pytest_cmd(ids, module, out_dir, args.outputs, args.timeout)
+        cmd = pytest_cmd(args.data, ids, count == "all", module, out_dir, args.outputs, args.timeout)
         print(f"\n{len(ids)} tasks (load {load1():.1f}): {' '.join(cmd[3:9])} ... -n 2", flush=True)
         m = run_measured(cmd, ctx.cwd, ctx.env, args.budget, ctx.probe_file)
         row = describe(m, f"{len(ids)} tasks")
