@@ -31,8 +31,8 @@ from typing import Any, Dict, List, Optional, Sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from make_wide_batt import write as write_wide  # noqa: E402
-from measuring import PY, Measure, load1, machine, make_context, mb, run_measured  # noqa: E402
+from make_wide_batt import write as write_wide
+from measuring import PY, Measure, load1, machine, make_context, mb, run_measured
 
 def task_ids(data: str, count: str) -> List[str]:
     from pytest_batt.tasks import load_taskset
@@ -109,9 +109,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"\n{len(ids)} tasks (load {load1():.1f}): {' '.join(cmd[3:9])} ... -n 2", flush=True)
         m = run_measured(cmd, ctx.cwd, ctx.env, args.budget, ctx.probe_file)
         row = describe(m, f"{len(ids)} tasks")
-        row["results_mb"] = round(os.path.getsize(os.path.join(out_dir, "r.json.gz")) / 2**20, 1) if os.path.exists(os.path.join(out_dir, "r.json.gz")) else None
+        written = os.path.join(out_dir, "r.json.gz")
+        row["results_mb"] = round(os.path.getsize(written) / 2**20, 1) if os.path.exists(written) else None
         if row["results_mb"] is not None:
-            with gzip.open(os.path.join(out_dir, "r.json.gz"), "rb") as f:
+            with gzip.open(written, "rb") as f:
                 row["results_json_mb"] = round(sum(len(b) for b in iter(lambda: f.read(1 << 20), b"")) / 2**20, 1)
         rows.append(row)
         print(json.dumps(row), flush=True)
@@ -122,9 +123,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         last_dir = out_dir
     print("\n| run | controller peak MB | worker peak MB | wall s | results .json.gz MB (JSON MB) |\n|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['label']} | {r['controller_peak_mb']} | {r['worker_peak_mb']} | {r['wall_s']} | {r.get('results_mb')} ({r.get('results_json_mb')}) |")
+        print(f"| {r['label']} | {r['controller_peak_mb']} | {r['worker_peak_mb']} | {r['wall_s']} | "
+              f"{r.get('results_mb')} ({r.get('results_json_mb')}) |")
     if len(rows) == 2 and rows[0]["controller_peak_mb"] and rows[1]["controller_peak_mb"]:
-        print(f"\nratio {rows[1]['label']} / {rows[0]['label']}: {rows[1]['controller_peak_mb'] / rows[0]['controller_peak_mb']:.2f}x", flush=True)
+        ratio = rows[1]["controller_peak_mb"] / rows[0]["controller_peak_mb"]
+        print(f"\nratio {rows[1]['label']} / {rows[0]['label']}: {ratio:.2f}x", flush=True)
     if args.cli and last_dir:
         path = os.path.join(last_dir, "r.json.gz")
         copy = os.path.join(last_dir, "r2.json.gz")
@@ -133,7 +136,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             m = run_measured(cmd, ctx.cwd, ctx.env, args.budget)
             print(f"{label}: peak {mb(m.controller_rss_kb or 0)} MB, wall {m.wall_s:.1f} s, rc {m.rc}", flush=True)
         shards = split_shards(path, last_dir)
-        m = run_measured([PY, "-m", "pytest_batt", "merge", *shards, "-o", os.path.join(last_dir, "merged.json.gz")], ctx.cwd, ctx.env, args.budget)
+        merged = os.path.join(last_dir, "merged.json.gz")
+        m = run_measured([PY, "-m", "pytest_batt", "merge", *shards, "-o", merged], ctx.cwd, ctx.env, args.budget)
         print(f"merge: peak {mb(m.controller_rss_kb or 0)} MB, wall {m.wall_s:.1f} s, rc {m.rc}", flush=True)
     shutil.rmtree(ctx.tmp, ignore_errors=True)
     return 0

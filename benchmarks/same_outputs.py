@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from pytest_batt import results  # noqa: E402
+from pytest_batt import results
 
 TIMES = ("seconds", "cpu_seconds")
 

@@ -470,7 +470,7 @@ class Controller:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
         """The controller's verdict, before every other plugin (terminal, junitxml, --lf, -x) sees the report."""
-        from . import outputs, verdict
+        from . import battrun, outputs, verdict
 
         record = getattr(report, "batt_record", None)
         if isinstance(record, str):  # from a worker

@@ -46,7 +46,8 @@ def _light_part(entry: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     text = dumps(light)
     if len(text) > LIGHT_LIMIT:
         return None
-    return json.loads(text)  # as the file has it (tuples become lists) and sharing nothing with the entry
+    light_again: Dict[str, Any] = json.loads(text)  # as the file has it (tuples become lists), sharing nothing with the entry
+    return light_again
 
 
 class TaskStore(Mapping[str, "TaskView"]):

@@ -25,7 +25,7 @@ from pytest_batt.results import SampleRecord, new_record, sample_entry
 from pytest_batt.tasks import TaskSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from make_wide_batt import generate as wide_batt  # noqa: E402
+from make_wide_batt import generate as wide_batt
 
 
 class LegacyRun(battrun.BattRun):
@@ -59,7 +59,8 @@ class LegacyRun(battrun.BattRun):
         by_task: Dict[str, List[SampleRecord]] = {tid: [] for tid in self.task_ids}
         for nodeid in expected:
             tid, kind, index = self.plan[nodeid]
-            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing", error="never ran (interrupted, deselected by a crash, or -x)")
+            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing",
+                                                         error="never ran (interrupted, deselected by a crash, or -x)")
             by_task[tid].append(rec)
         n_tests: Dict[str, int] = {}
         for tid, kind, _ in self.plan.values():
@@ -92,10 +93,13 @@ class LegacyRun(battrun.BattRun):
 # --- records of real batt calls on toy tasks ------------------------------------------------------
 
 MORE = {  # two more tasks: a test output of another shape, three test samples
-    "wide0004": {"train": [{"input": [[1, 2], [3, 4]], "output": [[3, 1], [4, 2]]}, {"input": [[5, 6], [7, 8]], "output": [[7, 5], [8, 6]]}],
-                 "test": [{"input": [[1, 0], [0, 1]], "output": [[0, 1], [1, 0]]}, {"input": [[2, 2], [2, 3]], "output": [[2, 2], [3, 2]]}]},
+    "wide0004": {"train": [{"input": [[1, 2], [3, 4]], "output": [[3, 1], [4, 2]]},
+                           {"input": [[5, 6], [7, 8]], "output": [[7, 5], [8, 6]]}],
+                 "test": [{"input": [[1, 0], [0, 1]], "output": [[0, 1], [1, 0]]},
+                          {"input": [[2, 2], [2, 3]], "output": [[2, 2], [3, 2]]}]},
     "many0005": {"train": [{"input": [[4]], "output": [[4]]}],
-                 "test": [{"input": [[1]], "output": [[1]]}, {"input": [[2, 3]], "output": [[9]]}, {"input": [[5, 6]], "output": [[6, 5]]}]},
+                 "test": [{"input": [[1]], "output": [[1]]}, {"input": [[2, 3]], "output": [[9]]},
+                          {"input": [[5, 6]], "output": [[6, 5]]}]},
 }
 ALL = {**TASKS, **MORE}
 HEAD = {"schema": 1, "tool": {"name": "pytest-batt", "version": "x"}, "created": "2026-01-01T00:00:00+00:00",
@@ -211,7 +215,8 @@ def test_a_task_leaves_memory_when_its_last_selected_sample_is_folded(records, t
 
 def test_a_task_store_keeps_entries_on_disk_and_reads_like_the_dicts_it_was_given(tmp_path):
     store = spill.TaskStore(str(tmp_path))
-    small = {"samples": [{"kind": "demo", "index": 0, "status": "solved"}], "o_score": {"a": 1}, "d_score": {"a": {"d": {"last_t": 1, "iz": 0, "zo": 1}}},
+    small = {"samples": [{"kind": "demo", "index": 0, "status": "solved"}], "o_score": {"a": 1},
+             "d_score": {"a": {"d": {"last_t": 1, "iz": 0, "zo": 1}}},
              "s_score": {}, "solved": {"oracle": True, "at_2": True}, "seconds": 0.5, "sha256": "h"}
     big = {"samples": [{"kind": "demo", "index": 0, "message": "x" * (spill.LIGHT_LIMIT + 1)}], "o_score": {}}
     folded = {"samples": [{"kind": "demo", "index": 0, "fold": {"d": {}}}], "seconds": 1.0}
@@ -279,7 +284,7 @@ def test_the_ceiling_is_per_task_not_per_file(tmp_path):
     assert results.load(path, limit=one + 10) == data and whole > 20 * (one + 10)
     data["tasks"]["t007"]["o_score"]["huge"] = "x" * (3 * one)
     path = _file(tmp_path, "bomb.json.gz", data)
-    with pytest.raises(results.ResultsError, match=r"bomb.json.gz: task 't007' is more than .* MiB of JSON, the most one task's entry may take"):
+    with pytest.raises(results.ResultsError, match=r"bomb.json.gz: task 't007' is more than .* MiB of JSON, the most one task's entry"):
         results.load(path, limit=2 * one)
 
 
@@ -393,7 +398,8 @@ def test_the_plugins_outputs_are_the_same_as_when_it_folded_everything_at_the_en
         extra = ["-p", "legacy_fold"] if mode == "legacy" else []
         res = pytester.runpytest_subprocess(*base, *extra, "--batt-module", batt, "--batt-json", f"{mode}.json.gz",
                                             "--batt-html", f"{mode}.html", "--batt-submission", f"{mode}-sub.json",
-                                            "--batt-compare", "base.json", "--batt-compare-fail", "solved", "--batt-save", f"{mode}-save.json")
+                                            "--batt-compare", "base.json", "--batt-compare-fail", "solved",
+                                            "--batt-save", f"{mode}-save.json")
         text = res.stdout.str()
         summary, comparison = text[text.index("batt summary"):text.index("batt comparison")], text[text.index("batt comparison"):]
         got[mode] = {
@@ -403,7 +409,8 @@ def test_the_plugins_outputs_are_the_same_as_when_it_folded_everything_at_the_en
             "submission": (pytester.path / f"{mode}-sub.json").read_text(),
             # (which sample was the slowest is a matter of time too)
             "summary": re.sub(r"(demo|test)\[\d\] Ns", "S", _same_text(re.sub(rf"\S*{mode}\S*|\([0-9.]+ MB\)", "", summary))),
-            "comparison": _same_text("\n".join(line for line in comparison.splitlines() if not line.startswith(("=", "highest time ratios")))),
+            "comparison": _same_text("\n".join(line for line in comparison.splitlines()
+                                                if not line.startswith(("=", "highest time ratios")))),
             "ret": res.ret,
         }
     for key in got["flat"]:
