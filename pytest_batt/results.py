@@ -10,6 +10,8 @@ import io
 import json
 import os
 import platform
+import stat
+import zlib
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, TypedDict, cast
 
 from . import __version__, files, grids, spill
@@ -269,7 +271,7 @@ def read(path: str) -> Dict[str, Any]:
 # holds is the small part of each task plus one whole task, and the ceiling is per task.
 
 MAX_ENTRY_CHARS = 64 * 2**20  # one task's entry (or any other top-level value), as decompressed JSON text
-_CHUNK = 4 << 20  # characters read at a time
+_READ_CHARS = 4 << 20  # characters read at a time
 _WS = " \t\n\r"
 
 
@@ -282,7 +284,9 @@ class _Stream:
 
     def __init__(self, path: str, limit: int) -> None:
         self.path, self.limit = path, limit
-        self._raw = open(path, "rb")
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before opening it: opening a FIFO waits for a writer
+            raise ResultsError(f"{path}: not a regular file (a device, FIFO or directory)")
+        self._raw = open(path, "rb")  # closed by close()
         binary: Any = gzip.GzipFile(fileobj=self._raw, mode="rb") if self._raw.read(2) == b"\x1f\x8b" else self._raw
         self._raw.seek(0)
         self._text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
@@ -294,7 +298,7 @@ class _Stream:
         self._raw.close()
 
     def _more(self, at_least: int) -> bool:
-        chunk = self._text.read(max(_CHUNK, at_least))
+        chunk = self._text.read(max(_READ_CHARS, at_least))
         if not chunk:
             self.eof = True
             return False
@@ -397,8 +401,10 @@ def iter_file(path: str, limit: int = MAX_ENTRY_CHARS) -> Iterator[Tuple[str, st
                     break
         if stream.peek():
             raise stream.invalid("Extra data", stream.pos)
-    except (OSError, EOFError, UnicodeDecodeError) as e:  # gzip errors are OSError/EOFError
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # gzip errors are OSError/EOFError
         raise ResultsError(f"{path}: cannot be read ({e})") from None
+    except MemoryError:
+        raise ResultsError(f"{path}: too large for the memory this process may use") from None
     finally:
         stream.close()
 

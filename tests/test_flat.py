@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import os
 import random
 import re
 import sys
@@ -268,7 +269,7 @@ def _results(n):
 def test_load_reads_what_read_reads_one_task_at_a_time(tmp_path, name, dump, monkeypatch):
     data = _results(40)
     path = _file(tmp_path, name, data, **dump)
-    monkeypatch.setattr(results, "_CHUNK", 97)  # values cut across reads at every place
+    monkeypatch.setattr(results, "_READ_CHARS", 97)  # values cut across reads at every place
     loaded = results.load(path, str(tmp_path))
     assert loaded == results.read(path) == data and list(loaded) == list(data)
     assert isinstance(loaded["tasks"], spill.TaskStore) and list(loaded["tasks"]) == list(data["tasks"])
@@ -305,6 +306,9 @@ def test_unusable_files_are_refused_as_read_refuses_them(tmp_path, content, why)
     (tmp_path / "cut.json.gz").write_bytes(gzip.compress(json.dumps(_results(3)).encode())[:60])
     with pytest.raises(results.ResultsError, match="cut.json.gz: cannot be read"):
         results.load(str(tmp_path / "cut.json.gz"))
+    os.mkfifo(tmp_path / "pipe")  # refused, not waited on for a writer
+    with pytest.raises(results.ResultsError, match="pipe: not a regular file"):
+        results.load(str(tmp_path / "pipe"))
 
 
 def test_the_commands_give_the_same_from_loaded_files_as_from_read_ones(records, tmp_path):
