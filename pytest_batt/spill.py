@@ -6,12 +6,12 @@ the compact JSON text the results file holds, one line per task in an anonymous 
 entry without its scores (``o_score``, ``d_score``, ``s_score``, by far the bulk for a wide
 battery: about 1 MB per task at 300 solvers and 300 differ rows), as long as that part is
 small (:data:`LIGHT_LIMIT`; else the whole entry stays on disk). :class:`TaskView` reads like
-the entry itself: its small keys from memory, the others from disk on first use (the last entry
-read is kept, so a reader going task by task reads each once).
+the entry itself: its small keys from memory, each of the others read alone from disk when asked
+for (the best solvers of a summary read a task's ``o_score``, not its ``d_score``).
 
 So the controller of a long run, and the commands that read results files, hold the small part
 of every task and the whole of one task at a time, whatever the run's length and the battery's
-width. Writing a results file copies each task's text as it is (``raw_items``).
+width. Writing a results file copies each task's text as it is (``TaskView.text``).
 """
 
 from __future__ import annotations
@@ -61,34 +61,50 @@ class TaskStore(Mapping[str, "TaskView"]):
         self._closer = weakref.finalize(self, self._file.close)  # closed, not left to warn, when dropped
         self._end = 0
         self._where: Dict[str, Tuple[int, int]] = {}  # task id -> (offset, length) of its text
+        self._parts: Dict[str, Dict[str, Tuple[int, int]]] = {}  # task id -> heavy key -> (offset, length) of its value
         self._keys: Dict[str, Tuple[str, ...]] = {}
         self._light: Dict[str, Optional[Dict[str, Any]]] = {}
         self._cached: Tuple[Optional[str], Optional[Dict[str, Any]]] = (None, None)
+        self._cached_part: Tuple[Optional[Tuple[str, str]], Any] = (None, None)
 
     def put(self, task_id: str, entry: Mapping[str, Any]) -> None:
-        self.put_text(task_id, dumps(entry), entry)
-
-    def put_text(self, task_id: str, text: str, entry: Optional[Mapping[str, Any]] = None) -> None:
-        """``text``: the entry's compact JSON (as :func:`dumps` writes it); ``entry``: the same, parsed, if at hand."""
-        if entry is None:
-            entry = json.loads(text)
+        """Write the entry's compact JSON (exactly :func:`dumps`'s), noting where each heavy value is in it."""
         if not isinstance(entry, Mapping):
             raise TypeError(f"task {task_id}: an entry is an object, not {type(entry).__name__}")
+        parts: Dict[str, Tuple[int, int]] = {}
+        if all(isinstance(k, str) for k in entry):
+            # dumps(entry) is "{" + ",".join(key + ":" + value) + "}": built so, it says where each
+            # value is (ASCII only: characters are bytes), and one of them can be read alone
+            pieces, at = [], self._end + 1
+            for i, (key, value) in enumerate(entry.items()):
+                head, body = ("," if i else "") + _dump(key) + ":", _dump(value)
+                if key in HEAVY:
+                    parts[key] = (at + len(head), len(body))
+                pieces += [head, body]
+                at += len(head) + len(body)
+            text = "{" + "".join(pieces) + "}"
+        else:
+            text = dumps(entry)
         data = text.encode("utf-8")
         self._file.seek(self._end)
         self._file.write(data + b"\n")
         self._where[task_id] = (self._end, len(data))
+        self._parts[task_id] = parts
         self._end += len(data) + 1
         self._keys[task_id] = tuple(entry)
         self._light[task_id] = _light_part(entry)
         if self._cached[0] == task_id:
             self._cached = (None, None)
+        if self._cached_part[0] is not None and self._cached_part[0][0] == task_id:
+            self._cached_part = (None, None)
 
-    def text(self, task_id: str) -> str:
-        """The entry's JSON text, as put."""
-        offset, length = self._where[task_id]
+    def _read(self, offset: int, length: int) -> str:
         self._file.flush()
         return os.pread(self._file.fileno(), length, offset).decode("utf-8")
+
+    def text(self, task_id: str) -> str:
+        """The entry's JSON text, as written."""
+        return self._read(*self._where[task_id])
 
     def full(self, task_id: str) -> Dict[str, Any]:
         """The whole entry, read from disk (the last one read is kept). Do not change it."""
@@ -98,10 +114,14 @@ class TaskStore(Mapping[str, "TaskView"]):
             self._cached = (task_id, entry)
         return entry
 
-    def raw_items(self) -> Iterator[Tuple[str, str]]:
-        """``(task id, JSON text)`` in order, for writing a results file without parsing anything."""
-        for tid in list(self._where):
-            yield tid, self.text(tid)
+    def value(self, task_id: str, key: str) -> Any:
+        """One key's value, reading only its text when it is a heavy one (the last one read is kept)."""
+        where = self._parts[task_id].get(key)
+        if where is None:
+            return self.full(task_id)[key]
+        if self._cached_part[0] != (task_id, key):
+            self._cached_part = ((task_id, key), json.loads(self._read(*where)))
+        return self._cached_part[1]
 
     def __getitem__(self, task_id: str) -> "TaskView":
         if task_id not in self._where:
@@ -119,7 +139,7 @@ class TaskStore(Mapping[str, "TaskView"]):
 
     def close(self) -> None:
         self._closer()
-        self._cached = (None, None)
+        self._cached, self._cached_part = (None, None), (None, None)
 
     def __enter__(self) -> "TaskStore":
         return self
@@ -146,7 +166,7 @@ class TaskView(Mapping[str, Any]):
             return light[key]
         if key not in self.store._keys[self.task_id]:
             raise KeyError(key)
-        return self.store.full(self.task_id)[key]
+        return self.store.value(self.task_id, key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.store._keys[self.task_id])

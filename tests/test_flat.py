@@ -226,12 +226,16 @@ def test_a_task_store_keeps_entries_on_disk_and_reads_like_the_dicts_it_was_give
     assert list(store) == ["s", "b", "f"] and len(store) == 3 and "s" in store and "x" not in store
     assert store._light["s"] == {k: v for k, v in small.items() if k not in spill.HEAVY}
     assert store._light["b"] is None and "samples" not in store._light["f"]  # too big / fold data: on disk
+    assert store["s"]["d_score"] == small["d_score"] and store["s"]["o_score"] == {"a": 1}
+    assert store._cached == (None, None)  # each score read alone, not the whole entry
     for tid, entry in (("s", small), ("b", big), ("f", folded)):
         view = store[tid]
         assert dict(view) == entry and list(view) == list(entry) and view.text() == json.dumps(entry, separators=(",", ":"))
         assert view.get("nothing") is None and ("o_score" in view) == ("o_score" in entry)
+    store.put("n", {"o_score": {"x": 1}, 7: "not a str key"})  # json's way with it: no parts, the whole text
+    assert store["n"]["o_score"] == {"x": 1} and store.text("n") == '{"o_score":{"x":1},"7":"not a str key"}'
     store.put("s", {**small, "seconds": 2.0})  # again: replaced, in its place
-    assert list(store) == ["s", "b", "f"] and store["s"]["seconds"] == 2.0 and store.full("s")["seconds"] == 2.0
+    assert list(store) == ["s", "b", "f", "n"] and store["s"]["seconds"] == 2.0 and store.full("s")["seconds"] == 2.0
     with pytest.raises(KeyError):
         store["x"]
     store.close()
