@@ -35,6 +35,13 @@ def _blot(html: str) -> str:
     return re.sub(r"\d+\.\d+", "N", html)
 
 
+def _text(path: str) -> Optional[str]:
+    if not os.path.exists(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
 def differences(before: str, after: str) -> List[str]:
     out: List[str] = []
     a, b = results.load(os.path.join(before, "r.json.gz")), results.load(os.path.join(after, "r.json.gz"))
@@ -54,7 +61,7 @@ def differences(before: str, after: str) -> List[str]:
     for name, blot in (("s.json", None), ("r.html", _blot)):
         p, q = os.path.join(before, name), os.path.join(after, name)
         if os.path.exists(p) or os.path.exists(q):
-            x, y = (open(f, encoding="utf-8").read() if os.path.exists(f) else None for f in (p, q))
+            x, y = (_text(f) for f in (p, q))
             if (blot(x) if blot and x else x) != (blot(y) if blot and y else y):
                 out.append(f"{name} differs")
     return out

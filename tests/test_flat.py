@@ -429,3 +429,40 @@ def test_the_plugins_outputs_are_the_same_as_when_it_folded_everything_at_the_en
                  ["html", "flat.json.gz", "-o", "again.html", "--batt-data", data[3]]):
         assert pytester.run(sys.executable, "-m", "pytest_batt", *args).ret in (0, 1), args
     assert (pytester.path / "again.json").read_text() == got["flat"]["submission"]
+
+
+# --- the benchmark's pieces -----------------------------------------------------------------------
+
+def test_the_wide_batt_has_the_shape_the_benchmark_promises():
+    ns: Dict[str, Any] = {}
+    exec(wide_batt(300, 300, 60), ns)
+    S = (((1, 2), (3, 4)), ((4, 3), (2, 1))),
+    o, s = ns["batt"]("t", S, ((1, 2), (3, 4)), ((4, 3), (2, 1)), None)
+    assert len(o) == 300 and len({c[2] for c in o}) == 300 and len(s) == 300
+    assert {row[2] for row in s} == {f"d{d}" for d in range(60)} and sum(row[1] == "None" for row in s) == 60
+    assert ns["batt"]("t", S, ((1, 2), (3, 4)), ((4, 3), (2, 1)), None) == (o, s)  # pure
+    assert ns["batt"]("t", S, ((1, 2), (3, 4)), None, None)[1] == []
+
+
+def test_same_outputs_sees_scores_statuses_and_attempts_not_times(records, tmp_path):
+    from same_outputs import differences
+
+    recs = records["toy"]
+    for name in ("before", "after"):
+        out = outputs_of(feed(battrun.BattRun, recs, list(recs)))
+        data = json.loads(out["file"])
+        for task in data["tasks"].values():  # the second run took longer
+            task["seconds"] += name == "after"
+            for sample in task["samples"]:
+                sample["seconds"] += name == "after"
+        (tmp_path / name).mkdir()
+        results.write(str(tmp_path / name / "r.json.gz"), data)
+        (tmp_path / name / "s.json").write_text(out["submission"])
+        page = out["html"] if name == "before" else out["html"].replace("1.0 s samples", "2.5 s samples")
+        (tmp_path / name / "r.html").write_text(page)
+    assert differences(str(tmp_path / "before"), str(tmp_path / "after")) == []
+    (tmp_path / "after" / "s.json").write_text("{}")
+    data = results.read(str(tmp_path / "after" / "r.json.gz"))
+    data["tasks"]["flip0001"]["samples"][0]["status"] = "timeout"
+    results.write(str(tmp_path / "after" / "r.json.gz"), data)
+    assert differences(str(tmp_path / "before"), str(tmp_path / "after")) == ["task flip0001 differs", "s.json differs"]
