@@ -271,6 +271,10 @@ def read(path: str) -> Dict[str, Any]:
 # holds is the small part of each task plus one whole task, and the ceiling is per task.
 
 MAX_ENTRY_CHARS = 64 * 2**20  # one task's entry (or any other top-level value), as decompressed JSON text
+# The whole file, decompressed: far above real ones (1,120 tasks of a 300-solver battery: about
+# 1.3 GB), there only so that a decompression bomb of many small tasks cannot fill the disk the
+# tasks are spilled to.
+MAX_FILE_CHARS = 16 * 2**30
 _READ_CHARS = 4 << 20  # characters read at a time
 _WS = " \t\n\r"
 
@@ -290,7 +294,7 @@ class _Stream:
         binary: Any = gzip.GzipFile(fileobj=self._raw, mode="rb") if self._raw.read(2) == b"\x1f\x8b" else self._raw
         self._raw.seek(0)
         self._text = io.TextIOWrapper(binary, encoding="utf-8", newline="")
-        self.buf, self.pos, self.eof, self.lines = "", 0, False, 1
+        self.buf, self.pos, self.eof, self.lines, self.total = "", 0, False, 1, 0
         self._decode = json.JSONDecoder().raw_decode
 
     def close(self) -> None:
@@ -302,6 +306,10 @@ class _Stream:
         if not chunk:
             self.eof = True
             return False
+        self.total += len(chunk)
+        if self.total > MAX_FILE_CHARS:
+            raise ResultsError(f"{self.path}: more than {MAX_FILE_CHARS / 2**30:g} GiB of JSON (results.MAX_FILE_CHARS), "
+                               "far more than any run writes: a decompression bomb, or not a results file")
         self.lines += self.buf.count("\n", 0, self.pos)
         self.buf = self.buf[self.pos:] + chunk
         self.pos = 0

@@ -281,12 +281,16 @@ def test_load_reads_what_read_reads_one_task_at_a_time(tmp_path, name, dump, mon
     assert kinds.count("task") == 40 and kinds.index("tasks") == len(HEAD) + 1  # after the header and the session
 
 
-def test_the_ceiling_is_per_task_not_per_file(tmp_path):
+def test_the_ceiling_is_per_task_not_per_file(tmp_path, monkeypatch):
     data = _results(60)
     path = _file(tmp_path, "big.json.gz", data)
     one = max(len(json.dumps(t)) for t in data["tasks"].values())
     whole = len(json.dumps(data))
     assert results.load(path, limit=one + 10) == data and whole > 20 * (one + 10)
+    monkeypatch.setattr(results, "MAX_FILE_CHARS", whole - 1)  # and the whole file has a far higher one
+    with pytest.raises(results.ResultsError, match=r"big.json.gz: more than .* GiB of JSON .* a decompression bomb"):
+        results.load(path)
+    monkeypatch.undo()
     data["tasks"]["t007"]["o_score"]["huge"] = "x" * (3 * one)
     path = _file(tmp_path, "bomb.json.gz", data)
     with pytest.raises(results.ResultsError, match=r"bomb.json.gz: task 't007' is more than .* MiB of JSON, the most one task's entry"):
