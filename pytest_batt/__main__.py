@@ -141,8 +141,8 @@ def cmd_phase3(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     try:
         fails = [gates.parse_gate(e) for e in args.fail]
-        baseline = results.read(args.baseline)
-        current = results.read(args.current)
+        baseline = results.load(args.baseline)
+        current = results.load(args.current)
         comp = compare_mod.compare(baseline, current, allow_other_data=args.any_data)
     except (gates.GateError, compare_mod.CompareError, results.ResultsError) as e:
         raise UsageError(str(e)) from None
@@ -159,7 +159,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_merge(args: argparse.Namespace) -> int:
     try:
         settings.check_writable(args.output, "--output")
-        files = [(path, results.read(path)) for path in args.shards]
+        files = [(path, results.load(path)) for path in args.shards]
         merged = merge_mod.merge(files, partial=args.partial)
     except (ValueError, KeyError, TypeError) as e:  # ResultsError and MergeError are ValueErrors
         raise UsageError(str(e) if isinstance(e, ValueError) else f"a results file is malformed ({type(e).__name__}: {e})") from None
@@ -180,7 +180,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 def cmd_submission(args: argparse.Namespace) -> int:
     try:
         settings.check_writable(args.output, "--output")
-        data = results.read(args.results)
+        data = results.load(args.results)
         made = submission_mod.from_results(data, where=args.results)
     except (ValueError, KeyError, TypeError) as e:  # ResultsError and SubmissionError are ValueErrors
         raise UsageError(str(e) if isinstance(e, ValueError) else f"{args.results}: malformed ({type(e).__name__}: {e})") from None
@@ -200,7 +200,7 @@ def cmd_submission(args: argparse.Namespace) -> int:
 def cmd_html(args: argparse.Namespace) -> int:
     try:
         settings.check_writable(args.output, "--output")
-        data = results.read(args.results)
+        data = results.load(args.results)
         spec = args.batt_data or data["data"]["name"]
         task_ids = list(data["tasks"])
         taskset = load_taskset(spec, os.getcwd(), allow_hidden=True, wanted=[",".join(task_ids)] if task_ids else None)

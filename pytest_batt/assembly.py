@@ -57,7 +57,7 @@ def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModul
     # A worker that cannot read the controller's selection file runs on another host: it resolves
     # --batt-data on its own side, for the task ids the controller sent (and checks their content).
     taskset, task_ids = _select(opts.data, base_dir, opts.tasks, allow_hidden=bool(opts.submission_path))
-    earlier = results.read(opts.durations_path) if opts.durations_path and not is_worker(config) else None
+    earlier = results.load(opts.durations_path) if opts.durations_path and not is_worker(config) else None
     shard = None if is_worker(config) else _shard(opts, taskset, task_ids, earlier)
     task_ids = shard.task_ids if shard is not None else task_ids
     # Items (and so the batt) see the tasks without their test outputs, in every mode.
@@ -69,13 +69,13 @@ def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModul
         # The controller's scratch folder is not on this host: this worker's notes stay here.
         os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
         return state, None
-    baseline = results.read(opts.compare_path) if opts.compare_path else None
+    baseline = results.load(opts.compare_path) if opts.compare_path else None
     if baseline is not None:
         _check_baseline_data(baseline, taskset, task_ids, opts)
     # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
     collect_only = config.getoption("collectonly", False)
     batt = None if collect_only else programs.load(opts)
-    previous = results.read(opts.resume_path) if opts.resume_path else None
+    previous = results.load(opts.resume_path) if opts.resume_path else None
     if previous is not None:
         resume.check(previous, str(opts.resume_path), batt.sha256() if batt else "", opts.timeout,
                      {tid: taskset.task_hash(tid) for tid in task_ids if tid in previous["tasks"]})

@@ -8,12 +8,12 @@ give identical results.
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, cast
 
-from . import grids, judging, partial, resume, scoring
+from . import grids, judging, partial, resume, scoring, spill
 from .nodeids import sample_nodeid, task_nodeid
 from .grids import Grid
-from .results import SampleRecord, new_record, sample_entry
+from .results import SAMPLE_KEYS, SampleRecord, new_record, sample_entry
 from .tasks import BattDataError, Sample, Task, TaskSet
 
 
@@ -46,10 +46,27 @@ def attempts_with_solvers(ranked: List[List[str]], demo_score: Dict[str, int]) -
     return [(next(sid for sid, f in order if f == fp), fp) for fp in picked]
 
 
-class BattRun:
-    """Planned samples, what ran, and the folding of records into per-task scores."""
+# What a finished task's records keep (the report, the HTML report and the submission read them);
+# their scores and ranking data are in the task's stored entry by then.
+SLIM_KEYS = ("task",) + SAMPLE_KEYS + ("attempts", "show", "profile", "kept")  # what the reports read after folding
 
-    def __init__(self, taskset: TaskSet, task_ids: Iterable[str]) -> None:
+
+def slim(record: Mapping[str, Any]) -> SampleRecord:
+    """A record without what only folding its task needed (``o``, ``d``, ``ranked``, ...)."""
+    return cast(SampleRecord, {k: record[k] for k in SLIM_KEYS if k in record})
+
+
+class BattRun:
+    """Planned samples, what ran, and the folding of records into per-task scores.
+
+    A task is folded as soon as every selected sample of it has its record: its results-file
+    entry goes to a spill.TaskStore (a file in ``spill_dir``; the system's temporary directory
+    when None) and its records keep only what the reports read (``slim``), so memory does not
+    grow with the run's length or the battery's width. What is still running at the end (an
+    interrupted run) is folded then, as before.
+    """
+
+    def __init__(self, taskset: TaskSet, task_ids: Iterable[str], spill_dir: Optional[str] = None) -> None:
         self.taskset = taskset
         self.task_ids = list(task_ids)
         self.plan: Dict[str, Tuple[str, str, int]] = {}
@@ -65,12 +82,24 @@ class BattRun:
         self.selected: Optional[Set[str]] = None
         self.records: Dict[str, SampleRecord] = {}
         self._parsed: Dict[str, Task] = {}
-        self.whole: Dict[str, Dict[str, Any]] = {}  # task entries taken as they stand from a resumed file
+        self.whole: Dict[str, Mapping[str, Any]] = {}  # task entries taken as they stand from a resumed file
         # A resumed file's wall times, so that its samples' batt time is set against the time it took
         self.earlier_s: Dict[str, float] = {"wall_s": 0.0, "process_s": 0.0}
         self.task_errors: Dict[str, str] = {}
         self.started = time.perf_counter()
         self.finished: Optional[float] = None
+        self.spill_dir = spill_dir
+        self._store: Optional[spill.TaskStore] = None  # made at the first finished task
+
+    @property
+    def store(self) -> spill.TaskStore:
+        """The entries of the tasks folded so far (their samples all recorded)."""
+        if self._store is None:
+            self._store = spill.TaskStore(self.spill_dir)
+        return self._store
+
+    def _stored(self, task_id: str) -> bool:
+        return self._store is not None and task_id in self._store
 
     def collected(self, nodeids: Iterable[str]) -> None:
         """Samples that survived -k, --deselect and --lf: only these are expected to run."""
@@ -95,6 +124,7 @@ class BattRun:
         for nodeid, (tid, kind, index) in self.plan.items():
             if tid == task_id and nodeid not in self.records:
                 self.records[nodeid] = new_record(tid, kind, index, status="error", error=message)
+        self._fold_if_finished(task_id)
 
     def add(self, nodeid: str, record: SampleRecord) -> Optional[SampleRecord]:
         """Judge a worker's record against the expected output (which only this side has) and keep it."""
@@ -103,17 +133,45 @@ class BattRun:
         tid, kind, index = self.plan[nodeid]
         if record.get("status") == "ok":
             expected = self._expected(tid, kind, index)
-            if expected is None and not (kind == "test" and self.taskset.hidden and self._parsed.get(tid) is not None):
+            if expected is None and not (kind == "test" and self.taskset.hidden and self.task(tid) is not None):
                 record = new_record(tid, kind, index, status="error", error="the task's data is invalid",
                                     seconds=record.get("seconds", 0.0))
             else:
                 record = judging.judge(record, expected)
         elif record.get("status") == "timeout" and "cands" in record:  # --batt-keep-partial: judged, still a timeout
             record = partial.judge_kept(record, self._expected(tid, kind, index))
+        if self._stored(tid):
+            # A sample reported again after its task was folded (a rerun plugin): judged for its
+            # report, but the task's entry stays the one folded from the records it had then.
+            return record
         self.records[nodeid] = record
         if kind == "demo" or "grids" in record:  # the results file keeps each test sample's two attempts
             self._keep_two(tid)
+        self._fold_if_finished(tid)
         return record
+
+    def _nodes(self, task_id: str) -> List[str]:
+        return self._demo_nodes.get(task_id, []) + self._test_nodes.get(task_id, [])
+
+    def _fold_if_finished(self, task_id: str) -> None:
+        """Once every selected sample of the task has its record, store its entry and slim its records."""
+        if self._stored(task_id) or task_id in self.whole:
+            return
+        expected = [n for n in self._nodes(task_id) if self.selected is None or n in self.selected or n in self.records]
+        if (expected or task_id in self.task_errors) and all(n in self.records for n in expected):
+            self._fold(task_id)
+
+    def _fold(self, task_id: str) -> None:
+        entry = self._entry(task_id)
+        if entry is None:
+            return
+        # What attempts() would do at the end of the run (the file's entry is made before it)
+        self._keep_two(task_id, self._demo_score(task_id, partial=True))
+        self.store.put(task_id, entry)
+        for nodeid in self._nodes(task_id):
+            if nodeid in self.records:
+                self.records[nodeid] = slim(self.records[nodeid])
+        self._parsed.pop(task_id, None)
 
     def _demo_score(self, task_id: str, partial: bool = False) -> Optional[Dict[str, int]]:
         """The task's demo scores once every selected demo sample has its record, else None
@@ -145,7 +203,8 @@ class BattRun:
 
     def attempts(self, task_id: str) -> List[List[Grid]]:
         """Per test input of the task, in order: its attempts (at most two distinct grids, best first)."""
-        self._keep_two(task_id, self._demo_score(task_id, partial=True))
+        if not self._stored(task_id):  # a stored task's were kept when it was folded
+            self._keep_two(task_id, self._demo_score(task_id, partial=True))
         out: List[List[Grid]] = []
         for nodeid in self._test_nodes.get(task_id, []):
             kept = self.records[nodeid].get("attempts", []) if nodeid in self.records else []
@@ -162,9 +221,11 @@ class BattRun:
         task = self._parsed.get(task_id)
         if task is None:
             try:
-                task = self._parsed[task_id] = self.taskset.task(task_id)
+                task = self.taskset.task(task_id)
             except BattDataError:
                 return None
+            if not self._stored(task_id) and task_id not in self.whole:  # a finished task's grids are seldom needed again
+                self._parsed[task_id] = task
         return task
 
     def _sample(self, task_id: str, kind: str, index: int) -> Optional[Sample]:
@@ -183,11 +244,17 @@ class BattRun:
         if nodeid in self.plan and nodeid not in self.records:
             tid, kind, index = self.plan[nodeid]
             self.records[nodeid] = new_record(tid, kind, index, status=status, error=message, seconds=seconds)
+            self._fold_if_finished(tid)
 
     def finish(self) -> None:
+        """The run is over: the tasks not folded yet (interrupted, deselected samples) are folded now."""
         self.finished = time.perf_counter()
+        for tid in self.task_ids:
+            if not self._stored(tid) and tid not in self.whole:
+                self._fold(tid)
 
-    def take_resumed(self, records: Mapping[str, SampleRecord], whole: Mapping[str, Dict[str, Any]], earlier_s: Dict[str, float]) -> None:
+    def take_resumed(self, records: Mapping[str, SampleRecord], whole: Mapping[str, Mapping[str, Any]],
+                     earlier_s: Dict[str, float]) -> None:
         """What a resumed results file already holds: samples' records, whole tasks, and the time they took."""
         self.records.update(records)
         self.whole.update(whole)
@@ -203,40 +270,48 @@ class BattRun:
         return all(n in self.records for n in self.selected_nodeids())
 
     def task_results(self) -> Dict[str, Any]:
-        """Per task, in the order given: samples, Phase 3 scores, oracle and pass@2, seconds."""
-        expected = self.selected_nodeids()
-        by_task: Dict[str, List[SampleRecord]] = {tid: [] for tid in self.task_ids}
-        for nodeid in expected:
-            tid, kind, index = self.plan[nodeid]
-            rec = self.records.get(nodeid) or new_record(tid, kind, index, status="missing",
-                                                         error="never ran (interrupted, deselected by a crash, or -x)")
-            by_task[tid].append(rec)
-        n_tests: Dict[str, int] = {}
-        for tid, kind, _ in self.plan.values():
-            n_tests[tid] = n_tests.get(tid, 0) + (kind == "test")
+        """Per task, in the order given: samples, Phase 3 scores, oracle and pass@2, seconds.
+
+        A folded task's entry is a spill.TaskView (read like the dict; its scores come from disk)."""
         out: Dict[str, Any] = {}
-        for tid, recs in by_task.items():
+        for tid in self.task_ids:
             if tid in self.whole:
                 out[tid] = self.whole[tid]
-                continue
-            if not recs and tid not in self.task_errors:
-                continue
-            recs.sort(key=lambda r: (r["kind"] != "demo", r["index"]))
-            scores = scoring.score_task(recs)
-            tests = [r for r in recs if r["kind"] == "test"]
-            partial = any(r["status"] == "missing" for r in recs)
-            out[tid] = {
-                "samples": [sample_entry(r, resume.fold_data(r) if partial else None) for r in recs],
-                "o_score": scores["o_score"],
-                "d_score": scores["d_score"],
-                "s_score": scores["s_score"],
-                "solved": scoring.solved(tests, scores["demo_score"], n_tests.get(tid, 0)),
-                "seconds": round(sum(r.get("seconds") or 0.0 for r in recs), 6),
-                "sha256": self.taskset.task_hash(tid),
-            }
-            if tid in self.task_errors:
-                out[tid]["error"] = self.task_errors[tid]
+            elif self._stored(tid):
+                out[tid] = self.store[tid]
+            else:
+                entry = self._entry(tid)
+                if entry is not None:
+                    out[tid] = entry
         return out
+
+    def _entry(self, tid: str) -> Optional[Dict[str, Any]]:
+        """The task's entry from its records so far (a sample without one is "missing"), or None
+        when none of its samples is selected and it has no error."""
+        recs: List[SampleRecord] = []
+        for nodeid in self._nodes(tid):
+            if self.selected is None or nodeid in self.selected or nodeid in self.records:
+                _, kind, index = self.plan[nodeid]
+                recs.append(self.records.get(nodeid) or new_record(tid, kind, index, status="missing",
+                                                                   error="never ran (interrupted, deselected by a crash, or -x)"))
+        if not recs and tid not in self.task_errors:
+            return None
+        recs.sort(key=lambda r: (r["kind"] != "demo", r["index"]))
+        scores = scoring.score_task(recs)
+        tests = [r for r in recs if r["kind"] == "test"]
+        unfinished = any(r["status"] == "missing" for r in recs)
+        entry: Dict[str, Any] = {
+            "samples": [sample_entry(r, resume.fold_data(r) if unfinished else None) for r in recs],
+            "o_score": scores["o_score"],
+            "d_score": scores["d_score"],
+            "s_score": scores["s_score"],
+            "solved": scoring.solved(tests, scores["demo_score"], len(self._test_nodes.get(tid, []))),
+            "seconds": round(sum(r.get("seconds") or 0.0 for r in recs), 6),
+            "sha256": self.taskset.task_hash(tid),
+        }
+        if tid in self.task_errors:
+            entry["error"] = self.task_errors[tid]
+        return entry
 
     def results(self, head: Dict[str, Any], interrupted: bool, process_s: Optional[float] = None) -> Dict[str, Any]:
         """``process_s``: the whole run's wall time (start-up included), beside the items' span."""

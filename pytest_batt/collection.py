@@ -53,6 +53,7 @@ class Collection:
             if item.record["status"] == "timeout":
                 rep.sections = [(title, _TIMEOUT_DUMP.sub("", text)) for title, text in rep.sections]
                 rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
+            item.record = None  # the report carries it on; items live as long as the session
         if isinstance(item, BattSample):
             rep.sections = [(title, visible.text(_tail(text))) for title, text in rep.sections]  # what the batt printed
         return rep

@@ -15,7 +15,7 @@ that both runs finished completely, since a partial task's scores are partial su
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from . import visible
 from .nodeids import sample_nodeid, task_name, task_nodeid
@@ -215,7 +215,7 @@ def check_data(baseline: Dict[str, Any], current: Dict[str, Any], allow_other_da
     bd, cd = _describe(baseline), _describe(current)
     btasks, ctasks = baseline["tasks"], current["tasks"]
     common = [t for t in ctasks if t in btasks]
-    hashed = all(isinstance(btasks[t], dict) and "sha256" in btasks[t] and "sha256" in ctasks[t] for t in common)
+    hashed = all(isinstance(btasks[t], Mapping) and "sha256" in btasks[t] and "sha256" in ctasks[t] for t in common)
     if hashed:
         differ = [t for t in common if btasks[t]["sha256"] != ctasks[t]["sha256"]]
         named = ", ".join(map(task_name, differ[:5])) + (" ..." if len(differ) > 5 else "")

@@ -45,7 +45,7 @@ def check(previous: Mapping[str, Any], path: str, batt_sha256: str, timeout_s: f
 class Taken:
     """What a resumed run takes from the file instead of running it."""
 
-    whole: Dict[str, Dict[str, Any]] = field(default_factory=dict)  # task id -> its entry, as it stands
+    whole: Dict[str, Mapping[str, Any]] = field(default_factory=dict)  # task id -> its entry, as it stands
     # node id -> sample record: with fold data (a partial task, folded again), or as the file shows
     # it (a whole task: for the report and the submission, which need its attempts)
     records: Dict[str, SampleRecord] = field(default_factory=dict)
@@ -65,7 +65,7 @@ def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], 
     taken = Taken()
     for tid, nodeids in by_task.items():
         entry = previous["tasks"].get(tid)
-        if not isinstance(entry, dict) or entry.get("error"):
+        if not isinstance(entry, Mapping) or entry.get("error"):
             continue
         usable: Dict[str, Dict[str, Any]] = {}
         for s in entry.get("samples", []):
@@ -75,7 +75,7 @@ def take(previous: Mapping[str, Any], plan: Mapping[str, Tuple[str, str, int]], 
         if not usable:
             continue
         if set(nodeids) <= set(usable):
-            taken.whole[tid] = dict(entry)
+            taken.whole[tid] = entry  # as it stands (a spill.TaskView of a loaded file: its scores stay on disk)
             taken.skip.update(nodeids)
             taken.records.update((n, record_of(tid, usable[n])) for n in nodeids)
         elif all("fold" in s for s in usable.values()):

@@ -54,7 +54,7 @@ def durations_from(results: Mapping[str, Any]) -> Dict[str, float]:
     """Each task's seconds in a results file (a run, a shard, a merged file or a baseline)."""
     out = {}
     for tid, task in (results.get("tasks") or {}).items():
-        seconds = task.get("seconds") if isinstance(task, dict) else None
+        seconds = task.get("seconds") if isinstance(task, Mapping) else None
         if isinstance(seconds, (int, float)) and seconds >= 0:
             out[tid] = float(seconds)
     return out
@@ -64,7 +64,7 @@ def sample_durations_from(results: Mapping[str, Any]) -> Dict[str, float]:
     """Each sample's seconds in a results file, by node id: what the scheduler plans with."""
     out = {}
     for tid, task in (results.get("tasks") or {}).items():
-        for s in (task.get("samples") or []) if isinstance(task, dict) else []:
+        for s in (task.get("samples") or []) if isinstance(task, Mapping) else []:
             seconds = s.get("seconds") if isinstance(s, dict) else None
             if isinstance(seconds, (int, float)) and seconds >= 0 and s.get("kind") in ("demo", "test") \
                     and isinstance(s.get("index"), int):

@@ -266,7 +266,7 @@ def test_a_decompression_bomb_is_refused_by_every_reader(project, reader):
     path as the default's, in a fraction of the time. The default itself: the test below."""
     write_good(project)
     make_bomb(project.path / "bomb.json.gz", 64)
-    env = {**os.environ, "PYTEST_BATT_MAX_RESULTS_MB": "4"}
+    env = {**os.environ, "PYTEST_BATT_MAX_TASK_MB": "4"}
     code, out, err, seconds, peak_mib, _ = measured(project.path, argv_of(reader, "bomb.json.gz", "good.json"), env)
     assert code == 4, (out, err)
     lines = [line for line in (out + err).splitlines() if "bomb.json.gz" in line]
@@ -277,12 +277,12 @@ def test_a_decompression_bomb_is_refused_by_every_reader(project, reader):
 
 @pytest.mark.parametrize("reader", [READERS[0]], ids=["--batt-compare"])
 def test_a_bomb_past_the_default_ceiling_costs_seconds_and_little_memory(project, reader, capsys):
-    """640 MiB of JSON from 640 kB of gzip, against the real 512 MiB ceiling."""
+    """640 MiB of JSON from 640 kB of gzip, against the real ceiling (64 MiB a task)."""
     write_good(project)
     make_bomb(project.path / "bomb.json.gz", 640)
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_BATT_MAX_RESULTS_MB"}
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_BATT_MAX_TASK_MB"}
     code, out, err, seconds, peak_mib, cpu = measured(project.path, argv_of(reader, "bomb.json.gz", "good.json"), env)
-    assert code == 4 and "expands past the 512 MiB a results file may hold" in out + err, (out, err)
+    assert code == 4 and "expands past the 64 MiB a results file may hold" in out + err, (out, err)
     # CPU seconds, not wall time: on a machine shared with other jobs the wall clock says little
     # (measured alone: 1-2 s wall, see the README's fault table)
     assert cpu < 10 and peak_mib < 1024, (cpu, seconds, peak_mib)

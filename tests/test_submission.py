@@ -43,7 +43,7 @@ def test_the_results_file_keeps_the_attempts_and_a_resumed_run_ranks_them_when_i
     run.add("batt/t::demo[0]", worker_record("demo", 0, [("a", A), ("c", B), ("b", B)], []))
     run.add("batt/t::test[0]", worker_record("test", 0, [("a", A), ("b", B), ("c", C)], [A, B, C]))
     # Killed here: demo[1] never ran, so the test sample's grids wait, in its fold, for the ranking.
-    checkpoint = json.loads(json.dumps(run.results({}, interrupted=True)))
+    checkpoint = json.loads("".join(results.chunks(run.results({}, interrupted=True))))  # the file's text
     test = checkpoint["tasks"]["t"]["samples"][2]
     assert "attempts" not in test and len(test["fold"]["grids"]) == 3
     taken = resume.take(checkpoint, run.plan, retry=False)
@@ -52,7 +52,7 @@ def test_the_results_file_keeps_the_attempts_and_a_resumed_run_ranks_them_when_i
     resumed.records.update(taken.records)
     resumed.add("batt/t::demo[1]", worker_record("demo", 1, [("c", B)], []))
     assert resumed.attempts("t") == [[C, B]]  # c's grid (2 demo hits), then b's (1); a's (0) is third
-    finished = json.loads(json.dumps(resumed.results({}, interrupted=False)))
+    finished = json.loads("".join(results.chunks(resumed.results({}, interrupted=False))))
     assert finished["tasks"]["t"]["samples"][2]["attempts"] == [["c", [[3, 3]]], ["b", [[2, 1]]]]
     # A whole task taken from that file keeps its attempts for the submission and the report.
     again = resume.take(finished, resumed.plan, retry=False)

@@ -128,7 +128,7 @@ def write_bomb(path, mib: int) -> None:
 
 
 def test_a_gzip_file_expanding_past_the_ceiling_is_refused_in_one_line(tmp_path, monkeypatch):
-    monkeypatch.setenv(results.MAX_RESULTS_VARIABLE, "2")
+    monkeypatch.setenv(results.MAX_TASK_VARIABLE, "2")
     bomb = tmp_path / "bomb.json.gz"
     write_bomb(bomb, 8)
     start = time.monotonic()
@@ -136,11 +136,11 @@ def test_a_gzip_file_expanding_past_the_ceiling_is_refused_in_one_line(tmp_path,
         results.read(str(bomb))
     assert time.monotonic() - start < 5
     msg = str(e.value)
-    assert "\n" not in msg and "expands past the 2 MiB a results file may hold" in msg and results.MAX_RESULTS_VARIABLE in msg
+    assert "\n" not in msg and "expands past the 2 MiB a results file may hold" in msg and results.MAX_TASK_VARIABLE in msg
 
 
 def test_a_plain_file_past_the_ceiling_is_refused_by_its_size(tmp_path, monkeypatch):
-    monkeypatch.setenv(results.MAX_RESULTS_VARIABLE, "0.5")
+    monkeypatch.setenv(results.MAX_TASK_VARIABLE, "0.5")
     big = tmp_path / "big.json"
     big.write_bytes(b" " * (1 << 20))
     with pytest.raises(results.ResultsError, match="1 MiB of JSON, past the 0.5 MiB"):
@@ -152,7 +152,7 @@ def test_files_under_the_ceiling_read_as_before(tmp_path, monkeypatch):
     for name in ("r.json", "r.json.gz"):
         results.write(str(tmp_path / name), res)
         assert results.read(str(tmp_path / name)) == res  # raw strings kept exactly
-    monkeypatch.setenv(results.MAX_RESULTS_VARIABLE, "1")  # a file just under a 1 MiB ceiling
+    monkeypatch.setenv(results.MAX_TASK_VARIABLE, "1")  # a file just under a 1 MiB ceiling
     res["tasks"]["t" + PAYLOAD]["samples"][0]["message"] = "x" * ((1 << 20) - len(json.dumps(res, separators=(",", ":"))) - 10)
     results.write(str(tmp_path / "r.json.gz"), res)
     assert results.read(str(tmp_path / "r.json.gz")) == res
@@ -160,14 +160,14 @@ def test_files_under_the_ceiling_read_as_before(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("value", ["0", "-3", "lots", "nan", "inf"])
 def test_a_bad_ceiling_is_a_one_line_error(tmp_path, monkeypatch, value):
-    monkeypatch.setenv(results.MAX_RESULTS_VARIABLE, value)
-    with pytest.raises(results.ResultsError, match=f"{results.MAX_RESULTS_VARIABLE}=.*not a positive number of MiB"):
+    monkeypatch.setenv(results.MAX_TASK_VARIABLE, value)
+    with pytest.raises(results.ResultsError, match=f"{results.MAX_TASK_VARIABLE}=.*not a positive number of MiB"):
         results.ceiling()
 
 
 def test_the_default_ceiling(monkeypatch):
-    monkeypatch.delenv(results.MAX_RESULTS_VARIABLE, raising=False)
-    assert results.ceiling() == 512 << 20 == results.MAX_RESULTS_MB << 20
+    monkeypatch.delenv(results.MAX_TASK_VARIABLE, raising=False)
+    assert results.ceiling() == 64 << 20 == results.MAX_TASK_MB << 20
 
 
 def test_a_fifo_or_a_directory_is_refused_without_waiting_for_a_writer(tmp_path):

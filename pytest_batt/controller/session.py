@@ -42,7 +42,7 @@ class Controller:
         self.config = config
         self.state = state
         self.batt = batt
-        self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids)
+        self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids, spill_dir=state.scratch or None)
         self.output_notes: List[str] = []
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
@@ -131,7 +131,12 @@ class Controller:
             if report.when == "teardown" and report.nodeid in self._properties:
                 # junitxml writes <property> elements from the teardown report
                 report.user_properties = verdict.merge(report.user_properties, self._properties.pop(report.nodeid))
-        return (yield)
+        try:
+            return (yield)
+        finally:
+            kept = getattr(report, "batt_record", None)
+            if isinstance(kept, dict):  # the terminal keeps every report: not with its record's scores
+                report.batt_record = battrun.slim(kept)  # type: ignore[attr-defined]
 
     def _no_record(self, report: pytest.TestReport) -> None:
         if str(report.when) == "???":  # xdist's report of a crashed item: not a phase pytest's type knows
