@@ -434,6 +434,22 @@ class _Stream:
                 raise ResultsError(f"{self.path}: JSON nested too deeply to be a results file") from None
 
 
+def _members(stream: _Stream, what: str) -> Iterator[str]:
+    """The keys of the JSON object at the stream, one at a time; after each, the caller reads its value."""
+    stream.take("{", "'{'")
+    if stream.peek() == "}":
+        stream.take("}", "'}'")
+        return
+    while True:
+        key = stream.value(what)
+        if not isinstance(key, str):
+            raise stream.invalid("Expecting property name enclosed in double quotes", stream.pos)
+        stream.take(":", "':' delimiter")
+        yield key
+        if stream.take(",}", "',' delimiter") == "}":
+            return
+
+
 def iter_file(path: str, limit: Optional[int] = None) -> Iterator[Tuple[str, str, Any]]:
     """The file's top-level keys in order: ``("key", name, value)``, except for the ``tasks``
     object: ``("tasks", "tasks", None)``, then ``("task", task_id, entry)`` for each of its tasks,
@@ -451,33 +467,13 @@ def iter_file(path: str, limit: Optional[int] = None) -> Iterator[Tuple[str, str
             stream.close()
             read(path)  # raises its error: not JSON, not an object
             raise ResultsError(f"{path}: not a pytest-batt results file of schema {SCHEMA}")
-        stream.take("{", "'{'")
-        if stream.peek() == "}":
-            stream.take("}", "'}'")
-        else:
-            while True:
-                key = stream.value("a key")
-                if not isinstance(key, str):
-                    raise stream.invalid("Expecting property name enclosed in double quotes", stream.pos)
-                stream.take(":", "':' delimiter")
-                if key == "tasks" and stream.peek() == "{":
-                    yield ("tasks", key, None)
-                    stream.take("{", "'{'")
-                    if stream.peek() == "}":
-                        stream.take("}", "'}'")
-                    else:
-                        while True:
-                            tid = stream.value("a task id")
-                            if not isinstance(tid, str):
-                                raise stream.invalid("Expecting property name enclosed in double quotes", stream.pos)
-                            stream.take(":", "':' delimiter")
-                            yield ("task", tid, stream.value(f"task {tid!r}"))
-                            if stream.take(",}", "',' delimiter") == "}":
-                                break
-                else:
-                    yield ("key", key, stream.value(f"the value of {key!r}"))
-                if stream.take(",}", "',' delimiter") == "}":
-                    break
+        for key in _members(stream, "a key"):
+            if key == "tasks" and stream.peek() == "{":
+                yield ("tasks", key, None)
+                for tid in _members(stream, "a task id"):
+                    yield ("task", tid, stream.value(f"task {tid!r}"))
+            else:
+                yield ("key", key, stream.value(f"the value of {key!r}"))
         if stream.peek():
             raise stream.invalid("Extra data", stream.pos)
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # gzip errors are OSError/EOFError
