@@ -279,8 +279,8 @@ def _too_big(path: str, limit: int, what: str) -> ResultsError:
 
 def _bounded_bytes(path: str) -> bytes:
     """The file's JSON bytes, gunzipped when it is gzip, refused past :func:`ceiling` without ever
-    holding more than it: a gzip file is first streamed through once, a chunk at a time, keeping
-    nothing, so a decompression bomb costs a second of CPU and a megabyte of memory."""
+    holding more than it: a gzip file is read a chunk at a time and refused as soon as it passes,
+    so a decompression bomb costs at most the ceiling's memory and the seconds to reach it."""
     limit = ceiling()
     if not stat.S_ISREG(os.stat(path).st_mode):  # before opening it: opening a FIFO waits for a writer
         raise ResultsError(f"{path}: not a regular file (a device, FIFO or directory)")
@@ -294,19 +294,17 @@ def _bounded_bytes(path: str) -> bytes:
             if len(raw) > limit:
                 raise _too_big(path, limit, "JSON")
             return raw
-        for keep in (False, True):
-            f.seek(0)
-            chunks, size = [], 0
-            with gzip.GzipFile(fileobj=f, mode="rb") as gz:
-                while True:
-                    chunk = gz.read(_CHUNK)
-                    if not chunk:
-                        break
-                    size += len(chunk)
-                    if size > limit:
-                        raise _too_big(path, limit, "expands")
-                    if keep:
-                        chunks.append(chunk)
+        f.seek(0)
+        chunks, size = [], 0
+        with gzip.GzipFile(fileobj=f, mode="rb") as gz:
+            while True:
+                chunk = gz.read(_CHUNK)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise _too_big(path, limit, "expands")
+                chunks.append(chunk)
         return b"".join(chunks)
 
 
