@@ -27,6 +27,19 @@ PYTEST_MODULES = frozenset({"pytest", "py.test", "pytest_batt"})
 PYTEST_PROGRAMS = frozenset({"pytest", "py.test", "pytest-batt"})
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """The suite's own run (``-n auto`` in pyproject.toml) steals work: its tests are uneven (a hostile
+    run waits out timeouts for 17 s, most tests take milliseconds), and xdist's ``load`` leaves one
+    worker idle at the end. A ``--batt`` run from this folder keeps the plugin's scheduler; an
+    explicit ``--dist`` other than ``load`` is xdist's."""
+    if config.getoption("batt", None) or config.getoption("dist") != "load":
+        return None
+    from xdist.scheduler import WorkStealingScheduling
+
+    return WorkStealingScheduling(config, log)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):

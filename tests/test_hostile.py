@@ -169,7 +169,10 @@ def test_every_fault_costs_only_its_own_samples_under_xdist(project):
 
 
 def test_in_process_mode_handles_every_fault_it_can(project):
-    ids = [t for t in FAULTS if t not in UNSAFE_IN_PROCESS] + GOOD
+    # The thread that cannot be stopped keeps half the GIL from every later sample of the process
+    # (up to a second each): it runs late, with one sample after it to show later samples still pass.
+    good = [t for t in GOOD if t not in ("stubthread", "ok2")] + ["stubthread", "ok2"]
+    ids = [t for t in FAULTS if t not in UNSAFE_IN_PROCESS] + good
     result = run(project, ids, "-n", "0")
     data = check(project, result, ids)
     assert "cannot be stopped without ending the session" in result.stdout.str()
