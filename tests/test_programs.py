@@ -392,9 +392,16 @@ def test_without_a_limit_no_timer_is_touched_and_a_real_ctrl_c_passes_on():
     def ctrl_c(g):
         raise KeyboardInterrupt
 
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    with pytest.raises(KeyboardInterrupt):
-        Timer(None).run(ctrl_c, I)
+    started_with = signal.signal(signal.SIGINT, signal.default_int_handler)  # a process in the foreground
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            Timer(None).run(ctrl_c, I)
+        # A process started in the background ignores SIGINT: no Ctrl-C can come, so it is the program's own.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        outcome = Timer(None).run(ctrl_c, I)
+        assert outcome.status == "error" and type(outcome.error) is KeyboardInterrupt
+    finally:
+        signal.signal(signal.SIGINT, started_with)
 
     class RealInterrupt(KeyboardInterrupt):
         pass
