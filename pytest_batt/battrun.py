@@ -82,6 +82,7 @@ class BattRun:
         self.selected: Optional[Set[str]] = None
         self.records: Dict[str, SampleRecord] = {}
         self._parsed: Dict[str, Task] = {}
+        self._last_finished: Optional[Tuple[str, Task]] = None  # one finished task: its samples are drawn one by one
         self.whole: Dict[str, Mapping[str, Any]] = {}  # task entries taken as they stand from a resumed file
         # A resumed file's wall times, so that its samples' batt time is set against the time it took
         self.earlier_s: Dict[str, float] = {"wall_s": 0.0, "process_s": 0.0}
@@ -219,13 +220,17 @@ class BattRun:
     def task(self, task_id: str) -> Optional[Task]:
         """The parsed task (test outputs included, when known), or None when its data is invalid."""
         task = self._parsed.get(task_id)
+        if task is None and self._last_finished is not None and self._last_finished[0] == task_id:
+            task = self._last_finished[1]
         if task is None:
             try:
                 task = self.taskset.task(task_id)
             except BattDataError:
                 return None
-            if not self._stored(task_id) and task_id not in self.whole:  # a finished task's grids are seldom needed again
+            if not self._stored(task_id) and task_id not in self.whole:
                 self._parsed[task_id] = task
+            else:  # a finished task's grids are needed again only while it is drawn: one kept, memory stays flat
+                self._last_finished = (task_id, task)
         return task
 
     def _sample(self, task_id: str, kind: str, index: int) -> Optional[Sample]:
