@@ -90,7 +90,7 @@ class State:
         folder = self.settings.profile_dir
         if not folder:
             return None
-        from .profiling import sample_file  # runner imported it already
+        from .profiling import sample_file  # imported before the sample's integrity() (runner uses it then)
 
         os.makedirs(folder, exist_ok=True)  # a worker on another host: its own folder of that name
         return sample_file(folder, safe_name(task_id), kind, index)
@@ -206,12 +206,12 @@ class BattSample(pytest.Item):
         func = state.batt().func
         checkpoint = self._checkpoint if state.hard_stop else None
         limits = CallLimits(self, state)
+        profile_path = state.profile_path(self.task.id, self.sample.kind, self.sample.index)
         before = integrity()
         limits.housekeeping("starting the sample")
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
-                                    profile_path=state.profile_path(self.task.id, self.sample.kind, self.sample.index),
-                                    keep_partial=state.settings.keep_partial)
+                                    profile_path=profile_path, keep_partial=state.settings.keep_partial)
             if isinstance(func, programs.Library):
                 func.annotate(rec)  # the programs that timed out, raised or returned no grid, by id
             limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")

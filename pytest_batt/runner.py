@@ -21,7 +21,6 @@ from .contract import Candidate, ContractError, normalise_candidates, normalise_
 from .isolation import handoff, processes
 from .isolation.guard import Guard, call_batt, no_guard
 from .isolation.peak_memory import SampleMemory
-from .profiling import SampleProfile  # imported here, not during a sample: see items.integrity
 from .isolation.threads import stop_threads
 from .results import SampleRecord, add_error, new_record
 from .scoring import SampleFold, summarise_rows
@@ -47,6 +46,8 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     code = partial.batt_code(func) if keep_partial else None
     profile = None
     if profile_path is not None:
+        from .profiling import SampleProfile  # only with --batt-profile (the caller imported it before items.integrity)
+
         profile = SampleProfile(profile_path)
         func = profile.wrap(func)
     rec = _run_sample(func, task, sample, guard, log_path, checkpoint, code)
