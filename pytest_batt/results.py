@@ -4,7 +4,6 @@ and the sample records it is made from."""
 from __future__ import annotations
 
 import datetime
-import functools
 import gzip
 import json
 import os
@@ -217,7 +216,7 @@ def chunks(results: Dict[str, Any]) -> Iterator[str]:
     one task's text beyond the results it already holds. ``tasks`` may be any mapping; a
     spill.TaskView in it (a task kept on disk) is copied as stored text, never parsed.
     """
-    dump = functools.partial(json.dumps, separators=(",", ":"))
+    dump = spill.dumps  # the one compact encoder: a task's stored text and the rest are written alike
     if not results:
         yield "{}\n"
         return

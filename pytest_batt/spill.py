@@ -29,7 +29,7 @@ _dump = json.JSONEncoder(separators=(",", ":")).encode  # exactly json.dumps(x, 
 
 
 def dumps(value: Any) -> str:
-    """The compact JSON text results files hold (``results.chunks`` writes the same)."""
+    """The compact JSON text results files hold (``results.chunks`` writes with it too)."""
     return _dump(value)
 
 
