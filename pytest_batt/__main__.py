@@ -157,14 +157,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
+    if args.profile and not args.profile_output:  # before the shards are read: they can be large
+        raise UsageError("--profile needs --profile-output DIR: where the combined profile goes")
     try:
         settings.check_writable(args.output, "--output")
         files = [(path, results.load(path)) for path in args.shards]
         merged = merge_mod.merge(files, partial=args.partial)
     except (ValueError, KeyError, TypeError) as e:  # ResultsError and MergeError are ValueErrors
         raise UsageError(str(e) if isinstance(e, ValueError) else f"a results file is malformed ({type(e).__name__}: {e})") from None
-    if args.profile and not args.profile_output:
-        raise UsageError("--profile needs --profile-output DIR: where the combined profile goes")
     results.write(args.output, merged)
     _out(merge_mod.summary(merged))
     _out(f"results written to {args.output}")
