@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 from . import visible
-from .nodeids import task_name
+from .nodeids import sample_nodeid, shown, task_name
 from .results import STATUSES
 
 PER_TASK_LIMIT = 40  # past this many tasks, list only the tasks that had problems
@@ -133,10 +133,10 @@ def import_lines(seconds: float, output: str, max_lines: int = 5) -> List[str]:
 
 def memory_lines(tasks: Mapping[str, Any], n: int = 3) -> List[str]:
     """The samples with the largest peak resident memory (``memory_mb``), largest first; none without it."""
-    peaks = [(s["memory_mb"], f"{task_name(tid)}::{s['kind']}[{s['index']}]") for tid, t in tasks.items() for s in t.get("samples", [])
+    peaks = [(s["memory_mb"], shown(sample_nodeid(tid, s["kind"], s["index"]))) for tid, t in tasks.items() for s in t.get("samples", [])
              if isinstance(s.get("memory_mb"), (int, float))]
     if not peaks:
         return []
     peaks.sort(key=lambda p: -p[0])
-    shown = ", ".join(f"{name} {mb:.0f} MB" for mb, name in peaks[:n])
-    return [f"memory: largest peaks {shown} (resident, per sample's process; {len(peaks)} sample(s) measured)"]
+    largest = ", ".join(f"{name} {mb:.0f} MB" for mb, name in peaks[:n])
+    return [f"memory: largest peaks {largest} (resident, per sample's process; {len(peaks)} sample(s) measured)"]
