@@ -93,7 +93,6 @@ nonnegative_seconds = _number("seconds", lambda s: 0 <= s <= MAX_SECONDS, f"a nu
 positive_minutes = _number("minutes", lambda m: 0 < m <= MAX_SECONDS / 60, "a positive number of minutes")
 nonnegative_minutes = _number("minutes", lambda m: 0 <= m <= MAX_SECONDS / 60, "a number of minutes >= 0")
 # Below 64 MB a Python process with numpy cannot even run the batt's imports.
-positive_megabytes = _number("megabytes", lambda mb: mb >= 64, "a finite number of megabytes, at least 64")
 megabytes_or_off = _number("megabytes", lambda mb: mb == 0 or mb >= 64, "0 (off) or a finite number of megabytes, at least 64")
 
 

@@ -24,7 +24,7 @@ from pytest_batt.options import MAX_SECONDS
     (options.positive_minutes, ["0.001", "10", str(MAX_SECONDS / 60)],
      {"0": "'0' must be a positive number of minutes", "1e9": "must be a positive number of minutes"}),
     (options.nonnegative_minutes, ["0", "3"], {"-1": "'-1' must be a number of minutes >= 0"}),
-    (options.positive_megabytes, ["64", "2000", "1e6"], {"10": "'10' must be a finite number of megabytes, at least 64"}),
+    (options.megabytes_or_off, ["0", "64", "2000", "1e6"], {"10": "'10' must be 0 .off. or a finite number of megabytes, at least 64"}),
 ])
 def test_number_types_take_their_range_and_name_the_rule(convert: Any, good: Any, bad: dict[str, str]) -> None:
     for value in good:
@@ -37,7 +37,7 @@ def test_number_types_take_their_range_and_name_the_rule(convert: Any, good: Any
 @pytest.mark.parametrize("convert, unit", [
     (options.positive_seconds, "seconds"), (options.nonnegative_seconds, "seconds"),
     (options.positive_minutes, "minutes"), (options.nonnegative_minutes, "minutes"),
-    (options.positive_megabytes, "megabytes"),
+    (options.megabytes_or_off, "megabytes"),
 ])
 def test_number_types_refuse_words_nan_and_infinity(convert: Any, unit: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match=f"^'soon' is not a number of {unit}$"):
