@@ -128,13 +128,15 @@ def short(where: str, cwd: Optional[str] = None) -> str:
     return f"{rel}:{line}"
 
 
-def report_lines(folder: str, summaries: Mapping[str, Mapping[str, Any]], n: int = 15) -> List[str]:
+def report_lines(folder: str, summaries: Mapping[str, Mapping[str, Any]], n: int = 15,
+                 combined: Optional[Tuple[Optional[pstats.Stats], List[str]]] = None) -> List[str]:
     """Combine the run's profiles and describe them: the terminal's "where the batt's time went".
 
-    ``summaries``: each profiled sample's record summary, by node id.
+    ``summaries``: each profiled sample's record summary, by node id. ``combined``: what
+    :func:`combine` returns, when the caller has merged the files already.
     """
     files = [s["file"] for s in summaries.values() if s.get("file")]
-    stats, problems = combine(folder, files)
+    stats, problems = combined if combined is not None else combine(folder, files)
     lines: List[str] = []
     rows = table(stats, summaries, n)
     if rows:
@@ -163,6 +165,7 @@ def merge_dirs(folders: Sequence[str], out: str) -> List[str]:
     os.makedirs(out, exist_ok=True)
     summaries: Dict[str, Dict[str, Any]] = {}
     problems: List[str] = []
+    merged: Optional[pstats.Stats] = None  # each file read once: for its top functions and into the combined profile
     for folder in folders:
         try:
             found = sorted(n for n in os.listdir(folder) if n.endswith(".pstats") and n != COMBINED)
@@ -176,12 +179,18 @@ def merge_dirs(folders: Sequence[str], out: str) -> List[str]:
             if os.path.abspath(folder) != os.path.abspath(out):
                 shutil.copyfile(os.path.join(folder, name), os.path.join(out, name))
             try:
-                raw = getattr(pstats.Stats(os.path.join(out, name)), "stats", {})
+                stats = pstats.Stats(os.path.join(out, name))
             except (OSError, EOFError, ValueError, TypeError) as e:
                 problems.append(f"{name}: {e}")
                 continue
-            summaries[name] = {"file": name, "top": top(raw, TOP)}
-    return report_lines(out, summaries) + problems
+            summaries[name] = {"file": name, "top": top(getattr(stats, "stats", {}), TOP)}
+            if merged is None:
+                merged = stats
+            else:
+                merged.add(stats)
+    if merged is not None:
+        merged.dump_stats(os.path.join(out, COMBINED))
+    return report_lines(out, summaries, combined=(merged, [])) + problems
 
 
 def prepare(folder: str) -> None:
