@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 import pytest
 
 from . import battmodule, judging, nodeids, programs, runner, visible
-from .isolation import handoff
+from .isolation import handoff, integrity
 from .isolation.guard import BattTimeout, Guard, RealInterrupt
 from .isolation.watchdog import Watchdog, dump_stacks_on_request
 from .results import SampleRecord, add_error
@@ -90,7 +90,7 @@ class State:
         folder = self.settings.profile_dir
         if not folder:
             return None
-        from .profiling import sample_file  # imported before the sample's integrity() (runner uses it then)
+        from .profiling import sample_file  # imported before the sample's integrity snapshot (runner uses it then)
 
         os.makedirs(folder, exist_ok=True)  # a worker on another host: its own folder of that name
         return sample_file(folder, safe_name(task_id), kind, index)
@@ -98,18 +98,6 @@ class State:
     def log_path(self, task_id: str) -> str:
         """A file per task the batt may write to; the id never becomes a path as given."""
         return os.path.join(self.scratch, "logs", safe_name(task_id) + ".log")
-
-
-def integrity() -> Dict[str, int]:
-    """Which object each public name of pytest-batt's modules is bound to: a batt that patches
-    them in its worker is found out after its sample, and the worker replaced."""
-    seen: Dict[str, int] = {}
-    for name, module in list(sys.modules.items()):
-        if name.startswith("pytest_batt") and not name.startswith("pytest_batt.reference"):
-            for attr, value in list(vars(module).items()):
-                if not attr.startswith("__"):
-                    seen[f"{name}.{attr}"] = id(value)
-    return seen
 
 
 def safe_name(text: str) -> str:
@@ -207,7 +195,7 @@ class BattSample(pytest.Item):
         checkpoint = self._checkpoint if state.hard_stop else None
         limits = CallLimits(self, state)
         profile_path = state.profile_path(self.task.id, self.sample.kind, self.sample.index)
-        before = integrity()
+        before = integrity.snapshot()
         limits.housekeeping("starting the sample")
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
@@ -222,10 +210,11 @@ class BattSample(pytest.Item):
                 # on 44 tasks. Freed by reference counting as usual; only a cycle among these
                 # objects that becomes garbage later is never collected.
                 gc.freeze()
+            patched = not integrity.unchanged(before, integrity.snapshot())  # still under the hard stop
         finally:
             limits.done()
         self.record = rec
-        if integrity() != before:
+        if patched:
             note = "the batt patched pytest-batt's own modules"
             if state.hard_stop:
                 self._end_worker(rec, note + "; the worker was replaced so later samples are judged by unpatched code")

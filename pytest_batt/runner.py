@@ -46,7 +46,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     code = partial.batt_code(func) if keep_partial else None
     profile = None
     if profile_path is not None:
-        from .profiling import SampleProfile  # only with --batt-profile (the caller imported it before items.integrity)
+        from .profiling import SampleProfile  # only with --batt-profile (the caller imported it before the integrity snapshot)
 
         profile = SampleProfile(profile_path)
         func = profile.wrap(func)

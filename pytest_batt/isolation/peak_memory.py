@@ -58,7 +58,7 @@ def peak_mb() -> Optional[float]:
 
 
 # Whether /proc/self/status has VmHWM, asked once per process. A dict filled in place: rebinding a
-# module global during a sample would look like a batt patching pytest-batt (items.integrity).
+# module global during a sample would look like a batt patching pytest-batt (isolation.integrity).
 _HAS_VM_HWM: Dict[str, bool] = {}
 
 
