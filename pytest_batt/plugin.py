@@ -98,7 +98,10 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
-    """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session."""
+    """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session.
+
+    Unless the last run of the same command says workers would not pay for their start-up: then
+    the run stays in this process (``mode``), and the header says why."""
     if (
         config.getoption("batt", None)
         and not _is_worker(config)
@@ -108,6 +111,12 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
         and not config.getoption("usepdb", False)
     ):
         if not config.getoption("tx", None):  # with --tx the user chose the workers (-n would replace them)
+            from . import mode
+
+            reason = mode.choose(config)
+            if reason is not None:
+                config.stash[mode.IN_PROCESS] = reason
+                return (yield)
             config.option.numprocesses = "auto"
         if config.getoption("dist", "no") == "no":
             config.option.dist = "load"
