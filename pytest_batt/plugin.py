@@ -116,6 +116,7 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
             reason = mode.choose(config)
             if reason is not None:
                 config.stash[mode.IN_PROCESS] = reason
+                config.option.dist = "no"  # a --dist without -n or --tx starts no workers either
                 return (yield)
             config.option.numprocesses = "auto"
         if config.getoption("dist", "no") == "no":
