@@ -48,6 +48,7 @@ class State:
     full_taskset: Optional[TaskSet] = None  # the controller's, with the test outputs it judges by
     resume: Optional[Dict[str, Any]] = None  # the results file a resumed run starts from (controller)
     skip: Set[str] = field(default_factory=set)  # node ids a resumed run takes from that file
+    patch_watch: integrity.Watch = field(default_factory=integrity.Watch, repr=False)  # pytest-batt's own modules, per sample
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
 
@@ -195,7 +196,7 @@ class BattSample(pytest.Item):
         checkpoint = self._checkpoint if state.hard_stop else None
         limits = CallLimits(self, state)
         profile_path = state.profile_path(self.task.id, self.sample.kind, self.sample.index)
-        before = integrity.snapshot()
+        before = state.patch_watch.before()
         limits.housekeeping("starting the sample")
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
@@ -210,7 +211,7 @@ class BattSample(pytest.Item):
                 # on 44 tasks. Freed by reference counting as usual; only a cycle among these
                 # objects that becomes garbage later is never collected.
                 gc.freeze()
-            patched = not integrity.unchanged(before, integrity.snapshot())  # still under the hard stop
+            patched = not state.patch_watch.unchanged_since(before)  # still under the hard stop
         finally:
             limits.done()
         self.record = rec

@@ -80,3 +80,15 @@ def test_a_module_of_another_package_with_the_prefix_is_watched_too(monkeypatch)
 
 def test_a_broken_snapshot_is_never_unchanged():
     assert not integrity.unchanged(integrity.BROKEN, integrity.BROKEN)
+
+
+def test_a_watch_takes_one_snapshot_a_sample_and_still_sees_a_patch(monkeypatch):
+    watch = integrity.Watch()
+    before = watch.before()
+    assert watch.unchanged_since(before)
+    assert watch.before() is not before  # the snapshot after the sample serves as the next "before"
+    reused = watch.before()
+    monkeypatch.setattr(pytest_batt.grids, "fingerprint", lambda grid: "forged")
+    assert not watch.unchanged_since(reused)
+    monkeypatch.setitem(sys.modules, "some_module_imported_between_samples", types.ModuleType("x"))
+    assert watch.before() is not watch.before()  # something was imported: a fresh snapshot
