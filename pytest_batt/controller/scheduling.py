@@ -61,7 +61,7 @@ This implements xdist's scheduler protocol (``xdist.scheduler.protocol.Schedulin
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Set
+from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import pytest
 
@@ -308,16 +308,18 @@ class BattScheduling:
             return self.done_seconds / self.done_weight
         return 1.0 if self.known else None
 
-    def _hungry(self, node: Any, many_tasks: bool, adding: Sequence[int] = ()) -> bool:
-        """Whether a worker is sent more (besides ``adding``): it holds fewer than two items, or, while
-        many tasks are left, what waits behind its running item is expected to take less than HORIZON."""
-        queue = [*self.node2pending[node], *adding]
-        if len(queue) < RUNNING_AND_NEXT:
+    def _ahead(self, node: Any) -> Tuple[int, float]:
+        """How many items a worker holds, and the weight of those behind its running one."""
+        queue = self.node2pending[node]
+        return len(queue), sum(self.weights[i] for i in queue[1:])
+
+    def _wants(self, held: int, ahead: float, many_tasks: bool) -> bool:
+        """Whether a worker is sent more: it holds fewer than two items, or, while many tasks are left,
+        what waits behind its running item is expected to take less than HORIZON."""
+        if held < RUNNING_AND_NEXT:
             return True
         scale = self._scale()
-        if not many_tasks or len(queue) >= MAX_QUEUE or scale is None:
-            return False
-        return sum(self.weights[i] for i in queue[1:]) * scale < HORIZON
+        return many_tasks and held < MAX_QUEUE and scale is not None and ahead * scale < HORIZON
 
     def _distribute(self) -> None:
         """Give every worker that would otherwise wait what it needs to go on, or a shutdown."""
@@ -327,7 +329,7 @@ class BattScheduling:
         while True:
             up = self._up()
             many = bool(self.queue) and count_tasks((collection[i] for unit in self.queue for i in unit), len(up)) >= len(up)
-            hungry = [n for n in up if n in self.node2collection and self._hungry(n, many)]
+            hungry = [n for n in up if n in self.node2collection and self._wants(*self._ahead(n), many)]
             if not hungry:
                 return
             node = min(hungry, key=lambda n: len(self.node2pending[n]))
@@ -335,10 +337,14 @@ class BattScheduling:
                 node.shutdown()  # runs what it holds, with nothing behind its last item
                 continue
             if many:  # the next units (a whole task, or one sample: split, heavy or crashed), in one send
-                batch = list(self.queue[0])
-                units = 1
-                while units < len(self.queue) and self._hungry(node, many, batch):
-                    batch += self.queue[units]
+                held, ahead = self._ahead(node)
+                batch: List[int] = []
+                units = 0
+                while units < len(self.queue) and (not batch or self._wants(held, ahead, many)):
+                    unit = self.queue[units]
+                    ahead += sum(self.weights[i] for i in (unit[1:] if held == 0 else unit))
+                    held += len(unit)
+                    batch += unit
                     units += 1
                 if self._send(node, batch):
                     for _ in range(units):
