@@ -12,8 +12,8 @@ turns both off.
   run of the same command needs before it loads anything (``pytest_cmdline_main``, where the
   default chooses between workers and this process): the size and mtime of the files the batt
   was made of and of the data (unchanged: the same batt and data, as Python's own bytecode cache
-  assumes), the selected samples' total and longest seconds, and the workers' start-up measured
-  the last time the command ran with workers.
+  assumes), the selected samples' total and longest seconds, and what the workers cost the last
+  time the command ran with workers: their start-up and shut-down, measured.
 
 Anything read back is checked: a value that is not what this module wrote counts as empty. Both
 values are bounded (batts, commands, tasks per batt), the least recently used dropped first. No
@@ -35,9 +35,15 @@ MAX_BATTS = 8
 MAX_TASKS = 20000  # per batt: all of ARC-AGI-1 and -2 with room to spare
 MAX_RUNS = 32
 MAX_FILES = 5000  # a library of more files than this is not fingerprinted: no in-process choice for it
-# A run goes in-process only when its samples took less than this many workers' start-ups: a long
-# run keeps the workers' protection even when one sample is most of it.
-SHORT_RUN_STARTUPS = 4.0
+# Workers are used when they save at least this many times what they cost: besides their start-up
+# and shut-down, a split task repeats its memo work on each worker, and on a busy machine two
+# workers get less than two cores. (tokpidjin's 100-solver batt on one task: the workers saved
+# 0.35-0.85 s of samples and cost 0.4-0.9 s; the run took as long in workers as in this process on
+# an idle machine, 1.3x as long on a busy one.)
+WORTH = 2.0
+# A run goes in-process only when its samples took less than this many times what workers cost: a
+# long run keeps the workers' protection even when one sample is most of it.
+SHORT_RUN = 4.0
 
 Sample = Tuple[str, str, int, float]  # task id, kind, index, seconds
 
@@ -161,15 +167,16 @@ def summary(seconds: Mapping[str, float], nodeids: Sequence[str]) -> Optional[Tu
 
 
 def with_run(runs: Any, key: str, stamps: Optional[List[List[Any]]], totals: Optional[Tuple[float, float]],
-             samples: int, startup_s: Optional[float]) -> Dict[str, Any]:
-    """The runs table with this command's record; a start-up measured before is kept when this run had no workers."""
+             samples: int, workers_s: Optional[float]) -> Dict[str, Any]:
+    """The runs table with this command's record; ``workers_s`` is what the workers cost this run
+    (None without workers: the cost measured before is kept)."""
     table = {k: v for k, v in runs.items() if isinstance(v, dict)} if isinstance(runs, dict) else {}
     previous = table.get(key, {})
-    if startup_s is None and isinstance(previous.get("startup_s"), (int, float)):
-        startup_s = float(previous["startup_s"])
+    if workers_s is None and isinstance(previous.get("workers_s"), (int, float)):
+        workers_s = float(previous["workers_s"])
     table[key] = {"stamp": _stamp(table.values()), "files": stamps, "samples": samples,
                   "seconds": totals[0] if totals else None, "longest": totals[1] if totals else None,
-                  "startup_s": round(startup_s, 6) if startup_s is not None else None}
+                  "workers_s": round(workers_s, 6) if workers_s is not None else None}
     return _newest(table, MAX_RUNS)
 
 
@@ -181,22 +188,23 @@ def record_of(runs: Any, key: str) -> Optional[Dict[str, Any]]:
 def in_process(record: Optional[Mapping[str, Any]], workers: int) -> Optional[str]:
     """Why this command should run in this process, or None: the last run says workers would not pay.
 
-    Workers cost their start-up, and shorten the samples' time from its total to about the larger
-    of the longest sample and the total shared out. In-process when they would save less than
-    they cost and the samples are short (under ``SHORT_RUN_STARTUPS`` start-ups in all: a longer
-    run keeps the workers' protection); the files must be as they were.
+    Workers cost their start-up and shut-down, and shorten the samples' time from its total to
+    about the larger of the longest sample and the total shared out. In-process when they would
+    save less than ``WORTH`` times what they cost and the samples are short (under ``SHORT_RUN``
+    times that cost in all: a longer run keeps the workers' protection); the files must be as
+    they were.
     """
     if record is None:
         return None
-    total, longest, startup = record.get("seconds"), record.get("longest"), record.get("startup_s")
-    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (total, longest, startup)) or workers < 1:
+    total, longest, cost = record.get("seconds"), record.get("longest"), record.get("workers_s")
+    if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (total, longest, cost)) or workers < 1:
         return None
-    assert isinstance(total, (int, float)) and isinstance(longest, (int, float)) and isinstance(startup, (int, float))
+    assert isinstance(total, (int, float)) and isinstance(longest, (int, float)) and isinstance(cost, (int, float))
     saved = total - max(longest, total / workers)
-    if saved >= startup or total >= SHORT_RUN_STARTUPS * startup or not unchanged(record.get("files")):
+    if saved >= WORTH * cost or total >= SHORT_RUN * cost or not unchanged(record.get("files")):
         return None
     return (f"the last run's {record.get('samples')} sample(s) took {total:.2f} s; {workers} worker(s) would save "
-            f"{max(saved, 0.0):.2f} s of it and take {startup:.2f} s to start")
+            f"{max(saved, 0.0):.2f} s of it and cost {cost:.2f} s to start and stop")
 
 
 def cached(path: str) -> Any:

@@ -1,5 +1,5 @@
 """Which mode a ``--batt`` run without ``-n`` takes: workers (``-n auto``), or this process when the
-last run of the same command says workers would not pay for their start-up.
+last run of the same command says workers would not pay for their start-up and shut-down.
 
 Decided in ``pytest_cmdline_main``, before xdist turns ``-n`` into workers and before
 ``pytest_configure``, so before pytest's cache plugin has made ``config.cache``. The record is read

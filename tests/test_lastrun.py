@@ -87,19 +87,20 @@ def test_a_fingerprint_sees_an_edit_a_new_file_and_a_missing_one(tmp_path):
     assert lastrun.fingerprint([str(tmp_path)] * (lastrun.MAX_FILES + 1)) is None
 
 
-def record(tmp_path, seconds, longest, startup):
+def record(tmp_path, seconds, longest, cost):
     batt = tmp_path / "batt.py"
     batt.write_text("x = 1\n")
-    runs = lastrun.with_run(None, "k", lastrun.fingerprint([str(batt)]), (seconds, longest), 6, startup)
+    runs = lastrun.with_run(None, "k", lastrun.fingerprint([str(batt)]), (seconds, longest), 6, cost)
     return lastrun.record_of(runs, "k")
 
 
-def test_in_process_when_workers_would_save_less_than_their_start_up(tmp_path):
-    # tokpidjin's 100-solver batt on one task: test sample 1.1 s of 1.4 s; workers start in ~1 s.
+def test_in_process_when_workers_would_save_less_than_they_cost(tmp_path):
+    # tokpidjin's 100-solver batt on one task: test sample 1.1 s of 1.4 s; workers cost ~1 s.
     why = lastrun.in_process(record(tmp_path, 1.41, 1.07, 1.0), workers=2)
-    assert why == "the last run's 6 sample(s) took 1.41 s; 2 worker(s) would save 0.34 s of it and take 1.00 s to start"
+    assert why == "the last run's 6 sample(s) took 1.41 s; 2 worker(s) would save 0.34 s of it and cost 1.00 s to start and stop"
     assert lastrun.in_process(record(tmp_path, 0.2, 0.05, 1.0), workers=8)  # shorter than the start-up
-    assert lastrun.in_process(record(tmp_path, 3.0, 0.5, 1.0), workers=2) is None  # they would save 1.5 s
+    assert lastrun.in_process(record(tmp_path, 2.8, 0.9, 0.75), workers=2)  # they would save 1.4 s: less than twice 0.75
+    assert lastrun.in_process(record(tmp_path, 3.0, 0.5, 0.7), workers=2) is None  # they would save 1.5 s: more than 1.4
     assert lastrun.in_process(record(tmp_path, 30.0, 29.0, 1.0), workers=2) is None  # long: the workers' protection stays
     assert lastrun.in_process(record(tmp_path, 1.41, 1.07, None), workers=2) is None  # never measured
     assert lastrun.in_process(None, workers=2) is None
@@ -108,10 +109,10 @@ def test_in_process_when_workers_would_save_less_than_their_start_up(tmp_path):
     assert lastrun.in_process(rec, workers=2) is None
 
 
-def test_a_run_without_workers_keeps_the_start_up_measured_before_and_totals_need_every_sample(tmp_path):
+def test_a_run_without_workers_keeps_their_cost_measured_before_and_totals_need_every_sample(tmp_path):
     runs = lastrun.with_run(None, "k", [], (1.0, 0.5), 2, 0.9)
     runs = lastrun.with_run(runs, "k", [], (2.0, 1.0), 2, None)
-    assert lastrun.record_of(runs, "k")["startup_s"] == 0.9 and lastrun.record_of(runs, "k")["seconds"] == 2.0
+    assert lastrun.record_of(runs, "k")["workers_s"] == 0.9 and lastrun.record_of(runs, "k")["seconds"] == 2.0
     assert lastrun.summary({"x": 1.0, "y": 0.25}, ["x", "y"]) == (1.25, 1.0)
     assert lastrun.summary({"x": 1.0}, ["x", "y"]) is None and lastrun.summary({}, []) is None
     many = None

@@ -58,6 +58,7 @@ class Controller:
         self._batt_sha256: Optional[str] = None
         self._data_sha256 = ""
         self.startup_s: Optional[float] = None  # the workers' start-up, measured (xdist_hooks)
+        self._last_report = 0.0  # when the last report came: the workers' shut-down is measured from it
         self._last_checkpoint = self._last_progress = time.monotonic()
         if state.resume is not None:
             self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry)
@@ -127,8 +128,9 @@ class Controller:
             return None, f"batt: plan guessed: no seconds of this batt on these tasks in {where} yet (the next run plans with this one's)"
         return seconds, f"batt: plan from the last run's seconds in {where}: {known} of {total} samples, the rest guessed"
 
-    def _remember(self) -> None:
-        """This run's seconds into pytest's cache: the next run plans with them and decides its mode by them."""
+    def _remember(self, workers_s: Optional[float]) -> None:
+        """This run's seconds into pytest's cache: the next run plans with them and decides its mode by
+        them (``workers_s``: what the workers cost, start-up and shut-down; None without workers)."""
         cache = getattr(self.config, "cache", None)
         if cache is None or self.batt is None:
             return
@@ -147,7 +149,7 @@ class Controller:
         stamps = lastrun.fingerprint(list(self.batt.files) + ([data] if os.path.exists(data) else []), folders)
         totals = lastrun.summary(lastrun.seconds_for(table, sha, hashes), list(self.run.plan))
         runs = lastrun.with_run(cache.get(lastrun.RUNS_KEY, None), lastrun.command_key(opts), stamps, totals,
-                                len(self.run.plan), self.startup_s)
+                                len(self.run.plan), workers_s)
         cache.set(lastrun.RUNS_KEY, runs)
 
     @pytest.hookimpl(tryfirst=True)
@@ -171,6 +173,7 @@ class Controller:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
         """The controller's verdict, before every other plugin (terminal, junitxml, --lf, -x) sees the report."""
+        self._last_report = time.perf_counter()
         record = getattr(report, "batt_record", None)
         if isinstance(record, str):  # from a worker
             record = json.loads(record)
@@ -215,6 +218,10 @@ class Controller:
             shutil.rmtree(self.state.scratch, ignore_errors=True)
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
+        # xdist's own sessionfinish has stopped the workers by now: what that took after the last report
+        workers_s = None
+        if self.startup_s and self._last_report:
+            workers_s = self.startup_s + time.perf_counter() - self._last_report
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         opts = self.state.settings
@@ -235,7 +242,7 @@ class Controller:
         out = self._results_path()
         if out:
             self._write(session, "--batt-json" if opts.json_path else "--batt-resume", out)
-        self._remember()
+        self._remember(workers_s)
         if opts.save_path:
             if self.results["session"]["complete"] or not os.path.exists(opts.save_path):
                 if self._write(session, "--batt-save", opts.save_path):
