@@ -33,7 +33,7 @@ def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModul
     opts = _read_settings(config, base_dir)
     for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
                          (opts.submission_path, "--batt-submission")):
-        if path:
+        if path and not is_worker(config):  # only the controller writes them (a sandboxed worker could not)
             settings_mod.check_writable(path, option)
     if opts.compare_fail and not opts.compare_path:
         raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")

@@ -66,6 +66,10 @@ HELP = {
     "by id and costs only itself (default: off, only --batt-timeout per sample call)",
     "batt_profile": "profile every sample's batt calls (cProfile) into this folder: one pstats file per sample "
     "and combined.pstats, and print where the batt's time went",
+    "batt_sandbox": "run the workers inside bubblewrap (Linux, 'bwrap'): no network, the file system read-only, "
+    "the home, /tmp and the task data hidden, only the scratch folder writable; see docs/faults.md",
+    "batt_sandbox_allow": "with --batt-sandbox: bind this path back into the sandbox, read-only (repeatable; the home "
+    "and /tmp are hidden otherwise)",
     "batt_keep_partial": "when a batt call times out, keep the candidates (and differ rows) its o and s lists "
     "already held: they are judged and scored, the sample stays a timeout (default: off, as Phase 3)",
 }
