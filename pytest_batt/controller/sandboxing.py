@@ -17,7 +17,7 @@ import shutil
 import sys
 import tempfile
 from dataclasses import replace
-from typing import Any, Iterable, List, Optional
+from typing import Any, Iterable, List, Optional, Sequence
 
 import pytest
 
@@ -121,18 +121,23 @@ def data_paths(data: str, base_dir: str) -> List[str]:
 
 
 def gather(config: pytest.Config, state: State, batt: Any, selection: Optional[str] = None) -> sandbox.Layout:
-    """The paths of this run, as :class:`~pytest_batt.isolation.sandbox.Layout` takes them."""
-    opts = state.settings
-    here = str(config.invocation_params.dir)
+    """This run's paths, as :func:`layout` takes them."""
     inipath = getattr(config, "inipath", None)
-    batt_files = list(getattr(batt, "files", ()) or ())
+    return layout(state.settings, str(config.invocation_params.dir), state.scratch, selection,
+                  [str(config.rootpath), str(inipath) if inipath else None], list(getattr(batt, "files", ()) or ()))
+
+
+def layout(opts: Any, here: str, scratch: str, selection: Optional[str], project: Sequence[Optional[str]],
+           batt_files: Sequence[str]) -> sandbox.Layout:
+    """What the sandbox hides and shows for a run of ``opts`` (its Settings) started in ``here``.
+
+    ``project``: pytest's rootdir and ini file; ``batt_files``: the batt's (or library's) source files."""
     given = [os.path.join(here, p) for p in (opts.programs, opts.module) if p and os.path.exists(os.path.join(here, p))]
     needed = [
         sys.executable, os.path.dirname(os.path.abspath(sys.executable)), sys.prefix, sys.base_prefix, sys.exec_prefix,
-        *[p or here for p in sys.path], *module_folders(),
-        here, str(config.rootpath), str(inipath) if inipath else None,
+        *[p or here for p in sys.path], *module_folders(), here, *project,
         *[os.path.dirname(f) for f in batt_files], *given, *[os.path.dirname(p) for p in given],
-        opts.programs_map,
+        os.path.join(here, opts.programs_map) if opts.programs_map else None,
     ]
     results = [opts.json_path, opts.save_path, opts.compare_path, opts.resume_path, opts.durations_path, opts.html_path,
                opts.submission_path]
@@ -148,7 +153,7 @@ def gather(config: pytest.Config, state: State, batt: Any, selection: Optional[s
         hidden=hidden,
         needed=shown,
         allowed=_real(opts.sandbox_allow),
-        writable=_real([state.scratch, opts.profile_dir]),
+        writable=_real([scratch, opts.profile_dir]),
         secret=_real([*data_paths(opts.data, here), *results]),
         read_only=_real([selection]),
     )

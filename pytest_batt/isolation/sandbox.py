@@ -16,6 +16,7 @@ worker's ``--tx`` spec, so that xdist starts every worker, replacements included
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -87,7 +88,9 @@ def mounts(layout: Layout, *, sized: bool = True, exists: Callable[[str], bool] 
     allowed < writable < read-only-in-writable < secret (so the home stays empty when it is the working
     folder, unless allowed).
     Rules that change nothing (a needed path already shown, a secret already hidden) and paths that
-    do not exist are left out; the rest are applied parents first. ``sized``: tmpfs get ``--size``.
+    do not exist are left out; the rest are applied parents first. A hidden folder is an empty tmpfs
+    (``sized``: with ``--size``), a hidden file is ``/dev/null``, which cannot even be opened there
+    (bubblewrap's mounts have no devices).
     """
     rules: Dict[Tuple[str, str], int] = {}
     for kind, paths, mb in ((EMPTY, layout.temporary, TEMPORARY_MB), (EMPTY, layout.hidden, HIDDEN_MB),
@@ -150,7 +153,7 @@ def environment(env: Mapping[str, str]) -> Dict[str, str]:
         if name == MARK or not (name in ENV_NAMES or name.startswith(ENV_PREFIXES)):
             continue
         if name in PATH_LISTS:
-            value = os.pathsep.join(os.path.normpath(p) if p else p for p in value.split(os.pathsep))
+            value = re.sub("/{2,}", "/", value)
         if "//" in name or "//" in value or "\0" in value:
             continue
         out[name] = value
