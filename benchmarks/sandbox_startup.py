@@ -7,12 +7,15 @@ so that the machine's load hits both alike; whole-process wall times (start to e
   sandbox a run would build here (bwrap with the namespaces, mounts and environment of
   :func:`pytest_batt.controller.sandboxing.layout`): what each worker, and the controller's probe,
   pay on top of a start without the sandbox;
-- ``run``: a whole ``pytest --batt ... -n N`` run of a trivial batt on toy tasks, without and with
-  ``--batt-sandbox`` (its probe, N sandboxed workers started, the samples, the results file).
+- ``workers``: in a ``pytest --batt ... -n N`` run, the seconds from xdist setting up its nodes
+  until the last worker reported ready (started, pytest configured in it, pytest-batt's worker
+  side ready), without and with ``--batt-sandbox`` (a ``-p`` probe plugin in the controller);
+- ``run``: that whole run of a trivial batt on toy tasks, start to exit (the probe of the
+  sandbox, the workers, the samples, the results file): noisy on a loaded machine.
 
 Usage::
 
-    python benchmarks/sandbox_startup.py                     # 30 interpreter rounds, 8 run rounds, -n 2
+    python benchmarks/sandbox_startup.py                     # 30 interpreter rounds, 8 rounds of runs, -n 2
     python benchmarks/sandbox_startup.py --rounds 60 --run-rounds 12 --workers 2 --json sandbox.json
 
 It prints the median wall time of each side, their ratio and difference, and the spread (quartiles).
@@ -37,6 +40,19 @@ from pytest_batt.controller import sandboxing
 from pytest_batt.isolation import sandbox
 
 BATT = "def batt(task_id, S, I, C, log_path):\n    return [(1, 0, 'id', I)], []\n"
+# Loaded in the controller with -p: when xdist sets up its nodes, when each reports ready.
+PROBE = """
+import json, os, time
+_t = {}
+def pytest_xdist_setupnodes(config, specs):
+    _t["setup"] = time.perf_counter()
+def pytest_testnodeready(node):
+    _t.setdefault("ready", []).append(time.perf_counter() - _t["setup"])
+def pytest_sessionfinish(session):
+    if "ready" in _t:
+        with open(os.environ["BENCH_READY_FILE"], "a") as f:
+            f.write(json.dumps(max(_t["ready"])) + "\\n")
+"""
 TASK = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]], "output": [[2]]}]}
 
 
@@ -111,12 +127,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         out["mounts"] = sum(1 for word in boxed if word in ("--ro-bind", "--bind", "--tmpfs"))
         print(f"  ({out['mounts']} mounts in the sandbox of this run)")
         if args.run_rounds:
+            with open(os.path.join(project, "startprobe.py"), "w") as f:
+                f.write(PROBE)
             run = [sys.executable, "-m", "pytest", "--batt", "all", "--batt-data", "tasks", "--batt-module", "batt.py",
-                   "-n", str(args.workers), "-p", "no:cacheprovider", "-q", "--batt-json", "r.json"]
+                   "-n", str(args.workers), "-p", "no:cacheprovider", "-p", "startprobe", "-q", "--batt-json", "r.json"]
             env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-            runs = alternate({"pytest --batt": run, "pytest --batt --batt-sandbox": [*run, "--batt-sandbox"]},
-                             args.run_rounds, project, env)
-            out["run"] = summary(f"whole run ({args.tasks} tasks, -n {args.workers})", runs, "pytest --batt",
+            env["PYTHONPATH"] = os.pathsep.join([project, *filter(None, [env.get("PYTHONPATH")])])
+            sides = {"pytest --batt": run, "pytest --batt --batt-sandbox": [*run, "--batt-sandbox"]}
+            ready: Dict[str, List[float]] = {name: [] for name in sides}
+            runs: Dict[str, List[float]] = {name: [] for name in sides}
+            names = list(sides)
+            for r in range(args.run_rounds + 1):  # round 0 warms up, unmeasured
+                for name in names[r % 2:] + names[: r % 2]:
+                    env["BENCH_READY_FILE"] = os.path.join(project, f"ready-{names.index(name)}.txt")
+                    seconds = timed(sides[name], project, env)
+                    with open(env["BENCH_READY_FILE"]) as f:
+                        last = json.loads(f.read().split()[-1])
+                    if r:
+                        runs[name].append(seconds)
+                        ready[name].append(last)
+            out["workers"] = summary(f"workers started and ready (-n {args.workers}: the last of them)", ready, "pytest --batt",
+                                     "pytest --batt --batt-sandbox")
+            out["run"] = summary(f"whole run ({args.tasks} tasks, -n {args.workers}), start to exit", runs, "pytest --batt",
                                  "pytest --batt --batt-sandbox")
     out["load_after"] = os.getloadavg()[0]
     print(f"load average (1 min): {out['load_before']:.2f} before, {out['load_after']:.2f} after")

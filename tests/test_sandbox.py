@@ -172,3 +172,10 @@ def test_a_worker_checks_it_runs_in_its_runs_sandbox() -> None:
     for env in ({}, {sandbox.MARK: "other"}):
         said = sandbox.check_inside("m4rk", env)
         assert said is not None and said.startswith("worker is not inside the sandbox that --batt-sandbox asked for")
+
+
+def test_messages_show_a_sandboxed_spec_in_a_few_words() -> None:
+    cmd = sandbox.argv("/usr/bin/bwrap", Layout(temporary=["/tmp"], hidden=[], needed=[], writable=[], secret=[]), {}, ["/py"], "m4rk")
+    spec = workerspecs.with_parts("popen//env:A=1", {"python": sandbox.spec_value(cmd)})
+    assert sandbox.shown_spec(spec) == "popen//env:A=1//python=(inside --batt-sandbox)"
+    assert sandbox.shown_spec("ssh=host//python=python3") == "ssh=host//python=python3"

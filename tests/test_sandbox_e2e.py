@@ -4,11 +4,15 @@ none does, and the correct program is still credited on every sample."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+import signal
 import socket
+import subprocess
 import sys
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Iterator, List
@@ -278,3 +282,53 @@ def test_the_solutions_file_and_an_earlier_results_file_are_hidden(pytester: pyt
     assert test_sample["status"] == "error" and "PermissionError: [Errno 13] Permission denied: 'h_solutions.json'" in test_sample["error"]
     assert "('h_solutions.json', 'PermissionError'), ('h_challenges.json', 'PermissionError'), ('old.json', 'PermissionError')" in out
     assert "('tasks.json', 2)" in out  # not named by the run: readable (docs/faults.md says so)
+
+
+SLEEPER = '''
+import time
+def batt(task_id, S, I, C, log_path):
+    if task_id == "t2":
+        with open(log_path, "a") as f:  # the scratch folder is the one writable place: the test waits for this
+            f.write("sleeping\\n")
+        time.sleep(600)
+    return [(1, 0, "id", I)], []
+'''
+
+
+@needs_sandbox
+@pytest.mark.e2e
+def test_ctrl_c_ends_sandboxed_workers_and_writes_results_marked_incomplete(tiny: pytest.Pytester, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C reaches the controller and each worker's bwrap (the worker itself has a session of its
+    own, no terminal): the sandboxes end with their bwrap, the controller writes what it has."""
+    (tiny.path / "tasks" / "t2.json").write_text((tiny.path / "tasks" / "t1.json").read_text())
+    tiny.makepyfile(sleeper=SLEEPER)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the scratch folder lands here
+    cmd = [sys.executable, "-m", "pytest", "--batt", "t1,t2", "--batt-data=tasks", "--batt-module=sleeper.py", "--batt-sandbox",
+           "-n", "2", "--batt-timeout=100", "--batt-json=r.json", "-p", "no:cacheprovider"]
+    proc = subprocess.Popen(cmd, cwd=tiny.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("pytest-batt-*/logs/t2.log")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    scratch = str(next(tmp_path.glob("pytest-batt-*")))
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends it: to the foreground process group
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
+    data = json.loads((tiny.path / "r.json").read_text())
+    assert data["session"]["complete"] is False
+    assert [s["status"] for s in data["tasks"]["t1"]["samples"]] == ["solved", "solved"]
+    assert "solved" not in {s["status"] for s in data["tasks"]["t2"]["samples"]}
+    left = subprocess.run(["pgrep", "-f", scratch], capture_output=True, text=True).stdout.split()  # bwrap names the scratch folder
+    assert left == [], "a sandbox outlived its run"
+
+
+@needs_sandbox
+def test_a_batt_that_reads_the_data_as_it_is_imported_stops_the_run_in_one_line(tiny: pytest.Pytester) -> None:
+    """The controller imports it (outside); each worker imports it again, inside, where the data is not."""
+    tiny.makepyfile(importer="DATA = open('tasks/t1.json').read()\n" + TINY)
+    result = tiny.runpytest_subprocess("--batt", "t1", "--batt-data=tasks", "--batt-module=importer.py", "--batt-sandbox", "-n", "2")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = [x for x in result.stderr.lines if x.strip()]
+    assert len(lines) == 1 and fnmatch.fnmatchcase(lines[0], (
+        f"ERROR: worker gw? (popen//python=(inside --batt-sandbox)): in {tiny.path}: --batt-module importer.py: importing it failed: "
+        "FileNotFoundError: [[]Errno 2] No such file or directory: 'tasks/t1.json'")), lines

@@ -183,6 +183,16 @@ def spec_value(command: Sequence[str]) -> str:
     return " ".join(shlex.quote(word) for word in command)
 
 
+def shown_spec(spec: str) -> str:
+    """A worker's spec as messages show it: the sandbox's long command as a few words."""
+    from ..workerspecs import join, parts
+
+    found = parts(spec)
+    if f"--setenv {MARK} " not in found.get("python", ""):
+        return spec
+    return join({**found, "python": "(inside --batt-sandbox)"})
+
+
 def where_missing(platform: str, bwrap: Optional[str]) -> Optional[str]:
     """Why this machine cannot sandbox at all, before trying (None: try it)."""
     if platform != "linux":
