@@ -103,7 +103,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
-    """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session."""
+    """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session.
+
+    --batt-sandbox always needs workers (its check refuses -n 0): a run with it keeps them here."""
     if (
         config.getoption("batt", None)
         and not _is_worker(config)
