@@ -48,10 +48,6 @@ EMPTY, SHOWN, ALLOWED, WRITABLE, SHOWN_IN_WRITABLE, SECRET = "empty", "shown", "
 _PRIORITY = {SHOWN: 0, EMPTY: 1, ALLOWED: 2, WRITABLE: 3, SHOWN_IN_WRITABLE: 4, SECRET: 5}
 
 
-class Unavailable(Exception):
-    """The sandbox cannot run here; the message is one line naming what is missing."""
-
-
 @dataclass(frozen=True)
 class Layout:
     """What the sandbox shows, as absolute, normalised paths (symlinks resolved, except ``needed``'s own)."""
@@ -161,13 +157,13 @@ def environment(env: Mapping[str, str]) -> Dict[str, str]:
 
 
 def argv(bwrap: str, layout: Layout, env: Mapping[str, str], python: Sequence[str], mark: str,
-         chdir: Optional[str] = None, sized: bool = True, **plan: Callable[[str], object]) -> List[str]:
+         chdir: Optional[str] = None, sized: bool = True) -> List[str]:
     """The whole command: bwrap, its namespaces and mounts, the environment, then ``python`` (whose
     arguments xdist appends)."""
     args = [bwrap, *NAMESPACES, *PROCESS, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     if sized:  # --dev's /dev/shm is a folder of its /dev tmpfs, which holds up to half the memory
         args += ["--size", str(TEMPORARY_MB * 2**20), "--tmpfs", "/dev/shm"]
-    for m in mounts(layout, sized=sized, **plan):  # type: ignore[arg-type]
+    for m in mounts(layout, sized=sized):
         args += m
     args.append("--clearenv")
     for name, value in sorted(environment(env).items()):
