@@ -7,11 +7,18 @@ so that the machine's load hits both alike; whole-process wall times (start to e
   sandbox a run would build here (bwrap with the namespaces, mounts and environment of
   :func:`pytest_batt.controller.sandboxing.layout`): what each worker, and the controller's probe,
   pay on top of a start without the sandbox;
-- ``workers``: in a ``pytest --batt ... -n N`` run, the seconds from xdist setting up its nodes
-  until the last worker reported ready (started, pytest configured in it, pytest-batt's worker
-  side ready), without and with ``--batt-sandbox`` (a ``-p`` probe plugin in the controller);
-- ``run``: that whole run of a trivial batt on toy tasks, start to exit (the probe of the
-  sandbox, the workers, the samples, the results file): noisy on a loaded machine.
+- ``run``: a whole ``pytest --batt ... -n N`` run of a trivial batt on toy tasks, without and with
+  ``--batt-sandbox``: ``ready``, the seconds from xdist setting up its nodes until the last worker
+  reported ready (a ``-p`` probe plugin in the controller); ``wall``, start to exit (the
+  sandbox's probe, the workers, the samples, the results file).
+
+Both sides start in sessions of their own, and so do their workers (a sandboxed worker has one
+of its own, ``bwrap --new-session``; the plain side's workers start through ``setsid``, as
+``--tx N*popen//python=setsid PYTHON``): where the kernel shares CPU time between sessions
+(``kernel.sched_autogroup_enabled``), a worker in a session of its own gets a larger share of a
+machine other sessions load than one in its controller's session, and the sandboxed run measured
+faster than a plain ``-n N`` run for that reason alone. No CPU times: bubblewrap's processes are
+not all waited for, so ``getrusage(RUSAGE_CHILDREN)`` misses most of a sandbox's.
 
 Usage::
 
@@ -50,29 +57,40 @@ def pytest_testnodeready(node):
     _t.setdefault("ready", []).append(time.perf_counter() - _t["setup"])
 def pytest_sessionfinish(session):
     if "ready" in _t:
-        with open(os.environ["BENCH_READY_FILE"], "a") as f:
+        with open(os.environ["BENCH_READY_FILE"], "w") as f:
             f.write(json.dumps(max(_t["ready"])) + "\\n")
 """
 TASK = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]], "output": [[2]]}]}
 
 
 def timed(cmd: Sequence[str], cwd: str, env: Optional[Dict[str, str]] = None) -> float:
+    """Wall seconds, start to exit, of ``cmd`` started in a session of its own (see the module's note)."""
     t0 = time.perf_counter()
-    done = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    done = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          start_new_session=True)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"failed ({done.returncode}): {' '.join(cmd[:3])} ...\n{done.stdout.decode(errors='replace')[-2000:]}")
     return seconds
 
 
-def alternate(sides: Dict[str, List[str]], rounds: int, cwd: str, env: Optional[Dict[str, str]] = None) -> Dict[str, List[float]]:
+Samples = Dict[str, Dict[str, List[float]]]  # side -> measure ("wall", "ready") -> one value a round
+
+
+def alternate(sides: Dict[str, List[str]], rounds: int, cwd: str, env: Optional[Dict[str, str]] = None,
+              ready_file: Optional[str] = None) -> Samples:
+    """Each side once a round, the first side rotated every round, after one unmeasured round (page cache,
+    bytecode). ``ready_file``: where the probe plugin appends the workers' readiness (a run's last line)."""
     names = list(sides)
-    out: Dict[str, List[float]] = {name: [] for name in names}
-    for name in names:  # warm the page cache and bytecode once, unmeasured
-        timed(sides[name], cwd, env)
-    for r in range(rounds):
+    out: Samples = {name: {"wall": [], "ready": []} for name in names}
+    for r in range(rounds + 1):
         for name in names[r % len(names):] + names[: r % len(names)]:
-            out[name].append(timed(sides[name], cwd, env))
+            wall = timed(sides[name], cwd, env)
+            if r:
+                out[name]["wall"].append(wall)
+                if ready_file:
+                    with open(ready_file) as f:
+                        out[name]["ready"].append(json.loads(f.read().split()[-1]))
     return out
 
 
@@ -87,15 +105,19 @@ def sandbox_command(project: str, scratch: str) -> List[str]:
     return sandbox.argv(bwrap, layout, os.environ, [sys.executable], secrets.token_hex(8), chdir=project)
 
 
-def summary(name: str, seconds: Dict[str, List[float]], plain: str, boxed: str) -> Dict[str, float]:
-    med = {k: statistics.median(v) for k, v in seconds.items()}
-    quart = {k: statistics.quantiles(v, n=4) if len(v) > 1 else [v[0]] * 3 for k, v in seconds.items()}
-    print(f"{name}: median of {len(seconds[plain])} rounds each, alternated")
-    for k in (plain, boxed):
-        print(f"  {k:30s} {med[k] * 1000:8.1f} ms   (quartiles {quart[k][0] * 1000:.1f} .. {quart[k][2] * 1000:.1f})")
-    ratio, extra = med[boxed] / med[plain], med[boxed] - med[plain]
-    print(f"  sandbox / plain: {ratio:.2f}x ({extra * 1000:+.1f} ms)")
-    return {"plain_s": med[plain], "sandbox_s": med[boxed], "ratio": ratio, "extra_s": extra}
+def summary(title: str, samples: Samples, plain: str, boxed: str, measures: Sequence[str]) -> Dict[str, Dict[str, float]]:
+    """Medians (and quartiles) of each measure, the sandbox's ratio and difference to the plain side."""
+    out = {}
+    print(f"{title}: median of {len(samples[plain]['wall'])} rounds each, alternated")
+    for measure in measures:
+        med = {k: statistics.median(samples[k][measure]) for k in (plain, boxed)}
+        for k in (plain, boxed):
+            q = statistics.quantiles(samples[k][measure], n=4) if len(samples[k][measure]) > 1 else [med[k]] * 3
+            print(f"  {measure:5s} {k:30s} {med[k] * 1000:8.1f} ms   (quartiles {q[0] * 1000:.1f} .. {q[2] * 1000:.1f})")
+        ratio, extra = med[boxed] / med[plain], med[boxed] - med[plain]
+        print(f"  {measure:5s} sandbox / plain: {ratio:.2f}x ({extra * 1000:+.1f} ms)")
+        out[measure] = {"plain_s": med[plain], "sandbox_s": med[boxed], "ratio": ratio, "extra_s": extra}
+    return out
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -123,33 +145,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                 "bwrap ... python -c pass": [*boxed, "-c", "pass"]}, args.rounds, project)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        out["interpreter"] = summary("interpreter start (one worker's)", starts, "python -c pass", "bwrap ... python -c pass")
+        out["interpreter"] = summary("interpreter start (one worker's)", starts, "python -c pass", "bwrap ... python -c pass",
+                                     ("wall",))
         out["mounts"] = sum(1 for word in boxed if word in ("--ro-bind", "--bind", "--tmpfs"))
         print(f"  ({out['mounts']} mounts in the sandbox of this run)")
         if args.run_rounds:
             with open(os.path.join(project, "startprobe.py"), "w") as f:
                 f.write(PROBE)
             run = [sys.executable, "-m", "pytest", "--batt", "all", "--batt-data", "tasks", "--batt-module", "batt.py",
-                   "-n", str(args.workers), "-p", "no:cacheprovider", "-p", "startprobe", "-q", "--batt-json", "r.json"]
+                   "-p", "no:cacheprovider", "-p", "startprobe", "-q", "--batt-json", "r.json"]
+            setsid = shutil.which("setsid")
+            assert setsid is not None, "setsid (util-linux) starts the plain side's workers in sessions of their own"
+            plain = [*run, "--tx", f"{args.workers}*popen//python={setsid} {sys.executable}"]
+            boxed_run = [*run, "--tx", f"{args.workers}*popen", "--batt-sandbox"]
             env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
             env["PYTHONPATH"] = os.pathsep.join([project, *filter(None, [env.get("PYTHONPATH")])])
-            sides = {"pytest --batt": run, "pytest --batt --batt-sandbox": [*run, "--batt-sandbox"]}
-            ready: Dict[str, List[float]] = {name: [] for name in sides}
-            runs: Dict[str, List[float]] = {name: [] for name in sides}
-            names = list(sides)
-            for r in range(args.run_rounds + 1):  # round 0 warms up, unmeasured
-                for name in names[r % 2:] + names[: r % 2]:
-                    env["BENCH_READY_FILE"] = os.path.join(project, f"ready-{names.index(name)}.txt")
-                    seconds = timed(sides[name], project, env)
-                    with open(env["BENCH_READY_FILE"]) as f:
-                        last = json.loads(f.read().split()[-1])
-                    if r:
-                        runs[name].append(seconds)
-                        ready[name].append(last)
-            out["workers"] = summary(f"workers started and ready (-n {args.workers}: the last of them)", ready, "pytest --batt",
-                                     "pytest --batt --batt-sandbox")
-            out["run"] = summary(f"whole run ({args.tasks} tasks, -n {args.workers}), start to exit", runs, "pytest --batt",
-                                 "pytest --batt --batt-sandbox")
+            env["BENCH_READY_FILE"] = os.path.join(project, "ready.txt")
+            runs = alternate({"pytest --batt": plain, "pytest --batt --batt-sandbox": boxed_run}, args.run_rounds,
+                             project, env, env["BENCH_READY_FILE"])
+            out["run"] = summary(f"whole run ({args.tasks} tasks, -n {args.workers}): start to exit; ready: the last worker "
+                                 "ready after xdist set up its nodes", runs, "pytest --batt", "pytest --batt --batt-sandbox",
+                                 ("ready", "wall"))
     out["load_after"] = os.getloadavg()[0]
     print(f"load average (1 min): {out['load_before']:.2f} before, {out['load_after']:.2f} after")
     if args.json:
