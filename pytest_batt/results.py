@@ -147,6 +147,7 @@ class SampleRecord(_RecordCore, total=False):
     cands: List[List[Any]]  # [solver_id, grid fingerprint or None, count]: distinct pairs, batt order
     grids: Dict[str, str]  # test samples: fingerprint -> grids.encode(grid), for the controller to judge
     show: Optional[List[List[str]]]  # a miss's closest candidates, [solver_id, encoded grid]
+    invalid: List[List[str]]  # test samples: why the nearest invalid candidates are no grids, [solver_id, why] (judging's)
     d: Dict[str, Dict[str, List[Any]]]  # solver -> differ -> [iz, zo, created]: scoring.SampleFold
     differ_last_t: Dict[str, Any]  # differ -> last_t of its last own row so far; "last_t" in a file's fold
     leaked_threads: List[str]  # threads the batt left running (items.py takes them out)

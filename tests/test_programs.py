@@ -525,8 +525,11 @@ def test_a_numpy_value_is_converted_under_the_programs_limit_and_lists_pass_as_t
     numpy = pytest.importorskip("numpy")
     assert _call(lambda g: numpy.zeros((2, 2, 2), dtype=int), None) == (None, "ndarray: array has 3 dimensions, a grid has 2")
     assert _call(lambda g: numpy.ones((1, 2), dtype=numpy.int8), None) == (((1, 1),), None)
-    # The shape is a grid's; the cells are the runner's to refuse, as for a batt's candidate.
+    # The shape is a grid's; the cells are the runner's to take or refuse (naming the cell), as a batt's candidate's.
     assert _call(lambda g: [[1.5, 2]], None) == (((1.5, 2),), None)
+    assert _call(lambda g: numpy.array([[7.5, 1.0]]), None) == (((7.5, 1.0),), None)
+    assert _call(lambda g: numpy.array([[7.0, 1.0]]), None) == (((7.0, 1.0),), None)
+    assert _call(lambda g: numpy.zeros((31, 2)), None) == (None, "ndarray: 31 rows, a grid has 1 to 30")
 
 
 def test_the_overhead_benchmark_calls_the_same_programs_on_both_sides(tmp_path, monkeypatch, clean_modules):
