@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import numbers
 import reprlib
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 
 Grid = Tuple[Tuple[int, ...], ...]
 
@@ -32,7 +32,8 @@ class GridError(ValueError):
 
 # Each colour by itself: a dict lookup finds the colour a number *equals* (7.0, numpy.float64(7),
 # True are equal to 7, 7, 1 and hash alike, as Python requires), and misses 7.5, nan and '7'.
-_COLOUR_OF = {k: k for k in range(10)}
+_COLOUR_OF = {float(k): k for k in range(10)}  # float keys: a float cell's lookup compares floats
+_PLAIN = frozenset((int, float, bool))  # builtin numbers: their equality is the language's
 _SHOWN = reprlib.Repr()
 _SHOWN.maxstring = _SHOWN.maxother = 40
 
@@ -84,18 +85,31 @@ def colour(value: Any) -> Optional[int]:
 def _shown(value: Any) -> str:
     """A cell's value as a failure shows it: its repr, bounded (its repr may be huge, or fail)."""
     try:
-        return _SHOWN.repr(value)
+        return repr(value) if type(value) is float else _SHOWN.repr(value)  # a float's repr is short and runs no batt code
     except Exception:
-        return f"a {type(value).__name__}"
+        return f"a value of type {type(value).__name__}"
+
+
+def _plain_colours(cells: Sequence[Any], width: int, first_row: int = 0) -> List[int]:
+    """Cells of builtin numbers (int, float, bool), ``width`` a row, as the colours they equal,
+    at C speed; :class:`GridError` names the first that equals none."""
+    found = list(map(_COLOUR_OF.get, cells))
+    if None in found:
+        i = found.index(None)
+        raise GridError(f"cell ({first_row + i // width}, {i % width}) is {_shown(cells[i])}, not a colour 0..9", near=0)
+    return cast(List[int], found)
 
 
 def _row_cells(row: Any, r: int) -> Tuple[int, ...]:
     """One row's cells as colours; :class:`GridError` names the first cell that is none."""
     cells = tuple(row)
-    if set(map(type, cells)) <= {int} and _COLOURS.issuperset(cells):
+    types = set(map(type, cells))
+    if types == {int} and _COLOURS.issuperset(cells):
         return cells  # plain ints: C-speed builtins only
+    if types <= _PLAIN:
+        return tuple(_plain_colours(cells, len(cells), r))
     out = []
-    for c, v in enumerate(cells):
+    for c, v in enumerate(cells):  # numpy scalars, Fractions, objects: each cell asked
         k = colour(v)
         if k is None:
             raise GridError(f"cell ({r}, {c}) is {_shown(v)}, not a colour 0..9", near=0)
@@ -104,7 +118,8 @@ def _row_cells(row: Any, r: int) -> Tuple[int, ...]:
 
 
 def _fast_grid(value: Any) -> Optional[Grid]:
-    """The common case, lists or tuples of plain ints, checked with C-speed builtins; None otherwise."""
+    """The common case, lists or tuples of plain ints (or whole floats), checked with C-speed
+    builtins; None when it is another case, :class:`GridError` when a cell is no colour."""
     if type(value) not in (list, tuple) or not 0 < len(value) <= MAX_SIDE:
         return None
     rows = tuple(map(tuple, value)) if all(type(r) in (list, tuple) for r in value) else None
@@ -114,9 +129,12 @@ def _fast_grid(value: Any) -> Optional[Grid]:
     if not 0 < width <= MAX_SIDE or any(len(r) != width for r in rows):
         return None
     cells = [v for r in rows for v in r]
-    if set(map(type, cells)) != {int} or not _COLOURS.issuperset(cells):
+    types = set(map(type, cells))
+    if types == {int} and _COLOURS.issuperset(cells):
+        return rows
+    if not types <= _PLAIN:
         return None
-    return rows
+    return tuple(tuple(_plain_colours(row, width, r)) for r, row in enumerate(rows))  # row by row: stops at the first bad one
 
 
 def to_grid(value: Any) -> Grid:
@@ -157,7 +175,7 @@ def check(value: Any) -> Tuple[Optional[Grid], Optional[GridError]]:
     try:
         return to_grid(value), None
     except GridError as e:
-        return None, e
+        return None, e.with_traceback(None)  # kept per candidate: not its frames (they hold the value)
     except (TypeError, ValueError, OverflowError) as e:  # a hostile __len__ or __iter__
         return None, GridError(f"{type(value).__name__}: reading it raised {type(e).__name__}")
 
