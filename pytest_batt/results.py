@@ -17,9 +17,9 @@ from . import __version__, files, grids, spill
 SCHEMA = 1
 
 
-# --- the file's shape (schema 1), as the README's "Results file" section shows it ------------
+# --- the file's shape (schema 1), as docs/results-schema.md shows it ---------------------------
 # Typing only: the file stays plain JSON. tests/test_results.py checks that a real run's file,
-# these types and the README list the same keys.
+# these types and docs/results-schema.md list the same keys.
 
 class Tool(TypedDict):
     name: str

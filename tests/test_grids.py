@@ -140,6 +140,8 @@ def test_an_object_that_only_claims_equality_is_no_colour_and_its_repr_cannot_br
     assert grid is None and str(why).startswith("cell (0, 0) is <_Claims instance") and str(why).endswith("not a colour 0..9")
     grid, why = grids.check([["x" * 10_000]])
     assert grid is None and len(str(why)) < 100  # a cell's text is bounded
+    grid, why = grids.check([[10**5000]])  # its repr raises (Python's int-to-str limit)
+    assert grid is None and str(why) == "cell (0, 0) is a value of type int, not a colour 0..9"
 
 
 @pytest.mark.parametrize("array, expected", [
