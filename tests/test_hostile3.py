@@ -69,7 +69,7 @@ def project(pytester):
 
 def run(project, *args):
     return project.runpytest_subprocess(
-        "--batt", "all", "--batt-data", "h_challenges.json", "--batt-module", "hostile3.py", "-p", "no:randomly", *args, timeout=120)
+        "--batt", "all", "--batt-data", "h_challenges.json", "--batt-module", "hostile3.py", *args, timeout=120)
 
 
 @pytest.mark.parametrize("mode", ["0", "2"])
