@@ -101,6 +101,7 @@ def normalise_candidates(o: Any, keys: bool = False) -> List[Candidate]:
     out = []
     seen: Dict[int, Tuple[Optional[grids.Grid], Optional[grids.GridError], Any]] = {}
     alive = []  # keeps each seen object alive, so its id cannot be reused by another
+    make = tuple.__new__  # Candidate(...) without its Python-level __new__: a million candidates are common
     for i, cand in enumerate(_rows_of(o, "o (the candidates)")):
         try:
             _t_n, _evo, sid, value = cand
@@ -116,7 +117,7 @@ def normalise_candidates(o: Any, keys: bool = False) -> List[Candidate]:
         grid, problem, key = known
         if isinstance(key, _Alone):
             key = _Alone()  # the same object twice: still a call per candidate
-        out.append(Candidate(sid if type(sid) is str else str(sid), grid, value, key, problem))
+        out.append(make(Candidate, (sid if type(sid) is str else str(sid), grid, value, key, problem)))
     return out
 
 
