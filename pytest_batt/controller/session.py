@@ -44,6 +44,7 @@ class Controller:
         self.batt = batt
         self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids, spill_dir=state.scratch or None)
         self.output_notes: List[str] = []
+        self.header_notes: List[str] = []  # lines the plugin adds to the header (--batt-gpus' mapping)
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
         self.comparison: Optional[compare.Comparison] = None
@@ -89,6 +90,7 @@ class Controller:
             lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
         if self.taken is not None:
             lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
+        lines += self.header_notes
         if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
             lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
                          "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
