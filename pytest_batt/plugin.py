@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import sys
+import time
 from typing import Any, Generator, List
 
 import pytest
 
 from . import options
 
+# When this pytest run began (time.monotonic()), set with --batt only.
+RUN_STARTED = pytest.StashKey[float]()
 # Set to 1 for xdist workers (unless the user set them): one worker per core already, so BLAS
 # or OpenMP threads inside each would oversubscribe the cores. benchmarks/ sets the same.
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -102,6 +106,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session."""
+    if config.getoption("batt", None):
+        config.stash[RUN_STARTED] = time.monotonic()  # the run's own start, for a process that ran before it (a notebook)
     if (
         config.getoption("batt", None)
         and not _is_worker(config)
@@ -178,6 +184,9 @@ def _start_controller(config: pytest.Config, state: Any, batt: Any) -> None:
             os.environ.setdefault(var, "1")
     controller = Controller(config, state, batt)
     controller.header_notes += gpu_lines
+    if tuple(config.invocation_params.args) != tuple(sys.argv[1:]):
+        # pytest.main(args) in a process with its own program (a notebook's kernel, a script): its age is not the run's
+        controller.run_started = config.stash.get(RUN_STARTED, None)
     config.pluginmanager.register(controller, "batt-controller")
     if config.pluginmanager.hasplugin("xdist"):
         from .controller.xdist_hooks import XdistHooks

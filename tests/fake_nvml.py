@@ -135,34 +135,39 @@ def nvmlDeviceGetMemoryInfo(handle):
     return _Memory(d.get("total", 24 << 30), d.get("base", 0) + sum(used for _, used in _held(handle)))
 '''
 
-# A batt that reports CUDA_VISIBLE_DEVICES at import and at each call ($GPU_REPORT/<pid>.import,
-# .call lines), and holds VRAM ($FAKE_NVML/procs/<pid>) while its solve call runs: PEAK MB for a
-# moment, then HELD MB until the next sample starts.
+# A batt that reports CUDA_VISIBLE_DEVICES at import and at each call ($GPU_REPORT/<pid>.import and
+# <pid>.call, one line each). Where the fake NVML is in use it holds VRAM ($FAKE_NVML/procs/<pid>)
+# while its solve call runs: PEAK MB for a moment, then HELD MB until the next sample. With
+# GPU_CRASH_ON=<device>, the first worker that sees that device ends itself at its first solve call
+# (once: a marker file), so that xdist replaces it.
 GPU_BATT = r'''
 import os, time
 REPORT = os.environ["GPU_REPORT"]
 with open(os.path.join(REPORT, f"{os.getpid()}.import"), "w") as f:
-    f.write(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>"))
+    f.write(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>") + "\n" + repr(time.time()))
 
 
 def _hold(mb):
-    root = os.environ.get("FAKE_NVML")
-    if root:
-        os.makedirs(os.path.join(root, "procs"), exist_ok=True)
-        device = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]
-        with open(os.path.join(root, "procs", str(os.getpid())), "w") as f:
-            f.write(f"{device} {int(mb * 2**20)}")
+    root = os.environ["FAKE_NVML"]
+    os.makedirs(os.path.join(root, "procs"), exist_ok=True)
+    device = os.environ.get("CUDA_VISIBLE_DEVICES", "0").split(",")[0]
+    with open(os.path.join(root, "procs", str(os.getpid())), "w") as f:
+        f.write(f"{device} {int(mb * 2**20)}")
 
 
 def batt(task_id, S, I, C, log_path):
+    seen = os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")
     with open(os.path.join(REPORT, f"{os.getpid()}.call"), "a") as f:
-        f.write(os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>") + "\n")
-    if C is None:
+        f.write(seen + "\n")
+    crash = os.environ.get("GPU_CRASH_ON")
+    if C is None and crash == seen and not os.path.exists(os.path.join(REPORT, "crashed")):
+        with open(os.path.join(REPORT, "crashed"), "w") as f:
+            f.write(str(os.getpid()))
+        os._exit(3)
+    if C is None and os.environ.get("FAKE_NVML"):
         _hold(PEAK)
         time.sleep(0.4)  # the sampler (every 0.05 s) sees the peak
         _hold(HELD)
-        if I == ((4, 4),):
-            os._exit(3)  # a worker that dies: its replacement must see the same device
     return [(1, 0, "identity", I)], []
 '''
 
@@ -190,3 +195,15 @@ def env(folder: Path) -> Dict[str, str]:
     """The environment that makes a process import the fake (FAKE_NVML and PYTHONPATH)."""
     path = [str(folder / "nvml")] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
     return {"FAKE_NVML": str(folder / "state"), "PYTHONPATH": os.pathsep.join(path)}
+
+
+def reports(folder: Path, callers_only: bool = True) -> Dict[int, Dict[str, Any]]:
+    """What each process of the GPU batt saw, by pid: ``import`` (its CUDA_VISIBLE_DEVICES), ``at`` (when), ``calls``;
+    only the processes that called it, unless ``callers_only`` is false (the controller imports it too, to check it)."""
+    out: Dict[int, Dict[str, Any]] = {}
+    for p in folder.glob("*.import"):
+        seen, at = p.read_text().split("\n")
+        calls_file = folder / f"{p.stem}.call"
+        out[int(p.stem)] = {"import": seen, "at": float(at),
+                            "calls": calls_file.read_text().split() if calls_file.exists() else []}
+    return {pid: seen for pid, seen in out.items() if seen["calls"] or not callers_only}
