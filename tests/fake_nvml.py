@@ -37,6 +37,8 @@ def _config():
 
 
 def _note(name):
+    if not _ROOT:
+        return
     os.makedirs(os.path.join(_ROOT, "calls"), exist_ok=True)
     with open(os.path.join(_ROOT, "calls", str(os.getpid())), "a") as f:
         f.write(name + "\n")
@@ -159,6 +161,9 @@ def batt(task_id, S, I, C, log_path):
     seen = os.environ.get("CUDA_VISIBLE_DEVICES", "<unset>")
     with open(os.path.join(REPORT, f"{os.getpid()}.call"), "a") as f:
         f.write(seen + "\n")
+    import resource
+    with open(os.path.join(REPORT, f"{os.getpid()}.limit"), "w") as f:
+        f.write(str(resource.getrlimit(resource.RLIMIT_AS)[0]))  # the address-space cap of the call
     crash = os.environ.get("GPU_CRASH_ON")
     if C is None and crash == seen and not os.path.exists(os.path.join(REPORT, "crashed")):
         with open(os.path.join(REPORT, "crashed"), "w") as f:
@@ -166,7 +171,7 @@ def batt(task_id, S, I, C, log_path):
         os._exit(3)
     if C is None and os.environ.get("FAKE_NVML"):
         _hold(PEAK)
-        time.sleep(0.4)  # the sampler (every 0.05 s) sees the peak
+        time.sleep(0.25)  # the sampler (every 0.05 s) sees the peak
         _hold(HELD)
     return [(1, 0, "identity", I)], []
 '''
@@ -198,12 +203,15 @@ def env(folder: Path) -> Dict[str, str]:
 
 
 def reports(folder: Path, callers_only: bool = True) -> Dict[int, Dict[str, Any]]:
-    """What each process of the GPU batt saw, by pid: ``import`` (its CUDA_VISIBLE_DEVICES), ``at`` (when), ``calls``;
+    """What each process of the GPU batt saw, by pid: ``import`` (its CUDA_VISIBLE_DEVICES), ``at`` (when), ``calls``,
+    ``limit`` (the address-space cap of its last call, -1 for none);
     only the processes that called it, unless ``callers_only`` is false (the controller imports it too, to check it)."""
     out: Dict[int, Dict[str, Any]] = {}
     for p in folder.glob("*.import"):
         seen, at = p.read_text().split("\n")
         calls_file = folder / f"{p.stem}.call"
+        limit_file = folder / f"{p.stem}.limit"
         out[int(p.stem)] = {"import": seen, "at": float(at),
-                            "calls": calls_file.read_text().split() if calls_file.exists() else []}
+                            "calls": calls_file.read_text().split() if calls_file.exists() else [],
+                            "limit": int(limit_file.read_text()) if limit_file.exists() else None}
     return {pid: seen for pid, seen in out.items() if seen["calls"] or not callers_only}

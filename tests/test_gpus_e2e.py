@@ -51,6 +51,7 @@ def test_a_list_gives_each_of_four_workers_one_device_the_same_at_import_and_at_
     assert len(seen) == 4 and sorted(w["import"] for w in seen.values()) == ["0", "1", "2", "3"]
     for worker in seen.values():
         assert worker["calls"] and set(worker["calls"]) == {worker["import"]}  # one device, at import as at call
+        assert worker["limit"] == -1  # no default address-space cap: CUDA would not start under it
     assert {s["gpu"] for s in samples(gpu_project)} == {"0", "1", "2", "3"}  # each record names its device
     result.stdout.fnmatch_lines(["batt: GPUs: --batt-gpus 0,1,2,3; each worker sees one device*",
                                  "batt:   0: gw0", "batt:   1: gw1", "batt:   2: gw2", "batt:   3: gw3"])
@@ -73,7 +74,10 @@ def test_in_process_none_or_no_option_leave_the_variable_as_the_caller_set_it(gp
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
     result = gpu_project.runpytest_subprocess(*ARGS, *args)
     result.assert_outcomes(passed=2 * N_TASKS)
-    assert {c for w in fake_nvml.reports(gpu_project.report).values() for c in [w["import"]] + w["calls"]} == {"5,7"}
+    seen = fake_nvml.reports(gpu_project.report)
+    assert {c for w in seen.values() for c in [w["import"]] + w["calls"]} == {"5,7"}
+    # -n 0 with auto hands out no device, but CUDA runs in this process: no default cap either
+    assert {w["limit"] == -1 for w in seen.values()} == {args[1] == "0"}
     assert {s["gpu"] for s in samples(gpu_project)} == {"5,7"}
     if args[1] == "0":
         result.stdout.fnmatch_lines(["batt: GPUs: --batt-gpus auto: the caller's *; the samples run in this process (-n 0 or no xdist), "
@@ -97,9 +101,8 @@ def test_a_replaced_worker_sees_the_device_of_the_worker_it_replaces(gpu_project
 
 
 def test_auto_without_a_gpu_is_off_without_an_error(gpu_project, monkeypatch, tmp_path):
-    fake = fake_nvml.install(tmp_path, [], broken=True)  # NVML that does not start, and no nvidia-smi on PATH
+    fake = fake_nvml.install(tmp_path, [])  # NVML that does not start (no FAKE_NVML), and no nvidia-smi on PATH
     monkeypatch.setenv("PYTHONPATH", str(fake))
-    monkeypatch.setenv("FAKE_NVML", str(tmp_path / "state"))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     result = gpu_project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-gpus", "auto")
     result.assert_outcomes(passed=2 * N_TASKS)
@@ -115,9 +118,8 @@ def test_auto_takes_the_devices_nvidia_smi_lists_by_uuid(gpu_project, monkeypatc
     (bin_dir / "nvidia-smi").write_text("#!/bin/sh\necho 'GPU 0: NVIDIA L4 (UUID: GPU-aaaaaaaa-0000-0000-0000-000000000000)'\n"
                                         "echo 'GPU 1: NVIDIA L4 (UUID: GPU-bbbbbbbb-0000-0000-0000-000000000000)'\n")
     (bin_dir / "nvidia-smi").chmod(0o755)
-    fake = fake_nvml.install(tmp_path, [], broken=True)
+    fake = fake_nvml.install(tmp_path, [])  # NVML that does not start (no FAKE_NVML)
     monkeypatch.setenv("PYTHONPATH", str(fake))
-    monkeypatch.setenv("FAKE_NVML", str(tmp_path / "state"))
     monkeypatch.setenv("PATH", str(bin_dir))
     result = gpu_project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-gpus", "auto")
     result.assert_outcomes(passed=2 * N_TASKS)
