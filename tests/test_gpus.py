@@ -214,3 +214,17 @@ def test_parts_read_as_execnet_reads_them():
 def test_local_specs_start_on_this_host():
     assert workerspecs.is_local("popen") and workerspecs.is_local("popen//chdir=/tmp/x//python=python3")
     assert not workerspecs.is_local("ssh=host") and not workerspecs.is_local("popen//via=gw0") and not workerspecs.is_local("socket=h:8888")
+
+
+def test_a_gpu_run_has_no_default_address_space_cap_but_keeps_a_chosen_one():
+    from dataclasses import replace
+
+    from pytest_batt.items import State
+    from pytest_batt.tasks import TaskSet
+
+    opts = settings.read(lambda name: None, lambda name: "", "/tmp")
+    plain = State(opts, TaskSet("none", {}), [], "")
+    assert plain.memory_limit(2) is not None  # the default share of physical memory
+    assert State(opts, TaskSet("none", {}), [], "", gpu_run=True).memory_limit(2) is None
+    chosen = State(replace(opts, max_memory=4096.0), TaskSet("none", {}), [], "", gpu_run=True)
+    assert chosen.memory_limit(2) == 4096.0
