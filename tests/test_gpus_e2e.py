@@ -229,3 +229,27 @@ def test_pytest_main_in_a_notebook_like_process_runs_xdist_workers_twice(gpu_pro
         # the run's own time, not the age of the process that ran it (a kernel started long before, an earlier run)
         assert 0 < res["session"]["process_s"] <= got["took"][i] + 0.01
     assert len(fake_nvml.reports(gpu_project.report)) == 4  # two workers per run
+
+
+def run_in_a_pid_namespace(pytester, *args):
+    """pytest as in a container: a PID namespace of its own, so NVML's process ids (the fake's: the host's) are not its."""
+    probe = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make a PID namespace here (unshare needs root, as in CI): {probe.stderr.decode().strip()}")
+    return pytester.run("unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m", "pytest", *args, timeout=300)
+
+
+def test_in_a_container_each_workers_vram_is_its_one_devices_used_memory(gpu_project, monkeypatch, tmp_path):
+    devices = [{"uuid": f"GPU-{i}0000000-0000-0000-0000-000000000000", "base": 50 * fake_nvml.MB} for i in range(2)]
+    for name, value in fake_nvml.env(tmp_path).items():
+        monkeypatch.setenv(name, value)
+    fake_nvml.install(tmp_path, devices)
+    result = run_in_a_pid_namespace(gpu_project, *ARGS, "-n", "2", "--batt-gpus", "0,1")
+    result.assert_outcomes(passed=2 * N_TASKS)
+    result.stdout.fnmatch_lines(["batt: VRAM per sample: NVML, the used memory of each worker's one device*"])
+    # the device's used memory: its 50 MB (the driver, other processes) and the worker's own
+    assert {(s["vram_mb"], s["vram_peak_mb"], s["vram_scope"]) for s in samples(gpu_project)} == {(150.0, 350.0, "device")}
+    shared = run_in_a_pid_namespace(gpu_project, *ARGS, "-n", "2")  # no --batt-gpus: each worker sees both devices
+    shared.assert_outcomes(passed=2 * N_TASKS)
+    shared.stdout.fnmatch_lines(["batt: VRAM per sample: not measured (in a container NVML lists the host's process ids, *"])
+    assert {s["vram_peak_mb"] for s in samples(gpu_project)} == {None}

@@ -187,3 +187,20 @@ def test_the_comparison_and_the_vram_gate_use_the_largest_vram_peak():
     assert gates.parse_gate("vram:1%").check(compare.compare(unmeasured, after)) is None  # nothing to compare with: holds
     with pytest.raises(gates.GateError, match="vram needs a percentage such as vram:25%"):
         gates.parse_gate("vram")
+
+
+def test_the_header_says_how_vram_is_read_or_why_not(nvml, tmp_path, monkeypatch):
+    def line(asked=True, one=True, host=True, module=nvml):
+        return peak_vram.header_line(asked, one, import_nvml=lambda: module, host_pids=host)
+    assert line() == "batt: VRAM per sample: NVML, the memory of each sample's process (sampled every 0.05 s)"
+    assert line(host=False).startswith("batt: VRAM per sample: NVML, the used memory of each worker's one device")
+    assert line(host=False, one=False).startswith("batt: VRAM per sample: not measured (in a container NVML lists the host's")
+    assert line(asked=False, host=True) is not None  # measured without --batt-gpus: still said
+    assert peak_vram.header_line(True, True, import_nvml=missing) == "batt: VRAM per sample: not measured (nvidia-ml-py is not installed)"
+    assert peak_vram.header_line(False, True, import_nvml=missing) is None  # no GPU asked for, none measured: nothing said
+    install(tmp_path / "broken", [], broken=True)
+    monkeypatch.setenv("FAKE_NVML", str(tmp_path / "broken" / "state"))
+    broken = types.ModuleType("pynvml")
+    exec(FAKE_PYNVML, broken.__dict__)
+    assert line(module=broken) == "batt: VRAM per sample: not measured (NVML did not start: NVML Shared Library Not Found)"
+    assert line(asked=False, module=broken) is None

@@ -163,9 +163,11 @@ def open_meter(import_nvml: Callable[[], Any] = _import_pynvml, visible_devices:
     return VramMeter(reader, reader.scope, interval), ""
 
 
-def header_line(asked: bool, import_nvml: Callable[[], Any] = _import_pynvml, host_pids: Optional[bool] = None) -> Optional[str]:
-    """What the run's header says of VRAM: how it is read where NVML starts; why not where it does not and the run
-    uses GPUs (``asked``: --batt-gpus is not none); nothing for a run that has neither."""
+def header_line(asked: bool, one_device: bool, import_nvml: Callable[[], Any] = _import_pynvml,
+                host_pids: Optional[bool] = None) -> Optional[str]:
+    """What the run's header says of VRAM: how it is read where NVML starts (``one_device``: whether each process
+    that runs samples sees exactly one device); why not where it does not and the run uses GPUs (``asked``:
+    --batt-gpus is not none); nothing for a run that has neither."""
     import importlib.util
 
     if import_nvml is _import_pynvml and importlib.util.find_spec("pynvml") is None:
@@ -179,5 +181,8 @@ def header_line(asked: bool, import_nvml: Callable[[], Any] = _import_pynvml, ho
         return f"batt: VRAM per sample: not measured ({why})" if asked else None
     if host_pid_namespace() if host_pids is None else host_pids:
         return f"batt: VRAM per sample: NVML, the memory of each sample's process (sampled every {INTERVAL:g} s)"
+    if not one_device:
+        return ("batt: VRAM per sample: not measured (in a container NVML lists the host's process ids, so a worker's VRAM "
+                "is read as its device's used memory, and a worker here sees more than one device: --batt-gpus gives each one)")
     return (f"batt: VRAM per sample: NVML, the used memory of each worker's one device (sampled every {INTERVAL:g} s; "
             "in a container NVML lists the host's process ids, not this one's)")
