@@ -50,6 +50,8 @@ class State:
     skip: Set[str] = field(default_factory=set)  # node ids a resumed run takes from that file
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
+    gpu_run: bool = False  # --batt-gpus gave the workers devices: the default address-space cap is off (memory_limit)
+    _vram: Any = field(default=None, repr=False)  # (meter or None, why not), once opened: vram_meter()
 
     def skip_samples(self, nodeids: Set[str]) -> None:
         """The samples a resumed run takes from its file: they are deselected, not run."""
@@ -76,14 +78,27 @@ class State:
 
     def memory_limit(self, workers: int) -> Optional[float]:
         """The address-space cap of each call: ``--batt-max-memory``, 0 for none, else the default
-        share of this host's memory for one of ``workers`` workers (isolation.memory)."""
+        share of this host's memory for one of ``workers`` workers (isolation.memory); no default
+        cap for a GPU run: CUDA reserves address space far beyond the memory it uses, and fails to
+        start under a cap sized for host memory."""
         chosen = self.settings.max_memory
         if chosen is not None:
             return chosen or None
+        if self.gpu_run:
+            return None
         from .isolation.memory import default_limit
         from .isolation.peak_memory import physical_mb
 
         return default_limit(workers, physical_mb())
+
+    def vram_meter(self) -> Any:
+        """This process's GPU memory meter (isolation.peak_vram), opened on first use: None without NVML."""
+        if self._vram is None:
+            from .gpus import VARIABLE
+            from .isolation.peak_vram import open_meter
+
+            self._vram = open_meter(visible_devices=os.environ.get(VARIABLE))
+        return self._vram[0]
 
     def profile_path(self, task_id: str, kind: str, index: int) -> Optional[str]:
         """Where this sample's profile goes with ``--batt-profile``; the task id made file-safe."""
@@ -200,6 +215,7 @@ class BattSample(pytest.Item):
             self.config.stash[STATE].batt()  # import once per process, before any timer runs
         except battmodule.BattLoadError:
             pass  # runtest raises it again, where repr_failure turns it into one line
+        self.config.stash[STATE].vram_meter()  # its thread starts before a sample's threads are counted
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
@@ -211,7 +227,7 @@ class BattSample(pytest.Item):
         limits.housekeeping("starting the sample")
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
-                                    profile_path=profile_path, keep_partial=state.settings.keep_partial)
+                                    profile_path=profile_path, keep_partial=state.settings.keep_partial, vram=state.vram_meter())
             if isinstance(func, programs.Library):
                 func.annotate(rec)  # the programs that timed out, raised or returned no grid, by id
             limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")

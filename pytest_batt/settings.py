@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .options import DEFAULT_DATA, DEFAULT_ENTRIES, DEFAULT_GRACE, DEFAULT_GRID_FORM, DEFAULT_MODULE, DEFAULT_TIMEOUT
 from .options import entry_names, grid_form, megabytes_or_off, nonnegative_minutes, nonnegative_seconds, positive_minutes
-from .options import positive_seconds, shard_spec
+from .options import gpus_choice, positive_seconds, shard_spec
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,7 @@ class Settings:
     sandbox: bool = False  # --batt-sandbox: the workers run inside bubblewrap
     sandbox_allow: Tuple[str, ...] = ()  # absolute paths bound back into it
     sandbox_token: str = ""  # set by the controller once the sandbox is in the workers' specs: they check it
+    gpus: str = "none"  # --batt-gpus: auto, none or a comma-separated list of device ids (gpus.parse_choice)
 
     @property
     def active(self) -> bool:
@@ -108,6 +109,7 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         profile_dir=here(pick("batt_profile", None)),
         keep_partial=bool(getoption("batt_keep_partial") or getini("batt_keep_partial")),
         **_sandbox_options(getoption, getini, pick, base_dir),
+        gpus=pick("batt_gpus", "none", gpus_choice),
     )
 
 

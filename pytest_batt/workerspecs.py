@@ -1,33 +1,35 @@
-"""xdist's ``--tx`` worker specs, taken apart and composed from parts.
+"""xdist's worker specs (``--tx``, or what ``-n N`` makes of it), written out one per worker and given extra parts.
 
-A spec is ``key=value`` parts joined by ``//`` (``popen//python=/usr/bin/python3//env:X=1``),
-optionally led by a count (``3*popen``). Features that change how a worker starts (the sandbox's
-``python=``, a GPU's ``env:CUDA_VISIBLE_DEVICES=``) each add their part with :func:`with_parts`
-to the specs already there, so that they compose in any order. Plain functions, no pytest.
+A spec is ``//``-separated ``key=value`` parts (``popen//python=python3.11//env:NAME=VALUE``),
+as execnet's ``XSpec`` reads them. A part belongs in the spec, rather than in the worker's
+own hooks, when it must hold from the process's start and for a worker xdist starts in place
+of a dead one: xdist starts the replacement from the dead worker's spec. ``env:NAME=VALUE``
+is set by execnet in the new process before xdist's worker code, pytest or the batt is
+imported (``--batt-gpus`` uses it for ``CUDA_VISIBLE_DEVICES``). The one place the plugin
+writes specs: each feature contributes parts, :func:`add_parts` composes them.
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Mapping, Sequence
+from typing import Dict, List, Sequence, Tuple
 
-# What makes a spec start its worker elsewhere, or in another folder: not this machine's popen.
-ELSEWHERE = ("ssh", "socket", "vagrant_ssh", "via", "chdir", "installvia")
+Part = Tuple[str, str]  # ("env:CUDA_VISIBLE_DEVICES", "3"), ("python", "/path/to/python")
 
 
-def expand(specs: Sequence[str]) -> List[str]:
-    """One spec per worker: ``3*popen`` becomes three ``popen``, as xdist itself counts them."""
+def expand(tx: Sequence[str]) -> List[str]:
+    """One spec per worker: xdist's ``N*SPEC`` written out N times, as xdist itself reads ``--tx``."""
     out: List[str] = []
-    for spec in specs:
+    for spec in tx:
         count, star, rest = spec.partition("*")
         if star and count.isdigit():
-            out.extend([rest] * int(count))
+            out += [rest] * int(count)
         else:
             out.append(spec)
     return out
 
 
 def parts(spec: str) -> Dict[str, str]:
-    """``{key: value}`` of one spec, in order; a bare key (``popen``) has the value ``""``."""
+    """The spec's parts, key to value (``""`` for a bare key such as ``popen``), as execnet splits them."""
     out: Dict[str, str] = {}
     for part in spec.split("//"):
         key, _, value = part.partition("=")
@@ -35,20 +37,17 @@ def parts(spec: str) -> Dict[str, str]:
     return out
 
 
-def join(spec_parts: Mapping[str, str]) -> str:
-    return "//".join(f"{key}={value}" if value else key for key, value in spec_parts.items())
+def is_local(spec: str) -> bool:
+    """Whether the worker starts on this host (``popen``, not through ``via=`` or ``ssh=``)."""
+    keys = parts(spec)
+    return "popen" in keys and "via" not in keys
 
 
-def with_parts(spec: str, added: Mapping[str, str]) -> str:
-    """``spec`` with each of ``added`` set (replacing a part of that key): ``popen`` + ``{"python": "x"}``
-    is ``popen//python=x``. A value may not hold ``//`` (xdist splits the spec there)."""
-    for key, value in added.items():
-        if "//" in key or "//" in value or "=" in key:
-            raise ValueError(f"a --tx spec part cannot hold '//' (or a key '='): {key}={value}")
-    return join({**parts(spec), **added})
-
-
-def is_local_popen(spec: str) -> bool:
-    """A worker xdist starts on this machine, in this folder, with a ``popen`` gateway."""
-    found = parts(spec)
-    return "popen" in found and not any(key in found for key in ELSEWHERE)
+def add_parts(spec: str, extra: Sequence[Part]) -> str:
+    """``spec`` with each ``key=value`` of ``extra`` appended; a key the spec already has keeps the user's value."""
+    have = parts(spec)
+    for key, value in extra:
+        if "//" in key + value or "=" in key:
+            raise ValueError(f"{key}={value}: not one part of an xdist spec")
+    added = [f"{key}={value}" for key, value in extra if key not in have]
+    return "//".join([spec] + added)

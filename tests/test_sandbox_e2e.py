@@ -124,7 +124,7 @@ def library(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory,
 def run(pytester: pytest.Pytester, *extra: str) -> pytest.RunResult:
     return pytester.runpytest_subprocess(
         "--batt", TASK, "--batt-programs=lib", "--batt-json=r.json", "--batt-html=r.html", "--junitxml=j.xml", "-n", "2",
-        "-p", "no:cacheprovider", "-p", "no:randomly", *extra, timeout=300)
+        "-p", "no:cacheprovider", *extra, timeout=300)
 
 
 def everything_written(*roots: Path) -> str:

@@ -9,6 +9,7 @@ outside: it holds the expected outputs and writes the results.
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 import pwd
@@ -25,6 +26,8 @@ from .. import visible, workerspecs
 from ..isolation import sandbox
 from ..items import State
 
+# Spec parts that start a worker elsewhere, in another folder or with another interpreter: not sandboxed.
+ELSEWHERE = {"ssh", "socket", "vagrant_ssh", "via", "chdir", "installvia", "python"}
 HEADER = ("batt: workers sandboxed (bubblewrap): no network, files read-only, home, /tmp and the task data hidden, "
           "only the scratch folder writable")
 
@@ -38,7 +41,7 @@ def start(config: pytest.Config, state: State, batt: Any, selection: Optional[st
         raise pytest.UsageError(_no_workers(config))
     specs = workerspecs.expand([str(s) for s in config.getoption("tx", None) or []])
     for spec in specs:
-        if not workerspecs.is_local_popen(spec) or "python" in workerspecs.parts(spec):
+        if not workerspecs.is_local(spec) or set(workerspecs.parts(spec)) & ELSEWHERE:
             raise pytest.UsageError(visible.text(
                 f"--batt-sandbox starts local workers with this interpreter: --tx {spec} cannot be sandboxed "
                 "(give -n N, or --tx N*popen)", keep_lines=False))
@@ -49,6 +52,8 @@ def start(config: pytest.Config, state: State, batt: Any, selection: Optional[st
     mark = secrets.token_hex(8)
     here = str(config.invocation_params.dir)
     layout = gather(config, state, batt, selection)
+    if getattr(state, "gpu_run", False):  # --batt-gpus gave the workers devices: their nodes, as Flatpak binds them
+        layout = replace(layout, devices=gpu_devices())
     problem = None
     for sized in (True, False):  # tmpfs sizes need bubblewrap 0.7, unprivileged
         command = sandbox.argv(bwrap, layout, os.environ, [sys.executable], mark, chdir=here, sized=sized)
@@ -58,7 +63,7 @@ def start(config: pytest.Config, state: State, batt: Any, selection: Optional[st
     if problem is not None:
         raise pytest.UsageError(visible.text(problem, keep_lines=False))
     value = sandbox.spec_value(command)
-    config.option.tx = [workerspecs.with_parts(spec, {"python": value}) for spec in specs]
+    config.option.tx = [workerspecs.add_parts(spec, [("python", value)]) for spec in specs]
     state.settings = replace(opts, sandbox_token=mark)
 
 
@@ -103,6 +108,11 @@ def module_folders() -> List[str]:
             if isinstance(folder, str) and os.path.isabs(folder):
                 out.add(folder)
     return sorted(out)
+
+
+def gpu_devices() -> List[str]:
+    """The GPUs' device nodes (NVIDIA's, and the DRM ones), which the sandbox's own /dev leaves out."""
+    return sorted(glob.glob("/dev/nvidia*")) + (["/dev/dri"] if os.path.isdir("/dev/dri") else [])
 
 
 def data_paths(data: str, base_dir: str) -> List[str]:

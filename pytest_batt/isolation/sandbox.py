@@ -59,6 +59,7 @@ class Layout:
     secret: Sequence[str]  # hidden wherever they are: the task data, results files, baselines
     read_only: Sequence[str] = field(default_factory=tuple)  # files inside a writable folder kept read-only (the selection)
     allowed: Sequence[str] = field(default_factory=tuple)  # --batt-sandbox-allow: bound back read-only, a hidden folder itself too
+    devices: Sequence[str] = field(default_factory=tuple)  # device nodes bound in as they are (--batt-gpus: /dev/nvidia*)
 
 
 # Each in-memory folder of the sandbox holds at most this (bubblewrap 0.7 or later, unprivileged):
@@ -163,6 +164,8 @@ def argv(bwrap: str, layout: Layout, env: Mapping[str, str], python: Sequence[st
     args = [bwrap, *NAMESPACES, *PROCESS, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
     if sized:  # --dev's /dev/shm is a folder of its /dev tmpfs, which holds up to half the memory
         args += ["--size", str(TEMPORARY_MB * 2**20), "--tmpfs", "/dev/shm"]
+    for device in layout.devices:  # the new /dev has none but null, zero, random and the like
+        args += ["--dev-bind", device, device]
     for m in mounts(layout, sized=sized):
         args += m
     args.append("--clearenv")
@@ -181,12 +184,12 @@ def spec_value(command: Sequence[str]) -> str:
 
 def shown_spec(spec: str) -> str:
     """A worker's spec as messages show it: the sandbox's long command as a few words."""
-    from ..workerspecs import join, parts
+    from ..workerspecs import parts
 
-    found = parts(spec)
-    if f"--setenv {MARK} " not in found.get("python", ""):
+    python = parts(spec).get("python", "")
+    if f"--setenv {MARK} " not in python:
         return spec
-    return join({**found, "python": "(inside --batt-sandbox)"})
+    return spec.replace("python=" + python, "python=(inside --batt-sandbox)")
 
 
 def where_missing(platform: str, bwrap: Optional[str]) -> Optional[str]:
