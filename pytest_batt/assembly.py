@@ -135,7 +135,8 @@ def give_gpus(config: pytest.Config, state: State) -> List[str]:
         lines = gpus.header_lines(plan, assigned, in_process, caller)
     # What each process that runs samples sees; inside a container its VRAM is read only where that is one device.
     seen = [device if device is not None else caller for device in assigned] or [caller]
-    vram = header_line(asked=opts.gpus != gpus.NONE, one_device=all(len(gpus.visible(v) or []) == 1 for v in seen))
+    vram = header_line(asked=opts.gpus != gpus.NONE, one_device=all(len(gpus.visible(v) or []) == 1 for v in seen),
+                       host_pids=False if opts.sandbox and not in_process else None)  # sandboxed workers: a PID namespace of their own
     return lines + ([vram] if vram else [])
 
 

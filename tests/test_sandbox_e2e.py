@@ -332,3 +332,20 @@ def test_a_batt_that_reads_the_data_as_it_is_imported_stops_the_run_in_one_line(
     assert len(lines) == 1 and fnmatch.fnmatchcase(lines[0], (
         f"ERROR: worker gw? (popen//python=(inside --batt-sandbox)): in {tiny.path}: --batt-module importer.py: importing it failed: "
         "FileNotFoundError: [[]Errno 2] No such file or directory: 'tasks/t1.json'")), lines
+
+
+@needs_sandbox
+def test_with_batt_gpus_each_sandboxed_worker_sees_its_one_device(tiny: pytest.Pytester) -> None:
+    """--batt-gpus' env: part and the sandbox's python= part compose in one spec per worker."""
+    (tiny.path / "tasks" / "t2.json").write_text((tiny.path / "tasks" / "t1.json").read_text())
+    tiny.makepyfile(gpubatt=(
+        "import os\n"
+        "AT_IMPORT = os.environ.get('CUDA_VISIBLE_DEVICES')\n"
+        "def batt(task_id, S, I, C, log_path):\n"
+        "    seen = f\"{AT_IMPORT}-{os.environ.get('CUDA_VISIBLE_DEVICES')}-{os.environ.get('PYTEST_BATT_SANDBOX') is not None}\"\n"
+        "    return [(1, 0, seen, I)], []\n"))
+    result = tiny.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-module=gpubatt.py", "--batt-sandbox",
+                                       "--batt-gpus", "0,1", "-n", "2", "--batt-json=r.json")
+    result.assert_outcomes(passed=4)
+    seen = {sid for t in json.loads((tiny.path / "r.json").read_text())["tasks"].values() for sid in t["o_score"]}
+    assert seen <= {"0-0-True", "1-1-True"} and seen, seen
