@@ -52,7 +52,7 @@ def start(config: pytest.Config, state: State, batt: Any, selection: Optional[st
     mark = secrets.token_hex(8)
     here = str(config.invocation_params.dir)
     layout = gather(config, state, batt, selection)
-    if getattr(state, "gpu_run", False):  # --batt-gpus gave the workers devices: their nodes, as Flatpak binds them
+    if state.gpu_run:  # --batt-gpus gave the workers devices: their nodes, as Flatpak binds them
         layout = replace(layout, devices=gpu_devices())
     problem = None
     for sized in (True, False):  # tmpfs sizes need bubblewrap 0.7, unprivileged
@@ -62,8 +62,11 @@ def start(config: pytest.Config, state: State, batt: Any, selection: Optional[st
             break
     if problem is not None:
         raise pytest.UsageError(visible.text(problem, keep_lines=False))
-    value = sandbox.spec_value(command)
-    config.option.tx = [workerspecs.add_parts(spec, [("python", value)]) for spec in specs]
+    try:
+        config.option.tx = [workerspecs.add_parts(spec, [("python", sandbox.spec_value(command))]) for spec in specs]
+    except ValueError:  # a path with '//' in it: xdist splits a spec there
+        raise pytest.UsageError(visible.text(f"--batt-sandbox: a path of its command holds '//', which an xdist spec cannot: "
+                                             f"{sandbox.spec_value(command)[:300]}", keep_lines=False)) from None
     state.settings = replace(opts, sandbox_token=mark)
 
 
