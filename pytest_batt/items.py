@@ -50,6 +50,7 @@ class State:
     skip: Set[str] = field(default_factory=set)  # node ids a resumed run takes from that file
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
+    memory: Any = None  # isolation.memory.Plan, from memory_plan() at start
 
     def skip_samples(self, nodeids: Set[str]) -> None:
         """The samples a resumed run takes from its file: they are deselected, not run."""
@@ -72,18 +73,30 @@ class State:
         if self._watchdog is None:
             dump_stacks_on_request(self.stack_file())
             self._watchdog = Watchdog(handoff.path(self.scratch, self.worker_id, "hardstop"))
+            if self.memory is not None and self.memory.kind == "resident":
+                self._watchdog.limit(self.memory.megabytes)
         return self._watchdog
 
-    def memory_limit(self, workers: int) -> Optional[float]:
-        """The address-space cap of each call: ``--batt-max-memory``, 0 for none, else the default
-        share of this host's memory for one of ``workers`` workers (isolation.memory)."""
-        chosen = self.settings.max_memory
-        if chosen is not None:
-            return chosen or None
-        from .isolation.memory import default_limit
-        from .isolation.peak_memory import physical_mb
+    def memory_plan(self, workers: int, watchdog: bool) -> Any:
+        """The run's memory limit (an ``isolation.memory.Plan``): ``--batt-max-memory``, 0 for none,
+        else the default share of this host's memory for one of ``workers`` workers; of the kind
+        this system can keep (with ``watchdog``: the workers' watchdogs). Computed once, at start;
+        ``memory.LimitUnavailable`` (a usage error) for a limit asked for that cannot be kept."""
+        if self.memory is None:
+            from .isolation import capabilities, memory
+            from .isolation.peak_memory import physical_mb
 
-        return default_limit(workers, physical_mb())
+            chosen = self.settings.max_memory
+            address_space = capabilities.address_space() if chosen != 0 else capabilities.Probe(False, "RLIMIT_AS")
+            resident = capabilities.resident()
+            self.memory = memory.plan(chosen, memory.default_limit(workers, physical_mb()), address_space.on, address_space.why,
+                                      resident.on, resident.why, watchdog)
+        return self.memory
+
+    def address_space_limit(self) -> Optional[float]:
+        """The address-space cap of each call in MB, where that is the run's memory limit."""
+        plan = self.memory
+        return plan.megabytes if plan is not None and plan.kind == "address_space" else None
 
     def profile_path(self, task_id: str, kind: str, index: int) -> Optional[str]:
         """Where this sample's profile goes with ``--batt-profile``; the task id made file-safe."""
@@ -274,7 +287,7 @@ class CallLimits(Guard):
     """
 
     def __init__(self, item: "BattSample", state: State) -> None:
-        super().__init__(state.memory_limit(getattr(item.config, "workerinput", {}).get("workercount", 1)))
+        super().__init__(state.address_space_limit())
         self.item = item
         self.state = state
         self.timeout = state.settings.timeout
