@@ -8,8 +8,8 @@ process on the host), elsewhere it asks psutil (:mod:`.capabilities` decides onc
 process is made a *child subreaper* where it can (Linux) so that orphaned grandchildren
 (double forks) are re-parented to it, not to init, and can still be found. Where there is no
 subreaper or no process list (macOS; Linux without ``/proc``), every process forked from this
-one also writes its pid into a pipe as it starts (:class:`Forks`): what a batt forks is found
-there even when its parent has exited.
+one also records its pid as it starts (:class:`Forks`): what a batt forks is found there even
+when its parent has exited.
 """
 
 from __future__ import annotations
@@ -80,42 +80,75 @@ def descendants(pid: int | None = None) -> Set[int]:
 
 
 class Forks:
-    """The processes forked from this one, each of which writes its pid into a pipe as it starts
-    (``os.register_at_fork``): ``os.fork``, multiprocessing's fork, and their own forks. Started
-    only where the process list or the subreaper is missing. Its pids are taken as ours while
-    they live in this process's process group (a pid reused by another process is not)."""
+    """The processes forked from this one, each of which records its pid as it starts
+    (``os.register_at_fork``): ``os.fork``, multiprocessing's fork, ``subprocess`` with a
+    ``preexec_fn``, and their own forks. Started only where the process list or the subreaper
+    is missing. The record is a deleted temporary file every fork appends ``PID PPID`` to; a
+    parent's ``fork()`` returns once its child's line is there, so nothing forked before the
+    end of a sample is missed, even a grandchild whose parent exited at once. Its pids are taken
+    as ours while they live in this process's process group (a pid reused by another is not)."""
+
+    WAIT_S = 1.0  # at most, for a child's line (it is written before the child runs any of its own code)
 
     def __init__(self) -> None:
-        self.fds = [-1, -1]  # read end, write end: filled in place (items.integrity watches bindings)
+        # Filled in place, never rebound (items.integrity watches this module's bindings):
+        # the record's fd; how far this process has read it (``read``) and scanned it for its
+        # own children's lines (``scan``).
+        self.fd = [-1]
+        self.offsets = {"read": 0, "scan": 0}
         self.pids: Set[int] = set()
 
     def start(self) -> None:
-        """Once per process; after it, every fork of it registers."""
-        if self.fds[1] >= 0:
+        """Once per process; after it, every fork of it records itself."""
+        if self.fd[0] >= 0:
             return
-        r, w = os.pipe()
-        os.set_blocking(r, False)
-        os.set_blocking(w, False)  # a child never waits on a full pipe: past 64 kB it goes unrecorded
-        self.fds[:] = [r, w]
-        os.register_at_fork(after_in_child=self._born)
+        import tempfile
+
+        handle, path = tempfile.mkstemp(prefix="pytest-batt-forks-")
+        try:
+            self.fd[0] = os.open(path, os.O_RDWR | os.O_APPEND)
+        finally:
+            os.close(handle)
+            os.unlink(path)
+        os.register_at_fork(after_in_child=self._born, after_in_parent=self._forked)
+
+    def _lines(self, offset: int) -> tuple[list[bytes], int]:
+        """The whole lines written at or after ``offset``, and the offset after them."""
+        data = os.pread(self.fd[0], 1 << 20, offset)
+        whole = data[:data.rfind(b"\n") + 1]
+        return whole.splitlines(), offset + len(whole)
 
     def _born(self) -> None:
         try:
-            os.write(self.fds[1], b"%d\n" % os.getpid())
+            os.write(self.fd[0], b"%d %d\n" % (os.getpid(), os.getppid()))
+            self.offsets["scan"] = os.fstat(self.fd[0]).st_size
+        except OSError:
+            pass
+
+    def _forked(self) -> None:
+        """In the parent: wait until the child's line is written."""
+        me = b"%d" % os.getpid()
+        deadline = time.monotonic() + self.WAIT_S
+        try:
+            while True:
+                lines, end = self._lines(self.offsets["scan"])
+                if any(line.split()[1:] == [me] for line in lines):
+                    self.offsets["scan"] = end
+                    return
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.0002)
         except OSError:
             pass
 
     def alive(self) -> Set[int]:
-        if self.fds[0] < 0:
+        if self.fd[0] < 0:
             return set()
-        while True:
-            try:
-                chunk = os.read(self.fds[0], 65536)
-            except (BlockingIOError, OSError):
-                break
-            if not chunk:
-                break
-            self.pids.update(int(p) for p in chunk.split())
+        try:
+            lines, self.offsets["read"] = self._lines(self.offsets["read"])
+        except OSError:
+            lines = []
+        self.pids.update(int(line.split()[0]) for line in lines if line.split())
         me, group = os.getpid(), os.getpgid(0)
         live = set()
         for pid in self.pids:
