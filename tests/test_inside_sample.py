@@ -354,6 +354,8 @@ def test_a_hard_stop_keeps_nothing_and_says_so(pytester):
     assert "keeps nothing of a hard stop" in test["error"]
 
 
+@pytest.mark.skipif(not capabilities.address_space().on, reason="no address-space limit on this system: with -n 0 a "
+                    "limit asked for is a usage error there (tests/test_as_macos.py)")
 def test_max_memory_zero_turns_the_limit_off_and_a_runaway_call_fails_its_own_sample(pytester):
     runaway = TOY_BATT + '''
 _real = batt
