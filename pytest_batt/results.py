@@ -17,9 +17,9 @@ from . import __version__, files, grids, spill
 SCHEMA = 1
 
 
-# --- the file's shape (schema 1), as the README's "Results file" section shows it ------------
+# --- the file's shape (schema 1), as docs/results-schema.md shows it ---------------------------
 # Typing only: the file stays plain JSON. tests/test_results.py checks that a real run's file,
-# these types and the README list the same keys.
+# these types and docs/results-schema.md list the same keys.
 
 class Tool(TypedDict):
     name: str
@@ -159,6 +159,7 @@ class SampleRecord(_RecordCore, total=False):
     cands: List[List[Any]]  # [solver_id, grid fingerprint or None, count]: distinct pairs, batt order
     grids: Dict[str, str]  # test samples: fingerprint -> grids.encode(grid), for the controller to judge
     show: Optional[List[List[str]]]  # a miss's closest candidates, [solver_id, encoded grid]
+    invalid: List[List[str]]  # test samples: why the nearest invalid candidates are no grids, [solver_id, why] (judging's)
     d: Dict[str, Dict[str, List[Any]]]  # solver -> differ -> [iz, zo, created]: scoring.SampleFold
     differ_last_t: Dict[str, Any]  # differ -> last_t of its last own row so far; "last_t" in a file's fold
     leaked_threads: List[str]  # threads the batt left running (items.py takes them out)

@@ -17,7 +17,7 @@ from types import CodeType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import grids, judging, partial
-from .contract import Candidate, ContractError, normalise_candidates, normalise_rows, split
+from .contract import Candidate, ContractError, no_grid_reasons, normalise_candidates, normalise_rows, split
 from .isolation import handoff, processes
 from .isolation.guard import Guard, call_batt, no_guard
 from .isolation.peak_memory import SampleMemory
@@ -112,11 +112,14 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
             counts[(c.solver_id, fp)] = counts.get((c.solver_id, fp), 0) + 1
         # What the controller judges from: distinct (solver, grid) pairs in batt order, with counts.
         rec["cands"] = [[sid, fp, n] for (sid, fp), n in counts.items()]
+        invalid = no_grid_reasons(cands) if any(fp is None for _, fp in counts) else []
         if sample.kind == "test":  # the grids themselves: the controller judges them (it alone knows the output)
             rec["grids"] = {fp: grids.encode(g) for fp, g in grid_of.items()}
+            if invalid:
+                rec["invalid"] = invalid
         elif sample.output is not None and grid_of.get(grids.fingerprint(sample.output)) != sample.output:
             entries = [(sid, grid_of.get(fp) if fp else None, n) for (sid, fp), n in counts.items()]
-            rec["message"] = judging.describe_miss(sample.output, entries)
+            rec["message"] = judging.describe_miss(sample.output, entries, invalid)
             rec["show"] = judging.show(sample.output, entries)
         if checkpoint is not None:
             so_far = rec.copy()

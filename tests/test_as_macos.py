@@ -46,7 +46,7 @@ def batt(task_id, S, I, C, log_path):
 
 def _run(project, module, *args):
     return project.runpytest_subprocess("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", module,
-                                        "--batt-json", "r.json", "-p", "no:randomly", *args, timeout=120)
+                                        "--batt-json", "r.json", *args, timeout=120)
 
 
 @pytest.fixture
@@ -112,7 +112,7 @@ def test_without_proc_a_forked_child_is_ended_and_the_run_does_not_wait_for_it(p
     make_project(pytester, forker=FORKER)
     t0 = time.monotonic()
     run = subprocess.run([str(SCRIPTS / "as-macos.sh"), sys.executable, "-m", "pytest", "--batt", "flip0001", "--batt-data",
-                          "tasks", "--batt-module", "forker.py", "--batt-json", "r.json", "-p", "no:randomly",
+                          "tasks", "--batt-module", "forker.py", "--batt-json", "r.json",
                           "-p", "no:cacheprovider", "-n", "2"], cwd=pytester.path, capture_output=True, text=True, timeout=120)
     assert time.monotonic() - t0 < 30, run.stdout  # the pipes are read to their end: no process holds them
     assert run.returncode == 0, run.stdout + run.stderr

@@ -124,3 +124,22 @@ def test_the_readings_benchmark_times_every_mechanism_this_system_has():
     mechanisms = {row[-3] if row[-1] != "n/a" else row[-2]: row for row in rows}
     assert {"/proc", "psutil", "forks", "ru_maxrss", "RLIMIT_AS"} <= set(mechanisms), out.stdout
     assert mechanisms["forks"][-1].endswith("x") and mechanisms["ru_maxrss"][-1].endswith("x")  # always there on POSIX
+
+
+def test_the_cell_check_benchmark_times_what_its_workloads_say(monkeypatch):
+    """Nothing timed is asserted: each workload is the shape it names, and the ratio is after over before."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import cell_check
+
+    from pytest_batt import contract
+
+    for name, valid in (("wide", True), ("distinct", True), ("floats", True), ("invalid", False)):
+        calls, keys = cell_check.workload(name, calls=2)
+        cands = [c for o in calls for c in contract.normalise_candidates(o, keys)]
+        assert len(cands) == 600 and keys
+        assert all((c.grid is not None) is valid for c in cands), name
+    seen = []
+    got = cell_check.measure("floats", 2, normalise=lambda o, keys: seen.append(len(o)))
+    assert got["candidates"] == 20 * 300 and seen == [300] * 40 and got["us_per_candidate"] > 0
+    assert cell_check.ratios({"a": 2.0, "b": 0.0}, {"a": 3.0, "b": 1.0}) == {"a": 1.5}

@@ -116,7 +116,7 @@ def project(pytester):
 def run(project, ids, *args):
     return project.runpytest_subprocess(
         "--batt", ",".join(ids), "--batt-data", "tasks", "--batt-module", "hostile.py", "--batt-timeout", "1",
-        "--batt-grace", "1", "--batt-max-memory", "2000", "--batt-json", "r.json", "-p", "no:randomly", *args,
+        "--batt-grace", "1", "--batt-max-memory", "2000", "--batt-json", "r.json", *args,
     )
 
 
@@ -193,7 +193,7 @@ def test_a_million_candidates_are_scored(project):
     project.makepyfile(many=MANY)
     result = project.runpytest_subprocess(
         "--batt", "ok1", "--batt-data", "tasks", "--batt-module", "many.py", "--batt-timeout", "60",
-        "--batt-json", "r.json", "-n", "0", "-p", "no:randomly",
+        "--batt-json", "r.json", "-n", "0",
     )
     result.assert_outcomes(passed=2)
     samples = json.loads((project.path / "r.json").read_text())["tasks"]["ok1"]["samples"]

@@ -134,7 +134,7 @@ def project(pytester):
 def run(project, ids, *args, timeout="2"):
     return project.runpytest_subprocess(
         "--batt", ",".join(ids), "--batt-data", "h_challenges.json", "--batt-module", "hostile2.py",
-        "--batt-timeout", timeout, "--batt-grace", "1", "--batt-json", "r.json", "-p", "no:randomly", *args, timeout=300,
+        "--batt-timeout", timeout, "--batt-grace", "1", "--batt-json", "r.json", *args, timeout=300,
     )
 
 

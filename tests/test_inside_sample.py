@@ -298,7 +298,7 @@ def mode(request):
 
 def _run(project, module, *args):
     return project.runpytest_subprocess("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", module,
-                                        "-p", "no:randomly", *args)
+                                        *args)
 
 
 def test_profile_end_to_end(pytester, mode):

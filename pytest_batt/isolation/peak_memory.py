@@ -6,8 +6,8 @@ So a sample's ``memory_mb`` is the largest the process was *during that sample*:
 interpreter, pytest and the batt's module are in it (a floor of some tens of MB), what a
 previous sample allocated and freed is not. Where the reset is impossible (not Linux, no
 ``/proc``, a kernel without it) the value is the process's peak *so far* (``ru_maxrss``),
-which only grows from sample to sample: :class:`SampleMemory` says which it is. psutil has no
-peak on Linux or macOS, so ``getrusage`` stays the fallback. Own module because
+which only grows from sample to sample: :meth:`SampleMemory.stop` says which it is. psutil has
+no peak on Linux or macOS, so ``getrusage`` stays the fallback. Own module because
 it is process-wide state and Linux-specific, like the address-space cap beside it.
 """
 
