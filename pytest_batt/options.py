@@ -36,7 +36,7 @@ HELP = {
     "batt_compare": "compare this run with a baseline results file: samples it did not solve are "
     "expected failures (xfail), samples it solved and this run does not fail as regressions",
     "batt_compare_fail": "fail the run when this gate breaches against --batt-compare (repeatable): "
-    "solved, pass2, oracle, score, candidates:PCT%, time:PCT%, memory:PCT%",
+    "solved, pass2, oracle, score, candidates:PCT%, time:PCT%, memory:PCT%, vram:PCT%",
     "batt_compare_any": "compare even when the baseline's tasks have different content",
     "batt_resume": "resume an interrupted run from its results file: run only the samples it does not "
     "record, and write one results file as an uninterrupted run would (to --batt-json, else to this file)",
@@ -67,6 +67,10 @@ HELP = {
     "by id and costs only itself (default: off, only --batt-timeout per sample call)",
     "batt_profile": "profile every sample's batt calls (cProfile) into this folder: one pstats file per sample "
     "and combined.pstats, and print where the batt's time went",
+    "batt_gpus": "give each xdist worker one GPU: CUDA_VISIBLE_DEVICES set in the worker before the batt is imported, "
+    "round-robin over the devices: auto (the caller's own CUDA_VISIBLE_DEVICES list, else the GPUs NVML or nvidia-smi "
+    "finds, else off), none (leave it alone), or a comma-separated list of device ids (0,1,2,3, GPU-<uuid>, MIG-<uuid>) "
+    "(default: none; -n 0 always leaves it as the caller set it)",
     "batt_keep_partial": "when a batt call times out, keep the candidates (and differ rows) its o and s lists "
     "already held: they are judged and scored, the sample stays a timeout (default: off, as Phase 3)",
 }
@@ -120,3 +124,13 @@ def shard_spec(value: str) -> Tuple[int, int]:
     from .sharding import parse_spec
 
     return parse_spec(value)
+
+
+def gpus_choice(value: str) -> str:
+    """argparse type of ``--batt-gpus``: :func:`gpus.parse_choice`, imported only when a value is given."""
+    from .gpus import parse_choice
+
+    try:
+        return parse_choice(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

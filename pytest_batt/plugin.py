@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import sys
+import time
 from typing import Any, Generator, List
 
 import pytest
 
 from . import options
 
+# When this pytest run began (time.monotonic()), set with --batt only.
+RUN_STARTED = pytest.StashKey[float]()
 # Set to 1 for xdist workers (unless the user set them): one worker per core already, so BLAS
 # or OpenMP threads inside each would oversubscribe the cores. benchmarks/ sets the same.
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -60,6 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-program-timeout", metavar="SECONDS", dest="batt_program_timeout", default=None,
                     type=options.positive_seconds, help=h["batt_program_timeout"])
     group.addoption("--batt-profile", metavar="DIR", dest="batt_profile", default=None, help=h["batt_profile"])
+    group.addoption("--batt-gpus", metavar="auto|none|LIST", dest="batt_gpus", default=None, type=options.gpus_choice,
+                    help=h["batt_gpus"])
     group.addoption("--batt-keep-partial", dest="batt_keep_partial", action="store_true", default=None, help=h["batt_keep_partial"])
     for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
                  "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission",
@@ -70,6 +76,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("batt_resume_retry", h["batt_resume_retry"], type="bool", default=False)
     parser.addini("batt_profile", h["batt_profile"])
     parser.addini("batt_keep_partial", h["batt_keep_partial"], type="bool", default=False)
+    parser.addini("batt_gpus", h["batt_gpus"])
 
 
 def _gate_type(value: str) -> str:
@@ -99,6 +106,8 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session."""
+    if config.getoption("batt", None):
+        config.stash[RUN_STARTED] = time.monotonic()  # the run's own start, for a process that ran before it (a notebook)
     if (
         config.getoption("batt", None)
         and not _is_worker(config)
@@ -173,11 +182,16 @@ def _start_controller(config: pytest.Config, state: Any, batt: Any) -> None:
     from .controller.session import Controller
 
     assembly.check_tx(config)
+    gpu_lines = assembly.give_gpus(config, state)  # before xdist reads the worker specs (its sessionstart)
     if config.getoption("dist", "no") != "no":
         # One worker per core already: BLAS threads inside each would oversubscribe the cores.
         for var in BLAS_THREAD_VARIABLES:
             os.environ.setdefault(var, "1")
     controller = Controller(config, state, batt)
+    controller.header_notes += gpu_lines
+    if tuple(config.invocation_params.args) != tuple(sys.argv[1:]):
+        # pytest.main(args) in a process with its own program (a notebook's kernel, a script): its age is not the run's
+        controller.run_started = config.stash.get(RUN_STARTED, None)
     config.pluginmanager.register(controller, "batt-controller")
     if config.pluginmanager.hasplugin("xdist"):
         from .controller.xdist_hooks import XdistHooks

@@ -91,6 +91,10 @@ class SampleCore(TypedDict):
     error: Optional[str]
     message: Optional[str]  # why an unsolved sample missed: the first lines of its failure
     memory_mb: Optional[float]  # peak resident memory of its process during its calls (isolation.peak_memory)
+    gpu: Optional[str]  # the CUDA_VISIBLE_DEVICES its process ran with (--batt-gpus gives each worker one device)
+    vram_mb: Optional[float]  # GPU memory its process held at its end (isolation.peak_vram; None without NVML)
+    vram_peak_mb: Optional[float]  # the largest GPU memory sampled while it ran
+    vram_scope: Optional[str]  # what those read: "process" (this process's own) or "device" (its device's used memory)
 
 
 SAMPLE_KEYS = tuple(SampleCore.__annotations__)
@@ -176,7 +180,8 @@ def new_record(task_id: str, kind: str, index: int, *, status: str = "ok", error
                calls: int = 0, seconds: float = 0.0) -> SampleRecord:
     """A sample's record as every producer starts it: nothing found, nothing matched yet."""
     return {"task": task_id, "kind": kind, "index": index, "status": status, "error": error, "message": None,
-            "candidates": 0, "matched": [], "calls": calls, "seconds": seconds, "cpu_seconds": 0.0, "memory_mb": None}
+            "candidates": 0, "matched": [], "calls": calls, "seconds": seconds, "cpu_seconds": 0.0, "memory_mb": None,
+            "gpu": None, "vram_mb": None, "vram_peak_mb": None, "vram_scope": None}
 
 
 def add_error(rec: SampleRecord, note: str) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .options import DEFAULT_DATA, DEFAULT_ENTRIES, DEFAULT_GRACE, DEFAULT_GRID_FORM, DEFAULT_MODULE, DEFAULT_TIMEOUT
 from .options import entry_names, grid_form, megabytes_or_off, nonnegative_minutes, nonnegative_seconds, positive_minutes
-from .options import positive_seconds, shard_spec
+from .options import gpus_choice, positive_seconds, shard_spec
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Settings:
     program_timeout: Optional[float] = None
     profile_dir: Optional[str] = None  # absolute: workers on this host write there too
     keep_partial: bool = False
+    gpus: str = "none"  # --batt-gpus: auto, none or a comma-separated list of device ids (gpus.parse_choice)
 
     @property
     def active(self) -> bool:
@@ -104,6 +105,7 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         **_library_options(pick, programs),
         profile_dir=here(pick("batt_profile", None)),
         keep_partial=bool(getoption("batt_keep_partial") or getini("batt_keep_partial")),
+        gpus=pick("batt_gpus", "none", gpus_choice),
     )
 
 

@@ -45,6 +45,10 @@ class Controller:
         self.batt = batt
         self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids, spill_dir=state.scratch or None)
         self.output_notes: List[str] = []
+        self.header_notes: List[str] = []  # lines the plugin adds to the header (--batt-gpus' mapping)
+        # When the run began (time.monotonic()), where pytest is not the process's program (pytest.main in a
+        # notebook's kernel or a script): the process's age would count all it did before. None: the process's age.
+        self.run_started: Optional[float] = None
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
         self.comparison: Optional[compare.Comparison] = None
@@ -90,10 +94,11 @@ class Controller:
             lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
         if self.taken is not None:
             lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
-        plan = self.state.memory
+        plan = self.state.memory_in_force()
         off = capabilities.run_header_line(plan.kind, plan.why) if plan is not None else None
         if off:
             lines.append(off)
+        lines += self.header_notes
         if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
             lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
                          "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
@@ -167,7 +172,7 @@ class Controller:
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         opts = self.state.settings
-        self.results = self.run.results(self._header(), interrupted, process_age())
+        self.results = self.run.results(self._header(), interrupted, self._run_seconds())
         if self.state.baseline is not None:
             self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
             self.results["comparison"] = compare.to_json(self.comparison)
@@ -208,7 +213,7 @@ class Controller:
             batt_module=opts.source, batt_sha256=self._batt_sha256, data_name=opts.data,
             data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
         )
-        plan = self.state.memory
+        plan = self.state.memory_in_force()
         if plan is not None:
             head["config"]["protections"] = capabilities.run_protections(plan.kind, plan.megabytes)
         if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
@@ -216,6 +221,12 @@ class Controller:
         if self.batt is not None:
             head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))
         return head
+
+    def _run_seconds(self) -> float:
+        """The whole run's wall time (``session.process_s``)."""
+        if self.run_started is None:
+            return process_age()
+        return round(time.monotonic() - self.run_started, 3)
 
     def _results_path(self) -> Optional[str]:
         opts = self.state.settings
@@ -239,7 +250,7 @@ class Controller:
             self._last_checkpoint = now
             head = self._header()
             try:
-                results.write(path, self.run.results(head, interrupted=True, process_s=process_age()))
+                results.write(path, self.run.results(head, interrupted=True, process_s=self._run_seconds()))
             except OSError:
                 pass  # the final write says so, in one line
 

@@ -46,6 +46,7 @@ class XdistHooks:
         if self._blind_sha256 is None:  # once, not again for every replacement worker
             self._blind_sha256 = state.taskset.content_hash(state.task_ids)
         node.workerinput["batt_data_sha256"] = self._blind_sha256
+        node.workerinput["batt_gpu_run"] = state.gpu_run  # --batt-gpus gave devices: no default address-space cap
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:

@@ -10,6 +10,7 @@ the controller. Nothing here imports pytest.
 - :mod:`.memory`: the memory limit of a call (``--batt-max-memory``, on by default): an
   address-space cap, or the watchdog's resident-memory limit where the system has none;
 - :mod:`.peak_memory`: a sample's peak resident memory (``memory_mb``), reset per sample;
+- :mod:`.peak_vram`: a sample's GPU memory through NVML (``vram_mb``, ``vram_peak_mb``), sampled by a thread;
 - :mod:`.process_state`: process-wide state a call may change, put back after it;
 - :mod:`.threads`: threads a batt leaves running, asked to stop after each sample;
 - :mod:`.processes`: processes a batt leaves running, found and ended after each sample;
