@@ -28,7 +28,19 @@ def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModul
     """Read and check everything a run needs, so that bad input stops it before any work.
 
     The batt is imported here on the controller only (to check it); workers import it lazily.
+    The memory limit is chosen here too, from what this system can keep (isolation.capabilities).
     """
+    state, batt = _prepare(config)
+    if is_worker(config):
+        workers, watchdog = int(getattr(config, "workerinput", {}).get("workercount", 1)), True
+    else:
+        watchdog = config.getoption("dist", "no") != "no"  # xdist's workers, each with its watchdog
+        workers = max(1, len(config.getoption("tx", None) or [])) if watchdog else 1
+    state.memory_plan(workers, watchdog)
+    return state, batt
+
+
+def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModule]]:
     base_dir = str(config.invocation_params.dir)
     opts = _read_settings(config, base_dir)
     for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),

@@ -53,7 +53,8 @@ HELP = {
     "with it a Kaggle *_challenges.json without its solutions is accepted (test samples are then unscored)",
     "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
     "'memory limit' instead of exhausting the machine (default: 0.8 x physical memory divided among "
-    "the workers, at least 1024; 0: off)",
+    "the workers, at least 1024; 0: off); where the system enforces no address-space limit (macOS), "
+    "each worker's watchdog limits its resident memory instead",
     "batt_programs": "run a library of programs instead of a batt (not with --batt-module): a .py file, a folder of "
     ".py files, or a folder of <task_id>/ folders; see docs/programs.md",
     "batt_entry": "with --batt-programs: the function names that are programs, comma-separated; 'prefix_*' takes "

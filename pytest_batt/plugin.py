@@ -137,8 +137,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.hasplugin("timeout"):
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
     from .collection import Collection
-    from .isolation import processes
+    from .isolation import capabilities, processes
     from .items import STATE
+
+    unsupported = capabilities.unsupported_system()
+    if unsupported:
+        raise pytest.UsageError(unsupported)
 
     state, batt = _assemble(config)
     if config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -147,6 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Collection(), "batt-collection")
     if (_is_worker(config) or config.getoption("dist", "no") == "no") and not config.getoption("collectonly", False):
         processes.make_subreaper()  # so that what a batt leaves running can be found and ended
+        processes.track_forks()  # where the process list or the subreaper misses some (macOS, no /proc)
     if _is_worker(config):
         _start_worker(config, state)
     elif not config.getoption("collectonly", False):

@@ -51,10 +51,22 @@ class Shard(TypedDict):
     by: str
 
 
+class Protections(TypedDict):
+    """Which protections the run had on its system (isolation.capabilities)."""
+
+    memory_limit: str  # "address_space", "resident" or "off"
+    memory_limit_mb: Optional[float]
+    memory_peak: str  # "sample", "process" (the process's peak so far) or "off"
+    leftover_processes: str  # found by "/proc", "psutil", or "forks" (Python forks only)
+    subreaper: bool
+    start_time: bool
+
+
 class Config(TypedDict, total=False):
     timeout_s: float
     workers: int
     shard: Shard  # only with --batt-shard K/N
+    protections: Protections
 
 
 class Session(TypedDict, total=False):

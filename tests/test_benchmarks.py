@@ -136,6 +136,16 @@ def test_the_sandbox_benchmark_sandboxes_as_a_run_would_and_alternates_its_sides
     assert "wall  sandbox / plain:" in capsys.readouterr().out
 
 
+def test_the_readings_benchmark_times_every_mechanism_this_system_has():
+    """benchmarks/readings.py: each reading's mechanisms, those missing here shown n/a (no timing checked)."""
+    out = subprocess.run([sys.executable, str(BENCH / "readings.py"), "--rounds", "1", "--loops", "2"],
+                         capture_output=True, text=True, timeout=120, check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    rows = [line.split() for line in out.stdout.splitlines()[2:]]
+    mechanisms = {row[-3] if row[-1] != "n/a" else row[-2]: row for row in rows}
+    assert {"/proc", "psutil", "forks", "ru_maxrss", "RLIMIT_AS"} <= set(mechanisms), out.stdout
+    assert mechanisms["forks"][-1].endswith("x") and mechanisms["ru_maxrss"][-1].endswith("x")  # always there on POSIX
+
+
 def test_the_cell_check_benchmark_times_what_its_workloads_say(monkeypatch):
     """Nothing timed is asserted: each workload is the shape it names, and the ratio is after over before."""
     monkeypatch.syspath_prepend(str(BENCH))

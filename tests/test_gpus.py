@@ -223,8 +223,16 @@ def test_a_gpu_run_has_no_default_address_space_cap_but_keeps_a_chosen_one():
     from pytest_batt.tasks import TaskSet
 
     opts = settings.read(lambda name: None, lambda name: "", "/tmp")
+    def in_force(state):
+        state.memory_plan(2, watchdog=True)  # as assembly.prepare does, before the controller's give_gpus
+        return state.memory_in_force()
+
     plain = State(opts, TaskSet("none", {}), [], "")
-    assert plain.memory_limit(2) is not None  # the default share of physical memory
-    assert State(opts, TaskSet("none", {}), [], "", gpu_run=True).memory_limit(2) is None
+    assert in_force(plain).megabytes is not None  # the default share of physical memory
+    gpu = State(opts, TaskSet("none", {}), [], "")
+    gpu.memory_plan(2, watchdog=True)
+    gpu.gpu_run = True  # set after the plan, as give_gpus does
+    assert gpu.memory_in_force().kind == "off" and gpu.address_space_limit() is None
+    assert in_force(State(opts, TaskSet("none", {}), [], "", gpu_run=True)).kind == "off"
     chosen = State(replace(opts, max_memory=4096.0), TaskSet("none", {}), [], "", gpu_run=True)
-    assert chosen.memory_limit(2) == 4096.0
+    assert in_force(chosen).megabytes == 4096.0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_batt import battmodule, contract, judging, runner
-from pytest_batt.isolation import processes
+from pytest_batt.isolation import capabilities, processes
 from pytest_batt.isolation.guard import BattTimeout, Guard
 from pytest_batt.tasks import parse_task
 
@@ -332,10 +332,16 @@ def test_processes_a_batt_leaves_running_are_ended_and_named():
             os._exit(0)
         return [(1, 0, "flip", flip(I))], []
 
+    processes.track_forks()  # as the plugin does: where no process list finds everything, forks are recorded
+    listed = capabilities.process_tree().on
     before = processes.descendants()
-    rec = judged(batt, TASK, TASK.demos[0])
+    try:
+        rec = judged(batt, TASK, TASK.demos[0])
+    finally:
+        if not listed:  # no process list (scripts/as-macos.sh hides /proc): the exec'd process is not found
+            kept[0].kill()
     assert rec["status"] == "solved"
-    assert "the batt left 2 process(es) running; they were ended" in rec["error"]
+    assert f"the batt left {2 if listed else 1} process(es) running; they were ended" in rec["error"]
     assert processes.descendants() == before
     kept[0].wait(5)  # the batt's own handle learns that it ended
 

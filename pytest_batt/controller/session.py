@@ -17,6 +17,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 import pytest
 
 from .. import battmodule, battrun, compare, gates, nodeids, outputs, programs, report, results, resume, verdict, visible
+from ..isolation import capabilities
 from ..items import State
 from ..tasks import write_selection
 
@@ -25,14 +26,14 @@ _IMPORTED = time.monotonic()
 
 def process_age() -> float:
     """Seconds since this process started: the whole run's wall time, start-up included."""
-    try:
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 3)
-    except (OSError, ValueError, IndexError, AttributeError):
-        return round(time.monotonic() - _IMPORTED, 3)  # not Linux: from when pytest loaded this plugin
+    if capabilities.start_time().on:
+        import psutil
+
+        try:
+            return round(max(0.0, time.time() - float(psutil.Process().create_time())), 3)
+        except psutil.Error:
+            pass
+    return round(time.monotonic() - _IMPORTED, 3)  # no start time here: from when pytest loaded this plugin
 
 
 class Controller:
@@ -97,6 +98,10 @@ class Controller:
             lines.append(HEADER)
         if self.taken is not None:
             lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
+        plan = self.state.memory_in_force()
+        off = capabilities.run_header_line(plan.kind, plan.why) if plan is not None else None
+        if off:
+            lines.append(off)
         lines += self.header_notes
         if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
             lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
@@ -212,6 +217,9 @@ class Controller:
             batt_module=opts.source, batt_sha256=self._batt_sha256, data_name=opts.data,
             data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
         )
+        plan = self.state.memory_in_force()
+        if plan is not None:
+            head["config"]["protections"] = capabilities.run_protections(plan.kind, plan.megabytes)
         if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
             head["config"]["shard"] = self.state.shard.to_json()
         if self.batt is not None:
