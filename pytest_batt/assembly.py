@@ -45,7 +45,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
     opts = _read_settings(config, base_dir)
     for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
                          (opts.submission_path, "--batt-submission")):
-        if path:
+        if path and not is_worker(config):  # only the controller writes them (a sandboxed worker could not)
             settings_mod.check_writable(path, option)
     if opts.compare_fail and not opts.compare_path:
         raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
@@ -147,7 +147,8 @@ def give_gpus(config: pytest.Config, state: State) -> List[str]:
         lines = gpus.header_lines(plan, assigned, in_process, caller)
     # What each process that runs samples sees; inside a container its VRAM is read only where that is one device.
     seen = [device if device is not None else caller for device in assigned] or [caller]
-    vram = header_line(asked=opts.gpus != gpus.NONE, one_device=all(len(gpus.visible(v) or []) == 1 for v in seen))
+    vram = header_line(asked=opts.gpus != gpus.NONE, one_device=all(len(gpus.visible(v) or []) == 1 for v in seen),
+                       host_pids=False if opts.sandbox and not in_process else None)  # sandboxed workers: a PID namespace of their own
     return lines + ([vram] if vram else [])
 
 

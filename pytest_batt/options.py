@@ -67,6 +67,10 @@ HELP = {
     "by id and costs only itself (default: off, only --batt-timeout per sample call)",
     "batt_profile": "profile every sample's batt calls (cProfile) into this folder: one pstats file per sample "
     "and combined.pstats, and print where the batt's time went",
+    "batt_sandbox": "run the workers inside bubblewrap (Linux, 'bwrap'): no network, the file system read-only, "
+    "the home, /tmp and the task data hidden, only the scratch folder writable; see docs/faults.md",
+    "batt_sandbox_allow": "with --batt-sandbox: bind this path back into the sandbox, read-only (repeatable; the home "
+    "and /tmp are hidden otherwise)",
     "batt_gpus": "give each xdist worker one GPU: CUDA_VISIBLE_DEVICES set in the worker before the batt is imported, "
     "round-robin over the devices: auto (the caller's own CUDA_VISIBLE_DEVICES list, else the GPUs NVML or nvidia-smi "
     "finds, else off), none (leave it alone), or a comma-separated list of device ids (0,1,2,3, GPU-<uuid>, MIG-<uuid>) "

@@ -67,6 +67,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-gpus", metavar="auto|none|LIST", dest="batt_gpus", default=None, type=options.gpus_choice,
                     help=h["batt_gpus"])
     group.addoption("--batt-keep-partial", dest="batt_keep_partial", action="store_true", default=None, help=h["batt_keep_partial"])
+    group.addoption("--batt-sandbox", dest="batt_sandbox", action="store_true", default=None, help=h["batt_sandbox"])
+    group.addoption("--batt-sandbox-allow", metavar="PATH", dest="batt_sandbox_allow", action="append", default=None,
+                    help=h["batt_sandbox_allow"])
     for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
                  "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission",
                  "batt_programs", "batt_entry", "batt_programs_map", "batt_grid_form", "batt_program_timeout"):
@@ -76,6 +79,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("batt_resume_retry", h["batt_resume_retry"], type="bool", default=False)
     parser.addini("batt_profile", h["batt_profile"])
     parser.addini("batt_keep_partial", h["batt_keep_partial"], type="bool", default=False)
+    parser.addini("batt_sandbox", h["batt_sandbox"], type="bool", default=False)
+    parser.addini("batt_sandbox_allow", h["batt_sandbox_allow"], type="linelist")
     parser.addini("batt_gpus", h["batt_gpus"])
 
 
@@ -105,7 +110,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
-    """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session."""
+    """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session.
+
+    --batt-sandbox always needs workers (its check refuses -n 0): a run with it keeps them here."""
     if config.getoption("batt", None):
         config.stash[RUN_STARTED] = time.monotonic()  # the run's own start, for a process that ran before it (a notebook)
     if (
@@ -166,6 +173,12 @@ def _assemble(config: pytest.Config) -> Any:
 def _start_worker(config: pytest.Config, state: Any) -> None:
     from . import battmodule, battrun, visible
 
+    if state.settings.sandbox:  # never run the batt outside the sandbox asked for
+        from .isolation import sandbox
+
+        problem = sandbox.check_inside(state.settings.sandbox_token)
+        if problem:
+            raise pytest.UsageError(visible.text(f"{battrun.WORKER_FAILED}{problem}"))
     try:  # now, not at the first sample: the import is the batt's own, not a sample's
         state.batt()
     except battmodule.BattLoadError as e:
@@ -188,6 +201,10 @@ def _start_controller(config: pytest.Config, state: Any, batt: Any) -> None:
         for var in BLAS_THREAD_VARIABLES:
             os.environ.setdefault(var, "1")
     controller = Controller(config, state, batt)
+    if state.settings.sandbox:  # after the environment above: the workers' is set in their specs
+        from .controller import sandboxing
+
+        sandboxing.start(config, state, batt, controller.selection_file())
     controller.header_notes += gpu_lines
     if tuple(config.invocation_params.args) != tuple(sys.argv[1:]):
         # pytest.main(args) in a process with its own program (a notebook's kernel, a script): its age is not the run's

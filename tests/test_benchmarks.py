@@ -12,6 +12,7 @@ import pytest
 from pytest_batt import battmodule, phase3, runner
 from pytest_batt.plugin import BLAS_THREAD_VARIABLES
 from pytest_batt.tasks import load_taskset
+from sandboxes import needs_sandbox
 from toys import TASKS, TOY_BATT
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -114,6 +115,25 @@ def test_the_command_line_keeps_its_options():
                                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).stdout
     for option in ("--quick", "--repeat", "--only", "--contenders", "--tasks", "--heavy-steps", "--profile", "--out"):
         assert option in help_text
+
+
+@needs_sandbox
+def test_the_sandbox_benchmark_sandboxes_as_a_run_would_and_alternates_its_sides(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import sandbox_startup
+
+    (tmp_path / "tasks").mkdir()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    cmd = sandbox_startup.sandbox_command(str(tmp_path), str(scratch))
+    assert "--unshare-net" in cmd and cmd[-2:] == ["--", sys.executable]
+    assert ["--bind", str(scratch), str(scratch)] == cmd[cmd.index("--bind"):cmd.index("--bind") + 3]
+    assert str(tmp_path / "tasks") in cmd  # the data, hidden
+    out = sandbox_startup.alternate({"a": [sys.executable, "-c", "pass"], "b": [*cmd, "-c", "pass"]}, 2, str(tmp_path))
+    assert {k: len(v["wall"]) for k, v in out.items()} == {"a": 2, "b": 2}
+    sandbox_startup.summary("t", out, "a", "b", ("wall",))
+    assert "wall  sandbox / plain:" in capsys.readouterr().out
 
 
 def test_the_readings_benchmark_times_every_mechanism_this_system_has():

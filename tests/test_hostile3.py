@@ -16,6 +16,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from sandboxes import needs_sandbox
 
 PAYLOAD = "\x1b]0;PWNED\x07\x1b[2J"
 RAW = ("\x1b]0;", "\x1b[2J", "\x07")  # the payload's sequences, and BEL: never in any output
@@ -72,10 +73,11 @@ def run(project, *args):
         "--batt", "all", "--batt-data", "h_challenges.json", "--batt-module", "hostile3.py", *args, timeout=120)
 
 
-@pytest.mark.parametrize("mode", ["0", "2"])
-@pytest.mark.parametrize("color", ["no", "yes"])
+@pytest.mark.parametrize("mode, color", [("0", "no"), ("0", "yes"), ("2", "no"), ("2", "yes"),
+                                         pytest.param("2-sandboxed", "no", marks=needs_sandbox)])
 def test_nothing_a_batt_or_the_data_says_reaches_an_output_raw(project, mode, color):
-    result = run(project, "-n", mode, f"--color={color}", "-v", "-rA", "--junitxml", "j.xml", "--batt-json", "r.json",
+    workers = ["-n", "2", "--batt-sandbox"] if mode == "2-sandboxed" else ["-n", mode]
+    result = run(project, *workers, f"--color={color}", "-v", "-rA", "--junitxml", "j.xml", "--batt-json", "r.json",
                  "--batt-html", "r.html", "--batt-submission", "s.json")
     out = result.stdout.str() + result.stderr.str()
     assert result.ret == pytest.ExitCode.TESTS_FAILED and "INTERNALERROR" not in out

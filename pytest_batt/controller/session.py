@@ -92,6 +92,10 @@ class Controller:
         if self.batt is not None:
             lines += programs.header_lines(self.batt, str(opts.programs))
             lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
+        if opts.sandbox_token:
+            from .sandboxing import HEADER
+
+            lines.append(HEADER)
         if self.taken is not None:
             lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
         plan = self.state.memory_in_force()

@@ -13,14 +13,14 @@ from typing import Any, List, Optional, Set
 import pytest
 
 from .. import battrun, nodeids, results, settings as settings_mod, visible
-from ..isolation import handoff
+from ..isolation import handoff, sandbox
 from .scheduling import BattScheduling
 from .session import Controller
 
 def _spec(node: Any) -> str:
     """How the user wrote the worker's gateway (``popen``, ``ssh=host//python=...``)."""
     spec = str(getattr(node.gateway.spec, "_spec", None) or node.gateway.spec)
-    return re.sub(r"^execmodel=[^/]*//", "", spec)  # xdist adds it; the user did not write it
+    return sandbox.shown_spec(re.sub(r"^execmodel=[^/]*//", "", spec))  # xdist adds it; the user did not write it
 
 
 class XdistHooks:
