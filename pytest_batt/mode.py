@@ -45,6 +45,8 @@ def choose(config: pytest.Config) -> Optional[str]:
         from . import lastrun, settings
 
         opts = settings.read(config.getoption, config.getini, str(config.invocation_params.dir))
+        if opts.sandbox or opts.gpus != "none":  # workers asked for: the sandbox runs them, a GPU each
+            return None
         runs = lastrun.cached(str(cache_file(config, lastrun.RUNS_KEY)))
         record = lastrun.record_of(runs, lastrun.command_key(opts))
         return lastrun.in_process(record, auto_workers(config))

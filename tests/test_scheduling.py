@@ -434,3 +434,29 @@ def test_a_crashed_worker_s_items_go_back_as_they_were_sent():
     assert a.sends == [[0, 1, 2]]
     assert sched.remove_node(a) == col[0]  # crashed in its first item
     assert list(sched.queue)[0] == [1, 2]  # the rest of its task, still one unit
+
+
+def test_cheap_samples_leave_their_share_to_workers_still_starting():
+    """Topping a worker up with cheap samples never takes more than its part of what is left: a
+    worker that collects later (here after 20 ms, when half the work could be done) still gets its share."""
+    col = ids(*[(f"t{i}", 1, 1) for i in range(8)])
+    durations = [0.001] * len(col)
+    workers = [SimWorker(f"gw{i}") for i in range(4)]
+    _, _, ran_by = simulate(col, durations, workers, collects_at={"gw3": 0.004}, split=True)
+    assert set(ran_by.values()) == {"gw0", "gw1", "gw2", "gw3"}
+
+
+def test_a_batch_stops_where_the_tail_begins():
+    """Two one-sample tasks, two workers, the second still starting: the first worker gets one task
+    and a shutdown; the other task waits for the second worker (the tail's plan counts on it)."""
+    col = ids(("a", 1, 0), ("b", 1, 0))
+    first, second = SimWorker("gw0"), SimWorker("gw1")
+    sched = BattScheduling(config_for([first, second]), numnodes=2)
+    sched.add_node(first)
+    sched.add_node(second)  # joined (xdist's "workerready"), not collected yet
+    sched.add_node_collection(first, col)
+    sched.schedule()
+    assert first.sends == [[0]] and first.shutting_down
+    sched.add_node_collection(second, col)
+    sched.schedule()
+    assert second.sends == [[1]]

@@ -3,6 +3,8 @@
 The end-to-end cases (a batt that hangs its worker) are in test_hostile.py and test_hostile2.py.
 """
 
+import json
+import os
 import shutil
 import signal
 import subprocess
@@ -101,3 +103,65 @@ def test_it_starts_without_site_and_imports_nothing_it_does_not_use(worker, tmp_
     imported = {line.split("|")[-1].strip() for line in out.stderr.decode().splitlines() if "|" in line}
     assert {"select", "signal"} <= imported
     assert not imported & {"site", "json", "subprocess", "typing"} and not any(m.startswith("pytest_batt") for m in imported)
+
+
+# --- the resident-memory limit (where the system enforces no address-space limit) ---------------------
+
+HUNGRY = "import signal, sys, time\n" \
+         "signal.signal(signal.SIGUSR1, lambda *a: print('stacks', flush=True))\n" \
+         "held = b'\\x01' * (200 * 2**20)\n" \
+         "print('ready', flush=True)\n" \
+         "time.sleep(60)\n"
+
+
+def psutil_folder():
+    psutil = pytest.importorskip("psutil")
+    from pytest_batt.isolation import capabilities
+
+    if not capabilities.resident().on:
+        pytest.skip("psutil cannot read resident memory here (no /proc: scripts/as-macos.sh hides it)")
+    return os.path.dirname(os.path.dirname(os.path.abspath(psutil.__file__)))
+
+
+@pytest.fixture
+def hungry():
+    with subprocess.Popen([sys.executable, "-c", HUNGRY], stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout.readline() == "ready\n"
+        yield proc
+        proc.kill()
+
+
+def test_armed_with_a_limit_it_ends_a_worker_past_it_and_says_how_far(hungry, watchdog, tmp_path):
+    note = tmp_path / "hardstop"
+    dog = watchdog(hungry.pid, note)
+    dog.stdin.write(f'limit 100 {psutil_folder()}\narm 60 {{"doing":"solve call"}}\n'.encode())
+    dog.stdin.flush()
+    t0 = time.monotonic()
+    assert hungry.wait(10) == -signal.SIGKILL
+    assert time.monotonic() - t0 < 5  # read every 50 ms, not at the 60 s deadline
+    left = json.loads(note.read_text())
+    assert left["doing"] == "solve call" and left["limit_mb"] == 100 and left["memory_mb"] > 200
+
+
+def test_disarmed_or_under_the_limit_it_leaves_the_worker_alone(hungry, watchdog, tmp_path):
+    note = tmp_path / "hardstop"
+    dog = watchdog(hungry.pid, note)
+    dog.stdin.write(f"limit 100 {psutil_folder()}\narm 0.3 {{}}\noff\n".encode())  # disarmed at once
+    dog.stdin.flush()
+    other = watchdog(hungry.pid, tmp_path / "other")
+    other.stdin.write(f"limit 4000 {psutil_folder()}\narm 60 {{}}\n".encode())  # armed, under the limit
+    other.stdin.flush()
+    time.sleep(0.6)
+    assert hungry.poll() is None and not note.exists() and not (tmp_path / "other").exists()
+
+
+def test_a_limit_it_cannot_read_is_no_limit(hungry, watchdog, tmp_path):
+    note = tmp_path / "hardstop"
+    dog = watchdog(hungry.pid, note)
+    # without site, psutil is found only in the folder the order names
+    dog.stdin.write(f"limit 100 {tmp_path}/no-psutil-here\nlimit x\narm 0.5 {{}}\n".encode())
+    dog.stdin.flush()
+    t0 = time.monotonic()
+    assert hungry.wait(10) == -signal.SIGKILL  # the deadline still holds
+    assert time.monotonic() - t0 >= 0.5
+    assert note.read_text() == "{}"

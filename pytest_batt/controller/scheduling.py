@@ -61,6 +61,7 @@ This implements xdist's scheduler protocol (``xdist.scheduler.protocol.Schedulin
 from __future__ import annotations
 
 from collections import deque
+from itertools import islice
 from typing import Any, Callable, Deque, Dict, Iterable, List, Mapping, Optional, Sequence, Set, Tuple
 
 import pytest
@@ -187,6 +188,7 @@ class BattScheduling:
         self.collection: Optional[List[str]] = None
         self.weights: List[float] = []
         self.known = False  # the weights are seconds (an earlier run's), not guesses
+        self.queued_weight = 0.0  # of what is not sent yet
         self.done_weight = 0.0  # the finished items' weights and seconds: what a unit of weight takes now
         self.done_seconds = 0.0
         self.gone: Set[Any] = set()  # workers a send failed to: dead, their "node down" not seen yet
@@ -238,6 +240,7 @@ class BattScheduling:
             # as xdist does, what was not sent yet is not run (the failed collection says why).
             self.log("**Different tests collected, aborting run**")
             self.queue.clear()
+            self.queued_weight = 0.0
             return
         self.node2collection[node] = list(collection)
         if self.collection is None:
@@ -250,6 +253,7 @@ class BattScheduling:
                 for i in unit:
                     self.unit_of[i] = u
             self.queue = deque(units)
+            self.queued_weight = sum(self.weights)
 
     def schedule(self) -> None:
         assert self.collection_is_completed
@@ -265,7 +269,9 @@ class BattScheduling:
     def mark_test_pending(self, item: str) -> None:
         """Run ``item`` again (a crash hook hands it back): it goes first."""
         assert self.collection is not None
-        self.queue.appendleft([self.collection.index(item)])
+        index = self.collection.index(item)
+        self.queue.appendleft([index])
+        self.queued_weight += self.weights[index]
         self._distribute()
 
     def remove_pending_tests_from_node(self, node: Any, indices: Sequence[int]) -> None:
@@ -292,6 +298,7 @@ class BattScheduling:
             else:
                 back.append([i])
         self.queue.extendleft(reversed(back))
+        self.queued_weight += sum(self.weights[i] for i in rest)
         self._distribute()
         return self.collection[crashed]
 
@@ -313,13 +320,14 @@ class BattScheduling:
         queue = self.node2pending[node]
         return len(queue), sum(self.weights[i] for i in queue[1:])
 
-    def _wants(self, held: int, ahead: float, many_tasks: bool) -> bool:
+    def _wants(self, held: int, ahead: float, many_tasks: bool, share: float = 0.0) -> bool:
         """Whether a worker is sent more: it holds fewer than two items, or, while many tasks are left,
-        what waits behind its running item is expected to take less than HORIZON."""
+        what waits behind its running item is expected to take less than HORIZON, and less than
+        ``share`` (its part of what is not sent yet: the others, started or starting, keep theirs)."""
         if held < RUNNING_AND_NEXT:
             return True
         scale = self._scale()
-        return many_tasks and held < MAX_QUEUE and scale is not None and ahead * scale < HORIZON
+        return many_tasks and held < MAX_QUEUE and scale is not None and ahead * scale < HORIZON and ahead < share
 
     def _distribute(self) -> None:
         """Give every worker that would otherwise wait what it needs to go on, or a shutdown."""
@@ -329,7 +337,8 @@ class BattScheduling:
         while True:
             up = self._up()
             many = bool(self.queue) and count_tasks((collection[i] for unit in self.queue for i in unit), len(up)) >= len(up)
-            hungry = [n for n in up if n in self.node2collection and self._wants(*self._ahead(n), many)]
+            share = self.queued_weight / len(up) if up else 0.0
+            hungry = [n for n in up if n in self.node2collection and self._wants(*self._ahead(n), many, share)]
             if not hungry:
                 return
             node = min(hungry, key=lambda n: len(self.node2pending[n]))
@@ -340,7 +349,8 @@ class BattScheduling:
                 held, ahead = self._ahead(node)
                 batch: List[int] = []
                 units = 0
-                while units < len(self.queue) and (not batch or self._wants(held, ahead, many)):
+                while units < len(self.queue) and (not batch or (self._wants(held, ahead, many, share)
+                                                                  and self._many_from(units, len(up)))):
                     unit = self.queue[units]
                     ahead += sum(self.weights[i] for i in (unit[1:] if held == 0 else unit))
                     held += len(unit)
@@ -349,6 +359,7 @@ class BattScheduling:
                 if self._send(node, batch):
                     for _ in range(units):
                         self.queue.popleft()
+                    self.queued_weight -= sum(self.weights[i] for i in batch)
                 continue
             loads = {n: sum(self.weights[i] for i in self.node2pending.get(n, ())) for n in up}
             batch = plan_longest_first(self.pending, self.weights, loads, prefer=node)[node][:1]
@@ -357,6 +368,13 @@ class BattScheduling:
                 continue
             if self._send(node, batch):
                 self._take(batch[0])
+                self.queued_weight -= self.weights[batch[0]]
+
+    def _many_from(self, first: int, workers: int) -> bool:
+        """Whether the units not sent yet, from the ``first`` on, still hold a task for each worker (else the tail's plan decides)."""
+        assert self.collection is not None
+        collection = self.collection
+        return count_tasks((collection[i] for unit in islice(self.queue, first, None) for i in unit), workers) >= workers
 
     def _take(self, index: int) -> None:
         """Take one item out of the unit that holds it (the tail's plan picks items, not units)."""

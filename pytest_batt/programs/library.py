@@ -132,18 +132,21 @@ def _error_text(e: BaseException) -> str:
 def _call(func: Callable[..., Any], arg: Any) -> Tuple[Any, Optional[str]]:
     """The program's value, and why it is no grid when that shows already.
 
-    Plain lists and tuples become tuples of row tuples (so that equal outputs share one diff
-    call, as a batt's hashable candidates do) and the runner checks their cells as a batt's
-    candidates are checked; here only their shape is looked at (a whole check would double
-    the adapter's cost). Both use builtins only: no program code runs. Anything else (a numpy
-    array, another object) is converted here, under the program's own limit, because
-    converting it may run its code.
+    Plain lists and tuples, and 2-D numpy arrays read as lists, become tuples of row tuples
+    (so that equal outputs share one diff call, as a batt's hashable candidates do) and the
+    runner checks their cells as a batt's candidates are checked, naming a cell that is no
+    colour; here only their shape is looked at (a whole check would double the adapter's
+    cost). Reading an array, or converting any other object, happens here, under the
+    program's own limit, because it may run the object's code.
     """
     value = func(arg)
     kind = type(value)
-    if kind is list or kind is tuple:
-        why = _shape_problem(value)
-        return (tuple(map(tuple, value)), None) if why is None else (None, f"{kind.__name__}: {why}")
+    rows = value
+    if kind is not list and kind is not tuple and getattr(value, "ndim", None) == 2 and hasattr(value, "tolist"):
+        rows = value.tolist()  # a numpy array, read here; its cells are checked as a list's (a 7.5 is named)
+    if type(rows) is list or type(rows) is tuple:
+        why = _shape_problem(rows)
+        return (tuple(map(tuple, rows)), None) if why is None else (None, f"{kind.__name__}: {why}")
     try:
         return grids.to_grid(value), None
     except (grids.GridError, TypeError, ValueError, OverflowError) as e:
