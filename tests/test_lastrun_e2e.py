@@ -71,7 +71,7 @@ def test_a_run_too_short_for_workers_goes_in_process_by_itself(project):
     assert "batt: running in this process: a batt that ignores the timeout" in text
     assert again["config"]["workers"] == 0 and scores(again) == scores(first)
     # The user's choice stands; without the cache there is nothing to decide from.
-    for args in (["-n", "2"], ["-p", "no:cacheprovider"], ["--tx", "2*popen"]):
+    for args in (["-n", "2"], ["-p", "no:cacheprovider"], ["--tx", "2*popen"], ["--batt-gpus", "0,1"]):
         text, res = run(project, *args)
         assert res["config"]["workers"] == 2 and "not in workers" not in text, args
     # The batt changed since: workers again, until a run of it has measured its samples.
