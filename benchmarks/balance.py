@@ -24,7 +24,9 @@ of pytest_batt first on PYTHONPATH, PYTHONHASHSEED=0, one BLAS thread). A "rerun
 keeps one folder for all its runs, filled by one unmeasured run before the first round; a
 "first" contender gets an empty folder every time. Contenders take turns, the order rotated
 every round, and each ratio is computed per round (the runs next to each other) and its
-median printed with the rounds'. Scores: every pytest-batt run's o_score, d_score, s_score
+median printed with the rounds', for wall time and for CPU time (on a shared machine the wall
+ratio of ``-n 2`` says how many cores it got; the CPU ratio what it cost). The workers column is
+each run's ``config.workers`` (0: it ran in this process). Scores: every pytest-batt run's o_score, d_score, s_score
 and solved against the first contender's, and the plain loop's verdict per sample against
 pytest-batt's. No timed assertion: the script prints, it never fails on a number.
 """
@@ -71,7 +73,7 @@ class Section:
 
 
 def pytest_args(common: List[str], workers: Optional[str]) -> List[str]:
-    return ["-m", "pytest", "-q", "-rN", *common, *(["-n", workers] if workers is not None else [])]
+    return ["-m", "pytest", "-rN", *common, *(["-n", workers] if workers is not None else [])]
 
 
 def sections(args: argparse.Namespace) -> List[Section]:
@@ -159,13 +161,16 @@ def same_verdicts(loop: Dict[str, List[bool]], res: Dict[str, Any]) -> bool:
 
 def report(sec: Section) -> Dict[str, Any]:
     rows = {}
-    print("\n| contender | wall s per round | median wall s | median CPU s | what the run said |\n|---|---|---|---|---|")
+    print("\n| contender | wall s per round | median wall s | median CPU s | workers per round | what the run said |\n"
+          "|---|---|---|---|---|---|")
     for c in sec.contenders:
         walls = [m.wall_s for m in c.runs]
+        workers = [str(o["config"]["workers"]) if o and c.results == "--batt-json" else "-" for o in c.outputs]
         rows[c.key] = {"wall_runs": [round(w, 3) for w in walls], "cpu_runs": [round(m.cpu_s, 3) for m in c.runs],
-                       "rc": [m.rc for m in c.runs], "load_before": [m.load1 for m in c.runs], "notes": c.notes}
+                       "rc": [m.rc for m in c.runs], "load_before": [m.load1 for m in c.runs], "notes": c.notes,
+                       "workers": workers}
         print(f"| {c.key} | {' / '.join(f'{w:.2f}' for w in walls)} | {statistics.median(walls):.2f} | "
-              f"{statistics.median(m.cpu_s for m in c.runs):.2f} | {'; '.join(c.notes) or '-'} |")
+              f"{statistics.median(m.cpu_s for m in c.runs):.2f} | {' / '.join(workers)} | {'; '.join(c.notes) or '-'} |")
     ratios = []
     print("\n| ratio (wall) | per round | median | goal | CPU, per round | CPU, median |\n|---|---|---|---|---|---|")
     by_key = {c.key: c for c in sec.contenders}
