@@ -36,8 +36,9 @@ Two facts of xdist shape the sending:
   for the controller before it starts it. A worker is sent more while it holds fewer than two
   items, or while what waits behind its running item is expected to take less than
   ``HORIZON`` (cheap samples: a few milliseconds each, where the round trip to the controller
-  would otherwise idle the worker after every sample). Expected seconds come from the plan's
-  weights, scaled by the seconds the finished items took. In the tail a worker gets one item at a
+  would otherwise idle the worker after every sample) and less than its share of what is not
+  sent yet (the workers still starting keep theirs); such a batch stops where the tail begins.
+  Expected seconds come from the plan's weights, scaled by the seconds the finished items took. In the tail a worker gets one item at a
   time, and when the plan gives it nothing more it is told to shut down at once, so that its
   last item starts without anything waiting behind it.
 * Scheduling starts as soon as the first worker has collected (xdist's own schedulers wait for
