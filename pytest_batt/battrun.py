@@ -91,6 +91,7 @@ class BattRun:
         self.finished: Optional[float] = None
         self.spill_dir = spill_dir
         self._store: Optional[spill.TaskStore] = None  # made at the first finished task
+        self._sha256: Dict[str, str] = {}  # task hashes made so far (the plan, the results, the cache)
 
     @property
     def store(self) -> spill.TaskStore:
@@ -98,6 +99,13 @@ class BattRun:
         if self._store is None:
             self._store = spill.TaskStore(self.spill_dir)
         return self._store
+
+    def task_sha256(self, task_id: str) -> str:
+        """The task's content hash, made once: the results file, the last run's seconds and the plan use it."""
+        sha = self._sha256.get(task_id)
+        if sha is None:
+            sha = self._sha256[task_id] = self.taskset.task_hash(task_id)
+        return sha
 
     def _stored(self, task_id: str) -> bool:
         return self._store is not None and task_id in self._store
@@ -312,7 +320,7 @@ class BattRun:
             "s_score": scores["s_score"],
             "solved": scoring.solved(tests, scores["demo_score"], len(self._test_nodes.get(tid, []))),
             "seconds": round(sum(r.get("seconds") or 0.0 for r in recs), 6),
-            "sha256": self.taskset.task_hash(tid),
+            "sha256": self.task_sha256(tid),
         }
         if tid in self.task_errors:
             entry["error"] = self.task_errors[tid]

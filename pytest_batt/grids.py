@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import numbers
 import reprlib
+from itertools import chain
 from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 
 Grid = Tuple[Tuple[int, ...], ...]
@@ -196,7 +197,7 @@ def fingerprint(grid: Grid) -> str:
     """A short, stable id of a grid's content, so records carry identities instead of grids."""
     h = hashlib.blake2b(digest_size=8)
     h.update(f"{len(grid)}x{len(grid[0])}:".encode())
-    h.update(bytes(v for row in grid for v in row))
+    h.update(bytes(chain.from_iterable(grid)))  # in C: twice a sample, once on the controller
     return h.hexdigest()
 
 

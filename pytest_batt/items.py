@@ -22,7 +22,7 @@ from typing import Any, Dict, Iterator, List, Optional, Set
 import pytest
 
 from . import battmodule, judging, nodeids, programs, runner, visible
-from .isolation import handoff
+from .isolation import handoff, integrity
 from .isolation.guard import BattTimeout, Guard, RealInterrupt
 from .isolation.watchdog import Watchdog, dump_stacks_on_request
 from .results import SampleRecord, add_error
@@ -48,6 +48,7 @@ class State:
     full_taskset: Optional[TaskSet] = None  # the controller's, with the test outputs it judges by
     resume: Optional[Dict[str, Any]] = None  # the results file a resumed run starts from (controller)
     skip: Set[str] = field(default_factory=set)  # node ids a resumed run takes from that file
+    patch_watch: integrity.Watch = field(default_factory=integrity.Watch, repr=False)  # pytest-batt's own modules, per sample
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
     memory: Any = None  # isolation.memory.Plan, from memory_plan() at start
@@ -125,7 +126,7 @@ class State:
         folder = self.settings.profile_dir
         if not folder:
             return None
-        from .profiling import sample_file  # imported before the sample's integrity() (runner uses it then)
+        from .profiling import sample_file  # imported before the sample's integrity snapshot (runner uses it then)
 
         os.makedirs(folder, exist_ok=True)  # a worker on another host: its own folder of that name
         return sample_file(folder, safe_name(task_id), kind, index)
@@ -133,18 +134,6 @@ class State:
     def log_path(self, task_id: str) -> str:
         """A file per task the batt may write to; the id never becomes a path as given."""
         return os.path.join(self.scratch, "logs", safe_name(task_id) + ".log")
-
-
-def integrity() -> Dict[str, int]:
-    """Which object each public name of pytest-batt's modules is bound to: a batt that patches
-    them in its worker is found out after its sample, and the worker replaced."""
-    seen: Dict[str, int] = {}
-    for name, module in list(sys.modules.items()):
-        if name.startswith("pytest_batt") and not name.startswith("pytest_batt.reference"):
-            for attr, value in list(vars(module).items()):
-                if not attr.startswith("__"):
-                    seen[f"{name}.{attr}"] = id(value)
-    return seen
 
 
 def safe_name(text: str) -> str:
@@ -243,7 +232,7 @@ class BattSample(pytest.Item):
         checkpoint = self._checkpoint if state.hard_stop else None
         limits = CallLimits(self, state)
         profile_path = state.profile_path(self.task.id, self.sample.kind, self.sample.index)
-        before = integrity()
+        before = state.patch_watch.before()
         limits.housekeeping("starting the sample")
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
@@ -258,10 +247,11 @@ class BattSample(pytest.Item):
                 # on 44 tasks. Freed by reference counting as usual; only a cycle among these
                 # objects that becomes garbage later is never collected.
                 gc.freeze()
+            patched = not state.patch_watch.unchanged_since(before)  # still under the hard stop
         finally:
             limits.done()
         self.record = rec
-        if integrity() != before:
+        if patched:
             note = "the batt patched pytest-batt's own modules"
             if state.hard_stop:
                 self._end_worker(rec, note + "; the worker was replaced so later samples are judged by unpatched code")

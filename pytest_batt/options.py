@@ -47,7 +47,8 @@ HELP = {
     "batt_shard": "run only shard K of N (K/N, e.g. 2/4): every selected task is in exactly one shard; "
     "merge the shards' results files with 'pytest-batt merge'",
     "batt_durations": "a previous results file or baseline whose seconds balance --batt-shard and plan which "
-    "worker runs which sample (default: balance shards by sample count and grid size; plan by call counts)",
+    "worker runs which sample (default: balance shards by sample count and grid size; plan by the last run's "
+    "seconds in pytest's cache, else by call counts)",
     "batt_html": "write a self-contained HTML report of the run (every task's grids, candidates and statuses) to this path",
     "batt_submission": "write ARC Prize's submission.json (two attempts per test input, ranked by demo score) to this path; "
     "with it a Kaggle *_challenges.json without its solutions is accepted (test samples are then unscored)",

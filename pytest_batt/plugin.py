@@ -112,7 +112,9 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session.
 
-    --batt-sandbox always needs workers (its check refuses -n 0): a run with it keeps them here."""
+    Unless the last run of the same command says workers would not pay for their start-up: then
+    the run stays in this process (``mode``), and the header says why. --batt-sandbox always needs
+    workers (its check refuses -n 0): a run with it keeps them here, as one with --batt-gpus does."""
     if config.getoption("batt", None):
         config.stash[RUN_STARTED] = time.monotonic()  # the run's own start, for a process that ran before it (a notebook)
     if (
@@ -124,6 +126,13 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
         and not config.getoption("usepdb", False)
     ):
         if not config.getoption("tx", None):  # with --tx the user chose the workers (-n would replace them)
+            from . import mode
+
+            reason = mode.choose(config)
+            if reason is not None:
+                config.stash[mode.IN_PROCESS] = reason
+                config.option.dist = "no"  # a --dist without -n or --tx starts no workers either
+                return (yield)
             config.option.numprocesses = "auto"
         if config.getoption("dist", "no") == "no":
             config.option.dist = "load"

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -41,14 +42,16 @@ def bench(monkeypatch):
     """benchmarks/ on sys.path, as when its scripts run (it is not a package)."""
     monkeypatch.syspath_prepend(str(BENCH))
     monkeypatch.setattr(sys, "dont_write_bytecode", True)  # no __pycache__ left in benchmarks/
+    import balance
     import contenders
     import measuring
+    import programs_loop
     import rendering
     import thread_design
     import workloads
 
     return {"contenders": contenders, "measuring": measuring, "rendering": rendering, "thread_design": thread_design,
-            "workloads": workloads}
+            "workloads": workloads, "balance": balance, "programs_loop": programs_loop}
 
 
 @pytest.fixture
@@ -115,6 +118,47 @@ def test_the_command_line_keeps_its_options():
                                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).stdout
     for option in ("--quick", "--repeat", "--only", "--contenders", "--tasks", "--heavy-steps", "--profile", "--out"):
         assert option in help_text
+
+
+def test_the_plain_loop_calls_a_librarys_programs_on_every_sample_and_says_which_solved(bench, tmp_path, capsys):
+    data = tmp_path / "tasks"
+    data.mkdir()
+    for name, content in TASKS.items():
+        (data / f"{name}.json").write_text(json.dumps(content))
+    (tmp_path / "progs.py").write_text("def solve(g):\n    return tuple(r[::-1] for r in g)\n")
+    out = tmp_path / "v.json"
+    bench["programs_loop"].main(["--programs", str(tmp_path / "progs.py"), "--grid-form", "tuple", "--data", str(data),
+                                 "--json", str(out)])
+    verdicts = json.loads(out.read_text())
+    assert verdicts["flip0001"] == [True, True, True] and verdicts["same0002"] == [True, False]  # [[1, 1]] flips to itself
+    done = json.loads(capsys.readouterr().out.split("BENCH-DONE ", 1)[1])
+    assert done["samples"] == sum(map(len, verdicts.values())) and done["solved"] == sum(map(sum, verdicts.values()))
+
+
+def test_the_balance_benchmark_compares_what_the_issue_names(bench):
+    balance = bench["balance"]
+    args = SimpleNamespace(arc_dsl="/x/arc-dsl", tokpidjin="/x/t.py", only="arcdsl,tok1,tok3")
+    secs = {s.name: s for s in balance.sections(args)}
+    assert list(secs) == ["arcdsl", "tok1", "tok3"]
+    keys = {name: [c.key for c in s.contenders] for name, s in secs.items()}
+    assert keys == {"arcdsl": ["loop", "n0", "n2-first", "n2-again"], "tok1": ["n0", "default-again"],
+                    "tok3": ["n0", "n2-first", "n2-again"]}
+    for s in secs.values():
+        assert all(a in keys[s.name] and b in keys[s.name] for _, a, b, _ in s.ratios)
+        for c in s.contenders:
+            assert c.rerun == (c.key == "n0" or c.key.endswith("-again"))  # reruns keep their folder (their cache)
+            assert ("-n" in c.args) != (c.key in ("loop", "default-again")), c.key
+    assert "/x/arc-dsl/solvers.py" in secs["arcdsl"].contenders[1].args
+    assert balance.header_notes("x\nbatt: plan from the last run's seconds in .pytest_cache: 6 of 6 samples\nbatt: in this process, "
+                                "not in workers: why\nbatt: other\n") == [
+        "batt: plan from the last run's seconds in .pytest_cache: 6 of 6 samples", "batt: in this process, not in workers: why"]
+    res = {"tasks": {"t": {"samples": [{"status": "solved"}, {"status": "unsolved"}], "o_score": {}, "d_score": {},
+                           "s_score": {}, "solved": {"oracle": False}}}}
+    assert balance.same_verdicts({"t": [True, False]}, res) and not balance.same_verdicts({"t": [True, True]}, res)
+    other = json.loads(json.dumps(res))
+    assert balance.same_scores(res, other)
+    other["tasks"]["t"]["o_score"] = {"p": 1}
+    assert not balance.same_scores(res, other)
 
 
 @needs_sandbox

@@ -74,3 +74,42 @@ def test_a_worker_on_another_host_leaves_nothing_here(tmp_path):
     out = handoff.conclude(left, 10, 2, "gw3 (ssh=h)")
     assert out.status[0] == "crash" and "another host" in out.message
     assert handoff.read(str(tmp_path), "gw3", NODE, assume_shared=True).shared
+
+
+def test_the_partial_note_is_rewritten_in_place_and_read_back_whole(tmp_path):
+    long = record(status="ok", candidates=4, error="x" * 500)
+    handoff.write_partial(str(tmp_path), "gw0", NODE, long, handoff.STAGE_SOLVED)
+    handoff.write_partial(str(tmp_path), "gw0", NODE, record(status="ok", candidates=1), handoff.STAGE_FINAL)
+    left = handoff.read(str(tmp_path), "gw0", NODE)
+    assert left.partial["stage"] == handoff.STAGE_FINAL and left.partial["record"]["candidates"] == 1
+    # Ended between the write and the cut: the new note, then the tail of the longer old one.
+    path = tmp_path / "gw0.partial"
+    new = json.dumps({"nodeid": NODE, "record": record(candidates=2), "stage": handoff.STAGE_SOLVED}) + "\n"
+    old = json.dumps({"nodeid": NODE, "record": long, "stage": handoff.STAGE_SOLVED}) + "\n"
+    path.write_text(new + old[len(new):])
+    assert handoff.read(str(tmp_path), "gw0", NODE).partial["record"]["candidates"] == 2
+
+
+def test_a_note_written_through_a_descriptor_the_batt_closed_or_took_over(tmp_path):
+    import os
+    from pathlib import Path
+
+    from pytest_batt import files
+
+    def kept_fd():
+        return next(int(n) for n in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{n}") == target)
+
+    target = os.path.realpath(tmp_path / "gw0.partial")
+    files.overwrite(target, b'{"n": 1}\n')
+    fd = kept_fd()
+    os.close(fd)  # the batt closed it
+    files.overwrite(target, b'{"n": 2}\n')
+    assert json.loads(Path(target).read_text()) == {"n": 2}
+    fd = kept_fd()
+    os.close(fd)
+    theirs = tmp_path / "batt-own.txt"
+    reused = os.open(str(theirs), os.O_WRONLY | os.O_CREAT)  # the batt's own file, given our old number
+    assert reused == fd
+    files.overwrite(target, b'{"n": 3}\n')
+    os.close(reused)
+    assert theirs.read_text() == "" and json.loads(Path(target).read_text()) == {"n": 3}

@@ -12,7 +12,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from pytest_batt.controller.scheduling import BattScheduling, count_workers, plan_longest_first, sample_weights, task_of
+from pytest_batt.controller.scheduling import (HORIZON, BattScheduling, count_workers, plan_longest_first, sample_weights,
+                                              send_units, task_of)
 
 
 class SimWorker:
@@ -55,12 +56,13 @@ def config_for(nodes):
     return SimpleNamespace(hook=SimpleNamespace(pytest_collectreport=lambda report: None))
 
 
-def simulate(collection, durations, workers, crash=None, collects_at=None, seconds=None):
+def simulate(collection, durations, workers, crash=None, collects_at=None, seconds=None, split=False):
     """Run everything; ``crash`` = (worker name, nth item it starts) dies when starting that item
     and is replaced by a new worker; ``collects_at`` = {worker name: time} for workers that
-    finish collecting later than time 0. Returns (finish time per worker name, sched, ran-by map)."""
+    finish collecting later than time 0; ``split``: a program library. Returns (finish time per
+    worker name, sched, ran-by map)."""
     collects_at = collects_at or {}
-    sched = BattScheduling(config_for(workers), numnodes=len(workers), seconds=seconds)
+    sched = BattScheduling(config_for(workers), numnodes=len(workers), seconds=seconds, split=split)
     clock, events, done, finish, ran_by, crashed = 0.0, [], {}, {}, {}, []
     for w in workers:
         if collects_at.get(w.name, 0) == 0:
@@ -108,7 +110,7 @@ def simulate(collection, durations, workers, crash=None, collects_at=None, secon
         done[collection[index]] = w.name
         ran_by[collection[index]] = w.name
         finish[w.name] = clock
-        sched.mark_test_complete(w, index)
+        sched.mark_test_complete(w, index, durations[index])
         if w.shutdown_sent and not w.queue:  # the worker exits: xdist's "workerfinished"
             live.remove(w)
             assert sched.remove_node(w) is None
@@ -281,7 +283,11 @@ def test_a_worker_that_dies_starting_is_replaced_and_not_counted_twice():
     sched.add_node(again)  # xdist's replacement
     sched.add_node_collection(again, col)
     sched.schedule()
-    assert again.sends == [[0, 1, 2]]  # the only worker left that takes work: the rest, whole
+    # The only worker left that takes work gets the rest (one by one: the task was cut for two workers).
+    assert [i for chunk in again.sends for i in chunk] == [0, 1]
+    while sched.node2pending[again]:
+        sched.mark_test_complete(again, sched.node2pending[again][0])
+    assert [i for chunk in again.sends for i in chunk] == [0, 1, 2]
     assert sched.expected == 1 and sched.joined == 2  # no phantom worker is waited for
 
 
@@ -317,3 +323,140 @@ def test_it_is_xdist_scheduler_protocol():
         config = SimpleNamespace(getvalue=lambda name, tx=tx: {"tx": tx}[name])
         assert BattScheduling(config).expected == len(xdist_count(config)), tx
     assert count_workers(["3*popen", "popen//python=python3"]) == 4
+
+
+# --- a heavy task, program libraries, cheap samples (issue 32) ---------------------------------
+
+def arc_dsl_shape(heavy_at=65, tasks=100):
+    """arc-dsl over ARC-AGI-1 in small: many tasks of four ~4 ms samples, one task of four samples
+    that are most of the run's time (a64e4611: ~1.5 s each)."""
+    col = ids(*[(f"t{i:03d}", 3, 1) for i in range(tasks)])
+    durations = [1.5 if c.startswith(f"batt/t{heavy_at:03d}::") else 0.004 for c in col]
+    return col, durations
+
+
+def test_a_heavy_task_is_split_even_while_many_tasks_remain():
+    col = ids(*[(f"t{i}", 1, 1) for i in range(6)], ("heavy", 3, 1))
+    durations = [0.5] * 12 + [2.5] * 4
+    seconds = dict(zip(col, durations))
+    finish, sched, ran_by = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")], seconds=seconds)
+    assert {ran_by[c] for c in col if c.startswith("batt/heavy::")} == {"gw0", "gw1"}
+    assert max(finish.values()) == sum(durations) / 2  # 8 s each; whole, the heavy task alone would take 10
+    assert [i for i in sched.unit_of if sched.unit_of.count(i) == 2]  # the light tasks went whole
+
+
+def test_a_task_within_its_share_stays_whole():
+    col = ids(*[(f"t{i}", 1, 1) for i in range(6)], ("big", 3, 1))
+    durations = [1.0] * 12 + [1.0] * 4  # 4 s of 16: less than a worker's 8
+    _, _, ran_by = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")], seconds=dict(zip(col, durations)))
+    assert len({ran_by[c] for c in col if c.startswith("batt/big::")}) == 1
+
+
+def test_units_cut_and_order():
+    col = ids(("a", 1, 1), ("b", 2, 1), ("c", 1, 1))
+    even = [1.0] * len(col)
+    assert send_units(col, even, 2) == [[0, 1], [2, 3, 4], [5, 6]]
+    # A library, first run: the samples go round the tasks.
+    assert send_units(col, even, 2, split_all=True) == [[0], [2], [5], [1], [3], [6], [4]]
+    # Known seconds: longest first; a heavy task (b: 6 of 9 s, more than 9 / 2) cut, its samples longest first.
+    secs = [0.5, 0.5, 1.0, 1.0, 4.0, 1.0, 0.5]
+    assert send_units(col, secs, 2, known=True) == [[4], [5, 6], [0, 1], [2], [3]]
+    assert send_units(col, secs, 1, known=True) == [[2, 3, 4], [5, 6], [0, 1]]  # one worker: nothing is heavy
+
+
+def test_a_library_first_run_spreads_the_heavy_task():
+    """The issue's case without any seconds: whole tasks put the heavy one on one worker (about 6 s
+    against 0.8); sample by sample, round the tasks, both workers share it."""
+    col, durations = arc_dsl_shape()
+    whole, _, _ = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")])
+    split, _, ran_by = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")], split=True)
+    assert max(whole.values()) >= 6.0
+    assert max(split.values()) <= sum(durations) / 2 + 1.5 + 0.1  # at most one heavy sample over the ideal
+    assert {ran_by[c] for c in col if c.startswith("batt/t065::")} == {"gw0", "gw1"}
+
+
+def test_a_library_rerun_is_balanced():
+    col, durations = arc_dsl_shape()
+    finish, _, _ = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")], seconds=dict(zip(col, durations)), split=True)
+    assert max(finish.values()) <= sum(durations) / 2 + 0.05
+
+
+def test_cheap_samples_are_sent_several_at_a_time_and_heavy_ones_alone():
+    """A worker that holds nothing behind its running item waits a round trip to the controller
+    before it can start it: cheap samples go several per send, up to HORIZON seconds ahead."""
+    col, durations = arc_dsl_shape()
+    workers = [SimWorker("gw0"), SimWorker("gw1")]
+    simulate(col, durations, workers, seconds=dict(zip(col, durations)), split=True)
+    sends = [chunk for w in workers for chunk in w.sends]
+    heavy = {i for i, c in enumerate(col) if c.startswith("batt/t065::")}
+    assert all(len(chunk) <= 2 for chunk in sends if heavy & set(chunk))  # at most the running item and the next
+    assert max(len(chunk) for chunk in sends) > 2
+    # What a send adds behind a worker's running item never adds up to much more than HORIZON.
+    assert max(sum(durations[i] for i in chunk) for chunk in sends if not heavy & set(chunk)) <= HORIZON + 0.01
+
+
+def test_without_seconds_a_batt_gets_cheap_samples_batched_once_it_has_seen_some():
+    col = ids(*[(f"t{i}", 3, 1) for i in range(40)])
+    durations = [0.002] * len(col)
+    workers = [SimWorker("gw0"), SimWorker("gw1")]
+    simulate(col, durations, workers, split=True)
+    first = [w.sends[0] for w in workers]
+    assert all(len(chunk) <= 2 for chunk in first)  # nothing known yet: a running item and the next
+    assert max(len(chunk) for w in workers for chunk in w.sends) > 2  # then, seen cheap, several per send
+
+
+def test_an_item_handed_back_goes_first():
+    """xdist's crash hook may hand the crashed item back (mark_test_pending) to run it again."""
+    col = ids(("a", 1, 1), ("b", 1, 1), ("c", 1, 1))
+    w = SimWorker("gw0")
+    sched = BattScheduling(config_for([w]), numnodes=1)
+    sched.add_node(w)
+    sched.add_node_collection(w, col)
+    sched.schedule()
+    assert w.sends == [[0, 1]]
+    sched.mark_test_complete(w, 0, 1.0)
+    assert w.sends[-1] == [2, 3]
+    sched.mark_test_pending(col[0])
+    sent = len(w.sends)
+    while len(w.sends) == sent:
+        sched.mark_test_complete(w, sched.node2pending[w][0], 1.0)
+    assert w.sends[-1][0] == 0
+
+
+def test_a_crashed_worker_s_items_go_back_as_they_were_sent():
+    col = ids(("a", 2, 1), ("b", 2, 1))
+    a, b = SimWorker("gw0"), SimWorker("gw1")
+    sched = BattScheduling(config_for([a, b]), numnodes=2)
+    for w in (a, b):
+        sched.add_node(w)
+        sched.add_node_collection(w, col)
+    sched.schedule()
+    assert a.sends == [[0, 1, 2]]
+    assert sched.remove_node(a) == col[0]  # crashed in its first item
+    assert list(sched.queue)[0] == [1, 2]  # the rest of its task, still one unit
+
+
+def test_cheap_samples_leave_their_share_to_workers_still_starting():
+    """Topping a worker up with cheap samples never takes more than its part of what is left: a
+    worker that collects later (here after 20 ms, when half the work could be done) still gets its share."""
+    col = ids(*[(f"t{i}", 1, 1) for i in range(8)])
+    durations = [0.001] * len(col)
+    workers = [SimWorker(f"gw{i}") for i in range(4)]
+    _, _, ran_by = simulate(col, durations, workers, collects_at={"gw3": 0.004}, split=True)
+    assert set(ran_by.values()) == {"gw0", "gw1", "gw2", "gw3"}
+
+
+def test_a_batch_stops_where_the_tail_begins():
+    """Two one-sample tasks, two workers, the second still starting: the first worker gets one task
+    and a shutdown; the other task waits for the second worker (the tail's plan counts on it)."""
+    col = ids(("a", 1, 0), ("b", 1, 0))
+    first, second = SimWorker("gw0"), SimWorker("gw1")
+    sched = BattScheduling(config_for([first, second]), numnodes=2)
+    sched.add_node(first)
+    sched.add_node(second)  # joined (xdist's "workerready"), not collected yet
+    sched.add_node_collection(first, col)
+    sched.schedule()
+    assert first.sends == [[0]] and first.shutting_down
+    sched.add_node_collection(second, col)
+    sched.schedule()
+    assert second.sends == [[1]]

@@ -16,7 +16,8 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 
 import pytest
 
-from .. import battmodule, battrun, compare, gates, nodeids, outputs, programs, report, results, resume, verdict, visible
+from .. import battmodule, battrun, compare, gates, lastrun, mode, nodeids, outputs, programs, report, results, resume, verdict
+from .. import visible
 from ..isolation import capabilities
 from ..items import State
 from ..tasks import write_selection
@@ -61,6 +62,8 @@ class Controller:
         self.taken: Optional[resume.Taken] = None
         self._batt_sha256: Optional[str] = None
         self._data_sha256 = ""
+        self.startup_s: Optional[float] = None  # the workers' start-up, measured (xdist_hooks)
+        self._last_report = 0.0  # when the last report came: the workers' shut-down is measured from it
         self._last_checkpoint = self._last_progress = time.monotonic()
         if state.resume is not None:
             self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry)
@@ -104,9 +107,64 @@ class Controller:
             lines.append(off)
         lines += self.header_notes
         if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
-            lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
-                         "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
+            chosen = config.stash.get(mode.IN_PROCESS, None)
+            if chosen is not None:
+                lines.append(mode.header_line(chosen))
+            lines.append(f"batt: running in this process{'' if chosen else ' (-n 0 or no xdist)'}: a batt that ignores the "
+                         "timeout or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
         return lines
+
+    def batt_sha256(self) -> str:
+        if self._batt_sha256 is None:
+            self._batt_sha256 = self.batt.sha256() if self.batt else ""
+        return self._batt_sha256
+
+    def _task_hashes(self) -> Dict[str, str]:
+        return {tid: self.run.task_sha256(tid) for tid in self.state.task_ids}
+
+    def planned_seconds(self) -> Tuple[Optional[Dict[str, float]], str]:
+        """What the scheduler plans with (--batt-durations' seconds, else the last run's in pytest's
+        cache, else nothing: guesses) and the line that says which."""
+        opts, total = self.state.settings, len(self.run.plan)
+        if self.state.sample_seconds is not None:
+            known = sum(1 for n in self.run.plan if n in self.state.sample_seconds)
+            name = os.path.relpath(str(opts.durations_path), opts.base_dir)
+            name = str(opts.durations_path) if name.startswith("..") else name
+            return self.state.sample_seconds, (f"batt: plan from --batt-durations {name}: "
+                                               f"seconds of {known} of {total} samples, the rest guessed")
+        cache = getattr(self.config, "cache", None)
+        if cache is None or self.batt is None:
+            return None, "batt: plan guessed (no cache: -p no:cacheprovider; --batt-durations FILE gives seconds)"
+        seconds = lastrun.seconds_for(cache.get(lastrun.SECONDS_KEY, None), self.batt_sha256(), self._task_hashes())
+        known = sum(1 for n in self.run.plan if n in seconds)
+        where = self.config.getini("cache_dir")
+        if not known:
+            return None, f"batt: plan guessed: no seconds of this batt on these tasks in {where} yet (the next run plans with this one's)"
+        return seconds, f"batt: plan from the last run's seconds in {where}: {known} of {total} samples, the rest guessed"
+
+    def _remember(self, workers_s: Optional[float]) -> None:
+        """This run's seconds into pytest's cache: the next run plans with them and decides its mode by
+        them (``workers_s``: what the workers cost, start-up and shut-down; None without workers)."""
+        cache = getattr(self.config, "cache", None)
+        if cache is None or self.batt is None:
+            return
+        sha, hashes, opts = self.batt_sha256(), self._task_hashes(), self.state.settings
+        samples = []
+        for nodeid, rec in self.run.records.items():
+            seconds = rec.get("seconds")
+            if nodeid in self.run.plan and isinstance(seconds, (int, float)) and rec.get("status") not in ("missing", "crash"):
+                tid, kind, index = self.run.plan[nodeid]
+                samples.append((tid, kind, index, float(seconds)))
+        table = lastrun.with_seconds(cache.get(lastrun.SECONDS_KEY, None), sha, hashes, samples)
+        cache.set(lastrun.SECONDS_KEY, table)
+        data = os.path.join(opts.base_dir, opts.data)
+        # A library folder or a package: a file added to a folder of it changes it too.
+        folders = len(self.batt.files) > 1 or bool(opts.programs and os.path.isdir(os.path.join(opts.base_dir, opts.programs)))
+        stamps = lastrun.fingerprint(list(self.batt.files) + ([data] if os.path.exists(data) else []), folders)
+        totals = lastrun.summary(lastrun.seconds_for(table, sha, hashes), list(self.run.plan))
+        runs = lastrun.with_run(cache.get(lastrun.RUNS_KEY, None), lastrun.command_key(opts), stamps, totals,
+                                len(self.run.plan), workers_s)
+        cache.set(lastrun.RUNS_KEY, runs)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_warning_recorded(self, warning_message: Any, nodeid: str) -> None:
@@ -129,6 +187,7 @@ class Controller:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
         """The controller's verdict, before every other plugin (terminal, junitxml, --lf, -x) sees the report."""
+        self._last_report = time.perf_counter()
         record = getattr(report, "batt_record", None)
         if isinstance(record, str):  # from a worker
             record = json.loads(record)
@@ -173,6 +232,10 @@ class Controller:
             shutil.rmtree(self.state.scratch, ignore_errors=True)
 
     def _finish(self, session: pytest.Session, exitstatus: int) -> None:
+        # xdist's own sessionfinish has stopped the workers by now: what that took after the last report
+        workers_s = None
+        if self.startup_s and self._last_report:
+            workers_s = self.startup_s + time.perf_counter() - self._last_report
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         opts = self.state.settings
@@ -193,6 +256,7 @@ class Controller:
         out = self._results_path()
         if out:
             self._write(session, "--batt-json" if opts.json_path else "--batt-resume", out)
+        self._remember(workers_s)
         if opts.save_path:
             if self.results["session"]["complete"] or not os.path.exists(opts.save_path):
                 if self._write(session, "--batt-save", opts.save_path):
@@ -210,11 +274,10 @@ class Controller:
 
     def _header(self) -> Dict[str, Any]:
         opts = self.state.settings
-        if self._batt_sha256 is None:
-            self._batt_sha256 = self.batt.sha256() if self.batt else ""
+        if not self._data_sha256:
             self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
         head = results.header(
-            batt_module=opts.source, batt_sha256=self._batt_sha256, data_name=opts.data,
+            batt_module=opts.source, batt_sha256=self.batt_sha256(), data_name=opts.data,
             data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
         )
         plan = self.state.memory_in_force()

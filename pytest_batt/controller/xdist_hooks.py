@@ -8,11 +8,13 @@ and turn a worker's death into the sample's record through the crash hand-off.
 from __future__ import annotations
 
 import re
-from typing import Any, List, Optional, Set
+import statistics
+import time
+from typing import Any, List, Optional, Sequence, Set
 
 import pytest
 
-from .. import battrun, nodeids, results, settings as settings_mod, visible
+from .. import battrun, nodeids, programs, results, settings as settings_mod, visible
 from ..isolation import handoff, sandbox
 from .scheduling import BattScheduling
 from .session import Controller
@@ -30,11 +32,22 @@ class XdistHooks:
         self.controller = controller
         self.collected: Set[str] = set()  # gateway ids of the workers that started and collected
         self._blind_sha256: Optional[str] = None
+        self._setup_at: Optional[float] = None
+        self._starting = 0
+        self._ready: List[float] = []  # seconds from setting up the workers to each first worker's collection
 
     def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
         if config.getvalue("dist") != "load":
             return None  # the user chose another mode: leave it to xdist
-        return BattScheduling(config, log, seconds=self.controller.state.sample_seconds)
+        # Made while the workers start: reading the last run's seconds costs them nothing.
+        seconds, line = self.controller.planned_seconds()
+        terminal = config.pluginmanager.get_plugin("terminalreporter")
+        if terminal is not None and not config.getoption("no_header", False):
+            terminal.write_line(line)
+        return BattScheduling(config, log, seconds=seconds, split=programs.library_of(self.controller.batt) is not None)
+
+    def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Sequence[Any]) -> None:
+        self._setup_at, self._starting = time.perf_counter(), len(specs)
 
     def pytest_configure_node(self, node: Any) -> None:
         state = self.controller.state
@@ -50,6 +63,10 @@ class XdistHooks:
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:
+        if self._setup_at is not None and len(self._ready) < self._starting and node.gateway.id not in self.collected:
+            # The workers' start-up, as the next run weighs it against their gain (lastrun, mode).
+            self._ready.append(time.perf_counter() - self._setup_at)
+            self.controller.startup_s = statistics.mean(self._ready)
         self.collected.add(node.gateway.id)
         self.controller.run.collected(ids)
 

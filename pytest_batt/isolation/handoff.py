@@ -56,7 +56,7 @@ def path(scratch: str, worker_id: str, kind: str) -> str:
 
 def write_partial(scratch: str, worker_id: str, nodeid: str, rec: SampleRecord, stage: str) -> None:
     note: Partial = {"nodeid": nodeid, "record": rec, "stage": stage}
-    files.write_atomic(path(scratch, worker_id, "partial"), json.dumps(note).encode())
+    files.overwrite(path(scratch, worker_id, "partial"), json.dumps(note).encode() + b"\n")  # twice a sample: in place
 
 
 def write_ended(scratch: str, worker_id: str, nodeid: str, rec: SampleRecord, message: str) -> None:
@@ -169,7 +169,7 @@ def batt_frame(stack_text: str) -> str:
 def _json(file: str) -> Optional[Dict[str, Any]]:
     try:
         with open(file) as f:
-            data = json.load(f)
+            data = files.first_json(f.read())  # the partial note is rewritten in place: its first document
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None

@@ -59,6 +59,8 @@ def _one_line(text: str, limit: int = 200) -> str:
 class Library:
     """The batt of a program library; see the module docstring."""
 
+    differs = False  # a diff call would return nothing: the runner makes none (runner._fold_diffs)
+
     def __init__(self, programs: Sequence[Program], grid_form: str = DEFAULT_GRID_FORM,
                  limit: Optional[float] = None, problems: Sequence[str] = (), files: int = 0) -> None:
         self.programs = tuple(programs)
