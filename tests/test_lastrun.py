@@ -3,6 +3,8 @@
 import os
 import types
 
+import pytest
+
 from pytest_batt import lastrun, mode
 from pytest_batt.settings import Settings
 
@@ -124,6 +126,8 @@ def test_a_run_without_workers_keeps_their_cost_measured_before_and_totals_need_
 def test_mode_reads_the_record_where_pytest_s_cache_keeps_it(pytestconfig):
     """mode.cache_file works out, before config.cache exists, where config.cache.set writes a value:
     if pytest moves it, this fails (and runs would only keep their workers)."""
+    if not hasattr(pytestconfig, "cache"):
+        pytest.skip("needs pytest's cache provider, which -p no:cacheprovider turns off")
     key = f"pytest-batt/selftest-{os.getpid()}"
     pytestconfig.cache.set(key, {"x": [1, 2]})
     try:
