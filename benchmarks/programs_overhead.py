@@ -9,7 +9,14 @@ next round in rotated order), so the machine's load hits all of them alike:
 - ``adapter``: the library's batt call ``library(task_id, S, I, None, log)``: the same calls
   plus what the adapter adds (the per-call guard, converting each value to a canonical grid,
   the candidate tuple);
-- ``adapter+limit``: the same with a per-program time limit (two timer re-arms per call).
+- ``adapter+limit``: the same with a per-program time limit (two timer re-arms per call);
+- ``worker``: ``adapter+limit`` as a worker runs it: the library attached to a running slot
+  (each program's start and end written to it) and the backstop thread started.
+
+Every adapter side puts the interpreter back after each program (builtins, streams, paths,
+environment, working directory, signal handlers and mask) and keeps the rails on during the
+call: that is part of what the adapter costs. Run the script of another checkout (``PYTHONPATH``)
+alternately with this one to compare the two adapters' ratios.
 
 Usage::
 
@@ -33,6 +40,13 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from pytest_batt.programs import library_of, load_library
 from pytest_batt.programs.library import Library, copier
 from pytest_batt.tasks import load_taskset
+
+try:  # the running slot and the backstop (absent from checkouts older than them)
+    from pytest_batt.isolation.backstop import Backstop
+    from pytest_batt.isolation.slot import Slot
+    from pytest_batt.programs.limits import ProgramTimeout
+except ImportError:
+    Slot = None  # type: ignore[assignment,misc]
 
 # A library of the usual shape: small unbound programs, tried on every task.
 TOY = '''
@@ -109,6 +123,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         limited = Library(unlimited.programs, args.grid_form, args.limit)
         sides: Dict[str, Tuple[Callable[[Library, Work], int], Library]] = {
             "plain": (plain, unlimited), "adapter": (adapter, unlimited), "adapter+limit": (adapter, limited)}
+        backstop = None
+        if Slot is not None:
+            worker = Library(unlimited.programs, args.grid_form, args.limit)
+            slot = Slot(os.path.join(tmp, "bench.slot"))
+            backstop = Backstop(slot, ProgramTimeout, ProgramTimeout)
+            backstop.start()
+            worker.attach(slot, 2.0, backstop)
+            sides["worker"] = (adapter, worker)
         seconds: Dict[str, List[float]] = {name: [] for name in sides}
         calls: Dict[str, int] = {}
         for side, lib in sides.values():
@@ -120,6 +142,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 s, n = measure(side, lib, work)
                 seconds[name].append(s)
                 calls[name] = n
+        if backstop is not None:
+            backstop.stop()
     per_call = {name: statistics.median(v) / max(1, calls[name]) * 1e6 for name, v in seconds.items()}
     print(f"programs_overhead: {len(unlimited.programs)} program(s) from {args.programs or 'the toy library'}, "
           f"{len(ids)} task(s), {len(work)} samples, {calls['plain']} program calls per round, grid form {args.grid_form}, "
@@ -129,7 +153,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     base = per_call["plain"]
     out = {"per_call_us": per_call, "calls": calls["plain"], "rounds": args.rounds, "grid_form": args.grid_form,
            "ratio": {name: us / base for name, us in per_call.items()}, "overhead_us": {name: us - base for name, us in per_call.items()}}
-    for name in ("adapter", "adapter+limit"):
+    for name in [n for n in ("adapter", "adapter+limit", "worker") if n in per_call]:
         print(f"  {name} / plain: {out['ratio'][name]:.2f}x ({out['overhead_us'][name]:+.2f} us per call)")
     if args.json:
         with open(args.json, "w") as f:

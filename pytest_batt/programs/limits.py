@@ -50,6 +50,7 @@ class Timer:
         self._outer_handler: Any = None
         self._outer_deadline: Optional[float] = None
         self._program_deadline = 0.0
+        self.handler = self._on_alarm  # bound once: the one object installed, compared by the backstop
 
     # --- the session: SIGALRM taken over for one batt call's programs ----------------------
 
@@ -71,7 +72,7 @@ class Timer:
             return  # nothing of ours to arm: the outer timer stays in charge
         self._outer_handler = signal.getsignal(signal.SIGALRM)
         self._owned = True
-        signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.signal(signal.SIGALRM, self.handler)
         self._arm_outer()
 
     def _end(self) -> None:

@@ -1,0 +1,228 @@
+"""Rails: the calls a program may not make, refused for the duration of a library's batt call.
+
+A program runs in the process that judges the next program (and, with ``-n 0``, the whole
+session). A handful of standard-library calls would end that process or cut it off from the
+controller: ``os._exit``, ``os.abort``, a signal to itself, its parent (the controller) or its
+process group, closing the descriptors the process had before the call (xdist's channel among
+them), a fork bomb. While a library's programs run, these names in ``os``, ``posix`` and
+``signal`` are replaced by checks that raise :class:`Refused` in the program instead, so the
+program costs only itself, in every mode; ``sys.setrecursionlimit`` is capped at
+:data:`MAX_RECURSION` (unwinding a million frames takes longer than the program's limit, and
+deep C recursion under a high limit overflows the stack).
+
+Rails are not a sandbox: a program can call the C library through ``ctypes``, or have a child
+process send the signal. What gets past them is what the worker boundary is for (the program
+is named and the sample run again without it); ``-n 0`` has no such boundary.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Any, Dict, FrozenSet, List, Optional, Set
+
+MAX_RECURSION = 20_000
+MAX_FORKS = 64  # os.fork calls per batt call (multiprocessing's fork pools need a few)
+REFRESH = 64  # batt calls between two looks at the process's own descriptors and threads
+REAL_EXIT = os._exit  # bound at import: a forked child that returns into our loop ends with it
+
+
+class Refused(PermissionError):
+    """Raised in a program that made a call the rails refuse; the message says which and why."""
+
+
+def open_fds() -> FrozenSet[int]:
+    """This process's open descriptors, where the system lists them (``/dev/fd``: Linux, macOS, BSD)."""
+    try:
+        return frozenset(int(name) for name in os.listdir("/dev/fd") if name.isdigit())
+    except OSError:
+        return frozenset((0, 1, 2))
+
+
+class Rails:
+    """Installed by :meth:`on` before a batt call's programs, removed by :meth:`off` after them."""
+
+    def __init__(self) -> None:
+        self.pids: Set[int] = set()  # other processes a program may not signal (the watchdog)
+        self.recursion = MAX_RECURSION
+        self.pid = 0
+        self.protected: FrozenSet[int] = frozenset()
+        self.forks = 0
+        self.threads = 0  # threads started by programs (in this process, during calls)
+        self.refused: List[str] = []  # what the program running now was refused (read and cleared per program)
+        self._threads: Set[Optional[int]] = set()
+        self._plan: List[List[Any]] = []  # [module, name, original, replacement], made at the first call
+        self._on = False
+        self._calls = 0
+
+    def on(self) -> None:
+        if self._on:
+            return
+        pid = os.getpid()
+        if not self._plan or pid != self.pid or self._calls % REFRESH == 0:
+            # Descriptors and threads of our own: stable over a process's life, so looked at now and then.
+            self.pid = pid
+            self.protected = open_fds()
+            self._threads = {t.ident for t in threading.enumerate()} - {threading.main_thread().ident}
+        self._calls += 1
+        self.forks = 0
+        self.refused = []
+        self.recursion = max(MAX_RECURSION, sys.getrecursionlimit())
+        if not self._plan:
+            real: Dict[str, Any] = {}
+            replacements = self._replacements(real)
+            for module in (os, sys.modules.get("posix") or sys.modules.get("nt"), signal, sys, threading.Thread):
+                for name, rail in replacements.items():
+                    if module is not None and hasattr(module, name):
+                        original = getattr(module, name)
+                        real.setdefault(name, original)
+                        self._plan.append([module, name, original, rail])
+        for entry in self._plan:
+            module, name, original, rail = entry
+            current = getattr(module, name)
+            if current is not original and current is not rail:
+                entry[2] = current  # someone else's replacement since the last call: that is what comes back
+            setattr(module, name, rail)
+        self._on = True
+
+    def off(self) -> None:
+        if not self._on:
+            return
+        self._on = False
+        for module, name, original, _ in reversed(self._plan):
+            setattr(module, name, original)
+
+    # --- the checks -------------------------------------------------------------------------
+
+    def _ours(self) -> bool:
+        """True when the caller is a program in the process the rails guard (not our threads, not a child)."""
+        return os.getpid() == self.pid and threading.get_ident() not in self._threads
+
+    def _refuse(self, call: str, why: str) -> Refused:
+        text = f"{call}: {why} (refused by pytest-batt)"
+        self.refused.append(call)
+        return Refused(text)
+
+    def _replacements(self, real: Dict[str, Any]) -> Dict[str, Any]:
+        rails = self
+
+        def _exit(code: int = 0) -> None:
+            if rails._ours():
+                raise rails._refuse(f"os._exit({code!r})", "a program may not end the process it runs in")
+            real["_exit"](code)
+
+        def abort() -> None:
+            if rails._ours():
+                raise rails._refuse("os.abort()", "a program may not end the process it runs in")
+            real["abort"]()
+
+        def kill(pid: int, sig: int) -> None:
+            if sig and rails._ours() and rails._is_ours(pid):
+                raise rails._refuse(f"os.kill({pid}, {sig})", "a program may not signal its own process, its parent or its group")
+            real["kill"](pid, sig)
+
+        def killpg(pgid: int, sig: int) -> None:
+            if sig and rails._ours() and pgid in (0, _pgid(0), _pgid(os.getppid())):
+                raise rails._refuse(f"os.killpg({pgid}, {sig})", "a program may not signal its own process group")
+            real["killpg"](pgid, sig)
+
+        def raise_signal(sig: int) -> None:
+            if rails._ours():
+                raise rails._refuse(f"signal.raise_signal({sig})", "a program may not signal its own process")
+            real["raise_signal"](sig)
+
+        def pthread_kill(thread_id: int, sig: int) -> None:
+            if sig and rails._ours():
+                raise rails._refuse(f"signal.pthread_kill({thread_id}, {sig})", "a program may not signal its own process")
+            real["pthread_kill"](thread_id, sig)
+
+        def close(fd: int) -> None:
+            if rails._ours() and fd in rails.protected:
+                raise rails._refuse(f"os.close({fd})", "a program may close only the descriptors it opened")
+            real["close"](fd)
+
+        def closerange(low: int, high: int) -> None:
+            if not rails._ours():
+                real["closerange"](low, high)
+                return
+            for fd in sorted(open_fds() - rails.protected):
+                if low <= fd < high:
+                    try:
+                        real["close"](fd)
+                    except OSError:
+                        pass
+            if any(low <= fd < high for fd in rails.protected):
+                rails.refused.append(f"os.closerange({low}, {high})")  # its own were closed, ours kept
+
+        def dup2(fd: int, fd2: int, inheritable: bool = True) -> int:
+            if rails._ours() and fd2 in rails.protected:
+                raise rails._refuse(f"os.dup2({fd}, {fd2})", "a program may replace only the descriptors it opened")
+            return int(real["dup2"](fd, fd2, inheritable))
+
+        def fork() -> int:
+            if os.getpid() != rails.pid:
+                raise rails._refuse("os.fork()", "a program's child process may not fork again")
+            if rails._ours():
+                rails.forks += 1
+                if rails.forks > MAX_FORKS:
+                    raise rails._refuse("os.fork()", f"more than {MAX_FORKS} forks in one call")
+            return int(real["fork"]())
+
+        def setrecursionlimit(limit: int) -> None:
+            if rails._ours() and isinstance(limit, int) and limit > rails.recursion:
+                rails.refused.append(f"sys.setrecursionlimit({limit})")
+                limit = rails.recursion
+            real["setrecursionlimit"](limit)
+
+        def execv(path: Any, args: Any) -> None:
+            if rails._ours():
+                raise rails._refuse(f"os.execv({path!r}, ...)", "a program may not replace the process it runs in")
+            real["execv"](path, args)
+
+        def execve(path: Any, args: Any, env: Any) -> None:
+            if rails._ours():
+                raise rails._refuse(f"os.execve({path!r}, ...)", "a program may not replace the process it runs in")
+            real["execve"](path, args, env)
+
+        start_thread = threading.Thread.start
+
+        def start(thread: threading.Thread) -> None:
+            if rails._ours():
+                rails.threads += 1  # counted, not refused: the sample's end stops what is left running
+            start_thread(thread)
+
+        return {"start": start, "_exit": _exit, "abort": abort, "kill": kill, "killpg": killpg, "raise_signal": raise_signal,
+                "pthread_kill": pthread_kill, "close": close, "closerange": closerange, "dup2": dup2, "fork": fork,
+                "setrecursionlimit": setrecursionlimit, "execv": execv, "execve": execve}
+
+    def _is_ours(self, pid: int) -> bool:
+        """Whether a signal to ``pid`` (os.kill's meaning) reaches this process, its parent or its group."""
+        if pid in (0, -1, self.pid, os.getppid()) or pid in self.pids:
+            return True
+        return pid < 0 and -pid in (_pgid(0), _pgid(os.getppid()))
+
+
+def _pgid(pid: int) -> int:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return -2
+
+
+# Set in every child forked from this process (os.fork, multiprocessing's fork): the per-program
+# check below reads a list item, not the process id (a system call), until a fork happened.
+_FORKED = [False]
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _FORKED.__setitem__(0, True))
+else:  # pragma: no cover - every POSIX Python has it
+    _FORKED[0] = True
+
+
+def forked_child(pid: int) -> bool:
+    """A program forked and its child came back into the library's loop: it must end, not run on."""
+    return _FORKED[0] and os.getpid() != pid
+
+
+__all__ = ["MAX_FORKS", "MAX_RECURSION", "REAL_EXIT", "Rails", "Refused", "forked_child", "open_fds"]
