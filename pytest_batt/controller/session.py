@@ -323,8 +323,10 @@ class Controller:
                    "use -n 1 or more for code that may do this")
         tid, kind, index = self.run.plan.get(nodeid, ("", "", 0))
         if program:
+            message += "; --batt-resume runs the sample again without that program"
             self.offenders.offended(offenders.Offense(program, "timeout", why, nodeid), tid, kind, index)
-        self.run.add_failure(nodeid, "timeout", message, seconds=opts.timeout + opts.grace)
+        # Left "missing" (it gave no result): --batt-resume runs it again, without the quarantined program.
+        self.run.add_failure(nodeid, "missing", message)
         path = self._results_path()
         written = ""
         if path:

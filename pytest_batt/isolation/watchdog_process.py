@@ -254,12 +254,13 @@ def watch_session(pid: int, slot_path: str, results_path: str = "") -> None:
     killed = False
     while parent.alive():
         running = read_slot(slot)
-        if running is not None and running.call_hard and time.monotonic() >= running.call_hard + EXTRA:
+        hard = _hard_deadline(running)
+        if hard and time.monotonic() >= hard + EXTRA:
             killed = True
             parent.signal(signal.SIGKILL)
             break
         waits = [parent.fd] if parent.fd is not None else []
-        wait = TICK if running is not None and running.call_hard else IDLE_TICK
+        wait = TICK if hard else IDLE_TICK
         if waits:
             select.select(waits, [], [], wait)
         else:
@@ -268,6 +269,14 @@ def watch_session(pid: int, slot_path: str, results_path: str = "") -> None:
     if running is None or not running.sample:
         return  # between samples (a clean end clears the slot): nothing to say
     post_mortem(running, results_path, killed)
+
+
+def _hard_deadline(running: "Optional[Running]") -> float:
+    """The nearest hard deadline the slot shows (a running program's, the call's), 0.0 for none."""
+    if running is None:
+        return 0.0
+    deadlines = [d for d in (running.call_hard, running.program_hard if running.index >= 0 else 0.0) if d]
+    return min(deadlines) if deadlines else 0.0
 
 
 def _sample_of(running: Running) -> "Any":
@@ -281,21 +290,27 @@ def _sample_of(running: Running) -> "Any":
 
 
 def post_mortem(running: Running, results_path: str, killed: bool) -> None:
-    """Name what was running in the results file written before this sample, and on stderr."""
+    """Name what was running in the results file written before this sample, and on stderr.
+
+    The sample stays ``missing`` (it never gave a result: ``--batt-resume`` runs it again); a program
+    that was running is named in its error and added to the file's ``quarantined`` list, so that the
+    resumed run leaves it out.
+    """
     sample = _sample_of(running)
     if sample is None:
         return
     nodeid, task, kind, index = sample
     program = running.program if running.index >= 0 and running.program else ""
     if killed:
-        what = "held the GIL past its hard deadline (timeout plus grace) and could not be stopped in this process"
+        what = "held the GIL past its hard deadline (its limit plus the grace) and could not be stopped in this process"
         status = "timeout"
     else:
-        what = "ended the session process (os._exit, a signal or a crash)"
+        what = "ended the session process (os._exit, a signal, a crash, or it was killed from outside)"
         status = "crash"
-    subject = program or ("the batt's call" if running.call_soft else "pytest-batt's own work on it")
-    error = (f"{subject} {what} while running this sample; -n 0 runs everything in one process: "
-             "use -n 1 or more for code that may do this")
+    subject = program or ("the batt's call" if running.call_soft else "pytest-batt's own work on this sample")
+    error = f"{subject} {what} while running this sample; -n 0 runs everything in one process: use -n 1 or more"
+    if program:
+        error += "; --batt-resume runs the sample again without that program"
     patched = _patch(results_path, task, kind, index, status, error, program) if results_path else False
     where = f"; the results so far are in {results_path}" if patched else ""
     try:
@@ -320,7 +335,9 @@ def _patch(path: str, task: str, kind: str, index: int, status: str, error: str,
         entry = next(s for s in samples if s.get("kind") == kind and s.get("index") == index)
     except (OSError, ValueError, KeyError, TypeError, StopIteration, EOFError):
         return False
-    entry.update(status=status, error=error, message=None)
+    if entry.get("status") != "missing":
+        return False  # not the file written before this sample (it ran, or another wrote it)
+    entry["error"] = error
     if program:
         data.setdefault("quarantined", []).append(
             {"solver_id": program, "status": status, "task": task, "kind": kind, "index": index, "error": error})

@@ -75,7 +75,7 @@ class Library:
         self.files = files
         self.quarantined: FrozenSet[str] = frozenset()  # programs not run again (they ended or hung a worker)
         self._arg = copier(grid_form)
-        self._timer = Timer(limit)
+        self._timer = Timer(limit, keep_recursion=False)  # the interpreter is put back (and named) per program here
         self._rails = Rails()
         self._per_task: Dict[str, Tuple[Program, ...]] = {}
         self._notes: List[str] = []

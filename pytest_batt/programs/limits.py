@@ -42,8 +42,11 @@ class Timer:
     Signals reach the main thread only: elsewhere the programs run without a limit.
     """
 
-    def __init__(self, limit: Optional[float]) -> None:
+    def __init__(self, limit: Optional[float], keep_recursion: bool = True) -> None:
+        """``keep_recursion``: put a program's recursion limit back after it (a caller that puts
+        back the whole interpreter, and names what changed, says False)."""
         self.limit = limit
+        self.keep_recursion = keep_recursion
         self._session = False
         self._owned = False  # SIGALRM is ours (our handler installed, the outer timer stopped)
         self._live = False  # a program is running
@@ -151,7 +154,7 @@ class Timer:
                 raise
             return Outcome("error", error=e)
         finally:
-            if sys.getrecursionlimit() != recursion:
+            if self.keep_recursion and sys.getrecursionlimit() != recursion:
                 sys.setrecursionlimit(recursion)  # a program's change must not reach the next program
 
     def _stop_program(self) -> None:

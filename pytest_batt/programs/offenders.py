@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional
 
 from .. import files
+from ..nodeids import sample_nodeid
 from ..isolation.slot import Running
 from ..results import SampleRecord, add_error
 from .library import NOTE_PREFIX, NOTE_SEPARATOR, Library
@@ -90,12 +91,21 @@ class Offenders:
         self.runs: Dict[str, int] = {}
 
     def seed(self, entries: Iterable[Mapping[str, Any]]) -> None:
-        """A resumed run's file: its quarantined programs stay quarantined."""
+        """A resumed run's file: its quarantined programs stay quarantined (and a sample it left
+        ``missing`` because of one, run again now, names it)."""
         for entry in entries:
             sid = entry.get("solver_id")
-            if isinstance(sid, str) and sid not in self.quarantined:
-                self.entries.append(dict(entry))
-                self.quarantined[sid] = Offense(sid, str(entry.get("status")), str(entry.get("error")), "")
+            if not isinstance(sid, str) or sid in self.quarantined:
+                continue
+            self.entries.append(dict(entry))
+            task, kind, index = entry.get("task"), entry.get("kind"), entry.get("index")
+            nodeid = sample_nodeid(task, kind, index) if isinstance(task, str) and kind in ("demo", "test") \
+                and isinstance(index, int) else ""
+            why = str(entry.get("error") or "")
+            why = why[len(sid) + 1:] if why.startswith(sid + " ") else why
+            offense = self.quarantined[sid] = Offense(sid, str(entry.get("status")), why, nodeid)
+            if nodeid:
+                self.by_sample.setdefault(nodeid, []).append(offense)
         self._write()
 
     def offended(self, offense: Offense, task: str, kind: str, index: int) -> bool:
@@ -177,4 +187,4 @@ def summary_lines(results: Mapping[str, Any]) -> List[str]:
     shown = ", ".join(f"{e.get('solver_id')} ({e.get('status')} on {e.get('task')} {e.get('kind')}[{e.get('index')}])"
                       for e in entries[:5])
     more = f", +{len(entries) - 5} more" if len(entries) > 5 else ""
-    return [f"programs quarantined (ended or hung their worker, not run again): {len(entries)}: {shown}{more}"]
+    return [f"programs quarantined (they ended or hung their process; not run again): {len(entries)}: {shown}{more}"]

@@ -34,11 +34,22 @@ class Refused(PermissionError):
 
 
 def open_fds() -> FrozenSet[int]:
-    """This process's open descriptors, where the system lists them (``/dev/fd``: Linux, macOS, BSD)."""
+    """This process's open descriptors, where the system lists them (``/dev/fd``: Linux, macOS, BSD).
+
+    The listing itself opens one (gone once listed): each is checked to be open still."""
     try:
-        return frozenset(int(name) for name in os.listdir("/dev/fd") if name.isdigit())
+        listed = [int(name) for name in os.listdir("/dev/fd") if name.isdigit()]
     except OSError:
-        return frozenset((0, 1, 2))
+        listed = [0, 1, 2]
+    return frozenset(fd for fd in listed if _is_open(fd))
+
+
+def _is_open(fd: int) -> bool:
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
 
 
 class Rails:
