@@ -25,7 +25,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set
 
 MAX_RECURSION = 20_000
 MAX_FORKS = 64  # os.fork calls per batt call (multiprocessing's fork pools need a few)
-REFRESH = 64  # batt calls between two looks at the process's own descriptors and threads
+REFRESH = 64  # batt calls between two looks at the process's own threads
 REAL_EXIT = os._exit  # bound at import: a forked child that returns into our loop ends with it
 
 
@@ -33,20 +33,30 @@ class Refused(PermissionError):
     """Raised in a program that made a call the rails refuse; the message says which and why."""
 
 
+_DUP, _CLOSE, _FSTAT = os.dup, os.close, os.fstat  # bound at import: the rails replace os.close
+
+
 def open_fds() -> FrozenSet[int]:
     """This process's open descriptors, where the system lists them (``/dev/fd``: Linux, macOS, BSD).
 
-    The listing itself opens one (gone once listed): each is checked to be open still."""
+    The listing opens one descriptor of its own, closed by the time it returns: the lowest free
+    one, found again with one ``dup`` and left out."""
     try:
-        listed = [int(name) for name in os.listdir("/dev/fd") if name.isdigit()]
+        listed = {int(name) for name in os.listdir("/dev/fd") if name.isdigit()}
     except OSError:
-        listed = [0, 1, 2]
-    return frozenset(fd for fd in listed if _is_open(fd))
+        return frozenset(fd for fd in (0, 1, 2) if _is_open(fd))
+    try:
+        free = _DUP(0)
+        _CLOSE(free)
+        listed.discard(free)
+    except OSError:  # no fd 0 to duplicate: look at each
+        listed = {fd for fd in listed if _is_open(fd)}
+    return frozenset(listed)
 
 
 def _is_open(fd: int) -> bool:
     try:
-        os.fstat(fd)
+        _FSTAT(fd)
         return True
     except OSError:
         return False
@@ -72,10 +82,11 @@ class Rails:
         if self._on:
             return
         pid = os.getpid()
+        # The descriptors open now are the process's own (pytest opens and closes some between calls).
+        self.protected = open_fds()
         if not self._plan or pid != self.pid or self._calls % REFRESH == 0:
-            # Descriptors and threads of our own: stable over a process's life, so looked at now and then.
+            # Threads of our own (xdist's channel, the backstop): stable over a process's life.
             self.pid = pid
-            self.protected = open_fds()
             self._threads = {t.ident for t in threading.enumerate()} - {threading.main_thread().ident}
         self._calls += 1
         self.forks = 0
@@ -131,12 +142,14 @@ class Rails:
 
         def kill(pid: int, sig: int) -> None:
             if sig and rails._ours() and rails._is_ours(pid):
-                raise rails._refuse(f"os.kill({pid}, {sig})", "a program may not signal its own process, its parent or its group")
+                raise rails._refuse(f"os.kill({rails._whose(pid)}, {sig})", "a program may not signal its own process, "
+                                    "its parent or its group")
             real["kill"](pid, sig)
 
         def killpg(pgid: int, sig: int) -> None:
             if sig and rails._ours() and pgid in (0, _pgid(0), _pgid(os.getppid())):
-                raise rails._refuse(f"os.killpg({pgid}, {sig})", "a program may not signal its own process group")
+                raise rails._refuse(f"os.killpg({rails._whose(-pgid) if pgid else 0}, {sig})",
+                                    "a program may not signal its own process group")
             real["killpg"](pgid, sig)
 
         def raise_signal(sig: int) -> None:
@@ -207,6 +220,18 @@ class Rails:
         return {"start": start, "_exit": _exit, "abort": abort, "kill": kill, "killpg": killpg, "raise_signal": raise_signal,
                 "pthread_kill": pthread_kill, "close": close, "closerange": closerange, "dup2": dup2, "fork": fork,
                 "setrecursionlimit": setrecursionlimit, "execv": execv, "execve": execve}
+
+    def _whose(self, pid: int) -> str:
+        """A pid as the refusal names it: which of ours it is, not its number (the same in every run)."""
+        if pid == self.pid:
+            return "its own pid"
+        if pid == os.getppid():
+            return "its parent's pid"
+        if pid in self.pids:
+            return "its watchdog's pid"
+        if pid < -1:
+            return "its process group"
+        return str(pid)
 
     def _is_ours(self, pid: int) -> bool:
         """Whether a signal to ``pid`` (os.kill's meaning) reaches this process, its parent or its group."""
