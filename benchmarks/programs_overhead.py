@@ -11,12 +11,13 @@ next round in rotated order), so the machine's load hits all of them alike:
   the candidate tuple);
 - ``adapter+limit``: the same with a per-program time limit (two timer re-arms per call);
 - ``worker``: ``adapter+limit`` as a worker runs it: the library attached to a running slot
-  (each program's start and end written to it) and the backstop thread started.
+  (each program's start and end written to it) and the backstop thread started;
+- ``bare``: ``adapter+limit`` with the per-program bookkeeping switched off (no running slot,
+  no interpreter put back after each program, no rails, no module watch): what the adapter
+  cost before that bookkeeping. ``worker - bare`` is the bookkeeping's cost per program call.
 
-Every adapter side puts the interpreter back after each program (builtins, streams, paths,
-environment, working directory, signal handlers and mask) and keeps the rails on during the
-call: that is part of what the adapter costs. Run the script of another checkout (``PYTHONPATH``)
-alternately with this one to compare the two adapters' ratios.
+Run the script of another checkout (``PYTHONPATH``) alternately with this one to compare the
+two adapters' ratios.
 
 Usage::
 
@@ -29,6 +30,7 @@ It prints one line per side (microseconds per program call) and the ratios.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -44,9 +46,55 @@ from pytest_batt.tasks import load_taskset
 try:  # the running slot and the backstop (absent from checkouts older than them)
     from pytest_batt.isolation.backstop import Backstop
     from pytest_batt.isolation.slot import Slot
+    from pytest_batt.programs import library as library_module
     from pytest_batt.programs.limits import ProgramTimeout
 except ImportError:
     Slot = None  # type: ignore[assignment,misc]
+
+
+class Off:
+    """The per-program bookkeeping switched off (the ``bare`` side): what the library's own
+    ``Interpreter``, ``Modules`` and ``Rails`` are replaced by while that side runs."""
+
+    pid = forks = threads = 0
+    touched = False
+    refused: List[str] = []
+
+    def __init__(self, *args: Any) -> None:
+        pass
+
+    def take(self) -> None:
+        pass
+
+    def restore(self, *args: Any) -> None:
+        return None
+
+    def check(self) -> None:
+        return None
+
+    def current(self) -> "Off":
+        return self
+
+    def on(self) -> None:
+        pass
+
+    def off(self) -> None:
+        pass
+
+
+class switched_off:
+    """While a ``bare`` side runs: the library module's bookkeeping classes are :class:`Off`."""
+
+    NAMES = ("Interpreter", "Modules", "Rails")
+
+    def __enter__(self) -> None:
+        self.saved = {name: getattr(library_module, name) for name in self.NAMES}
+        for name in self.NAMES:
+            setattr(library_module, name, Off)
+
+    def __exit__(self, *exc: Any) -> None:
+        for name, value in self.saved.items():
+            setattr(library_module, name, value)
 
 # A library of the usual shape: small unbound programs, tried on every task.
 TOY = '''
@@ -131,15 +179,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             backstop.start()
             worker.attach(slot, 2.0, backstop)
             sides["worker"] = (adapter, worker)
+            with switched_off():
+                bare = Library(unlimited.programs, args.grid_form, args.limit)
+            sides["bare"] = (adapter, bare)
         seconds: Dict[str, List[float]] = {name: [] for name in sides}
         calls: Dict[str, int] = {}
-        for side, lib in sides.values():
-            side(lib, work[:5])  # warm: imports, caches
+        for name, (side, lib) in sides.items():
+            with switched_off() if name == "bare" else contextlib.nullcontext():
+                side(lib, work[:5])  # warm: imports, caches
         order = list(sides)
         for r in range(args.rounds):
             for name in order[r % len(order):] + order[: r % len(order)]:
                 side, lib = sides[name]
-                s, n = measure(side, lib, work)
+                with switched_off() if name == "bare" else contextlib.nullcontext():
+                    s, n = measure(side, lib, work)
                 seconds[name].append(s)
                 calls[name] = n
         if backstop is not None:
@@ -153,8 +206,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     base = per_call["plain"]
     out = {"per_call_us": per_call, "calls": calls["plain"], "rounds": args.rounds, "grid_form": args.grid_form,
            "ratio": {name: us / base for name, us in per_call.items()}, "overhead_us": {name: us - base for name, us in per_call.items()}}
-    for name in [n for n in ("adapter", "adapter+limit", "worker") if n in per_call]:
+    for name in [n for n in ("adapter", "adapter+limit", "worker", "bare") if n in per_call]:
         print(f"  {name} / plain: {out['ratio'][name]:.2f}x ({out['overhead_us'][name]:+.2f} us per call)")
+    if "bare" in per_call:
+        out["bookkeeping_us"] = per_call["worker"] - per_call["bare"]
+        print(f"  bookkeeping (worker - bare): {out['bookkeeping_us']:+.2f} us per program call, "
+              f"worker / bare: {per_call['worker'] / per_call['bare']:.2f}x")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)

@@ -541,7 +541,7 @@ def test_the_overhead_benchmark_calls_the_same_programs_on_both_sides(tmp_path, 
 
     assert programs_overhead.main(["--data", "tasks", "--toy-files", "2", "--rounds", "2", "--json", "out.json"]) == 0
     out = json.loads((tmp_path / "out.json").read_text())
-    assert out["calls"] == 2 * 2 * 6 and set(out["ratio"]) == {"plain", "adapter", "adapter+limit", "worker"}
+    assert out["calls"] == 2 * 2 * 6 and set(out["ratio"]) == {"plain", "adapter", "adapter+limit", "worker", "bare"}
     assert out["ratio"]["plain"] == 1.0
 
 

@@ -21,6 +21,7 @@ import builtins
 import contextlib
 import gc
 import importlib
+import operator
 import os
 import signal
 import sys
@@ -58,7 +59,7 @@ class DictVersions:
         self.cells = [ctypes.c_uint64.from_address(id(d) + self.OFFSET) for d in dicts]
 
     def read(self) -> Tuple[int, ...]:
-        return tuple([c.value for c in self.cells])
+        return tuple(map(_VALUE, self.cells))
 
     @classmethod
     def usable(cls) -> bool:
@@ -96,6 +97,7 @@ class DictVersions:
 
 
 _VERSIONS_OK: Dict[str, bool] = {}
+_VALUE = operator.attrgetter("value")
 
 
 def _hooks() -> Tuple[Any, ...]:
@@ -103,6 +105,13 @@ def _hooks() -> Tuple[Any, ...]:
     filters = warnings.filters
     return (sys.gettrace(), sys.getprofile(), sys.excepthook, sys.displayhook, sys.unraisablehook, threading.excepthook,
             sys.getswitchinterval(), gc.isenabled(), filters, len(filters), filters[0] if filters else None)
+
+
+def _small() -> Tuple[Any, ...]:
+    """What no watched dict holds and costs no system call to read: the interpreter's own settings
+    and the Python-level signal handlers."""
+    return (sys.getrecursionlimit(), sys.gettrace(), sys.getprofile(), sys.getswitchinterval(), gc.isenabled(),
+            *[_raw_getsignal(sig) for sig in _SIGNALS])
 
 
 def _getcwd() -> Optional[str]:
@@ -119,75 +128,94 @@ def _environ_data() -> Any:
 
 
 class Interpreter:
-    """What a program may change, taken once (:meth:`take`), checked and put back after each program."""
+    """What a program may change, taken before a call (:meth:`take`), checked and put back after each
+    program (:meth:`restore`)."""
 
     def __init__(self) -> None:
+        self._versions: Optional[DictVersions] = None
+        self._tags: Tuple[int, ...] = ()
         self.take()
 
     def take(self) -> None:
+        """Before a call. The copies of the dicts watched by version (builtins, the environment, the
+        ``sys``, ``os`` and ``warnings`` modules) are kept from the last call when none of them changed."""
         self.main = threading.current_thread() is threading.main_thread()
-        self.builtins = dict(_BUILTINS)
+        data = self.environ_data = _environ_data()
+        watched = [_BUILTINS, vars(sys), vars(os), vars(warnings)] + ([data] if data is not None else [])
+        versions = self._versions
+        if (versions is None or len(versions.dicts) != len(watched) or any(a is not b for a, b in zip(versions.dicts, watched))
+                or versions.read() != self._tags):
+            self.builtins = dict(_BUILTINS)
+            self.environ: Any = dict(data) if data is not None else dict(os.environ)
+            versions = self._versions = DictVersions(watched) if DictVersions.usable() else None
         self.recursion = sys.getrecursionlimit()
         self.streams = (sys.stdout, sys.stderr, sys.stdin)
         self.path_list = sys.path
         self.path = list(sys.path)
         self.environ_obj = os.environ
-        data = self.environ_data = _environ_data()
-        self.environ: Any = dict(data) if data is not None else dict(os.environ)
-        # The builtins' and the environment's dicts: compared only when their version tags say they changed.
-        watched = [_BUILTINS] + ([data] if data is not None else [])
-        self._versions = DictVersions(watched) if DictVersions.usable() else None
-        self._tags = self._versions.read() if self._versions is not None else ()
         self.cwd = _getcwd()
         self.handlers = tuple(_raw_getsignal(sig) for sig in _SIGNALS)
         self.mask = _raw_sigmask(signal.SIG_BLOCK, ()) if self.main and _raw_sigmask is not None else None
         self.hooks = _hooks()
         self.filters = list(warnings.filters)
+        self.small = _small()
+        self._tags = versions.read() if versions is not None else ()
 
-    def restore(self) -> Optional[List[str]]:
+    def restore(self, syscalls: bool = True) -> Optional[List[str]]:
         """Put back what changed since :meth:`take`; None when nothing did, else what was put back.
 
         Reads nothing from the state it was left in beyond comparing it: the working directory
-        may be deleted, the signal mask may block SIGALRM.
+        may be deleted, the signal mask may block SIGALRM. When the watched dicts' version tags
+        are unchanged, what lives in them (builtins, environment, ``sys.stdout``, ``sys.path``,
+        the hooks, the warnings filters) is known unchanged; the rest is a few cheap reads, and
+        ``syscalls`` (False: the caller knows no ``chdir`` or signal mask call was made) the
+        working directory and the signal mask.
         """
-        changed: Optional[List[str]] = None
         versions = self._versions
         same = versions is not None and versions.read() == self._tags
+        if (same and _small() == self.small and sys.path == self.path
+                and (not syscalls or (_getcwd() == self.cwd and (self.mask is None or _raw_sigmask is None
+                                                                   or _raw_sigmask(signal.SIG_BLOCK, ()) == self.mask)))):
+            return None
+        return self._restore(same) or None
+
+    def _restore(self, same: bool) -> List[str]:
+        changed: List[str] = []
         if not same and _BUILTINS != self.builtins:
-            changed = self._builtins()
+            changed += self._builtins()
         if sys.getrecursionlimit() != self.recursion:
             sys.setrecursionlimit(self.recursion)
-            changed = (changed or []) + ["the recursion limit"]
+            changed.append("the recursion limit")
         if (sys.stdout, sys.stderr, sys.stdin) != self.streams:  # identity first: the streams are plain objects
             sys.stdout, sys.stderr, sys.stdin = self.streams
-            changed = (changed or []) + ["sys.stdout/stderr/stdin"]
+            changed.append("sys.stdout/stderr/stdin")
         if sys.path is not self.path_list or sys.path != self.path:
             sys.path = self.path_list
             sys.path[:] = self.path
-            changed = (changed or []) + ["sys.path"]
+            changed.append("sys.path")
         if os.environ is not self.environ_obj or (not same and (self.environ_data if self.environ_data is not None
                                                                  else os.environ) != self.environ):
-            changed = (changed or []) + [self._environ()]
-        if not same and versions is not None:
-            self._tags = versions.read()
+            changed.append(self._environ())
         cwd = _getcwd()
         if cwd != self.cwd and self.cwd is not None:
             try:
                 os.chdir(self.cwd)
             except OSError:
                 pass  # the folder it was called in is gone: nothing to go back to
-            changed = (changed or []) + ["the working directory"]
+            changed.append("the working directory")
         if self.main:
             handlers = self.handlers
             for i, sig in enumerate(_SIGNALS):
                 if _raw_getsignal(sig) is not handlers[i] and handlers[i] is not None:
                     signal.signal(sig, handlers[i])
-                    changed = (changed or []) + [f"the {signal.Signals(sig).name} handler"]
+                    changed.append(f"the {signal.Signals(sig).name} handler")
             if self.mask is not None and _raw_sigmask is not None and _raw_sigmask(signal.SIG_BLOCK, ()) != self.mask:
                 signal.pthread_sigmask(signal.SIG_SETMASK, self.mask)
-                changed = (changed or []) + ["the signal mask"]
+                changed.append("the signal mask")
         if _hooks() != self.hooks:
-            changed = (changed or []) + self._hooks()
+            changed += self._hooks()
+        if self._versions is not None:
+            self._tags = self._versions.read()
         return changed
 
     def _hooks(self) -> List[str]:

@@ -302,7 +302,8 @@ def post_mortem(running: Running, results_path: str, killed: bool) -> None:
     nodeid, task, kind, index = sample
     program = running.program if running.index >= 0 and running.program else ""
     if killed:
-        what = "held the GIL past its hard deadline (its limit plus the grace) and could not be stopped in this process"
+        what = (f"held the GIL past its hard deadline (its limit plus --batt-grace, and {EXTRA:g} s more) and could not be "
+                "stopped in this process")
         status = "timeout"
     else:
         what = "ended the session process (os._exit, a signal, a crash, or it was killed from outside)"

@@ -27,7 +27,7 @@ from ..isolation.process_state import Interpreter, Modules
 from ..isolation.slot import Slot, encode_text
 from .discovery import LibraryError
 from .limits import Outcome, ProgramTimeout, Timer
-from .rails import REAL_EXIT, Rails, Refused, forked_child
+from .rails import FORKED, REAL_EXIT, Rails, Refused, forked_child
 
 NOTE_PREFIX = "program faults: "
 NOTE_SEPARATOR = " | "
@@ -83,6 +83,7 @@ class Library:
         self._texts: Sequence[bytes] = ()
         self._grace = 0.0
         self._modules: Optional[Modules] = None  # kept from call to call while sys.modules does not change
+        self._state = Interpreter()  # taken again before each call (its copies kept while nothing changed)
 
     def attach(self, slot: Optional[Slot], grace: float = 0.0, backstop: Optional[Backstop] = None,
                protected_pids: Sequence[int] = ()) -> None:
@@ -133,7 +134,10 @@ class Library:
         limit, hard = self.limit or 0.0, (self.limit or 0.0) + self._grace
         clock = time.monotonic
         pid = rails.pid
-        state = Interpreter()  # after the timer took SIGALRM over: its handler is the one to keep
+        forked = FORKED
+        state = self._state
+        state.take()  # after the timer took SIGALRM over: its handler is the one to keep
+        restore = state.restore
         i, n = 0, len(progs)
         prog = None
         while i < n:
@@ -146,57 +150,67 @@ class Library:
                         now = clock()
                         slot.program(prog.index, now + limit if limit else 0.0, now + hard if limit else 0.0, texts[prog.index])
                     outcome: Outcome = run(prog.func, arg(I))
-                    if forked_child(pid):
+                    if forked[0] and forked_child(pid):
                         REAL_EXIT(0)  # a program's forked child came back here: it must not run the rest
-                    changed = state.restore()  # before its value is looked at: that uses the builtins
+                    changed = restore(rails.touched)  # before its value is looked at: that uses the builtins
+                    rails.touched = False
                     if outcome.status == "ok":
                         value = outcome.value
                         if type(value) is list or type(value) is tuple:
-                            outcome = _rows(value)
+                            why = _shape_problem(value)
+                            grid = tuple(map(tuple, value)) if why is None else None
+                            if why is not None:
+                                why = f"{type(value).__name__}: {why}"
                         else:  # converting it may run its code: under the program's limit
-                            outcome = run(_convert, value)
-                            changed = state.restore() or changed
+                            converted = run(_convert, value)
+                            changed = restore(rails.touched) or changed
+                            rails.touched = False
+                            grid, why = converted.value if converted.status == "ok" else (None, None)
+                            if converted.status != "ok":
+                                outcome = converted
                     if slot is not None:
                         slot.no_program()
                     more = modules.check()  # sys.modules and the modules records travel through
                     if more is not None:
                         changed = (changed or []) + more
-                    if rails.threads > threads:
-                        notes.append(f"{prog.sid} started {rails.threads - threads} thread(s) (those left running are "
-                                     "stopped after the sample, or their worker is replaced)")
-                    if rails.forks > forks:
-                        notes.append(f"{prog.sid} forked {rails.forks - forks} process(es) (ended after the sample)")
-                    if changed is not None:
-                        notes.append(f"{prog.sid} changed the interpreter ({', '.join(changed)}); put back before the next program")
-                    if rails.refused:
-                        notes.append(f"{prog.sid} was refused {', '.join(rails.refused[:3])} (a program may not end, "
-                                     "signal or cut off the process it runs in)")
-                        rails.refused = []
-                    self._note_outcome(prog, outcome, out)
+                    if rails.threads != threads or rails.forks != forks or rails.refused or changed is not None:
+                        self._note_changes(prog, changed, threads, forks)
+                    if outcome.status == "ok":
+                        out.append((prog.index, None, prog.sid, grid))
+                        if why is not None:
+                            notes.append(f"{prog.sid} returned no grid ({why})")
+                    else:
+                        self._note_fault(prog, outcome)
             except ProgramTimeout:
                 # The backstop's exception, arriving just after its program returned: that program is done.
                 if slot is not None:
                     slot.no_program()
                 if prog is not None and not (notes and notes[-1].startswith(prog.sid + " ")):
                     notes.append(f"{prog.sid} timed out after {self.limit or 0:g} s (--batt-program-timeout)")
-                state.restore()
+                restore()
 
-    def _note_outcome(self, prog: Program, outcome: Outcome, out: List[Any]) -> None:
-        notes = self._notes
-        if outcome.status == "ok":
-            grid, why = outcome.value
-            out.append((prog.index, None, prog.sid, grid))
-            if why is not None:
-                notes.append(f"{prog.sid} returned no grid ({why})")
-        elif outcome.status == "timeout":
-            notes.append(f"{prog.sid} timed out after {self.limit:g} s (--batt-program-timeout)")
-        elif isinstance(outcome.error, Refused):
-            return  # said above, by the rails
-        else:
+    def _note_changes(self, prog: Program, changed: Optional[List[str]], threads: int, forks: int) -> None:
+        notes, rails = self._notes, self._rails
+        if rails.threads > threads:
+            notes.append(f"{prog.sid} started {rails.threads - threads} thread(s) (those left running are "
+                         "stopped after the sample, or their worker is replaced)")
+        if rails.forks > forks:
+            notes.append(f"{prog.sid} forked {rails.forks - forks} process(es) (ended after the sample)")
+        if changed:
+            notes.append(f"{prog.sid} changed the interpreter ({', '.join(changed)}); put back before the next program")
+        if rails.refused:
+            notes.append(f"{prog.sid} was refused {', '.join(rails.refused[:3])} (a program may not end, "
+                         "signal or cut off the process it runs in)")
+            rails.refused = []
+
+    def _note_fault(self, prog: Program, outcome: Outcome) -> None:
+        if outcome.status == "timeout":
+            self._notes.append(f"{prog.sid} timed out after {self.limit:g} s (--batt-program-timeout)")
+        elif not isinstance(outcome.error, Refused):  # a refusal is said above, by the rails
             # str() of the program's exception runs its code too: under its limit as well.
             said = self._timer.run(_error_text, outcome.error)
             text = said.value if said.status == "ok" else f"{type(outcome.error).__name__} (its message could not be read)"
-            notes.append(f"{prog.sid} raised {text}")
+            self._notes.append(f"{prog.sid} raised {text}")
 
     def take_note(self) -> Optional[str]:
         """What went wrong in the last solve call, as one line, and forget it."""

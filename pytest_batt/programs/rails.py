@@ -72,6 +72,9 @@ class Rails:
         self.protected: FrozenSet[int] = frozenset()
         self.forks = 0
         self.threads = 0  # threads started by programs (in this process, during calls)
+        # A program called os.chdir/fchdir or signal.pthread_sigmask: the working directory and the signal
+        # mask are then compared after it (two system calls the other programs are spared). Reset by the reader.
+        self.touched = False
         self.refused: List[str] = []  # what the program running now was refused (read and cleared per program)
         self._threads: Set[Optional[int]] = set()
         self._plan: List[List[Any]] = []  # [module, name, original, replacement], made at the first call
@@ -91,6 +94,7 @@ class Rails:
         self._calls += 1
         self.forks = 0
         self.refused = []
+        self.touched = False
         self.recursion = max(MAX_RECURSION, sys.getrecursionlimit())
         if not self._plan:
             real: Dict[str, Any] = {}
@@ -217,7 +221,20 @@ class Rails:
                 rails.threads += 1  # counted, not refused: the sample's end stops what is left running
             start_thread(thread)
 
-        return {"start": start, "_exit": _exit, "abort": abort, "kill": kill, "killpg": killpg, "raise_signal": raise_signal,
+        def chdir(path: Any) -> None:
+            rails.touched = True
+            real["chdir"](path)
+
+        def fchdir(fd: Any) -> None:
+            rails.touched = True
+            real["fchdir"](fd)
+
+        def pthread_sigmask(how: int, mask: Any) -> Any:
+            rails.touched = True
+            return real["pthread_sigmask"](how, mask)
+
+        return {"chdir": chdir, "fchdir": fchdir, "pthread_sigmask": pthread_sigmask, "start": start, "_exit": _exit,
+                "abort": abort, "kill": kill, "killpg": killpg, "raise_signal": raise_signal,
                 "pthread_kill": pthread_kill, "close": close, "closerange": closerange, "dup2": dup2, "fork": fork,
                 "setrecursionlimit": setrecursionlimit, "execv": execv, "execve": execve}
 
@@ -249,16 +266,16 @@ def _pgid(pid: int) -> int:
 
 # Set in every child forked from this process (os.fork, multiprocessing's fork): the per-program
 # check below reads a list item, not the process id (a system call), until a fork happened.
-_FORKED = [False]
+FORKED = [False]
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _FORKED.__setitem__(0, True))
+    os.register_at_fork(after_in_child=lambda: FORKED.__setitem__(0, True))
 else:  # pragma: no cover - every POSIX Python has it
-    _FORKED[0] = True
+    FORKED[0] = True
 
 
 def forked_child(pid: int) -> bool:
     """A program forked and its child came back into the library's loop: it must end, not run on."""
-    return _FORKED[0] and os.getpid() != pid
+    return FORKED[0] and os.getpid() != pid
 
 
-__all__ = ["MAX_FORKS", "MAX_RECURSION", "REAL_EXIT", "Rails", "Refused", "forked_child", "open_fds"]
+__all__ = ["FORKED", "MAX_FORKS", "MAX_RECURSION", "REAL_EXIT", "Rails", "Refused", "forked_child", "open_fds"]
