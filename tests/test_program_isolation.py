@@ -7,6 +7,7 @@ import builtins
 import gc
 import json
 import os
+import resource
 import signal
 import sys
 import threading
@@ -153,7 +154,7 @@ def test_the_calls_that_would_end_or_cut_off_the_process_are_refused():
     with on() as rails:
         refused = _refused(rails)
     os.kill(os.getpid(), 0)  # signal 0 only asks whether a process exists
-    assert refused == 11
+    assert refused == 15
 
 
 def _refused(rails):
@@ -162,7 +163,8 @@ def _refused(rails):
                  lambda: signal.raise_signal(signal.SIGTERM),
                  lambda: signal.pthread_kill(threading.main_thread().ident, signal.SIGKILL),
                  lambda: os.close(sorted(rails.protected)[0]), lambda: os.dup2(0, 1),
-                 lambda: os.execv(sys.executable, [sys.executable, "-c", "pass"])):
+                 lambda: os.execv(sys.executable, [sys.executable, "-c", "pass"]), os.setsid, os.setpgrp, lambda: os.nice(5),
+                 lambda: resource.setrlimit(resource.RLIMIT_CPU, (1, 1))):
         with pytest.raises(Refused, match="refused by pytest-batt"):
             call()
     os.kill(os.getpid(), 0)

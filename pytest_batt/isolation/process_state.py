@@ -328,6 +328,10 @@ class Modules:
             return None
         return self.restore() or None
 
+    def after_call(self) -> List[str]:
+        """After the call: what changed, put back (compared in full only where no version tags tell)."""
+        return (self.check() or []) if self.versions is not None else self.restore()
+
     def restore(self) -> List[str]:
         modules, saved = sys.modules, self.saved
         gone = [name for name, mod in saved.items() if modules.get(name) is not mod]

@@ -122,7 +122,7 @@ class Library:
                 self._run(progs, I, out, modules)
             finally:
                 self._rails.off()
-                changed = modules.restore()
+                changed = modules.after_call()
                 if changed:
                     shown = ", ".join(changed[:4]) + (f" (+{len(changed) - 4})" if len(changed) > 4 else "")
                     self._notes.append(f"a program of this call changed {shown}; put back after the call")

@@ -2,11 +2,14 @@
 
 A program runs in the process that judges the next program (and, with ``-n 0``, the whole
 session). A handful of standard-library calls would end that process or cut it off from the
-controller: ``os._exit``, ``os.abort``, a signal to itself, its parent (the controller) or its
-process group, closing the descriptors the process had before the call (xdist's channel among
-them), a fork bomb. While a library's programs run, these names in ``os``, ``posix`` and
-``signal`` are replaced by checks that raise :class:`Refused` in the program instead, so the
-program costs only itself, in every mode; ``sys.setrecursionlimit`` is capped at
+controller: ``os._exit``, ``os.abort``, ``os.execv``, a signal to itself, its parent (the
+controller) or its process group, closing the descriptors the process had before the call
+(xdist's channel among them), moving it to another session or group, changing its priority or
+its resource limits, a fork bomb. While a library's programs run, these names in ``os``,
+``posix``, ``signal`` and ``resource`` are replaced by checks that raise :class:`Refused` in the
+program instead, so the program costs only itself, in every mode (``os.chdir`` and
+``signal.pthread_sigmask`` are only noted, so that the working directory and the signal mask
+are compared after the program that called them); ``sys.setrecursionlimit`` is capped at
 :data:`MAX_RECURSION` (unwinding a million frames takes longer than the program's limit, and
 deep C recursion under a high limit overflows the stack).
 
@@ -21,6 +24,11 @@ import os
 import signal
 import sys
 import threading
+
+try:
+    import resource
+except ImportError:  # not POSIX: no limits to guard
+    resource = None  # type: ignore[assignment]
 from typing import Any, Dict, FrozenSet, List, Optional, Set
 
 MAX_RECURSION = 20_000
@@ -99,7 +107,7 @@ class Rails:
         if not self._plan:
             real: Dict[str, Any] = {}
             replacements = self._replacements(real)
-            for module in (os, sys.modules.get("posix") or sys.modules.get("nt"), signal, sys, threading.Thread):
+            for module in (os, sys.modules.get("posix") or sys.modules.get("nt"), signal, sys, threading.Thread, resource):
                 for name, rail in replacements.items():
                     if module is not None and hasattr(module, name):
                         original = getattr(module, name)
@@ -221,6 +229,33 @@ class Rails:
                 rails.threads += 1  # counted, not refused: the sample's end stops what is left running
             start_thread(thread)
 
+        def setsid() -> None:
+            if rails._ours():
+                raise rails._refuse("os.setsid()", "a program may not move the process it runs in to another session")
+            real["setsid"]()
+
+        def setpgid(pid: int, pgrp: int) -> None:
+            if rails._ours() and pid in (0, rails.pid):
+                raise rails._refuse(f"os.setpgid({rails._whose(pid) if pid else 0}, {pgrp})",
+                                    "a program may not move the process it runs in to another group")
+            real["setpgid"](pid, pgrp)
+
+        def setpgrp() -> None:
+            if rails._ours():
+                raise rails._refuse("os.setpgrp()", "a program may not move the process it runs in to another group")
+            real["setpgrp"]()
+
+        def nice(increment: int) -> int:
+            if rails._ours() and increment:
+                raise rails._refuse(f"os.nice({increment})", "a program may not change the priority of the process it runs in")
+            return int(real["nice"](increment))
+
+        def setrlimit(which: int, limits: Any) -> None:
+            if rails._ours():
+                raise rails._refuse(f"resource.setrlimit({which}, {limits!r})", "a program may not change the limits of "
+                                    "the process it runs in")
+            real["setrlimit"](which, limits)
+
         def chdir(path: Any) -> None:
             rails.touched = True
             real["chdir"](path)
@@ -233,7 +268,8 @@ class Rails:
             rails.touched = True
             return real["pthread_sigmask"](how, mask)
 
-        return {"chdir": chdir, "fchdir": fchdir, "pthread_sigmask": pthread_sigmask, "start": start, "_exit": _exit,
+        return {"setsid": setsid, "setpgid": setpgid, "setpgrp": setpgrp, "nice": nice, "setrlimit": setrlimit,
+                "chdir": chdir, "fchdir": fchdir, "pthread_sigmask": pthread_sigmask, "start": start, "_exit": _exit,
                 "abort": abort, "kill": kill, "killpg": killpg, "raise_signal": raise_signal,
                 "pthread_kill": pthread_kill, "close": close, "closerange": closerange, "dup2": dup2, "fork": fork,
                 "setrecursionlimit": setrecursionlimit, "execv": execv, "execve": execve}
