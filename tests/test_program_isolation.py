@@ -100,17 +100,20 @@ def test_a_deleted_working_directory_and_a_rebound_environment_are_survived(tmp_
     assert "the environment" in changed and "the working directory" in changed
 
 
-def test_sys_modules_and_the_json_modules_are_put_back_and_new_imports_kept():
-    mods = Modules(("json", "json.encoder"))
+@pytest.mark.parametrize("versions", [True, False], ids=["tags", "compared"])
+def test_sys_modules_and_the_json_modules_are_put_back_and_new_imports_kept(monkeypatch, versions):
+    if not versions:
+        monkeypatch.setitem(process_state._VERSIONS_OK, "ok", False)
+    state = Interpreter(Modules(("json", "json.encoder")))
     dumps, json_mod = json.dumps, sys.modules["json"]
     try:
         json.dumps = lambda *a, **k: "garbage"
         sys.modules["json"] = None
         import colorsys  # noqa: F401  (a legitimate import: kept)
-        changed = mods.check() if DictVersions.usable() else mods.restore()
+        changed = state.restore(False)
         assert json.dumps is dumps and sys.modules["json"] is json_mod and "colorsys" in sys.modules
         assert "sys.modules['json']" in changed and "json.dumps" in changed
-        assert (mods.check() if DictVersions.usable() else mods.restore()) in (None, [])
+        assert state.restore(False) is None
     finally:
         json.dumps, sys.modules["json"] = dumps, json_mod
 
@@ -147,7 +150,7 @@ class on:
         return self.rails
 
     def __exit__(self, *exc):
-        self.rails.off()
+        self.rails.uninstall()
 
 
 def test_the_calls_that_would_end_or_cut_off_the_process_are_refused():
@@ -206,6 +209,7 @@ def test_off_puts_back_every_original_and_threads_of_ours_pass(tmp_path):
     originals = (os._exit, os.kill, os.close, signal.raise_signal, sys.setrecursionlimit, threading.Thread.start)
     r = Rails()
     r.on()
+    r.off()
     refused = []
 
     def ours():  # a thread that was there before the call (the backstop, xdist's channel) is not a program
@@ -214,7 +218,10 @@ def test_off_puts_back_every_original_and_threads_of_ours_pass(tmp_path):
         except Refused:
             refused.append(1)
 
-    r.off()
+    t = threading.Thread(target=ours)  # off: every call passes through, even from a new thread
+    t.start()
+    t.join()
+    r.uninstall()
     assert (os._exit, os.kill, os.close, signal.raise_signal, sys.setrecursionlimit, threading.Thread.start) == originals
     t = threading.Thread(target=ours)
     t.start()

@@ -131,53 +131,83 @@ class Interpreter:
     """What a program may change, taken before a call (:meth:`take`), checked and put back after each
     program (:meth:`restore`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, modules: Optional["Modules"] = None) -> None:
+        """``modules``: also watch ``sys.modules`` and these modules' attributes (a library's programs)."""
+        self.modules = modules
         self._versions: Optional[DictVersions] = None
         self._tags: Tuple[int, ...] = ()
+        self._base = 0  # how many of the watched dicts are the interpreter's (the modules' follow)
+        self.main = False
+        self.small: Tuple[Any, ...] = ()
+        self.path: List[str] = []
+        self.hooks: Tuple[Any, ...] = ()
         self.take()
 
     def take(self) -> None:
-        """Before a call. The copies of the dicts watched by version (builtins, the environment, the
-        ``sys``, ``os`` and ``warnings`` modules) are kept from the last call when none of them changed."""
+        """Before a call. When the watched dicts' version tags, the interpreter's settings, ``sys.path``
+        and the hooks are as the last call left them (the common case), only the working directory
+        and the signal mask are read again; otherwise the copies of the builtins and the environment
+        are kept when their own tags did not change."""
+        versions = self._versions
+        if (versions is not None and self.main and versions.read() == self._tags and _small() == self.small
+                and sys.path == self.path and _hooks() == self.hooks):
+            self.cwd = _getcwd()
+            self.mask = _raw_sigmask(signal.SIG_BLOCK, ()) if _raw_sigmask is not None else None
+            return
         self.main = threading.current_thread() is threading.main_thread()
         data = self.environ_data = _environ_data()
         watched = [_BUILTINS, vars(sys), vars(os), vars(warnings)] + ([data] if data is not None else [])
-        versions = self._versions
-        if (versions is None or len(versions.dicts) != len(watched) or any(a is not b for a, b in zip(versions.dicts, watched))
-                or versions.read() != self._tags):
+        self._base = len(watched)
+        modules = self.modules
+        if modules is not None:
+            watched += modules.dicts()
+        if versions is None or len(versions.dicts) != len(watched) or any(a is not b for a, b in zip(versions.dicts, watched)):
             self.builtins = dict(_BUILTINS)
             self.environ: Any = dict(data) if data is not None else dict(os.environ)
             versions = self._versions = DictVersions(watched) if DictVersions.usable() else None
+            if modules is not None:
+                modules.snapshot()
+        else:
+            tags = versions.read()
+            if tags[0] != self._tags[0]:
+                self.builtins = dict(_BUILTINS)
+            if data is not None and tags[self._base - 1] != self._tags[self._base - 1]:
+                self.environ = dict(data)
+            if modules is not None and tags[self._base:] != self._tags[self._base:]:
+                modules.snapshot()
         self.recursion = sys.getrecursionlimit()
         self.streams = (sys.stdout, sys.stderr, sys.stdin)
         self.path_list = sys.path
         self.path = list(sys.path)
         self.environ_obj = os.environ
         self.cwd = _getcwd()
-        self.handlers = tuple(_raw_getsignal(sig) for sig in _SIGNALS)
+        self.handlers = tuple([_raw_getsignal(sig) for sig in _SIGNALS])
         self.mask = _raw_sigmask(signal.SIG_BLOCK, ()) if self.main and _raw_sigmask is not None else None
         self.hooks = _hooks()
         self.filters = list(warnings.filters)
         self.small = _small()
         self._tags = versions.read() if versions is not None else ()
 
-    def restore(self, syscalls: bool = True) -> Optional[List[str]]:
+    def restore(self, touched: bool = True) -> Optional[List[str]]:
         """Put back what changed since :meth:`take`; None when nothing did, else what was put back.
 
         Reads nothing from the state it was left in beyond comparing it: the working directory
         may be deleted, the signal mask may block SIGALRM. When the watched dicts' version tags
-        are unchanged, what lives in them (builtins, environment, ``sys.stdout``, ``sys.path``,
-        the hooks, the warnings filters) is known unchanged; the rest is a few cheap reads, and
-        ``syscalls`` (False: the caller knows no ``chdir`` or signal mask call was made) the
-        working directory and the signal mask.
+        are unchanged, what lives in them (builtins, environment, ``sys.stdout``, ``sys.path``
+        rebound, the hooks, the warnings filters) is known unchanged. ``touched`` False: the
+        caller knows that no call changed what lives elsewhere (the working directory, the signal
+        mask and handlers, the interpreter's settings; the rails note such calls), so only the
+        tags and ``sys.path``'s items are compared.
         """
         versions = self._versions
-        same = versions is not None and versions.read() == self._tags
-        if (same and _small() == self.small and sys.path == self.path
-                and (not syscalls or (_getcwd() == self.cwd and (self.mask is None or _raw_sigmask is None
-                                                                   or _raw_sigmask(signal.SIG_BLOCK, ()) == self.mask)))):
-            return None
-        return self._restore(same) or None
+        if versions is not None and versions.read() == self._tags and sys.path == self.path:
+            if not touched:
+                return None
+            if (_small() == self.small and _getcwd() == self.cwd
+                    and (self.mask is None or _raw_sigmask is None or _raw_sigmask(signal.SIG_BLOCK, ()) == self.mask)):
+                return None
+            return self._restore(True) or None
+        return self._restore(versions is not None and versions.read() == self._tags) or None
 
     def _restore(self, same: bool) -> List[str]:
         changed: List[str] = []
@@ -214,6 +244,8 @@ class Interpreter:
                 changed.append("the signal mask")
         if _hooks() != self.hooks:
             changed += self._hooks()
+        if self.modules is not None and not same:
+            changed += self.modules.restore()
         if self._versions is not None:
             self._tags = self._versions.read()
         return changed
@@ -304,33 +336,21 @@ def preserved_globals() -> Iterator[None]:
 
 class Modules:
     """``sys.modules`` and some modules' attributes (those pytest-batt reports through), as they were when
-    taken: :meth:`check` after each program (a few dict version tags read, where :class:`DictVersions`
-    is usable; otherwise nothing, and :meth:`restore` after the call does it all). Entries removed or
-    replaced are put back; modules a program imports stay (and are watched from then on)."""
+    taken. Watched by an :class:`Interpreter` (their dicts join its version tags, so a program that
+    changes none costs nothing more); :meth:`restore` puts back entries removed or replaced, while
+    modules a program imports stay (and are watched from then on)."""
 
     def __init__(self, names: Tuple[str, ...]) -> None:
         self.names = names
+        self.snapshot()
+
+    def snapshot(self) -> None:
         self.saved = dict(sys.modules)
-        self.attrs = {name: dict(vars(sys.modules[name])) for name in names if name in sys.modules}
-        dicts = [sys.modules] + [vars(sys.modules[name]) for name in self.attrs]
-        self.versions = DictVersions(dicts) if DictVersions.usable() else None
-        self.tags = self.versions.read() if self.versions is not None else ()
+        self.attrs = {name: dict(vars(sys.modules[name])) for name in self.names if name in sys.modules}
 
-    def current(self) -> "Modules":
-        """Before a call: this snapshot when nothing changed since it was taken (no copy), else a new one."""
-        if self.versions is not None and self.versions.read() == self.tags:
-            return self
-        return Modules(tuple(self.attrs) or self.names)
-
-    def check(self) -> Optional[List[str]]:
-        """After a program: what it changed, put back (None: nothing, or no cheap way to tell)."""
-        if self.versions is None or self.versions.read() == self.tags:
-            return None
-        return self.restore() or None
-
-    def after_call(self) -> List[str]:
-        """After the call: what changed, put back (compared in full only where no version tags tell)."""
-        return (self.check() or []) if self.versions is not None else self.restore()
+    def dicts(self) -> List[Dict[Any, Any]]:
+        """The dicts to watch: sys.modules, and each watched module's own."""
+        return [sys.modules] + [vars(sys.modules[name]) for name in self.attrs]
 
     def restore(self) -> List[str]:
         modules, saved = sys.modules, self.saved
@@ -348,6 +368,4 @@ class Modules:
                 if now.get(key, now) is not value:
                     now[key] = value
                     changed.append(f"{name}.{key}")
-        if self.versions is not None:
-            self.tags = self.versions.read()
         return changed

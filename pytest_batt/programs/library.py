@@ -27,7 +27,7 @@ from ..isolation.process_state import Interpreter, Modules
 from ..isolation.slot import Slot, encode_text
 from .discovery import LibraryError
 from .limits import Outcome, ProgramTimeout, Timer
-from .rails import FORKED, REAL_EXIT, Rails, Refused, forked_child
+from .rails import FORKED, RAILS, REAL_EXIT, Refused, forked_child
 
 NOTE_PREFIX = "program faults: "
 NOTE_SEPARATOR = " | "
@@ -76,14 +76,15 @@ class Library:
         self.quarantined: FrozenSet[str] = frozenset()  # programs not run again (they ended or hung a worker)
         self._arg = copier(grid_form)
         self._timer = Timer(limit, keep_recursion=False)  # the interpreter is put back (and named) per program here
-        self._rails = Rails()
+        self._rails = RAILS  # one per process: its replacements are installed once
         self._per_task: Dict[str, Tuple[Program, ...]] = {}
         self._notes: List[str] = []
         self._slot: Optional[Slot] = None
         self._texts: Sequence[bytes] = ()
         self._grace = 0.0
-        self._modules: Optional[Modules] = None  # kept from call to call while sys.modules does not change
-        self._state = Interpreter()  # taken again before each call (its copies kept while nothing changed)
+        # What a program may change, with sys.modules and the modules records travel through: taken again
+        # before each call (its copies kept while nothing changed), checked after each program.
+        self._state = Interpreter(Modules(WATCHED_MODULES))
 
     def attach(self, slot: Optional[Slot], grace: float = 0.0, backstop: Optional[Backstop] = None,
                protected_pids: Sequence[int] = ()) -> None:
@@ -115,20 +116,21 @@ class Library:
         self._notes = []
         out: List[Any] = []
         progs = self.for_task(task_id)
-        modules = self._modules = self._modules.current() if self._modules is not None else Modules(WATCHED_MODULES)
         with self._timer.session():
             self._rails.on()
             try:
-                self._run(progs, I, out, modules)
+                self._run(progs, I, out)
             finally:
                 self._rails.off()
-                changed = modules.after_call()
-                if changed:
-                    shown = ", ".join(changed[:4]) + (f" (+{len(changed) - 4})" if len(changed) > 4 else "")
-                    self._notes.append(f"a program of this call changed {shown}; put back after the call")
+            # What no program was seen to change (C code, a thread); after the sample's own timeout the
+            # batt call's guard puts back what it must (the timer has given SIGALRM back by then).
+            changed = self._state.restore(True)
+            if changed:
+                shown = ", ".join(changed[:4]) + (f" (+{len(changed) - 4})" if len(changed) > 4 else "")
+                self._notes.append(f"a program of this call changed {shown}; put back after the call")
         return tuple(out), ()
 
-    def _run(self, progs: Tuple[Program, ...], I: Any, out: List[Any], modules: Modules) -> None:
+    def _run(self, progs: Tuple[Program, ...], I: Any, out: List[Any]) -> None:
         """Each program under its limit, the slot saying which one runs, the interpreter put back after it."""
         run, arg, notes, slot, texts, rails = self._timer.run, self._arg, self._notes, self._slot, self._texts, self._rails
         limit, hard = self.limit or 0.0, (self.limit or 0.0) + self._grace
@@ -170,9 +172,6 @@ class Library:
                                 outcome = converted
                     if slot is not None:
                         slot.no_program()
-                    more = modules.check()  # sys.modules and the modules records travel through
-                    if more is not None:
-                        changed = (changed or []) + more
                     if rails.threads != threads or rails.forks != forks or rails.refused or changed is not None:
                         self._note_changes(prog, changed, threads, forks)
                     if outcome.status == "ok":

@@ -6,7 +6,7 @@ controller: ``os._exit``, ``os.abort``, ``os.execv``, a signal to itself, its pa
 controller) or its process group, closing the descriptors the process had before the call
 (xdist's channel among them), moving it to another session or group, changing its priority or
 its resource limits, a fork bomb. While a library's programs run, these names in ``os``,
-``posix``, ``signal`` and ``resource`` are replaced by checks that raise :class:`Refused` in the
+``signal``, ``sys`` and ``resource`` are replaced by checks that raise :class:`Refused` in the
 program instead, so the program costs only itself, in every mode (``os.chdir`` and
 ``signal.pthread_sigmask`` are only noted, so that the working directory and the signal mask
 are compared after the program that called them); ``sys.setrecursionlimit`` is capped at
@@ -20,6 +20,7 @@ is named and the sample run again without it); ``-n 0`` has no such boundary.
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import sys
@@ -33,7 +34,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set
 
 MAX_RECURSION = 20_000
 MAX_FORKS = 64  # os.fork calls per batt call (multiprocessing's fork pools need a few)
-REFRESH = 64  # batt calls between two looks at the process's own threads
+REFRESH = 64  # batt calls between two full looks at the process's own descriptors and threads
 REAL_EXIT = os._exit  # bound at import: a forked child that returns into our loop ends with it
 
 
@@ -44,20 +45,30 @@ class Refused(PermissionError):
 _DUP, _CLOSE, _FSTAT = os.dup, os.close, os.fstat  # bound at import: the rails replace os.close
 
 
+def lowest_free_fd() -> int:
+    """The number the next descriptor would get (-1 if it cannot be told): it moves whenever a
+    descriptor is opened, or one below it closed."""
+    try:
+        free = _DUP(0)
+    except OSError:
+        return -1
+    _CLOSE(free)
+    return free
+
+
 def open_fds() -> FrozenSet[int]:
     """This process's open descriptors, where the system lists them (``/dev/fd``: Linux, macOS, BSD).
 
     The listing opens one descriptor of its own, closed by the time it returns: the lowest free
-    one, found again with one ``dup`` and left out."""
+    one, found again and left out."""
     try:
         listed = {int(name) for name in os.listdir("/dev/fd") if name.isdigit()}
     except OSError:
         return frozenset(fd for fd in (0, 1, 2) if _is_open(fd))
-    try:
-        free = _DUP(0)
-        _CLOSE(free)
+    free = lowest_free_fd()
+    if free >= 0:
         listed.discard(free)
-    except OSError:  # no fd 0 to duplicate: look at each
+    else:  # no fd 0 to duplicate: look at each
         listed = {fd for fd in listed if _is_open(fd)}
     return frozenset(listed)
 
@@ -71,7 +82,8 @@ def _is_open(fd: int) -> bool:
 
 
 class Rails:
-    """Installed by :meth:`on` before a batt call's programs, removed by :meth:`off` after them."""
+    """On (:meth:`on`) before a batt call's programs, off (:meth:`off`) after them. One per process
+    (:data:`RAILS`): the replacements it installs wrap what was there."""
 
     def __init__(self) -> None:
         self.pids: Set[int] = set()  # other processes a program may not signal (the watchdog)
@@ -80,22 +92,33 @@ class Rails:
         self.protected: FrozenSet[int] = frozenset()
         self.forks = 0
         self.threads = 0  # threads started by programs (in this process, during calls)
-        # A program called os.chdir/fchdir or signal.pthread_sigmask: the working directory and the signal
-        # mask are then compared after it (two system calls the other programs are spared). Reset by the reader.
+        # A program called os.chdir/fchdir, signal.signal or signal.pthread_sigmask, or changed one of the
+        # interpreter's settings (recursion limit, trace, profile, switch interval, gc): the working directory,
+        # the signal mask, the handlers and the settings are then compared after it (reads the other programs
+        # are spared). Reset by the reader.
         self.touched = False
         self.refused: List[str] = []  # what the program running now was refused (read and cleared per program)
         self._threads: Set[Optional[int]] = set()
-        self._plan: List[List[Any]] = []  # [module, name, original, replacement], made at the first call
-        self._on = False
+        self._plan: List[List[Any]] = []  # [module, name, original, replacement], installed at the first call
+        self.active = False  # a library's programs run now (the checks apply)
         self._calls = 0
+        self._free = -1
 
     def on(self) -> None:
-        if self._on:
+        """Before a call's programs. The replacements are installed once per process, at the first call,
+        and stay (passing every call through while no program runs): turning them on is a flag."""
+        if self.active:
             return
+        if not self._plan:
+            self._install()
         pid = os.getpid()
-        # The descriptors open now are the process's own (pytest opens and closes some between calls).
-        self.protected = open_fds()
-        if not self._plan or pid != self.pid or self._calls % REFRESH == 0:
+        # The descriptors open now are the process's own. Listing them costs ~10 us; pytest opens
+        # some between calls (a file it keeps: the lowest free number moves), so they are listed
+        # again when that number moved, and every REFRESH calls.
+        free = lowest_free_fd()
+        if pid != self.pid or self._calls % REFRESH == 0 or free != self._free or free < 0:
+            self.protected = open_fds()
+            self._free = free
             # Threads of our own (xdist's channel, the backstop): stable over a process's life.
             self.pid = pid
             self._threads = {t.ident for t in threading.enumerate()} - {threading.main_thread().ident}
@@ -104,35 +127,37 @@ class Rails:
         self.refused = []
         self.touched = False
         self.recursion = max(MAX_RECURSION, sys.getrecursionlimit())
-        if not self._plan:
-            real: Dict[str, Any] = {}
-            replacements = self._replacements(real)
-            for module in (os, sys.modules.get("posix") or sys.modules.get("nt"), signal, sys, threading.Thread, resource):
-                for name, rail in replacements.items():
-                    if module is not None and hasattr(module, name):
-                        original = getattr(module, name)
-                        real.setdefault(name, original)
-                        self._plan.append([module, name, original, rail])
-        for entry in self._plan:
-            module, name, original, rail = entry
-            current = getattr(module, name)
-            if current is not original and current is not rail:
-                entry[2] = current  # someone else's replacement since the last call: that is what comes back
-            setattr(module, name, rail)
-        self._on = True
+        self.active = True
 
     def off(self) -> None:
-        if not self._on:
-            return
-        self._on = False
-        for module, name, original, _ in reversed(self._plan):
-            setattr(module, name, original)
+        self.active = False
+
+    def _install(self) -> None:
+        real: Dict[str, Any] = {}
+        replacements = self._replacements(real)
+        # os only, not posix too (os.X is posix.X): a program that reaches for posix directly is as
+        # one that calls the C library; the worker boundary is for those.
+        for module in (os, signal, sys, threading.Thread, resource, gc):
+            for name, rail in replacements.items():
+                if module is not None and hasattr(module, name):
+                    original = getattr(module, name)
+                    real.setdefault(name, original)
+                    self._plan.append([module, name, original, rail])
+                    setattr(module, name, rail)
+
+    def uninstall(self) -> None:
+        """Put every original back (tests; a process that runs no more programs may keep them)."""
+        self.active = False
+        for module, name, original, rail in reversed(self._plan):
+            if getattr(module, name) is rail:
+                setattr(module, name, original)
+        self._plan = []
 
     # --- the checks -------------------------------------------------------------------------
 
     def _ours(self) -> bool:
         """True when the caller is a program in the process the rails guard (not our threads, not a child)."""
-        return os.getpid() == self.pid and threading.get_ident() not in self._threads
+        return self.active and os.getpid() == self.pid and threading.get_ident() not in self._threads
 
     def _refuse(self, call: str, why: str) -> Refused:
         text = f"{call}: {why} (refused by pytest-batt)"
@@ -198,7 +223,7 @@ class Rails:
             return int(real["dup2"](fd, fd2, inheritable))
 
         def fork() -> int:
-            if os.getpid() != rails.pid:
+            if rails.active and os.getpid() != rails.pid:
                 raise rails._refuse("os.fork()", "a program's child process may not fork again")
             if rails._ours():
                 rails.forks += 1
@@ -207,6 +232,7 @@ class Rails:
             return int(real["fork"]())
 
         def setrecursionlimit(limit: int) -> None:
+            rails.touched = rails.touched or rails.active
             if rails._ours() and isinstance(limit, int) and limit > rails.recursion:
                 rails.refused.append(f"sys.setrecursionlimit({limit})")
                 limit = rails.recursion
@@ -257,18 +283,28 @@ class Rails:
             real["setrlimit"](which, limits)
 
         def chdir(path: Any) -> None:
-            rails.touched = True
+            rails.touched = rails.touched or rails.active
             real["chdir"](path)
 
         def fchdir(fd: Any) -> None:
-            rails.touched = True
+            rails.touched = rails.touched or rails.active
             real["fchdir"](fd)
 
         def pthread_sigmask(how: int, mask: Any) -> Any:
-            rails.touched = True
+            rails.touched = rails.touched or rails.active
             return real["pthread_sigmask"](how, mask)
 
-        return {"setsid": setsid, "setpgid": setpgid, "setpgrp": setpgrp, "nice": nice, "setrlimit": setrlimit,
+        def noted(name: str) -> Any:
+            """A call that changes what only a system call or a read of every setting would show: noted."""
+            def call(*args: Any, **kwargs: Any) -> Any:
+                rails.touched = rails.touched or rails.active
+                return real[name](*args, **kwargs)
+            call.__name__ = call.__qualname__ = name
+            return call
+
+        settings = {name: noted(name) for name in ("signal", "settrace", "setprofile", "setswitchinterval", "disable", "enable",
+                                                      "set_int_max_str_digits")}
+        return {**settings, "setsid": setsid, "setpgid": setpgid, "setpgrp": setpgrp, "nice": nice, "setrlimit": setrlimit,
                 "chdir": chdir, "fchdir": fchdir, "pthread_sigmask": pthread_sigmask, "start": start, "_exit": _exit,
                 "abort": abort, "kill": kill, "killpg": killpg, "raise_signal": raise_signal,
                 "pthread_kill": pthread_kill, "close": close, "closerange": closerange, "dup2": dup2, "fork": fork,
@@ -293,6 +329,9 @@ class Rails:
         return pid < 0 and -pid in (_pgid(0), _pgid(os.getppid()))
 
 
+RAILS = Rails()
+
+
 def _pgid(pid: int) -> int:
     try:
         return os.getpgid(pid)
@@ -314,4 +353,4 @@ def forked_child(pid: int) -> bool:
     return FORKED[0] and os.getpid() != pid
 
 
-__all__ = ["FORKED", "MAX_FORKS", "MAX_RECURSION", "REAL_EXIT", "Rails", "Refused", "forked_child", "open_fds"]
+__all__ = ["FORKED", "MAX_FORKS", "RAILS", "MAX_RECURSION", "REAL_EXIT", "Rails", "Refused", "forked_child", "open_fds"]
