@@ -351,7 +351,7 @@ class CallLimits(Guard):
             timeout=self.timeout, method="signal", func_only=False, disable_debugger_detection=False))
         backstop = self.state.backstop()
         if not self.state.hard_stop and backstop is not None:  # -n 0: the backstop is this call's second stage
-            backstop.expect(signal.getsignal(signal.SIGALRM))
+            backstop.expect_call(signal.getsignal(signal.SIGALRM))
             self.state.slot().call(self.started + self.timeout, self.started + self.timeout + self.state.settings.grace)
         super().start(label)
 

@@ -44,7 +44,8 @@ class Backstop:
         self.call_exc = call_exc
         self.calls = calls
         self.on_stuck = on_stuck
-        self.handlers: List[Any] = []  # SIGALRM handlers installed by a limit: a simulated signal reaches them
+        self.handlers: List[Any] = []  # the program timers' SIGALRM handlers: a simulated signal reaches them
+        self.call_handler: Any = None  # the running call's (pytest-timeout's, one per call)
         self.raised = 0  # exceptions raised into the main thread (tests, notes)
         self._main = threading.main_thread().ident
         self._stop = threading.Event()
@@ -60,9 +61,13 @@ class Backstop:
         self._stop.set()
 
     def expect(self, handler: Any) -> None:
-        """``handler`` is a limit's own SIGALRM handler (pytest-timeout's, the program timer's)."""
-        if handler not in self.handlers and callable(handler):
+        """``handler`` is a program timer's own SIGALRM handler (one per library)."""
+        if callable(handler) and not any(handler is h for h in self.handlers):
             self.handlers.append(handler)
+
+    def expect_call(self, handler: Any) -> None:
+        """``handler`` is the running batt call's SIGALRM handler (pytest-timeout's: a new one each call)."""
+        self.call_handler = handler if callable(handler) else None
 
     def _run(self) -> None:
         while not self._stop.wait(TICK):
@@ -94,7 +99,7 @@ class Backstop:
         """Simulate SIGALRM if its handler is a limit's (the handler decides, with no risk of landing
         in the wrong code); else raise ``exc`` directly."""
         handler = signal.getsignal(signal.SIGALRM)
-        if any(handler == h for h in self.handlers):
+        if (handler is not None and handler == self.call_handler) or any(handler == h for h in self.handlers):
             _thread.interrupt_main(signal.SIGALRM)
             return
         if self._main is not None:

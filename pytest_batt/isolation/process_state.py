@@ -308,6 +308,9 @@ class Interpreter:
         return "the environment"
 
 
+_CALLS: Dict[int, Interpreter] = {}  # one per thread that makes batt calls (the main one, mostly)
+
+
 @contextlib.contextmanager
 def preserved_globals() -> Iterator[None]:
     """Undo what a batt call may change process-wide, so it cannot leak into later calls.
@@ -315,7 +318,11 @@ def preserved_globals() -> Iterator[None]:
     Restoring reads nothing from the state the batt left: its working directory may be
     deleted, its signal mask may block SIGALRM, its standard streams' fds may be closed.
     """
-    state = Interpreter()
+    state = _CALLS.get(threading.get_ident())
+    if state is None:
+        state = _CALLS[threading.get_ident()] = Interpreter()
+    else:
+        state.take()  # the copies of the last call kept while nothing changed
     saved_fds = []
     for fd in (0, 1, 2):
         try:

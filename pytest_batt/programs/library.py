@@ -122,9 +122,9 @@ class Library:
                 self._run(progs, I, out)
             finally:
                 self._rails.off()
-            # What no program was seen to change (C code, a thread); after the sample's own timeout the
-            # batt call's guard puts back what it must (the timer has given SIGALRM back by then).
-            changed = self._state.restore(True)
+            # What no program was seen to change (a thread it left): the watched dicts. The rest (and
+            # everything after the sample's own timeout) the batt call's guard puts back after the call.
+            changed = self._state.restore(False)
             if changed:
                 shown = ", ".join(changed[:4]) + (f" (+{len(changed) - 4})" if len(changed) > 4 else "")
                 self._notes.append(f"a program of this call changed {shown}; put back after the call")
