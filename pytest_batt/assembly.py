@@ -28,12 +28,24 @@ def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModul
     """Read and check everything a run needs, so that bad input stops it before any work.
 
     The batt is imported here on the controller only (to check it); workers import it lazily.
+    The memory limit is chosen here too, from what this system can keep (isolation.capabilities).
     """
+    state, batt = _prepare(config)
+    if is_worker(config):
+        workers, watchdog = int(getattr(config, "workerinput", {}).get("workercount", 1)), True
+    else:
+        watchdog = config.getoption("dist", "no") != "no"  # xdist's workers, each with its watchdog
+        workers = max(1, len(config.getoption("tx", None) or [])) if watchdog else 1
+    state.memory_plan(workers, watchdog)
+    return state, batt
+
+
+def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModule]]:
     base_dir = str(config.invocation_params.dir)
     opts = _read_settings(config, base_dir)
     for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
                          (opts.submission_path, "--batt-submission")):
-        if path:
+        if path and not is_worker(config):  # only the controller writes them (a sandboxed worker could not)
             settings_mod.check_writable(path, option)
     if opts.compare_fail and not opts.compare_path:
         raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
@@ -52,7 +64,7 @@ def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModul
         # The controller's selection, already without test outputs: no dataset to read, nothing to select.
         blind, task_ids = read_selection(workerinput["batt_tasks"])
         state = State(opts, blind, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"],
-                      skip=set(workerinput.get("batt_skip", ())))
+                      skip=set(workerinput.get("batt_skip", ())), gpu_run=bool(workerinput.get("batt_gpu_run")))
         return state, None
     # A worker that cannot read the controller's selection file runs on another host: it resolves
     # --batt-data on its own side, for the task ids the controller sent (and checks their content).
@@ -64,7 +76,7 @@ def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModul
     blind = taskset.without_test_outputs(task_ids)
     if is_worker(config):
         state = State(opts, blind, task_ids, workerinput["batt_scratch"], hard_stop=True, worker_id=workerinput["workerid"],
-                      skip=set(workerinput.get("batt_skip", ())))
+                      skip=set(workerinput.get("batt_skip", ())), gpu_run=bool(workerinput.get("batt_gpu_run")))
         check_worker(workerinput, state)
         # The controller's scratch folder is not on this host: this worker's notes stay here.
         os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
@@ -106,6 +118,38 @@ def check_tx(config: pytest.Config) -> None:
     for option, value in settings_mod.detached_values([str(a) for a in config.invocation_params.args], lambda p: (here / p).exists()):
         raise pytest.UsageError(f"{option} {value}: with --tx {remote[0]} write it as one word, {option}={value} "
                                 "(xdist takes a separate value that names a local path for a test path to rsync)")
+
+
+def give_gpus(config: pytest.Config, state: State) -> List[str]:
+    """``--batt-gpus`` on the controller: each xdist worker's spec gets its device (``env:CUDA_VISIBLE_DEVICES``,
+    set before anything is imported in the worker, and kept by a replacement worker); the header's lines,
+    with how VRAM is measured.
+
+    The caller's environment is never changed: with ``-n 0`` the samples run with it as it is."""
+    from . import gpus, workerspecs
+    from .isolation.peak_vram import header_line
+
+    opts = state.settings
+    caller = os.environ.get(gpus.VARIABLE)
+    in_process = config.getoption("dist", "no") == "no"
+    lines: List[str] = []
+    assigned: List[Optional[str]] = []
+    if opts.gpus != gpus.NONE:
+        plan = gpus.plan(opts.gpus, caller)
+        if plan.active and not in_process:
+            key = "env:" + gpus.VARIABLE
+            specs = workerspecs.expand(config.getoption("tx", None) or [])
+            devices = gpus.assign(plan, [workerspecs.is_local(spec) for spec in specs])
+            specs = [workerspecs.add_parts(spec, [(key, device)] if device else []) for spec, device in zip(specs, devices)]
+            config.option.tx = specs
+            assigned = [workerspecs.parts(spec).get(key) for spec in specs]  # a device the user's --tx named stays theirs
+        state.gpu_run = plan.active
+        lines = gpus.header_lines(plan, assigned, in_process, caller)
+    # What each process that runs samples sees; inside a container its VRAM is read only where that is one device.
+    seen = [device if device is not None else caller for device in assigned] or [caller]
+    vram = header_line(asked=opts.gpus != gpus.NONE, one_device=all(len(gpus.visible(v) or []) == 1 for v in seen),
+                       host_pids=False if opts.sandbox and not in_process else None)  # sandboxed workers: a PID namespace of their own
+    return lines + ([vram] if vram else [])
 
 
 def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Settings:

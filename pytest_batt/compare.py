@@ -69,6 +69,8 @@ class TaskChange:
     seconds: Tuple[float, float]
     # the largest sample peak (memory_mb) and its sample, before and after; None: not measured
     memory: Tuple[Optional[Tuple[float, str]], Optional[Tuple[float, str]]] = (None, None)
+    # the same for the sampled GPU memory peak (vram_peak_mb)
+    vram: Tuple[Optional[Tuple[float, str]], Optional[Tuple[float, str]]] = (None, None)
 
     @property
     def time_ratio(self) -> Optional[float]:
@@ -123,11 +125,12 @@ class Comparison:
         before, after = self.total("seconds")
         return after / before if before > 0 else None
 
-    def peak_memory(self) -> Tuple[Optional[Tuple[float, str]], Optional[Tuple[float, str]]]:
-        """The largest sample peak over the finished common tasks, (MB, node id), before and after."""
+    def peak_memory(self, what: str = "memory") -> Tuple[Optional[Tuple[float, str]], Optional[Tuple[float, str]]]:
+        """The largest sample peak over the finished common tasks, (MB, node id), before and after;
+        ``what``: ``memory`` (resident) or ``vram`` (GPU)."""
         def largest(side: int) -> Optional[Tuple[float, str]]:
-            peaks = [t.memory[side] for t in self.tasks if t.memory[side] is not None]
-            return max(peaks, key=lambda p: p[0]) if peaks else None  # type: ignore[index]
+            peaks = [getattr(t, what)[side] for t in self.tasks if getattr(t, what)[side] is not None]
+            return max(peaks, key=lambda p: p[0]) if peaks else None
         return largest(0), largest(1)
 
 
@@ -173,10 +176,10 @@ def _changed_entries(before: Any, after: Any) -> int:
     return sum(1 for k in set(b) | set(a) if b.get(k, ABSENT) != a.get(k, ABSENT))
 
 
-def _peak(tid: str, task: Dict[str, Any]) -> Optional[Tuple[float, str]]:
-    """The task's largest sample peak resident memory and its node id (None: not measured)."""
-    peaks = [(float(s["memory_mb"]), sample_nodeid(tid, s["kind"], s["index"])) for s in task.get("samples", [])
-             if isinstance(s.get("memory_mb"), (int, float))]
+def _peak(tid: str, task: Dict[str, Any], key: str = "memory_mb") -> Optional[Tuple[float, str]]:
+    """The task's largest sample peak memory (``key``: memory_mb, vram_peak_mb) and its node id (None: not measured)."""
+    peaks = [(float(s[key]), sample_nodeid(tid, s["kind"], s["index"])) for s in task.get("samples", [])
+             if isinstance(s.get(key), (int, float))]
     return max(peaks, key=lambda p: p[0]) if peaks else None
 
 
@@ -201,6 +204,7 @@ def _task_change(tid: str, b: Dict[str, Any], a: Dict[str, Any]) -> TaskChange:
         s_changed=_changed_entries(b.get("s_score"), a.get("s_score")),
         seconds=(float(b.get("seconds") or 0.0), float(a.get("seconds") or 0.0)),
         memory=(_peak(tid, b), _peak(tid, a)),
+        vram=(_peak(tid, b, "vram_peak_mb"), _peak(tid, a, "vram_peak_mb")),
     )
 
 
@@ -316,11 +320,12 @@ def render(comp: Comparison, limit: int = 50) -> List[str]:
         ratio = comp.time_ratio
         lines.append(f"time: {before:.2f}s -> {after:.2f}s" + (f", ratio {ratio:.2f}x" if ratio is not None else "")
                      + (f"  [{', '.join(comp.time_caveats)}]" if comp.time_caveats else ""))
-        peak_b, peak_a = comp.peak_memory()
-        if peak_b is not None or peak_a is not None:
-            def mb(p: Optional[Tuple[float, str]]) -> str:
-                return f"{p[0]:.0f} MB ({p[1]})" if p is not None else "not measured"
-            lines.append(f"peak memory: {mb(peak_b)} -> {mb(peak_a)}")
+        def mb(p: Optional[Tuple[float, str]]) -> str:
+            return f"{p[0]:.0f} MB ({p[1]})" if p is not None else "not measured"
+        for what, name in (("memory", "peak memory"), ("vram", "peak VRAM")):
+            peak_b, peak_a = comp.peak_memory(what)
+            if peak_b is not None or peak_a is not None:
+                lines.append(f"{name}: {mb(peak_b)} -> {mb(peak_a)}")
         slow = sorted((t for t in comp.tasks if t.time_ratio is not None), key=lambda t: -(t.time_ratio or 0.0))[:3]
         if len(comp.tasks) > 1 and slow:
             lines.append("highest time ratios: " + ", ".join(f"{task_name(t.task)} {t.time_ratio:.2f}x" for t in slow))
@@ -367,6 +372,7 @@ def to_json(comp: Comparison) -> Dict[str, Any]:
             "seconds": pair(comp.total("seconds")),
             "time_ratio": comp.time_ratio,
             "memory_mb": [p[0] if p is not None else None for p in comp.peak_memory()],
+            "vram_peak_mb": [p[0] if p is not None else None for p in comp.peak_memory("vram")],
         },
         "per_task": {
             t.task: {
@@ -376,6 +382,7 @@ def to_json(comp: Comparison) -> Dict[str, Any]:
                 "candidates": pair(t.candidates), "d_changed": t.d_changed, "s_changed": t.s_changed,
                 "seconds": pair(t.seconds), "time_ratio": t.time_ratio,
                 "memory_mb": [p[0] if p is not None else None for p in t.memory],
+                "vram_peak_mb": [p[0] if p is not None else None for p in t.vram],
             }
             for t in comp.tasks
         },

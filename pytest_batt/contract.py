@@ -8,7 +8,7 @@ the batt's code (generators, ``__hash__``, ``__iter__``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 from . import grids
 from .scoring import Row
@@ -43,6 +43,7 @@ class Candidate(NamedTuple):
     grid: Optional[grids.Grid]  # the canonical grid, None when the value is not a valid grid
     value: Any  # exactly as the batt returned it: what a test sample's diff call gets as C
     diff_key: Any  # equal keys share one diff call; see diff_key()
+    problem: Optional[grids.GridError] = None  # why ``value`` is no valid grid (``grid`` is None)
 
 
 class _Alone:
@@ -98,8 +99,9 @@ def normalise_candidates(o: Any, keys: bool = False) -> List[Candidate]:
     under the call's time limit, because hashing a returned object runs the batt's code.
     """
     out = []
-    seen: Dict[int, Tuple[Optional[grids.Grid], Any]] = {}
+    seen: Dict[int, Tuple[Optional[grids.Grid], Optional[grids.GridError], Any]] = {}
     alive = []  # keeps each seen object alive, so its id cannot be reused by another
+    make = tuple.__new__  # Candidate(...) without its Python-level __new__: a million candidates are common
     for i, cand in enumerate(_rows_of(o, "o (the candidates)")):
         try:
             _t_n, _evo, sid, value = cand
@@ -110,13 +112,41 @@ def normalise_candidates(o: Any, keys: bool = False) -> List[Candidate]:
         known = seen.get(id(value))
         if known is None:
             key = diff_key(value) if keys else None
-            known = seen[id(value)] = (grids.try_grid(value), key)
+            known = seen[id(value)] = (*grids.check(value), key)
             alive.append(value)
-        grid, key = known
+        grid, problem, key = known
         if isinstance(key, _Alone):
             key = _Alone()  # the same object twice: still a call per candidate
-        out.append(Candidate(sid if type(sid) is str else str(sid), grid, value, key))
+        out.append(make(Candidate, (sid if type(sid) is str else str(sid), grid, value, key, problem)))
     return out
+
+
+MAX_REASONS = 3  # invalid candidates a sample's failure explains
+MAX_REASON_CHARS = 200  # one explanation, at most (a solver id is the batt's text, of any length)
+
+
+def no_grid_reasons(cands: Sequence[Candidate], n: int = MAX_REASONS) -> List[List[str]]:
+    """Why the candidates nearest a grid are none, as ``[solver_id, why]``: at most ``n`` distinct reasons.
+
+    Nearest first (a grid with one cell that is no colour, then rows of the wrong number or
+    length, then values that are no rows at all: ``GridError.near``), in batt order within each;
+    each reason once, with its first solver. Bounded: a sample's record carries them.
+    """
+    firsts: Dict[str, Tuple[int, int, str]] = {}
+    seen = set()  # one object returned by many solvers has one problem: read it once
+    for i, c in enumerate(cands):
+        if c.problem is None or id(c.problem) in seen:
+            continue
+        seen.add(id(c.problem))
+        why = str(c.problem)
+        if why not in firsts:
+            firsts[why] = (c.problem.near, i, c.solver_id)
+    nearest = sorted(firsts.items(), key=lambda kv: kv[1][:2])[:n]
+    return [[_bounded(sid, MAX_REASON_CHARS // 2), _bounded(why, MAX_REASON_CHARS // 2)] for why, (_, _, sid) in nearest]
+
+
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 def normalise_rows(s: Any) -> List[Row]:

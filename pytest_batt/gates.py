@@ -2,7 +2,7 @@
 
 Each gate is a small check object that says why it breached (as pytest-benchmark's regression
 checks do), parsed from ``solved``, ``pass2``, ``oracle``, ``score``, ``candidates:10%``,
-``time:25%`` or ``memory:25%``; a bad expression is a :class:`GateError` (a usage error) before anything runs.
+``time:25%``, ``memory:25%`` or ``vram:25%``; a bad expression is a :class:`GateError` (a usage error) before anything runs.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class GateError(ValueError):
 
 
 GATE_FORMS = ("solved, pass2, oracle, score, candidates:PCT% (e.g. candidates:10%), time:PCT% (e.g. time:25%), "
-              "memory:PCT% (e.g. memory:25%)")
+              "memory:PCT% (e.g. memory:25%), vram:PCT% (e.g. vram:25%)")
 _PCT = re.compile(r"^(\d+(?:\.\d*)?|\.\d+)%?$")
 
 
@@ -67,11 +67,11 @@ class Gate:
                 caveat = f" ({', '.join(comp.time_caveats)}: not like for like)" if comp.time_caveats else ""
                 return f"time ratio {ratio:.2f}x is above {1 + self.percent / 100:.2f}x (+{self.percent:g}%){caveat}"
             return None
-        if self.kind == "memory":  # the largest sample peak (node ids are built escaped)
-            before, after = comp.peak_memory()
+        if self.kind in ("memory", "vram"):  # the largest sample peak (node ids are built escaped)
+            before, after = comp.peak_memory(self.kind)
             if before is not None and after is not None and before[0] > 0 and after[0] > before[0] * (1 + self.percent / 100):
-                return (f"peak memory {after[0]:.0f} MB ({after[1]}) is {after[0] / before[0]:.2f}x the baseline's "
-                        f"{before[0]:.0f} MB ({before[1]}), more than +{self.percent:g}%")
+                return (f"peak {'memory' if self.kind == 'memory' else 'VRAM'} {after[0]:.0f} MB ({after[1]}) is "
+                        f"{after[0] / before[0]:.2f}x the baseline's {before[0]:.0f} MB ({before[1]}), more than +{self.percent:g}%")
             return None
         raise AssertionError(self.kind)
 
@@ -82,7 +82,7 @@ def breaches(gates: List[Gate], comp: Comparison) -> List[Tuple[str, str]]:
 
 
 def parse_gate(expr: str) -> Gate:
-    """``solved``, ``pass2``, ``oracle``, ``score``, ``candidates:10%``, ``time:25%`` or ``memory:25%`` (the % is optional)."""
+    """``solved``, ``pass2``, ``oracle``, ``score``, ``candidates:10%``, ``time:25%``, ``memory:25%``, ``vram:25%`` (% optional)."""
     text = str(expr).strip().lower()
     name, sep, arg = text.partition(":")
     name = {"pass@2": "pass2", "at_2": "pass2"}.get(name, name)
@@ -90,7 +90,7 @@ def parse_gate(expr: str) -> Gate:
         if sep:
             raise GateError(f"gate {expr!r}: {name} takes no value; valid forms: {GATE_FORMS}")
         return Gate(str(expr), name)
-    if name in ("candidates", "time", "memory"):
+    if name in ("candidates", "time", "memory", "vram"):
         m = _PCT.match(arg.strip())
         if not sep or not m:
             raise GateError(f"gate {expr!r}: {name} needs a percentage such as {name}:{'10' if name == 'candidates' else '25'}%; "

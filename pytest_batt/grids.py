@@ -7,7 +7,9 @@ one canonical form (a tuple of row tuples of Python ints) or knows the value is 
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Callable, Optional, Sequence, Tuple
+import numbers
+import reprlib
+from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 
 Grid = Tuple[Tuple[int, ...], ...]
 
@@ -16,7 +18,24 @@ _COLOURS = frozenset(range(10))
 
 
 class GridError(ValueError):
-    """A value that should be an ARC grid is not one; the message says which rule it breaks."""
+    """A value that should be an ARC grid is not one; the message says which rule it breaks.
+
+    ``near`` says how close the value came (0: a grid's rows and cells, one cell no colour;
+    1: rows of the wrong number or length; 2: not rows at all), so that a failure can show
+    the invalid candidates nearest a grid first.
+    """
+
+    def __init__(self, message: str, near: int = 2) -> None:
+        super().__init__(message)
+        self.near = near
+
+
+# Each colour by itself: a dict lookup finds the colour a number *equals* (7.0, numpy.float64(7),
+# True are equal to 7, 7, 1 and hash alike, as Python requires), and misses 7.5, nan and '7'.
+_COLOUR_OF = {float(k): k for k in range(10)}  # float keys: a float cell's lookup compares floats
+_PLAIN = frozenset((int, float, bool))  # builtin numbers: their equality is the language's
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 40
 
 
 def _is_bool(value: Any) -> bool:
@@ -26,10 +45,10 @@ def _is_bool(value: Any) -> bool:
 def as_int(value: Any) -> Optional[int]:
     """``value`` as a Python int when it is one of the contract's ints, else None.
 
-    The one rule for every int a batt returns (grid cells, a differ value's size, ``last_t``):
+    The rule for a differ value's size and for ``last_t`` (grid cells follow :func:`colour`):
     Python ints and integer types that say so (``__index__``: numpy's) count; ``bool`` never
-    does, although it is an int subclass (Phase 3 tests ``type(size) != int``, and a boolean
-    is no colour); floats never do, even whole ones. Hostile ``__index__`` methods give None.
+    does, although it is an int subclass (Phase 3 tests ``type(size) != int``); floats never
+    do, even whole ones. Hostile ``__index__`` methods give None.
     """
     if type(value) is int:
         return value
@@ -45,15 +64,62 @@ def as_int(value: Any) -> Optional[int]:
     return None
 
 
-def _as_int(value: Any) -> int:
-    n = as_int(value)
-    if n is None:
-        raise GridError(f"cell {value!r} is a boolean, not a colour 0..9" if _is_bool(value) else f"cell {value!r} is not an int")
-    return n
+def colour(value: Any) -> Optional[int]:
+    """The colour 0..9 a grid cell *equals*, as a Python int; None when it equals none.
+
+    Phase 3 compares grids with ``==`` and the ARC verifiers with numpy's ``array_equal``, so a
+    cell counts as the colour it equals: ``7``, ``7.0``, ``numpy.float64(7)``, ``numpy.int8(7)``,
+    ``True`` (1). ``7.5``, nan, infinities, ``'7'``, ``10`` and objects that are no numbers
+    never count. The canonical grid holds the int.
+    """
+    if type(value) is int:
+        return value if 0 <= value <= 9 else None
+    if not isinstance(value, (int, float, numbers.Number)) and not _is_bool(value):
+        return None  # a str, a list, an object that only claims to equal a colour
+    try:
+        return _COLOUR_OF.get(value)
+    except Exception:  # unhashable, or a hostile __hash__/__eq__
+        return None
+
+
+def _shown(value: Any) -> str:
+    """A cell's value as a failure shows it: its repr, bounded (its repr may be huge, or fail)."""
+    try:
+        return repr(value) if type(value) is float else _SHOWN.repr(value)  # a float's repr is short and runs no batt code
+    except Exception:
+        return f"a value of type {type(value).__name__}"
+
+
+def _plain_colours(cells: Sequence[Any], width: int, first_row: int = 0) -> List[int]:
+    """Cells of builtin numbers (int, float, bool), ``width`` a row, as the colours they equal,
+    at C speed; :class:`GridError` names the first that equals none."""
+    found = list(map(_COLOUR_OF.get, cells))
+    if None in found:
+        i = found.index(None)
+        raise GridError(f"cell ({first_row + i // width}, {i % width}) is {_shown(cells[i])}, not a colour 0..9", near=0)
+    return cast(List[int], found)
+
+
+def _row_cells(row: Any, r: int) -> Tuple[int, ...]:
+    """One row's cells as colours; :class:`GridError` names the first cell that is none."""
+    cells = tuple(row)
+    types = set(map(type, cells))
+    if types == {int} and _COLOURS.issuperset(cells):
+        return cells  # plain ints: C-speed builtins only
+    if types <= _PLAIN:
+        return tuple(_plain_colours(cells, len(cells), r))
+    out = []
+    for c, v in enumerate(cells):  # numpy scalars, Fractions, objects: each cell asked
+        k = colour(v)
+        if k is None:
+            raise GridError(f"cell ({r}, {c}) is {_shown(v)}, not a colour 0..9", near=0)
+        out.append(k)
+    return tuple(out)
 
 
 def _fast_grid(value: Any) -> Optional[Grid]:
-    """The common case, lists or tuples of plain ints, checked with C-speed builtins; None otherwise."""
+    """The common case, lists or tuples of plain ints (or whole floats), checked with C-speed
+    builtins; None when it is another case, :class:`GridError` when a cell is no colour."""
     if type(value) not in (list, tuple) or not 0 < len(value) <= MAX_SIDE:
         return None
     rows = tuple(map(tuple, value)) if all(type(r) in (list, tuple) for r in value) else None
@@ -63,9 +129,12 @@ def _fast_grid(value: Any) -> Optional[Grid]:
     if not 0 < width <= MAX_SIDE or any(len(r) != width for r in rows):
         return None
     cells = [v for r in rows for v in r]
-    if set(map(type, cells)) != {int} or not _COLOURS.issuperset(cells):
+    types = set(map(type, cells))
+    if types == {int} and _COLOURS.issuperset(cells):
+        return rows
+    if not types <= _PLAIN:
         return None
-    return rows
+    return tuple(tuple(_plain_colours(row, width, r)) for r, row in enumerate(rows))  # row by row: stops at the first bad one
 
 
 def to_grid(value: Any) -> Grid:
@@ -75,31 +144,40 @@ def to_grid(value: Any) -> Grid:
         return fast
     if hasattr(value, "tolist") and hasattr(value, "ndim"):  # numpy array without importing numpy
         if value.ndim != 2:
-            raise GridError(f"array has {value.ndim} dimensions, a grid has 2")
+            raise GridError(f"array has {value.ndim} dimensions, a grid has 2", near=1)
+        h, w = value.shape
+        if h > MAX_SIDE or w > MAX_SIDE:  # before tolist(): a huge array is not copied to be refused
+            raise GridError(f"grid is {h}x{w}, larger than {MAX_SIDE}x{MAX_SIDE}", near=1)
         value = value.tolist()
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise GridError(f"{type(value).__name__} is not a sequence of rows")
     if not value:
-        raise GridError("grid has no rows")
+        raise GridError("grid has no rows", near=1)
     rows = []
-    width = None
+    width = 0
     for r, row in enumerate(value):
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            raise GridError(f"row {r} is a {type(row).__name__}, not a sequence of ints")
-        if width is None:
+            raise GridError(f"row {r} is a {type(row).__name__}, not a sequence of cells")
+        if r == 0:
             width = len(row)
             if width == 0:
-                raise GridError("grid has empty rows")
+                raise GridError("grid has empty rows", near=1)
+            if len(value) > MAX_SIDE or width > MAX_SIDE:  # before any cell is read: a huge value costs nothing
+                raise GridError(f"grid is {len(value)}x{width}, larger than {MAX_SIDE}x{MAX_SIDE}", near=1)
         elif len(row) != width:
-            raise GridError(f"ragged rows: row 0 has {width} cells, row {r} has {len(row)}")
-        cells = tuple(_as_int(v) for v in row)
-        if not _COLOURS.issuperset(cells):
-            bad = next(v for v in cells if v not in _COLOURS)
-            raise GridError(f"row {r} holds {bad}, outside colours 0..9")
-        rows.append(cells)
-    if len(rows) > MAX_SIDE or (width or 0) > MAX_SIDE:
-        raise GridError(f"grid is {len(rows)}x{width}, larger than {MAX_SIDE}x{MAX_SIDE}")
+            raise GridError(f"ragged rows: row 0 has {width} cells, row {r} has {len(row)}", near=1)
+        rows.append(_row_cells(row, r))
     return tuple(rows)
+
+
+def check(value: Any) -> Tuple[Optional[Grid], Optional[GridError]]:
+    """The canonical grid and None, or None and why ``value`` is not a valid grid (it then never matches)."""
+    try:
+        return to_grid(value), None
+    except GridError as e:
+        return None, e.with_traceback(None)  # kept per candidate: not its frames (they hold the value)
+    except (TypeError, ValueError, OverflowError) as e:  # a hostile __len__ or __iter__
+        return None, GridError(f"{type(value).__name__}: reading it raised {type(e).__name__}")
 
 
 def try_grid(value: Any) -> Optional[Grid]:

@@ -45,6 +45,10 @@ def collect(run: Any, results: Dict[str, Any]) -> Dict[str, Dict[str, Any]]:
                 "err": visible.text((rec or {}).get("error") or ""), "msg": visible.text((rec or {}).get("message") or ""),
                 "mb": (rec or {}).get("memory_mb"),
             }
+            if rec and isinstance(rec.get("vram_peak_mb"), (int, float)):  # NVML measured it: peak, held at the end, what was read
+                entry["vram"] = [rec["vram_peak_mb"], rec.get("vram_mb"), visible.line(rec.get("vram_scope") or "")]
+            if rec and rec.get("gpu"):
+                entry["gpu"] = visible.line(rec["gpu"])
             profile = (rec or {}).get("profile")
             if isinstance(profile, dict) and profile.get("top"):  # --batt-profile: the sample's top functions
                 entry["prof"] = [[str(f), str(w), float(own), int(n)] for f, w, own, n in profile["top"]]  # escaped by profiling.label
@@ -143,6 +147,8 @@ def render(results: Dict[str, Any], details: Dict[str, Dict[str, Any]]) -> str:
                  if ch["category"] == "regressed"}  # task node ids
     counts = [("tasks", str(n)), ("pass@2", f"{at2}/{n}"), ("oracle", f"{oracle}/{n}")]
     counts += [(f"samples {st}", str(c)) for st, c in sorted(by_status.items(), key=lambda kv: -kv[1])]
+    # The GPU memory column only where NVML measured some sample: a run without GPUs keeps its page as it was.
+    vram = any(isinstance(x.get("vram_peak_mb"), (int, float)) for x in samples)
     rows = []
     for tid, t in tasks.items():
         st = _task_status(t)
@@ -153,14 +159,17 @@ def render(results: Dict[str, Any], details: Dict[str, Dict[str, Any]]) -> str:
         name = html.escape(task_name(tid))
         peaks = [x["memory_mb"] for x in t["samples"] if isinstance(x.get("memory_mb"), (int, float))]
         peak = f"{max(peaks):.0f}" if peaks else "-"
+        vpeaks = [x["vram_peak_mb"] for x in t["samples"] if isinstance(x.get("vram_peak_mb"), (int, float))]
+        vcell = f'<td class="num">{max(vpeaks):.0f}</td>' if vpeaks else '<td class="num">-</td>'
         rows.append(
             f'<tbody data-id="{name}" data-status="{st}" data-solved="{int(t["solved"]["at_2"])}" '
             f'data-time="{t["seconds"]:.6f}" data-reg="{int(reg)}"><tr class="row">'
             f'<td class="id">{name}</td><td><span class="st {st}">{st}</span>{" <b>regressed</b>" if reg else ""}</td>'
             f'<td>{ok(demo)}/{len(demo)}</td><td>{ok(test)}/{len(test)}</td>'
             f'<td>{"yes" if t["solved"]["at_2"] else "no"}</td><td>{"yes" if t["solved"]["oracle"] else "no"}</td>'
-            f'<td class="num">{t["seconds"]:.2f}</td><td class="num">{peak}</td><td>{html.escape(best_solvers(t["o_score"], 3))}</td></tr>'
-            f'<tr class="detail" hidden><td colspan="9"></td></tr></tbody>'
+            f'<td class="num">{t["seconds"]:.2f}</td><td class="num">{peak}</td>{vcell if vram else ""}'
+            f'<td>{html.escape(best_solvers(t["o_score"], 3))}</td></tr>'
+            f'<tr class="detail" hidden><td colspan="{10 if vram else 9}"></td></tr></tbody>'
         )
     data = script_json(details)
     palette = "".join(f".c{i}{{background:{c}}}" for i, c in enumerate(PALETTE))
@@ -175,6 +184,7 @@ def render(results: Dict[str, Any], details: Dict[str, Dict[str, Any]]) -> str:
         counts="".join(f'<li><span class="k">{_attr(k)}</span> <b data-count="{_attr(k)}">{_attr(v)}</b></li>' for k, v in counts),
         note=note, comparison=_comparison(results.get("comparison")), options=options,
         rows="".join(rows), n=n, data=data,
+        vram_head='<th title="largest GPU memory sampled during a sample (MB, NVML)">peak VRAM MB</th>' if vram else "",
     )
 
 

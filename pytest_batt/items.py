@@ -60,6 +60,9 @@ class State:
     # -n 0: what the backstop calls when a program or call cannot be stopped (the controller's, set by it)
     on_stuck: Optional[Callable[[Running, str], None]] = field(default=None, repr=False)
     protected_pids: List[int] = field(default_factory=list)  # processes of ours a program may not signal
+    memory: Any = None  # isolation.memory.Plan, from memory_plan() at start
+    gpu_run: bool = False  # --batt-gpus gave the workers devices: the default memory limit is off (memory_in_force)
+    _vram: Any = field(default=None, repr=False)  # (meter or None, why not), once opened: vram_meter()
 
     def skip_samples(self, nodeids: Set[str]) -> None:
         """The samples a resumed run takes from its file: they are deselected, not run."""
@@ -83,6 +86,9 @@ class State:
             dump_stacks_on_request(self.stack_file())
             self._watchdog = Watchdog(handoff.path(self.scratch, self.worker_id, "hardstop"), self.slot().path)
             self.protected_pids.append(self._watchdog.pid)
+            plan = self.memory_in_force()
+            if plan is not None and plan.kind == "resident":
+                self._watchdog.limit(plan.megabytes)
         return self._watchdog
 
     def slot(self) -> Slot:
@@ -116,16 +122,45 @@ class State:
         if self.on_stuck is not None:
             self.on_stuck(running, what)
 
-    def memory_limit(self, workers: int) -> Optional[float]:
-        """The address-space cap of each call: ``--batt-max-memory``, 0 for none, else the default
-        share of this host's memory for one of ``workers`` workers (isolation.memory)."""
-        chosen = self.settings.max_memory
-        if chosen is not None:
-            return chosen or None
-        from .isolation.memory import default_limit
-        from .isolation.peak_memory import physical_mb
+    def memory_plan(self, workers: int, watchdog: bool) -> Any:
+        """The run's memory limit (an ``isolation.memory.Plan``): ``--batt-max-memory``, 0 for none,
+        else the default share of this host's memory for one of ``workers`` workers; of the kind
+        this system can keep (with ``watchdog``: the workers' watchdogs). Computed once, at start;
+        ``memory.LimitUnavailable`` (a usage error) for a limit asked for that cannot be kept."""
+        if self.memory is None:
+            from .isolation import capabilities, memory
+            from .isolation.peak_memory import physical_mb
 
-        return default_limit(workers, physical_mb())
+            chosen = self.settings.max_memory
+            address_space = capabilities.address_space() if chosen != 0 else capabilities.Probe(False, "RLIMIT_AS")
+            resident = capabilities.resident()
+            self.memory = memory.plan(chosen, memory.default_limit(workers, physical_mb()), address_space.on, address_space.why,
+                                      resident.on, resident.why, watchdog)
+        return self.memory
+
+    def memory_in_force(self) -> Any:
+        """The memory plan as it applies: no default limit for a GPU run (``--batt-gpus``, set after
+        the plan on the controller): CUDA reserves address space far beyond the memory it uses,
+        and fails to start under a cap sized for host memory."""
+        if self.memory is not None and self.gpu_run and self.settings.max_memory is None:
+            from .isolation.memory import OFF, Plan
+
+            return Plan(OFF)
+        return self.memory
+
+    def address_space_limit(self) -> Optional[float]:
+        """The address-space cap of each call in MB, where that is the run's memory limit."""
+        plan = self.memory_in_force()
+        return plan.megabytes if plan is not None and plan.kind == "address_space" else None
+
+    def vram_meter(self) -> Any:
+        """This process's GPU memory meter (isolation.peak_vram), opened on first use: None without NVML."""
+        if self._vram is None:
+            from .gpus import VARIABLE
+            from .isolation.peak_vram import open_meter
+
+            self._vram = open_meter(visible_devices=os.environ.get(VARIABLE))
+        return self._vram[0]
 
     def profile_path(self, task_id: str, kind: str, index: int) -> Optional[str]:
         """Where this sample's profile goes with ``--batt-profile``; the task id made file-safe."""
@@ -242,6 +277,7 @@ class BattSample(pytest.Item):
             self.config.stash[STATE].batt()  # import once per process, before any timer runs
         except battmodule.BattLoadError:
             pass  # runtest raises it again, where repr_failure turns it into one line
+        self.config.stash[STATE].vram_meter()  # its thread starts before a sample's threads are counted
 
     def runtest(self) -> None:
         state = self.config.stash[STATE]
@@ -255,7 +291,7 @@ class BattSample(pytest.Item):
         slot.sample(self.nodeid, self.task.id, self.sample.kind, self.sample.index)
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
-                                    profile_path=profile_path, keep_partial=state.settings.keep_partial)
+                                    profile_path=profile_path, keep_partial=state.settings.keep_partial, vram=state.vram_meter())
             if isinstance(func, programs.Library):
                 func.annotate(rec)  # the programs that timed out, raised or returned no grid, by id
             limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")
@@ -319,7 +355,7 @@ class CallLimits(Guard):
     """
 
     def __init__(self, item: "BattSample", state: State) -> None:
-        super().__init__(state.memory_limit(getattr(item.config, "workerinput", {}).get("workercount", 1)))
+        super().__init__(state.address_space_limit())
         self.item = item
         self.state = state
         self.timeout = state.settings.timeout

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from . import grids
+from . import grids, visible
+from .contract import MAX_REASON_CHARS, MAX_REASONS
 from .grids import Grid
 from .results import SampleRecord
 
@@ -35,6 +36,7 @@ def judge(rec: SampleRecord, expected: Optional[Grid]) -> SampleRecord:
     except (TypeError, ValueError, KeyError, AttributeError):
         rec.pop("cands", None)
         rec.pop("grids", None)
+        rec.pop("invalid", None)
         rec["status"], rec["o"], rec["matched"] = "error", {}, []
         rec["error"] = "the worker sent a malformed record (was pytest-batt patched in it?)"
         return rec
@@ -44,6 +46,7 @@ def _judge(rec: SampleRecord, expected: Optional[Grid]) -> SampleRecord:
     expected_fp = grids.fingerprint(expected) if expected is not None else None
     test = rec["kind"] == "test"
     sent: Dict[str, Any] = rec.pop("grids", {}) or {}
+    invalid = rec.pop("invalid", None) or []
     decoded: Dict[str, Tuple[Optional[Grid], Optional[str]]] = {}
     o: Dict[str, int] = {}
     matched: Dict[str, None] = {}
@@ -76,7 +79,7 @@ def _judge(rec: SampleRecord, expected: Optional[Grid]) -> SampleRecord:
         if expected is None:
             rec["status"], rec["message"] = "unscored", None
         else:
-            rec["message"] = None if matched else describe_miss(expected, entries)
+            rec["message"] = None if matched else describe_miss(expected, entries, invalid)
             rec["show"] = None if matched else show(expected, entries)
     elif matched:
         rec["message"] = None
@@ -105,16 +108,20 @@ def show(expected: Grid, entries: Sequence[Entry]) -> List[List[str]]:
     return [[sid, grids.encode(g)] for sid, g in closest(expected, entries)]
 
 
-def describe_miss(expected: Grid, entries: Sequence[Entry]) -> str:
-    """Why no candidate matched: the expected grid beside the closest candidate, in a few lines."""
+def describe_miss(expected: Grid, entries: Sequence[Entry], invalid: Sequence[Sequence[str]] = ()) -> str:
+    """Why no candidate matched: the expected grid beside the closest candidate, in a few lines,
+    and why the nearest invalid ones are no grids (``invalid``: contract.no_grid_reasons)."""
     eh, ew = grids.shape(expected)
     total = sum(n for _, _, n in entries)
     valid = [(sid, g, n) for sid, g, n in entries if g is not None]
     distinct = {g for _, g, _ in valid}
     head = (f"no candidate matched the expected {eh}x{ew} output ({total} candidates, "
             f"{sum(n for _, _, n in valid)} valid grids, {len(distinct)} distinct)")
+    # One line each, bounded, the batt's text shown as data (a worker's list is not trusted either).
+    nogrid = [f"not a grid: {visible.line(str(r[0])[:MAX_REASON_CHARS])}: {visible.line(str(r[1])[:MAX_REASON_CHARS])}"
+              for r in list(invalid)[:MAX_REASONS] if isinstance(r, (list, tuple)) and len(r) == 2]
     if not valid:
-        return head
+        return "\n".join([head] + nogrid)
     same = [(grids.cells_differing(g, expected) or 0, sid, g) for sid, g, _ in valid if grids.shape(g) == (eh, ew)]
     if same:
         cells, _, best = min(same, key=lambda t: t[0])
@@ -127,7 +134,7 @@ def describe_miss(expected: Grid, entries: Sequence[Entry]) -> str:
         why = f"no candidate has shape {eh}x{ew}; shapes given: " + ", ".join(f"{h}x{w}" for h, w in shapes[:6])
     more = f" (+{len(sids) - 1} more)" if len(sids) > 1 else ""
     # The grids themselves are drawn by the controller (pictures.py), for its terminal.
-    return "\n".join([head, f"closest: {sids[0]}{more}: {why}"])
+    return "\n".join([head, f"closest: {sids[0]}{more}: {why}"] + nogrid)
 
 
 def describe(rec: SampleRecord) -> str:

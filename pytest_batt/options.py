@@ -36,7 +36,7 @@ HELP = {
     "batt_compare": "compare this run with a baseline results file: samples it did not solve are "
     "expected failures (xfail), samples it solved and this run does not fail as regressions",
     "batt_compare_fail": "fail the run when this gate breaches against --batt-compare (repeatable): "
-    "solved, pass2, oracle, score, candidates:PCT%, time:PCT%, memory:PCT%",
+    "solved, pass2, oracle, score, candidates:PCT%, time:PCT%, memory:PCT%, vram:PCT%",
     "batt_compare_any": "compare even when the baseline's tasks have different content",
     "batt_resume": "resume an interrupted run from its results file: run only the samples it does not "
     "record, and write one results file as an uninterrupted run would (to --batt-json, else to this file)",
@@ -53,7 +53,8 @@ HELP = {
     "with it a Kaggle *_challenges.json without its solutions is accepted (test samples are then unscored)",
     "batt_max_memory": "address-space limit in MB for one batt call; past it the call fails with "
     "'memory limit' instead of exhausting the machine (default: 0.8 x physical memory divided among "
-    "the workers, at least 1024; 0: off)",
+    "the workers, at least 1024; 0: off); where the system enforces no address-space limit (macOS), "
+    "each worker's watchdog limits its resident memory instead",
     "batt_programs": "run a library of programs instead of a batt (not with --batt-module): a .py file, a folder of "
     ".py files, or a folder of <task_id>/ folders; see docs/programs.md",
     "batt_entry": "with --batt-programs: the function names that are programs, comma-separated; 'prefix_*' takes "
@@ -66,6 +67,14 @@ HELP = {
     "by id and costs only itself (default: off, only --batt-timeout per sample call)",
     "batt_profile": "profile every sample's batt calls (cProfile) into this folder: one pstats file per sample "
     "and combined.pstats, and print where the batt's time went",
+    "batt_sandbox": "run the workers inside bubblewrap (Linux, 'bwrap'): no network, the file system read-only, "
+    "the home, /tmp and the task data hidden, only the scratch folder writable; see docs/faults.md",
+    "batt_sandbox_allow": "with --batt-sandbox: bind this path back into the sandbox, read-only (repeatable; the home "
+    "and /tmp are hidden otherwise)",
+    "batt_gpus": "give each xdist worker one GPU: CUDA_VISIBLE_DEVICES set in the worker before the batt is imported, "
+    "round-robin over the devices: auto (the caller's own CUDA_VISIBLE_DEVICES list, else the GPUs NVML or nvidia-smi "
+    "finds, else off), none (leave it alone), or a comma-separated list of device ids (0,1,2,3, GPU-<uuid>, MIG-<uuid>) "
+    "(default: none; -n 0 always leaves it as the caller set it)",
     "batt_keep_partial": "when a batt call times out, keep the candidates (and differ rows) its o and s lists "
     "already held: they are judged and scored, the sample stays a timeout (default: off, as Phase 3)",
 }
@@ -119,3 +128,13 @@ def shard_spec(value: str) -> Tuple[int, int]:
     from .sharding import parse_spec
 
     return parse_spec(value)
+
+
+def gpus_choice(value: str) -> str:
+    """argparse type of ``--batt-gpus``: :func:`gpus.parse_choice`, imported only when a value is given."""
+    from .gpus import parse_choice
+
+    try:
+        return parse_choice(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None

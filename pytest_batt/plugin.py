@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import sys
+import time
 from typing import Any, Generator, List
 
 import pytest
 
 from . import options
 
+# When this pytest run began (time.monotonic()), set with --batt only.
+RUN_STARTED = pytest.StashKey[float]()
 # Set to 1 for xdist workers (unless the user set them): one worker per core already, so BLAS
 # or OpenMP threads inside each would oversubscribe the cores. benchmarks/ sets the same.
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -60,7 +64,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--batt-program-timeout", metavar="SECONDS", dest="batt_program_timeout", default=None,
                     type=options.positive_seconds, help=h["batt_program_timeout"])
     group.addoption("--batt-profile", metavar="DIR", dest="batt_profile", default=None, help=h["batt_profile"])
+    group.addoption("--batt-gpus", metavar="auto|none|LIST", dest="batt_gpus", default=None, type=options.gpus_choice,
+                    help=h["batt_gpus"])
     group.addoption("--batt-keep-partial", dest="batt_keep_partial", action="store_true", default=None, help=h["batt_keep_partial"])
+    group.addoption("--batt-sandbox", dest="batt_sandbox", action="store_true", default=None, help=h["batt_sandbox"])
+    group.addoption("--batt-sandbox-allow", metavar="PATH", dest="batt_sandbox_allow", action="append", default=None,
+                    help=h["batt_sandbox_allow"])
     for name in ("batt_data", "batt_module", "batt_timeout", "batt_grace", "batt_json", "batt_max_memory", "batt_save", "batt_compare",
                  "batt_resume", "batt_checkpoint", "batt_progress", "batt_shard", "batt_durations", "batt_html", "batt_submission",
                  "batt_programs", "batt_entry", "batt_programs_map", "batt_grid_form", "batt_program_timeout"):
@@ -70,6 +79,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("batt_resume_retry", h["batt_resume_retry"], type="bool", default=False)
     parser.addini("batt_profile", h["batt_profile"])
     parser.addini("batt_keep_partial", h["batt_keep_partial"], type="bool", default=False)
+    parser.addini("batt_sandbox", h["batt_sandbox"], type="bool", default=False)
+    parser.addini("batt_sandbox_allow", h["batt_sandbox_allow"], type="linelist")
+    parser.addini("batt_gpus", h["batt_gpus"])
 
 
 def _gate_type(value: str) -> str:
@@ -98,7 +110,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 
 @pytest.hookimpl(wrapper=True)
 def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
-    """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session."""
+    """With --batt and no -n, distribute: a crash or hard stop then ends a worker, not the session.
+
+    --batt-sandbox always needs workers (its check refuses -n 0): a run with it keeps them here."""
+    if config.getoption("batt", None):
+        config.stash[RUN_STARTED] = time.monotonic()  # the run's own start, for a process that ran before it (a notebook)
     if (
         config.getoption("batt", None)
         and not _is_worker(config)
@@ -121,8 +137,12 @@ def pytest_configure(config: pytest.Config) -> None:
     if not config.pluginmanager.hasplugin("timeout"):
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
     from .collection import Collection
-    from .isolation import processes
+    from .isolation import capabilities, processes
     from .items import STATE
+
+    unsupported = capabilities.unsupported_system()
+    if unsupported:
+        raise pytest.UsageError(unsupported)
 
     state, batt = _assemble(config)
     if config.args_source != pytest.Config.ArgsSource.ARGS:
@@ -131,6 +151,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(Collection(), "batt-collection")
     if (_is_worker(config) or config.getoption("dist", "no") == "no") and not config.getoption("collectonly", False):
         processes.make_subreaper()  # so that what a batt leaves running can be found and ended
+        processes.track_forks()  # where the process list or the subreaper misses some (macOS, no /proc)
     if _is_worker(config):
         _start_worker(config, state)
     elif not config.getoption("collectonly", False):
@@ -152,6 +173,12 @@ def _assemble(config: pytest.Config) -> Any:
 def _start_worker(config: pytest.Config, state: Any) -> None:
     from . import battmodule, battrun, visible
 
+    if state.settings.sandbox:  # never run the batt outside the sandbox asked for
+        from .isolation import sandbox
+
+        problem = sandbox.check_inside(state.settings.sandbox_token)
+        if problem:
+            raise pytest.UsageError(visible.text(f"{battrun.WORKER_FAILED}{problem}"))
     try:  # now, not at the first sample: the import is the batt's own, not a sample's
         state.batt()
     except battmodule.BattLoadError as e:
@@ -168,11 +195,20 @@ def _start_controller(config: pytest.Config, state: Any, batt: Any) -> None:
     from .controller.session import Controller
 
     assembly.check_tx(config)
+    gpu_lines = assembly.give_gpus(config, state)  # before xdist reads the worker specs (its sessionstart)
     if config.getoption("dist", "no") != "no":
         # One worker per core already: BLAS threads inside each would oversubscribe the cores.
         for var in BLAS_THREAD_VARIABLES:
             os.environ.setdefault(var, "1")
     controller = Controller(config, state, batt)
+    if state.settings.sandbox:  # after the environment above: the workers' is set in their specs
+        from .controller import sandboxing
+
+        sandboxing.start(config, state, batt, controller.selection_file())
+    controller.header_notes += gpu_lines
+    if tuple(config.invocation_params.args) != tuple(sys.argv[1:]):
+        # pytest.main(args) in a process with its own program (a notebook's kernel, a script): its age is not the run's
+        controller.run_started = config.stash.get(RUN_STARTED, None)
     config.pluginmanager.register(controller, "batt-controller")
     if config.pluginmanager.hasplugin("xdist"):
         from .controller.xdist_hooks import XdistHooks

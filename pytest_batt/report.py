@@ -74,6 +74,7 @@ def summary_lines(results: Dict[str, Any], verbose: bool = False) -> List[str]:
         lines.append(f"unscored: {unscored} test samples have hidden outputs (no solutions file): "
                      "pass@2 and oracle count only the tasks that could be judged; score the submission where the solutions are")
     lines += memory_lines(tasks)
+    lines += vram_lines(tasks)
     session = results["session"]
     workers = results["config"]["workers"]
     wall, item = session["wall_s"], session["item_s"]
@@ -140,3 +141,18 @@ def memory_lines(tasks: Mapping[str, Any], n: int = 3) -> List[str]:
     peaks.sort(key=lambda p: -p[0])
     largest = ", ".join(f"{name} {mb:.0f} MB" for mb, name in peaks[:n])
     return [f"memory: largest peaks {largest} (resident, per sample's process; {len(peaks)} sample(s) measured)"]
+
+
+def vram_lines(tasks: Mapping[str, Any], n: int = 3) -> List[str]:
+    """The samples with the largest sampled GPU memory peak (``vram_peak_mb``), largest first, with the
+    device each ran with; none where NVML measured nothing."""
+    peaks = [(s["vram_peak_mb"], shown(sample_nodeid(tid, s["kind"], s["index"])), s.get("gpu"), s.get("vram_scope"))
+             for tid, t in tasks.items() for s in t.get("samples", []) if isinstance(s.get("vram_peak_mb"), (int, float))]
+    if not peaks:
+        return []
+    peaks.sort(key=lambda p: -p[0])
+    largest = ", ".join(f"{name} {mb:.0f} MB" + (f" on {visible.line(gpu)}" if gpu else "") for mb, name, gpu, _ in peaks[:n])
+    scopes = sorted({str(scope) for *_, scope in peaks if scope})
+    what = {"process": "the sample's process", "device": "its device's used memory"}
+    read = " and ".join(what.get(scope, visible.line(scope)) for scope in scopes) or "NVML"
+    return [f"vram: largest peaks {largest} (GPU memory sampled by NVML, {read}; {len(peaks)} sample(s) measured)"]

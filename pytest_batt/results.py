@@ -17,9 +17,9 @@ from . import __version__, files, grids, spill
 SCHEMA = 1
 
 
-# --- the file's shape (schema 1), as the README's "Results file" section shows it ------------
+# --- the file's shape (schema 1), as docs/results-schema.md shows it ---------------------------
 # Typing only: the file stays plain JSON. tests/test_results.py checks that a real run's file,
-# these types and the README list the same keys.
+# these types and docs/results-schema.md list the same keys.
 
 class Tool(TypedDict):
     name: str
@@ -51,10 +51,22 @@ class Shard(TypedDict):
     by: str
 
 
+class Protections(TypedDict):
+    """Which protections the run had on its system (isolation.capabilities)."""
+
+    memory_limit: str  # "address_space", "resident" or "off"
+    memory_limit_mb: Optional[float]
+    memory_peak: str  # "sample", "process" (the process's peak so far) or "off"
+    leftover_processes: str  # found by "/proc", "psutil", or "forks" (Python forks only)
+    subreaper: bool
+    start_time: bool
+
+
 class Config(TypedDict, total=False):
     timeout_s: float
     workers: int
     shard: Shard  # only with --batt-shard K/N
+    protections: Protections
 
 
 class Session(TypedDict, total=False):
@@ -79,6 +91,10 @@ class SampleCore(TypedDict):
     error: Optional[str]
     message: Optional[str]  # why an unsolved sample missed: the first lines of its failure
     memory_mb: Optional[float]  # peak resident memory of its process during its calls (isolation.peak_memory)
+    gpu: Optional[str]  # the CUDA_VISIBLE_DEVICES its process ran with (--batt-gpus gives each worker one device)
+    vram_mb: Optional[float]  # GPU memory its process held at its end (isolation.peak_vram; None without NVML)
+    vram_peak_mb: Optional[float]  # the largest GPU memory sampled while it ran
+    vram_scope: Optional[str]  # what those read: "process" (this process's own) or "device" (its device's used memory)
 
 
 SAMPLE_KEYS = tuple(SampleCore.__annotations__)
@@ -159,6 +175,7 @@ class SampleRecord(_RecordCore, total=False):
     cands: List[List[Any]]  # [solver_id, grid fingerprint or None, count]: distinct pairs, batt order
     grids: Dict[str, str]  # test samples: fingerprint -> grids.encode(grid), for the controller to judge
     show: Optional[List[List[str]]]  # a miss's closest candidates, [solver_id, encoded grid]
+    invalid: List[List[str]]  # test samples: why the nearest invalid candidates are no grids, [solver_id, why] (judging's)
     d: Dict[str, Dict[str, List[Any]]]  # solver -> differ -> [iz, zo, created]: scoring.SampleFold
     differ_last_t: Dict[str, Any]  # differ -> last_t of its last own row so far; "last_t" in a file's fold
     leaked_threads: List[str]  # threads the batt left running (items.py takes them out)
@@ -175,7 +192,8 @@ def new_record(task_id: str, kind: str, index: int, *, status: str = "ok", error
                calls: int = 0, seconds: float = 0.0) -> SampleRecord:
     """A sample's record as every producer starts it: nothing found, nothing matched yet."""
     return {"task": task_id, "kind": kind, "index": index, "status": status, "error": error, "message": None,
-            "candidates": 0, "matched": [], "calls": calls, "seconds": seconds, "cpu_seconds": 0.0, "memory_mb": None}
+            "candidates": 0, "matched": [], "calls": calls, "seconds": seconds, "cpu_seconds": 0.0, "memory_mb": None,
+            "gpu": None, "vram_mb": None, "vram_peak_mb": None, "vram_scope": None}
 
 
 def add_error(rec: SampleRecord, note: str) -> None:

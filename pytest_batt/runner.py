@@ -16,11 +16,12 @@ import time
 from types import CodeType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import grids, judging, partial
-from .contract import Candidate, ContractError, normalise_candidates, normalise_rows, split
+from . import gpus, grids, judging, partial
+from .contract import Candidate, ContractError, no_grid_reasons, normalise_candidates, normalise_rows, split
 from .isolation import handoff, processes
 from .isolation.guard import Guard, call_batt, no_guard
 from .isolation.peak_memory import SampleMemory
+from .isolation.peak_vram import VramMeter
 from .isolation.threads import stop_threads
 from .results import SampleRecord, add_error, new_record
 from .scoring import SampleFold, summarise_rows
@@ -31,7 +32,7 @@ Checkpoint = Callable[[SampleRecord, str], None]
 
 def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard,
                log_path: str = os.devnull, checkpoint: Optional[Checkpoint] = None, *,
-               profile_path: Optional[str] = None, keep_partial: bool = False) -> SampleRecord:
+               profile_path: Optional[str] = None, keep_partial: bool = False, vram: Optional[VramMeter] = None) -> SampleRecord:
     """Solve one sample and fold its differ rows; returns the sample's record.
 
     ``checkpoint``, if given, receives the record as it stands after the solve call (its diff
@@ -40,6 +41,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     not be stopped. ``profile_path``: profile the batt calls into this pstats file
     (``--batt-profile``; ``rec["profile"]`` sums it up). ``keep_partial``: a call that times out
     keeps what the batt's frame held (``--batt-keep-partial``, :mod:`pytest_batt.partial`).
+    ``vram``: this process's GPU memory meter, where NVML is there (:mod:`.isolation.peak_vram`).
     """
     threads_before = threading.enumerate()
     procs_before = processes.descendants()
@@ -50,7 +52,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
 
         profile = SampleProfile(profile_path)
         func = profile.wrap(func)
-    rec = _run_sample(func, task, sample, guard, log_path, checkpoint, code)
+    rec = _run_sample(func, task, sample, guard, log_path, checkpoint, code, vram)
     if profile is not None:
         rec["profile"] = profile.finish()
     leaked = stop_threads(threads_before)
@@ -79,12 +81,15 @@ def _kept_candidates(kept: Any, keys: bool) -> Tuple[Optional[List[Candidate]], 
 
 
 def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard, log_path: str,
-                checkpoint: Optional[Checkpoint], code: Optional[CodeType] = None) -> SampleRecord:
+                checkpoint: Optional[Checkpoint], code: Optional[CodeType] = None, vram: Optional[VramMeter] = None) -> SampleRecord:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     memory = SampleMemory()
     memory.start()
+    if vram is not None:
+        vram.start()
     S, I = task.S, sample.input
     rec = new_record(task.id, sample.kind, sample.index, calls=1)
+    rec["gpu"] = os.environ.get(gpus.VARIABLE)  # as the batt saw it (--batt-gpus set it in the worker)
     rec["d"], rec["differ_last_t"] = {}, {}
     keys = sample.kind == "test"
     solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), lambda r: normalise_candidates(split(r)[0], keys),
@@ -112,11 +117,14 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
             counts[(c.solver_id, fp)] = counts.get((c.solver_id, fp), 0) + 1
         # What the controller judges from: distinct (solver, grid) pairs in batt order, with counts.
         rec["cands"] = [[sid, fp, n] for (sid, fp), n in counts.items()]
+        invalid = no_grid_reasons(cands) if any(fp is None for _, fp in counts) else []
         if sample.kind == "test":  # the grids themselves: the controller judges them (it alone knows the output)
             rec["grids"] = {fp: grids.encode(g) for fp, g in grid_of.items()}
+            if invalid:
+                rec["invalid"] = invalid
         elif sample.output is not None and grid_of.get(grids.fingerprint(sample.output)) != sample.output:
             entries = [(sid, grid_of.get(fp) if fp else None, n) for (sid, fp), n in counts.items()]
-            rec["message"] = judging.describe_miss(sample.output, entries)
+            rec["message"] = judging.describe_miss(sample.output, entries, invalid)
             rec["show"] = judging.show(sample.output, entries)
         if checkpoint is not None:
             so_far = rec.copy()
@@ -131,6 +139,8 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
     rec["cpu_seconds"] = round(time.process_time() - cpu0, 6)
     rec["memory_mb"] = memory.stop()[0]
+    if vram is not None:
+        rec["vram_mb"], rec["vram_peak_mb"], rec["vram_scope"] = vram.stop()
     if checkpoint is not None:
         checkpoint(rec, handoff.STAGE_FINAL)  # before what the batt returned is dropped (finalizers may hang)
     return rec

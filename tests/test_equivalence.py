@@ -7,13 +7,15 @@ import pytest
 from pytest_batt import compare, results
 from toys import TOY_BATT, make_project
 
-# A batt with repeated solver ids, invalid grids, rows for other solvers and values that do not count.
+# A batt with repeated solver ids, invalid grids, whole-float grids (colours: they count), rows for
+# other solvers and values that do not count.
 MESSY_BATT = TOY_BATT + '''
 _batt = batt
 
 def batt(task_id, S, I, C, log_path):
     o, s = _batt(task_id, S, I, C, log_path)
-    o = list(o) + [(9, 0, "flip", I), (10, 0, "junk", "not a grid"), (11, 0, "identity", [list(r) for r in I])]
+    o = list(o) + [(9, 0, "flip", I), (10, 0, "junk", "not a grid"), (11, 0, "identity", [list(r) for r in I]),
+                   (12, 0, "floaty", tuple(tuple(float(v) for v in r) for r in I)), (13, 0, "half", ((0.5,),))]
     if C is not None:
         s = [(1, "flip", "late", (0,)), *s, (8, "ghost", "same", (0,)), (9, "None", "same", "no size"),
              (12, "None", "late", (2, "x"))]
@@ -39,6 +41,7 @@ def test_phase3_and_plugin_find_no_difference(project):
         assert comp.changes == [] and comp.partial == [] and len(comp.tasks) == 3
         for t in comp.tasks:
             assert (t.o_dropped, t.o_raised, t.d_changed, t.s_changed) == ({}, {}, 0, 0)
+        assert base["tasks"]["same0002"]["o_score"]["floaty"] == 2  # whole floats equal the output's colours
         for tid in base["tasks"]:
             for key in ("o_score", "d_score", "s_score", "solved"):
                 assert base["tasks"][tid][key] == cur["tasks"][tid][key], (mode, tid, key)

@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from sandboxes import PLAIN, SANDBOXED
 
 HOSTILE = r'''
 import ctypes, os, sys, threading, time
@@ -116,7 +117,7 @@ def project(pytester):
 def run(project, ids, *args):
     return project.runpytest_subprocess(
         "--batt", ",".join(ids), "--batt-data", "tasks", "--batt-module", "hostile.py", "--batt-timeout", "1",
-        "--batt-grace", "1", "--batt-max-memory", "2000", "--batt-json", "r.json", "-p", "no:randomly", *args,
+        "--batt-grace", "1", "--batt-max-memory", "2000", "--batt-json", "r.json", *args,
     )
 
 
@@ -144,10 +145,11 @@ def check(project, result, ids):
     return data
 
 
-def test_every_fault_costs_only_its_own_samples_under_xdist(project):
+@pytest.mark.parametrize("sandbox", [PLAIN, SANDBOXED])  # the sandbox keeps every guarantee
+def test_every_fault_costs_only_its_own_samples_under_xdist(project, sandbox):
     workers = "2"  # one worker behaves the same (replacement included); one run keeps the suite fast
     ids = list(FAULTS) + GOOD
-    result = run(project, ids + ["diffgil"], "-n", workers, "-rP")
+    result = run(project, ids + ["diffgil"], "-n", workers, "-rP", *sandbox)
     data = check(project, result, ids + ["diffgil"])
     # The two stages, timed by what was recorded: a batt that lets the signal stop it ends at the
     # 1 s timeout, before the hard stop; one that does not is ended at timeout + grace (2 s).
@@ -193,7 +195,7 @@ def test_a_million_candidates_are_scored(project):
     project.makepyfile(many=MANY)
     result = project.runpytest_subprocess(
         "--batt", "ok1", "--batt-data", "tasks", "--batt-module", "many.py", "--batt-timeout", "60",
-        "--batt-json", "r.json", "-n", "0", "-p", "no:randomly",
+        "--batt-json", "r.json", "-n", "0",
     )
     result.assert_outcomes(passed=2)
     samples = json.loads((project.path / "r.json").read_text())["tasks"]["ok1"]["samples"]
@@ -201,7 +203,8 @@ def test_a_million_candidates_are_scored(project):
     assert [len(s["matched"]) for s in samples] == [1000, 1000]
 
 
-def test_many_crashes_never_exhaust_the_worker_restarts(pytester):
+@pytest.mark.parametrize("sandbox", [PLAIN, SANDBOXED])  # the sandbox keeps every guarantee
+def test_many_crashes_never_exhaust_the_worker_restarts(pytester, sandbox):
     data = pytester.mkdir("tasks")
     one = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]], "output": [[2]]}]}
     ids = [f"crash{i:02d}" for i in range(6)] + ["fine"]  # 12 crashes: xdist's own limit for -n 2 is 8 restarts
@@ -210,7 +213,7 @@ def test_many_crashes_never_exhaust_the_worker_restarts(pytester):
     pytester.makepyfile(crashy="import os\ndef batt(t, S, I, C, log):\n    if t != 'fine':\n        os._exit(1)\n"
                                "    return [(1, 0, 'id', I)], []\n")
     result = pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "crashy.py", "-n", "2",
-                                           "--batt-json", "r.json")
+                                           "--batt-json", "r.json", *sandbox)
     result.assert_outcomes(passed=2, failed=12)
     got = json.loads((pytester.path / "r.json").read_text())
     assert [s["status"] for t in got["tasks"].values() for s in t["samples"]] == ["crash"] * 12 + ["solved"] * 2

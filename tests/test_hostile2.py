@@ -10,6 +10,7 @@ import stat
 import subprocess
 
 import pytest
+from sandboxes import PLAIN, SANDBOXED, needs_sandbox
 
 from pytest_batt.__main__ import main
 
@@ -134,7 +135,7 @@ def project(pytester):
 def run(project, ids, *args, timeout="2"):
     return project.runpytest_subprocess(
         "--batt", ",".join(ids), "--batt-data", "h_challenges.json", "--batt-module", "hostile2.py",
-        "--batt-timeout", timeout, "--batt-grace", "1", "--batt-json", "r.json", "-p", "no:randomly", *args, timeout=300,
+        "--batt-timeout", timeout, "--batt-grace", "1", "--batt-json", "r.json", *args, timeout=300,
     )
 
 
@@ -167,10 +168,11 @@ def check_forgery(data):
     assert statuses(data, "patch")[1] == "unsolved" and data["tasks"]["patch"]["solved"]["at_2"] is False
 
 
-def test_round_two_under_xdist(project, tmp_path, monkeypatch):
+@pytest.mark.parametrize("sandbox", [PLAIN, SANDBOXED])
+def test_round_two_under_xdist(project, tmp_path, monkeypatch, sandbox):
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # to see that the run leaves no scratch folder behind
     ids = OK + list(ERRORS) + HANGS + ["sticky", "peek", "patch"]
-    result = run(project, ids, "-n", "2")
+    result = run(project, ids, "-n", "2", *sandbox)
     out = result.stdout.str()
     assert "INTERNALERROR" not in out
     data = json.loads((project.path / "r.json").read_text())
@@ -202,10 +204,11 @@ def test_round_two_in_process(project):
     assert "INTERNALERROR" not in result.stdout.str()
 
 
-@pytest.mark.parametrize("mode", ["0", "2"])
+@pytest.mark.parametrize("mode", [["-n", "0"], ["-n", "2"], pytest.param(["-n", "2", "--batt-sandbox"], marks=needs_sandbox)],
+                         ids=["0", "2", "2-sandboxed"])
 def test_process_pools_used_properly_keep_working(project, mode):
-    """spawn and forkserver children import the batt, given as a path, by its own name."""
-    run(project, POOLS, "-n", mode, timeout="60").assert_outcomes(passed=4)
+    """spawn and forkserver children import the batt, given as a path, by its own name (in the sandbox too)."""
+    run(project, POOLS, *mode, timeout="60").assert_outcomes(passed=4)
     assert leftovers() == []
 
 

@@ -9,7 +9,7 @@ from pytest_batt import submission
 from pytest_batt.__main__ import main
 from toys import TASKS, TOY_BATT, make_project
 
-BASE = ["--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-p", "no:randomly"]
+BASE = ["--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py"]
 RED_CELL, MAROON_CELL = "\x1b[48;2;255;65;54m  ", "\x1b[48;2;141;29;44m  "
 
 

@@ -304,7 +304,8 @@ def test_run_writes_a_schema_1_results_file(tmp_path: Path) -> None:
 
 
 def phase3_sample_keys() -> List[str]:
-    return ["kind", "index", "status", "candidates", "matched", "calls", "seconds", "cpu_seconds", "error", "message", "memory_mb"]
+    return ["kind", "index", "status", "candidates", "matched", "calls", "seconds", "cpu_seconds", "error", "message", "memory_mb",
+            "gpu", "vram_mb", "vram_peak_mb", "vram_scope"]
 
 
 def test_run_interrupted_keeps_finished_tasks(tmp_path: Path) -> None:

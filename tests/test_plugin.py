@@ -17,7 +17,7 @@ def project(pytester):
     return pytester
 
 
-BASE = ["--batt-data", "tasks", "--batt-module", "toybatt.py", "-p", "no:randomly"]
+BASE = ["--batt-data", "tasks", "--batt-module", "toybatt.py"]
 MODES = {"n0": ["-n", "0"], "n2": ["-n", "2"], "no_xdist": ["-p", "no:xdist"]}
 
 
@@ -112,9 +112,9 @@ def test_collect_only_writes_no_results(project):
 
 
 def test_without_batt_nothing_changes(project):
-    result = project.runpytest_subprocess("-p", "no:randomly")
+    result = project.runpytest_subprocess()
     result.assert_outcomes(passed=1)
-    without = project.runpytest_subprocess("-p", "no:randomly", "-p", "no:batt")
+    without = project.runpytest_subprocess("-p", "no:batt")
     strip = lambda r: [l for l in r.stdout.lines if not l.startswith(("plugins:", "=", "rootdir:"))]  # noqa: E731
     assert strip(result) == strip(without)
     assert "batt" not in "\n".join(strip(result))
@@ -141,7 +141,7 @@ def test_a_run_without_batt_loads_nothing_heavy(project):
             with open("modules.json", "w") as f:
                 json.dump({WATCHED}, f)
     """)
-    project.runpytest_subprocess("-p", "no:randomly").assert_outcomes(passed=1)
+    project.runpytest_subprocess().assert_outcomes(passed=1)
     assert json.loads((project.path / "modules.json").read_text()) == IDLE_MODULES
     project.runpytest_subprocess(*BASE, "--batt", "same0002", "-n", "0").assert_outcomes(passed=2)
     loaded = set(json.loads((project.path / "modules.json").read_text()))
@@ -173,7 +173,7 @@ def test_default_runs_under_xdist_with_one_blas_thread_per_worker(project, monke
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MKL_NUM_THREADS", "3")
     project.makepyfile(envbatt=ENV_BATT)
-    result = project.runpytest_subprocess("--batt", "same0002", "--batt-data", "tasks", "--batt-module", "envbatt.py", "-p", "no:randomly")
+    result = project.runpytest_subprocess("--batt", "same0002", "--batt-data", "tasks", "--batt-module", "envbatt.py")
     result.stdout.fnmatch_lines(["created: * workers"])
     result.assert_outcomes(passed=2)
     seen = [json.loads(path.read_text()) for path in project.path.glob("env-*.json")]
@@ -206,7 +206,7 @@ def batt(task_id, S, I, C, log_path):
 def test_a_timeout_report_keeps_the_batt_output_without_thread_stacks(project):
     project.makepyfile(hangbatt=HANG_BATT)
     result = project.runpytest_subprocess("--batt", "same0002", "--batt-data", "tasks", "--batt-module", "hangbatt.py",
-                                          "--batt-timeout", "0.5", "-n", "0", "-p", "no:randomly")
+                                          "--batt-timeout", "0.5", "-n", "0")
     result.assert_outcomes(passed=1, failed=1)
     out = result.stdout.str()
     in_order(out, " same0002::test[0] ", "timeout: solve call timed out after 0.5 s (--batt-timeout)",

@@ -137,3 +137,45 @@ def test_help_shows_the_library_options(pytester):
     assert out.ret == 0  # every option's help survives argparse's % formatting
     out.stdout.fnmatch_lines(["*--batt-programs=PATH*", "*--batt-entry=NAMES*", "*--batt-programs-map=FILE*",
                               "*--batt-grid-form=FORM*", "*--batt-program-timeout=SECONDS*"])
+
+
+# The shapes of a public code-golf set, in programs of our own: whole floats are colours.
+FLOATS = {
+    "whole.py": "def p(g):\n    return [[r[-1 - i] * 1.0 for i in range(len(r))] for r in g]\n",
+    "npfloat.py": "import numpy as np\n\ndef p(g):\n    return np.fliplr(np.array(g, dtype=float))\n",
+    "half.py": "def p(g):\n    return [[v + 0.5 for v in r[::-1]] for r in g]\n",
+}
+
+
+@pytest.mark.parametrize("n", ["0", "2"])
+def test_whole_float_cells_are_credited_and_a_half_one_says_why(pytester, n):
+    (pytester.mkdir("tasks") / "0000f11f.json").write_text(json.dumps(TASKS["0000f11f"]))
+    for rel, text in FLOATS.items():
+        path = pytester.path / "lib" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    out = pytester.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=p",
+                                        "-p", "no:cacheprovider", "-n", n, "--batt-json=r.json", "--batt-html=r.html",
+                                        "--batt-submission=sub.json")
+    out.assert_outcomes(passed=3)
+    res = results.read(str(pytester.path / "r.json"))
+    entry = res["tasks"]["0000f11f"]
+    assert entry["o_score"] == {"half.py::p": 0, "npfloat.py::p": 3, "whole.py::p": 3}
+    assert entry["solved"] == {"oracle": True, "at_2": True}
+    assert entry["samples"][-1]["attempts"][0] == ["npfloat.py::p", [[7, 6]]]  # ints, as every canonical grid
+    sub = json.loads((pytester.path / "sub.json").read_text())
+    assert sub["0000f11f"][0]["attempt_1"] == [[7, 6]]
+
+
+def test_a_grid_with_a_half_cell_fails_with_the_reason_everywhere(pytester):
+    (pytester.mkdir("tasks") / "0000f11f.json").write_text(json.dumps(TASKS["0000f11f"]))
+    (pytester.mkdir("lib") / "half.py").write_text(FLOATS["half.py"])
+    out = pytester.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=p",
+                                        "-p", "no:cacheprovider", "-n", "2", "--batt-json=r.json", "--batt-html=r.html")
+    out.assert_outcomes(failed=3)
+    why = "not a grid: half.py::p: cell (0, 0) is 2.5, not a colour 0..9"
+    assert why in out.stdout.str()
+    samples = results.read(str(pytester.path / "r.json"))["tasks"]["0000f11f"]["samples"]
+    assert samples[0]["message"].splitlines()[-1] == why
+    assert samples[2]["message"].splitlines()[-1] == "not a grid: half.py::p: cell (0, 0) is 7.5, not a colour 0..9"
+    assert why in (pytester.path / "r.html").read_text()

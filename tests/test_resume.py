@@ -9,6 +9,7 @@ import sys
 import time
 
 import pytest
+from sandboxes import needs_sandbox
 
 SLOW = """
 import os, time
@@ -47,9 +48,14 @@ def scores(path):
             for tid, t in data["tasks"].items()}, data
 
 
+# How each mode starts its workers. The sandbox passes only harmless variables into its workers:
+# BATT_SLEEP reaches them through xdist's own env: part of the spec.
+WORKERS = {"0": ["-n", "0"], "2": ["-n", "2"], "2-sandboxed": ["--tx", "2*popen//env:BATT_SLEEP=0.1", "--batt-sandbox"]}
+
+
 def kill_part_way(project, mode):
     """Start a run that checkpoints often; SIGKILL it (and its workers) once a file with some samples exists."""
-    cmd = [sys.executable, "-m", "pytest", *args("-n", mode, "--batt-json", "r.json", "--batt-checkpoint", "0.005")]
+    cmd = [sys.executable, "-m", "pytest", *args(*WORKERS[mode], "--batt-json", "r.json", "--batt-checkpoint", "0.005")]
     env = {**os.environ, "BATT_SLEEP": "0.1"}
     proc = subprocess.Popen(cmd, cwd=project.path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, env=env)
     deadline = time.monotonic() + 120
@@ -97,14 +103,14 @@ def page_samples(path):
     return {f"{tid}::{s['k']}[{s['i']}]": (s["st"], s.get("c")) for tid, t in data.items() for s in t["samples"]}
 
 
-@pytest.mark.parametrize("mode", ["0", "2"])
+@pytest.mark.parametrize("mode", ["0", "2", pytest.param("2-sandboxed", marks=needs_sandbox)])
 def test_a_killed_run_resumed_equals_an_uninterrupted_one(project, uninterrupted, mode):
     """Its results, and its submission and report: samples taken from the file keep their attempts."""
     whole, _ = scores(project.path / "full.json")
     done = kill_part_way(project, mode)
     partial = json.loads((project.path / "r.json").read_text())
     assert partial["session"]["complete"] is False and 4 <= done < 18
-    result = project.runpytest_subprocess(*args("-n", mode, "--batt-resume", "r.json", *OUTPUTS))
+    result = project.runpytest_subprocess(*args(*WORKERS[mode], "--batt-resume", "r.json", *OUTPUTS))
     result.stdout.fnmatch_lines([f"batt: resuming from *r.json: {done} sample(s) taken from the file, {18 - done} to run now*"])
     resumed, data = scores(project.path / "r.json")
     assert data["session"]["complete"] is True

@@ -106,7 +106,7 @@ def test_a_data_folder_elsewhere_in_the_space_form(pytester, monkeypatch):
 def test_the_batts_own_ini_with_plugin_options_is_refused_with_the_command_that_works(pytester, project):
     """pytest read the batt folder's ini and its ``-p`` options before any plugin: that cannot be undone."""
     write_ini(project, "pytest.ini", {"batt_timeout": "7"})
-    write_ini(pytester.path / "tok", "tox.ini", {"addopts": "-p no:randomly"})
+    write_ini(pytester.path / "tok", "tox.ini", {"addopts": "-p no:cacheprovider"})
     result = run(pytester, "--batt-module", "../tok/test_gen_batt.py")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "whose addopts loaded or blocked plugins with -p" in result.stderr.str()

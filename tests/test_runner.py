@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pytest_batt import battmodule, contract, judging, runner
-from pytest_batt.isolation import processes
+from pytest_batt.isolation import capabilities, processes
 from pytest_batt.isolation.guard import BattTimeout, Guard
 from pytest_batt.tasks import parse_task
 
@@ -101,8 +101,10 @@ def test_test_sample_diffs_each_distinct_candidate_value_once():
     assert calls[1:4] == [((4, 3),), ((3, 4),), None] and calls[4] == ()
     assert [c is odd for c in calls[7:9]] == [True, True] and calls[9] == ((4.0, 3),)
     assert len(calls) == 10 and rec["calls"] == 10
-    assert [r[0] for r in rec["ranked"]] == ["a", "b", "c", "i", "j"]  # only valid grids can be attempts
+    # Only valid grids can be attempts; 4.0 equals the colour 4, so k's grid is one (and matches).
+    assert [r[0] for r in rec["ranked"]] == ["a", "b", "c", "i", "j", "k"]
     assert rec["ranked"][0] == ["a", rec["expected"]] and rec["ranked"][3] == ["i", rec["expected"]]
+    assert rec["ranked"][5] == ["k", rec["expected"]] and "k" in rec["matched"]
 
 
 @pytest.mark.parametrize("a, b, shared", [
@@ -132,6 +134,66 @@ def test_unsolved_sample_explains_the_closest_candidate():
     assert rec["status"] == "unsolved"
     assert "no candidate matched the expected 1x2 output (2 candidates" in rec["message"]
     assert "closest: id: 2 of 2 cells differ, first at row 0 col 0: 1 instead of 2" in rec["message"]
+
+
+@pytest.mark.parametrize("kind", ["demo", "test"])
+def test_an_invalid_grid_says_why_in_the_failure(kind):
+    """Demo samples are explained by the worker, test samples by the controller (it alone has the output)."""
+    def batt(task_id, S, I, C, log_path):
+        return [(1, 0, "half.py::p", [[7.5, 1.0]])], []
+
+    sample = TASK.demos[0] if kind == "demo" else TASK.tests[0]
+    rec = judged(batt, TASK, sample)
+    assert rec["status"] == "unsolved" and "invalid" not in rec
+    assert rec["message"] == ("no candidate matched the expected 1x2 output (1 candidates, 0 valid grids, 0 distinct)\n"
+                              "not a grid: half.py::p: cell (0, 0) is 7.5, not a colour 0..9")
+
+
+def test_whole_float_cells_match_and_a_solved_sample_lists_no_invalid_candidate():
+    def batt(task_id, S, I, C, log_path):
+        return [(1, 0, "floats", [[2.0, np.float64(1)]]), (2, 0, "nan", [[float("nan"), 1]])], []
+
+    rec = judged(batt, TASK, TASK.demos[0])
+    assert rec["status"] == "solved" and rec["matched"] == ["floats"] and rec["message"] is None
+
+
+def test_the_nearest_few_invalid_candidates_are_explained_each_on_one_bounded_line():
+    long_id = "x" * 5000
+    def batt(task_id, S, I, C, log_path):
+        return [(1, 0, "none", None), (2, 0, "ragged", [[1, 2], [3]]), (3, 0, "none2", None), (4, 0, "evil\nnot a grid: fake", [[9.5, 1]]),
+                (5, 0, long_id, [["7" * 5000, 1]]), (6, 0, "id", I), (7, 0, "nan", [[1, float("nan")]])], []
+
+    rec = judged(batt, TASK, TASK.tests[0])
+    lines = rec["message"].splitlines()
+    assert lines[1].startswith("closest: id: 2 of 2 cells differ")
+    reasons = lines[2:]
+    # A bad cell first (in batt order), then bad rows, then no rows: three at most, each reason once.
+    assert reasons[0] == "not a grid: evil\\x0anot a grid: fake: cell (0, 0) is 9.5, not a colour 0..9"
+    assert reasons[1].startswith("not a grid: xxx") and "cell (0, 0) is '777" in reasons[1] and len(reasons[1]) < 250
+    assert reasons[2] == "not a grid: nan: cell (0, 1) is nan, not a colour 0..9"
+    assert len(reasons) == 3
+
+
+def test_a_worker_sending_a_malformed_list_of_reasons_gets_no_line_from_it():
+    def batt(task_id, S, I, C, log_path):
+        return [(1, 0, "id", I)], []
+
+    rec = runner.run_sample(batt, TASK, TASK.tests[0])
+    rec["invalid"] = [["only one"], "text", ["a", "b\x1b[2J"]]
+    rec = judging.judge(rec, TASK.tests[0].output)
+    assert rec["message"].splitlines()[2:] == ["not a grid: a: b\\x1b[2J"]
+    rec = runner.run_sample(batt, TASK, TASK.tests[0])
+    rec["invalid"] = 5
+    assert judging.judge(rec, TASK.tests[0].output)["status"] == "error"
+
+
+def test_no_grid_reasons_reads_each_problem_once_for_a_value_many_solvers_return():
+    bad = [[1, 7.5]]
+    cands = contract.normalise_candidates([(i, 0, f"s{i}", bad) for i in range(1000)] + [(0, 0, "n", None)])
+    assert sum(c.problem is not None for c in cands) == 1001
+    assert contract.no_grid_reasons(cands) == [["s0", "cell (0, 1) is 7.5, not a colour 0..9"],
+                                               ["n", "NoneType is not a sequence of rows"]]
+    assert contract.no_grid_reasons(cands, 1) == [["s0", "cell (0, 1) is 7.5, not a colour 0..9"]]
 
 
 def test_exceptions_become_errors_with_the_batt_frames_only():
@@ -270,10 +332,16 @@ def test_processes_a_batt_leaves_running_are_ended_and_named():
             os._exit(0)
         return [(1, 0, "flip", flip(I))], []
 
+    processes.track_forks()  # as the plugin does: where no process list finds everything, forks are recorded
+    listed = capabilities.process_tree().on
     before = processes.descendants()
-    rec = judged(batt, TASK, TASK.demos[0])
+    try:
+        rec = judged(batt, TASK, TASK.demos[0])
+    finally:
+        if not listed:  # no process list (scripts/as-macos.sh hides /proc): the exec'd process is not found
+            kept[0].kill()
     assert rec["status"] == "solved"
-    assert "the batt left 2 process(es) running; they were ended" in rec["error"]
+    assert f"the batt left {2 if listed else 1} process(es) running; they were ended" in rec["error"]
     assert processes.descendants() == before
     kept[0].wait(5)  # the batt's own handle learns that it ended
 

@@ -37,7 +37,7 @@ def literal_phase3(batt, task):
 
     for sample in task.demos:
         res = call(sample.input, None)
-        for sid, grid, _, _ in res[0] if res else []:
+        for sid, grid, *_ in res[0] if res else []:
             o_score[sid] = o_score.get(sid, 0) + (grid == sample.output)
             diff = call(sample.input, sample.output)
             for row in diff[1] if diff else []:
@@ -50,7 +50,7 @@ def literal_phase3(batt, task):
             s_score[name]["zo"][sid] = e["zo"]
     for sample in task.tests:
         res = call(sample.input, None)
-        for sid, grid, value, _ in res[0] if res else []:
+        for sid, grid, value, *_ in res[0] if res else []:
             o_score[sid] = o_score.get(sid, 0) + (grid == sample.output)
             diff = call(sample.input, value)  # every candidate, as the batt returned it
             for row in diff[1] if diff else []:

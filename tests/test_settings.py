@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,8 @@ def test_number_types_refuse_words_nan_and_infinity(convert: Any, unit: str) -> 
 class Sources:
     """A command line and an ini file as pytest's ``getoption``/``getini`` give them (unset: None / "" / [])."""
 
-    LISTS = frozenset({"batt_compare_fail"})
-    BOOLS = frozenset({"batt_compare_any", "batt_resume_retry"})
+    LISTS = frozenset({"batt_compare_fail", "batt_sandbox_allow"})
+    BOOLS = frozenset({"batt_compare_any", "batt_resume_retry", "batt_sandbox"})
 
     def __init__(self, options: dict[str, Any] | None = None, ini: dict[str, Any] | None = None) -> None:
         self.options, self.ini = options or {}, ini or {}
@@ -176,3 +177,20 @@ def test_check_writable_refuses_a_folder_or_file_it_may_not_write(tmp_path: Path
     with pytest.raises(ValueError, match="not writable"):
         settings.check_writable(str(tmp_path / "ro.json"), "--batt-submission")
     settings.check_writable(str(tmp_path / "new.json"), "--batt-submission")
+
+
+def test_sandbox_paths_are_resolved_checked_and_need_the_sandbox(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    assert read({"batt": ["a"]}).sandbox is False and read({"batt": ["a"]}).sandbox_allow == ()
+    on = read({"batt": ["a"], "batt_sandbox": True, "batt_sandbox_allow": ["models", str(tmp_path)]}, base_dir=str(tmp_path))
+    assert on.sandbox and on.sandbox_allow == (str(tmp_path / "models"), str(tmp_path))
+    from_ini = read({"batt": ["a"]}, {"batt_sandbox": True, "batt_sandbox_allow": ["models"]}, base_dir=str(tmp_path))
+    assert from_ini.sandbox and from_ini.sandbox_allow == (str(tmp_path / "models"),)
+    with pytest.raises(ValueError, match="^--batt-sandbox-allow nowhere: no such file or directory$"):
+        read({"batt": ["a"], "batt_sandbox": True, "batt_sandbox_allow": ["nowhere"]}, base_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"^--batt-sandbox-allow needs --batt-sandbox \(it says what the sandbox shows\)$"):
+        read({"batt": ["a"], "batt_sandbox_allow": ["models"]}, base_dir=str(tmp_path))
+    # Workers get the switch and the mark the controller sets once the sandbox is in their specs.
+    sent = settings.for_workers(replace(on, sandbox_token="abc"), ["a"])
+    back = settings.from_controller(sent, "/worker")
+    assert back.sandbox and back.sandbox_token == "abc"

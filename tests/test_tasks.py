@@ -93,7 +93,7 @@ def test_missing_path_and_unknown_dataset(tmp_path):
         ({"train": TASK["train"], "test": []}, "no test pairs"),
         ({"train": TASK["train"], "test": [{"input": [[1]]}]}, "has no output"),
         ({"train": [{"input": [[1, 2], [3]], "output": [[1]]}], "test": TASK["test"]}, r"train\[0\]\.input: ragged"),
-        ({"train": [{"input": [[1]], "output": [[12]]}], "test": TASK["test"]}, r"train\[0\]\.output: .*outside colours"),
+        ({"train": [{"input": [[1]], "output": [[12]]}], "test": TASK["test"]}, r"train\[0\]\.output: cell \(0, 0\) is 12, not a colour"),
         ({"train": "x", "test": []}, "expected an object"),
     ],
 )

@@ -6,6 +6,7 @@ end-to-end cases (a batt or a program that hangs its worker) are in test_hostile
 test_hostile2.py and test_programs_hostile.py.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGUSR1"), reason="POSIX si
 # says when it is asked for its stacks (SIGUSR1), then waits to be ended.
 WORKER = """import os, signal, subprocess, sys, time
 signal.signal(signal.SIGUSR1, lambda *a: print('stacks', flush=True))
+held = b'\\x01' * (200 * 2**20) if os.environ.get('BATT_TEST_HUNGRY') else b''
 program, note, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
 dog = subprocess.Popen([sys.executable, '-S', program, str(os.getpid()), note] + extra, stdin=0)
 print('ready', dog.pid, flush=True)
@@ -55,9 +57,10 @@ def start(tmp_path):
     """Start a stand-in worker with its watchdog; returns (worker, watchdog pid); both ended after the test."""
     started = []
 
-    def go(note, *extra, program=PROGRAM):
+    def go(note, *extra, program=PROGRAM, hungry=False):
+        env = {**os.environ, "BATT_TEST_HUNGRY": "1"} if hungry else None
         proc = subprocess.Popen([sys.executable, "-c", WORKER, str(program), str(note), *map(str, extra)],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
         word, pid = proc.stdout.readline().split()
         assert word == "ready"
         started.append((proc, int(pid)))
@@ -194,3 +197,58 @@ def test_it_starts_without_site_and_imports_nothing_it_does_not_use(tmp_path):
     imported = {line.split("|")[-1].strip() for line in out.stderr.decode().splitlines() if "|" in line}
     assert {"select", "signal", "struct"} <= imported
     assert not imported & {"site", "json", "subprocess", "typing"} and not any(m.startswith("pytest_batt") for m in imported)
+
+
+# --- the resident-memory limit (where the system enforces no address-space limit) ---------------------
+
+def psutil_folder():
+    psutil = pytest.importorskip("psutil")
+    from pytest_batt.isolation import capabilities
+
+    if not capabilities.resident().on:
+        pytest.skip("psutil cannot read resident memory here (no /proc: scripts/as-macos.sh hides it)")
+    return os.path.dirname(os.path.dirname(os.path.abspath(psutil.__file__)))
+
+
+def test_armed_with_a_limit_it_ends_a_worker_past_it_and_says_how_far(start, tmp_path):
+    note = tmp_path / "hardstop"
+    worker, dog = start(note, hungry=True)
+    order(worker, f'limit 100 {psutil_folder()}\narm 60 {{"doing":"solve call"}}\n')
+    t0 = time.monotonic()
+    assert worker.wait(10) == -signal.SIGKILL
+    assert time.monotonic() - t0 < 5  # read every 50 ms, not at the 60 s deadline
+    left = json.loads(note.read_text())
+    assert left["doing"] == "solve call" and left["limit_mb"] == 100 and left["memory_mb"] > 200
+
+
+def test_disarmed_or_under_the_limit_it_leaves_the_worker_alone(start, tmp_path):
+    note = tmp_path / "hardstop"
+    worker, dog = start(note, hungry=True)
+    order(worker, f"limit 100 {psutil_folder()}\narm 0.3 {{}}\noff\n")  # disarmed at once
+    other, _ = start(tmp_path / "other", hungry=True)
+    order(other, f"limit 4000 {psutil_folder()}\narm 60 {{}}\n")  # armed, under the limit
+    time.sleep(0.6)
+    assert worker.poll() is None and other.poll() is None and not note.exists() and not (tmp_path / "other").exists()
+
+
+def test_a_limit_it_cannot_read_is_no_limit(start, tmp_path):
+    note = tmp_path / "hardstop"
+    worker, dog = start(note, hungry=True)
+    # without site, psutil is found only in the folder the order names
+    order(worker, f"limit 100 {tmp_path}/no-psutil-here\nlimit x\narm 0.5 {{}}\n")
+    t0 = time.monotonic()
+    assert worker.wait(10) == -signal.SIGKILL  # the deadline still holds
+    assert time.monotonic() - t0 >= 0.5
+    assert note.read_text() == "{}"
+
+
+def test_the_program_deadline_and_the_resident_limit_share_the_tick(start, tmp_path):
+    """Both periodic checks run while armed: here the slot's program, under the memory limit, ends it."""
+    slot = Slot(str(tmp_path / "gw0.slot"))
+    note = tmp_path / "hardstop"
+    worker, dog = start(note, slot.path, hungry=True)
+    now = time.monotonic()
+    slot.program(2, now, now + 0.2, encode_text("a.py::p"))
+    order(worker, f'limit 4000 {psutil_folder()}\narm 60 {{"doing":"solve call"}}\n')
+    assert worker.wait(10) == -signal.SIGKILL
+    assert json.loads(note.read_text()) == {"program": 2, "limit": "program", "doing": "solve call"}

@@ -18,7 +18,7 @@ from typing import Any, Dict, Generator, List, Optional, Tuple
 import pytest
 
 from .. import battmodule, battrun, compare, gates, nodeids, outputs, programs, report, results, resume, verdict, visible
-from ..isolation import handoff, slot as slot_mod
+from ..isolation import capabilities, handoff, slot as slot_mod
 from ..items import State
 from ..programs import offenders
 from ..tasks import write_selection
@@ -29,14 +29,14 @@ BEFORE_SAMPLE_BUDGET = 0.03  # -n 0: the share of the run's time the results wri
 
 def process_age() -> float:
     """Seconds since this process started: the whole run's wall time, start-up included."""
-    try:
-        with open("/proc/self/stat") as f:
-            start_ticks = int(f.read().rsplit(")", 1)[1].split()[19])
-        with open("/proc/uptime") as f:
-            uptime = float(f.read().split()[0])
-        return round(uptime - start_ticks / os.sysconf("SC_CLK_TCK"), 3)
-    except (OSError, ValueError, IndexError, AttributeError):
-        return round(time.monotonic() - _IMPORTED, 3)  # not Linux: from when pytest loaded this plugin
+    if capabilities.start_time().on:
+        import psutil
+
+        try:
+            return round(max(0.0, time.time() - float(psutil.Process().create_time())), 3)
+        except psutil.Error:
+            pass
+    return round(time.monotonic() - _IMPORTED, 3)  # no start time here: from when pytest loaded this plugin
 
 
 class Controller:
@@ -48,6 +48,10 @@ class Controller:
         self.batt = batt
         self.run = battrun.BattRun(state.full_taskset or state.taskset, state.task_ids, spill_dir=state.scratch or None)
         self.output_notes: List[str] = []
+        self.header_notes: List[str] = []  # lines the plugin adds to the header (--batt-gpus' mapping)
+        # When the run began (time.monotonic()), where pytest is not the process's program (pytest.main in a
+        # notebook's kernel or a script): the process's age would count all it did before. None: the process's age.
+        self.run_started: Optional[float] = None
         self.workers = 0
         self.results: Optional[Dict[str, Any]] = None
         self.comparison: Optional[compare.Comparison] = None
@@ -109,8 +113,17 @@ class Controller:
         if self.batt is not None:
             lines += programs.header_lines(self.batt, str(opts.programs))
             lines += report.import_lines(self.batt.import_seconds, self.batt.import_output)
+        if opts.sandbox_token:
+            from .sandboxing import HEADER
+
+            lines.append(HEADER)
         if self.taken is not None:
             lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
+        plan = self.state.memory_in_force()
+        off = capabilities.run_header_line(plan.kind, plan.why) if plan is not None else None
+        if off:
+            lines.append(off)
+        lines += self.header_notes
         if config.getoption("dist", "no") == "no" and not config.getoption("collectonly", False):
             lines.append("batt: running in this process (-n 0 or no xdist): a batt that ignores the timeout "
                          "or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
@@ -247,6 +260,9 @@ class Controller:
             batt_module=opts.source, batt_sha256=self._batt_sha256, data_name=opts.data,
             data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
         )
+        plan = self.state.memory_in_force()
+        if plan is not None:
+            head["config"]["protections"] = capabilities.run_protections(plan.kind, plan.megabytes)
         if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
             head["config"]["shard"] = self.state.shard.to_json()
         if self.batt is not None:
@@ -254,7 +270,7 @@ class Controller:
         return head
 
     def _results(self, interrupted: bool, head: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
-        out = self.run.results(head if head is not None else self._header(), interrupted, process_age())
+        out = self.run.results(head if head is not None else self._header(), interrupted, self._run_seconds())
         if self.offenders.entries:
             out["quarantined"] = list(self.offenders.entries)
         return out
@@ -352,6 +368,12 @@ class Controller:
             except Exception:
                 pass
         os._exit(int(pytest.ExitCode.INTERRUPTED))
+
+    def _run_seconds(self) -> float:
+        """The whole run's wall time (``session.process_s``)."""
+        if self.run_started is None:
+            return process_age()
+        return round(time.monotonic() - self.run_started, 3)
 
     def _results_path(self) -> Optional[str]:
         opts = self.state.settings

@@ -13,14 +13,14 @@ from typing import Any, List, Optional, Set
 import pytest
 
 from .. import battrun, nodeids, results, settings as settings_mod, visible
-from ..isolation import handoff
+from ..isolation import handoff, sandbox
 from .scheduling import BattScheduling
 from .session import Controller
 
 def _spec(node: Any) -> str:
     """How the user wrote the worker's gateway (``popen``, ``ssh=host//python=...``)."""
     spec = str(getattr(node.gateway.spec, "_spec", None) or node.gateway.spec)
-    return re.sub(r"^execmodel=[^/]*//", "", spec)  # xdist adds it; the user did not write it
+    return sandbox.shown_spec(re.sub(r"^execmodel=[^/]*//", "", spec))  # xdist adds it; the user did not write it
 
 
 class XdistHooks:
@@ -46,6 +46,7 @@ class XdistHooks:
         if self._blind_sha256 is None:  # once, not again for every replacement worker
             self._blind_sha256 = state.taskset.content_hash(state.task_ids)
         node.workerinput["batt_data_sha256"] = self._blind_sha256
+        node.workerinput["batt_gpu_run"] = state.gpu_run  # --batt-gpus gave devices: no default address-space cap
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 
     def pytest_xdist_node_collection_finished(self, node: Any, ids: List[str]) -> None:

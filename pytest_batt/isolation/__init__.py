@@ -6,8 +6,11 @@ watchdog that ends a worker whose call does not stop, and the notes that worker 
 the controller. Nothing here imports pytest.
 
 - :mod:`.guard`: one batt call under its limits (:class:`~.guard.Guard`, :func:`~.guard.call_batt`);
-- :mod:`.memory`: the address-space cap of a call (``--batt-max-memory``, on by default);
+- :mod:`.capabilities`: what this system offers for all of this, probed once per process;
+- :mod:`.memory`: the memory limit of a call (``--batt-max-memory``, on by default): an
+  address-space cap, or the watchdog's resident-memory limit where the system has none;
 - :mod:`.peak_memory`: a sample's peak resident memory (``memory_mb``), reset per sample;
+- :mod:`.peak_vram`: a sample's GPU memory through NVML (``vram_mb``, ``vram_peak_mb``), sampled by a thread;
 - :mod:`.process_state`: process-wide state a call (or a library's program) may change, put back after it;
 - :mod:`.threads`: threads a batt leaves running, asked to stop after each sample;
 - :mod:`.processes`: processes a batt leaves running, found and ended after each sample;

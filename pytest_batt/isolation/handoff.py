@@ -7,7 +7,8 @@ In the run's scratch folder, under its own id, a worker keeps:
   was when the worker died; its absence means the worker's scratch folder is not ours: it runs
   on another host);
 * ``hardstop``: the watchdog's note, written before it ends a worker whose call did not stop
-  (``isolation/watchdog.py``): that the sample timed out, and in which call;
+  (``isolation/watchdog.py``): that the sample timed out, and in which call; or, with
+  ``memory_mb``, that it went past the resident-memory limit;
 * ``partial``: the sample's record so far, after the solve call (stage ``solve``) and after the
   last call (stage ``final``), so a worker ended during a diff call or a hanging finalizer loses
   only what came after;
@@ -134,6 +135,13 @@ def crash_status(hardstop: Optional[Dict[str, Any]], stack_text: str, timeout: f
             "candidates are out of reach: a crash cannot be told from a hard-stopped timeout"
         )
     where = batt_frame(stack_text)
+    if hardstop is not None and isinstance(hardstop.get("memory_mb"), (int, float)):  # the resident-memory limit
+        doing = hardstop.get("doing") or "a batt call"
+        return "error", (
+            f"{doing} went past the memory limit: {hardstop['memory_mb']:g} MB resident, over --batt-max-memory "
+            f"{hardstop.get('limit_mb', 0):g} MB (read by the watchdog: this system has no address-space limit); "
+            f"worker {worker} was ended and replaced{where}"
+        )
     if hardstop is not None:
         doing = hardstop.get("doing") or "a batt call"
         return "timeout", (

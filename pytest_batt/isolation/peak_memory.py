@@ -6,14 +6,17 @@ So a sample's ``memory_mb`` is the largest the process was *during that sample*:
 interpreter, pytest and the batt's module are in it (a floor of some tens of MB), what a
 previous sample allocated and freed is not. Where the reset is impossible (not Linux, no
 ``/proc``, a kernel without it) the value is the process's peak *so far* (``ru_maxrss``),
-which only grows from sample to sample: :func:`measure` says which it is. Own module because
+which only grows from sample to sample: :meth:`SampleMemory.stop` says which it is. psutil has
+no peak on Linux or macOS, so ``getrusage`` stays the fallback. Own module because
 it is process-wide state and Linux-specific, like the address-space cap beside it.
 """
 
 from __future__ import annotations
 
 import sys
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
+
+from . import capabilities
 
 SAMPLE = "sample"  # the peak during the sample alone
 PROCESS = "process"  # the process's peak so far: the reset is not possible here
@@ -51,15 +54,10 @@ def _ru_maxrss_kb() -> Optional[int]:
 
 def peak_mb() -> Optional[float]:
     """The process's resident high-water mark in MB (since the last :func:`reset`, where it worked)."""
-    kb = _vm_hwm_kb()
+    kb = _vm_hwm_kb() if capabilities.sample_peak().on else None
     if kb is None:
         kb = _ru_maxrss_kb()
     return None if kb is None else round(kb / 1024, 1)
-
-
-# Whether /proc/self/status has VmHWM, asked once per process. A dict filled in place: rebinding a
-# module global during a sample would look like a batt patching pytest-batt (items.integrity).
-_HAS_VM_HWM: Dict[str, bool] = {}
 
 
 class SampleMemory:
@@ -69,9 +67,8 @@ class SampleMemory:
         self.scope = PROCESS
 
     def start(self) -> None:
-        if "yes" not in _HAS_VM_HWM:
-            _HAS_VM_HWM["yes"] = _vm_hwm_kb() is not None
-        self.scope = SAMPLE if _HAS_VM_HWM["yes"] and reset() else PROCESS
+        # whether the reset works here is asked once per process (capabilities), never per sample
+        self.scope = SAMPLE if capabilities.sample_peak().on and reset() else PROCESS
 
     def stop(self) -> Tuple[Optional[float], str]:
         """The peak in MB (None where nothing can be read) and what it covers (SAMPLE or PROCESS)."""

@@ -8,8 +8,12 @@ before each call with a deadline and a note of what it is doing; past the deadli
 watchdog writes that note to a file the controller reads, asks faulthandler for the stacks
 (SIGUSR1), and kills the worker (SIGKILL). xdist then replaces the worker.
 
+Where the system enforces no address-space limit (macOS), the watchdog also keeps the memory
+limit: told ``limit``, it reads the worker's resident memory every 50 ms while armed and ends
+the worker past it, its note saying so.
+
 The watchdog reads its orders from a pipe, one per batt call, and, while armed, the worker's
-running slot (:mod:`.slot`) every few milliseconds: a program past its own hard deadline (its
+running slot (:mod:`.slot`) on the same 50 ms tick: a program past its own hard deadline (its
 limit plus the grace) ends the worker too, so a program that defeats its timer costs its limit,
 not the sample's. It is the worker's child: when the worker dies (its pid file descriptor
 signals it, or its parent id changes) the watchdog exits at once, and it signals its worker
@@ -62,6 +66,15 @@ class Watchdog:
 
     def disarm(self) -> None:
         self._send(b"off\n")
+
+    def limit(self, megabytes: float) -> None:
+        """While armed, also end this process once its resident memory passes ``megabytes``
+        (where the system enforces no address-space limit); the watchdog reads it with the
+        psutil this process imports."""
+        import psutil
+
+        where = os.path.dirname(os.path.dirname(os.path.abspath(psutil.__file__)))
+        self._send(f"limit {megabytes:g} {where}\n".encode())
 
 
 def dump_stacks_on_request(stack_file: Any) -> None:

@@ -6,11 +6,14 @@ interpreter's time and needs nothing but the standard library, whatever the work
 environment holds. Kept as a file of its own so that linters and type checkers see it; the
 layout of the running slot (:mod:`.slot`) is defined here, where the stdlib-only reader is.
 
-Usage: ``python -S watchdog_process.py WORKER_PID NOTE_PATH [SLOT_PATH [RESULTS_PATH]]``, orders
-on stdin, one a line: ``arm SECONDS NOTE`` (end the worker SECONDS from now, leaving NOTE at
-NOTE_PATH) or ``off``. While armed it wakes every :data:`TICK` seconds to read the slot: a
-program still running past its own hard deadline (its limit plus the grace) ends the worker
-too, with the program's index in the note. The worker is its parent: when the parent changes
+Usage: ``python -S watchdog_process.py WORKER_PID NOTE_PATH [SLOT_PATH]``, orders on stdin, one
+a line: ``arm SECONDS NOTE`` (end the worker SECONDS from now, leaving NOTE at NOTE_PATH) or
+``off``; ``limit MEGABYTES PATH`` (where the system enforces no address-space limit): while
+armed, also end the worker once its resident memory passes MEGABYTES, read every tick with
+psutil imported from PATH (the worker's; the only package this program ever imports, and only
+then). While armed it wakes every :data:`TICK` seconds for its periodic checks: the slot (a
+program still running past its own hard deadline, its limit plus the grace, ends the worker
+too, with the program's index in the note) and the resident limit. The worker is its parent: when the parent changes
 (the worker died) the watchdog exits at once, and it never signals a process that is no longer
 its parent.
 
@@ -38,10 +41,12 @@ TYPE_CHECKING = False  # typing is not imported at run time: its import would be
 if TYPE_CHECKING:
     from typing import Any, Callable, List, Optional, Sequence
 
-    # A periodic check, run every tick while armed: a note (JSON bytes) to end the worker with, or None.
-    Check = Callable[[float], Optional[bytes]]
+    # A periodic check, run every tick while armed with the time and the armed note: the note (JSON
+    # bytes) to end the worker with, or None.
+    Check = Callable[[float, bytes], Optional[bytes]]
 
-TICK = 0.05  # how often an armed watchdog reads the slot (and runs the periodic checks)
+TICK = 0.05  # how often an armed watchdog runs its periodic checks (the slot, the resident memory)
+TICK_S = TICK  # the resident limit's reading interval (isolation.memory.TICK_S)
 IDLE_TICK = 1.0  # disarmed, where the worker's death cannot be waited for (no pidfd): how often to look
 
 # --- the running slot: what the worker (or -n 0 session) is running, in a small shared file -------
@@ -149,7 +154,7 @@ def program_check(slot: "Any") -> "Check":
     another's deadline: the slot is read again after a moment, and only the same program, still
     past its deadline, counts.
     """
-    def check(now: float) -> "Optional[bytes]":
+    def check(now: float, note: bytes) -> "Optional[bytes]":
         running = read_slot(slot)
         if running is None or running.index < 0 or not running.program_hard or now < running.program_hard:
             return None
@@ -157,7 +162,7 @@ def program_check(slot: "Any") -> "Check":
         again = read_slot(slot)
         if again is None or (again.index, again.program_hard) != (running.index, running.program_hard):
             return None
-        return b'{"program":%d,"limit":"program"}' % running.index
+        return _merge(note, b'{"program":%d,"limit":"program"}' % running.index)
     return check
 
 
@@ -181,6 +186,7 @@ def watch(pid: int, note_path: str, fd: int = 0, slot_path: "Optional[str]" = No
     parent = Parent(pid)
     slot = _open_slot(slot_path)
     periodic: "List[Check]" = ([program_check(slot)] if slot is not None else []) + list(checks)
+    resident: "Optional[ResidentLimit]" = None  # after a ``limit`` order
     buf = b""
     deadline: "Optional[float]" = None
     note = b""
@@ -192,10 +198,10 @@ def watch(pid: int, note_path: str, fd: int = 0, slot_path: "Optional[str]" = No
         if deadline is not None:
             if now >= deadline:
                 break
-            for check in periodic:
-                extra = check(now)
-                if extra is not None:
-                    hard_stop(parent, note_path, _merge(note, extra))
+            for check in periodic + ([resident.check] if resident is not None else []):
+                stop = check(now, note)
+                if stop is not None:
+                    hard_stop(parent, note_path, stop)
                     return
             wait: "Optional[float]" = min(TICK, deadline - now)
         else:  # disarmed: wait for an order, or the worker's end (a pidfd, else a look now and then)
@@ -222,7 +228,54 @@ def watch(pid: int, note_path: str, fd: int = 0, slot_path: "Optional[str]" = No
                     deadline = time.monotonic() + float(seconds)
                 elif line == b"off":
                     deadline, note = None, b""
+                elif line.startswith(b"limit "):
+                    resident = ResidentLimit.order(pid, line[6:])
     hard_stop(parent, note_path, note)
+
+
+class ResidentLimit:
+    """The worker's resident memory against a limit, read with psutil (a ``limit`` order)."""
+
+    def __init__(self, process: "Any", megabytes: float) -> None:
+        self.process = process  # psutil.Process of the worker, made once: it names that process only
+        self.megabytes = megabytes
+
+    @classmethod
+    def order(cls, pid: int, args: bytes) -> "Optional[ResidentLimit]":
+        """``MEGABYTES PATH``; None (no limit) for 0, a bad order, or a psutil that cannot read it."""
+        megabytes, _, path = args.decode(errors="replace").partition(" ")
+        try:
+            mb = float(megabytes)
+            if path and path not in sys.path:
+                sys.path.append(path)  # after the standard library's folders: nothing of it is shadowed
+            import psutil
+
+            process = psutil.Process(pid)
+            process.memory_info()
+        except Exception:
+            return None
+        return cls(process, mb) if mb > 0 else None
+
+    def check(self, now: float, note: bytes) -> "Optional[bytes]":
+        """A periodic check: the note to leave when the worker is past the limit (the arm order's
+        note, with the reading added), else None."""
+        return self.exceeded(note)
+
+    def exceeded(self, note: bytes) -> "Optional[bytes]":
+        try:
+            resident = self.process.memory_info().rss / 2**20
+        except Exception:  # the worker is gone: nothing to stop
+            return None
+        if resident <= self.megabytes:
+            return None
+        import json
+
+        try:
+            data = json.loads(note or b"{}")
+        except ValueError:
+            data = {}
+        data.update(memory_mb=round(resident, 1), limit_mb=self.megabytes)
+        return json.dumps(data).encode()
 
 
 def hard_stop(parent: Parent, note_path: str, note: bytes) -> None:

@@ -241,12 +241,13 @@ def _error_text(e: BaseException) -> str:
 def _rows(value: Any) -> Outcome:
     """A list or tuple value as ``(grid or None, why it is no grid)``.
 
-    Plain lists and tuples become tuples of row tuples (so that equal outputs share one diff
-    call, as a batt's hashable candidates do) and the runner checks their cells as a batt's
-    candidates are checked; here only their shape is looked at (a whole check would double
-    the adapter's cost). Builtins only, put back before this: no program code runs. Anything
-    else (a numpy array, another object) is converted by :func:`_convert`, under the
-    program's own limit, because converting it may run its code.
+    Plain lists and tuples, and 2-D numpy arrays read as lists, become tuples of row tuples
+    (so that equal outputs share one diff call, as a batt's hashable candidates do) and the
+    runner checks their cells as a batt's candidates are checked, naming a cell that is no
+    colour; here only their shape is looked at (a whole check would double the adapter's
+    cost). Builtins only, put back before this: no program code runs. Reading an array, or
+    converting any other object, is :func:`_convert`'s, under the program's own limit,
+    because it may run the object's code.
     """
     why = _shape_problem(value)
     return Outcome("ok", (tuple(map(tuple, value)), None) if why is None else (None, f"{type(value).__name__}: {why}"))
@@ -259,10 +260,16 @@ def grid_of(value: Any) -> Tuple[Any, Optional[str]]:
 
 
 def _convert(value: Any) -> Tuple[Any, Optional[str]]:
+    kind = type(value)
+    if getattr(value, "ndim", None) == 2 and hasattr(value, "tolist"):
+        rows = value.tolist()  # a numpy array, read here; its cells are checked as a list's (a 7.5 is named)
+        if type(rows) is list or type(rows) is tuple:
+            why = _shape_problem(rows)
+            return (tuple(map(tuple, rows)), None) if why is None else (None, f"{kind.__name__}: {why}")
     try:
         return grids.to_grid(value), None
     except (grids.GridError, TypeError, ValueError, OverflowError) as e:
-        return None, f"{type(value).__name__}: {_one_line(str(e), 120)}"
+        return None, f"{kind.__name__}: {_one_line(str(e), 120)}"
 
 
 def _shape_problem(rows: Any) -> Optional[str]:
