@@ -367,6 +367,9 @@ class CallLimits(Guard):
     def _arm(self, doing: str) -> None:
         if self.state.hard_stop:
             self.state.watchdog().arm(self.timeout + self.state.settings.grace, {"nodeid": self.item.nodeid, "doing": doing})
+        elif self.state.backstop() is not None:  # -n 0: the backstop watches what the watchdog would
+            now = time.monotonic()
+            self.state.slot().call(now + self.timeout, now + self.timeout + self.state.settings.grace)
 
     def housekeeping(self, doing: str) -> None:
         self._arm(doing)
@@ -374,6 +377,8 @@ class CallLimits(Guard):
     def done(self) -> None:
         if self.state.hard_stop:
             self.state.watchdog().disarm()
+        elif self.state.backstop() is not None:
+            self.state.slot().no_call()
 
     def start(self, label: str) -> None:
         from pytest_timeout import Settings as TimeoutSettings

@@ -241,3 +241,55 @@ def test_in_process_a_program_that_swallows_every_exception_ends_the_session_at_
     data, all_samples = samples(pytester)
     assert out.ret == 0 and all(solved_by_good(s) for s in all_samples)
     assert leftovers(pytester.path) == []
+
+
+def test_in_process_a_program_holding_the_gil_is_ended_by_the_session_watchdog_and_named(pytester, make):
+    """Nothing in the process can run while C code holds the GIL: the session's watchdog ends the
+    session 2 s past the program's hard deadline (its limit plus the grace) and names it."""
+    lib = make({"a_gil.py": "def transform(g):\n    return sum(range(10**12))\n"})
+    out, seconds = run(pytester, lib, "-n", "0")
+    assert out.ret == -9 or out.ret == 137, out.ret
+    assert seconds < 0.3 + 1 + 2 + 20
+    deadline = time.monotonic() + 10
+    while "quarantined" not in samples(pytester)[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    data, all_samples = samples(pytester)
+    assert [(e["solver_id"], e["status"]) for e in data["quarantined"]] == [("a_gil.py::transform", "timeout")]
+    assert any("a_gil.py::transform held the GIL past its hard deadline" in (s["error"] or "") for s in all_samples)
+
+
+# --- a batt (one function) keeps its unit, the sample; -n 0 never hangs on it either ----------------
+
+STUCK_BATT = '''
+class Sticky:
+    def __del__(self):
+        while True:
+            pass
+
+def batt(task_id, S, I, C, log_path):
+    if task_id == "0000f11f" and C is None and I == ((6, 7),):  # its test sample, the run's last
+        while True:
+            try:
+                while True:
+                    pass
+            except BaseException:
+                pass
+    if C is None:
+        return [(1, Sticky(), "upside down", I[::-1])], []
+    return [], []
+'''
+
+
+def test_in_process_a_batt_finalizer_that_never_ends_is_stopped_and_one_that_swallows_ends_the_session(pytester, make):
+    pytester.makepyfile(stuck=STUCK_BATT)
+    t0 = time.monotonic()
+    out = pytester.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-module=stuck.py", "--batt-timeout=1",
+                                        "--batt-grace=1", "--batt-json=r.json", "-n", "0", "-p", "no:cacheprovider")
+    assert out.ret == pytest.ExitCode.INTERRUPTED and time.monotonic() - t0 < 1 + 1 + 30
+    data = results.read(str(pytester.path / "r.json"))
+    # Each candidate's finalizer loops: stopped at the timeout, not waited for (the samples before the stuck one).
+    assert [s["status"] for s in data["tasks"]["0000bbbb"]["samples"]] == ["solved", "solved"]
+    stuck = data["tasks"]["0000f11f"]["samples"][-1]
+    assert stuck["status"] == "missing" and stuck["error"].startswith("the batt call did not stop at the 1 s timeout")
+    assert "which ended here" in out.stdout.str()
+    assert "quarantined" not in data  # a batt is one unit: nothing to leave out of it
