@@ -114,6 +114,18 @@ def test_a_resumed_file_keeps_its_quarantine_and_the_summary_names_each_once(tmp
     assert offenders.summary_lines({}) == []
 
 
+def test_a_session_goes_on_only_as_the_command_line_started_it_and_not_for_ever():
+    args = ["--batt", "all", "--batt-resume", "old.json", "--batt-json=r.json", "-n", "0"]
+    argv = ["/bin/pytest", *args]
+    assert offenders.run_again(args, argv, "r.json", {}) == ["--batt", "all", "--batt-json=r.json", "-n", "0",
+                                                            "--batt-resume=r.json"]
+    assert offenders.run_again(["--batt-resume=x.json", "-q"], ["p", "--batt-resume=x.json", "-q"], "x.json", {}) == \
+        ["-q", "--batt-resume=x.json"]
+    assert offenders.run_again(args, ["ide", "--other"], "r.json", {}) is None  # pytest.main() in another program
+    assert offenders.run_again(args, argv, "", {}) is None  # no results file to resume from
+    assert offenders.run_again(args, argv, "r.json", {offenders.AGAIN: str(offenders.MAX_RUNS - 1)}) is None
+
+
 # --- the -n 0 post-mortem ------------------------------------------------------------------------
 
 def results_file(path, status="missing"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sys
 import time
 from typing import Any, Dict, Generator, List, Optional, Tuple
@@ -24,6 +25,7 @@ from ..programs import offenders
 from ..tasks import write_selection
 
 _IMPORTED = time.monotonic()
+_EXECVE = os.execve  # bound at import: while a library runs, the rails stand in os.execve's place
 BEFORE_SAMPLE_BUDGET = 0.03  # -n 0: the share of the run's time the results written before samples may take
 
 
@@ -339,7 +341,7 @@ class Controller:
                    "use -n 1 or more for code that may do this")
         tid, kind, index = self.run.plan.get(nodeid, ("", "", 0))
         if program:
-            message += "; --batt-resume runs the sample again without that program"
+            message += "; resuming from the results file runs the sample again without that program"
             self.offenders.offended(offenders.Offense(program, "timeout", why, nodeid), tid, kind, index)
         # Left "missing" (it gave no result): --batt-resume runs it again, without the quarantined program.
         self.run.add_failure(nodeid, "missing", message)
@@ -358,15 +360,33 @@ class Controller:
                 capman.suspend_global_capture(in_=True)
         except Exception:
             pass
-        self.say(f"\npytest-batt: {nodeid}: {message}{written}")
+        again = offenders.run_again(self.config.invocation_params.args, sys.argv, path or "", os.environ) \
+            if program and written.startswith("; the results so far") else None
+        more = "; the session goes on in a new process, resuming from that file without the program" if again else ""
+        self.say(f"\npytest-batt: {nodeid}: {message}{written}{more}")
         from ..isolation import processes
 
-        processes.end_new((), keep=self.state.protected_pids)
+        processes.end_new((), keep=[] if again else self.state.protected_pids)
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except Exception:
                 pass
+        if again:
+            # The same process (its pid, its terminal) goes on as a new pytest that resumes the run:
+            # every other sample gets its result, as with workers.
+            shutil.rmtree(self.state.scratch, ignore_errors=True)
+            env = {**os.environ, offenders.AGAIN: str(int(os.environ.get(offenders.AGAIN, "0") or 0) + 1)}
+            try:
+                # What a new process image keeps of this one: the interval timer (a pending alarm would
+                # end it) and this thread's signal mask.
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                if hasattr(signal, "pthread_sigmask"):
+                    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+                os.chdir(self.config.invocation_params.dir)
+                _EXECVE(sys.executable, [sys.executable, "-m", "pytest", *again], env)
+            except OSError:
+                pass  # it cannot go on: it ends, as below
         os._exit(int(pytest.ExitCode.INTERRUPTED))
 
     def _run_seconds(self) -> float:

@@ -24,7 +24,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence
 
 from .. import files
 from ..nodeids import sample_nodeid
@@ -34,6 +34,7 @@ from .library import NOTE_PREFIX, NOTE_SEPARATOR, Library
 
 MAX_RUNS = 8  # runs of one sample at most: the first and up to 7 without one more program each
 FILE = "quarantine.json"  # in the run's scratch folder: the solver ids not to run
+AGAIN = "PYTEST_BATT_RUN_AGAIN"  # -n 0: how many times this session went on in a new process image
 
 
 @dataclass
@@ -188,3 +189,23 @@ def summary_lines(results: Mapping[str, Any]) -> List[str]:
                       for e in entries[:5])
     more = f", +{len(entries) - 5} more" if len(entries) > 5 else ""
     return [f"programs quarantined (they ended or hung their process; not run again): {len(entries)}: {shown}{more}"]
+
+
+def run_again(args: Sequence[str], argv: Sequence[str], results_path: str, environ: Mapping[str, str]) -> Optional[List[str]]:
+    """-n 0, a program that cannot be stopped in its process: the command that goes on without it
+    (this pytest's own arguments, resuming from the results just written), or None when it
+    cannot: pytest was not run from the command line with these arguments (``pytest.main`` in
+    another program), no results file, or the session already went on :data:`MAX_RUNS` times.
+    """
+    if not results_path or list(argv[1:]) != list(args) or int(environ.get(AGAIN, "0") or 0) >= MAX_RUNS - 1:
+        return None
+    kept: List[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--batt-resume":
+            skip = True
+        elif not arg.startswith("--batt-resume="):
+            kept.append(arg)
+    return kept + [f"--batt-resume={results_path}"]
