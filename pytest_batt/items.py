@@ -17,14 +17,18 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Set
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 
 import pytest
 
 from . import battmodule, judging, nodeids, programs, runner, visible
 from .isolation import handoff, integrity
-from .isolation.guard import BattTimeout, Guard, RealInterrupt
+from .isolation.backstop import Backstop
+from .isolation.guard import BattTimeout, Guard, RealInterrupt, StuckTimeout
+from .isolation.slot import Running, Slot
 from .isolation.watchdog import Watchdog, dump_stacks_on_request
+from .programs import offenders
+from .programs.limits import ProgramTimeout
 from .results import SampleRecord, add_error
 from .settings import Settings
 from .tasks import BattDataError, Sample, Task, TaskSet
@@ -51,6 +55,12 @@ class State:
     patch_watch: integrity.Watch = field(default_factory=integrity.Watch, repr=False)  # pytest-batt's own modules, per sample
     _stack_file: Any = field(default=None, repr=False)
     _watchdog: Optional[Watchdog] = field(default=None, repr=False)
+    _slot: Optional[Slot] = field(default=None, repr=False)
+    _backstop: Optional[Backstop] = field(default=None, repr=False)
+    _quarantine: Optional[offenders.Watcher] = field(default=None, repr=False)
+    # -n 0: what the backstop calls when a program or call cannot be stopped (the controller's, set by it)
+    on_stuck: Optional[Callable[[Running, str], None]] = field(default=None, repr=False)
+    protected_pids: List[int] = field(default_factory=list)  # processes of ours a program may not signal
     memory: Any = None  # isolation.memory.Plan, from memory_plan() at start
     gpu_run: bool = False  # --batt-gpus gave the workers devices: the default memory limit is off (memory_in_force)
     _vram: Any = field(default=None, repr=False)  # (meter or None, why not), once opened: vram_meter()
@@ -75,11 +85,43 @@ class State:
         """The hard stop of this worker, started on first use (workers only)."""
         if self._watchdog is None:
             dump_stacks_on_request(self.stack_file())
-            self._watchdog = Watchdog(handoff.path(self.scratch, self.worker_id, "hardstop"))
+            self._watchdog = Watchdog(handoff.path(self.scratch, self.worker_id, "hardstop"), self.slot().path)
+            self.protected_pids.append(self._watchdog.pid)
             plan = self.memory_in_force()
             if plan is not None and plan.kind == "resident":
                 self._watchdog.limit(plan.megabytes)
         return self._watchdog
+
+    def slot(self) -> Slot:
+        """This process's running slot (which sample, call and program it runs), made on first use."""
+        if self._slot is None:
+            self._slot = Slot(handoff.path(self.scratch, self.worker_id, "slot"))
+        return self._slot
+
+    def runtime(self, func: Any) -> Slot:
+        """Before a sample: the slot, the backstop where one is needed, a library attached to both and told
+        the quarantine. Started before the sample looks for threads it leaves behind (the backstop is ours)."""
+        slot = self.slot()
+        library = func if isinstance(func, programs.Library) else None
+        in_process = not self.hard_stop
+        if self._backstop is None and (in_process or (library is not None and library.limit)):
+            self._backstop = Backstop(slot, ProgramTimeout, StuckTimeout, calls=in_process, on_stuck=self._stuck)
+            self._backstop.start()
+        if library is not None:
+            if self._quarantine is None:
+                if self.hard_stop:
+                    self.watchdog()  # its pid is one a program may not signal
+                library.attach(slot, self.settings.grace, self._backstop, self.protected_pids)
+                self._quarantine = offenders.Watcher(self.scratch)
+            library.quarantine(self._quarantine.current())
+        return slot
+
+    def backstop(self) -> Optional[Backstop]:
+        return self._backstop
+
+    def _stuck(self, running: Running, what: str) -> None:
+        if self.on_stuck is not None:
+            self.on_stuck(running, what)
 
     def memory_plan(self, workers: int, watchdog: bool) -> Any:
         """The run's memory limit (an ``isolation.memory.Plan``): ``--batt-max-memory``, 0 for none,
@@ -232,8 +274,10 @@ class BattSample(pytest.Item):
         checkpoint = self._checkpoint if state.hard_stop else None
         limits = CallLimits(self, state)
         profile_path = state.profile_path(self.task.id, self.sample.kind, self.sample.index)
+        slot = state.runtime(func)
         before = state.patch_watch.before()
         limits.housekeeping("starting the sample")
+        slot.sample(self.nodeid, self.task.id, self.sample.kind, self.sample.index)
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
                                     profile_path=profile_path, keep_partial=state.settings.keep_partial, vram=state.vram_meter())
@@ -250,6 +294,7 @@ class BattSample(pytest.Item):
             patched = not state.patch_watch.unchanged_since(before)  # still under the hard stop
         finally:
             limits.done()
+            slot.sample_done()
         self.record = rec
         if patched:
             note = "the batt patched pytest-batt's own modules"
@@ -312,6 +357,9 @@ class CallLimits(Guard):
     def _arm(self, doing: str) -> None:
         if self.state.hard_stop:
             self.state.watchdog().arm(self.timeout + self.state.settings.grace, {"nodeid": self.item.nodeid, "doing": doing})
+        elif self.state.backstop() is not None:  # -n 0: the backstop watches what the watchdog would
+            now = time.monotonic()
+            self.state.slot().call(now + self.timeout, now + self.timeout + self.state.settings.grace)
 
     def housekeeping(self, doing: str) -> None:
         self._arm(doing)
@@ -319,6 +367,8 @@ class CallLimits(Guard):
     def done(self) -> None:
         if self.state.hard_stop:
             self.state.watchdog().disarm()
+        elif self.state.backstop() is not None:
+            self.state.slot().no_call()
 
     def start(self, label: str) -> None:
         from pytest_timeout import Settings as TimeoutSettings
@@ -330,18 +380,27 @@ class CallLimits(Guard):
         hook = self.item.config.pluginmanager.hook
         hook.pytest_timeout_set_timer(item=self.item, settings=TimeoutSettings(
             timeout=self.timeout, method="signal", func_only=False, disable_debugger_detection=False))
+        backstop = self.state.backstop()
+        if not self.state.hard_stop and backstop is not None:  # -n 0: the backstop is this call's second stage
+            backstop.expect_call(signal.getsignal(signal.SIGALRM))
+            self.state.slot().call(self.started + self.timeout, self.started + self.timeout + self.state.settings.grace)
         super().start(label)
 
     def stop(self) -> None:
         if not self._on:
             return
         super().stop()
+        if not self.state.hard_stop:
+            self.state.slot().no_call()
         self.item.config.pluginmanager.hook.pytest_timeout_cancel_timer(item=self.item)
         signal.signal(signal.SIGINT, self._previous_sigint)
         self._on = False
         self._arm(f"after the {self.label}: normalising what it returned")
 
     def is_timeout(self, exc: BaseException) -> Optional[str]:
+        if isinstance(exc, StuckTimeout):
+            return (f"{self.label} timed out after {self.timeout:g} s (--batt-timeout); it had defeated its timer "
+                    "(SIGALRM ignored, replaced, blocked or cancelled) and was stopped by the backstop")
         if isinstance(exc, BattTimeout):
             return str(exc)
         # pytest-timeout's own failure, raised by its timer; a batt raising pytest.fail itself is an error

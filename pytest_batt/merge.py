@@ -99,8 +99,11 @@ def merge(files: Sequence[Tuple[str, Dict[str, Any]]], partial: bool = False) ->
     }
     config = {k: v for k, v in first["config"].items() if k != "shard"}
     config["workers"] = sum(int(r["config"].get("workers") or 0) for _, r in ordered)
-    merged = {k: v for k, v in first.items() if k not in ("session", "tasks", "config", "comparison", "created")}
+    merged = {k: v for k, v in first.items() if k not in ("session", "tasks", "config", "comparison", "created", "quarantined")}
     merged["created"] = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    quarantined = [e for _, res in ordered for e in res.get("quarantined") or []]  # each shard's own programs, in shard order
+    if quarantined:
+        merged["quarantined"] = quarantined
     return {**merged, "config": config, "session": session, "tasks": tasks}
 
 

@@ -136,6 +136,17 @@ class TaskEntry(TypedDict, total=False):
     error: str  # only for a task whose data is invalid
 
 
+class Quarantined(TypedDict):
+    """A program that ended or hung its process (``programs/offenders.py``): where, and how."""
+
+    solver_id: str
+    status: str  # "crash" or "timeout"
+    task: str
+    kind: str
+    index: int
+    error: str
+
+
 class ResultsFile(TypedDict, total=False):
     schema: int
     tool: Tool
@@ -146,6 +157,7 @@ class ResultsFile(TypedDict, total=False):
     config: Config
     session: Session
     tasks: Dict[str, TaskEntry]  # task id -> entry
+    quarantined: List[Quarantined]  # only for a library with programs that ended or hung their process
     comparison: Dict[str, Any]  # only with --batt-compare
 
 

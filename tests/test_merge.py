@@ -41,6 +41,14 @@ def test_merge_restores_selection_order_and_sums_times() -> None:
     assert merge.summary(m).startswith("merged 2 of 2 shard(s): 3 task(s), 3 samples, complete; wall 3.00s")
 
 
+def test_merge_lists_every_shards_quarantined_programs() -> None:
+    one, two = shard(1, ["t1", "t3"]), shard(2, ["t2"])
+    entry = {"solver_id": "a.py::p", "status": "crash", "task": "t2", "kind": "test", "index": 0, "error": "a.py::p ended worker gw0"}
+    two["quarantined"] = [entry]
+    assert merge.merge([("a", one), ("b", two)])["quarantined"] == [entry]
+    assert "quarantined" not in merge.merge([("a", shard(1, ["t1", "t3"])), ("b", shard(2, ["t2"]))])
+
+
 def test_partial_merge_is_incomplete() -> None:
     with pytest.raises(merge.MergeError, match=r"^shard\(s\) 2/3 missing: give every shard's results file, or --partial"):
         merge.merge([("a", shard(1, ["t1"], 3)), ("c", shard(3, ["t3"], 3))])

@@ -516,23 +516,23 @@ def test_option_types_are_usage_errors():
     ({"a": 1}, "dict: "),
 ])
 def test_what_is_no_grid_is_said_as_the_program_returns(value, why):
-    from pytest_batt.programs.library import _call
+    from pytest_batt.programs.library import grid_of
 
-    grid, said = _call(lambda g: value, None)
+    grid, said = grid_of(value)
     assert grid is None and said.startswith(why)
 
 
 def test_a_numpy_value_is_converted_under_the_programs_limit_and_lists_pass_as_they_are():
-    from pytest_batt.programs.library import _call
+    from pytest_batt.programs.library import grid_of
 
     numpy = pytest.importorskip("numpy")
-    assert _call(lambda g: numpy.zeros((2, 2, 2), dtype=int), None) == (None, "ndarray: array has 3 dimensions, a grid has 2")
-    assert _call(lambda g: numpy.ones((1, 2), dtype=numpy.int8), None) == (((1, 1),), None)
+    assert grid_of(numpy.zeros((2, 2, 2), dtype=int)) == (None, "ndarray: array has 3 dimensions, a grid has 2")
+    assert grid_of(numpy.ones((1, 2), dtype=numpy.int8)) == (((1, 1),), None)
     # The shape is a grid's; the cells are the runner's to take or refuse (naming the cell), as a batt's candidate's.
-    assert _call(lambda g: [[1.5, 2]], None) == (((1.5, 2),), None)
-    assert _call(lambda g: numpy.array([[7.5, 1.0]]), None) == (((7.5, 1.0),), None)
-    assert _call(lambda g: numpy.array([[7.0, 1.0]]), None) == (((7.0, 1.0),), None)
-    assert _call(lambda g: numpy.zeros((31, 2)), None) == (None, "ndarray: 31 rows, a grid has 1 to 30")
+    assert grid_of([[1.5, 2]]) == (((1.5, 2),), None)
+    assert grid_of(numpy.array([[7.5, 1.0]])) == (((7.5, 1.0),), None)
+    assert grid_of(numpy.array([[7.0, 1.0]])) == (((7.0, 1.0),), None)
+    assert grid_of(numpy.zeros((31, 2))) == (None, "ndarray: 31 rows, a grid has 1 to 30")
 
 
 def test_the_overhead_benchmark_calls_the_same_programs_on_both_sides(tmp_path, monkeypatch, clean_modules):
@@ -547,7 +547,7 @@ def test_the_overhead_benchmark_calls_the_same_programs_on_both_sides(tmp_path, 
 
     assert programs_overhead.main(["--data", "tasks", "--toy-files", "2", "--rounds", "2", "--json", "out.json"]) == 0
     out = json.loads((tmp_path / "out.json").read_text())
-    assert out["calls"] == 2 * 2 * 6 and set(out["ratio"]) == {"plain", "adapter", "adapter+limit"}
+    assert out["calls"] == 2 * 2 * 6 and set(out["ratio"]) == {"plain", "adapter", "adapter+limit", "worker", "bare"}
     assert out["ratio"]["plain"] == 1.0
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import sys
 import time
 from typing import Any, Dict, Generator, List, Optional, Tuple
 
@@ -18,11 +20,14 @@ import pytest
 
 from .. import battmodule, battrun, compare, gates, lastrun, mode, nodeids, outputs, programs, report, results, resume, verdict
 from .. import visible
-from ..isolation import capabilities
+from ..isolation import capabilities, handoff, slot as slot_mod
 from ..items import State
+from ..programs import offenders
 from ..tasks import write_selection
 
 _IMPORTED = time.monotonic()
+_EXECVE = os.execve  # bound at import: while a library runs, the rails stand in os.execve's place
+BEFORE_SAMPLE_BUDGET = 0.03  # -n 0: the share of the run's time the results written before samples may take
 
 
 def process_age() -> float:
@@ -65,15 +70,33 @@ class Controller:
         self.startup_s: Optional[float] = None  # the workers' start-up, measured (xdist_hooks)
         self._last_report = 0.0  # when the last report came: the workers' shut-down is measured from it
         self._last_checkpoint = self._last_progress = time.monotonic()
+        self.library = programs.library_of(batt) if batt is not None else None
+        self.offenders = offenders.Offenders(state.scratch)
+        self._before_sample_s = 0.0  # -n 0: seconds spent writing the results before samples (kept under a budget)
+        self._written_before_sample = False
         if state.resume is not None:
+            self.offenders.seed(state.resume.get("quarantined") or [])
             self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry)
             self.run.take_resumed(self.taken.records, self.taken.whole, resume.earlier_seconds(state.resume))
             state.skip_samples(self.taken.skip)
+        if config.getoption("dist", "no") == "no" and state.scratch:
+            self._watch_session()
         n = len(self.run.plan)
         if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "maxworkerrestart", "") is None:
             # xdist's default (4 x workers) would leave samples unrun after a few crashing batts;
-            # each sample can end at most one worker (a crash, a hard stop or a leaked thread).
-            config.option.maxworkerrestart = str(n + 8)
+            # each sample can end at most one worker per run (a crash, a hard stop or a leaked
+            # thread), and a library's sample runs at most offenders.MAX_RUNS times.
+            config.option.maxworkerrestart = str(n * (offenders.MAX_RUNS if self.library is not None else 1) + 8)
+
+    def _watch_session(self) -> None:
+        """-n 0: the backstop's last resort is this controller's (:meth:`stuck`), and a session watchdog
+        names what was running if the process dies (it is the one process: nothing else would)."""
+        from ..isolation.watchdog import SessionWatchdog
+
+        self.state.on_stuck = self.stuck
+        dog = SessionWatchdog(self.state.slot().path, self._results_path() or "")
+        self.state.protected_pids.append(dog.pid)
+        self._session_watchdog = dog
 
     def _all_selected(self) -> List[str]:
         """Every selected task; with --batt-shard, all shards' (so the data hash is the same in each)."""
@@ -190,8 +213,9 @@ class Controller:
         self._last_report = time.perf_counter()
         record = getattr(report, "batt_record", None)
         if isinstance(record, str):  # from a worker
-            record = json.loads(record)
+            record = self._parse(report, record)
         if record is not None:
+            self.offenders.annotate(report.nodeid, record)
             judged = self.run.add(report.nodeid, record)
             if judged is not None:
                 report.batt_record = judged  # type: ignore[attr-defined]
@@ -211,7 +235,28 @@ class Controller:
             if isinstance(kept, dict):  # the terminal keeps every report: not with its record's scores
                 report.batt_record = battrun.slim(kept)  # type: ignore[attr-defined]
 
+    def _parse(self, report: pytest.TestReport, text: str) -> Any:
+        """A worker's record; one its process could not write (a program broke json there) is the sample's error."""
+        try:
+            record = json.loads(text)
+        except (ValueError, RecursionError):
+            record = None
+        if isinstance(record, dict) and isinstance(record.get("status"), str) and isinstance(record.get("error", ""), (str, type(None))):
+            return record
+        report.outcome = "failed"
+        report.longrepr = "error: the worker's record of this sample could not be read (its process was damaged)"
+        report.batt_record = None  # type: ignore[attr-defined]
+        return None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_teststatus(self, report: pytest.TestReport) -> Any:
+        if str(report.outcome) == "rerun":
+            return "rerun", "R", ("RERUN", {"yellow": True})
+        return None
+
     def _no_record(self, report: pytest.TestReport) -> None:
+        if str(report.outcome) == "rerun":
+            return  # a program ended or hung the worker: the sample runs again (offenders)
         if str(report.when) == "???":  # xdist's report of a crashed item: not a phase pytest's type knows
             status, message = getattr(report, "batt_crash", ("crash", str(report.longrepr)))
             opts = self.state.settings
@@ -239,7 +284,7 @@ class Controller:
         self.run.finish()
         interrupted = exitstatus == pytest.ExitCode.INTERRUPTED or bool(session.shouldstop)
         opts = self.state.settings
-        self.results = self.run.results(self._header(), interrupted, self._run_seconds())
+        self.results = self._results(interrupted)
         if self.state.baseline is not None:
             self.comparison = compare.compare(self.state.baseline, self.results, allow_other_data=opts.compare_any)
             self.results["comparison"] = compare.to_json(self.comparison)
@@ -289,6 +334,124 @@ class Controller:
             head["batt"].update(import_s=self.batt.import_seconds, import_output=report.clip(self.batt.import_output, 2000))
         return head
 
+    def _results(self, interrupted: bool, head: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        out = self.run.results(head if head is not None else self._header(), interrupted, self._run_seconds())
+        if self.offenders.entries:
+            out["quarantined"] = list(self.offenders.entries)
+        return out
+
+    # --- programs that ended or hung a worker (xdist_hooks calls these) ---------------------------
+
+    def offense(self, nodeid: str, worker: str, left: handoff.Left) -> Optional[offenders.Offense]:
+        if self.library is None:
+            return None
+        opts = self.state.settings
+        running = slot_mod.read(handoff.path(self.state.scratch, worker, "slot"))
+        return offenders.attribute(self.library, nodeid, running, left.hardstop, left.stack, opts.timeout, opts.grace, worker)
+
+    def offended(self, offense: offenders.Offense) -> bool:
+        tid, kind, index = self.run.plan.get(offense.nodeid, ("", "", 0))
+        return self.offenders.offended(offense, tid, kind, index)
+
+    def rerun_line(self, offense: offenders.Offense) -> str:
+        return self.offenders.rerun_line(offense)
+
+    def gave_up(self, offense: offenders.Offense) -> str:
+        return self.offenders.gave_up(offense)
+
+    def say(self, line: str) -> None:
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line(visible.text(line))
+
+    # --- -n 0: the results written before each sample, and the end of a session that cannot go on ----
+
+    def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
+        """-n 0: the results so far are written before each sample (while that costs under
+        :data:`BEFORE_SAMPLE_BUDGET` of the run), so that a sample that ends the process loses only itself."""
+        if self.state.hard_stop or self.config.getoption("dist", "no") != "no" or not nodeid.startswith(nodeids.PREFIX):
+            return
+        path = self._results_path()
+        if not path:
+            return
+        elapsed = time.perf_counter() - self.run.started
+        if self._written_before_sample and self._before_sample_s > BEFORE_SAMPLE_BUDGET * elapsed:
+            return
+        t0 = time.perf_counter()
+        try:
+            results.write(path, self._results(True))
+        except OSError:
+            return  # the final write says so, in one line
+        self._written_before_sample = True
+        self._before_sample_s += time.perf_counter() - t0
+
+    def stuck(self, running: slot_mod.Running, what: str) -> None:
+        """-n 0, from the backstop's thread: a program or a call that swallows every exception cannot be
+        stopped in this process. Its sample is recorded (naming it), the results are written, and the
+        session ends here."""
+        nodeid = offenders.sample_of(running) or "?"
+        opts = self.state.settings
+        program = running.program if what == "program" and running.index >= 0 else ""
+        if program:
+            limit = self.library.limit if self.library is not None else 0
+            why = (f"did not stop at its limit ({limit or 0:g} s, --batt-program-timeout) nor {opts.grace:g} s later "
+                   "(it swallows the timeout or defeats its timer)")
+        else:
+            why = (f"did not stop at the {opts.timeout:g} s timeout nor {opts.grace:g} s later "
+                   "(it swallows the timeout or defeats its timer)")
+        subject = program or "the batt call"
+        message = (f"{subject} {why}; -n 0 cannot end it without ending the session, which ended here: "
+                   "use -n 1 or more for code that may do this")
+        tid, kind, index = self.run.plan.get(nodeid, ("", "", 0))
+        if program:
+            message += "; resuming from the results file runs the sample again without that program"
+            self.offenders.offended(offenders.Offense(program, "timeout", why, nodeid), tid, kind, index)
+        # Left "missing" (it gave no result): --batt-resume runs it again, without the quarantined program.
+        self.run.add_failure(nodeid, "missing", message)
+        path = self._results_path()
+        written = ""
+        if path:
+            try:
+                results.write(path, self._results(True))
+                written = f"; the results so far are in {path}"
+            except OSError as e:
+                written = f"; the results could not be written ({e.strerror or e})"
+        self.state.slot().sample_done()  # said here: the session watchdog has nothing to add
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        try:
+            if capman is not None:
+                capman.suspend_global_capture(in_=True)
+        except Exception:
+            pass
+        again = offenders.run_again(self.config.invocation_params.args, sys.argv, path or "", os.environ) \
+            if program and written.startswith("; the results so far") else None
+        more = "; the session goes on in a new process, resuming from that file without the program" if again else ""
+        self.say(f"\npytest-batt: {nodeid}: {message}{written}{more}")
+        from ..isolation import processes
+
+        processes.end_new((), keep=[] if again else self.state.protected_pids)
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        if again:
+            # The same process (its pid, its terminal) goes on as a new pytest that resumes the run:
+            # every other sample gets its result, as with workers.
+            shutil.rmtree(self.state.scratch, ignore_errors=True)
+            env = {**os.environ, offenders.AGAIN: str(int(os.environ.get(offenders.AGAIN, "0") or 0) + 1)}
+            try:
+                # What a new process image keeps of this one: the interval timer (a pending alarm would
+                # end it) and this thread's signal mask.
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                if hasattr(signal, "pthread_sigmask"):
+                    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+                os.chdir(self.config.invocation_params.dir)
+                _EXECVE(sys.executable, [sys.executable, "-m", "pytest", *again], env)
+            except OSError:
+                pass  # it cannot go on: it ends, as below
+        os._exit(int(pytest.ExitCode.INTERRUPTED))
+
     def _run_seconds(self) -> float:
         """The whole run's wall time (``session.process_s``)."""
         if self.run_started is None:
@@ -317,7 +480,7 @@ class Controller:
             self._last_checkpoint = now
             head = self._header()
             try:
-                results.write(path, self.run.results(head, interrupted=True, process_s=self._run_seconds()))
+                results.write(path, self._results(True, head))
             except OSError:
                 pass  # the final write says so, in one line
 
@@ -339,6 +502,8 @@ class Controller:
         lines = report.summary_lines(self.results, verbose=self.config.get_verbosity() > 0)
         for line in lines + programs.summary_lines(self.results, self.batt):
             terminalreporter.write_line(line)
+        for line in offenders.summary_lines(self.results):
+            terminalreporter.write_line(visible.text(line))
         if self.state.settings.json_path and not any(e.startswith("--batt-json") for e in self.write_errors):
             terminalreporter.write_line(f"results written to {self.state.settings.json_path}")
         for line in self.output_notes:

@@ -99,6 +99,18 @@ class XdistHooks:
         # it, the worker's scratch directory is its host's own (another machine), not ours.
         left = handoff.read(scratch, worker, crashitem, assume_shared=node is None)
         where = worker if left.shared else f"{worker} ({_spec(node)})"
+        offense = self.controller.offense(crashitem, worker, left) if left.shared and left.ended is None else None
+        if offense is not None:
+            if self.controller.offended(offense) and hasattr(sched, "mark_test_pending"):
+                # A program ended or hung the worker: the sample runs again without it, on another worker.
+                sched.mark_test_pending(crashitem)
+                report.outcome = "rerun"  # type: ignore[assignment]
+                self.controller.say(self.controller.rerun_line(offense))
+                return
+            message = self.controller.gave_up(offense)
+            report.batt_crash = (offense.status, message)  # type: ignore[attr-defined]
+            report.longrepr = visible.text(f"{offense.status}: {message}")
+            return
         outcome = handoff.conclude(left, opts.timeout, opts.grace, where)
         if opts.keep_partial and outcome.status is not None and outcome.status[0] == "timeout":  # no frame left to read
             note = "; --batt-keep-partial keeps nothing of a hard stop (the worker was ended)"

@@ -22,6 +22,10 @@ class BattTimeout(Exception):
     """Raised into a batt call by the guard when its time is up."""
 
 
+class StuckTimeout(BattTimeout):
+    """Raised into a batt call by the backstop (:mod:`.backstop`) when its timer did not act."""
+
+
 class RealInterrupt(KeyboardInterrupt):
     """Ctrl-C from the user, as opposed to a batt raising KeyboardInterrupt itself."""
 

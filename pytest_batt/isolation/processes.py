@@ -210,6 +210,7 @@ def _infrastructure() -> Set[int]:
 
 def end_new(before: Iterable[int], keep: Iterable[int] = (), wait: float = 0.5) -> List[str]:
     """End the descendants that were not there ``before`` (SIGTERM, then SIGKILL); name them."""
+    _reap()  # children that exited already (a program's forked child that came back) are not left running
     new = descendants() - set(before) - set(keep) - _infrastructure()
     if not new:
         return []

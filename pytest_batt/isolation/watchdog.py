@@ -12,9 +12,15 @@ Where the system enforces no address-space limit (macOS), the watchdog also keep
 limit: told ``limit``, it reads the worker's resident memory every 50 ms while armed and ends
 the worker past it, its note saying so.
 
-The watchdog reads its orders from a pipe. When the worker ends, the pipe closes and the
-watchdog exits; when the pipe closes while armed (the batt closed the fd), the deadline still
-holds. The watchdog's own program is :mod:`.watchdog_process`.
+The watchdog reads its orders from a pipe, one per batt call, and, while armed, the worker's
+running slot (:mod:`.slot`) on the same 50 ms tick: a program past its own hard deadline (its
+limit plus the grace) ends the worker too, so a program that defeats its timer costs its limit,
+not the sample's. It is the worker's child: when the worker dies (its pid file descriptor
+signals it, or its parent id changes) the watchdog exits at once, and it signals its worker
+through that descriptor, never a process that took the pid since. When the pipe closes while
+armed (the batt closed the fd), the deadline still holds. The watchdog's own program is
+:mod:`.watchdog_process`; with ``-n 0`` a session watchdog (:class:`SessionWatchdog`) only
+names what was running if the session process dies.
 """
 
 from __future__ import annotations
@@ -33,10 +39,10 @@ PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)), "watchdog_pro
 class Watchdog:
     """The worker's side: start the watchdog once, then arm and disarm it around the batt's work."""
 
-    def __init__(self, note_path: str) -> None:
+    def __init__(self, note_path: str, slot_path: str = "") -> None:
         self.note_path = note_path
         self.proc = subprocess.Popen(
-            [sys.executable, "-S", PROGRAM, str(os.getpid()), note_path],
+            [sys.executable, "-S", PROGRAM, str(os.getpid()), note_path] + ([slot_path] if slot_path else []),
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             close_fds=True, start_new_session=True,  # a Ctrl-C in the terminal is not for it
         )
@@ -77,3 +83,19 @@ def dump_stacks_on_request(stack_file: Any) -> None:
 
     if hasattr(signal, "SIGUSR1"):
         faulthandler.register(signal.SIGUSR1, file=stack_file, all_threads=True, chain=False)
+
+
+class SessionWatchdog:
+    """``-n 0``: a watchdog that names what was running when the session process dies (on stderr, and in
+    the results file written before that sample), and ends a call whose C code holds the GIL past its
+    hard deadline. It takes no orders: it reads the session's running slot."""
+
+    def __init__(self, slot_path: str, results_path: str = "") -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-S", PROGRAM, "--session", str(os.getpid()), slot_path] + ([results_path] if results_path else []),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, close_fds=True, start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid

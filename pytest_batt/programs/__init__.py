@@ -1,8 +1,10 @@
 """Any program library as a batt: ``--batt-programs PATH``.
 
 ``discovery`` says which functions are programs and which task each runs on, ``limits`` runs
-one program under its own time limit inside the batt call's, ``library`` presents the library
-with the batt signature so everything downstream (items, scores, results, shards) is unchanged,
+one program under its own time limit inside the batt call's, ``rails`` refuses the calls that
+would end or cut off the process, ``library`` presents the library with the batt signature so
+everything downstream (items, scores, results, shards) is unchanged, ``offenders`` names and
+quarantines programs that ended or hung their process (their sample runs again without them),
 and ``summary`` names the faulty programs at the end of a run. Importing this package imports
 neither numpy nor the library.
 """

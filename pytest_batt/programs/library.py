@@ -22,12 +22,19 @@ from ..results import SampleRecord, add_error
 from ..battmodule import BattModule, import_file, captured_output
 from . import discovery
 from ..options import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS
+from ..isolation.backstop import Backstop
+from ..isolation.process_state import Interpreter, Modules
+from ..isolation.slot import Slot, encode_text
 from .discovery import LibraryError
-from .limits import Outcome, Timer
+from .limits import Outcome, ProgramTimeout, Timer
+from .rails import FORKED, RAILS, REAL_EXIT, Refused, forked_child
 
 NOTE_PREFIX = "program faults: "
 NOTE_SEPARATOR = " | "
 MAX_NOTES = 30  # faults listed per sample; the rest are counted
+# Modules the process relies on to report a sample (its record travels as JSON): a program that
+# patches them is undone after the call (sys.modules too).
+WATCHED_MODULES = ("json", "json.encoder", "json.decoder")
 
 
 @dataclass(frozen=True)
@@ -68,39 +75,143 @@ class Library:
         self.limit = limit
         self.problems = tuple(problems)  # files not imported, functions not run: said once, at load
         self.files = files
+        self.quarantined: FrozenSet[str] = frozenset()  # programs not run again (they ended or hung a worker)
         self._arg = copier(grid_form)
-        self._timer = Timer(limit)
+        self._timer = Timer(limit, keep_recursion=False)  # the interpreter is put back (and named) per program here
+        self._rails = RAILS  # one per process: its replacements are installed once
         self._per_task: Dict[str, Tuple[Program, ...]] = {}
         self._notes: List[str] = []
+        self._slot: Optional[Slot] = None
+        self._texts: Sequence[bytes] = ()
+        self._grace = 0.0
+        # What a program may change, with sys.modules and the modules records travel through: taken again
+        # before each call (its copies kept while nothing changed), checked after each program.
+        self._state = Interpreter(Modules(WATCHED_MODULES))
+
+    def attach(self, slot: Optional[Slot], grace: float = 0.0, backstop: Optional[Backstop] = None,
+               protected_pids: Sequence[int] = ()) -> None:
+        """Run in a process that keeps a running slot: each program's start and end is written to it
+        (with its hard deadline, its limit plus ``grace``), and the backstop knows the program timer."""
+        self._slot, self._grace = slot, grace
+        self._texts = [encode_text(p.sid) for p in self.programs] if slot is not None else ()
+        self._rails.pids = set(protected_pids)
+        if backstop is not None:
+            backstop.expect(self._timer.handler)
+
+    def quarantine(self, sids: FrozenSet[str]) -> None:
+        """These programs are not run again in this process (the controller decided: see ``offenders``)."""
+        if sids != self.quarantined:
+            self.quarantined = frozenset(sids)
+            self._per_task.clear()
 
     def for_task(self, task_id: str) -> Tuple[Program, ...]:
         progs = self._per_task.get(task_id)
         if progs is None:
-            progs = self._per_task[task_id] = tuple(p for p in self.programs if p.tasks is None or task_id in p.tasks)
+            gone = self.quarantined
+            progs = self._per_task[task_id] = tuple(p for p in self.programs if (p.tasks is None or task_id in p.tasks)
+                                                    and p.sid not in gone)
         return progs
 
     def __call__(self, task_id: str, S: Any, I: Any, C: Any, log_path: str) -> Tuple[Tuple[Any, ...], Tuple[Any, ...]]:
         if C is not None:
             return (), ()
         self._notes = []
-        out = []
-        run, arg, notes = self._timer.run, self._arg, self._notes
+        out: List[Any] = []
+        progs = self.for_task(task_id)
         with self._timer.session():
-            for prog in self.for_task(task_id):
-                outcome: Outcome = run(_call, prog.func, arg(I))
-                if outcome.status == "ok":
-                    grid, why = outcome.value
-                    out.append((prog.index, None, prog.sid, grid))
-                    if why is not None:
-                        notes.append(f"{prog.sid} returned no grid ({why})")
-                elif outcome.status == "timeout":
-                    notes.append(f"{prog.sid} timed out after {self.limit:g} s (--batt-program-timeout)")
-                else:
-                    # str() of the program's exception runs its code too: under its limit as well.
-                    said = run(_error_text, outcome.error)
-                    text = said.value if said.status == "ok" else f"{type(outcome.error).__name__} (its message could not be read)"
-                    notes.append(f"{prog.sid} raised {text}")
+            self._rails.on()
+            try:
+                self._run(progs, I, out)
+            finally:
+                self._rails.off()
+            # What no program was seen to change (a thread it left): the watched dicts. The rest (and
+            # everything after the sample's own timeout) the batt call's guard puts back after the call.
+            changed = self._state.restore(False)
+            if changed:
+                shown = ", ".join(changed[:4]) + (f" (+{len(changed) - 4})" if len(changed) > 4 else "")
+                self._notes.append(f"a program of this call changed {shown}; put back after the call")
         return tuple(out), ()
+
+    def _run(self, progs: Tuple[Program, ...], I: Any, out: List[Any]) -> None:
+        """Each program under its limit, the slot saying which one runs, the interpreter put back after it."""
+        run, arg, notes, slot, texts, rails = self._timer.run, self._arg, self._notes, self._slot, self._texts, self._rails
+        limit, hard = self.limit or 0.0, (self.limit or 0.0) + self._grace
+        clock = time.monotonic
+        pid = rails.pid
+        forked = FORKED
+        state = self._state
+        state.take()  # after the timer took SIGALRM over: its handler is the one to keep
+        restore = state.restore
+        i, n = 0, len(progs)
+        prog = None
+        while i < n:
+            try:
+                while i < n:
+                    prog = progs[i]
+                    i += 1
+                    forks, threads = rails.forks, rails.threads
+                    if slot is not None:
+                        now = clock()
+                        slot.program(prog.index, now + limit if limit else 0.0, now + hard if limit else 0.0, texts[prog.index])
+                    outcome: Outcome = run(prog.func, arg(I))
+                    if forked[0] and forked_child(pid):
+                        REAL_EXIT(0)  # a program's forked child came back here: it must not run the rest
+                    changed = restore(rails.touched)  # before its value is looked at: that uses the builtins
+                    rails.touched = False
+                    if outcome.status == "ok":
+                        value = outcome.value
+                        if type(value) is list or type(value) is tuple:
+                            why = _shape_problem(value)
+                            grid = tuple(map(tuple, value)) if why is None else None
+                            if why is not None:
+                                why = f"{type(value).__name__}: {why}"
+                        else:  # converting it may run its code: under the program's limit
+                            converted = run(_convert, value)
+                            changed = restore(rails.touched) or changed
+                            rails.touched = False
+                            grid, why = converted.value if converted.status == "ok" else (None, None)
+                            if converted.status != "ok":
+                                outcome = converted
+                    if slot is not None:
+                        slot.no_program()
+                    if rails.threads != threads or rails.forks != forks or rails.refused or changed is not None:
+                        self._note_changes(prog, changed, threads, forks)
+                    if outcome.status == "ok":
+                        out.append((prog.index, None, prog.sid, grid))
+                        if why is not None:
+                            notes.append(f"{prog.sid} returned no grid ({why})")
+                    else:
+                        self._note_fault(prog, outcome)
+            except ProgramTimeout:
+                # The backstop's exception, arriving just after its program returned: that program is done.
+                if slot is not None:
+                    slot.no_program()
+                if prog is not None and not (notes and notes[-1].startswith(prog.sid + " ")):
+                    notes.append(f"{prog.sid} timed out after {self.limit or 0:g} s (--batt-program-timeout)")
+                restore()
+
+    def _note_changes(self, prog: Program, changed: Optional[List[str]], threads: int, forks: int) -> None:
+        notes, rails = self._notes, self._rails
+        if rails.threads > threads:
+            notes.append(f"{prog.sid} started {rails.threads - threads} thread(s) (those left running are "
+                         "stopped after the sample, or their worker is replaced)")
+        if rails.forks > forks:
+            notes.append(f"{prog.sid} forked {rails.forks - forks} process(es) (ended after the sample)")
+        if changed:
+            notes.append(f"{prog.sid} changed the interpreter ({', '.join(changed)}); put back before the next program")
+        if rails.refused:
+            notes.append(f"{prog.sid} was refused {', '.join(rails.refused[:3])} (a program may not end, "
+                         "signal or cut off the process it runs in)")
+            rails.refused = []
+
+    def _note_fault(self, prog: Program, outcome: Outcome) -> None:
+        if outcome.status == "timeout":
+            self._notes.append(f"{prog.sid} timed out after {self.limit:g} s (--batt-program-timeout)")
+        elif not isinstance(outcome.error, Refused):  # a refusal is said above, by the rails
+            # str() of the program's exception runs its code too: under its limit as well.
+            said = self._timer.run(_error_text, outcome.error)
+            text = said.value if said.status == "ok" else f"{type(outcome.error).__name__} (its message could not be read)"
+            self._notes.append(f"{prog.sid} raised {text}")
 
     def take_note(self) -> Optional[str]:
         """What went wrong in the last solve call, as one line, and forget it."""
@@ -129,24 +240,34 @@ def _error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {_one_line(str(e))}"
 
 
-def _call(func: Callable[..., Any], arg: Any) -> Tuple[Any, Optional[str]]:
-    """The program's value, and why it is no grid when that shows already.
+def _rows(value: Any) -> Outcome:
+    """A list or tuple value as ``(grid or None, why it is no grid)``.
 
     Plain lists and tuples, and 2-D numpy arrays read as lists, become tuples of row tuples
     (so that equal outputs share one diff call, as a batt's hashable candidates do) and the
     runner checks their cells as a batt's candidates are checked, naming a cell that is no
     colour; here only their shape is looked at (a whole check would double the adapter's
-    cost). Reading an array, or converting any other object, happens here, under the
-    program's own limit, because it may run the object's code.
+    cost). Builtins only, put back before this: no program code runs. Reading an array, or
+    converting any other object, is :func:`_convert`'s, under the program's own limit,
+    because it may run the object's code.
     """
-    value = func(arg)
+    why = _shape_problem(value)
+    return Outcome("ok", (tuple(map(tuple, value)), None) if why is None else (None, f"{type(value).__name__}: {why}"))
+
+
+def grid_of(value: Any) -> Tuple[Any, Optional[str]]:
+    """What the library makes of a program's value (no limit here): ``(grid or None, why it is no grid)``."""
     kind = type(value)
-    rows = value
-    if kind is not list and kind is not tuple and getattr(value, "ndim", None) == 2 and hasattr(value, "tolist"):
+    return _rows(value).value if kind is list or kind is tuple else _convert(value)
+
+
+def _convert(value: Any) -> Tuple[Any, Optional[str]]:
+    kind = type(value)
+    if getattr(value, "ndim", None) == 2 and hasattr(value, "tolist"):
         rows = value.tolist()  # a numpy array, read here; its cells are checked as a list's (a 7.5 is named)
-    if type(rows) is list or type(rows) is tuple:
-        why = _shape_problem(rows)
-        return (tuple(map(tuple, rows)), None) if why is None else (None, f"{kind.__name__}: {why}")
+        if type(rows) is list or type(rows) is tuple:
+            why = _shape_problem(rows)
+            return (tuple(map(tuple, rows)), None) if why is None else (None, f"{kind.__name__}: {why}")
     try:
         return grids.to_grid(value), None
     except (grids.GridError, TypeError, ValueError, OverflowError) as e:

@@ -42,14 +42,18 @@ class Timer:
     Signals reach the main thread only: elsewhere the programs run without a limit.
     """
 
-    def __init__(self, limit: Optional[float]) -> None:
+    def __init__(self, limit: Optional[float], keep_recursion: bool = True) -> None:
+        """``keep_recursion``: put a program's recursion limit back after it (a caller that puts
+        back the whole interpreter, and names what changed, says False)."""
         self.limit = limit
+        self.keep_recursion = keep_recursion
         self._session = False
         self._owned = False  # SIGALRM is ours (our handler installed, the outer timer stopped)
         self._live = False  # a program is running
         self._outer_handler: Any = None
         self._outer_deadline: Optional[float] = None
         self._program_deadline = 0.0
+        self.handler = self._on_alarm  # bound once: the one object installed, compared by the backstop
 
     # --- the session: SIGALRM taken over for one batt call's programs ----------------------
 
@@ -71,7 +75,7 @@ class Timer:
             return  # nothing of ours to arm: the outer timer stays in charge
         self._outer_handler = signal.getsignal(signal.SIGALRM)
         self._owned = True
-        signal.signal(signal.SIGALRM, self._on_alarm)
+        signal.signal(signal.SIGALRM, self.handler)
         self._arm_outer()
 
     def _end(self) -> None:
@@ -150,7 +154,7 @@ class Timer:
                 raise
             return Outcome("error", error=e)
         finally:
-            if sys.getrecursionlimit() != recursion:
+            if self.keep_recursion and sys.getrecursionlimit() != recursion:
                 sys.setrecursionlimit(recursion)  # a program's change must not reach the next program
 
     def _stop_program(self) -> None:

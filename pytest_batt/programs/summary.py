@@ -11,8 +11,8 @@ from typing import Any, Dict, Iterable, List, Mapping
 
 from .library import NOTE_PREFIX, NOTE_SEPARATOR
 
-KINDS = ("timed out", "raised", "returned no grid")
-_FAULT = re.compile(r"(.*?) (timed out|raised|returned no grid)\b")
+KINDS = ("timed out", "raised", "returned no grid", "changed the interpreter", "were refused")
+_FAULT = re.compile(r"(.*?) (timed out|raised|returned no grid|changed the interpreter|was refused)\b")
 SHOWN = 5
 
 
@@ -29,7 +29,7 @@ def faults(results: Mapping[str, Any], known: Iterable[str]) -> Dict[str, Dict[s
             for segment in text[at + len(NOTE_PREFIX):].split(NOTE_SEPARATOR):
                 m = _FAULT.match(segment)
                 if m and m.group(1) in ids:
-                    counts = out[m.group(2)]
+                    counts = out["were refused" if m.group(2) == "was refused" else m.group(2)]
                     counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     return {kind: counts for kind, counts in out.items() if counts}
 
@@ -41,5 +41,6 @@ def summary_lines(results: Mapping[str, Any], known: Iterable[str]) -> List[str]
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         named = ", ".join(f"{sid} ({n} sample{'s' if n != 1 else ''})" for sid, n in top[:SHOWN])
         more = f", +{len(top) - SHOWN} more" if len(top) > SHOWN else ""
-        lines.append(f"programs that {kind}: {len(top)}: {named}{more}")
+        said = "were refused a call" if kind == "were refused" else kind
+        lines.append(f"programs that {said}: {len(top)}: {named}{more}")
     return lines
