@@ -1,4 +1,4 @@
-"""Run assembly: from pytest's config to the :class:`~pytest_batt.items.State` of this process.
+"""Run assembly: from pytest's config to the :class:`~pytest_batt.state.State` of this process.
 
 Everything a run needs is read and checked here, before any sample runs, so that bad input
 (an unknown task, a broken batt, a baseline of other data) stops the run with one line. The
@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 from . import battmodule, battrun, compare, gates, programs, resume, results, settings as settings_mod, sharding
-from .items import State
+from .state import State
 from .tasks import TaskSet, load_taskset, read_selection, select
 
 

@@ -16,7 +16,8 @@ from typing import Any, Generator, List
 import pytest
 
 from . import visible
-from .items import STATE, BattSample, make_tasks
+from .items import BattSample, make_tasks
+from .state import STATE
 
 # pytest-timeout prints every other thread's stack on a timeout, between two "Timeout" banners;
 # in a worker those are execnet's threads, noise beside the record's own message.

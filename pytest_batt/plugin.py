@@ -147,7 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
     from .collection import Collection
     from .isolation import capabilities, processes
-    from .items import STATE
+    from .state import STATE
 
     unsupported = capabilities.unsupported_system()
     if unsupported:

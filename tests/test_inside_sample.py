@@ -216,7 +216,7 @@ def test_a_sample_profile_names_the_batts_functions_and_combines(tmp_path):
 
 
 def test_profile_file_names_are_safe_for_hostile_task_ids(tmp_path):
-    from pytest_batt.items import safe_name
+    from pytest_batt.state import safe_name
 
     path = profiling.sample_file(str(tmp_path), safe_name("../../etc/x"), "test", 0)
     assert os.path.dirname(path) == str(tmp_path) and ".." not in os.path.basename(path)

@@ -21,7 +21,7 @@ import pytest
 from .. import battmodule, battrun, compare, gates, lastrun, mode, nodeids, outputs, programs, report, results, resume, verdict
 from .. import visible
 from ..isolation import capabilities, handoff, slot as slot_mod
-from ..items import State
+from ..state import State
 from ..programs import offenders
 from ..tasks import write_selection
 
