@@ -15,8 +15,8 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from . import battmodule, battrun, compare, gates, programs, resume, results, settings as settings_mod, sharding
-from .state import State
+from . import battmodule, battrun, compare, gates, resume, results, settings as settings_mod, sharding
+from .state import State, load_batt_or_library
 from .tasks import TaskSet, load_taskset, read_selection, select
 
 
@@ -86,7 +86,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
         _check_baseline_data(baseline, taskset, task_ids, opts)
     # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
     collect_only = config.getoption("collectonly", False)
-    batt = None if collect_only else programs.load(opts)
+    batt = None if collect_only else load_batt_or_library(opts)
     previous = results.load(opts.resume_path) if opts.resume_path else None
     if previous is not None:
         resume.check(previous, str(opts.resume_path), batt.sha256() if batt else "", opts.timeout,

@@ -64,7 +64,7 @@ class State:
 
     def batt(self) -> battmodule.BattModule:
         if self._batt is None:
-            self._batt = programs.load(self.settings)
+            self._batt = load_batt_or_library(self.settings)
         return self._batt
 
     def stack_file(self) -> Any:
@@ -180,3 +180,18 @@ def safe_name(text: str) -> str:
 
 
 STATE = pytest.StashKey[State]()
+
+
+def load_batt_or_library(settings: Any) -> Any:
+    """The run's batt: the library of ``--batt-programs`` when given, else ``--batt-module``'s batt.
+
+    A library that cannot be used is a :class:`~pytest_batt.battmodule.BattLoadError`, as a batt is.
+    """
+    if not getattr(settings, "programs", None):
+        return battmodule.load_batt(settings.module, settings.base_dir)
+    try:
+        return programs.load_library(settings.programs, settings.base_dir, entries=settings.entries, map_path=settings.programs_map,
+                                     grid_form=settings.grid_form, program_timeout=settings.program_timeout,
+                                     import_timeout=settings.timeout)
+    except programs.LibraryError as e:
+        raise battmodule.BattLoadError(str(e)) from None
