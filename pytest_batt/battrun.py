@@ -13,7 +13,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, cas
 from . import grids, judging, partial, resume, scoring, spill
 from .nodeids import sample_nodeid, task_nodeid
 from .grids import Grid
-from .results import SAMPLE_KEYS, SampleRecord, new_record, sample_entry
+from .records import SAMPLE_KEYS, SampleRecord, new_record, sample_entry
 from .tasks import BattDataError, Sample, Task, TaskSet
 
 

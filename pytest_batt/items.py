@@ -20,7 +20,7 @@ import pytest
 from . import battmodule, judging, nodeids, programs, runner, visible
 from .isolation import handoff
 from .isolation.guard import BattTimeout, Guard, RealInterrupt, StuckTimeout
-from .results import SampleRecord, add_error
+from .records import SampleRecord, add_error
 from .state import STATE, State
 from .tasks import BattDataError, Sample, Task
 

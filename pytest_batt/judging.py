@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 from . import grids, visible
 from .contract import MAX_REASON_CHARS, MAX_REASONS
 from .grids import Grid
-from .results import SampleRecord
+from .records import SampleRecord
 
 # (solver_id, grid or None, how many candidates had that pair)
 Entry = Tuple[str, Optional[Grid], int]

@@ -18,7 +18,7 @@ from typing import Any, List, Optional
 
 from . import judging
 from .grids import Grid
-from .results import SampleRecord
+from .records import SampleRecord
 
 CANDIDATES = "o"  # the names generated batts give their two lists
 ROWS = "s"

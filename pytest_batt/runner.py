@@ -23,7 +23,7 @@ from .isolation.guard import Guard, call_batt, no_guard
 from .isolation.peak_memory import SampleMemory
 from .isolation.peak_vram import VramMeter
 from .isolation.threads import stop_threads
-from .results import SampleRecord, add_error, new_record
+from .records import SampleRecord, add_error, new_record
 from .scoring import SampleFold, summarise_rows
 from .tasks import Sample, Task
 

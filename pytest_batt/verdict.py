@@ -10,7 +10,7 @@ from typing import Any, Callable, List, Optional, Tuple
 
 from . import visible
 from .judging import describe
-from .results import SampleRecord
+from .records import SampleRecord
 
 
 def apply(report: Any, rec: SampleRecord, baseline_status: Optional[str], draw: Optional[Callable[[str], Any]] = None) -> None:

@@ -23,7 +23,7 @@ from toys import TASKS, TOY_BATT, make_project
 
 from pytest_batt import battrun, compare, html_report, merge, outputs, report, results, resume, runner, scoring, spill, submission
 from pytest_batt import gates as gates_mod, results_stream
-from pytest_batt.results import SampleRecord, new_record, sample_entry
+from pytest_batt.records import SampleRecord, new_record, sample_entry
 from pytest_batt.tasks import TaskSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))

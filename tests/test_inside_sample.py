@@ -10,7 +10,7 @@ import pytest
 
 from toys import TASKS, TOY_BATT, make_project
 
-from pytest_batt import battrun, compare, gates, options, partial, profiling, report, results, runner
+from pytest_batt import battrun, compare, gates, options, partial, profiling, records, report, results, runner
 from pytest_batt.isolation import capabilities, memory, peak_memory
 from pytest_batt.isolation.guard import BattTimeout, Guard
 from pytest_batt.tasks import TaskSet
@@ -381,7 +381,7 @@ def test_a_resumed_file_keeps_the_kept_count_and_the_memory():
 
     entry = {"kind": "test", "index": 0, "status": "timeout", "candidates": 2, "matched": ["flip"], "calls": 3, "seconds": 1.0,
              "cpu_seconds": 1.0, "error": "timeout", "message": None, "memory_mb": 51.5, "kept": 2}
-    again = results.sample_entry(resume.record_of("flip0001", entry))
+    again = records.sample_entry(resume.record_of("flip0001", entry))
     assert again == {**entry, "gpu": None, "vram_mb": None, "vram_peak_mb": None, "vram_scope": None}  # a file from before VRAM
 
 

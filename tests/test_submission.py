@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pytest_batt import battrun, grids, judging, results, resume, submission
+from pytest_batt import battrun, grids, judging, records, results, resume, submission
 from pytest_batt.__main__ import main
 from pytest_batt.tasks import TaskSet
 
@@ -14,7 +14,7 @@ TASK = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [
 
 def worker_record(kind, index, cands, sent):
     """What a worker sends: distinct (solver, fingerprint, count) and, for a test sample, the grids."""
-    rec = results.new_record("t", kind, index, calls=1, seconds=0.1)
+    rec = records.new_record("t", kind, index, calls=1, seconds=0.1)
     rec.update(candidates=3, d={}, differ_last_t={}, cands=[[sid, grids.fingerprint(g), 1] for sid, g in cands])
     if kind == "test":
         rec["grids"] = {grids.fingerprint(g): grids.encode(g) for g in sent}

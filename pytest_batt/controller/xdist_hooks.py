@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Sequence, Set
 
 import pytest
 
-from .. import battrun, nodeids, programs, results, settings as settings_mod, visible
+from .. import battrun, nodeids, programs, records, settings as settings_mod, visible
 from ..isolation import handoff, sandbox
 from .scheduling import BattScheduling
 from .session import Controller
@@ -71,7 +71,7 @@ class XdistHooks:
         self.controller.run.collected(ids)
 
     @staticmethod
-    def _use_record(report: pytest.TestReport, record: results.SampleRecord, message: str) -> None:
+    def _use_record(report: pytest.TestReport, record: records.SampleRecord, message: str) -> None:
         """The worker died, but left the sample's record: the verdict on it follows in logreport."""
         report.batt_record = record  # type: ignore[attr-defined]
         report.outcome = "failed"

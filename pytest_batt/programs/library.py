@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from .. import grids
-from ..results import SampleRecord, add_error
+from ..records import SampleRecord, add_error
 from ..battmodule import BattModule, import_file, captured_output
 from . import discovery
 from ..options import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS

@@ -31,7 +31,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequ
 from .. import files
 from ..nodeids import sample_nodeid
 from ..isolation.slot import Running
-from ..results import SampleRecord, add_error
+from ..records import SampleRecord, add_error
 from .library import NOTE_PREFIX, NOTE_SEPARATOR, Library
 
 MAX_RUNS = 8  # runs of one sample at most: the first and up to 7 without one more program each
