@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, cast
 
-from . import grids, judging, partial, resume, scoring, spill
+from . import grids, judging, resume, scoring, spill
 from .nodeids import sample_nodeid, task_nodeid
 from .grids import Grid
 from .records import SAMPLE_KEYS, SampleRecord, new_record, sample_entry
@@ -148,7 +148,7 @@ class BattRun:
             else:
                 record = judging.judge(record, expected)
         elif record.get("status") == "timeout" and "cands" in record:  # --batt-keep-partial: judged, still a timeout
-            record = partial.judge_kept(record, self._expected(tid, kind, index))
+            record = judging.judge_kept(record, self._expected(tid, kind, index))
         if self._stored(tid):
             # A sample reported again after its task was folded (a rerun plugin): judged for its
             # report, but the task's entry stays the one folded from the records it had then.

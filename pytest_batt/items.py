@@ -17,7 +17,7 @@ from typing import Any, Iterator, List, Optional
 
 import pytest
 
-from . import battmodule, judging, nodeids, programs, runner, visible
+from . import battmodule, failures, nodeids, programs, runner, visible
 from .isolation import handoff
 from .isolation.guard import BattTimeout, Guard, RealInterrupt, StuckTimeout
 from .records import SampleRecord, add_error
@@ -155,7 +155,7 @@ class BattSample(pytest.Item):
         """Leave the record where the controller finds it, then end this worker; xdist starts a new one."""
         add_error(rec, note)
         state = self.config.stash[STATE]
-        message = judging.describe(rec)
+        message = failures.describe(rec)
         handoff.write_ended(state.scratch, state.worker_id, self.nodeid, rec, message)
         sys.stdout.flush()
         sys.stderr.flush()
@@ -163,7 +163,7 @@ class BattSample(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, SolveCallFailed):
-            return visible.text(judging.describe(excinfo.value.args[0]))
+            return visible.text(failures.describe(excinfo.value.args[0]))
         if isinstance(excinfo.value, battmodule.BattLoadError):
             return visible.text(excinfo.value)
         return super().repr_failure(excinfo)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, List, Optional, Tuple
 
 from . import visible
-from .judging import describe
+from .failures import describe
 from .records import SampleRecord
 
 
