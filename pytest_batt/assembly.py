@@ -4,7 +4,8 @@ Everything a run needs is read and checked here, before any sample runs, so that
 (an unknown task, a broken batt, a baseline of other data) stops the run with one line. The
 controller reads the data, the baseline and the resumed file; a worker takes the controller's
 selection file and resolved settings, or, on another host, reads the data on its side and
-checks it is the same.
+checks it is the same. A worker's own bad input reaches the controller marked
+(:data:`WORKER_FAILED`), for :func:`worker_failure` to give its one line there.
 """
 
 from __future__ import annotations
@@ -15,13 +16,26 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from . import battmodule, battrun, compare, gates, resume, results, settings as settings_mod, sharding
+from . import battmodule, compare, gates, resume, results, settings as settings_mod, sharding, verdict
 from .state import State, load_batt_or_library
 from .tasks import TaskSet, load_taskset, read_selection, select
 
 
 def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+WORKER_FAILED = "pytest-batt worker cannot run: "
+
+
+def worker_failure(error_text: str) -> str:
+    """One line for a worker that could not start, from execnet's remote traceback: pytest-batt's
+    own message when it gave one (no batt or data on that side), else the exception's last line."""
+    lines = [line.strip() for line in error_text.splitlines() if line.strip()]
+    found = [line.split(WORKER_FAILED, 1)[1].strip() for line in lines if WORKER_FAILED in line]
+    if found:
+        return found[-1]
+    return f"it could not start: {lines[-1] if lines else 'no error given'}"
 
 
 def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModule]]:
@@ -94,7 +108,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
     state = State(
         opts, blind, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt, full_taskset=taskset,
         shard=shard, resume=previous, baseline=baseline,
-        baseline_status=battrun.baseline_statuses(baseline) if baseline is not None else {},
+        baseline_status=verdict.baseline_statuses(baseline) if baseline is not None else {},
         # the scheduler plans with them (whole tasks longest first, then samples)
         sample_seconds=sharding.sample_durations_from(earlier) if earlier is not None else None,
     )

@@ -17,28 +17,6 @@ from .records import SAMPLE_KEYS, SampleRecord, new_record, sample_entry
 from .tasks import BattDataError, Sample, Task, TaskSet
 
 
-def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
-    """Each baseline sample's status by node id: what xfail and "regressed" are decided from."""
-    out = {}
-    for tid, task in baseline.get("tasks", {}).items():
-        for s in task.get("samples", []):
-            out[sample_nodeid(tid, s["kind"], s["index"])] = s["status"]
-    return out
-
-
-WORKER_FAILED = "pytest-batt worker cannot run: "
-
-
-def worker_failure(error_text: str) -> str:
-    """One line for a worker that could not start, from execnet's remote traceback: pytest-batt's
-    own message when it gave one (no batt or data on that side), else the exception's last line."""
-    lines = [line.strip() for line in error_text.splitlines() if line.strip()]
-    found = [line.split(WORKER_FAILED, 1)[1].strip() for line in lines if WORKER_FAILED in line]
-    if found:
-        return found[-1]
-    return f"it could not start: {lines[-1] if lines else 'no error given'}"
-
-
 def attempts_with_solvers(ranked: List[List[str]], demo_score: Dict[str, int]) -> List[Tuple[str, str]]:
     """``scoring.top_two``'s fingerprints, each with the solver that put it there (first in rank order)."""
     picked = scoring.top_two(ranked, demo_score)

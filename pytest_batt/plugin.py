@@ -169,30 +169,30 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _assemble(config: pytest.Config) -> Any:
     """This process's State (and, on the controller, the batt it imported): bad input is one line."""
-    from . import assembly, battmodule, battrun, visible
+    from . import assembly, battmodule, visible
 
     try:
         return assembly.prepare(config)
     except (ValueError, battmodule.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
         # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
-        where = f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
+        where = f"{assembly.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
         raise pytest.UsageError(visible.text(where + str(e))) from None
 
 
 def _start_worker(config: pytest.Config, state: Any) -> None:
-    from . import battmodule, battrun, visible
+    from . import assembly, battmodule, visible
 
     if state.settings.sandbox:  # never run the batt outside the sandbox asked for
         from .isolation import sandbox
 
         problem = sandbox.check_inside(state.settings.sandbox_token)
         if problem:
-            raise pytest.UsageError(visible.text(f"{battrun.WORKER_FAILED}{problem}"))
+            raise pytest.UsageError(visible.text(f"{assembly.WORKER_FAILED}{problem}"))
     try:  # now, not at the first sample: the import is the batt's own, not a sample's
         state.batt()
     except battmodule.BattLoadError as e:
         # The controller imported it: this worker's side (another directory or host) differs.
-        raise pytest.UsageError(visible.text(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}")) from None
+        raise pytest.UsageError(visible.text(f"{assembly.WORKER_FAILED}in {config.invocation_params.dir}: {e}")) from None
     # What a worker holds now (pytest, xdist, the batt module and what it imported) lives until
     # the worker exits: leave it out of every later collection, pytest's own at exit included
     # (measured: ~0.15 CPU s less per worker on a one-task run).

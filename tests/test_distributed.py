@@ -158,13 +158,13 @@ def test_a_worker_refuses_other_task_content_and_gets_the_controllers_settings(t
 
 
 def test_what_the_controller_says_about_workers_elsewhere():
-    from pytest_batt import battrun
+    from pytest_batt import assembly
     from pytest_batt.isolation import handoff
 
     remote_tb = ('Traceback (most recent call last):\n  File "x", line 1\n'
                  "pytest.UsageError: pytest-batt worker cannot run: --batt-module toy.py: no such file in /there\n")
-    assert battrun.worker_failure(remote_tb) == "--batt-module toy.py: no such file in /there"
-    assert battrun.worker_failure("Traceback ...\nModuleNotFoundError: No module named 'pluggy'\n") == \
+    assert assembly.worker_failure(remote_tb) == "--batt-module toy.py: no such file in /there"
+    assert assembly.worker_failure("Traceback ...\nModuleNotFoundError: No module named 'pluggy'\n") == \
         "it could not start: ModuleNotFoundError: No module named 'pluggy'"
     status, message = handoff.crash_status(None, "", 10, 2, "gw3 (ssh=h)", shared=False)
     assert status == "crash" and message.startswith("worker gw3 (ssh=h) died while running this sample and was replaced; it does not share")
