@@ -95,10 +95,6 @@ def _gate_type(value: str) -> str:
     return value
 
 
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: List[str]) -> None:
     """Undo pytest taking ``--batt-module PATH``'s value for a test path (see ``rootdir``)."""
@@ -115,11 +111,13 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     Unless the last run of the same command says workers would not pay for their start-up: then
     the run stays in this process (``mode``), and the header says why. --batt-sandbox always needs
     workers (its check refuses -n 0): a run with it keeps them here, as one with --batt-gpus does."""
-    if config.getoption("batt", None):
-        config.stash[RUN_STARTED] = time.monotonic()  # the run's own start, for a process that ran before it (a notebook)
+    if not config.getoption("batt", None):
+        return (yield)
+    config.stash[RUN_STARTED] = time.monotonic()  # the run's own start, for a process that ran before it (a notebook)
+    from .assembly import is_worker
+
     if (
-        config.getoption("batt", None)
-        and not _is_worker(config)
+        not is_worker(config)
         and config.pluginmanager.hasplugin("xdist")
         and config.getoption("numprocesses", None) is None
         and not config.getoption("collectonly", False)
@@ -145,6 +143,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "batt: an ARC sample run by pytest-batt")
     if not config.pluginmanager.hasplugin("timeout"):
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
+    from .assembly import is_worker
     from .collection import Collection
     from .isolation import capabilities, processes
     from .state import STATE
@@ -158,10 +157,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
     config.pluginmanager.register(Collection(), "batt-collection")
-    if (_is_worker(config) or config.getoption("dist", "no") == "no") and not config.getoption("collectonly", False):
+    if (is_worker(config) or config.getoption("dist", "no") == "no") and not config.getoption("collectonly", False):
         processes.make_subreaper()  # so that what a batt leaves running can be found and ended
         processes.track_forks()  # where the process list or the subreaper misses some (macOS, no /proc)
-    if _is_worker(config):
+    if is_worker(config):
         _start_worker(config, state)
     elif not config.getoption("collectonly", False):
         _start_controller(config, state, batt)
@@ -175,7 +174,7 @@ def _assemble(config: pytest.Config) -> Any:
         return assembly.prepare(config)
     except (ValueError, battmodule.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
         # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
-        where = f"{assembly.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
+        where = f"{assembly.WORKER_FAILED}in {config.invocation_params.dir}: " if assembly.is_worker(config) else ""
         raise pytest.UsageError(visible.text(where + str(e))) from None
 
 
