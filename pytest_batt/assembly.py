@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from . import battmodule, compare, gates, resume, results, settings as settings_mod, sharding, verdict
+from . import battmodule, compare, files, gates, resume, results, rootdir, settings as settings_mod, sharding, verdict, workerspecs
 from .state import State, load_batt_or_library
 from .tasks import TaskSet, load_taskset, read_selection, select
 
@@ -60,13 +60,13 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
     for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
                          (opts.submission_path, "--batt-submission")):
         if path and not is_worker(config):  # only the controller writes them (a sandboxed worker could not)
-            settings_mod.check_writable(path, option)
+            files.check_writable(path, option)
     if opts.compare_fail and not opts.compare_path:
         raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
     if opts.checkpoint_minutes and not (opts.json_path or opts.resume_path):
         raise ValueError("--batt-checkpoint needs a file to write: give --batt-json PATH (or --batt-resume PATH)")
     if opts.resume_path and not opts.json_path:
-        settings_mod.check_writable(opts.resume_path, "--batt-resume")
+        files.check_writable(opts.resume_path, "--batt-resume")
     if opts.profile_dir and not is_worker(config):
         from .profiling import prepare as prepare_profiles
 
@@ -125,11 +125,11 @@ def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = Fa
 
 def check_tx(config: pytest.Config) -> None:
     """One line instead of xdist's INTERNALERROR when --tx workers elsewhere would get a path value it cannot send."""
-    remote = settings_mod.remote_tx(config.getoption("tx", None) or []) if config.getoption("dist", "no") != "no" else []
+    remote = workerspecs.remote_tx(config.getoption("tx", None) or []) if config.getoption("dist", "no") != "no" else []
     if not remote:
         return
     here = config.invocation_params.dir
-    for option, value in settings_mod.detached_values([str(a) for a in config.invocation_params.args], lambda p: (here / p).exists()):
+    for option, value in rootdir.detached_values([str(a) for a in config.invocation_params.args], lambda p: (here / p).exists()):
         raise pytest.UsageError(f"{option} {value}: with --tx {remote[0]} write it as one word, {option}={value} "
                                 "(xdist takes a separate value that names a local path for a test path to rsync)")
 

@@ -172,13 +172,13 @@ def test_what_the_controller_says_about_workers_elsewhere():
 
 
 def test_remote_gateways_and_detached_path_values(tmp_path):
-    from pytest_batt import settings
+    from pytest_batt import rootdir, workerspecs
 
     specs = ["popen", "2*popen", "popen//python=x", "2*popen//chdir=d", "ssh=h//python=p"]
-    assert settings.remote_tx(specs) == ["2*popen//chdir=d", "ssh=h//python=p"]
+    assert workerspecs.remote_tx(specs) == ["2*popen//chdir=d", "ssh=h//python=p"]
     (tmp_path / "tasks").mkdir()
     args = ["--batt", "all", "--batt-data", "tasks", "--batt-module=b.py", "--batt-json", "new.json", "tasks"]
-    assert settings.detached_values(args, lambda p: (tmp_path / p).exists()) == [("--batt-data", "tasks")]
+    assert rootdir.detached_values(args, lambda p: (tmp_path / p).exists()) == [("--batt-data", "tasks")]
 
 
 def test_the_workflow_runs_the_gate_commands_ci_run_runs():
