@@ -14,13 +14,11 @@ from __future__ import annotations
 
 from typing import Any, List
 
-from ..options import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS
-from .discovery import LibraryError, parse_entries
+from .discovery import LibraryError
 from .library import Library, LibraryModule, library_of, load_library
 from .summary import summary_lines as _summary_lines
 
-__all__ = ["DEFAULT_ENTRIES", "DEFAULT_GRID_FORM", "GRID_FORMS", "Library", "LibraryError", "LibraryModule",
-           "header_lines", "library_of", "load_library", "parse_entries", "summary_lines"]
+__all__ = ["Library", "LibraryError", "LibraryModule", "header_lines", "library_of", "load_library", "summary_lines"]
 
 
 def header_lines(batt: Any, path: str) -> List[str]:
