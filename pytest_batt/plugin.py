@@ -200,10 +200,11 @@ def _start_worker(config: pytest.Config, state: Any) -> None:
 
 def _start_controller(config: pytest.Config, state: Any, batt: Any) -> None:
     from . import assembly
+    from .controller import devices
     from .controller.session import Controller
 
     assembly.check_tx(config)
-    gpu_lines = assembly.give_gpus(config, state)  # before xdist reads the worker specs (its sessionstart)
+    gpu_lines = devices.give_gpus(config, state)  # before xdist reads the worker specs (its sessionstart)
     if config.getoption("dist", "no") != "no":
         # One worker per core already: BLAS threads inside each would oversubscribe the cores.
         for var in BLAS_THREAD_VARIABLES:
