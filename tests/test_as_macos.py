@@ -100,7 +100,7 @@ def test_where_everything_is_there_the_header_says_nothing_and_the_file_says_all
     assert protections["memory_limit"] == "address_space" and protections["memory_limit_mb"] >= 1024
     if capabilities.sample_peak().on and capabilities.process_tree().on:  # Linux
         assert protections == {**protections, "memory_peak": "sample", "leftover_processes": "/proc", "subreaper": True,
-                               "start_time": True}
+                               "start_time": True, "sandbox": False}
 
 
 def _can_hide_proc() -> bool:

@@ -341,7 +341,8 @@ class Controller:
         )
         plan = self.state.memory_in_force()
         if plan is not None:
-            head["config"]["protections"] = capabilities.run_protections(plan.kind, plan.megabytes)
+            head["config"]["protections"] = {**capabilities.run_protections(plan.kind, plan.megabytes),
+                                             "sandbox": bool(opts.sandbox)}
         if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
             head["config"]["shard"] = self.state.shard.to_json()
         if self.batt is not None:
