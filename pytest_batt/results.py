@@ -63,6 +63,7 @@ class Protections(TypedDict):
     leftover_processes: str  # found by "/proc", "psutil", or "forks" (Python forks only)
     subreaper: bool
     start_time: bool
+    sandbox: bool  # the workers ran in bubblewrap (--batt-sandbox)
 
 
 class Config(TypedDict, total=False):

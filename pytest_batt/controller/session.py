@@ -122,8 +122,7 @@ class Controller:
             lines.append(HEADER)
         if self.taken is not None:
             lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
-        plan = self.state.memory_in_force()
-        off = capabilities.run_header_line(plan.kind, plan.why) if plan is not None else None
+        off = self._off_line()
         if off:
             lines.append(off)
         lines += self.header_notes
@@ -134,6 +133,21 @@ class Controller:
             lines.append(f"batt: running in this process{'' if chosen else ' (-n 0 or no xdist)'}: a batt that ignores the "
                          "timeout or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
         return lines
+
+    def _off_line(self) -> Optional[str]:
+        """The one line naming the protections this system lacks (None: all are on)."""
+        plan = self.state.memory_in_force()
+        return capabilities.run_header_line(plan.kind, plan.why) if plan is not None else None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """With ``-q`` pytest shows no header; what is off on this system is said all the same,
+        because a sample's verdict depends on it (``--no-header`` silences it)."""
+        if self.config.getoption("verbose", 0) >= 0 or self.config.getoption("no_header", False):
+            return
+        off = self._off_line()
+        if off:
+            self.say(off)
 
     def batt_sha256(self) -> str:
         if self._batt_sha256 is None:
@@ -325,7 +339,8 @@ class Controller:
         )
         plan = self.state.memory_in_force()
         if plan is not None:
-            head["config"]["protections"] = capabilities.run_protections(plan.kind, plan.megabytes)
+            head["config"]["protections"] = {**capabilities.run_protections(plan.kind, plan.megabytes),
+                                             "sandbox": bool(opts.sandbox)}
         if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
             head["config"]["shard"] = self.state.shard.to_json()
         if self.batt is not None:
