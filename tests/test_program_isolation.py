@@ -315,3 +315,42 @@ def test_a_quarantined_program_is_not_run_again():
     assert [c[2] for c in o] == ["good.py::p"] and calls == []
     lib.quarantine(frozenset())
     assert len(lib("t", (), I, None, "")[0]) == 2 and calls == [1]
+
+
+def _cut_to_here(headroom):
+    """Set the recursion limit ``headroom`` above the lowest this frame can set, as a batt can."""
+    limit = 1
+    while True:
+        try:
+            sys.setrecursionlimit(limit)
+            break
+        except RecursionError:  # below the current depth
+            limit += 1
+    sys.setrecursionlimit(limit + headroom - 1)
+
+
+@pytest.mark.parametrize("headroom", [1, 3, 30])
+def test_a_recursion_limit_cut_to_the_batts_depth_is_put_back_before_anything_else(headroom):
+    from pytest_batt.isolation.guard import Guard, call_batt
+
+    before = sys.getrecursionlimit()
+    call = call_batt(lambda: _cut_to_here(headroom), Guard(), "solve call", (), lambda value: value)
+    assert call.status == "ok" and sys.getrecursionlimit() == before, call
+
+
+def test_a_program_that_cuts_the_recursion_limit_to_its_depth_is_named_and_the_next_runs():
+    def cutter(g):  # the lowest limit it can set, from its own frame
+        limit = 1
+        while True:
+            try:
+                sys.setrecursionlimit(limit)
+                return g
+            except RecursionError:
+                limit += 1
+
+    before = sys.getrecursionlimit()
+    lib = Library([Program(0, "a.py::p", cutter, None), Program(1, "b.py::p", flip, None)], "tuple", 5.0)
+    o, _ = lib("t", (), I, None, "")
+    assert sys.getrecursionlimit() == before
+    assert [c[2] for c in o] == ["a.py::p", "b.py::p"] and o[1][3] == FLIPPED
+    assert "a.py::p changed the interpreter (the recursion limit)" in lib.take_note()

@@ -9,6 +9,7 @@ Separate from running a sample, which decides which calls to make and folds thei
 
 from __future__ import annotations
 
+import sys
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Tuple
@@ -108,8 +109,13 @@ def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: Tuple[An
     try:
         try:
             guard.start(label)
+            recursion = sys.getrecursionlimit()
             with preserved_globals():
-                result = func(*args)
+                try:
+                    result = func(*args)
+                finally:
+                    if sys.getrecursionlimit() < recursion:  # first: cut to the batt's depth, it fails all that follows
+                        sys.setrecursionlimit(recursion)
             value = parse(result)
             del result
         finally:

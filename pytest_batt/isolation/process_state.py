@@ -332,6 +332,8 @@ def preserved_globals() -> Iterator[None]:
     try:
         yield
     finally:
+        if sys.getrecursionlimit() < state.recursion:
+            sys.setrecursionlimit(state.recursion)  # first: a limit cut to the caller's depth fails what follows
         for fd, copy in saved_fds:
             try:
                 os.fstat(fd)

@@ -135,6 +135,7 @@ class Library:
     def _run(self, progs: Tuple[Program, ...], I: Any, out: List[Any]) -> None:
         """Each program under its limit, the slot saying which one runs, the interpreter put back after it."""
         run, arg, notes, slot, texts, rails = self._timer.run, self._arg, self._notes, self._slot, self._texts, self._rails
+        timer = self._timer
         limit, hard = self.limit or 0.0, (self.limit or 0.0) + self._grace
         clock = time.monotonic
         pid = rails.pid
@@ -158,6 +159,9 @@ class Library:
                         REAL_EXIT(0)  # a program's forked child came back here: it must not run the rest
                     changed = restore(rails.touched)  # before its value is looked at: that uses the builtins
                     rails.touched = False
+                    if timer.lowered:  # put back by the timer already, first of all
+                        timer.lowered = False
+                        changed = (changed or []) + ["the recursion limit"]
                     if outcome.status == "ok":
                         value = outcome.value
                         if type(value) is list or type(value) is tuple:

@@ -44,9 +44,12 @@ class Timer:
 
     def __init__(self, limit: Optional[float], keep_recursion: bool = True) -> None:
         """``keep_recursion``: put a program's recursion limit back after it (a caller that puts
-        back the whole interpreter, and names what changed, says False)."""
+        back the whole interpreter, and names what changed, says False). A limit lowered under the
+        one the program was called with is put back at once either way (what follows needs the
+        stack), and ``lowered`` says so for the caller to name."""
         self.limit = limit
         self.keep_recursion = keep_recursion
+        self.lowered = False
         self._session = False
         self._owned = False  # SIGALRM is ours (our handler installed, the outer timer stopped)
         self._live = False  # a program is running
@@ -141,6 +144,9 @@ class Timer:
                     signal.setitimer(signal.ITIMER_REAL, self.limit if left is None else min(self.limit, left))
                 return Outcome("ok", func(*args))
             finally:
+                if sys.getrecursionlimit() < recursion:
+                    sys.setrecursionlimit(recursion)  # first: a limit cut to this depth fails what follows
+                    self.lowered = True
                 if self._live:
                     self._live = False
                     self._arm_outer()
