@@ -5,28 +5,20 @@ import json
 
 import pytest
 
-from pytest_batt import results
-from toys import TOY_BATT, make_project
-
-ARGS = ["--batt", "all", "--batt-data=tasks", "--batt-module=toy.py"]
-SCORES = ("o_score", "d_score", "s_score", "solved")
+from toys import TOY_BATT
 
 
 @pytest.fixture
-def project(pytester):
-    make_project(pytester, toy=TOY_BATT)
-    return pytester
+def project(toy_project):
+    toy_project.makepyfile(toy=TOY_BATT)
+    toy_project.args = ["--batt", "all", "--batt-data=tasks", "--batt-module=toy.py"]
+    return toy_project
 
 
 def run(project, *args, out="r.json"):
-    result = project.runpytest_subprocess(*ARGS, "--batt-json", out, *args)
+    result = project.runbatt("--batt-json", out, *args)
     result.assert_outcomes(passed=6, failed=2)
-    res = results.read(str(project.path / out))
-    return result.stdout.str(), res
-
-
-def scores(res):
-    return {tid: {k: t[k] for k in SCORES} for tid, t in res["tasks"].items()}
+    return result.stdout.str(), project.results(out)
 
 
 def plan_line(text):
@@ -40,7 +32,7 @@ def test_the_last_run_plans_the_next_and_says_so(project):
     assert list(cached["batts"]) == [first["batt"]["sha256"]]
     text, again = run(project, "-n", "2", out="again.json")
     assert plan_line(text) == "batt: plan from the last run's seconds in .pytest_cache: 8 of 8 samples, the rest guessed"
-    assert scores(again) == scores(first)
+    assert again.scores() == first.scores()
     # Another task content: that task's seconds do not fit (flip0001: 3 samples), the others' do.
     flip = project.path / "tasks" / "flip0001.json"
     data = json.loads(flip.read_text())
@@ -69,7 +61,7 @@ def test_a_run_too_short_for_workers_goes_in_process_by_itself(project):
     line = next(line for line in text.splitlines() if "not in workers" in line)
     assert line.startswith("batt: in this process, not in workers: the last run's 8 sample(s) took ")
     assert "batt: running in this process: a batt that ignores the timeout" in text
-    assert again["config"]["workers"] == 0 and scores(again) == scores(first)
+    assert again["config"]["workers"] == 0 and again.scores() == first.scores()
     # The user's choice stands; without the cache there is nothing to decide from.
     for args in (["-n", "2"], ["-p", "no:cacheprovider"], ["--tx", "2*popen"], ["--batt-gpus", "0,1"]):
         text, res = run(project, *args)
@@ -77,4 +69,4 @@ def test_a_run_too_short_for_workers_goes_in_process_by_itself(project):
     # The batt changed since: workers again, until a run of it has measured its samples.
     (project.path / "toy.py").write_text(TOY_BATT + "\n# edited\n")
     text, res = run(project)
-    assert res["config"]["workers"] == 2 and scores(res) == scores(first)
+    assert res["config"]["workers"] == 2 and res.scores() == first.scores()
