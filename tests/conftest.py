@@ -2,10 +2,11 @@
 pytest-batt runs in it, and the results files they write.
 
 The root ``conftest.py`` says how the suite runs (the ``e2e`` mark, the guard on unmarked tests
-that start pytest, xdist's work stealing) and applies to every test; this one holds the helpers
-the test files would otherwise copy. They are fixtures, so no test module imports a conftest
-(both are named ``conftest``); constants used at import time (toy tasks and batts, the sandbox's
-parameters) stay in ``toys.py`` and ``sandboxes.py``.
+that start pytest, xdist's work stealing): it stays self-contained, as tests/test_e2e_marking.py
+runs a copy of it in a project of its own. This one holds the helpers the test files would
+otherwise copy. They are fixtures, so no test module imports a conftest (both are named
+``conftest``); constants used at import time (toy tasks and batts, the sandbox's parameters) stay
+in ``toys.py`` and ``sandboxes.py``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import pkgutil
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,11 @@ class BattProject:
     def results(self, name: str = "r.json") -> Results:
         return Results(results_mod.read(str(self.pytester.path / name)))
 
+    def report_data(self, name: str = "r.html") -> dict[str, Any]:
+        """The per-task data an HTML report embeds (what a click on a task shows)."""
+        page = (self.pytester.path / name).read_text()
+        return json.loads(re.search(r'id="batt-data">(.*?)</script>', page, re.S).group(1))  # type: ignore[union-attr]
+
     @staticmethod
     def error_lines(result: pytest.RunResult) -> list[str]:
         """The lines a run wrote to stderr, blank ones left out (a usage error is one)."""
@@ -143,9 +150,3 @@ def toy_project(batt_project: BattProject) -> BattProject:
 def task_files() -> Callable[[Path, Tasks], Path]:
     """``task_files(folder, tasks)``: one ``<task_id>.json`` per task, for tests without a pytester."""
     return write_tasks
-
-
-@pytest.fixture
-def read_results() -> Callable[[Any], Results]:
-    """``read_results(path)``: a results file (gzip too) with the views of :class:`Results`."""
-    return lambda path: Results(results_mod.read(str(path)))

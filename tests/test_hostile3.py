@@ -109,8 +109,7 @@ def test_nothing_a_batt_or_the_data_says_reaches_an_output_raw(project, mode, co
     page = (project.path / "r.html").read_text()
     assert "\x1b" not in page and "\x07" not in page
     assert "<!-- <script>" not in page and page.count("<script") == 2
-    blob = page[page.index('id="batt-data">') + len('id="batt-data">'):page.index("</script>")]
-    details = json.loads(blob)
+    details = project.report_data()
     assert set(details) == {SHOWN[t] for t in IDS}
     err = details[SHOWN[RAISE_ID]]["samples"][0]["err"]
     assert err.startswith("solve call raised ValueError: boom \\x1b]0;PWNED\\x07\\x1b[2J <!-- <script> </script>")
