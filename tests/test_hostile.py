@@ -232,7 +232,12 @@ def test_ctrl_c_writes_results_marked_incomplete(project):
     while not (project.path / "sleeping").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # ended here, so that it fails this test and no later one
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"still running 60 s after the Ctrl-C:\n{out}")
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
     data = project.results()
     assert data["session"]["complete"] is False

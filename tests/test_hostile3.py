@@ -199,7 +199,7 @@ def test_the_commands_show_ids_and_messages_as_data(project, monkeypatch):
 
 
 def test_a_hostile_unknown_task_id_is_a_one_line_usage_error(project):
-    result = run(project, "-n", "0", "--batt", "zz" + PAYLOAD)
+    result = project.runbatt_inprocess("-n", "0", "--batt", "zz" + PAYLOAD)  # a usage error: in this process
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     no_payload(result.stdout.str() + result.stderr.str(), "usage error")
     assert "zz\\x1b]0;PWNED\\x07\\x1b[2J" in result.stderr.str()

@@ -377,7 +377,7 @@ def batt(task_id, S, I, C, log_path):
     result.assert_outcomes(passed=2, failed=1)
     test = project.results().samples("flip0001")[2]
     assert test["status"] == "error" and "memory limit" in test["error"]
-    bad = _run(project, "runaway.py", "--batt-max-memory", "10", "-n", "0")
+    bad = project.runbatt_inprocess("--batt-module", "runaway.py", "--batt-max-memory", "10", "-n", "0")  # a usage error: in this process
     assert bad.ret == 4 and "0 (off) or a finite number of megabytes" in bad.stderr.str()
 
 

@@ -87,11 +87,12 @@ def test_a_hostile_library_costs_each_broken_program_only_itself(project):
 
 
 def test_a_batt_and_a_library_exclude_each_other(project):
+    """In this process: a usage error stops pytest before any batt call."""
     project.makepyfile(toy="def batt(task_id, S, I, C, log_path):\n    return [], []\n")
-    out = project.runbatt("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-module=toy.py", "-n", "0")
+    out = project.runbatt_inprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-module=toy.py", "-n", "0")
     assert out.ret == 4
     out.stderr.fnmatch_lines(["*--batt-module and --batt-programs exclude each other*"])
-    out = project.runbatt("--batt", "all", "--batt-data=tasks", "--batt-programs=nowhere", "-n", "0")
+    out = project.runbatt_inprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=nowhere", "-n", "0")
     assert out.ret == 4
     out.stderr.fnmatch_lines(["*--batt-programs */nowhere: no such file or folder*"])
 

@@ -317,7 +317,12 @@ def test_ctrl_c_ends_sandboxed_workers_and_writes_results_marked_incomplete(tiny
         time.sleep(0.05)
     scratch = str(next(tmp_path.glob("pytest-batt-*")))
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends it: to the foreground process group
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # ended here, so that it fails this test and no later one
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"still running 60 s after the Ctrl-C:\n{out}")
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
     data = tiny.results()
     assert data["session"]["complete"] is False
