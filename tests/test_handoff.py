@@ -4,7 +4,7 @@ the end-to-end cases are in test_hostile.py and test_hostile2.py)."""
 import json
 
 from pytest_batt.isolation import handoff
-from pytest_batt.results import new_record
+from pytest_batt.records import new_record
 
 NODE = "batt/t::test[0]"
 

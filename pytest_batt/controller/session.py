@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
 import time
 from typing import Any, Dict, Generator, List, Optional, Tuple
@@ -21,12 +20,11 @@ import pytest
 from .. import battmodule, battrun, compare, gates, lastrun, mode, nodeids, outputs, programs, report, results, resume, verdict
 from .. import visible
 from ..isolation import capabilities, handoff, slot as slot_mod
-from ..items import State
+from ..state import State
 from ..programs import offenders
 from ..tasks import write_selection
 
 _IMPORTED = time.monotonic()
-_EXECVE = os.execve  # bound at import: while a library runs, the rails stand in os.execve's place
 BEFORE_SAMPLE_BUDGET = 0.03  # -n 0: the share of the run's time the results written before samples may take
 
 
@@ -454,17 +452,7 @@ class Controller:
             # The same process (its pid, its terminal) goes on as a new pytest that resumes the run:
             # every other sample gets its result, as with workers.
             shutil.rmtree(self.state.scratch, ignore_errors=True)
-            env = {**os.environ, offenders.AGAIN: str(int(os.environ.get(offenders.AGAIN, "0") or 0) + 1)}
-            try:
-                # What a new process image keeps of this one: the interval timer (a pending alarm would
-                # end it) and this thread's signal mask.
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                if hasattr(signal, "pthread_sigmask"):
-                    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-                os.chdir(self.config.invocation_params.dir)
-                _EXECVE(sys.executable, [sys.executable, "-m", "pytest", *again], env)
-            except OSError:
-                pass  # it cannot go on: it ends, as below
+            offenders.go_on(again, str(self.config.invocation_params.dir))  # returns only when it cannot: it ends, as below
         os._exit(int(pytest.ExitCode.INTERRUPTED))
 
     def _run_seconds(self) -> float:
