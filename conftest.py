@@ -40,6 +40,20 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return WorkStealingScheduling(config, log)
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> Any:
+    """The suite's ``-n auto``: half again as many workers as cores (3 on 2). Its end-to-end tests
+    spend a good part of their time waiting with the CPU idle (on a sleeping batt's timeout, a
+    worker's start-up or restart, a ``time.sleep`` in a check); a worker more fills those waits. A
+    ``--batt`` run from this folder, and ``PYTEST_XDIST_AUTO_NUM_WORKERS``, keep xdist's count."""
+    if config.getoption("batt", None) or os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
+    from xdist.plugin import pytest_xdist_auto_num_workers as cores
+
+    count = int(cores(config))
+    return count + max(1, count // 2)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if E2E_FIXTURES.intersection(getattr(item, "fixturenames", ())):

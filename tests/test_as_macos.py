@@ -6,7 +6,6 @@ With /proc kept, psutil still reads resident memory, so the memory limit is the 
 start and the isolation tests under the whole play (scripts/test-as-macos.sh).
 """
 
-import json
 import subprocess
 import sys
 import time
@@ -14,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from toys import TOY_BATT, make_project
+from toys import TOY_BATT
 
-from pytest_batt import results
 from pytest_batt.isolation import capabilities
 
 SCRIPTS = Path(__file__).parent.parent / "scripts"
@@ -45,17 +43,17 @@ def batt(task_id, S, I, C, log_path):
 
 
 def _run(project, module, *args):
-    return project.runpytest_subprocess("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", module,
-                                        "--batt-json", "r.json", *args, timeout=120)
+    return project.runbatt("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", module, "--batt-json", "r.json", *args,
+                           timeout=120)
 
 
 @pytest.fixture
-def refused(pytester, monkeypatch):
+def refused(toy_project, monkeypatch):
     """A project whose pytest processes (and their workers) cannot set RLIMIT_AS."""
     if not capabilities.resident().on:
         pytest.skip("psutil cannot read resident memory here (no /proc: scripts/as-macos.sh hides it)")
     monkeypatch.setenv("PYTHONPATH", str(SCRIPTS / "as-macos"))
-    return make_project(pytester, runaway=RUNAWAY, toybatt=TOY_BATT)
+    return toy_project.toys(runaway=RUNAWAY, toybatt=TOY_BATT)
 
 
 def test_without_an_address_space_limit_the_watchdog_keeps_a_resident_limit(refused):
@@ -64,8 +62,8 @@ def test_without_an_address_space_limit_the_watchdog_keeps_a_resident_limit(refu
     out = result.stdout.str()
     assert "batt: memory limit: 300 MB resident, read every 50 ms by each worker's watchdog (the address-space limit " \
            "is refused on this system (ValueError: current limit exceeds maximum limit))" in out
-    data = results.read(str(refused.path / "r.json"))
-    test = data["tasks"]["flip0001"]["samples"][2]
+    data = refused.results()
+    test = data.samples("flip0001")[2]
     assert test["status"] == "error" and "went past the memory limit" in test["error"], test
     assert "over --batt-max-memory 300 MB" in test["error"]
     assert data["config"]["protections"]["memory_limit"] == "resident"
@@ -76,7 +74,7 @@ def test_in_one_process_the_default_is_off_and_a_limit_asked_for_is_one_line(ref
     quick = _run(refused, "toybatt.py", "-n", "0")
     quick.assert_outcomes(passed=3)
     assert "batt: memory limit: off (the address-space limit is refused on this system" in quick.stdout.str()
-    assert results.read(str(refused.path / "r.json"))["config"]["protections"]["memory_limit"] == "off"
+    assert refused.results()["config"]["protections"]["memory_limit"] == "off"
     quiet = _run(refused, "toybatt.py", "-n", "0", "-q")  # pytest shows no header: what is off is said all the same
     quiet.assert_outcomes(passed=3)
     assert [line for line in quiet.stdout.lines if line.startswith("batt: memory limit: off (")], quiet.stdout.str()
@@ -84,19 +82,19 @@ def test_in_one_process_the_default_is_off_and_a_limit_asked_for_is_one_line(ref
     assert "memory limit" not in silent.stdout.str()
     asked = _run(refused, "toybatt.py", "-n", "0", "--batt-max-memory", "500")
     assert asked.ret == pytest.ExitCode.USAGE_ERROR
-    errors = [line for line in asked.stderr.lines if line.strip()]
-    assert errors == ["ERROR: --batt-max-memory 500: no memory limit can be kept here (the address-space limit is refused on "
-                      "this system (ValueError: current limit exceeds maximum limit); -n 0 has no watchdog to read the "
-                      "resident memory): use -n 1 or more, or --batt-max-memory 0"]
+    assert refused.error_lines(asked) == [
+        "ERROR: --batt-max-memory 500: no memory limit can be kept here (the address-space limit is refused on this system "
+        "(ValueError: current limit exceeds maximum limit); -n 0 has no watchdog to read the resident memory): "
+        "use -n 1 or more, or --batt-max-memory 0"]
 
 
 @pytest.mark.skipif(not capabilities.address_space().on, reason="no address-space limit on this system")
-def test_where_everything_is_there_the_header_says_nothing_and_the_file_says_all_is_on(pytester):
-    make_project(pytester, toybatt=TOY_BATT)
-    result = _run(pytester, "toybatt.py", "-n", "0")
+def test_where_everything_is_there_the_header_says_nothing_and_the_file_says_all_is_on(toy_project):
+    toy_project.makepyfile(toybatt=TOY_BATT)
+    result = _run(toy_project, "toybatt.py", "-n", "0")
     result.assert_outcomes(passed=3)
     assert "batt: memory limit" not in result.stdout.str()
-    protections = results.read(str(pytester.path / "r.json"))["config"]["protections"]
+    protections = toy_project.results()["config"]["protections"]
     assert protections["memory_limit"] == "address_space" and protections["memory_limit_mb"] >= 1024
     if capabilities.sample_peak().on and capabilities.process_tree().on:  # Linux
         assert protections == {**protections, "memory_peak": "sample", "leftover_processes": "/proc", "subreaper": True,
@@ -111,17 +109,17 @@ def _can_hide_proc() -> bool:
 
 
 @pytest.mark.e2e
-def test_without_proc_a_forked_child_is_ended_and_the_run_does_not_wait_for_it(pytester):
+def test_without_proc_a_forked_child_is_ended_and_the_run_does_not_wait_for_it(toy_project):
     if not _can_hide_proc():
         pytest.skip("cannot mount over /proc here (scripts/as-macos.sh needs root or user namespaces)")
-    make_project(pytester, forker=FORKER)
+    toy_project.makepyfile(forker=FORKER)
     t0 = time.monotonic()
     run = subprocess.run([str(SCRIPTS / "as-macos.sh"), sys.executable, "-m", "pytest", "--batt", "flip0001", "--batt-data",
                           "tasks", "--batt-module", "forker.py", "--batt-json", "r.json",
-                          "-p", "no:cacheprovider", "-n", "2"], cwd=pytester.path, capture_output=True, text=True, timeout=120)
+                          "-p", "no:cacheprovider", "-n", "2"], cwd=toy_project.path, capture_output=True, text=True, timeout=120)
     assert time.monotonic() - t0 < 30, run.stdout  # the pipes are read to their end: no process holds them
     assert run.returncode == 0, run.stdout + run.stderr
     assert "batt: memory limit: off (" in run.stdout and "leftover processes: Python forks only" in run.stdout
-    data = json.loads((pytester.path / "r.json").read_text())
+    data = toy_project.results()
     assert "the batt left 1 process(es) running; they were ended" in data["tasks"]["flip0001"]["samples"][2]["error"]
     assert data["config"]["protections"]["leftover_processes"] == "forks"

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from pytest_batt.__main__ import main
-from toys import SAME, TOY_BATT, make_project
+from toys import SAME, TOY_BATT
 
 WORSE_BATT = """
 def batt(task_id, S, I, C, log_path):
@@ -13,16 +13,18 @@ def batt(task_id, S, I, C, log_path):
 """
 
 
-@pytest.fixture
-def project(pytester):
-    return make_project(pytester, toybatt=TOY_BATT, worse=WORSE_BATT)
-
-
 ARGS = ["--batt", "all", "--batt-data", "tasks", "-n", "0", "--batt-module"]
 
 
+@pytest.fixture
+def project(toy_project):
+    toy_project.makepyfile(toybatt=TOY_BATT, worse=WORSE_BATT)
+    toy_project.args = ARGS
+    return toy_project
+
+
 def run(project, batt, *args):
-    return project.runpytest_subprocess(*ARGS, batt, *args)
+    return project.runbatt(batt, *args)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +58,7 @@ def test_save_then_compare_unchanged_passes_with_unsolved_as_xfail(project, save
     assert "samples: 8 compared, 0 newly solved, 0 regressed" in result.stdout.str()
     assert "gates: 1 hold (solved)" in result.stdout.str()
     assert "unsolved in baseline (unsolved)" in result.stdout.str()
-    data = json.loads((project.path / "r.json").read_text())
+    data = project.results()
     assert data["comparison"]["samples"]["compared"] == 8 and data["comparison"]["samples"]["changes"] == []
 
 
@@ -76,7 +78,7 @@ def test_regression_fails_the_sample_and_every_gate(project, save):
 
 def test_gates_alone_fail_the_exit_status(project, save):
     save("toybatt.py")
-    base = json.loads((project.path / "base.json").read_text())
+    base = project.results("base.json")
     for task in base["tasks"].values():
         task["seconds"] = 1e-5
     (project.path / "fast.json").write_text(json.dumps(base))
@@ -113,7 +115,7 @@ def test_incomplete_run_does_not_replace_a_saved_baseline(project, save):
 def test_baseline_of_other_task_content_is_refused_unless_allowed(project, save):
     save("toybatt.py")
     (project.path / "tasks" / "same0002.json").write_text(json.dumps({**SAME, "test": [{"input": [[5]], "output": [[5]]}]}))
-    result = project.runpytest(*ARGS, "toybatt.py", "--batt-compare", "base.json")  # a usage error: in this process
+    result = project.runbatt_inprocess("toybatt.py", "--batt-compare", "base.json")  # a usage error: in this process
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: baseline ran on data 'tasks', current on 'tasks': "
                                  "1 common task(s) have different content (same0002)*--batt-compare-any*"])
@@ -136,7 +138,7 @@ def test_bad_baselines_and_gates_are_usage_errors(project, setup, args, message)
     """In this process: a usage error stops pytest before any batt call (tests/test_plugin.py has one in a process of its own)."""
     if setup is not None:
         (project.path / "bad.json").write_text(setup)
-    result = project.runpytest(*ARGS, "toybatt.py", *args)
+    result = project.runbatt_inprocess("toybatt.py", *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str()

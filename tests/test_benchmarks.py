@@ -55,11 +55,8 @@ def bench(monkeypatch):
 
 
 @pytest.fixture
-def toy(tmp_path):
-    data = tmp_path / "tasks"
-    data.mkdir()
-    for name, content in TASKS.items():
-        (data / f"{name}.json").write_text(json.dumps(content))
+def toy(tmp_path, task_files):
+    data = task_files(tmp_path / "tasks", TASKS)
     (tmp_path / "messy.py").write_text(MESSY_BATT)
     return load_taskset(str(data), str(tmp_path)), battmodule.load_batt(str(tmp_path / "messy.py"), str(tmp_path)).func
 
@@ -120,11 +117,8 @@ def test_the_command_line_keeps_its_options():
         assert option in help_text
 
 
-def test_the_plain_loop_calls_a_librarys_programs_on_every_sample_and_says_which_solved(bench, tmp_path, capsys):
-    data = tmp_path / "tasks"
-    data.mkdir()
-    for name, content in TASKS.items():
-        (data / f"{name}.json").write_text(json.dumps(content))
+def test_the_plain_loop_calls_a_librarys_programs_on_every_sample_and_says_which_solved(bench, tmp_path, capsys, task_files):
+    data = task_files(tmp_path / "tasks", TASKS)
     (tmp_path / "progs.py").write_text("def solve(g):\n    return tuple(r[::-1] for r in g)\n")
     out = tmp_path / "v.json"
     bench["programs_loop"].main(["--programs", str(tmp_path / "progs.py"), "--grid-form", "tuple", "--data", str(data),

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Tuple
+from typing import Any, List, Tuple
 
 import pytest
 
@@ -33,12 +33,10 @@ def pair(i: int) -> dict:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, task_files: Any) -> Path:
     """A tiny task directory and two batt files, with the working directory set there."""
-    tasks = tmp_path / "tasks"
-    tasks.mkdir()
-    (tasks / "aaa.json").write_text(json.dumps({"train": [pair(1), pair(2)], "test": [pair(3)]}))
-    (tasks / "bbb.json").write_text(json.dumps({"train": [pair(4)], "test": [pair(5), pair(6)]}))
+    task_files(tmp_path / "tasks", {"aaa": {"train": [pair(1), pair(2)], "test": [pair(3)]},
+                                    "bbb": {"train": [pair(4)], "test": [pair(5), pair(6)]}})
     (tmp_path / "good_batt.py").write_text(GOOD_BATT)
     (tmp_path / "worse_batt.py").write_text(WORSE_BATT)
     monkeypatch.chdir(tmp_path)

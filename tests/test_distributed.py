@@ -2,7 +2,6 @@
 locally), and xdist ``--tx`` workers with another interpreter and directory.
 """
 
-import json
 import re
 import shutil
 import subprocess
@@ -10,9 +9,8 @@ import sys
 
 import pytest
 
-from pytest_batt import results
 from pytest_batt.__main__ import main
-from toys import TOY_BATT, make_project
+from toys import TOY_BATT
 
 # none0003's second test sample is slow: with the ini's 1 s timeout it times out everywhere.
 SLOW_BATT = TOY_BATT + '''
@@ -28,19 +26,16 @@ ARGS = ["--batt", "all", "--batt-data=tasks", "--batt-module=toy.py", "-p", "no:
 
 
 @pytest.fixture
-def project(pytester):
-    make_project(pytester, toy=SLOW_BATT)
-    pytester.makeini("[pytest]\nbatt_timeout = 1\n")
-    return pytester
+def project(toy_project):
+    toy_project.makepyfile(toy=SLOW_BATT)
+    toy_project.makeini("[pytest]\nbatt_timeout = 1\n")
+    toy_project.args = ARGS
+    return toy_project
 
 
 def comparable(res):
     """What a merged file must share with the single run: every task, sample, score and verdict; the header."""
-    tasks = json.loads(json.dumps(res["tasks"]))
-    for t in tasks.values():
-        t.pop("seconds")
-        for s in t["samples"]:
-            s.pop("seconds"), s.pop("cpu_seconds"), s.pop("memory_mb")  # measurements, not results
+    tasks = res.unmeasured()
     return {"tasks": tasks, "order": list(tasks), "data": res["data"], "batt": res["batt"]["sha256"],
             "timeout": res["config"]["timeout_s"], "complete": res["session"]["complete"]}
 
@@ -56,7 +51,7 @@ def single_files():
 def single(project, single_files):
     """single.json: the results of one -n 0 run over all tasks, in this project."""
     if not single_files:
-        run = project.runpytest_subprocess(*ARGS, "-n", "0", "--batt-json", "single.json")
+        run = project.runbatt("-n", "0", "--batt-json", "single.json")
         run.assert_outcomes(passed=5, failed=3)
         single_files["single.json"] = (project.path / "single.json").read_bytes()
     else:
@@ -103,16 +98,16 @@ def test_ci_recipe_shards_merge_compare_gate(project, single, elsewhere, capsys)
     other, python, hidden = elsewhere
     tx = f"2*popen//python={python}//chdir={other}"
     for k, mode in (("1", ["-n", "2"]), ("2", ["--tx", tx])):
-        shard = project.runpytest_subprocess(*ARGS, *mode, "--batt-shard", f"{k}/2", "--batt-durations=single.json",
-                                             f"--batt-json=shard{k}.json", "--batt-compare=single.json")
+        shard = project.runbatt(*mode, "--batt-shard", f"{k}/2", "--batt-durations=single.json", f"--batt-json=shard{k}.json",
+                                "--batt-compare=single.json")
         shard.stdout.fnmatch_lines([f"batt: shard {k}/2: * of 3 task(s), expected share *% (split by seconds from single.json)"])
         assert shard.ret == 0, shard.stdout.str()  # the unsolved samples are xfail: the baseline says so
     code, lines = cli(capsys, "merge", "shard2.json", "shard1.json", "-o", "merged.json.gz")
     assert code == 0 and lines[0].startswith("merged 2 of 2 shard(s): 3 task(s), 8 samples, complete"), lines
-    one, both = (results.read(str(project.path / f)) for f in ("single.json", "merged.json.gz"))
+    one, both = (project.results(f) for f in ("single.json", "merged.json.gz"))
     # including the timeout sample: the controller's ini (batt_timeout = 1) reached the workers elsewhere
     assert comparable(both) == comparable(one)
-    assert [s["status"] for s in both["tasks"]["none0003"]["samples"]] == ["unsolved", "unsolved", "timeout"]
+    assert both.statuses("none0003") == ["unsolved", "unsolved", "timeout"]
     code, lines = cli(capsys, "compare", "single.json", "merged.json.gz", "--fail", "solved", "--fail", "pass2")
     assert code == 0 and "gates: 2 hold (solved, pass2)" in lines
 
@@ -122,14 +117,15 @@ def test_ci_recipe_shards_merge_compare_gate(project, single, elsewhere, capsys)
     else:  # the worker read the controller's selection; the batt it imports in its own directory
         (other / "toy.py").unlink()
         problem = "--batt-module toy.py: no such file"
-    missing = project.runpytest_subprocess(*ARGS, "--tx", tx)
+    missing = project.runbatt("--tx", tx)
     assert missing.ret == 4 and len(errors(missing)) == 1, missing.errlines
     # Both workers fail the same way; whichever's "node down" the controller reads first is named.
     line = errors(missing)[0]
     assert re.match(r"ERROR: worker gw[01] ", line), missing.errlines
     assert line[len("ERROR: worker gw0 "):].startswith(f"(popen//python={python}//chdir={other}): in {other}: {problem}"), line
     assert "node down" not in missing.stdout.str()  # no remote traceback before the line
-    apart = project.runpytest("--batt", "all", "--batt-data", "tasks", "--batt-module=toy.py", "--tx", tx)  # in this process
+    project.args = ["--batt", "all", "--batt-data", "tasks", "--batt-module=toy.py"]
+    apart = project.runbatt_inprocess("--tx", tx)  # in this process
     assert apart.ret == 4 and errors(apart)[0].startswith("ERROR: --batt-data tasks: with --tx 2*popen//python=")
 
 
@@ -199,7 +195,7 @@ def test_the_workflow_runs_the_gate_commands_ci_run_runs():
 def test_an_earlier_runs_seconds_plan_the_workers_without_shards(project, single):
     """--batt-durations alone (no --batt-shard): the scheduler plans with the earlier run's seconds;
     the results are the same as without."""
-    planned = project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-durations=single.json", "--batt-json", "planned.json")
+    planned = project.runbatt("-n", "2", "--batt-durations=single.json", "--batt-json", "planned.json")
     planned.assert_outcomes(passed=5, failed=3)
-    one, two = (results.read(str(project.path / f)) for f in ("single.json", "planned.json"))
+    one, two = (project.results(f) for f in ("single.json", "planned.json"))
     assert comparable(two) == comparable(one)

@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from pytest_batt import compare, results
-from toys import TOY_BATT, make_project
+from pytest_batt import compare
+from toys import TOY_BATT
 
 # A batt with repeated solver ids, invalid grids, whole-float grids (colours: they count), rows for
 # other solvers and values that do not count.
@@ -24,8 +24,9 @@ def batt(task_id, S, I, C, log_path):
 
 
 @pytest.fixture
-def project(pytester):
-    return make_project(pytester, messy=MESSY_BATT)
+def project(toy_project):
+    toy_project.makepyfile(messy=MESSY_BATT)
+    return toy_project
 
 
 def test_phase3_and_plugin_find_no_difference(project):
@@ -34,8 +35,8 @@ def test_phase3_and_plugin_find_no_difference(project):
     p3 = project.run(sys.executable, "-m", "pytest_batt", "phase3", *args, "--json", "p3.json")
     assert p3.ret == 0, p3.stderr.str()
     for mode in ("0", "2"):
-        project.runpytest_subprocess(*args, "-n", mode, "--batt-json", f"n{mode}.json")
-        base, cur = (results.read(str(project.path / f)) for f in ("p3.json", f"n{mode}.json"))
+        project.runbatt(*args, "-n", mode, "--batt-json", f"n{mode}.json")
+        base, cur = (project.results(f) for f in ("p3.json", f"n{mode}.json"))
         assert cur["config"]["workers"] == int(mode)
         comp = compare.compare(base, cur)
         assert comp.changes == [] and comp.partial == [] and len(comp.tasks) == 3
@@ -45,10 +46,10 @@ def test_phase3_and_plugin_find_no_difference(project):
         for tid in base["tasks"]:
             for key in ("o_score", "d_score", "s_score", "solved"):
                 assert base["tasks"][tid][key] == cur["tasks"][tid][key], (mode, tid, key)
-        calls = lambda r: sum(s["calls"] for t in r["tasks"].values() for s in t["samples"])  # noqa: E731
+        calls = lambda r: sum(s["calls"] for s in r.samples())  # noqa: E731
         assert calls(base) > calls(cur)  # Phase 3 repeats the diff call for every candidate
     # Without and with workers: every sample alike but for its times (statuses, calls, candidates, messages).
-    n0, n2 = (results.read(str(project.path / f)) for f in ("n0.json", "n2.json"))
+    n0, n2 = (project.results(f) for f in ("n0.json", "n2.json"))
     strip = lambda samples: [{k: v for k, v in s.items() if "seconds" not in k and k != "memory_mb"} for s in samples]  # noqa: E731
     assert list(n0["tasks"]) == list(n2["tasks"])
     for tid in n0["tasks"]:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from toys import TASKS, TOY_BATT, make_project
+from toys import TASKS, TOY_BATT
 
 from pytest_batt import battrun, compare, html_report, merge, outputs, report, results, resume, runner, scoring, spill, submission
 from pytest_batt import gates as gates_mod
@@ -401,27 +401,27 @@ REFERENCE = ["--batt", "007bbfb7,0ca9ddb6,3bd67248", "--batt-data", "arcagi1-tra
 
 
 @pytest.mark.parametrize("workers, batt", [("0", "wide.py"), ("2", "wide.py"), ("2", "pytest_batt.reference")])
-def test_the_plugins_outputs_are_the_same_as_when_it_folded_everything_at_the_end(pytester, monkeypatch, workers, batt):
-    make_project(pytester, toy=TOY_BATT, wide=wide_batt(30, 60, 6))
-    pytester.makepyfile(legacy_fold=LEGACY_PLUGIN)
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))  # -p legacy_fold, on the workers too
+def test_the_plugins_outputs_are_the_same_as_when_it_folded_everything_at_the_end(toy_project, monkeypatch, workers, batt):
+    toy_project.makepyfile(toy=TOY_BATT, wide=wide_batt(30, 60, 6), legacy_fold=LEGACY_PLUGIN)
+    monkeypatch.setenv("PYTHONPATH", str(toy_project.path))  # -p legacy_fold, on the workers too
     data = REFERENCE if batt == "pytest_batt.reference" else ["--batt", "all", "--batt-data", "tasks"]
     base = [*data, "-p", "no:cacheprovider", "-n", workers, "-rN"]
-    pytester.runpytest_subprocess(*base, "--batt-module", "toy.py", "--batt-json", "base.json")
+    # the baseline both sides compare with: its own mode is no part of what they must agree on
+    toy_project.runbatt(*data, "-p", "no:cacheprovider", "-n", "0", "--batt-module", "toy.py", "--batt-json", "base.json")
     got = {}
     for mode in ("legacy", "flat"):
         extra = ["-p", "legacy_fold"] if mode == "legacy" else []
-        res = pytester.runpytest_subprocess(*base, *extra, "--batt-module", batt, "--batt-json", f"{mode}.json.gz",
-                                            "--batt-html", f"{mode}.html", "--batt-submission", f"{mode}-sub.json",
-                                            "--batt-compare", "base.json", "--batt-compare-fail", "solved",
-                                            "--batt-save", f"{mode}-save.json")
+        res = toy_project.runbatt(*base, *extra, "--batt-module", batt, "--batt-json", f"{mode}.json.gz",
+                                  "--batt-html", f"{mode}.html", "--batt-submission", f"{mode}-sub.json",
+                                  "--batt-compare", "base.json", "--batt-compare-fail", "solved",
+                                  "--batt-save", f"{mode}-save.json")
         text = res.stdout.str()
         summary, comparison = text[text.index("batt summary"):text.index("batt comparison")], text[text.index("batt comparison"):]
         got[mode] = {
-            "file": _same_text(gzip.decompress((pytester.path / f"{mode}.json.gz").read_bytes()).decode()),
-            "save": _same_text((pytester.path / f"{mode}-save.json").read_text()),
-            "html": _same_text((pytester.path / f"{mode}.html").read_text()),
-            "submission": (pytester.path / f"{mode}-sub.json").read_text(),
+            "file": _same_text(gzip.decompress((toy_project.path / f"{mode}.json.gz").read_bytes()).decode()),
+            "save": _same_text((toy_project.path / f"{mode}-save.json").read_text()),
+            "html": _same_text((toy_project.path / f"{mode}.html").read_text()),
+            "submission": (toy_project.path / f"{mode}-sub.json").read_text(),
             # (which sample was the slowest is a matter of time too)
             "summary": re.sub(r"(demo|test)\[\d\] Ns", "S", _same_text(re.sub(rf"\S*{mode}\S*|\([0-9.]+ MB\)|memory: .*", "", summary))),
             "comparison": _same_text("\n".join(line for line in comparison.splitlines()
@@ -434,8 +434,8 @@ def test_the_plugins_outputs_are_the_same_as_when_it_folded_everything_at_the_en
     # ... and the commands read them back the same, task by task
     for args in (["compare", "base.json", "flat.json.gz"], ["submission", "flat.json.gz", "-o", "again.json"],
                  ["html", "flat.json.gz", "-o", "again.html", "--batt-data", data[3]]):
-        assert pytester.run(sys.executable, "-m", "pytest_batt", *args).ret in (0, 1), args
-    assert (pytester.path / "again.json").read_text() == got["flat"]["submission"]
+        assert toy_project.run(sys.executable, "-m", "pytest_batt", *args).ret in (0, 1), args
+    assert (toy_project.path / "again.json").read_text() == got["flat"]["submission"]
 
 
 # --- the benchmark's pieces -----------------------------------------------------------------------

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 import generated_batt
-from pytest_batt import results
 
 TASKS = "007bbfb7,017c7c7b,025d127b"
 
@@ -23,21 +22,21 @@ def batt_dir(pytester: pytest.Pytester) -> Path:
 
 
 @pytest.mark.parametrize("mode", ["0", "2"])
-def test_runs_from_an_empty_folder_by_absolute_path(pytester, batt_dir, monkeypatch, mode):
-    monkeypatch.chdir(pytester.path / "empty")
-    result = pytester.runpytest_subprocess("--batt", "007bbfb7", "--batt-module", str(batt_dir / "test_gen_batt.py"),
-                                           "-n", mode, "-rA", "--batt-json", "r.json")
+def test_runs_from_an_empty_folder_by_absolute_path(batt_project, batt_dir, monkeypatch, mode):
+    monkeypatch.chdir(batt_project.path / "empty")
+    result = batt_project.runbatt("--batt", "007bbfb7", "--batt-module", str(batt_dir / "test_gen_batt.py"), "-n", mode, "-rA",
+                              "--batt-json", "r.json")
     result.assert_outcomes(passed=6)
     out = result.stdout.str()
     # The rootdir is where pytest was run, not the batt's folder, so the ids are the plain ones.
-    assert f"rootdir: {pytester.path / 'empty'}" in out
+    assert f"rootdir: {batt_project.path / 'empty'}" in out
     assert "PASSED batt/007bbfb7::test[0]" in out and "../batt" not in out
     # What the DSL prints at import is the batt's, shown once in the header; no sample carries it.
     assert out.count("GenDSL: no accelerator found, using CPU only") == 1
     header = out[: out.index("rootdir:")]  # pytest-batt's header lines come first
     assert "batt: imported in " in header and "| GenDSL: no accelerator found" in header
     assert "Captured" not in out
-    res = results.read(str(pytester.path / "empty" / "r.json"))
+    res = batt_project.results("empty/r.json")
     assert res["batt"]["import_output"].strip() == "GenDSL: no accelerator found, using CPU only"
     assert res["session"]["process_s"] >= res["session"]["wall_s"] > 0
     assert "time: run " in out and "(whole pytest process)" in out
@@ -69,10 +68,10 @@ def test_runs_by_dotted_name_from_its_folder(pytester, batt_dir, monkeypatch):
     result.assert_outcomes(passed=6)
 
 
-def test_a_missing_sibling_module_is_named_with_the_folder_searched(pytester, batt_dir, monkeypatch):
+def test_a_missing_sibling_module_is_named_with_the_folder_searched(batt_project, batt_dir, monkeypatch):
     (batt_dir / "pile.py").unlink()
-    monkeypatch.chdir(pytester.path / "empty")
-    result = pytester.runpytest("--batt", "007bbfb7", "--batt-module", str(batt_dir / "test_gen_batt.py"))  # in this process
+    monkeypatch.chdir(batt_project.path / "empty")
+    result = batt_project.runbatt_inprocess("--batt", "007bbfb7", "--batt-module", str(batt_dir / "test_gen_batt.py"))  # in this process
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     err = result.stderr.str().strip()
     assert err.startswith("ERROR: --batt-module ") and "Traceback" not in err
@@ -107,18 +106,18 @@ def test_a_batt_file_is_bytecode_cached_where_python_allows_it(pytester, batt_di
     assert any(p.name.startswith("test_gen_batt.") for p in (batt_dir / "__pycache__").iterdir())
 
 
-def test_phase3_and_plugin_agree_on_a_generated_batt(pytester, batt_dir, monkeypatch):
+def test_phase3_and_plugin_agree_on_a_generated_batt(batt_project, batt_dir, monkeypatch):
     """The real generated batts' candidates are often not grids; every one is diffed, once per value."""
-    monkeypatch.chdir(pytester.path / "empty")
+    monkeypatch.chdir(batt_project.path / "empty")
     batt = str(batt_dir / "test_gen_batt.py")
     args = ["--batt", TASKS, "--batt-data", "arcagi1-training", "--batt-module", batt]
-    p3 = pytester.run(sys.executable, "-m", "pytest_batt", "phase3", *args, "--json", "p3.json")
+    p3 = batt_project.run(sys.executable, "-m", "pytest_batt", "phase3", *args, "--json", "p3.json")
     assert p3.ret == 0, p3.stderr.str()
     assert "phase3: imported in" in p3.stdout.str()
-    base = results.read("p3.json")
+    base = batt_project.results("empty/p3.json")
     # Under xdist, where the records travel to the controller (-n 0 equals -n 2: tests/test_equivalence.py).
-    pytester.runpytest_subprocess(*args, "-n", "2", "--batt-json", "n2.json")
-    cur = results.read("n2.json")
+    batt_project.runbatt(*args, "-n", "2", "--batt-json", "n2.json")
+    cur = batt_project.results("empty/n2.json")
     for tid in TASKS.split(","):
         for key in ("o_score", "d_score", "s_score", "solved"):
             assert base["tasks"][tid][key] == cur["tasks"][tid][key], (tid, key)

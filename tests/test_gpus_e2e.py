@@ -15,37 +15,35 @@ import textwrap
 import pytest
 
 import fake_nvml
-from pytest_batt import results
 from pytest_batt.isolation import peak_vram
 
 N_TASKS = 8
 
 
-@pytest.fixture
-def gpu_project(pytester, monkeypatch):
-    """Eight one-demo, one-test tasks the identity solves, the reporting batt, and $GPU_REPORT."""
-    data = pytester.mkdir("tasks")
-    for i in range(N_TASKS):
-        (data / f"task000{i}.json").write_text(json.dumps({"train": [{"input": [[i]], "output": [[i]]}],
-                                                          "test": [{"input": [[i, i]], "output": [[i, i]]}]}))
-    pytester.makepyfile(gpubatt=fake_nvml.gpu_batt())
-    report = pytester.mkdir("report")
-    monkeypatch.setenv("GPU_REPORT", str(report))
-    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    monkeypatch.delenv("FAKE_NVML", raising=False)
-    pytester.report = report
-    return pytester
-
-
 ARGS = ("--batt", "all", "--batt-data=tasks", "--batt-module=gpubatt.py", "-p", "no:cacheprovider", "--batt-json=r.json")
 
 
-def samples(pytester):
-    return [s for t in results.read(str(pytester.path / "r.json"))["tasks"].values() for s in t["samples"]]
+@pytest.fixture
+def gpu_project(batt_project, monkeypatch):
+    """Eight one-demo, one-test tasks the identity solves, the reporting batt, and $GPU_REPORT."""
+    batt_project.tasks({f"task000{i}": {"train": [{"input": [[i]], "output": [[i]]}], "test": [{"input": [[i, i]], "output": [[i, i]]}]}
+                        for i in range(N_TASKS)})
+    batt_project.makepyfile(gpubatt=fake_nvml.gpu_batt())
+    report = batt_project.mkdir("report")
+    monkeypatch.setenv("GPU_REPORT", str(report))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("FAKE_NVML", raising=False)
+    batt_project.report = report
+    batt_project.args = list(ARGS)
+    return batt_project
+
+
+def samples(project):
+    return project.results().samples()
 
 
 def test_a_list_gives_each_of_four_workers_one_device_the_same_at_import_and_at_call(gpu_project):
-    result = gpu_project.runpytest_subprocess(*ARGS, "-n", "4", "--batt-gpus", "0,1,2,3")
+    result = gpu_project.runbatt("-n", "4", "--batt-gpus", "0,1,2,3")
     result.assert_outcomes(passed=2 * N_TASKS)
     seen = fake_nvml.reports(gpu_project.report)
     assert len(seen) == 4 and sorted(w["import"] for w in seen.values()) == ["0", "1", "2", "3"]
@@ -59,7 +57,7 @@ def test_a_list_gives_each_of_four_workers_one_device_the_same_at_import_and_at_
 
 def test_auto_takes_the_callers_list_and_uses_only_its_devices(gpu_project, monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
-    result = gpu_project.runpytest_subprocess(*ARGS, "-n", "4", "--batt-gpus", "auto")
+    result = gpu_project.runbatt("-n", "4", "--batt-gpus", "auto")
     result.assert_outcomes(passed=2 * N_TASKS)
     seen = fake_nvml.reports(gpu_project.report)
     assert sorted(w["import"] for w in seen.values()) == ["5", "5", "7", "7"]
@@ -72,7 +70,7 @@ def test_auto_takes_the_callers_list_and_uses_only_its_devices(gpu_project, monk
 @pytest.mark.parametrize("args", [("-n", "0", "--batt-gpus", "auto"), ("-n", "2", "--batt-gpus", "none"), ("-n", "2",)])
 def test_in_process_none_or_no_option_leave_the_variable_as_the_caller_set_it(gpu_project, monkeypatch, args):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "5,7")
-    result = gpu_project.runpytest_subprocess(*ARGS, *args)
+    result = gpu_project.runbatt(*args)
     result.assert_outcomes(passed=2 * N_TASKS)
     seen = fake_nvml.reports(gpu_project.report)
     assert {c for w in seen.values() for c in [w["import"]] + w["calls"]} == {"5,7"}
@@ -89,7 +87,7 @@ def test_in_process_none_or_no_option_leave_the_variable_as_the_caller_set_it(gp
 def test_a_replaced_worker_sees_the_device_of_the_worker_it_replaces(gpu_project, monkeypatch):
     """gw1 (device 1) ends itself at its first sample; its replacement is gw2, and must see device 1 (not 2 % 2 = 0)."""
     monkeypatch.setenv("GPU_CRASH_ON", "1")
-    result = gpu_project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-gpus", "0,1")
+    result = gpu_project.runbatt("-n", "2", "--batt-gpus", "0,1")
     result.assert_outcomes(passed=2 * N_TASKS - 1, failed=1)
     seen = fake_nvml.reports(gpu_project.report, callers_only=False)  # the replacement may find no sample left to run
     dead = int((gpu_project.report / "crashed").read_text())
@@ -104,7 +102,7 @@ def test_auto_without_a_gpu_is_off_without_an_error(gpu_project, monkeypatch, tm
     fake = fake_nvml.install(tmp_path, [])  # NVML that does not start (no FAKE_NVML), and no nvidia-smi on PATH
     monkeypatch.setenv("PYTHONPATH", str(fake))
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    result = gpu_project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-gpus", "auto")
+    result = gpu_project.runbatt("-n", "2", "--batt-gpus", "auto")
     result.assert_outcomes(passed=2 * N_TASKS)
     result.stdout.fnmatch_lines(["batt: GPUs: --batt-gpus auto: no GPU found (NVML did not start (NVML Shared Library Not Found); "
                                  "no nvidia-smi); off",
@@ -121,7 +119,7 @@ def test_auto_takes_the_devices_nvidia_smi_lists_by_uuid(gpu_project, monkeypatc
     fake = fake_nvml.install(tmp_path, [])  # NVML that does not start (no FAKE_NVML)
     monkeypatch.setenv("PYTHONPATH", str(fake))
     monkeypatch.setenv("PATH", str(bin_dir))
-    result = gpu_project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-gpus", "auto")
+    result = gpu_project.runbatt("-n", "2", "--batt-gpus", "auto")
     result.assert_outcomes(passed=2 * N_TASKS)
     assert sorted(w["import"] for w in fake_nvml.reports(gpu_project.report).values()) == [
         "GPU-aaaaaaaa-0000-0000-0000-000000000000", "GPU-bbbbbbbb-0000-0000-0000-000000000000"]
@@ -136,7 +134,7 @@ def test_with_a_fake_nvml_each_sample_records_its_vram_and_the_reports_show_it(g
         monkeypatch.setenv(name, value)
     fake_nvml.install(tmp_path, devices)
     gpus = ("--batt-gpus", "0,1") if workers != "0" else ()
-    result = gpu_project.runpytest_subprocess(*ARGS, "-n", workers, *gpus, "--batt-html=r.html")
+    result = gpu_project.runbatt("-n", workers, *gpus, "--batt-html=r.html")
     result.assert_outcomes(passed=2 * N_TASKS)
     scope = "process" if peak_vram.host_pid_namespace() else "device"
     measured = [(s["vram_mb"], s["vram_peak_mb"], s["vram_scope"]) for s in samples(gpu_project)]
@@ -157,7 +155,7 @@ def test_with_nvidia_ml_py_but_no_driver_the_fields_are_null_and_nothing_breaks(
         why = "NVML did not start: NVML Shared Library Not Found"
     except ImportError:
         why = "nvidia-ml-py is not installed: pip install 'pytest-batt[gpu]'"
-    result = gpu_project.runpytest_subprocess(*ARGS, "-n", "2", "--batt-gpus", "0,1")
+    result = gpu_project.runbatt("-n", "2", "--batt-gpus", "0,1")
     result.assert_outcomes(passed=2 * N_TASKS)
     result.stdout.fnmatch_lines([f"batt: VRAM per sample: not measured ({why})"])
     assert {(s["gpu"] in ("0", "1"), s["vram_mb"], s["vram_peak_mb"], s["vram_scope"]) for s in samples(gpu_project)} == {
@@ -171,18 +169,20 @@ def test_with_nvidia_ml_py_but_no_driver_the_fields_are_null_and_nothing_breaks(
     ("ini", "0,x", "ini option batt_gpus: '0,x': 'x' is not a device id"),
 ])
 def test_a_bad_device_list_is_a_one_line_usage_error(gpu_project, where, value, says):
+    """In this process: a usage error stops pytest before any batt call."""
     if where == "ini":
         gpu_project.makeini(f"[pytest]\nbatt_gpus = {value}\n")
-        result = gpu_project.runpytest_subprocess(*ARGS)
+        result = gpu_project.runbatt_inprocess()
     else:
-        result = gpu_project.runpytest_subprocess(*ARGS, "--batt-gpus", value)
+        result = gpu_project.runbatt_inprocess("--batt-gpus", value)
     assert result.ret == 4
     assert says in result.stderr.str()
     assert not list(gpu_project.report.iterdir())  # nothing ran
 
 
 NOTEBOOK = textwrap.dedent('''
-    """What a notebook cell does: pytest.main in a long-lived process whose stdout is no file, twice."""
+    """What a notebook cell does: pytest.main in a long-lived process whose stdout is no file, twice, with a
+    run stopped by bad input between them (its error is the one line, as in a process of its own)."""
     import io, json, sys, time
     import pytest
 
@@ -200,13 +200,15 @@ NOTEBOOK = textwrap.dedent('''
     real = sys.stdout
     sys.stdout = sys.stderr = OutStream()
     sys.argv = ["ipykernel_launcher.py", "-f", "kernel-1.json"]
-    time.sleep(2)  # the kernel was started before the cell ran
+    time.sleep(0.5)  # the kernel was started before the cell ran
     codes, took = [], []
     for i in range(2):
         start = time.monotonic()
         codes.append(int(pytest.main(["--batt", "all", "--batt-data=tasks", "--batt-module=gpubatt.py", "-n", "2",
                                       "-p", "no:cacheprovider", f"--batt-json=r{i}.json"])))
         took.append(time.monotonic() - start)
+        if i == 0:
+            codes.append(int(pytest.main(["--batt", "all", "--batt-data=tasks", "--batt-module=nobatt.py"])))
     out = "".join(sys.stdout.parts)
     sys.stdout = real
     print(json.dumps({"codes": codes, "took": took, "out": out}))
@@ -220,10 +222,11 @@ def test_pytest_main_in_a_notebook_like_process_runs_xdist_workers_twice(gpu_pro
                           env={**os.environ, "PYTHONPATH": ""})
     assert done.returncode == 0, done.stderr
     got = json.loads(done.stdout.splitlines()[-1])
-    assert got["codes"] == [0, 0], got["out"][-3000:]
+    assert got["codes"] == [0, 4, 0], got["out"][-3000:]
+    assert "ERROR: --batt-module nobatt.py: no such file" in got["out"] and "INTERNALERROR" not in got["out"]
     assert got["out"].count("created: 2/2 workers") == 2 and got["out"].count(f"{2 * N_TASKS} passed") == 2
     for i in range(2):
-        res = results.read(str(gpu_project.path / f"r{i}.json"))
+        res = gpu_project.results(f"r{i}.json")
         assert res["session"]["complete"] and res["config"]["workers"] == 2
         assert sum(s["status"] == "solved" for t in res["tasks"].values() for s in t["samples"]) == 2 * N_TASKS
         # the run's own time, not the age of the process that ran it (a kernel started long before, an earlier run)

@@ -4,7 +4,6 @@ Every task here has one demo and one test sample; the batt misbehaves by task id
 subprocesses (pytester) because faults end processes.
 """
 
-import json
 import re
 import signal
 import subprocess
@@ -104,40 +103,39 @@ GOOD = ["ok1", "thread", "stubthread", "limits", "checklimits", "shout", "numpy"
 UNSAFE_IN_PROCESS = {"swallow", "gilhold", "segv", "osexit", "sigterm"}
 
 
+ONE = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]], "output": [[2]]}]}
+
+
 @pytest.fixture
-def project(pytester):
-    data = pytester.mkdir("tasks")
-    one = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]], "output": [[2]]}]}
-    for name in list(FAULTS) + GOOD + ["diffgil"]:
-        (data / f"{name}.json").write_text(json.dumps(one))
-    pytester.makepyfile(hostile=HOSTILE)
-    return pytester
+def project(batt_project):
+    batt_project.tasks({name: ONE for name in list(FAULTS) + GOOD + ["diffgil"]})
+    batt_project.makepyfile(hostile=HOSTILE)
+    batt_project.args = ["--batt-data", "tasks", "--batt-module", "hostile.py", "--batt-timeout", "1", "--batt-grace", "1",
+                         "--batt-max-memory", "2000", "--batt-json", "r.json"]
+    return batt_project
 
 
 def run(project, ids, *args):
-    return project.runpytest_subprocess(
-        "--batt", ",".join(ids), "--batt-data", "tasks", "--batt-module", "hostile.py", "--batt-timeout", "1",
-        "--batt-grace", "1", "--batt-max-memory", "2000", "--batt-json", "r.json", *args,
-    )
+    return project.runbatt("--batt", ",".join(ids), *args)
 
 
 def check(project, result, ids):
     """Each fault's samples have its status and message, every other sample is solved."""
-    data = json.loads((project.path / "r.json").read_text())
+    data = project.results()
     assert data["session"]["complete"] is True
     assert list(data["tasks"]) == ids
     out = result.stdout.str()
     for tid in ids:
-        samples = data["tasks"][tid]["samples"]
+        samples = data.samples(tid)
         if tid == "diffgil":
             continue  # checked by the caller
         if tid in FAULTS:
             status, message = FAULTS[tid]
-            assert [s["status"] for s in samples] == [status, status], tid
+            assert data.statuses(tid) == [status, status], tid
             assert all(message in s["error"] for s in samples), (tid, samples[0]["error"])
             assert message in out, tid
         else:
-            assert [s["status"] for s in samples] == ["solved", "solved"], (tid, samples)
+            assert data.statuses(tid) == ["solved", "solved"], (tid, samples)
     # The batt's own traceback (cut to its frames) is part of an error's message; ours never is,
     # anywhere in the output (failure sections included).
     assert "INTERNALERROR" not in out and re.search(r"pytest_batt/\w+\.py", out) is None, re.search(r".*pytest_batt/\w+\.py.*", out)
@@ -159,8 +157,8 @@ def test_every_fault_costs_only_its_own_samples_under_xdist(project, sandbox):
         assert [s["seconds"] for s in data["tasks"][tid]["samples"]] == [2.0, 2.0], tid
     result.assert_outcomes(passed=2 * len(GOOD) + 2, failed=2 * len(FAULTS))
     # A hard stop in a diff call keeps what the solve call found: the samples stay solved.
-    diffgil = data["tasks"]["diffgil"]["samples"]
-    assert [s["status"] for s in diffgil] == ["solved", "solved"]
+    diffgil = data.samples("diffgil")
+    assert data.statuses("diffgil") == ["solved", "solved"]
     assert all(s["error"].startswith("timeout in a diff call: diff call") and "ran past the 1 s timeout" in s["error"] for s in diffgil)
     stub = data["tasks"]["stubthread"]["samples"][0]["error"]
     assert "left 2 thread(s) running that could not be stopped (stubborn-thread, stubborn-thread)" in stub  # solve + diff call
@@ -193,30 +191,24 @@ def batt(task_id, S, I, C, log_path):
 
 def test_a_million_candidates_are_scored(project):
     project.makepyfile(many=MANY)
-    result = project.runpytest_subprocess(
-        "--batt", "ok1", "--batt-data", "tasks", "--batt-module", "many.py", "--batt-timeout", "60",
-        "--batt-json", "r.json", "-n", "0",
-    )
+    result = project.runbatt("--batt", "ok1", "--batt-module", "many.py", "--batt-timeout", "60", "-n", "0")
     result.assert_outcomes(passed=2)
-    samples = json.loads((project.path / "r.json").read_text())["tasks"]["ok1"]["samples"]
+    samples = project.results().samples("ok1")
     assert [s["candidates"] for s in samples] == [10**6, 10**6]
     assert [len(s["matched"]) for s in samples] == [1000, 1000]
 
 
 @pytest.mark.parametrize("sandbox", [PLAIN, SANDBOXED])  # the sandbox keeps every guarantee
-def test_many_crashes_never_exhaust_the_worker_restarts(pytester, sandbox):
-    data = pytester.mkdir("tasks")
-    one = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]], "output": [[2]]}]}
+def test_many_crashes_never_exhaust_the_worker_restarts(batt_project, sandbox):
     ids = [f"crash{i:02d}" for i in range(6)] + ["fine"]  # 12 crashes: xdist's own limit for -n 2 is 8 restarts
-    for name in ids:
-        (data / f"{name}.json").write_text(json.dumps(one))
-    pytester.makepyfile(crashy="import os\ndef batt(t, S, I, C, log):\n    if t != 'fine':\n        os._exit(1)\n"
-                               "    return [(1, 0, 'id', I)], []\n")
-    result = pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "crashy.py", "-n", "2",
-                                           "--batt-json", "r.json", *sandbox)
+    batt_project.tasks({name: ONE for name in ids})
+    batt_project.makepyfile(crashy="import os\ndef batt(t, S, I, C, log):\n    if t != 'fine':\n        os._exit(1)\n"
+                                   "    return [(1, 0, 'id', I)], []\n")
+    result = batt_project.runbatt("--batt", "all", "--batt-data", "tasks", "--batt-module", "crashy.py", "-n", "2",
+                                  "--batt-json", "r.json", *sandbox)
     result.assert_outcomes(passed=2, failed=12)
-    got = json.loads((pytester.path / "r.json").read_text())
-    assert [s["status"] for t in got["tasks"].values() for s in t["samples"]] == ["crash"] * 12 + ["solved"] * 2
+    got = batt_project.results()
+    assert got.statuses() == ["crash"] * 12 + ["solved"] * 2
     assert got["session"]["complete"] is True
 
 
@@ -224,9 +216,9 @@ def test_many_crashes_never_exhaust_the_worker_restarts(pytester, sandbox):
 def test_stopping_early_writes_results_with_missing_samples(project, how, errors):
     ids = ["ok1", "notpair", "ok2", "badcand", "generator"]
     run(project, ids, "-n", "0", *how)
-    data = json.loads((project.path / "r.json").read_text())
+    data = project.results()
     assert data["session"]["complete"] is False
-    statuses = [s["status"] for t in data["tasks"].values() for s in t["samples"]]
+    statuses = data.statuses()
     # It stops right after the errors it was told to stop at; the rest never ran.
     assert statuses == ["solved", "solved"] + ["error"] * errors + ["missing"] * (8 - errors)
 
@@ -240,9 +232,14 @@ def test_ctrl_c_writes_results_marked_incomplete(project):
     while not (project.path / "sleeping").exists() and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # ended here, so that it fails this test and no later one
+        proc.kill()
+        out, _ = proc.communicate()
+        pytest.fail(f"still running 60 s after the Ctrl-C:\n{out}")
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
-    data = json.loads((project.path / "r.json").read_text())
+    data = project.results()
     assert data["session"]["complete"] is False
     assert data["tasks"]["ok1"]["samples"][0]["status"] == "solved"
     assert data["tasks"]["ok2"]["samples"][0]["status"] == "missing"

@@ -4,7 +4,6 @@ One run per mode over a Kaggle challenges file whose keys are the faults (some o
 ids), so every fault is checked beside every other; each fault costs only its own samples.
 """
 
-import json
 import os
 import stat
 import subprocess
@@ -121,26 +120,19 @@ SECRET = [[7]]  # the test output of peek and patch: nothing in the batt's argum
 
 
 @pytest.fixture
-def project(pytester):
+def project(batt_project):
     demo = [{"input": [[1]], "output": [[1]]}]
     ids = OK + POOLS + list(ERRORS) + HANGS + ["sticky", "peek", "patch"]
     challenges = {t: {"train": demo, "test": [{"input": [[2]]}]} for t in ids}
     solutions = {t: [SECRET if t in ("peek", "patch") else [[2]]] for t in ids}
-    (pytester.path / "h_challenges.json").write_text(json.dumps(challenges))
-    (pytester.path / "h_solutions.json").write_text(json.dumps(solutions))
-    pytester.makepyfile(hostile2=HOSTILE)
-    return pytester
+    data = batt_project.kaggle(challenges, solutions)
+    batt_project.makepyfile(hostile2=HOSTILE)
+    batt_project.args = ["--batt-data", data, "--batt-module", "hostile2.py", "--batt-grace", "1", "--batt-json", "r.json"]
+    return batt_project
 
 
-def run(project, ids, *args, timeout="2"):
-    return project.runpytest_subprocess(
-        "--batt", ",".join(ids), "--batt-data", "h_challenges.json", "--batt-module", "hostile2.py",
-        "--batt-timeout", timeout, "--batt-grace", "1", "--batt-json", "r.json", *args, timeout=300,
-    )
-
-
-def statuses(data, tid):
-    return [s["status"] for s in data["tasks"][tid]["samples"]]
+def run(project, ids, *args, timeout="1"):
+    return project.runbatt("--batt", ",".join(ids), "--batt-timeout", timeout, *args, timeout=300)
 
 
 def leftovers():
@@ -152,9 +144,9 @@ def check_common(data, ids):
     assert data["session"]["complete"] is True and list(data["tasks"]) == ids
     for tid in OK:
         if tid in ids:
-            assert statuses(data, tid) == ["solved", "solved"], (tid, data["tasks"][tid]["samples"])
+            assert data.statuses(tid) == ["solved", "solved"], (tid, data["tasks"][tid]["samples"])
     for tid, message in ERRORS.items():  # the batt's own errors: counted by gates, never skips
-        assert statuses(data, tid) == ["error", "error"], tid
+        assert data.statuses(tid) == ["error", "error"], tid
         assert all(message in s["error"] for s in data["tasks"][tid]["samples"]), data["tasks"][tid]["samples"][0]["error"]
     for tid in ("forker", "popen", "mpproc"):
         assert "process(es) running; they were ended" in data["tasks"][tid]["samples"][0]["error"], tid
@@ -163,9 +155,9 @@ def check_common(data, ids):
 
 def check_forgery(data):
     """The expected test output never reached the batt, and a patched worker decides nothing."""
-    assert statuses(data, "peek") == ["solved", "unsolved"]
+    assert data.statuses("peek") == ["solved", "unsolved"]
     assert "peeked" not in data["tasks"]["peek"]["o_score"]  # no test output anywhere in the worker's memory
-    assert statuses(data, "patch")[1] == "unsolved" and data["tasks"]["patch"]["solved"]["at_2"] is False
+    assert data.statuses("patch")[1] == "unsolved" and data["tasks"]["patch"]["solved"]["at_2"] is False
 
 
 @pytest.mark.parametrize("sandbox", [PLAIN, SANDBOXED])
@@ -175,14 +167,14 @@ def test_round_two_under_xdist(project, tmp_path, monkeypatch, sandbox):
     result = run(project, ids, "-n", "2", *sandbox)
     out = result.stdout.str()
     assert "INTERNALERROR" not in out
-    data = json.loads((project.path / "r.json").read_text())
+    data = project.results()
     check_common(data, ids)
     check_forgery(data)
     assert "the worker was replaced so later samples are judged by unpatched code" in data["tasks"]["patch"]["samples"][0]["error"]
     for tid in HANGS:  # whatever the batt did to in-process timers, the watchdog ended it
-        assert statuses(data, tid) == ["timeout", "timeout"], (tid, data["tasks"][tid]["samples"])
-    for s in data["tasks"]["nofault"]["samples"]:
-        assert "solve call ran past the 2 s timeout and did not stop" in s["error"]
+        assert data.statuses(tid) == ["timeout", "timeout"], (tid, data["tasks"][tid]["samples"])
+    for s in data.samples("nofault"):
+        assert "solve call ran past the 1 s timeout and did not stop" in s["error"]
     sticky = data["tasks"]["sticky"]["samples"]  # the finalizer hung after the calls: the record is kept
     assert [s["status"] for s in sticky] == ["solved", "solved"]
     assert "did not stop" in sticky[0]["error"]
@@ -197,10 +189,10 @@ def test_round_two_in_process(project):
     ids = ["sigblock", "loop"] + OK + list(ERRORS)
     ids = list(dict.fromkeys(ids))
     result = run(project, ids, "-n", "0")
-    data = json.loads((project.path / "r.json").read_text())
+    data = project.results()
     check_common(data, ids)
     # The alarm the batt blocked is unblocked again: the loop after it still times out.
-    assert statuses(data, "loop") == ["timeout", "timeout"]
+    assert data.statuses("loop") == ["timeout", "timeout"]
     assert "INTERNALERROR" not in result.stdout.str()
 
 
@@ -212,19 +204,18 @@ def test_process_pools_used_properly_keep_working(project, mode):
     assert leftovers() == []
 
 
-def test_deep_json_and_huge_timeouts_are_usage_errors(pytester, capsys):
+def test_deep_json_and_huge_timeouts_are_usage_errors(batt_project, capsys):
     """In this process: a usage error stops pytest before any batt call (tests/test_plugin.py has one in a process of its own)."""
     deep = "[" * 100_000 + "]" * 100_000
-    (pytester.path / "deep.json").write_text(deep)
-    (pytester.path / "tasks").mkdir()
+    (batt_project.path / "deep.json").write_text(deep)
     one = {"input": [[1]], "output": [[1]]}
-    (pytester.path / "tasks" / "t.json").write_text(json.dumps({"train": [one], "test": [one]}))
+    batt_project.tasks({"t": {"train": [one], "test": [one]}})
     for args, words in [
         (["--batt-data", "deep.json"], "deep.json: JSON nested too deeply"),
         (["--batt-data", "tasks", "--batt-compare", "deep.json"], "deep.json: JSON nested too deeply"),
         (["--batt-data", "tasks", "--batt-timeout", "1e10"], "--batt-timeout: '1e10' must be a positive number of seconds, at most"),
     ]:
-        result = pytester.runpytest("--batt", "t", *args)
+        result = batt_project.runbatt_inprocess("--batt", "t", *args)
         assert result.ret == pytest.ExitCode.USAGE_ERROR, (args, result.stderr.str())
         err = result.stderr.str()
         assert words in err and "Traceback" not in err and "INTERNALERROR" not in result.stdout.str()
@@ -235,14 +226,14 @@ def test_deep_json_and_huge_timeouts_are_usage_errors(pytester, capsys):
 
 
 @pytest.mark.parametrize("target", ["fifo", "device"])
-def test_results_paths_that_are_not_files_are_refused_up_front(pytester, target):
+def test_results_paths_that_are_not_files_are_refused_up_front(batt_project, target):
     if target == "fifo":
-        path = str(pytester.path / "pipe")
+        path = str(batt_project.path / "pipe")
         os.mkfifo(path)
     else:
         path = "/dev/full"
     before = os.stat(path)
-    result = pytester.runpytest("--batt", "007bbfb7", "--batt-json", path)  # a usage error: in this process
+    result = batt_project.runbatt_inprocess("--batt", "007bbfb7", "--batt-json", path)  # a usage error: in this process
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "not a regular file (a device, FIFO or socket)" in result.stderr.str()
     assert stat.S_IFMT(os.stat(path).st_mode) == stat.S_IFMT(before.st_mode)

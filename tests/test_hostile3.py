@@ -57,20 +57,17 @@ def no_payload(text: str, where: str) -> None:
 
 
 @pytest.fixture
-def project(pytester):
+def project(batt_project):
     # demo[0] is solved (by the evil solver), demo[1] and test[0] are not: failures show the ids
     demo = [{"input": [[1]], "output": [[9]]}, {"input": [[2]], "output": [[5]]}]
-    challenges = {t: {"train": demo, "test": [{"input": [[3]]}]} for t in IDS}
-    solutions = {t: [[[7]]] for t in IDS}
-    (pytester.path / "h_challenges.json").write_text(json.dumps(challenges))
-    (pytester.path / "h_solutions.json").write_text(json.dumps(solutions))
-    pytester.makepyfile(hostile3=BATT)
-    return pytester
+    data = batt_project.kaggle({t: {"train": demo, "test": [{"input": [[3]]}]} for t in IDS}, {t: [[[7]]] for t in IDS})
+    batt_project.makepyfile(hostile3=BATT)
+    batt_project.args = ["--batt", "all", "--batt-data", data, "--batt-module", "hostile3.py"]
+    return batt_project
 
 
 def run(project, *args):
-    return project.runpytest_subprocess(
-        "--batt", "all", "--batt-data", "h_challenges.json", "--batt-module", "hostile3.py", *args, timeout=120)
+    return project.runbatt(*args, timeout=120)
 
 
 @pytest.mark.parametrize("mode, color", [("0", "no"), ("0", "yes"), ("2", "no"), ("2", "yes"),
@@ -103,7 +100,7 @@ def test_nothing_a_batt_or_the_data_says_reaches_an_output_raw(project, mode, co
     assert classes == {f"batt.{SHOWN[t]}" for t in IDS}
     no_payload((project.path / "j.xml").read_text(), "junit")
     # the results file keeps every string exactly
-    data = json.loads((project.path / "r.json").read_text())
+    data = project.results()
     assert sorted(data["tasks"]) == sorted(IDS)
     assert data["tasks"][ESC_ID]["o_score"][EVIL] == 1
     assert PAYLOAD in data["tasks"][RAISE_ID]["samples"][0]["error"]
@@ -112,8 +109,7 @@ def test_nothing_a_batt_or_the_data_says_reaches_an_output_raw(project, mode, co
     page = (project.path / "r.html").read_text()
     assert "\x1b" not in page and "\x07" not in page
     assert "<!-- <script>" not in page and page.count("<script") == 2
-    blob = page[page.index('id="batt-data">') + len('id="batt-data">'):page.index("</script>")]
-    details = json.loads(blob)
+    details = project.report_data()
     assert set(details) == {SHOWN[t] for t in IDS}
     err = details[SHOWN[RAISE_ID]]["samples"][0]["err"]
     assert err.startswith("solve call raised ValueError: boom \\x1b]0;PWNED\\x07\\x1b[2J <!-- <script> </script>")
@@ -123,22 +119,22 @@ def test_escaped_ids_work_with_k_deselect_and_lf(project):
     shown = SHOWN[ESC_ID]
     result = run(project, "-n", "0", "-k", "t\\x1b and not raise", "--batt-json", "k.json")
     result.assert_outcomes(failed=2, passed=1)
-    assert list(json.loads((project.path / "k.json").read_text())["tasks"]) == [ESC_ID]
+    assert list(project.results("k.json")["tasks"]) == [ESC_ID]
     result = run(project, "-n", "0", "--deselect", f"batt/{shown}::test[0]", "--deselect", f"batt/{SHOWN[RAISE_ID]}",
                  "--deselect", "batt/plain", "--deselect", f"batt/{SHOWN[BIDI]}", "--batt-json", "d.json")
     result.assert_outcomes(passed=1, failed=1)
-    assert [s["status"] for s in json.loads((project.path / "d.json").read_text())["tasks"][ESC_ID]["samples"]] == ["solved", "unsolved"]
-    run(project, "-n", "2")  # every task: demo[1] and test[0] fail, and raise's 3 samples
+    assert project.results("d.json").statuses(ESC_ID) == ["solved", "unsolved"]
+    run(project, "-n", "0")  # every task: demo[1] and test[0] fail, and raise's 3 samples (pytest's cache says which)
     result = run(project, "-n", "2", "--lf", "--batt-json", "lf.json")
     result.assert_outcomes(failed=3 * 2 + 3)  # and nothing else: the workers' --lf found the escaped ids
-    lf = json.loads((project.path / "lf.json").read_text())
-    assert [s["status"] for s in lf["tasks"][RAISE_ID]["samples"]] == ["error", "error", "error"]
-    assert [(s["kind"], s["index"]) for s in lf["tasks"][ESC_ID]["samples"]] == [("demo", 1), ("test", 0)]
+    lf = project.results("lf.json")
+    assert lf.statuses(RAISE_ID) == ["error", "error", "error"]
+    assert [(s["kind"], s["index"]) for s in lf.samples(ESC_ID)] == [("demo", 1), ("test", 0)]
 
 
 def test_resume_baselines_and_gates_name_samples_by_the_escaped_ids(project):
     run(project, "-n", "0", "--batt-json", "base.json", "--deselect", f"batt/{SHOWN[ESC_ID]}::test[0]")
-    base = json.loads((project.path / "base.json").read_text())
+    base = project.results("base.json")
     # Make the baseline better than this batt, so that gates breach and name the hostile ids
     base["tasks"][ESC_ID]["samples"][1]["status"] = "solved"
     base["tasks"]["plain"]["o_score"][EVIL] = 5
@@ -203,7 +199,7 @@ def test_the_commands_show_ids_and_messages_as_data(project, monkeypatch):
 
 
 def test_a_hostile_unknown_task_id_is_a_one_line_usage_error(project):
-    result = run(project, "-n", "0", "--batt", "zz" + PAYLOAD)
+    result = project.runbatt_inprocess("-n", "0", "--batt", "zz" + PAYLOAD)  # a usage error: in this process
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     no_payload(result.stdout.str() + result.stderr.str(), "usage error")
     assert "zz\\x1b]0;PWNED\\x07\\x1b[2J" in result.stderr.str()

@@ -9,7 +9,7 @@ import os
 import pytest
 
 from browser import Browser, find_chromium
-from toys import TOY_BATT, make_project
+from toys import TOY_BATT
 
 MAROON, BLUE, RED = "rgb(141, 29, 44)", "rgb(0, 116, 217)", "rgb(255, 65, 54)"
 
@@ -32,14 +32,14 @@ def cells(browser, selector):
     )
 
 
-def test_the_report_shows_counts_grids_and_filters_in_a_real_browser(pytester, chromium):
-    make_project(pytester, toybatt=TOY_BATT)
-    result = pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py",
-                                           "-n", "0", "--batt-html", "report.html")
+def test_the_report_shows_counts_grids_and_filters_in_a_real_browser(toy_project, chromium):
+    toy_project.makepyfile(toybatt=TOY_BATT)
+    result = toy_project.runbatt("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py",
+                                 "-n", "0", "--batt-html", "report.html")
     result.assert_outcomes(passed=6, failed=2)
     browser = Browser(chromium)
     try:
-        browser.open((pytester.path / "report.html").as_uri())
+        browser.open((toy_project.path / "report.html").as_uri())
         assert browser.eval("document.querySelector('[data-count=\"pass@2\"]').textContent") == "2/3"
         assert browser.eval("document.querySelector('[data-count=\"samples unsolved\"]').textContent") == "2"
         browser.click('tbody[data-id="none0003"] tr.row')
@@ -64,18 +64,18 @@ def test_the_report_shows_counts_grids_and_filters_in_a_real_browser(pytester, c
         browser.close()
 
 
-def test_the_report_of_a_results_file_shows_the_same_grids_in_a_real_browser(pytester, chromium):
+def test_the_report_of_a_results_file_shows_the_same_grids_in_a_real_browser(toy_project, chromium):
     """``python -m pytest_batt html`` (a sharded run's one report): what a person sees of it."""
     from pytest_batt.__main__ import main
 
-    make_project(pytester, toybatt=TOY_BATT)
-    pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "2",
-                                  "--batt-json", "r.json")
-    assert main(["html", str(pytester.path / "r.json"), "-o", str(pytester.path / "r.html"),
-                 "--batt-data", str(pytester.path / "tasks")]) == 0
+    toy_project.makepyfile(toybatt=TOY_BATT)
+    toy_project.runbatt("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "2",
+                        "--batt-json", "r.json")
+    assert main(["html", str(toy_project.path / "r.json"), "-o", str(toy_project.path / "r.html"),
+                 "--batt-data", str(toy_project.path / "tasks")]) == 0
     browser = Browser(chromium)
     try:
-        browser.open((pytester.path / "r.html").as_uri())
+        browser.open((toy_project.path / "r.html").as_uri())
         assert browser.eval("document.querySelector('[data-count=\"pass@2\"]').textContent") == "2/3"
         browser.click('tbody[data-id="none0003"] tr.row')
         demo = 'tbody[data-id="none0003"] [data-sample="demo[0]"]'
@@ -97,15 +97,15 @@ def batt(task_id, S, I, C, log_path):
 '''
 
 
-def test_a_message_that_opens_a_comment_and_a_script_leaves_the_page_working(pytester, chromium):
+def test_a_message_that_opens_a_comment_and_a_script_leaves_the_page_working(toy_project, chromium):
     """``<!--`` then ``<script`` inside the embedded data would put the HTML parser in its
     "double-escaped" state, where the page's own script never runs: the data holds neither."""
-    make_project(pytester, hostile=HOSTILE_BATT)
-    pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "hostile.py", "-n", "0",
-                                  "--batt-html", "report.html")
+    toy_project.makepyfile(hostile=HOSTILE_BATT)
+    toy_project.runbatt("--batt", "all", "--batt-data", "tasks", "--batt-module", "hostile.py", "-n", "0",
+                        "--batt-html", "report.html")
     browser = Browser(chromium)
     try:
-        browser.open((pytester.path / "report.html").as_uri())
+        browser.open((toy_project.path / "report.html").as_uri())
         assert browser.eval("document.querySelectorAll('#tasks tbody').length") == 3
         browser.click('tbody[data-id="none0003"] tr.row')  # the page's script draws the row: it ran
         texts = browser.eval("Array.from(document.querySelectorAll('tbody[data-id=\"none0003\"] pre')).map(p => p.textContent)")
@@ -121,14 +121,14 @@ def test_a_message_that_opens_a_comment_and_a_script_leaves_the_page_working(pyt
         browser.close()
 
 
-def test_a_profiled_run_shows_each_samples_peak_memory_and_top_functions_in_a_real_browser(pytester, chromium):
-    make_project(pytester, toybatt=TOY_BATT)
-    result = pytester.runpytest_subprocess("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", "toybatt.py",
-                                           "-n", "0", "--batt-html", "report.html", "--batt-profile", "prof")
+def test_a_profiled_run_shows_each_samples_peak_memory_and_top_functions_in_a_real_browser(toy_project, chromium):
+    toy_project.makepyfile(toybatt=TOY_BATT)
+    result = toy_project.runbatt("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", "toybatt.py",
+                                 "-n", "0", "--batt-html", "report.html", "--batt-profile", "prof")
     result.assert_outcomes(passed=3)
     browser = Browser(chromium)
     try:
-        browser.open((pytester.path / "report.html").as_uri())
+        browser.open((toy_project.path / "report.html").as_uri())
         peak = browser.eval("document.querySelector('tbody[data-id=\"flip0001\"] tr.row td:nth-child(8)').textContent")
         assert float(peak) > 5
         browser.click('tbody[data-id="flip0001"] tr.row')

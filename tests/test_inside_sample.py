@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from toys import TASKS, TOY_BATT, make_project
+from toys import TASKS, TOY_BATT
 
-from pytest_batt import battrun, compare, gates, options, partial, profiling, records, report, results, runner
+from pytest_batt import battrun, compare, gates, options, partial, profiling, records, report, runner
 from pytest_batt.isolation import capabilities, memory, peak_memory
 from pytest_batt.isolation.guard import BattTimeout, Guard
 from pytest_batt.tasks import TaskSet
@@ -296,67 +296,72 @@ def mode(request):
     return MODES[request.param]
 
 
+@pytest.fixture
+def project(toy_project):
+    toy_project.args = ["--batt", "flip0001", "--batt-data", "tasks"]
+    return toy_project
+
+
 def _run(project, module, *args):
-    return project.runpytest_subprocess("--batt", "flip0001", "--batt-data", "tasks", "--batt-module", module,
-                                        *args)
+    return project.runbatt("--batt-module", module, *args)
 
 
-def test_profile_end_to_end(pytester, mode):
-    make_project(pytester, toybatt=TOY_BATT)
-    result = _run(pytester, "toybatt.py", "--batt-profile", "prof", "--batt-html", "r.html", "--batt-json", "r.json", *mode)
+def test_profile_end_to_end(project, mode):
+    project.makepyfile(toybatt=TOY_BATT)
+    result = _run(project, "toybatt.py", "--batt-profile", "prof", "--batt-html", "r.html", "--batt-json", "r.json", *mode)
     result.assert_outcomes(passed=3)
     # nothing the profile or the memory measure does looks like a batt patching pytest-batt (items.integrity)
-    assert [s["error"] for s in results.read(str(pytester.path / "r.json"))["tasks"]["flip0001"]["samples"]] == [None] * 3
-    page = (pytester.path / "r.html").read_text()
+    assert [s["error"] for s in project.results().samples("flip0001")] == [None] * 3
+    page = (project.path / "r.html").read_text()
     assert "peak MB</th>" in page and '"prof":[["' in page and "profileTable(s.prof)" in page
     out = result.stdout.str()
     assert "where the batt's time went" in out and "batt time profiled" in out
-    folder = pytester.path / "prof"
+    folder = project.path / "prof"
     assert sorted(os.listdir(folder)) == ["combined.pstats", "flip0001.demo0.pstats", "flip0001.demo1.pstats", "flip0001.test0.pstats"]
     names = {key[2] for key in pstats.Stats(str(folder / "combined.pstats")).stats}
     assert {"batt", "flip"} <= names
 
 
 @linux
-def test_memory_and_keep_partial_end_to_end(pytester, mode):
+def test_memory_and_keep_partial_end_to_end(project, mode):
     """The 300 MB sample shows it, the others do not; a test sample whose calls time out keeps, with
     --batt-keep-partial only, the candidates its batt had found: judged, scored, still a timeout."""
-    make_project(pytester, hungry=HUNGRY_BATT, slow=SLOW_BATT)
+    project.makepyfile(hungry=HUNGRY_BATT, slow=SLOW_BATT)
     # 300 MB written byte by byte takes a second or more on a loaded machine: no tight timeout here
-    result = _run(pytester, "hungry.py", "--batt-json", "r.json", "--batt-timeout", "30", *mode)
-    samples = {f"{s['kind']}[{s['index']}]": s for s in results.read(str(pytester.path / "r.json"))["tasks"]["flip0001"]["samples"]}
+    result = _run(project, "hungry.py", "--batt-json", "r.json", "--batt-timeout", "30", *mode)
+    samples = {f"{s['kind']}[{s['index']}]": s for s in project.results().samples("flip0001")}
     assert samples["test[0]"]["memory_mb"] > 300
     assert [s["error"] for s in samples.values()] == [None] * 3
     assert all(samples[n]["memory_mb"] < samples["test[0]"]["memory_mb"] - 250 for n in ("demo[0]", "demo[1]"))
     assert "memory: largest peaks flip0001::test[0]" in result.stdout.str()
 
-    kept = _run(pytester, "slow.py", "--batt-json", "k.json", "--batt-timeout", "0.5", "--batt-keep-partial", *mode)
+    kept = _run(project, "slow.py", "--batt-json", "k.json", "--batt-timeout", "0.5", "--batt-keep-partial", *mode)
     kept.assert_outcomes(passed=2, failed=1)
-    entry = results.read(str(pytester.path / "k.json"))["tasks"]["flip0001"]
+    entry = project.results("k.json")["tasks"]["flip0001"]
     test = entry["samples"][2]
     assert test["status"] == "timeout" and test["kept"] == 2 and test["matched"] == ["flip"]
     assert entry["o_score"]["flip"] == 3 and entry["solved"]["oracle"] is True
     assert "kept candidates matched: flip" in kept.stdout.str()
 
-    plain = _run(pytester, "slow.py", "--batt-json", "p.json", "--batt-timeout", "0.5", *mode)
+    plain = _run(project, "slow.py", "--batt-json", "p.json", "--batt-timeout", "0.5", *mode)
     plain.assert_outcomes(passed=2, failed=1)
-    entry = results.read(str(pytester.path / "p.json"))["tasks"]["flip0001"]
+    entry = project.results("p.json")["tasks"]["flip0001"]
     assert entry["o_score"]["flip"] == 2 and entry["samples"][2]["matched"] == [] and "kept" not in entry["samples"][2]
 
 
-def test_a_hard_stop_keeps_nothing_and_says_so(pytester):
-    make_project(pytester, swallow=SWALLOW_BATT)
-    result = _run(pytester, "swallow.py", "--batt-json", "r.json", "--batt-timeout", "0.5", "--batt-grace", "0.5",
+def test_a_hard_stop_keeps_nothing_and_says_so(project):
+    project.makepyfile(swallow=SWALLOW_BATT)
+    result = _run(project, "swallow.py", "--batt-json", "r.json", "--batt-timeout", "0.5", "--batt-grace", "0.5",
                   "--batt-keep-partial", "-n", "1")
     result.assert_outcomes(passed=2, failed=1)
-    test = results.read(str(pytester.path / "r.json"))["tasks"]["flip0001"]["samples"][2]
+    test = project.results().samples("flip0001")[2]
     assert test["status"] == "timeout" and "kept" not in test and test["matched"] == []
     assert "keeps nothing of a hard stop" in test["error"]
 
 
 @pytest.mark.skipif(not capabilities.address_space().on, reason="no address-space limit on this system: with -n 0 a "
                     "limit asked for is a usage error there (tests/test_as_macos.py)")
-def test_max_memory_zero_turns_the_limit_off_and_a_runaway_call_fails_its_own_sample(pytester):
+def test_max_memory_zero_turns_the_limit_off_and_a_runaway_call_fails_its_own_sample(project):
     runaway = TOY_BATT + '''
 _real = batt
 
@@ -367,12 +372,12 @@ def batt(task_id, S, I, C, log_path):
             hog.append(b"\\x01" * (64 * 2**20))
     return _real(task_id, S, I, C, log_path)
 '''
-    make_project(pytester, runaway=runaway)
-    result = _run(pytester, "runaway.py", "--batt-max-memory", "512", "--batt-json", "r.json", "-n", "0")
+    project.makepyfile(runaway=runaway)
+    result = _run(project, "runaway.py", "--batt-max-memory", "512", "--batt-json", "r.json", "-n", "0")
     result.assert_outcomes(passed=2, failed=1)
-    test = results.read(str(pytester.path / "r.json"))["tasks"]["flip0001"]["samples"][2]
+    test = project.results().samples("flip0001")[2]
     assert test["status"] == "error" and "memory limit" in test["error"]
-    bad = _run(pytester, "runaway.py", "--batt-max-memory", "10", "-n", "0")
+    bad = project.runbatt_inprocess("--batt-module", "runaway.py", "--batt-max-memory", "10", "-n", "0")  # a usage error: in this process
     assert bad.ret == 4 and "0 (off) or a finite number of megabytes" in bad.stderr.str()
 
 
@@ -385,16 +390,17 @@ def test_a_resumed_file_keeps_the_kept_count_and_the_memory():
     assert again == {**entry, "gpu": None, "vram_mb": None, "vram_peak_mb": None, "vram_scope": None}  # a file from before VRAM
 
 
-def test_shards_profiles_merge_with_their_results(pytester):
-    make_project(pytester, toybatt=TOY_BATT)
+def test_shards_profiles_merge_with_their_results(toy_project):
+    project = toy_project
+    project.makepyfile(toybatt=TOY_BATT)
     for k in (1, 2):
-        shard = pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "0",
-                                              "--batt-shard", f"{k}/2", "--batt-json", f"s{k}.json", "--batt-profile", f"prof{k}")
+        shard = project.runbatt("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "0",
+                                "--batt-shard", f"{k}/2", "--batt-json", f"s{k}.json", "--batt-profile", f"prof{k}")
         assert shard.ret in (0, 1)
-    merged = pytester.run(sys.executable, "-m", "pytest_batt", "merge", "s1.json", "s2.json", "-o", "all.json",
+    merged = project.run(sys.executable, "-m", "pytest_batt", "merge", "s1.json", "s2.json", "-o", "all.json",
                           "--profile", "prof1", "--profile", "prof2", "--profile-output", "prof")
     assert merged.ret == 0
     assert "where the batt's time went:" in merged.stdout.str() and "over 8 sample(s)" in merged.stdout.str()
-    assert len(os.listdir(pytester.path / "prof")) == 9
-    alone = pytester.run(sys.executable, "-m", "pytest_batt", "merge", "s1.json", "s2.json", "-o", "x.json", "--profile", "prof1")
+    assert len(os.listdir(project.path / "prof")) == 9
+    alone = project.run(sys.executable, "-m", "pytest_batt", "merge", "s1.json", "s2.json", "-o", "x.json", "--profile", "prof1")
     assert alone.ret == 4 and "--profile needs --profile-output" in alone.stderr.str()

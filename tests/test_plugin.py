@@ -7,17 +7,16 @@ from xml.etree import ElementTree
 
 import pytest
 
-from toys import TOY_BATT, make_project, task
+from toys import TOY_BATT, task
+
+BASE = ["--batt-data", "tasks", "--batt-module", "toybatt.py"]
 
 
 @pytest.fixture
-def project(pytester):
-    make_project(pytester, toybatt=TOY_BATT)
-    pytester.makepyfile(test_user="def test_user_own():\n    assert True\n")
-    return pytester
-
-
-BASE = ["--batt-data", "tasks", "--batt-module", "toybatt.py"]
+def project(toy_project):
+    toy_project.makepyfile(toybatt=TOY_BATT, test_user="def test_user_own():\n    assert True\n")
+    toy_project.args = BASE
+    return toy_project
 MODES = {"n0": ["-n", "0"], "n2": ["-n", "2"], "no_xdist": ["-p", "no:xdist"]}
 
 
@@ -35,12 +34,8 @@ def in_order(text, *expected):
         pos = found + len(piece)
 
 
-def run(project, *args):
-    return project.runpytest_subprocess(*BASE, *args)
-
-
 def test_one_item_per_sample_with_readable_node_ids(project):
-    result = run(project, "--batt", "all", "--collect-only", "-q")
+    result = project.runbatt("--batt", "all", "--collect-only", "-q")
     in_order(
         result.stdout.str(),
         "batt/flip0001::demo[0]\n", "batt/flip0001::demo[1]\n", "batt/flip0001::test[0]\n",
@@ -52,7 +47,7 @@ def test_one_item_per_sample_with_readable_node_ids(project):
 
 
 def test_outcomes_summary_and_results_file(project, mode):
-    result = run(project, "--batt", "flip0001,same0002,none0003", "--batt-json", "out.json", "--junitxml", "j.xml", *mode)
+    result = project.runbatt("--batt", "flip0001,same0002,none0003", "--batt-json", "out.json", "--junitxml", "j.xml", *mode)
     result.assert_outcomes(passed=6, failed=2)
     result.stdout.fnmatch_lines([
         "*batt summary*",
@@ -60,12 +55,12 @@ def test_outcomes_summary_and_results_file(project, mode):
         "flip0001*2/2*1/1*yes*yes*",
         "tasks: 3   pass@2: 2/3   oracle: 2/3   samples solved: 6/8   unsolved: 2",
     ])
-    data = json.loads((project.path / "out.json").read_text())
+    data = project.results("out.json")
     assert data["schema"] == 1 and data["session"]["complete"] is True
     flip = data["tasks"]["flip0001"]
     assert flip["o_score"] == {"identity": 0, "flip": 3, "flip_list": 3}
     assert flip["solved"] == {"oracle": True, "at_2": True}
-    assert [s["status"] for s in flip["samples"]] == ["solved", "solved", "solved"]
+    assert data.statuses("flip0001") == ["solved", "solved", "solved"]
     # test: solve + 3 diff calls: two distinct tuple grids, and the list (unhashable: a call of its own)
     assert [s["calls"] for s in flip["samples"]] == [2, 2, 4]
     assert flip["d_score"]["flip"]["same"] == {"last_t": 5, "iz": 3, "zo": 3}
@@ -80,7 +75,7 @@ def test_outcomes_summary_and_results_file(project, mode):
 
 
 def test_unsolved_sample_fails_with_a_short_message(project):
-    result = run(project, "--batt", "none0003", "-n", "0")
+    result = project.runbatt("--batt", "none0003", "-n", "0")
     in_order(
         result.stdout.str(),
         " none0003::demo[0] ",
@@ -93,19 +88,19 @@ def test_unsolved_sample_fails_with_a_short_message(project):
 
 
 def test_k_deselect_and_last_failed_select_samples(pytester, project):
-    result = run(project, "--batt", "all", "-k", "flip0001 and test", "-n", "0")
+    result = project.runbatt("--batt", "all", "-k", "flip0001 and test", "-n", "0")
     result.assert_outcomes(passed=1, deselected=7)
-    result = run(project, "--batt", "all", "--deselect", "batt/none0003", "-n", "0", "--batt-json", "d.json")
+    result = project.runbatt("--batt", "all", "--deselect", "batt/none0003", "-n", "0", "--batt-json", "d.json")
     result.assert_outcomes(passed=5)
-    data = json.loads((project.path / "d.json").read_text())
+    data = project.results("d.json")
     assert "none0003" not in data["tasks"] and data["session"]["complete"] is True
-    run(project, "--batt", "all", "-n", "0", "-p", "cacheprovider")
-    result = run(project, "--batt", "all", "--lf", "-n", "0", "-p", "cacheprovider")
+    project.runbatt("--batt", "all", "-n", "0", "-p", "cacheprovider")
+    result = project.runbatt("--batt", "all", "--lf", "-n", "0", "-p", "cacheprovider")
     result.assert_outcomes(failed=2, deselected=6)
 
 
 def test_collect_only_writes_no_results(project):
-    result = run(project, "--batt", "same0002", "--collect-only", "--batt-json", "r.json")
+    result = project.runbatt("--batt", "same0002", "--collect-only", "--batt-json", "r.json")
     assert result.ret == 0
     assert not (project.path / "r.json").exists()
     assert "batt summary" not in result.stdout.str()
@@ -149,7 +144,7 @@ def test_a_run_without_batt_loads_nothing_heavy(project):
 
 
 def test_with_paths_user_tests_are_collected_too(project):
-    result = run(project, "--batt", "same0002", "test_user.py", "-n", "0")
+    result = project.runbatt("--batt", "same0002", "test_user.py", "-n", "0")
     result.assert_outcomes(passed=3)
 
 
@@ -248,18 +243,18 @@ def test_one_task_is_split_over_workers_that_read_no_dataset(project, monkeypatc
 )
 def test_bad_input_is_one_clear_usage_error(project, args, message):
     """In this process: a usage error stops pytest before any batt call (the next test runs one as a process)."""
-    base = [a for a in BASE if a not in ("--batt-module", "toybatt.py")] if "--batt-module" in args else BASE
-    result = project.runpytest(*base, *args)
+    if "--batt-module" in args:
+        project.args = [a for a in BASE if a not in ("--batt-module", "toybatt.py")]
+    result = project.runbatt_inprocess(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
     assert "Traceback" not in result.stderr.str() + result.stdout.str()
 
 
 def test_a_usage_error_ends_the_pytest_process_with_one_line(project):
-    result = run(project, "--batt", "flip0009", "-n", "2")
+    result = project.runbatt("--batt", "flip0009", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    lines = [line for line in result.stderr.lines if line.strip()]
-    assert lines == ["ERROR: --batt: unknown task id 'flip0009' in tasks; did you mean flip0001?"]
+    assert project.error_lines(result) == ["ERROR: --batt: unknown task id 'flip0009' in tasks; did you mean flip0001?"]
     assert "Traceback" not in result.stdout.str() and "created:" not in result.stdout.str()  # no worker started
 
 
@@ -272,19 +267,19 @@ def test_ini_keys_set_the_options(project):
 
 def test_a_bad_task_costs_only_that_task(project):
     (project.path / "tasks" / "bad00004.json").write_text(json.dumps(task([([[1, 2], [3]], [[1]])], [([[1]], [[1]])])))
-    result = run(project, "--batt", "bad00004,same0002", "-n", "0", "--batt-json", "r.json")
+    result = project.runbatt("--batt", "bad00004,same0002", "-n", "0", "--batt-json", "r.json")
     result.assert_outcomes(passed=2, failed=2)
     message = "tasks: task bad00004: train[0].input: ragged rows: row 0 has 2 cells, row 1 has 1"
     in_order(result.stdout.str(), " bad00004::demo[0] ", message, " bad00004::test[0] ", message)
     assert "Traceback" not in result.stdout.str()
-    samples = json.loads((project.path / "r.json").read_text())["tasks"]["bad00004"]["samples"]
+    samples = project.results().samples("bad00004")
     assert [(s["status"], s["error"]) for s in samples] == [("error", message)] * 2
 
 
 def test_a_task_of_the_wrong_shape_is_one_error(project):
     (project.path / "tasks" / "shape0005.json").write_text(json.dumps({"train": "nope", "test": []}))
-    result = run(project, "--batt", "shape0005,same0002", "-n", "2", "--batt-json", "r.json")
+    result = project.runbatt("--batt", "shape0005,same0002", "-n", "2", "--batt-json", "r.json")
     result.assert_outcomes(passed=2, failed=1)
     assert 'tasks: task shape0005: expected an object with "train" and "test" lists' in result.stdout.str()
-    data = json.loads((project.path / "r.json").read_text())
+    data = project.results()
     assert data["tasks"]["shape0005"]["error"].endswith('expected an object with "train" and "test" lists')

@@ -535,12 +535,10 @@ def test_a_numpy_value_is_converted_under_the_programs_limit_and_lists_pass_as_t
     assert grid_of(numpy.zeros((31, 2))) == (None, "ndarray: 31 rows, a grid has 1 to 30")
 
 
-def test_the_overhead_benchmark_calls_the_same_programs_on_both_sides(tmp_path, monkeypatch, clean_modules):
+def test_the_overhead_benchmark_calls_the_same_programs_on_both_sides(tmp_path, monkeypatch, clean_modules, task_files):
     """Nothing timed here: both sides make the same number of program calls, and the file says so."""
-    (tmp_path / "tasks").mkdir()
     flip = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [[3, 4]], "output": [[4, 3]]}]}
-    for tid in ("0000aaaa", "0000bbbb"):
-        (tmp_path / "tasks" / f"{tid}.json").write_text(json.dumps(flip))
+    task_files(tmp_path / "tasks", {tid: flip for tid in ("0000aaaa", "0000bbbb")})
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
     import programs_overhead

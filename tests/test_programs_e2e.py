@@ -6,12 +6,7 @@ import re
 
 import pytest
 
-from pytest_batt import results
-
-
-def task(pairs, tests):
-    return {"train": [{"input": i, "output": o} for i, o in pairs], "test": [{"input": i, "output": o} for i, o in tests]}
-
+from toys import task
 
 TASKS = {
     "0000f11f": task([([[1, 2]], [[2, 1]]), ([[3, 4, 5]], [[5, 4, 3]])], [([[6, 7]], [[7, 6]])]),  # mirror each row
@@ -35,17 +30,19 @@ LIBRARY = {
 LIMIT = 0.5
 
 
-@pytest.fixture
-def project(pytester):
-    data = pytester.mkdir("tasks")
-    for tid, content in TASKS.items():
-        (data / f"{tid}.json").write_text(json.dumps(content))
-    for rel, text in LIBRARY.items():
-        path = pytester.path / "lib" / rel
+def write_library(project, files):
+    for rel, text in files.items():
+        path = project.path / "lib" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    (pytester.path / "map.json").write_text(json.dumps({"0000bbbb": "golf/task_b.py"}))
-    return pytester
+
+
+@pytest.fixture
+def project(batt_project):
+    batt_project.tasks(TASKS)
+    write_library(batt_project, LIBRARY)
+    (batt_project.path / "map.json").write_text(json.dumps({"0000bbbb": "golf/task_b.py"}))
+    return batt_project
 
 
 ARGS = ["--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-programs-map=map.json",
@@ -53,19 +50,14 @@ ARGS = ["--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-pro
 
 
 def comparable(res):
-    tasks = json.loads(json.dumps(res["tasks"]))
-    for t in tasks.values():
-        t.pop("seconds")
-        for s in t["samples"]:
-            s.pop("seconds"), s.pop("cpu_seconds"), s.pop("memory_mb")  # measurements, not results
-    return tasks, res["batt"]["sha256"], res["batt"]["module"]
+    return res.unmeasured(), res["batt"]["sha256"], res["batt"]["module"]  # measurements are no results
 
 
 def test_a_hostile_library_costs_each_broken_program_only_itself(project):
     runs = {}
     for n in ("0", "2"):
-        out = project.runpytest_subprocess(*ARGS, "-n", n, f"--batt-json=r{n}.json")
-        runs[n] = (out, results.read(str(project.path / f"r{n}.json")))
+        out = project.runbatt(*ARGS, "-n", n, f"--batt-json=r{n}.json")
+        runs[n] = (out, project.results(f"r{n}.json"))
     out, res = runs["0"]
     assert comparable(res) == comparable(runs["2"][1])
     text = out.stdout.str()
@@ -95,11 +87,12 @@ def test_a_hostile_library_costs_each_broken_program_only_itself(project):
 
 
 def test_a_batt_and_a_library_exclude_each_other(project):
+    """In this process: a usage error stops pytest before any batt call."""
     project.makepyfile(toy="def batt(task_id, S, I, C, log_path):\n    return [], []\n")
-    out = project.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-module=toy.py", "-n", "0")
+    out = project.runbatt_inprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-module=toy.py", "-n", "0")
     assert out.ret == 4
     out.stderr.fnmatch_lines(["*--batt-module and --batt-programs exclude each other*"])
-    out = project.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=nowhere", "-n", "0")
+    out = project.runbatt_inprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=nowhere", "-n", "0")
     assert out.ret == 4
     out.stderr.fnmatch_lines(["*--batt-programs */nowhere: no such file or folder*"])
 
@@ -109,11 +102,10 @@ def test_the_samples_own_timeout_still_ends_a_call_of_many_slow_programs(project
     batt call does, and says which programs had timed out by then."""
     for n in (1, 2, 3):
         (project.path / "lib" / f"loop{n}.py").write_text("def transform(grid):\n    while True:\n        pass\n")
-    out = project.runpytest_subprocess("--batt", "0000bbbb", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=transform",
-                                       "--batt-program-timeout=0.4", "--batt-timeout=1", "-n", "1", "--batt-json=r.json",
-                                       "-p", "no:cacheprovider")
-    samples = results.read(str(project.path / "r.json"))["tasks"]["0000bbbb"]["samples"]
-    for s in samples:
+    out = project.runbatt("--batt", "0000bbbb", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=transform",
+                          "--batt-program-timeout=0.4", "--batt-timeout=1", "-n", "1", "--batt-json=r.json",
+                          "-p", "no:cacheprovider")
+    for s in project.results().samples("0000bbbb"):
         assert s["status"] == "timeout" and 0.9 < s["seconds"] < 1.5
         assert s["error"].startswith("solve call timed out after 1 s (--batt-timeout); program faults: "
                                      "loop.py::transform timed out after 0.4 s (--batt-program-timeout) | "
@@ -124,10 +116,10 @@ def test_the_samples_own_timeout_still_ends_a_call_of_many_slow_programs(project
 def test_the_ini_file_sets_the_library_options(project):
     project.makeini("[pytest]\nbatt_data = tasks\nbatt_programs = lib\nbatt_entry = p, solve_*\n"
                     "batt_programs_map = map.json\nbatt_grid_form = tuple\nbatt_program_timeout = 0.3\n")
-    out = project.runpytest_subprocess("--batt", "0000bbbb", "-n", "0", "--batt-json=r.json", "-p", "no:cacheprovider")
+    out = project.runbatt("--batt", "0000bbbb", "-n", "0", "--batt-json=r.json", "-p", "no:cacheprovider")
     out.stdout.fnmatch_lines(["batt: programs from lib: 3 program(s) in 9 file(s), 3 bound to a task, 0 tried on every task; "
                               "grid form tuple; 0.3s per program*"])
-    task = results.read(str(project.path / "r.json"))["tasks"]["0000bbbb"]
+    task = project.results()["tasks"]["0000bbbb"]
     assert task["o_score"] == {"golf/task_b.py::p": 2, "solvers.py::solve_0000bbbb": 2}
     assert out.ret == 0
 
@@ -148,34 +140,31 @@ FLOATS = {
 
 
 @pytest.mark.parametrize("n", ["0", "2"])
-def test_whole_float_cells_are_credited_and_a_half_one_says_why(pytester, n):
-    (pytester.mkdir("tasks") / "0000f11f.json").write_text(json.dumps(TASKS["0000f11f"]))
-    for rel, text in FLOATS.items():
-        path = pytester.path / "lib" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    out = pytester.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=p",
-                                        "-p", "no:cacheprovider", "-n", n, "--batt-json=r.json", "--batt-html=r.html",
-                                        "--batt-submission=sub.json")
+def test_whole_float_cells_are_credited_and_a_half_one_says_why(batt_project, n):
+    batt_project.tasks({"0000f11f": TASKS["0000f11f"]})
+    write_library(batt_project, FLOATS)
+    out = batt_project.runbatt("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=p",
+                               "-p", "no:cacheprovider", "-n", n, "--batt-json=r.json", "--batt-html=r.html",
+                               "--batt-submission=sub.json")
     out.assert_outcomes(passed=3)
-    res = results.read(str(pytester.path / "r.json"))
+    res = batt_project.results()
     entry = res["tasks"]["0000f11f"]
     assert entry["o_score"] == {"half.py::p": 0, "npfloat.py::p": 3, "whole.py::p": 3}
     assert entry["solved"] == {"oracle": True, "at_2": True}
     assert entry["samples"][-1]["attempts"][0] == ["npfloat.py::p", [[7, 6]]]  # ints, as every canonical grid
-    sub = json.loads((pytester.path / "sub.json").read_text())
+    sub = json.loads((batt_project.path / "sub.json").read_text())
     assert sub["0000f11f"][0]["attempt_1"] == [[7, 6]]
 
 
-def test_a_grid_with_a_half_cell_fails_with_the_reason_everywhere(pytester):
-    (pytester.mkdir("tasks") / "0000f11f.json").write_text(json.dumps(TASKS["0000f11f"]))
-    (pytester.mkdir("lib") / "half.py").write_text(FLOATS["half.py"])
-    out = pytester.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=p",
-                                        "-p", "no:cacheprovider", "-n", "2", "--batt-json=r.json", "--batt-html=r.html")
+def test_a_grid_with_a_half_cell_fails_with_the_reason_everywhere(batt_project):
+    batt_project.tasks({"0000f11f": TASKS["0000f11f"]})
+    write_library(batt_project, {"half.py": FLOATS["half.py"]})
+    out = batt_project.runbatt("--batt", "all", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=p",
+                               "-p", "no:cacheprovider", "-n", "2", "--batt-json=r.json", "--batt-html=r.html")
     out.assert_outcomes(failed=3)
     why = "not a grid: half.py::p: cell (0, 0) is 2.5, not a colour 0..9"
     assert why in out.stdout.str()
-    samples = results.read(str(pytester.path / "r.json"))["tasks"]["0000f11f"]["samples"]
+    samples = batt_project.results().samples("0000f11f")
     assert samples[0]["message"].splitlines()[-1] == why
     assert samples[2]["message"].splitlines()[-1] == "not a grid: half.py::p: cell (0, 0) is 7.5, not a colour 0..9"
-    assert why in (pytester.path / "r.html").read_text()
+    assert why in (batt_project.path / "r.html").read_text()

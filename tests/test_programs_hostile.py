@@ -8,21 +8,15 @@ Runs are subprocesses (pytester): programs end processes here.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import time
 
 import pytest
 
-from pytest_batt import results
+from toys import task
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts leftover processes through /proc")
-
-
-def task(pairs, tests):
-    return {"train": [{"input": i, "output": o} for i, o in pairs], "test": [{"input": i, "output": o} for i, o in tests]}
-
 
 TASKS = {
     "0000f11f": task([([[1, 2]], [[2, 1]]), ([[3, 4, 5]], [[5, 4, 3]])], [([[6, 7]], [[7, 6]])]),  # mirror each row
@@ -79,13 +73,11 @@ KILLERS = {
 
 
 @pytest.fixture
-def make(pytester):
-    data = pytester.mkdir("tasks")
-    for tid, content in TASKS.items():
-        (data / f"{tid}.json").write_text(json.dumps(content))
+def make(batt_project):
+    batt_project.tasks(TASKS)
 
     def library(files):
-        lib = pytester.mkdir(f"lib{len(list(pytester.path.glob('lib*')))}")
+        lib = batt_project.mkdir(f"lib{len(list(batt_project.path.glob('lib*')))}")
         for rel, text in {**files, GOOD: GOOD_TEXT}.items():
             (lib / rel).write_text(text)
         return lib.name
@@ -93,17 +85,17 @@ def make(pytester):
     return library
 
 
-def run(pytester, lib, *args, timeout="0.3"):
+def run(project, lib, *args, timeout="0.3"):
     t0 = time.monotonic()
-    out = pytester.runpytest_subprocess("--batt", "all", "--batt-data=tasks", f"--batt-programs={lib}", "--batt-entry=transform,solve_*",
-                                        f"--batt-program-timeout={timeout}", "--batt-timeout=20", "--batt-grace=1",
-                                        "--batt-json=r.json", "-p", "no:cacheprovider", *args)
+    out = project.runbatt("--batt", "all", "--batt-data=tasks", f"--batt-programs={lib}", "--batt-entry=transform,solve_*",
+                          f"--batt-program-timeout={timeout}", "--batt-timeout=20", "--batt-grace=1",
+                          "--batt-json=r.json", "-p", "no:cacheprovider", *args)
     return out, time.monotonic() - t0
 
 
-def samples(pytester):
-    data = results.read(str(pytester.path / "r.json"))
-    return data, [s for t in data["tasks"].values() for s in t["samples"]]
+def samples(project):
+    data = project.results()
+    return data, data.samples()
 
 
 def solved_by_good(sample):
@@ -146,22 +138,12 @@ def lingering_watchdogs():
     return found
 
 
-def comparable(data):
-    tasks = json.loads(json.dumps(data["tasks"]))
-    for t in tasks.values():
-        t.pop("seconds")
-        for s in t["samples"]:
-            for key in ("seconds", "cpu_seconds", "memory_mb"):
-                s.pop(key)
-    return tasks
-
-
-def test_programs_that_would_end_hang_or_change_their_process_cost_only_themselves(pytester, make):
+def test_programs_that_would_end_hang_or_change_their_process_cost_only_themselves(batt_project, make):
     lib = make(IN_PROCESS)
     got = {}
     for mode in ("2", "0"):
-        out, seconds = run(pytester, lib, "-n", mode)
-        data, all_samples = samples(pytester)
+        out, seconds = run(batt_project, lib, "-n", mode)
+        data, all_samples = samples(batt_project)
         assert out.ret == 0, out.stdout.str()[-3000:]
         assert len(all_samples) == 5 and all(solved_by_good(s) for s in all_samples)
         for sample in all_samples:
@@ -170,8 +152,8 @@ def test_programs_that_would_end_hang_or_change_their_process_cost_only_themselv
         # Three timer defeaters at 0.3 s (plus the backstop's margin) on each of 5 samples, with room for a loaded machine.
         assert seconds < 60
         assert "quarantined" not in data  # nothing here needed a worker's end
-        assert leftovers(pytester.path) == []
-        got[mode] = comparable(data)
+        assert leftovers(batt_project.path) == []
+        got[mode] = data.unmeasured()
     for tid in got["0"]:
         for a, b in zip(got["0"][tid]["samples"], got["2"][tid]["samples"]):
             assert a == b, (a, b)
@@ -179,10 +161,10 @@ def test_programs_that_would_end_hang_or_change_their_process_cost_only_themselv
     assert os.environ.get("BATT_HOSTILE") is None
 
 
-def test_a_program_that_ends_or_hangs_its_worker_is_quarantined_and_its_sample_run_again(pytester, make):
+def test_a_program_that_ends_or_hangs_its_worker_is_quarantined_and_its_sample_run_again(batt_project, make):
     lib = make(KILLERS)
-    out, seconds = run(pytester, lib, "-n", "2")
-    data, all_samples = samples(pytester)
+    out, seconds = run(batt_project, lib, "-n", "2")
+    data, all_samples = samples(batt_project)
     assert out.ret == 0, out.stdout.str()[-3000:]
     assert all(solved_by_good(s) for s in all_samples)
     quarantined = {e["solver_id"]: e for e in data["quarantined"]}
@@ -202,66 +184,66 @@ def test_a_program_that_ends_or_hangs_its_worker_is_quarantined_and_its_sample_r
     # each offender costs one worker (the swallower its limit plus the grace) per worker that met it
     assert seconds < 90
     time.sleep(0.5)
-    assert lingering_watchdogs() == [] and leftovers(pytester.path) == []
+    assert lingering_watchdogs() == [] and leftovers(batt_project.path) == []
 
 
-def test_in_process_a_crash_leaves_the_results_so_far_and_names_the_program_and_a_resume_finishes(pytester, make):
+def test_in_process_a_crash_leaves_the_results_so_far_and_names_the_program_and_a_resume_finishes(batt_project, make):
     lib = make({"a_c_exit.py": KILLERS["a_c_exit.py"]})
-    out, _ = run(pytester, lib, "-n", "0")
+    out, _ = run(batt_project, lib, "-n", "0")
     assert out.ret == 3  # the program's own exit: nothing of the session ran after it
     deadline = time.monotonic() + 10  # the session's watchdog writes its note a moment after the session died
-    while "quarantined" not in samples(pytester)[0] and time.monotonic() < deadline:
+    while "quarantined" not in samples(batt_project)[0] and time.monotonic() < deadline:
         time.sleep(0.05)
-    data, all_samples = samples(pytester)
+    data, all_samples = samples(batt_project)
     assert data["session"]["complete"] is False
     assert [e["solver_id"] for e in data["quarantined"]] == ["a_c_exit.py::transform"]
     first = next(s for s in all_samples if "a_c_exit.py::transform ended the session process" in (s["error"] or ""))
     assert first["status"] == "missing"
     time.sleep(0.2)
-    err = (pytester.path / "stderr").read_text() if (pytester.path / "stderr").exists() else out.stderr.str()
+    err = (batt_project.path / "stderr").read_text() if (batt_project.path / "stderr").exists() else out.stderr.str()
     assert "a_c_exit.py::transform ended the session process" in err, err
-    out, _ = run(pytester, lib, "-n", "0", "--batt-resume=r.json")
-    data, all_samples = samples(pytester)
+    out, _ = run(batt_project, lib, "-n", "0", "--batt-resume=r.json")
+    data, all_samples = samples(batt_project)
     assert out.ret == 0 and data["session"]["complete"] is True and all(solved_by_good(s) for s in all_samples)
     assert [e["solver_id"] for e in data["quarantined"]] == ["a_c_exit.py::transform"]
-    assert leftovers(pytester.path) == []
+    assert leftovers(batt_project.path) == []
 
 
-def test_in_process_a_program_that_swallows_every_exception_is_left_out_and_the_session_goes_on(pytester, make):
+def test_in_process_a_program_that_swallows_every_exception_is_left_out_and_the_session_goes_on(batt_project, make):
     """-n 0 cannot stop it: at its limit plus the grace the results are written (it quarantined), and
     the same process goes on as a pytest that resumes from them, without it: every sample solved."""
     lib = make({"a_swallow.py": KILLERS["a_swallow.py"]})
-    out, seconds = run(pytester, lib, "-n", "0")
+    out, seconds = run(batt_project, lib, "-n", "0")
     assert out.ret == 0, out.stdout.str()[-3000:]
     assert seconds < 0.3 + 1 + 30  # its limit plus the grace, then a second pytest start-up
-    data, all_samples = samples(pytester)
+    data, all_samples = samples(batt_project)
     assert data["session"]["complete"] is True and all(solved_by_good(s) for s in all_samples)
     assert [(e["solver_id"], e["status"]) for e in data["quarantined"]] == [("a_swallow.py::transform", "timeout")]
     struck = [s for s in all_samples if "a_swallow.py::transform did not stop at its limit" in (s["error"] or "")]
     assert len(struck) == 1 and "the sample was run again without it" in struck[0]["error"]
     assert "the session goes on in a new process, resuming from that file without the program" in out.stdout.str()
-    assert leftovers(pytester.path) == []
+    assert leftovers(batt_project.path) == []
 
 
-def test_in_process_without_a_results_file_a_stuck_program_ends_the_session(pytester, make):
+def test_in_process_without_a_results_file_a_stuck_program_ends_the_session(batt_project, make):
     lib = make({"a_swallow.py": KILLERS["a_swallow.py"]})
-    out = pytester.runpytest_subprocess("--batt", "all", "--batt-data=tasks", f"--batt-programs={lib}", "--batt-entry=transform,solve_*",
-                                        "--batt-program-timeout=0.3", "--batt-grace=1", "-n", "0", "-p", "no:cacheprovider")
+    out = batt_project.runbatt("--batt", "all", "--batt-data=tasks", f"--batt-programs={lib}", "--batt-entry=transform,solve_*",
+                               "--batt-program-timeout=0.3", "--batt-grace=1", "-n", "0", "-p", "no:cacheprovider")
     assert out.ret == pytest.ExitCode.INTERRUPTED
     assert "a_swallow.py::transform did not stop at its limit" in out.stdout.str() and "goes on" not in out.stdout.str()
 
 
-def test_in_process_a_program_holding_the_gil_is_ended_by_the_session_watchdog_and_named(pytester, make):
+def test_in_process_a_program_holding_the_gil_is_ended_by_the_session_watchdog_and_named(batt_project, make):
     """Nothing in the process can run while C code holds the GIL: the session's watchdog ends the
     session 2 s past the program's hard deadline (its limit plus the grace) and names it."""
     lib = make({"a_gil.py": "def transform(g):\n    return sum(range(10**12))\n"})
-    out, seconds = run(pytester, lib, "-n", "0")
+    out, seconds = run(batt_project, lib, "-n", "0")
     assert out.ret == -9 or out.ret == 137, out.ret
     assert seconds < 0.3 + 1 + 2 + 20
     deadline = time.monotonic() + 10
-    while "quarantined" not in samples(pytester)[0] and time.monotonic() < deadline:
+    while "quarantined" not in samples(batt_project)[0] and time.monotonic() < deadline:
         time.sleep(0.05)
-    data, all_samples = samples(pytester)
+    data, all_samples = samples(batt_project)
     assert [(e["solver_id"], e["status"]) for e in data["quarantined"]] == [("a_gil.py::transform", "timeout")]
     assert any("a_gil.py::transform held the GIL past its hard deadline" in (s["error"] or "") for s in all_samples)
 
@@ -288,13 +270,13 @@ def batt(task_id, S, I, C, log_path):
 '''
 
 
-def test_in_process_a_batt_finalizer_that_never_ends_is_stopped_and_one_that_swallows_ends_the_session(pytester, make):
-    pytester.makepyfile(stuck=STUCK_BATT)
+def test_in_process_a_batt_finalizer_that_never_ends_is_stopped_and_one_that_swallows_ends_the_session(batt_project, make):
+    batt_project.makepyfile(stuck=STUCK_BATT)
     t0 = time.monotonic()
-    out = pytester.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-module=stuck.py", "--batt-timeout=1",
-                                        "--batt-grace=1", "--batt-json=r.json", "-n", "0", "-p", "no:cacheprovider")
+    out = batt_project.runbatt("--batt", "all", "--batt-data=tasks", "--batt-module=stuck.py", "--batt-timeout=1",
+                               "--batt-grace=1", "--batt-json=r.json", "-n", "0", "-p", "no:cacheprovider")
     assert out.ret == pytest.ExitCode.INTERRUPTED and time.monotonic() - t0 < 1 + 1 + 30
-    data = results.read(str(pytester.path / "r.json"))
+    data = batt_project.results()
     # Each candidate's finalizer loops: stopped at the timeout, not waited for (the samples before the stuck one).
     assert [s["status"] for s in data["tasks"]["0000bbbb"]["samples"]] == ["solved", "solved"]
     stuck = data["tasks"]["0000f11f"]["samples"][-1]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pytest_batt import records, results
-from toys import TOY_BATT, make_project
+from toys import TOY_BATT
 
 
 def header():
@@ -137,11 +137,10 @@ def file_paths(data, path=""):
     return {p.rstrip(".") for p in out}
 
 
-def test_a_real_results_file_has_only_the_schemas_keys(pytester):
-    make_project(pytester, toybatt=TOY_BATT)
-    pytester.runpytest_subprocess("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "0",
-                                  "--batt-json", "r.json")
-    got = file_paths(results.read(str(pytester.path / "r.json")))
+def test_a_real_results_file_has_only_the_schemas_keys(toy_project):
+    toy_project.makepyfile(toybatt=TOY_BATT)
+    toy_project.runbatt("--batt", "all", "--batt-data", "tasks", "--batt-module", "toybatt.py", "-n", "0", "--batt-json", "r.json")
+    got = file_paths(toy_project.results())
     allowed = schema_paths() | {p.rsplit(".", 1)[0] for p in schema_paths()}
     assert got - allowed == set()
     assert {"tasks.*.sha256", "session.process_s", "batt.import_s", "tasks.*.d_score.*.*.last_t"} <= got

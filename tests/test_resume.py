@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -28,24 +27,23 @@ IDS = [f"t{i}" for i in range(6)]
 
 
 @pytest.fixture
-def project(pytester):
-    data = pytester.mkdir("tasks")
-    for i, tid in enumerate(IDS):
-        task = {"train": [{"input": [[i, 1]], "output": [[1, i]]}, {"input": [[2]], "output": [[2]]}],
-                "test": [{"input": [[3, i]], "output": [[i, 3]] if i % 2 else [[3, i]]}]}
-        (data / f"{tid}.json").write_text(json.dumps(task))
-    pytester.makepyfile(slow=SLOW)
-    return pytester
+def project(batt_project):
+    batt_project.tasks({tid: {"train": [{"input": [[i, 1]], "output": [[1, i]]}, {"input": [[2]], "output": [[2]]}],
+                              "test": [{"input": [[3, i]], "output": [[i, 3]] if i % 2 else [[3, i]]}]}
+                        for i, tid in enumerate(IDS)})
+    batt_project.makepyfile(slow=SLOW)
+    batt_project.args = args()
+    return batt_project
 
 
 def args(*more):
     return ["--batt", "all", "--batt-data", "tasks", "--batt-module", "slow.py", "-p", "no:cacheprovider", *more]
 
 
-def scores(path):
-    data = json.loads(path.read_text())
-    return {tid: ([s["status"] for s in t["samples"]], t["o_score"], t["d_score"], t["s_score"], t["solved"])
-            for tid, t in data["tasks"].items()}, data
+def scores(project, name):
+    """Each task's statuses and scores in a results file of the project, and the whole file."""
+    data = project.results(name)
+    return {tid: (data.statuses(tid), *task.values()) for tid, task in data.scores().items()}, data
 
 
 # How each mode starts its workers. The sandbox passes only harmless variables into its workers:
@@ -88,7 +86,7 @@ def uninterrupted_files():
 def uninterrupted(project, uninterrupted_files):
     """An uninterrupted -n 0 run's full.json, full-s.json (its submission) and full.html, in this project."""
     if not uninterrupted_files:
-        project.runpytest_subprocess(*args("-n", "0", "--batt-json", "full.json", *OUTPUTS)).assert_outcomes(passed=18)
+        project.runbatt("-n", "0", "--batt-json", "full.json", *OUTPUTS).assert_outcomes(passed=18)
         (project.path / "s.json").rename(project.path / "full-s.json")
         (project.path / "r.html").rename(project.path / "full.html")
         uninterrupted_files.update({name: (project.path / name).read_bytes() for name in ("full.json", "full-s.json", "full.html")})
@@ -97,36 +95,36 @@ def uninterrupted(project, uninterrupted_files):
             (project.path / name).write_bytes(content)
 
 
-def page_samples(path):
+def page_samples(project, name):
     """Each sample's status and shown grids in an HTML report's embedded data."""
-    data = json.loads(re.search(r'id="batt-data">(.*?)</script>', path.read_text(), re.S).group(1))
+    data = project.report_data(name)
     return {f"{tid}::{s['k']}[{s['i']}]": (s["st"], s.get("c")) for tid, t in data.items() for s in t["samples"]}
 
 
 @pytest.mark.parametrize("mode", ["0", "2", pytest.param("2-sandboxed", marks=needs_sandbox)])
 def test_a_killed_run_resumed_equals_an_uninterrupted_one(project, uninterrupted, mode):
     """Its results, and its submission and report: samples taken from the file keep their attempts."""
-    whole, _ = scores(project.path / "full.json")
+    whole, _ = scores(project, "full.json")
     done = kill_part_way(project, mode)
-    partial = json.loads((project.path / "r.json").read_text())
+    partial = project.results()
     assert partial["session"]["complete"] is False and 4 <= done < 18
-    result = project.runpytest_subprocess(*args(*WORKERS[mode], "--batt-resume", "r.json", *OUTPUTS))
+    result = project.runbatt(*WORKERS[mode], "--batt-resume", "r.json", *OUTPUTS)
     result.stdout.fnmatch_lines([f"batt: resuming from *r.json: {done} sample(s) taken from the file, {18 - done} to run now*"])
-    resumed, data = scores(project.path / "r.json")
+    resumed, data = scores(project, "r.json")
     assert data["session"]["complete"] is True
     # The killed run's times count too: the file's batt time is set against the time it all took.
     assert data["session"]["wall_s"] > partial["session"]["wall_s"] and data["session"]["process_s"] > partial["session"]["process_s"]
     assert data["session"]["item_s"] <= 2 * data["session"]["wall_s"]
     assert resumed == whole
-    assert all("fold" not in s for t in data["tasks"].values() for s in t["samples"])  # a finished file is lean
+    assert all("fold" not in s for s in data.samples())  # a finished file is lean
     full = json.loads((project.path / "full-s.json").read_text())
     assert json.loads((project.path / "s.json").read_text()) == full
     assert all(e != {"attempt_1": [[0]], "attempt_2": [[0]]} for entries in full.values() for e in entries)
-    assert page_samples(project.path / "r.html") == page_samples(project.path / "full.html")
+    assert page_samples(project, "r.html") == page_samples(project, "full.html")
 
     def attempts(name):
-        data = json.loads((project.path / name).read_text())
-        return {tid: [s["attempts"] for s in t["samples"] if s["kind"] == "test"] for tid, t in data["tasks"].items()}
+        data = project.results(name)
+        return {tid: [s["attempts"] for s in data.samples(tid) if s["kind"] == "test"] for tid in data["tasks"]}
 
     assert attempts("r.json") == attempts("full.json") and all(a and a[0] for a in attempts("r.json").values())
 
@@ -140,29 +138,29 @@ def test_a_sample_of_an_older_file_keeps_its_message_from_the_fold():
 
 
 def test_resuming_a_complete_file_runs_nothing_and_exits_0(project, uninterrupted):
-    before, _ = scores(project.path / "full.json")
-    result = project.runpytest_subprocess(*args("-n", "2", "--batt-resume", "full.json"))
+    before, _ = scores(project, "full.json")
+    result = project.runbatt("-n", "2", "--batt-resume", "full.json")
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(["*18 sample(s) taken from the file, 0 to run now*"])
-    assert scores(project.path / "full.json")[0] == before
+    assert scores(project, "full.json")[0] == before
 
 
 def test_retry_runs_crashed_and_timed_out_samples_again(project, uninterrupted, monkeypatch):
-    data = json.loads((project.path / "full.json").read_text())
+    data = project.results("full.json")
     data["tasks"]["t1"]["samples"][2].update(status="timeout", error="solve call timed out")
     (project.path / "old.json").write_text(json.dumps(data))
-    result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", "old.json"))
-    assert scores(project.path / "old.json")[0]["t1"][0][2] == "timeout"  # kept as it is
+    result = project.runbatt("-n", "0", "--batt-resume", "old.json")
+    assert scores(project, "old.json")[0]["t1"][0][2] == "timeout"  # kept as it is
     monkeypatch.setenv("BATT_SLEEP", "0.1")  # slow enough for a progress line (0.06 s)
-    result = project.runpytest_subprocess(*args("-n", "0", "--batt-resume", "old.json", "--batt-resume-retry", "--batt-progress", "0.001"))
+    result = project.runbatt("-n", "0", "--batt-resume", "old.json", "--batt-resume-retry", "--batt-progress", "0.001")
     result.stdout.fnmatch_lines(["*15 sample(s) taken from the file, 3 to run now "
                                  "(1 partial task(s) without per-sample data run again whole)*"])
     result.stdout.fnmatch_lines(["batt: [123]/3 samples done, * left*"])  # progress counts this run's samples
-    assert scores(project.path / "old.json")[0] == scores(project.path / "full.json")[0]
+    assert scores(project, "old.json")[0] == scores(project, "full.json")[0]
 
 
 def test_progress_lines_for_long_runs(project):
-    result = project.runpytest_subprocess(*args("-n", "0", "--batt-progress", "0.001"))
+    result = project.runbatt("-n", "0", "--batt-progress", "0.001")
     result.stdout.fnmatch_lines(["batt: */18 samples done, * left, about * left at the rate so far"])
 
 
@@ -192,7 +190,7 @@ def test_resume_refuses_other_runs_in_one_line(project, uninterrupted):
             (project.path / "full.json").write_text(good.replace('"schema":1', '"schema":2'))
         else:
             path = "tasks/t0.json"
-        result = project.runpytest(*args("-n", "0", "--batt-resume", path, *extra))  # a usage error: in this process
+        result = project.runbatt_inprocess("-n", "0", "--batt-resume", path, *extra)  # a usage error: in this process
         assert result.ret == pytest.ExitCode.USAGE_ERROR, change
         err = result.stderr.str().strip()
         assert words in err and len(err.splitlines()) == 1, (change, err)

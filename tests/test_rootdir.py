@@ -88,16 +88,13 @@ def test_the_space_form_reads_the_projects_ini(pytester, project, form, keys, wh
     assert (project / ".pytest_cache").exists() is (keys == "batt")  # -p no:cacheprovider applied
 
 
-def test_a_data_folder_elsewhere_in_the_space_form(pytester, monkeypatch):
-    data = pytester.mkdir("data") / "tasks"
-    data.mkdir()
-    for name, content in toys.TASKS.items():
-        (data / f"{name}.json").write_text(json.dumps(content))
-    (pytester.mkdir("batts") / "toy.py").write_text(toys.TOY_BATT)
-    project = pytester.mkdir("project")
+def test_a_data_folder_elsewhere_in_the_space_form(batt_project, monkeypatch):
+    data = batt_project.tasks(toys.TASKS, "data/tasks")
+    (batt_project.mkdir("batts") / "toy.py").write_text(toys.TOY_BATT)
+    project = batt_project.mkdir("project")
     write_ini(project, "pytest.ini", {"addopts": ADDOPTS, "batt_timeout": "7"})
     monkeypatch.chdir(project)
-    result = pytester.runpytest_subprocess("--batt", "flip0001", "--batt-data", str(data), "--batt-module", "../batts/toy.py", "-n", "2")
+    result = batt_project.runbatt("--batt", "flip0001", "--batt-data", str(data), "--batt-module", "../batts/toy.py", "-n", "2")
     result.assert_outcomes(passed=3)
     result.stdout.fnmatch_lines(["*timeout 7s per call*", f"rootdir: {project}", "configfile: pytest.ini",
                                  "*PASSED batt/flip0001::demo[[]0[]]*"])

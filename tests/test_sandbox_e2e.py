@@ -109,30 +109,26 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def library(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+def library(batt_project: Any, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
             server: Server) -> Any:
     home = tmp_path_factory.mktemp("home")  # a fake home, outside the project folder
     (home / ".kaggle").mkdir()
     (home / ".kaggle" / "kaggle.json").write_text(json.dumps({"username": "someone", "key": SECRET}))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("KAGGLE_KEY", SECRET)  # the other place Kaggle's client reads it from
-    outside = [str(pytester.path / "escaped-cwd.txt"), str(pytester.path / "lib" / "escaped-lib.txt"),
+    outside = [str(batt_project.path / "escaped-cwd.txt"), str(batt_project.path / "lib" / "escaped-lib.txt"),
                f"/tmp/escaped-{uuid.uuid4().hex}.txt", f"/var/tmp/escaped-{uuid.uuid4().hex}.txt"]
-    folder = pytester.path / "lib" / TASK
+    folder = batt_project.path / "lib" / TASK
     folder.mkdir(parents=True)
     for name, text in PROGRAMS.items():
         (folder / name).write_text(text.replace("{targets!r}", repr(outside)).replace("{port}", str(server.port))
                                    .replace("{test_pid}", str(os.getpid())))
-    yield pytester, home, outside
+    batt_project.args = ["--batt", TASK, "--batt-programs=lib", "--batt-json=r.json", "--batt-html=r.html", "--junitxml=j.xml",
+                         "-n", "2", "-p", "no:cacheprovider"]
+    yield batt_project, home, outside
     for path in outside:
         if os.path.exists(path):
             os.remove(path)
-
-
-def run(pytester: pytest.Pytester, *extra: str) -> pytest.RunResult:
-    return pytester.runpytest_subprocess(
-        "--batt", TASK, "--batt-programs=lib", "--batt-json=r.json", "--batt-html=r.html", "--junitxml=j.xml", "-n", "2",
-        "-p", "no:cacheprovider", *extra, timeout=300)
 
 
 def everything_written(*roots: Path) -> str:
@@ -146,11 +142,11 @@ def everything_written(*roots: Path) -> str:
 
 @pytest.mark.parametrize("sandboxed", [False, pytest.param(True, marks=needs_sandbox)], ids=["plain", "sandboxed"])
 def test_the_four_attempts_succeed_without_the_sandbox_and_fail_inside_it(library: Any, server: Server, sandboxed: bool) -> None:
-    pytester, home, outside = library
-    result = run(pytester, *(["--batt-sandbox"] if sandboxed else []))
+    project, home, outside = library
+    result = project.runbatt(*(["--batt-sandbox"] if sandboxed else []), timeout=300)
     out = result.stdout.str() + result.stderr.str()
-    data = json.loads((pytester.path / "r.json").read_text())
-    samples = data["tasks"][TASK]["samples"]
+    data = project.results()
+    samples = data.samples(TASK)
     assert [s["kind"] for s in samples] == ["demo"] * 5 + ["test"]
     # The correct program is credited on every sample, sandbox or not.
     assert all(GOOD in s["matched"] for s in samples), samples
@@ -158,7 +154,7 @@ def test_the_four_attempts_succeed_without_the_sandbox_and_fail_inside_it(librar
     assert data["config"]["protections"]["sandbox"] is sandboxed  # the file says whether its workers were sandboxed
     written = [p for p in outside + [str(home / "escaped-home.txt")] if os.path.exists(p)]
     cheat_credited = CHEAT in samples[-1]["matched"]
-    leaked = SECRET in out or SECRET in everything_written(pytester.path)
+    leaked = SECRET in out or SECRET in everything_written(project.path)
     errors = " ".join(s["error"] or "" for s in samples)
     if not sandboxed:  # every attempt works: the reason for the option
         assert leaked and f"env={SECRET} test_process=True" in errors
@@ -181,13 +177,14 @@ def test_the_four_attempts_succeed_without_the_sandbox_and_fail_inside_it(librar
 TINY = "def batt(task_id, S, I, C, log_path):\n    return [(1, 0, 'id', I)], []\n"
 
 
+ONE = {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]], "output": [[2]]}]}
+
+
 @pytest.fixture
-def tiny(pytester: pytest.Pytester) -> pytest.Pytester:
-    (pytester.path / "tasks").mkdir()
-    (pytester.path / "tasks" / "t1.json").write_text(json.dumps({"train": [{"input": [[1]], "output": [[1]]}],
-                                                                 "test": [{"input": [[2]], "output": [[2]]}]}))
-    pytester.makepyfile(tiny=TINY)
-    return pytester
+def tiny(batt_project: Any) -> Any:
+    batt_project.tasks({"t1": ONE})
+    batt_project.makepyfile(tiny=TINY)
+    return batt_project
 
 
 def fake_bwrap(folder: Path, body: str) -> str:
@@ -211,7 +208,7 @@ def fake_bwrap(folder: Path, body: str) -> str:
                             "bwrap: No permissions to creating new namespace, likely because the kernel does not allow "
                             "non-privileged user namespaces."),
 ], ids=["n0", "no-xdist", "ssh", "no-bwrap", "no-userns"])
-def test_where_the_sandbox_cannot_run_the_run_stops_with_one_line(tiny: pytest.Pytester, monkeypatch: pytest.MonkeyPatch,
+def test_where_the_sandbox_cannot_run_the_run_stops_with_one_line(tiny: Any, monkeypatch: pytest.MonkeyPatch,
                                                                   extra: List[str], path: Any, line: str) -> None:
     if path == "empty":
         monkeypatch.setenv("PATH", fake_bwrap(tiny.path / "nothing", "exit 0") + "/none")
@@ -219,14 +216,14 @@ def test_where_the_sandbox_cannot_run_the_run_stops_with_one_line(tiny: pytest.P
         said = ("bwrap: No permissions to creating new namespace, likely because the kernel does not allow non-privileged "
                 "user namespaces.")
         monkeypatch.setenv("PATH", fake_bwrap(tiny.path / "fake", f"echo '{said}' >&2; exit 1") + os.pathsep + os.environ["PATH"])
-    result = tiny.runpytest_subprocess("--batt", "t1", "--batt-data=tasks", "--batt-module=tiny.py", "--batt-sandbox", *extra)
+    result = tiny.runbatt("--batt", "t1", "--batt-data=tasks", "--batt-module=tiny.py", "--batt-sandbox", *extra)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    assert [x for x in result.stderr.lines if x.strip()] == [line]
+    assert tiny.error_lines(result) == [line]
     assert "created:" not in result.stdout.str()  # no worker ever ran unsandboxed
 
 
 @needs_sandbox
-def test_a_path_allowed_back_is_readable_and_the_rest_of_the_home_is_not(tiny: pytest.Pytester,
+def test_a_path_allowed_back_is_readable_and_the_rest_of_the_home_is_not(tiny: Any,
                                                                         tmp_path_factory: pytest.TempPathFactory,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     home = tmp_path_factory.mktemp("home")
@@ -242,9 +239,9 @@ def test_a_path_allowed_back_is_readable_and_the_rest_of_the_home_is_not(tiny: p
         "    assert not os.path.exists(os.path.expanduser('~/.kaggle/kaggle.json'))\n"
         "    open(os.path.expanduser('~/models/new.txt'), 'w')\n"
         "    return [(1, 0, 'id', I)], []\n"))
-    result = tiny.runpytest_subprocess("--batt", "t1", "--batt-data=tasks", "--batt-module=reader.py", "--batt-sandbox", "-n", "1",
-                                       f"--batt-sandbox-allow={home / 'models'}", "--batt-json=r.json")
-    samples = json.loads((tiny.path / "r.json").read_text())["tasks"]["t1"]["samples"]
+    result = tiny.runbatt("--batt", "t1", "--batt-data=tasks", "--batt-module=reader.py", "--batt-sandbox", "-n", "1",
+                          f"--batt-sandbox-allow={home / 'models'}", "--batt-json=r.json")
+    samples = tiny.results().samples("t1")
     assert [s["status"] for s in samples] == ["error", "error"]
     assert all("Read-only file system" in s["error"] and "models/new.txt" in s["error"] for s in samples)  # read, not written
     assert not (home / "models" / "new.txt").exists()
@@ -267,24 +264,22 @@ def batt(task_id, S, I, C, log_path):
 
 
 @pytest.mark.parametrize("sandbox", [PLAIN, SANDBOXED])
-def test_the_solutions_file_and_an_earlier_results_file_are_hidden(pytester: pytest.Pytester, sandbox: List[str],
+def test_the_solutions_file_and_an_earlier_results_file_are_hidden(batt_project: Any, sandbox: List[str],
                                                                    tmp_path_factory: pytest.TempPathFactory,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """The data given with --batt-data (a Kaggle challenges file: its solutions file too) and the results
     files the run names are hidden; files of the working folder the run does not name stay readable."""
     monkeypatch.setenv("HOME", str(tmp_path_factory.mktemp("home")))  # pytester's is the project folder: all hidden then
-    challenges = {"0000aaaa": {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]]}]}}
-    (pytester.path / "h_challenges.json").write_text(json.dumps(challenges))
-    (pytester.path / "h_solutions.json").write_text(json.dumps({"0000aaaa": [[[5]]]}))
-    (pytester.path / "tasks.json").write_text("{}")
-    pytester.makepyfile(peek=KAGGLE_PEEK)
-    first = pytester.runpytest_subprocess("--batt", "all", "--batt-data=h_challenges.json", "--batt-module=peek.py", "-n", "1",
-                                          "--batt-json=old.json")
+    batt_project.kaggle({"0000aaaa": {"train": [{"input": [[1]], "output": [[1]]}], "test": [{"input": [[2]]}]}}, {"0000aaaa": [[[5]]]})
+    (batt_project.path / "tasks.json").write_text("{}")
+    batt_project.makepyfile(peek=KAGGLE_PEEK)
+    first = batt_project.runbatt("--batt", "all", "--batt-data=h_challenges.json", "--batt-module=peek.py", "-n", "1",
+                                 "--batt-json=old.json")
     first.assert_outcomes(passed=1, failed=1)  # the demo's answer is not [[5]]; the test sample's is
-    result = pytester.runpytest_subprocess("--batt", "all", "--batt-data=h_challenges.json", "--batt-module=peek.py", "-n", "1",
-                                           "--batt-compare=old.json", "--batt-json=r.json", "-rA", *sandbox)
+    result = batt_project.runbatt("--batt", "all", "--batt-data=h_challenges.json", "--batt-module=peek.py", "-n", "1",
+                                  "--batt-compare=old.json", "--batt-json=r.json", "-rA", *sandbox)
     out = result.stdout.str()
-    test_sample = json.loads((pytester.path / "r.json").read_text())["tasks"]["0000aaaa"]["samples"][1]
+    test_sample = batt_project.results().samples("0000aaaa")[1]
     if not sandbox:
         assert test_sample["status"] == "solved" and "('old.json', " in out and "('h_solutions.json', 21)" in out
         return
@@ -307,7 +302,7 @@ def batt(task_id, S, I, C, log_path):
 
 @needs_sandbox
 @pytest.mark.e2e
-def test_ctrl_c_ends_sandboxed_workers_and_writes_results_marked_incomplete(tiny: pytest.Pytester, tmp_path: Path,
+def test_ctrl_c_ends_sandboxed_workers_and_writes_results_marked_incomplete(tiny: Any, tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A Ctrl-C reaches the controller and each worker's bwrap (the worker itself has a session of its
     own, no terminal): the sandboxes end with their bwrap, the controller writes what it has."""
@@ -322,30 +317,35 @@ def test_ctrl_c_ends_sandboxed_workers_and_writes_results_marked_incomplete(tiny
         time.sleep(0.05)
     scratch = str(next(tmp_path.glob("pytest-batt-*")))
     os.killpg(proc.pid, signal.SIGINT)  # as a terminal sends it: to the foreground process group
-    out, _ = proc.communicate(timeout=60)
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:  # ended here, so that it fails this test and no later one
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        pytest.fail(f"still running 60 s after the Ctrl-C:\n{out}")
     assert proc.returncode == pytest.ExitCode.INTERRUPTED, out
-    data = json.loads((tiny.path / "r.json").read_text())
+    data = tiny.results()
     assert data["session"]["complete"] is False
-    assert [s["status"] for s in data["tasks"]["t1"]["samples"]] == ["solved", "solved"]
-    assert "solved" not in {s["status"] for s in data["tasks"]["t2"]["samples"]}
+    assert data.statuses("t1") == ["solved", "solved"]
+    assert "solved" not in set(data.statuses("t2"))
     left = subprocess.run(["pgrep", "-f", scratch], capture_output=True, text=True).stdout.split()  # bwrap names the scratch folder
     assert left == [], "a sandbox outlived its run"
 
 
 @needs_sandbox
-def test_a_batt_that_reads_the_data_as_it_is_imported_stops_the_run_in_one_line(tiny: pytest.Pytester) -> None:
+def test_a_batt_that_reads_the_data_as_it_is_imported_stops_the_run_in_one_line(tiny: Any) -> None:
     """The controller imports it (outside); each worker imports it again, inside, where the data is not."""
     tiny.makepyfile(importer="DATA = open('tasks/t1.json').read()\n" + TINY)
-    result = tiny.runpytest_subprocess("--batt", "t1", "--batt-data=tasks", "--batt-module=importer.py", "--batt-sandbox", "-n", "2")
+    result = tiny.runbatt("--batt", "t1", "--batt-data=tasks", "--batt-module=importer.py", "--batt-sandbox", "-n", "2")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    lines = [x for x in result.stderr.lines if x.strip()]
+    lines = tiny.error_lines(result)
     assert len(lines) == 1 and fnmatch.fnmatchcase(lines[0], (
         f"ERROR: worker gw? (popen//python=(inside --batt-sandbox)): in {tiny.path}: --batt-module importer.py: importing it failed: "
         "FileNotFoundError: [[]Errno 2] No such file or directory: 'tasks/t1.json'")), lines
 
 
 @needs_sandbox
-def test_with_batt_gpus_each_sandboxed_worker_sees_its_one_device(tiny: pytest.Pytester) -> None:
+def test_with_batt_gpus_each_sandboxed_worker_sees_its_one_device(tiny: Any) -> None:
     """--batt-gpus' env: part and the sandbox's python= part compose in one spec per worker."""
     (tiny.path / "tasks" / "t2.json").write_text((tiny.path / "tasks" / "t1.json").read_text())
     tiny.makepyfile(gpubatt=(
@@ -354,8 +354,8 @@ def test_with_batt_gpus_each_sandboxed_worker_sees_its_one_device(tiny: pytest.P
         "def batt(task_id, S, I, C, log_path):\n"
         "    seen = f\"{AT_IMPORT}-{os.environ.get('CUDA_VISIBLE_DEVICES')}-{os.environ.get('PYTEST_BATT_SANDBOX') is not None}\"\n"
         "    return [(1, 0, seen, I)], []\n"))
-    result = tiny.runpytest_subprocess("--batt", "all", "--batt-data=tasks", "--batt-module=gpubatt.py", "--batt-sandbox",
-                                       "--batt-gpus", "0,1", "-n", "2", "--batt-json=r.json")
+    result = tiny.runbatt("--batt", "all", "--batt-data=tasks", "--batt-module=gpubatt.py", "--batt-sandbox",
+                          "--batt-gpus", "0,1", "-n", "2", "--batt-json=r.json")
     result.assert_outcomes(passed=4)
-    seen = {sid for t in json.loads((tiny.path / "r.json").read_text())["tasks"].values() for sid in t["o_score"]}
+    seen = {sid for t in tiny.results()["tasks"].values() for sid in t["o_score"]}
     assert seen <= {"0-0-True", "1-1-True"} and seen, seen

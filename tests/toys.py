@@ -1,6 +1,4 @@
-"""A tiny task directory and toy batts shared by the end-to-end tests."""
-
-import json
+"""Toy tasks and a toy batt shared by the tests (the ``toy_project`` fixture of tests/conftest.py writes them)."""
 
 TOY_BATT = """
 def flip(I):
@@ -18,6 +16,7 @@ def batt(task_id, S, I, C, log_path):
 
 
 def task(pairs, tests):
+    """A task from (input, output) pairs: its demos, then its tests."""
     return {"train": [{"input": i, "output": o} for i, o in pairs], "test": [{"input": i, "output": o} for i, o in tests]}
 
 
@@ -25,12 +24,3 @@ FLIP = task([([[1, 2]], [[2, 1]]), ([[3, 4, 5]], [[5, 4, 3]])], [([[6, 7]], [[7,
 SAME = task([([[1, 1]], [[1, 1]])], [([[2, 3]], [[2, 3]])])
 NONE = task([([[1, 2]], [[9, 9]])], [([[1, 2]], [[8]]), ([[1]], [[1]])])
 TASKS = {"flip0001": FLIP, "same0002": SAME, "none0003": NONE}
-
-
-def make_project(pytester, **batts):
-    """``tasks/`` with the three toy tasks, and each batt source written to ``<name>.py``."""
-    data = pytester.mkdir("tasks")
-    for name, content in TASKS.items():
-        (data / f"{name}.json").write_text(json.dumps(content))
-    pytester.makepyfile(**batts)
-    return pytester
