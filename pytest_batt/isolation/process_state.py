@@ -188,7 +188,7 @@ class Interpreter:
         self.small = _small()
         self._tags = versions.read() if versions is not None else ()
 
-    def restore(self, touched: bool = True) -> Optional[List[str]]:
+    def restore(self, touched: bool = True, lowered: bool = False) -> Optional[List[str]]:
         """Put back what changed since :meth:`take`; None when nothing did, else what was put back.
 
         Reads nothing from the state it was left in beyond comparing it: the working directory
@@ -197,23 +197,26 @@ class Interpreter:
         rebound, the hooks, the warnings filters) is known unchanged. ``touched`` False: the
         caller knows that no call changed what lives elsewhere (the working directory, the signal
         mask and handlers, the interpreter's settings; the rails note such calls), so only the
-        tags and ``sys.path``'s items are compared.
+        tags and ``sys.path``'s items are compared. ``lowered``: the caller already put back a
+        recursion limit lowered under this one (it could not wait); it is named here, in its place.
         """
         versions = self._versions
         if versions is not None and versions.read() == self._tags and sys.path == self.path:
-            if not touched:
+            if not touched and not lowered:
                 return None
-            if (_small() == self.small and _getcwd() == self.cwd
+            if (not lowered and _small() == self.small and _getcwd() == self.cwd
                     and (self.mask is None or _raw_sigmask is None or _raw_sigmask(signal.SIG_BLOCK, ()) == self.mask)):
                 return None
-            return self._restore(True) or None
-        return self._restore(versions is not None and versions.read() == self._tags) or None
+            return self._restore(True, lowered) or None
+        return self._restore(versions is not None and versions.read() == self._tags, lowered) or None
 
-    def _restore(self, same: bool) -> List[str]:
+    def _restore(self, same: bool, lowered: bool = False) -> List[str]:
         changed: List[str] = []
         if not same and _BUILTINS != self.builtins:
             changed += self._builtins()
-        if sys.getrecursionlimit() != self.recursion:
+        if lowered:
+            changed.append("the recursion limit")
+        elif sys.getrecursionlimit() != self.recursion:
             sys.setrecursionlimit(self.recursion)
             changed.append("the recursion limit")
         if (sys.stdout, sys.stderr, sys.stdin) != self.streams:  # identity first: the streams are plain objects

@@ -157,11 +157,10 @@ class Library:
                     outcome: Outcome = run(prog.func, arg(I))
                     if forked[0] and forked_child(pid):
                         REAL_EXIT(0)  # a program's forked child came back here: it must not run the rest
-                    changed = restore(rails.touched)  # before its value is looked at: that uses the builtins
-                    rails.touched = False
-                    if timer.lowered:  # put back by the timer already, first of all
-                        timer.lowered = False
-                        changed = (changed or []) + ["the recursion limit"]
+                    # Before its value is looked at: that uses the builtins. A recursion limit the
+                    # program lowered the timer has put back already, first of all.
+                    changed = restore(rails.touched, timer.lowered)
+                    rails.touched = timer.lowered = False
                     if outcome.status == "ok":
                         value = outcome.value
                         if type(value) is list or type(value) is tuple:
@@ -171,8 +170,8 @@ class Library:
                                 why = f"{type(value).__name__}: {why}"
                         else:  # converting it may run its code: under the program's limit
                             converted = run(_convert, value)
-                            changed = restore(rails.touched) or changed
-                            rails.touched = False
+                            changed = restore(rails.touched, timer.lowered) or changed
+                            rails.touched = timer.lowered = False
                             grid, why = converted.value if converted.status == "ok" else (None, None)
                             if converted.status != "ok":
                                 outcome = converted
