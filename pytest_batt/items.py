@@ -22,9 +22,10 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Set
 import pytest
 
 from . import battmodule, judging, nodeids, programs, runner, visible
-from .isolation import handoff, integrity
+from .isolation import handoff, integrity, processes
 from .isolation.backstop import Backstop
 from .isolation.guard import BattTimeout, Guard, RealInterrupt, StuckTimeout
+from .isolation.process_state import raw_getsignal, raw_signal
 from .isolation.slot import Running, Slot
 from .isolation.watchdog import Watchdog, dump_stacks_on_request
 from .programs import offenders
@@ -64,6 +65,7 @@ class State:
     memory: Any = None  # isolation.memory.Plan, from memory_plan() at start
     gpu_run: bool = False  # --batt-gpus gave the workers devices: the default memory limit is off (memory_in_force)
     _vram: Any = field(default=None, repr=False)  # (meter or None, why not), once opened: vram_meter()
+    procs: processes.Tree = field(default_factory=processes.Tree, repr=False)  # descendants from sample to sample
 
     def skip_samples(self, nodeids: Set[str]) -> None:
         """The samples a resumed run takes from its file: they are deselected, not run."""
@@ -280,7 +282,8 @@ class BattSample(pytest.Item):
         slot.sample(self.nodeid, self.task.id, self.sample.kind, self.sample.index)
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
-                                    profile_path=profile_path, keep_partial=state.settings.keep_partial, vram=state.vram_meter())
+                                    profile_path=profile_path, keep_partial=state.settings.keep_partial, vram=state.vram_meter(),
+                                    tree=state.procs)
             if isinstance(func, programs.Library):
                 func.annotate(rec)  # the programs that timed out, raised or returned no grid, by id
             limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")
@@ -374,15 +377,18 @@ class CallLimits(Guard):
         from pytest_timeout import Settings as TimeoutSettings
 
         self.label, self.started = label, time.monotonic()
-        self._arm(label)
-        self._previous_sigint = signal.signal(signal.SIGINT, _real_interrupt)
+        hard = self.state.hard_stop
+        if hard:
+            self._arm(label)
+        # signal's C functions: the module's wrappers turn every handler into an enum member (~3 us a call)
+        self._previous_sigint = raw_signal(signal.SIGINT, _real_interrupt)
         self._on = True
         hook = self.item.config.pluginmanager.hook
         hook.pytest_timeout_set_timer(item=self.item, settings=TimeoutSettings(
             timeout=self.timeout, method="signal", func_only=False, disable_debugger_detection=False))
         backstop = self.state.backstop()
-        if not self.state.hard_stop and backstop is not None:  # -n 0: the backstop is this call's second stage
-            backstop.expect_call(signal.getsignal(signal.SIGALRM))
+        if not hard and backstop is not None:  # -n 0: the backstop is this call's second stage
+            backstop.expect_call(raw_getsignal(signal.SIGALRM))
             self.state.slot().call(self.started + self.timeout, self.started + self.timeout + self.state.settings.grace)
         super().start(label)
 
@@ -393,7 +399,7 @@ class CallLimits(Guard):
         if not self.state.hard_stop:
             self.state.slot().no_call()
         self.item.config.pluginmanager.hook.pytest_timeout_cancel_timer(item=self.item)
-        signal.signal(signal.SIGINT, self._previous_sigint)
+        raw_signal(signal.SIGINT, self._previous_sigint)
         self._on = False
         self._arm(f"after the {self.label}: normalising what it returned")
 

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from typing import Iterable, List, Set
+from typing import Iterable, List, Optional, Set, Tuple
 
 from . import capabilities
 
@@ -210,10 +210,16 @@ def _infrastructure() -> Set[int]:
 
 def end_new(before: Iterable[int], keep: Iterable[int] = (), wait: float = 0.5) -> List[str]:
     """End the descendants that were not there ``before`` (SIGTERM, then SIGKILL); name them."""
+    return _end_new(before, keep, wait)[0]
+
+
+def _end_new(before: Iterable[int], keep: Iterable[int], wait: float) -> Tuple[List[str], Set[int]]:
+    """:func:`end_new`, and the descendants left after it."""
     _reap()  # children that exited already (a program's forked child that came back) are not left running
-    new = descendants() - set(before) - set(keep) - _infrastructure()
+    now = descendants()
+    new = now - set(before) - set(keep) - _infrastructure()
     if not new:
-        return []
+        return [], now
     names = [_name(p) for p in sorted(new)]
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in new:
@@ -229,7 +235,27 @@ def end_new(before: Iterable[int], keep: Iterable[int] = (), wait: float = 0.5) 
         if not new:
             break
     _reap()
-    return names
+    return names, descendants()
+
+
+class Tree:
+    """One process's descendants from sample to sample: those left after a sample are the next one's
+    "before", so each sample reads the process tree once, not twice (a sample runs right after the
+    last one; nothing of pytest-batt's starts a process in between). A process that appears between
+    two samples counts as the next one's, and is ended after it."""
+
+    def __init__(self) -> None:
+        self._left: Optional[Set[int]] = None
+
+    def before(self) -> Set[int]:
+        if self._left is None:
+            self._left = descendants()
+        return self._left
+
+    def end_new(self, before: Iterable[int], wait: float = 0.5) -> List[str]:
+        """:func:`end_new`; what is left is the next sample's ``before``."""
+        names, self._left = _end_new(before, (), wait)
+        return names
 
 
 def _reap() -> None:
