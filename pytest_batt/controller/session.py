@@ -190,8 +190,9 @@ class Controller:
         folders = len(self.batt.files) > 1 or bool(opts.programs and os.path.isdir(os.path.join(opts.base_dir, opts.programs)))
         stamps = lastrun.fingerprint(list(self.batt.files) + ([data] if os.path.exists(data) else []), folders)
         totals = lastrun.summary(lastrun.seconds_for(table, sha, hashes), list(self.run.plan))
+        faults = lastrun.faults([str(rec.get("status")) for rec in self.run.records.values()], len(self.offenders.entries))
         runs = lastrun.with_run(cache.get(lastrun.RUNS_KEY, None), lastrun.command_key(opts), stamps, totals,
-                                len(self.run.plan), workers_s)
+                                len(self.run.plan), workers_s, faults)
         cache.set(lastrun.RUNS_KEY, runs)
 
     @pytest.hookimpl(tryfirst=True)
