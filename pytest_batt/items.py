@@ -26,7 +26,7 @@ from .isolation import handoff, integrity, processes
 from .isolation.backstop import Backstop
 from .isolation.guard import BattTimeout, Guard, RealInterrupt, StuckTimeout
 from .isolation.process_state import raw_getsignal, raw_signal
-from .isolation.slot import Running, Slot
+from .isolation.slot import Running, Slot, encode_text
 from .isolation.watchdog import Watchdog, dump_stacks_on_request
 from .programs import offenders
 from .programs.limits import ProgramTimeout
@@ -354,12 +354,19 @@ class CallLimits(Guard):
         self.timeout = state.settings.timeout
         self.label = ""
         self.started = 0.0
+        self._armed = False  # a worker's watchdog has this sample's order
         self._on = False
         self._previous_sigint: Any = None
 
     def _arm(self, doing: str) -> None:
         if self.state.hard_stop:
-            self.state.watchdog().arm(self.timeout + self.state.settings.grace, {"nodeid": self.item.nodeid, "doing": doing})
+            allowed = self.timeout + self.state.settings.grace
+            if not self._armed:  # one order a sample (it wakes the watchdog); the re-armings go to the slot
+                self.state.watchdog().arm(allowed, {"nodeid": self.item.nodeid, "doing": doing})
+                self._armed = True
+            else:
+                now = time.monotonic()
+                self.state.slot().call(now + self.timeout, now + allowed, encode_text(doing))
         elif self.state.backstop() is not None:  # -n 0: the backstop watches what the watchdog would
             now = time.monotonic()
             self.state.slot().call(now + self.timeout, now + self.timeout + self.state.settings.grace)
@@ -370,6 +377,8 @@ class CallLimits(Guard):
     def done(self) -> None:
         if self.state.hard_stop:
             self.state.watchdog().disarm()
+            self._armed = False
+            self.state.slot().no_call()  # after the order: the watchdog never sees the slot unarmed while armed
         elif self.state.backstop() is not None:
             self.state.slot().no_call()
 
