@@ -81,15 +81,28 @@ def test_an_unarmed_slot_leaves_the_orders_deadline_and_note(worker, tmp_path):
     assert json.loads((tmp_path / "hardstop").read_text())["doing"] == "starting the sample"
 
 
-def test_rearmed_reads_a_deadline_ahead_only(tmp_path):
+def test_rearmed_reads_an_armed_call_only(tmp_path):
     slot = Slot(str(tmp_path / "s"))
-    assert watchdog_process.rearmed(None, 1.0) is None
-    assert watchdog_process.rearmed(slot.map, time.monotonic()) is None  # nothing armed
+    assert watchdog_process.rearmed(None) is None
+    assert watchdog_process.rearmed(slot.map) is None  # nothing armed
     now = time.monotonic()
-    slot.call(now - 2, now - 1, encode_text("old"))
-    assert watchdog_process.rearmed(slot.map, now) is None  # past: the worker is stuck in it
+    slot.call(now - 2, now - 1, encode_text("solve call"))
+    got = watchdog_process.rearmed(slot.map)  # past: the worker is stuck in it, and the note says so
+    assert got is not None and got.call_hard == now - 1 and got.doing == "solve call"
     slot.call(now + 1, now + 2, encode_text("after the solve call: normalising what it returned"))
-    got = watchdog_process.rearmed(slot.map, now)
+    got = watchdog_process.rearmed(slot.map)
     assert got is not None and got.call_hard == now + 2 and got.doing == "after the solve call: normalising what it returned"
+    slot.no_call()
+    assert watchdog_process.rearmed(slot.map) is None
     assert watchdog_process.with_doing(b'{"nodeid":"n","doing":"x"}', "y") == b'{"nodeid":"n","doing":"y"}'
     assert watchdog_process.with_doing(b"not json", "y") == b'{"doing":"y"}'
+
+
+def test_armed_in_the_slot_just_after_the_order_the_note_names_the_call(worker, tmp_path):
+    """As a worker does: the order, then at once the call's re-arming (both past when the watchdog wakes)."""
+    proc, slot = worker
+    now = time.monotonic()
+    order(proc, 'arm 0.3 {"nodeid":"t::demo[0]","doing":"starting the sample"}\n')
+    slot.call(now + 0.2, now + 0.3001, encode_text("solve call"))
+    assert proc.wait(10) == -signal.SIGKILL
+    assert json.loads((tmp_path / "hardstop").read_text()) == {"nodeid": "t::demo[0]", "doing": "solve call"}

@@ -168,22 +168,24 @@ def program_check(slot: "Any") -> "Check":
     return check
 
 
-def rearmed(slot: "Any", now: float) -> "Optional[Running]":
-    """The slot's call deadline when the worker re-armed there past ``now`` (read twice: a torn read
-    could pair one arming's deadline with another's text), else None.
+def rearmed(slot: "Any") -> "Optional[Running]":
+    """The slot's call deadline and words when the worker armed one there (read twice: a torn read
+    could pair one arming's deadline with another's words), else None.
 
     The worker sends one ``arm`` order a sample, at its start; the re-armings within the sample (each
     batt call, what follows it) are written in the slot, where they cost no system call and wake
-    nothing. At the order's deadline the watchdog looks there before it acts."""
+    nothing, and the slot's call is cleared after the sample's ``off``. So an armed call there is
+    newer than the order: at the order's deadline the watchdog goes by it."""
     if slot is None:
         return None
-    running = read_slot(slot)
-    if running is None or not running.call_hard or running.call_hard <= now:
-        return None
-    again = read_slot(slot)
-    if again is None or (again.call_hard, again.doing) != (running.call_hard, running.doing):
-        return rearmed(slot, now)
-    return running
+    for _ in range(3):
+        running = read_slot(slot)
+        if running is None or not running.call_hard:
+            return None
+        again = read_slot(slot)
+        if again is not None and (again.call_hard, again.doing) == (running.call_hard, running.doing):
+            return running
+    return None
 
 
 def with_doing(note: bytes, doing: str) -> bytes:
@@ -231,12 +233,14 @@ def watch(pid: int, note_path: str, fd: int = 0, slot_path: "Optional[str]" = No
         now = time.monotonic()
         if deadline is not None:
             if now >= deadline:
-                later = rearmed(slot, now)
+                later = rearmed(slot)  # re-armed in the slot since the order: its deadline and its words
                 if later is None:
                     break
-                deadline = later.call_hard  # re-armed in the slot since the order: its deadline and words
                 if later.doing:
                     note = with_doing(note, later.doing)
+                if now >= later.call_hard:
+                    break
+                deadline = later.call_hard
                 continue
             for check in periodic + ([resident.check] if resident is not None else []):
                 stop = check(now, note)
