@@ -212,6 +212,8 @@ class Controller:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.run.collected(item.nodeid for item in session.items)
+        if not self._data_sha256:  # the results' data hash, now: its pass over the tasks keeps each task's hash too
+            self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
         if self.run_started is None:
             # pytest is this process's program: what it holds now (pytest, the items, the tasks, the batt's
             # module) lives until it exits, so it is left out of every later collection, as a worker does
