@@ -9,6 +9,7 @@ the worker. ``-n 0`` cannot have that stage: it would end the whole session.
 from __future__ import annotations
 
 import faulthandler
+import functools
 import gc
 import hashlib
 import os
@@ -180,6 +181,7 @@ class State:
         return os.path.join(self.scratch, "logs", safe_name(task_id) + ".log")
 
 
+@functools.lru_cache(maxsize=4096)  # a task's log path, asked for before each of its samples
 def safe_name(text: str) -> str:
     """A file name for any task id: Kaggle files can hold keys like ``../../x``."""
     clean = re.sub(r"[^A-Za-z0-9_-]", "_", text)[:64]
