@@ -105,6 +105,7 @@ class State:
         """Before a sample: the slot, the backstop where one is needed, a library attached to both and told
         the quarantine. Started before the sample looks for threads it leaves behind (the backstop is ours)."""
         slot = self.slot()
+        self.procs.known = self.protected_pids  # the watchdogs: their own children are not read a sample
         library = func if isinstance(func, programs.Library) else None
         in_process = not self.hard_stop
         if self._backstop is None and (in_process or (library is not None and library.limit)):

@@ -15,7 +15,7 @@ from pytest_batt.isolation.process_state import preserved_globals
 def test_the_tree_reads_the_descendants_once_a_sample_and_ends_what_a_sample_left(monkeypatch):
     reads = []
     real = processes.descendants
-    monkeypatch.setattr(processes, "descendants", lambda *a: reads.append(1) or real(*a))
+    monkeypatch.setattr(processes, "descendants", lambda *a, **k: reads.append(1) or real(*a, **k))
     tree = processes.Tree()
     kept = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])  # there before the first sample
     try:
@@ -102,3 +102,24 @@ def test_a_sample_of_a_library_makes_no_diff_fold(tmp_path):
     task = taskset.task("t0")
     rec = runner.run_sample(lib, task, task.samples[0])
     assert rec["d"] == {} and rec["differ_last_t"] == {} and rec["calls"] == 1 and rec["status"] == "ok"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the process list of /proc")
+def test_the_children_of_a_known_process_are_not_read():
+    """The watchdogs start nothing: listed as descendants, their own /proc entries are not read."""
+    import time
+
+    there = processes.descendants()
+    helper = subprocess.Popen([sys.executable, "-c", "import subprocess, sys, time; "
+                               "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); time.sleep(30)"])
+    try:
+        deadline = time.monotonic() + 10
+        while len(processes.descendants() - there) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        new = processes.descendants() - there
+        assert helper.pid in new and len(new) == 2  # the helper and its child
+        assert processes.descendants(known=[helper.pid]) - there == {helper.pid}
+    finally:
+        helper.kill()
+        helper.wait()
+        processes.end_new(there)  # its child

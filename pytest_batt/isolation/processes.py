@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from typing import Iterable, List, Optional, Set, Tuple
+from typing import Collection, Iterable, List, Optional, Set, Tuple
 
 from . import capabilities
 
@@ -68,8 +68,10 @@ def _psutil_descendants(root: int) -> Set[int]:
         return set()
 
 
-def descendants(pid: int | None = None) -> Set[int]:
-    """Every live descendant of ``pid`` (default: this process) the system lets us find."""
+def descendants(pid: int | None = None, known: Collection[int] = ()) -> Set[int]:
+    """Every live descendant of ``pid`` (default: this process) the system lets us find. ``known``:
+    processes of pytest-batt's own that start none (the watchdogs): listed, their own children not
+    read (with /proc, five system calls each a sample)."""
     root = os.getpid() if pid is None else pid
     found: Set[int] = set()
     how = capabilities.process_tree().how
@@ -79,7 +81,8 @@ def descendants(pid: int | None = None) -> Set[int]:
             for kid in _children(todo.pop()):
                 if kid not in found:
                     found.add(kid)
-                    todo.append(kid)
+                    if kid not in known:
+                        todo.append(kid)
     elif how == "psutil":
         found = _psutil_descendants(root)
     if root == os.getpid():
@@ -213,10 +216,10 @@ def end_new(before: Iterable[int], keep: Iterable[int] = (), wait: float = 0.5) 
     return _end_new(before, keep, wait)[0]
 
 
-def _end_new(before: Iterable[int], keep: Iterable[int], wait: float) -> Tuple[List[str], Set[int]]:
+def _end_new(before: Iterable[int], keep: Iterable[int], wait: float, known: Collection[int] = ()) -> Tuple[List[str], Set[int]]:
     """:func:`end_new`, and the descendants left after it."""
     _reap()  # children that exited already (a program's forked child that came back) are not left running
-    now = descendants()
+    now = descendants(known=known)
     new = now - set(before) - set(keep) - _infrastructure()
     if not new:
         return [], now
@@ -246,15 +249,16 @@ class Tree:
 
     def __init__(self) -> None:
         self._left: Optional[Set[int]] = None
+        self.known: Collection[int] = ()  # the process's watchdogs (descendants' ``known``), set by its owner
 
     def before(self) -> Set[int]:
         if self._left is None:
-            self._left = descendants()
+            self._left = descendants(known=self.known)
         return self._left
 
     def end_new(self, before: Iterable[int], wait: float = 0.5) -> List[str]:
         """:func:`end_new`; what is left is the next sample's ``before``."""
-        names, self._left = _end_new(before, (), wait)
+        names, self._left = _end_new(before, (), wait, self.known)
         return names
 
 
