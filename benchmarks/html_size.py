@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests"))
 
 from browser import Browser, find_chromium
 
-from pytest_batt import grids, outputs, results
+from pytest_batt import grids, outputs, records, results
 from pytest_batt.battrun import BattRun
 from pytest_batt.tasks import load_taskset
 
@@ -27,7 +27,7 @@ from pytest_batt.tasks import load_taskset
 def record(task_id: str, kind: str, index: int, inp: grids.Grid) -> dict:
     flipped = tuple(row[::-1] for row in inp)
     cands = [("identity", inp), ("mirror", flipped)]
-    rec = results.new_record(task_id, kind, index, calls=2, seconds=0.5)
+    rec = records.new_record(task_id, kind, index, calls=2, seconds=0.5)
     rec.update(candidates=2, cpu_seconds=0.5, d={}, differ_last_t={}, cands=[[sid, grids.fingerprint(g), 1] for sid, g in cands])
     if kind == "test":
         rec["grids"] = {grids.fingerprint(g): grids.encode(g) for _, g in cands}

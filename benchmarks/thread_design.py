@@ -43,7 +43,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from pytest_batt import battmodule, results
+from pytest_batt import battmodule, records, results
 from pytest_batt.phase3 import d_update, pass_at_2, s_snapshot  # the Phase 3 rules: only the execution model differs
 from pytest_batt.contract import Candidate, ContractError, normalise_candidates, normalise_rows, split
 from pytest_batt.tasks import BattDataError, Sample, Task, TaskSet, load_taskset, select
@@ -103,7 +103,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, timeout: fl
     """
     wall0 = time.perf_counter()
     S, I, O = task.S, sample.input, sample.output
-    rec = results.new_record(task.id, sample.kind, sample.index, status="unsolved", calls=1)
+    rec = records.new_record(task.id, sample.kind, sample.index, status="unsolved", calls=1)
     test = sample.kind == "test"
     cands = _cands(call_in_thread(func, (task.id, S, I, None, log_path), timeout), keys=dedup and test)
     passes: List[Tuple[str, Optional[list]]] = []
@@ -130,7 +130,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, timeout: fl
             made = {key: diff(value) for key, value in first.items()}
             passes = [(c.solver_id, made[c.diff_key]) for c in cands]
     rec["seconds"] = round(time.perf_counter() - wall0, 6)
-    return {"rec": results.sample_entry(rec), "cands": cands, "passes": passes}
+    return {"rec": records.sample_entry(rec), "cands": cands, "passes": passes}
 
 
 def score_task(func: Callable[..., Any], task: Task, timeout: float, log_path: str, dedup: bool = False) -> Dict[str, Any]:

@@ -20,9 +20,9 @@ import json
 
 from . import compare as compare_mod
 from . import merge as merge_mod
-from . import battmodule, battrun, gates, options, outputs, phase3, report, results, settings, visible
+from . import battmodule, battrun, gates, options, outputs, phase3, report, results, visible
 from . import submission as submission_mod
-from .files import write_atomic
+from .files import check_writable, write_atomic
 from .nodeids import task_name
 from .tasks import BattDataError, load_taskset, select
 
@@ -118,7 +118,7 @@ def _task_line(tid: str, entry: Dict[str, Any]) -> str:
 def cmd_phase3(args: argparse.Namespace) -> int:
     base_dir = os.getcwd()
     try:
-        settings.check_writable(args.json, "--json")
+        check_writable(args.json, "--json")
         taskset = load_taskset(args.batt_data, base_dir, wanted=args.batt)
         task_ids = select(taskset, args.batt)
         batt = battmodule.load_batt(args.batt_module, base_dir)
@@ -160,7 +160,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     if args.profile and not args.profile_output:  # before the shards are read: they can be large
         raise UsageError("--profile needs --profile-output DIR: where the combined profile goes")
     try:
-        settings.check_writable(args.output, "--output")
+        check_writable(args.output, "--output")
         files = [(path, results.load(path)) for path in args.shards]
         merged = merge_mod.merge(files, partial=args.partial)
     except (ValueError, KeyError, TypeError) as e:  # ResultsError and MergeError are ValueErrors
@@ -179,7 +179,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 def cmd_submission(args: argparse.Namespace) -> int:
     try:
-        settings.check_writable(args.output, "--output")
+        check_writable(args.output, "--output")
         data = results.load(args.results)
         made = submission_mod.from_results(data, where=args.results)
     except (ValueError, KeyError, TypeError) as e:  # ResultsError and SubmissionError are ValueErrors
@@ -199,7 +199,7 @@ def cmd_submission(args: argparse.Namespace) -> int:
 
 def cmd_html(args: argparse.Namespace) -> int:
     try:
-        settings.check_writable(args.output, "--output")
+        check_writable(args.output, "--output")
         data = results.load(args.results)
         spec = args.batt_data or data["data"]["name"]
         task_ids = list(data["tasks"])

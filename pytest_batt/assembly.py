@@ -1,10 +1,11 @@
-"""Run assembly: from pytest's config to the :class:`~pytest_batt.items.State` of this process.
+"""Run assembly: from pytest's config to the :class:`~pytest_batt.state.State` of this process.
 
 Everything a run needs is read and checked here, before any sample runs, so that bad input
 (an unknown task, a broken batt, a baseline of other data) stops the run with one line. The
 controller reads the data, the baseline and the resumed file; a worker takes the controller's
 selection file and resolved settings, or, on another host, reads the data on its side and
-checks it is the same.
+checks it is the same. A worker's own bad input reaches the controller marked
+(:data:`WORKER_FAILED`), for :func:`worker_failure` to give its one line there.
 """
 
 from __future__ import annotations
@@ -15,13 +16,26 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from . import battmodule, battrun, compare, gates, programs, resume, results, settings as settings_mod, sharding
-from .items import State
+from . import battmodule, compare, files, gates, resume, results, rootdir, settings as settings_mod, sharding, verdict, workerspecs
+from .state import State, load_batt_or_library
 from .tasks import TaskSet, load_taskset, read_selection, select
 
 
 def is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+WORKER_FAILED = "pytest-batt worker cannot run: "
+
+
+def worker_failure(error_text: str) -> str:
+    """One line for a worker that could not start, from execnet's remote traceback: pytest-batt's
+    own message when it gave one (no batt or data on that side), else the exception's last line."""
+    lines = [line.strip() for line in error_text.splitlines() if line.strip()]
+    found = [line.split(WORKER_FAILED, 1)[1].strip() for line in lines if WORKER_FAILED in line]
+    if found:
+        return found[-1]
+    return f"it could not start: {lines[-1] if lines else 'no error given'}"
 
 
 def prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModule]]:
@@ -46,13 +60,13 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
     for path, option in ((opts.json_path, "--batt-json"), (opts.save_path, "--batt-save"), (opts.html_path, "--batt-html"),
                          (opts.submission_path, "--batt-submission")):
         if path and not is_worker(config):  # only the controller writes them (a sandboxed worker could not)
-            settings_mod.check_writable(path, option)
+            files.check_writable(path, option)
     if opts.compare_fail and not opts.compare_path:
         raise ValueError("--batt-compare-fail needs a baseline: give --batt-compare PATH")
     if opts.checkpoint_minutes and not (opts.json_path or opts.resume_path):
         raise ValueError("--batt-checkpoint needs a file to write: give --batt-json PATH (or --batt-resume PATH)")
     if opts.resume_path and not opts.json_path:
-        settings_mod.check_writable(opts.resume_path, "--batt-resume")
+        files.check_writable(opts.resume_path, "--batt-resume")
     if opts.profile_dir and not is_worker(config):
         from .profiling import prepare as prepare_profiles
 
@@ -86,7 +100,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
         _check_baseline_data(baseline, taskset, task_ids, opts)
     # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
     collect_only = config.getoption("collectonly", False)
-    batt = None if collect_only else programs.load(opts)
+    batt = None if collect_only else load_batt_or_library(opts)
     previous = results.load(opts.resume_path) if opts.resume_path else None
     if previous is not None:
         resume.check(previous, str(opts.resume_path), batt.sha256() if batt else "", opts.timeout,
@@ -94,7 +108,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
     state = State(
         opts, blind, task_ids, "" if collect_only else tempfile.mkdtemp(prefix="pytest-batt-"), _batt=batt, full_taskset=taskset,
         shard=shard, resume=previous, baseline=baseline,
-        baseline_status=battrun.baseline_statuses(baseline) if baseline is not None else {},
+        baseline_status=verdict.baseline_statuses(baseline) if baseline is not None else {},
         # the scheduler plans with them (whole tasks longest first, then samples)
         sample_seconds=sharding.sample_durations_from(earlier) if earlier is not None else None,
     )
@@ -111,45 +125,13 @@ def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = Fa
 
 def check_tx(config: pytest.Config) -> None:
     """One line instead of xdist's INTERNALERROR when --tx workers elsewhere would get a path value it cannot send."""
-    remote = settings_mod.remote_tx(config.getoption("tx", None) or []) if config.getoption("dist", "no") != "no" else []
+    remote = workerspecs.remote_tx(config.getoption("tx", None) or []) if config.getoption("dist", "no") != "no" else []
     if not remote:
         return
     here = config.invocation_params.dir
-    for option, value in settings_mod.detached_values([str(a) for a in config.invocation_params.args], lambda p: (here / p).exists()):
+    for option, value in rootdir.detached_values([str(a) for a in config.invocation_params.args], lambda p: (here / p).exists()):
         raise pytest.UsageError(f"{option} {value}: with --tx {remote[0]} write it as one word, {option}={value} "
                                 "(xdist takes a separate value that names a local path for a test path to rsync)")
-
-
-def give_gpus(config: pytest.Config, state: State) -> List[str]:
-    """``--batt-gpus`` on the controller: each xdist worker's spec gets its device (``env:CUDA_VISIBLE_DEVICES``,
-    set before anything is imported in the worker, and kept by a replacement worker); the header's lines,
-    with how VRAM is measured.
-
-    The caller's environment is never changed: with ``-n 0`` the samples run with it as it is."""
-    from . import gpus, workerspecs
-    from .isolation.peak_vram import header_line
-
-    opts = state.settings
-    caller = os.environ.get(gpus.VARIABLE)
-    in_process = config.getoption("dist", "no") == "no"
-    lines: List[str] = []
-    assigned: List[Optional[str]] = []
-    if opts.gpus != gpus.NONE:
-        plan = gpus.plan(opts.gpus, caller)
-        if plan.active and not in_process:
-            key = "env:" + gpus.VARIABLE
-            specs = workerspecs.expand(config.getoption("tx", None) or [])
-            devices = gpus.assign(plan, [workerspecs.is_local(spec) for spec in specs])
-            specs = [workerspecs.add_parts(spec, [(key, device)] if device else []) for spec, device in zip(specs, devices)]
-            config.option.tx = specs
-            assigned = [workerspecs.parts(spec).get(key) for spec in specs]  # a device the user's --tx named stays theirs
-        state.gpu_run = plan.active
-        lines = gpus.header_lines(plan, assigned, in_process, caller)
-    # What each process that runs samples sees; inside a container its VRAM is read only where that is one device.
-    seen = [device if device is not None else caller for device in assigned] or [caller]
-    vram = header_line(asked=opts.gpus != gpus.NONE, one_device=all(len(gpus.visible(v) or []) == 1 for v in seen),
-                       host_pids=False if opts.sandbox and not in_process else None)  # sandboxed workers: a PID namespace of their own
-    return lines + ([vram] if vram else [])
 
 
 def _read_settings(config: pytest.Config, base_dir: str) -> settings_mod.Settings:

@@ -10,33 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple, cast
 
-from . import grids, judging, partial, resume, scoring, spill
+from . import grids, judging, resume, scoring, spill
 from .nodeids import sample_nodeid, task_nodeid
 from .grids import Grid
-from .results import SAMPLE_KEYS, SampleRecord, new_record, sample_entry
+from .records import SAMPLE_KEYS, SampleRecord, new_record, sample_entry
 from .tasks import BattDataError, Sample, Task, TaskSet
-
-
-def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
-    """Each baseline sample's status by node id: what xfail and "regressed" are decided from."""
-    out = {}
-    for tid, task in baseline.get("tasks", {}).items():
-        for s in task.get("samples", []):
-            out[sample_nodeid(tid, s["kind"], s["index"])] = s["status"]
-    return out
-
-
-WORKER_FAILED = "pytest-batt worker cannot run: "
-
-
-def worker_failure(error_text: str) -> str:
-    """One line for a worker that could not start, from execnet's remote traceback: pytest-batt's
-    own message when it gave one (no batt or data on that side), else the exception's last line."""
-    lines = [line.strip() for line in error_text.splitlines() if line.strip()]
-    found = [line.split(WORKER_FAILED, 1)[1].strip() for line in lines if WORKER_FAILED in line]
-    if found:
-        return found[-1]
-    return f"it could not start: {lines[-1] if lines else 'no error given'}"
 
 
 def attempts_with_solvers(ranked: List[List[str]], demo_score: Dict[str, int]) -> List[Tuple[str, str]]:
@@ -152,7 +130,7 @@ class BattRun:
             else:
                 record = judging.judge(record, expected)
         elif record.get("status") == "timeout" and "cands" in record:  # --batt-keep-partial: judged, still a timeout
-            record = partial.judge_kept(record, self._expected(tid, kind, index))
+            record = judging.judge_kept(record, self._expected(tid, kind, index))
         if self._stored(tid):
             # A sample reported again after its task was folded (a rerun plugin): judged for its
             # report, but the task's entry stays the one folded from the records it had then.

@@ -16,7 +16,9 @@ from typing import Any, Generator, List
 import pytest
 
 from . import nodeids, visible, wire
-from .items import STATE, BattSample, make_tasks
+from .assembly import is_worker
+from .items import BattSample, make_tasks
+from .state import STATE
 
 # pytest-timeout prints every other thread's stack on a timeout, between two "Timeout" banners;
 # in a worker those are execnet's threads, noise beside the record's own message.
@@ -49,7 +51,7 @@ class Collection:
         if isinstance(item, BattSample) and rep.when == "call" and item.record is not None:
             # xdist sends report.__dict__ through execnet, whose serializer walks every object of
             # the record in Python (~1.5 CPU s per worker on 44 tasks); one JSON string it copies.
-            rep.batt_record = json.dumps(item.record, separators=(",", ":")) if hasattr(item.config, "workerinput") else item.record
+            rep.batt_record = json.dumps(item.record, separators=(",", ":")) if is_worker(item.config) else item.record
             if item.record["status"] == "timeout":
                 rep.sections = [(title, _TIMEOUT_DUMP.sub("", text)) for title, text in rep.sections]
                 rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
@@ -63,7 +65,7 @@ class Collection:
     def pytest_report_to_serializable(self, config: pytest.Config, report: Any) -> Generator[None, Any, Any]:
         """A worker's report of a batt item goes to the controller as one JSON string (``wire``)."""
         data = yield
-        if isinstance(data, dict) and hasattr(config, "workerinput") and isinstance(report, pytest.TestReport) \
+        if isinstance(data, dict) and is_worker(config) and isinstance(report, pytest.TestReport) \
                 and report.nodeid.startswith(nodeids.PREFIX):
             return wire.pack(data) or data
         return data

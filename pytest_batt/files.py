@@ -1,5 +1,6 @@
 """Writing files: atomically (readers see the old file or the whole new one, never half of it),
-and a note rewritten in place many times a second (a worker's record so far).
+and a note rewritten in place many times a second (a worker's record so far); whether a path
+given for a file can become one, checked before the work that would write it.
 """
 
 from __future__ import annotations
@@ -70,3 +71,17 @@ def overwrite(path: str, data: bytes) -> None:
 def first_json(text: str) -> object:
     """The first JSON value of ``text`` (what ``overwrite`` left); ValueError when there is none."""
     return json.JSONDecoder().raw_decode(text.lstrip())[0]
+
+
+def check_writable(path: str, option: str) -> None:
+    """Fail before running, not after an hour of work, when the results cannot be written."""
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path}: is a directory, give a file path")
+    if os.path.exists(path) and not os.path.isfile(path):
+        # Replacing it would turn a device or a FIFO into a plain file (as root: /dev/full).
+        raise ValueError(f"{option} {path}: not a regular file (a device, FIFO or socket), give a file path")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise ValueError(f"{option} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise ValueError(f"{option} {path}: not writable")

@@ -8,7 +8,7 @@ options' values are read into :class:`pytest_batt.settings.Settings`, only with 
 from __future__ import annotations
 
 import argparse
-from typing import Callable, Tuple
+from typing import Callable, FrozenSet, NamedTuple, Tuple
 
 DEFAULT_DATA = "arcagi1"
 DEFAULT_MODULE = "pytest_batt.reference"
@@ -113,10 +113,31 @@ def grid_form(value: str) -> str:
     return value
 
 
+class Entries(NamedTuple):
+    names: FrozenSet[str]  # exact function names: run on every task unless the file binds them
+    prefixes: Tuple[str, ...]  # ``solve_`` for ``solve_*``: the rest of the name is the task id
+
+
+def parse_entries(text: str) -> Entries:
+    """``transform,solve_*``: names, and prefixes (``*`` at the end) followed by a task id."""
+    names, prefixes = set(), []
+    for word in (w.strip() for w in text.split(",")):
+        if not word:
+            continue
+        stem = word[:-1] if word.endswith("*") else word
+        if not stem.isidentifier() or "*" in stem:
+            raise ValueError(f"{word!r} is not a function name (or a name prefix ending in '*')")
+        if word.endswith("*"):
+            prefixes.append(stem)
+        else:
+            names.add(word)
+    if not names and not prefixes:
+        raise ValueError("no entry names given")
+    return Entries(frozenset(names), tuple(prefixes))
+
+
 def entry_names(value: str) -> str:
     """argparse type of ``--batt-entry``: names, or prefixes ending in '*'; given back tidied."""
-    from .programs.discovery import parse_entries
-
     try:
         parse_entries(value)
     except ValueError as e:

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import grids, html_report, pictures, submission
 from .files import write_atomic
-from .results import SampleRecord
+from .records import SampleRecord
 
 
 def _shown(rec: SampleRecord) -> List[Tuple[str, grids.Grid]]:

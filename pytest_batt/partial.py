@@ -4,8 +4,9 @@ Generated batts build their answer as they go: ``o = []`` and ``s = []`` at the 
 ``o.append((t, evo, solver_id, tN))`` and ``s.append((t, s_solver_id, differ, tN))`` step by
 step, ``return o, s`` at the end. When the timeout is raised inside the call (the soft stage:
 pytest-timeout's signal), the batt's frame is still in the exception's traceback, so its lists
-hold a real prefix of what the call would have returned. This module reads them, and has the
-controller judge such a sample's kept candidates while it stays ``timeout``.
+hold a real prefix of what the call would have returned. This module reads them, in the process
+that ran the sample; the controller judges such a sample's kept candidates while it stays
+``timeout`` (:func:`pytest_batt.judging.judge_kept`).
 
 Phase 3 keeps nothing of a call that timed out; without the option neither does the plugin. A
 hard stop (the watchdog ended the worker) leaves no frame to read: it keeps nothing.
@@ -15,10 +16,6 @@ from __future__ import annotations
 
 from types import CodeType
 from typing import Any, List, Optional
-
-from . import judging
-from .grids import Grid
-from .results import SampleRecord
 
 CANDIDATES = "o"  # the names generated batts give their two lists
 ROWS = "s"
@@ -47,22 +44,3 @@ def batt_code(func: Any) -> Optional[CodeType]:
         func = getattr(func, "__wrapped__", None)
         seen += 1
     return None
-
-
-def judge_kept(rec: SampleRecord, expected: Optional[Grid]) -> SampleRecord:
-    """Judge a timed-out sample's kept candidates like any others; the sample stays ``timeout``.
-
-    Its ``matched`` lists the solvers whose kept candidate equals the expected output, its ``o``
-    hits count in o_score, a test sample's grids are ranked for pass@2: scored like any others.
-    """
-    error, message = rec.get("error"), rec.get("message")
-    rec["status"] = "ok"
-    judged = judging.judge(rec, expected)
-    if judged["status"] == "error":  # a malformed record: judging says why
-        return judged
-    judged["status"], judged["error"], judged["message"] = "timeout", error, message
-    judged.pop("show", None)
-    if judged["matched"]:
-        shown = ", ".join(judged["matched"][:5]) + (f" (+{len(judged['matched']) - 5} more)" if len(judged["matched"]) > 5 else "")
-        judged["error"] = f"{error}; kept candidates matched: {shown}"
-    return judged

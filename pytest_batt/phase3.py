@@ -11,7 +11,7 @@ does, and on test samples it diffs every candidate's value as the batt returned 
 
 Shared with the plugin, and so not checked by comparing the two: the parsing of a batt's
 return value (:func:`pytest_batt.contract.normalise_candidates` and ``normalise_rows``), task
-loading (``TaskSet.sample_keys`` included) and the results writer (``results.new_record`` and
+loading (``TaskSet.sample_keys`` included) and the results writer (``records.new_record`` and
 ``sample_entry``, a sample's record and its file entry). That parsing was checked against
 tokpidjin's own scorer.
 """
@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from . import results
+from . import records, results
 from .grids import Grid
 from .battmodule import BattModule
 from .contract import Candidate, ContractError, normalise_candidates, normalise_rows, split
@@ -163,11 +163,11 @@ class _TaskScorer:
         self.d_score: DScore = {}
         self.memory: Dict[str, Any] = {}
 
-    def sample(self, sample: Sample) -> Tuple[results.Sample, List[Tuple[str, Optional[Grid], Any, None]]]:
+    def sample(self, sample: Sample) -> Tuple[records.Sample, List[Tuple[str, Optional[Grid], Any, None]]]:
         """Score one sample; returns its entry in the results file and its candidates (for pass@2)."""
         wall0, cpu0 = time.perf_counter(), time.process_time()
         task, S, I, O = self.task, self.task.S, sample.input, sample.output
-        rec = results.new_record(task.id, sample.kind, sample.index, calls=1)
+        rec = records.new_record(task.id, sample.kind, sample.index, calls=1)
         status, value = _call(self.func, self.timeout, "solve call", (task.id, S, I, None, self.log_path), _solve_parse)
         cands: List[Tuple[str, Optional[Grid], Any, None]] = []
         if status != "ok":
@@ -199,13 +199,13 @@ class _TaskScorer:
                 rec["error"] = f"{len(failed)} diff call(s) failed and contribute nothing; first: {failed[0]}"
         rec["seconds"] = round(time.perf_counter() - wall0, 6)
         rec["cpu_seconds"] = round(time.process_time() - cpu0, 6)
-        return results.sample_entry(rec), cands
+        return records.sample_entry(rec), cands
 
 
 def score_task(task: Task, func: Callable[..., Any], timeout: float, log_path: str) -> Dict[str, Any]:
     """One task's entry of the results file, computed literally by the Phase 3 algorithm."""
     scorer = _TaskScorer(task, func, timeout, log_path)
-    samples: List[results.Sample] = []
+    samples: List[records.Sample] = []
     for sample in task.demos:
         samples.append(scorer.sample(sample)[0])
     s_score = s_snapshot(scorer.d_score)
@@ -228,7 +228,7 @@ def score_task(task: Task, func: Callable[..., Any], timeout: float, log_path: s
 
 def _failed_task(taskset: TaskSet, task_id: str, message: str) -> Dict[str, Any]:
     """A task whose data is invalid costs that task alone: its samples are errors, as in the plugin."""
-    samples = [results.sample_entry(results.new_record(task_id, kind, index, status="error", error=message))
+    samples = [records.sample_entry(records.new_record(task_id, kind, index, status="error", error=message))
                for kind, index in taskset.sample_keys(task_id)]
     return {
         "samples": samples, "o_score": {}, "d_score": {}, "s_score": {},

@@ -95,10 +95,6 @@ def _gate_type(value: str) -> str:
     return value
 
 
-def _is_worker(config: pytest.Config) -> bool:
-    return hasattr(config, "workerinput")
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: List[str]) -> None:
     """Undo pytest taking ``--batt-module PATH``'s value for a test path (see ``rootdir``)."""
@@ -115,11 +111,13 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     Unless the last run of the same command says workers would not pay for their start-up: then
     the run stays in this process (``mode``), and the header says why. --batt-sandbox always needs
     workers (its check refuses -n 0): a run with it keeps them here, as one with --batt-gpus does."""
-    if config.getoption("batt", None):
-        config.stash[RUN_STARTED] = time.monotonic()  # the run's own start, for a process that ran before it (a notebook)
+    if not config.getoption("batt", None):
+        return (yield)
+    config.stash[RUN_STARTED] = time.monotonic()  # the run's own start, for a process that ran before it (a notebook)
+    from .assembly import is_worker
+
     if (
-        config.getoption("batt", None)
-        and not _is_worker(config)
+        not is_worker(config)
         and config.pluginmanager.hasplugin("xdist")
         and config.getoption("numprocesses", None) is None
         and not config.getoption("collectonly", False)
@@ -145,9 +143,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "batt: an ARC sample run by pytest-batt")
     if not config.pluginmanager.hasplugin("timeout"):
         raise pytest.UsageError("--batt needs pytest-timeout, which is disabled (-p no:timeout)")
+    from .assembly import is_worker
     from .collection import Collection
     from .isolation import capabilities, processes
-    from .items import STATE
+    from .state import STATE
 
     unsupported = capabilities.unsupported_system()
     if unsupported:
@@ -158,10 +157,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.args = []  # --batt without paths: collect the batt items only
     config.stash[STATE] = state
     config.pluginmanager.register(Collection(), "batt-collection")
-    if (_is_worker(config) or config.getoption("dist", "no") == "no") and not config.getoption("collectonly", False):
+    if (is_worker(config) or config.getoption("dist", "no") == "no") and not config.getoption("collectonly", False):
         processes.make_subreaper()  # so that what a batt leaves running can be found and ended
         processes.track_forks()  # where the process list or the subreaper misses some (macOS, no /proc)
-    if _is_worker(config):
+    if is_worker(config):
         _start_worker(config, state)
     elif not config.getoption("collectonly", False):
         _start_controller(config, state, batt)
@@ -169,30 +168,30 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _assemble(config: pytest.Config) -> Any:
     """This process's State (and, on the controller, the batt it imported): bad input is one line."""
-    from . import assembly, battmodule, battrun, visible
+    from . import assembly, battmodule, visible
 
     try:
         return assembly.prepare(config)
     except (ValueError, battmodule.BattLoadError) as e:  # BattDataError, ResultsError, GateError, CompareError, ResumeError too
         # A worker's error reaches the controller as a remote traceback; the mark lets it say one line.
-        where = f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: " if _is_worker(config) else ""
+        where = f"{assembly.WORKER_FAILED}in {config.invocation_params.dir}: " if assembly.is_worker(config) else ""
         raise pytest.UsageError(visible.text(where + str(e))) from None
 
 
 def _start_worker(config: pytest.Config, state: Any) -> None:
-    from . import battmodule, battrun, visible
+    from . import assembly, battmodule, visible
 
     if state.settings.sandbox:  # never run the batt outside the sandbox asked for
         from .isolation import sandbox
 
         problem = sandbox.check_inside(state.settings.sandbox_token)
         if problem:
-            raise pytest.UsageError(visible.text(f"{battrun.WORKER_FAILED}{problem}"))
+            raise pytest.UsageError(visible.text(f"{assembly.WORKER_FAILED}{problem}"))
     try:  # now, not at the first sample: the import is the batt's own, not a sample's
         state.batt()
     except battmodule.BattLoadError as e:
         # The controller imported it: this worker's side (another directory or host) differs.
-        raise pytest.UsageError(visible.text(f"{battrun.WORKER_FAILED}in {config.invocation_params.dir}: {e}")) from None
+        raise pytest.UsageError(visible.text(f"{assembly.WORKER_FAILED}in {config.invocation_params.dir}: {e}")) from None
     # What a worker holds now (pytest, xdist, the batt module and what it imported) lives until
     # the worker exits: leave it out of every later collection, pytest's own at exit included
     # (measured: ~0.15 CPU s less per worker on a one-task run).
@@ -201,10 +200,11 @@ def _start_worker(config: pytest.Config, state: Any) -> None:
 
 def _start_controller(config: pytest.Config, state: Any, batt: Any) -> None:
     from . import assembly
+    from .controller import devices
     from .controller.session import Controller
 
     assembly.check_tx(config)
-    gpu_lines = assembly.give_gpus(config, state)  # before xdist reads the worker specs (its sessionstart)
+    gpu_lines = devices.give_gpus(config, state)  # before xdist reads the worker specs (its sessionstart)
     if config.getoption("dist", "no") != "no":
         # One worker per core already: BLAS threads inside each would oversubscribe the cores.
         for var in BLAS_THREAD_VARIABLES:

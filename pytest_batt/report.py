@@ -6,7 +6,7 @@ from typing import Any, Callable, Dict, List, Mapping, Sequence, Tuple
 
 from . import visible
 from .nodeids import sample_nodeid, shown, task_name
-from .results import STATUSES
+from .records import STATUSES
 
 PER_TASK_LIMIT = 40  # past this many tasks, list only the tasks that had problems
 

@@ -1,8 +1,10 @@
-"""The results file (schema 1, written atomically, read back with one clear error when unusable)
-and the sample records it is made from."""
+"""The results file (schema 1, written atomically, read back with one clear error when unusable).
+
+Its samples are :mod:`pytest_batt.records`' entries of the samples' records."""
 
 from __future__ import annotations
 
+import codecs
 import datetime
 import gzip
 import json
@@ -10,9 +12,10 @@ import os
 import platform
 import stat
 import zlib
-from typing import Any, Dict, Iterator, List, Mapping, Optional, TypedDict, cast
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, TypedDict
 
-from . import __version__, files, grids, spill
+from . import __version__, files, spill
+from .records import Sample
 
 SCHEMA = 1
 
@@ -60,6 +63,7 @@ class Protections(TypedDict):
     leftover_processes: str  # found by "/proc", "psutil", or "forks" (Python forks only)
     subreaper: bool
     start_time: bool
+    sandbox: bool  # the workers ran in bubblewrap (--batt-sandbox)
 
 
 class Config(TypedDict, total=False):
@@ -75,38 +79,6 @@ class Session(TypedDict, total=False):
     process_s: float
     complete: bool
     shards: Dict[str, Any]  # only in a merged file
-
-
-class SampleCore(TypedDict):
-    """What every sample has, in the file and in its record (below); the file keeps exactly these."""
-
-    kind: str  # "demo" or "test"
-    index: int
-    status: str  # a record's is "ok" until the controller judges it
-    candidates: int
-    matched: List[str]
-    calls: int
-    seconds: float
-    cpu_seconds: float
-    error: Optional[str]
-    message: Optional[str]  # why an unsolved sample missed: the first lines of its failure
-    memory_mb: Optional[float]  # peak resident memory of its process during its calls (isolation.peak_memory)
-    gpu: Optional[str]  # the CUDA_VISIBLE_DEVICES its process ran with (--batt-gpus gives each worker one device)
-    vram_mb: Optional[float]  # GPU memory its process held at its end (isolation.peak_vram; None without NVML)
-    vram_peak_mb: Optional[float]  # the largest GPU memory sampled while it ran
-    vram_scope: Optional[str]  # what those read: "process" (this process's own) or "device" (its device's used memory)
-
-
-SAMPLE_KEYS = tuple(SampleCore.__annotations__)
-STATUSES = ("solved", "unsolved", "unscored", "timeout", "error", "crash", "missing")  # a sample's, in a file
-
-
-class Sample(SampleCore, total=False):
-    # test samples, once their task's demo scores rank them: the two attempts, best first, as
-    # [solver_id, grid]; what a resumed run's submission and report take from the file
-    attempts: List[List[Any]]
-    fold: Dict[str, Any]  # only in a task not finished: what --batt-resume refolds (resume.fold_data)
-    kept: int  # --batt-keep-partial: candidates a timed-out solve call had found, judged and scored
 
 
 class DEntry(TypedDict):
@@ -159,58 +131,6 @@ class ResultsFile(TypedDict, total=False):
     tasks: Dict[str, TaskEntry]  # task id -> entry
     quarantined: List[Quarantined]  # only for a library with programs that ended or hung their process
     comparison: Dict[str, Any]  # only with --batt-compare
-
-
-# --- a sample's record -------------------------------------------------------------------------
-# Built by the process that ran the sample (runner.run_sample in a worker, phase3, the thread
-# design), judged and kept by the controller (judging, battrun), and written to the file as
-# sample_entry(record). Builtin types only: it travels on xdist's test reports as JSON.
-
-class _RecordCore(SampleCore):
-    task: str
-
-
-class SampleRecord(_RecordCore, total=False):
-    # the worker's
-    cands: List[List[Any]]  # [solver_id, grid fingerprint or None, count]: distinct pairs, batt order
-    grids: Dict[str, str]  # test samples: fingerprint -> grids.encode(grid), for the controller to judge
-    show: Optional[List[List[str]]]  # a miss's closest candidates, [solver_id, encoded grid]
-    invalid: List[List[str]]  # test samples: why the nearest invalid candidates are no grids, [solver_id, why] (judging's)
-    d: Dict[str, Dict[str, List[Any]]]  # solver -> differ -> [iz, zo, created]: scoring.SampleFold
-    differ_last_t: Dict[str, Any]  # differ -> last_t of its last own row so far; "last_t" in a file's fold
-    leaked_threads: List[str]  # threads the batt left running (items.py takes them out)
-    kept: int  # --batt-keep-partial: candidates a timed-out solve call had found (partial.py)
-    profile: Dict[str, Any]  # --batt-profile: profiling.SampleProfile.finish()
-    # the controller's (judging.judge, battrun)
-    o: Dict[str, int]  # o_score hits of this sample
-    expected: Optional[str]  # the expected output's fingerprint
-    ranked: List[List[str]]  # test samples: [solver_id, fingerprint] of valid candidates, batt order
-    attempts: List[List[str]]  # test samples: the two attempts, [solver_id, encoded grid]
-
-
-def new_record(task_id: str, kind: str, index: int, *, status: str = "ok", error: Optional[str] = None,
-               calls: int = 0, seconds: float = 0.0) -> SampleRecord:
-    """A sample's record as every producer starts it: nothing found, nothing matched yet."""
-    return {"task": task_id, "kind": kind, "index": index, "status": status, "error": error, "message": None,
-            "candidates": 0, "matched": [], "calls": calls, "seconds": seconds, "cpu_seconds": 0.0, "memory_mb": None,
-            "gpu": None, "vram_mb": None, "vram_peak_mb": None, "vram_scope": None}
-
-
-def add_error(rec: SampleRecord, note: str) -> None:
-    """Append ``note`` to the record's error text, after what it already says."""
-    rec["error"] = "; ".join(filter(None, [rec["error"], note]))
-
-
-def sample_entry(rec: Mapping[str, Any], fold: Optional[Dict[str, Any]] = None) -> Sample:
-    """A record as the results file keeps the sample; ``fold``: what resuming needs (a task not finished)."""
-    entry: Dict[str, Any] = {k: rec.get(k) for k in SAMPLE_KEYS}
-    if "kept" in rec:
-        entry["kept"] = rec["kept"]
-    if "attempts" in rec:
-        entry["attempts"] = [[sid, grids.decode(enc)] for sid, enc in rec["attempts"]]
-    if fold is not None:
-        entry["fold"] = fold
-    return cast(Sample, entry)
 
 
 class ResultsError(ValueError):
@@ -274,14 +194,25 @@ def write(path: str, results: Dict[str, Any]) -> None:
                 out.write(chunk.encode())
 
 
-# The most JSON one task's entry may take, decompressed (and so the most a reader holds at once):
-# far above real ones (a 300-solver battery writes about 1.2 MB per task), far below what would
-# exhaust a CI machine's memory. A results file is input (a CI artifact, another machine's
-# baseline): a few MB of gzip can expand to gigabytes. Files are read task by task (``load``), so
-# a whole file may be far larger (1,120 tasks of a 300-solver battery: about 1.3 GB).
+# --- reading: one reader, a task at a time ----------------------------------------------------
+# A results file is input (a CI artifact, another machine's baseline): a few MB of gzip can expand
+# to gigabytes. Every reader reads it one top-level value at a time, and one task at a time inside
+# ``tasks``, each value whole but under the ceiling below: ``load`` keeps each task on disk
+# (a spill.TaskStore: the small part of each task plus one whole task in memory), ``read`` keeps
+# them all in memory for callers that want the whole file. The same checks and the same errors
+# either way; the ceiling is per task, never per file.
+
+# The most JSON one task's entry (or any other top-level value) may take, decompressed, and so the
+# most a reader holds at once: far above real ones (a 300-solver battery writes about 1.2 MB per
+# task), far below what would exhaust a CI machine's memory. A whole file may be far larger (1,120
+# tasks of a 300-solver battery: about 1.3 GB).
 MAX_TASK_MB = 64
 MAX_TASK_VARIABLE = "PYTEST_BATT_MAX_TASK_MB"  # set it to read a file with larger task entries
-_CHUNK = 1 << 20
+# The whole file, decompressed: far above real ones, there only so that a decompression bomb of
+# many small tasks cannot fill the disk the tasks are spilled to.
+MAX_FILE_CHARS = 16 * 2**30
+_READ_CHARS = 4 << 20  # bytes read at a time (while under the ceiling)
+_WS = " \t\n\r"
 
 
 def ceiling() -> int:
@@ -301,69 +232,196 @@ def ceiling() -> int:
     return int(mb * (1 << 20))
 
 
-def _too_big(path: str, limit: int, what: str) -> ResultsError:
-    return ResultsError(f"{path}: {what} past the {limit / (1 << 20):g} MiB a results file may hold at once (a decompression "
-                        f"bomb, or not a results file); set {MAX_TASK_VARIABLE} to read a larger one")
+class _Incomplete(Exception):
+    """The value runs past the text read so far."""
 
 
-def _bounded_bytes(path: str) -> bytes:
-    """The file's JSON bytes, gunzipped when it is gzip, refused past :func:`ceiling` without ever
-    holding more than it: a gzip file is read a chunk at a time and refused as soon as it passes,
-    so a decompression bomb costs at most the ceiling's memory and the seconds to reach it."""
-    limit = ceiling()
-    if not stat.S_ISREG(os.stat(path).st_mode):  # before opening it: opening a FIFO waits for a writer
-        raise ResultsError(f"{path}: not a regular file (a device, FIFO or directory)")
-    with open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        if f.read(2) != b"\x1f\x8b":
-            if st.st_size > limit:
-                raise _too_big(path, limit, f"{st.st_size / (1 << 20):.0f} MiB of JSON,")
-            f.seek(0)
-            raw = f.read(limit + 1)  # bounded even if the file grew since fstat
-            if len(raw) > limit:
-                raise _too_big(path, limit, "JSON")
-            return raw
-        f.seek(0)
-        chunks, size = [], 0
-        with gzip.GzipFile(fileobj=f, mode="rb") as gz:
-            while True:
-                chunk = gz.read(_CHUNK)
-                if not chunk:
-                    break
-                size += len(chunk)
-                if size > limit:
-                    raise _too_big(path, limit, "expands")
-                chunks.append(chunk)
-        return b"".join(chunks)
+class _Stream:
+    """The decoded text of a (maybe gzipped) file, parsed one top-level value at a time.
+
+    It never holds more than the ceiling past the value it parses (plus what one read adds), so a
+    decompression bomb costs at most the ceiling's memory and the seconds to reach it."""
+
+    def __init__(self, path: str, limit: int) -> None:
+        self.path, self.limit = path, limit
+        if not stat.S_ISREG(os.stat(path).st_mode):  # before opening it: opening a FIFO waits for a writer
+            raise ResultsError(f"{path}: not a regular file (a device, FIFO or directory)")
+        self._raw = open(path, "rb")  # closed by close()
+        self._binary: Any = gzip.GzipFile(fileobj=self._raw, mode="rb") if self._raw.read(2) == b"\x1f\x8b" else self._raw
+        self._raw.seek(0)
+        self._utf8 = codecs.getincrementaldecoder("utf-8")()
+        self.buf, self.pos, self.eof, self.lines, self.total = "", 0, False, 1, 0
+        self._decode = json.JSONDecoder().raw_decode
+
+    def close(self) -> None:
+        if self._binary is not self._raw:
+            self._binary.close()
+        self._raw.close()
+
+    def _more(self, at_least: int) -> bool:
+        held = len(self.buf) - self.pos
+        size = max(_READ_CHARS, at_least)
+        if held + size > self.limit:  # enough to tell that the value passes the ceiling, and no more
+            size = max(self.limit + 1 - held, 1)
+        data = self._binary.read(size)
+        chunk = self._utf8.decode(data, final=not data)
+        if not data:
+            self.eof = True
+            if not chunk:
+                return False
+        self.total += len(chunk)
+        if self.total > MAX_FILE_CHARS:
+            raise ResultsError(f"{self.path}: more than {MAX_FILE_CHARS / 2**30:g} GiB of JSON (results.MAX_FILE_CHARS), "
+                               "far more than any run writes: a decompression bomb, or not a results file")
+        self.lines += self.buf.count("\n", 0, self.pos)
+        self.buf = self.buf[self.pos:] + chunk
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end), left unread."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in _WS:
+                self.pos += 1
+            if self.pos < len(self.buf) or self.eof or not self._more(0):
+                return self.buf[self.pos:self.pos + 1]
+
+    def take(self, chars: str, what: str) -> str:
+        c = self.peek()
+        if not c or c not in chars:
+            raise self.invalid(f"Expecting {what}", self.pos)
+        self.pos += 1
+        return c
+
+    def invalid(self, msg: str, pos: int) -> ResultsError:
+        line = self.lines + self.buf.count("\n", 0, pos)
+        return ResultsError(f"{self.path}: not valid JSON ({msg} at line {line})")
+
+    def too_big(self, what: str) -> ResultsError:
+        return ResultsError(f"{self.path}: {what} expands past the {self.limit / 2**20:g} MiB a results file may hold at once "
+                            f"(one task's entry; a decompression bomb, or not a results file); set {MAX_TASK_VARIABLE} "
+                            "to read a larger one")
+
+    def value(self, what: str) -> Any:
+        """The next JSON value, read whole; past ``limit`` characters it is refused."""
+        self.peek()
+        while True:
+            try:
+                obj, end = self._decode(self.buf, self.pos)
+                if end == len(self.buf) and not self.eof:
+                    raise _Incomplete  # a number may go on in the next chunk
+                if end - self.pos > self.limit:
+                    raise self.too_big(what)
+                self.pos = end
+                return obj
+            except (json.JSONDecodeError, _Incomplete) as e:
+                cut = not isinstance(e, json.JSONDecodeError) or e.pos >= len(self.buf) - 64 or e.msg.startswith("Unterminated string")
+                if self.eof or not cut:
+                    if isinstance(e, json.JSONDecodeError):
+                        raise self.invalid(e.msg, e.pos) from None
+                    raise self.invalid("Unterminated value", len(self.buf)) from None
+                if len(self.buf) - self.pos > self.limit:
+                    raise self.too_big(what) from None
+                self._more(len(self.buf) - self.pos)  # geometric: each value is parsed at most about twice
+            except RecursionError:
+                raise ResultsError(f"{self.path}: JSON nested too deeply to be a results file") from None
+
+
+def _members(stream: _Stream, what: str) -> Iterator[str]:
+    """The keys of the JSON object at the stream, one at a time; after each, the caller reads its value."""
+    stream.take("{", "'{'")
+    if stream.peek() == "}":
+        stream.take("}", "'}'")
+        return
+    while True:
+        key = stream.value(what)
+        if not isinstance(key, str):
+            raise stream.invalid("Expecting property name enclosed in double quotes", stream.pos)
+        stream.take(":", "':' delimiter")
+        yield key
+        if stream.take(",}", "',' delimiter") == "}":
+            return
+
+
+def _not_results(path: str, found: Any) -> ResultsError:
+    return ResultsError(f"{path}: not a pytest-batt results file of schema {SCHEMA} (schema: {found!r})")
+
+
+def iter_file(path: str, limit: Optional[int] = None) -> Iterator[Tuple[str, str, Any]]:
+    """The file's top-level keys in order: ``("key", name, value)``, except for the ``tasks``
+    object: ``("tasks", "tasks", None)``, then ``("task", task_id, entry)`` for each of its tasks,
+    one at a time. Memory: one value, at most ``limit`` (:func:`ceiling`) characters of JSON."""
+    try:
+        stream = _Stream(path, ceiling() if limit is None else limit)
+    except FileNotFoundError:
+        raise ResultsError(f"{path}: no such results file") from None
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot be read ({e})") from None
+    try:
+        if stream.peek() != "{":  # not an object: not JSON, or JSON of another kind
+            other = stream.value("the file")
+            if stream.peek():
+                raise stream.invalid("Extra data", stream.pos)
+            raise _not_results(path, type(other).__name__)
+        for key in _members(stream, "a key"):
+            if key == "tasks" and stream.peek() == "{":
+                yield ("tasks", key, None)
+                for tid in _members(stream, "a task id"):
+                    yield ("task", tid, stream.value(f"task {tid!r}"))
+            else:
+                yield ("key", key, stream.value(f"the value of {key!r}"))
+        if stream.peek():
+            raise stream.invalid("Extra data", stream.pos)
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # gzip errors are OSError/EOFError
+        raise ResultsError(f"{path}: cannot be read ({e})") from None
+    except MemoryError:
+        raise ResultsError(f"{path}: too large for the memory this process may use") from None
+    finally:
+        stream.close()
 
 
 def read(path: str) -> Dict[str, Any]:
-    """A results file (gzip or not), checked to be schema 1; :class:`ResultsError` in one line otherwise."""
-    try:
-        raw = _bounded_bytes(path)
-        data = json.loads(raw.decode("utf-8"))
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: no such results file") from None
-    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # gzip errors are OSError/EOFError
-        raise ResultsError(f"{path}: cannot be read ({e})") from None
-    except json.JSONDecodeError as e:
-        raise ResultsError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    except RecursionError:
-        raise ResultsError(f"{path}: JSON nested too deeply to be a results file") from None
-    except MemoryError:
-        raise ResultsError(f"{path}: too large for the memory this process may use") from None
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        raise ResultsError(f"{path}: not a pytest-batt results file of schema {SCHEMA} (schema: {found!r})")
-    for key in ("batt", "data", "config", "session", "tasks"):
-        if not isinstance(data.get(key), dict):
-            raise ResultsError(f"{path}: results file has no {key!r} object")
-    return data
+    """A results file (gzip or not), whole in memory, checked to be schema 1; :class:`ResultsError`
+    in one line otherwise. Read by the one reader (:func:`iter_file`), as :func:`load` reads it."""
+    return _gather(path, dict, None)
 
 
 def load(path: str, directory: Optional[str] = None, limit: Optional[int] = None) -> Dict[str, Any]:
-    """``read``'s dict, read one task at a time (its ``tasks`` a spill.TaskStore in ``directory``):
-    what every reader of results files uses; the ceiling is per task. See :mod:`results_stream`."""
-    from .results_stream import load_tasks
+    """``read``'s dict, with ``tasks`` a spill.TaskStore (in ``directory``, or the system's
+    temporary one): the same keys and values, the scores of each task on disk until asked for.
+    What the plugin and the commands read files with."""
+    return _gather(path, lambda: spill.TaskStore(directory), limit)
 
-    return load_tasks(path, directory, limit)
+
+def _gather(path: str, new_tasks: Callable[[], Any], limit: Optional[int]) -> Dict[str, Any]:
+    """The file's keys in order; its tasks in ``new_tasks()`` (a dict, or a spill.TaskStore)."""
+    data: Dict[str, Any] = {}
+    tasks: Any = None
+    for kind, key, value in iter_file(path, limit):
+        if kind == "tasks":
+            _check_head(path, data, before_tasks=True)
+            tasks = data[key] = new_tasks()
+        elif kind == "key":
+            data[key] = value
+        else:
+            if not isinstance(value, dict):
+                raise ResultsError(f"{path}: task {key!r} is not an object")
+            if isinstance(tasks, spill.TaskStore):
+                tasks.put(key, value)
+            else:
+                tasks[key] = value
+    _check_head(path, data)
+    return data
+
+
+def _check_head(path: str, data: Dict[str, Any], before_tasks: bool = False) -> None:
+    """The file's checks; ``before_tasks``: only those the keys before ``tasks`` can fail (the schema)."""
+    if before_tasks:
+        if "schema" in data and data["schema"] != SCHEMA:
+            raise _not_results(path, data["schema"])
+        return
+    if data.get("schema") != SCHEMA:
+        raise _not_results(path, data.get("schema"))
+    for key in ("batt", "data", "config", "session", "tasks"):
+        if not isinstance(data.get(key), (dict, spill.TaskStore)):
+            raise ResultsError(f"{path}: results file has no {key!r} object")

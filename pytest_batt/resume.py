@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Set, Tuple, cast
 
 from . import grids
 from .nodeids import sample_nodeid
-from .results import SAMPLE_KEYS, SampleRecord, new_record
+from .records import SAMPLE_KEYS, SampleRecord, new_record
 
 # A record's keys -> their names in a sample's ``fold``. The file keeps schema 1's "last_t" for
 # what the record calls ``differ_last_t`` (each differ's last own step), so older files resume.

@@ -12,6 +12,8 @@ pytest offers no public way to do this. Every private name of pytest this projec
 this module; ``tests/test_rootdir.py`` fails loudly when a pytest release changes one of them, and
 a pytest this module does not know gets a usage error that gives the command line that works
 (each ``--batt-* VALUE`` written as one word, ``--batt-module=PATH``), never a silent wrong ini.
+Those two-word values are :func:`detached_values`' to find (``--tx`` workers elsewhere refuse
+them too: ``assembly.check_tx``).
 """
 
 from __future__ import annotations
@@ -20,11 +22,9 @@ import copy
 import inspect
 import shlex
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import pytest
-
-from .settings import detached_values
 
 # The attributes of pytest.Config that hold what determine_setup found (``inicfg`` up to pytest 8, ``_inicfg`` from 9).
 ROOT_ATTRIBUTES = ("_rootpath", "_inipath")
@@ -137,3 +137,16 @@ def corrected_command(config: pytest.Config) -> str:
             out.append(args[i])
             i += 1
     return "pytest " + shlex.join(out)
+
+
+def detached_values(args: Sequence[str], exists: Callable[[str], bool]) -> List[Tuple[str, str]]:
+    """``--batt-* VALUE`` pairs written as two words whose value is a local path.
+
+    xdist takes such a value for a test path and refuses it ("not relative to an rsync root") when
+    workers run elsewhere; as one word (``--batt-data=tasks``) it reaches them as it is.
+    """
+    out = []
+    for option, value in zip(args, args[1:]):
+        if option.startswith("--batt") and "=" not in option and not value.startswith("-") and exists(value.split("::")[0]):
+            out.append((option, value))
+    return out

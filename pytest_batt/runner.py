@@ -16,14 +16,14 @@ import time
 from types import CodeType
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from . import gpus, grids, judging, partial
+from . import failures, gpus, grids, partial
 from .contract import Candidate, ContractError, no_grid_reasons, normalise_candidates, normalise_rows, split
 from .isolation import handoff, processes
 from .isolation.guard import Guard, call_batt, no_guard
 from .isolation.peak_memory import SampleMemory
 from .isolation.peak_vram import VramMeter
 from .isolation.threads import stop_threads
-from .results import SampleRecord, add_error, new_record
+from .records import SampleRecord, add_error, new_record
 from .scoring import SampleFold, summarise_rows
 from .tasks import Sample, Task
 
@@ -126,8 +126,8 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
                 rec["invalid"] = invalid
         elif sample.output is not None and grid_of.get(grids.fingerprint(sample.output)) != sample.output:
             entries = [(sid, grid_of.get(fp) if fp else None, n) for (sid, fp), n in counts.items()]
-            rec["message"] = judging.describe_miss(sample.output, entries, invalid)
-            rec["show"] = judging.show(sample.output, entries)
+            rec["message"] = failures.describe_miss(sample.output, entries, invalid)
+            rec["show"] = failures.show(sample.output, entries)
         if checkpoint is not None and getattr(func, "differs", True) is not False:  # no diff call follows: the final one will do
             so_far = rec.copy()
             so_far["seconds"], so_far["cpu_seconds"] = round(time.perf_counter() - wall0, 6), round(time.process_time() - cpu0, 6)

@@ -180,37 +180,3 @@ def for_workers(settings: Settings, task_ids: Sequence[str]) -> Dict[str, Any]:
 def from_controller(sent: Dict[str, Any], base_dir: str) -> Settings:
     """The worker's side of :func:`for_workers`: the controller's values, this worker's directory."""
     return Settings(**{**sent, "base_dir": base_dir, "compare_fail": tuple(sent.get("compare_fail") or ())})
-
-
-def check_writable(path: str, option: str) -> None:
-    """Fail before running, not after an hour of work, when the results cannot be written."""
-    if os.path.isdir(path):
-        raise ValueError(f"{option} {path}: is a directory, give a file path")
-    if os.path.exists(path) and not os.path.isfile(path):
-        # Replacing it would turn a device or a FIFO into a plain file (as root: /dev/full).
-        raise ValueError(f"{option} {path}: not a regular file (a device, FIFO or socket), give a file path")
-    parent = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(parent):
-        raise ValueError(f"{option} {path}: directory {parent} does not exist")
-    if not os.access(parent, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
-        raise ValueError(f"{option} {path}: not writable")
-
-
-def remote_tx(tx_specs: Sequence[str]) -> List[str]:
-    """The ``--tx`` specs whose workers start elsewhere (``ssh=...``, ``//chdir=...``): xdist sends them
-    the command line with every word that names a local path rewritten under an rsync root."""
-    return [spec for spec in tx_specs if "popen" not in spec.split("//") and not spec.split("*")[-1].startswith("popen")
-            or "chdir=" in spec]
-
-
-def detached_values(args: Sequence[str], exists: Callable[[str], bool]) -> List[Tuple[str, str]]:
-    """``--batt-* VALUE`` pairs written as two words whose value is a local path.
-
-    xdist takes such a value for a test path and refuses it ("not relative to an rsync root") when
-    workers run elsewhere; as one word (``--batt-data=tasks``) it reaches them as it is.
-    """
-    out = []
-    for option, value in zip(args, args[1:]):
-        if option.startswith("--batt") and "=" not in option and not value.startswith("-") and exists(value.split("::")[0]):
-            out.append((option, value))
-    return out

@@ -6,11 +6,12 @@ Set on the report on the controller, before the terminal, junitxml, the cache (`
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from . import visible
-from .judging import describe
-from .results import SampleRecord
+from .failures import describe
+from .nodeids import sample_nodeid
+from .records import SampleRecord
 
 
 def apply(report: Any, rec: SampleRecord, baseline_status: Optional[str], draw: Optional[Callable[[str], Any]] = None) -> None:
@@ -44,3 +45,12 @@ def properties(rec: SampleRecord) -> List[Tuple[str, Any]]:
 
 def merge(existing: Any, ours: List[Tuple[str, Any]]) -> List[Tuple[str, Any]]:
     return [(k, v) for k, v in existing or [] if not str(k).startswith("batt_")] + ours
+
+
+def baseline_statuses(baseline: Dict[str, Any]) -> Dict[str, str]:
+    """Each baseline sample's status by node id: what xfail and "regressed" are decided from."""
+    out = {}
+    for tid, task in baseline.get("tasks", {}).items():
+        for s in task.get("samples", []):
+            out[sample_nodeid(tid, s["kind"], s["index"])] = s["status"]
+    return out

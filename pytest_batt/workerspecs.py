@@ -51,3 +51,10 @@ def add_parts(spec: str, extra: Sequence[Part]) -> str:
             raise ValueError(f"{key}={value}: not one part of an xdist spec")
     added = [f"{key}={value}" for key, value in extra if key not in have]
     return "//".join([spec] + added)
+
+
+def remote_tx(tx_specs: Sequence[str]) -> List[str]:
+    """The ``--tx`` specs whose workers start elsewhere (``ssh=...``, ``//chdir=...``): xdist sends them
+    the command line with every word that names a local path rewritten under an rsync root."""
+    return [spec for spec in tx_specs if "popen" not in spec.split("//") and not spec.split("*")[-1].startswith("popen")
+            or "chdir=" in spec]

@@ -20,6 +20,9 @@ for n in 2 0; do
   grep -q "^batt: memory limit: off (" "$tmp/quick.log" || fail "the header does not say the memory limit is off"
   tail -n 1 "$tmp/quick.log" | grep -q " 6 passed" || fail "not 6 passed"
 done
+echo "-- quick start with -q (pytest shows no header): the line saying what is off is still there"
+$play pytest --batt 007bbfb7 -q -p no:cacheprovider > "$tmp/quick.log" 2>&1 || { cat "$tmp/quick.log"; fail "quick start -q failed"; }
+grep -q "^batt: memory limit: off (" "$tmp/quick.log" || fail "with -q the memory limit's state is not said"
 
 echo "-- --batt-max-memory 500: one usage line where nothing can keep it"
 status=0

@@ -77,6 +77,11 @@ def test_in_one_process_the_default_is_off_and_a_limit_asked_for_is_one_line(ref
     quick.assert_outcomes(passed=3)
     assert "batt: memory limit: off (the address-space limit is refused on this system" in quick.stdout.str()
     assert results.read(str(refused.path / "r.json"))["config"]["protections"]["memory_limit"] == "off"
+    quiet = _run(refused, "toybatt.py", "-n", "0", "-q")  # pytest shows no header: what is off is said all the same
+    quiet.assert_outcomes(passed=3)
+    assert [line for line in quiet.stdout.lines if line.startswith("batt: memory limit: off (")], quiet.stdout.str()
+    silent = _run(refused, "toybatt.py", "-n", "0", "-q", "--no-header")
+    assert "memory limit" not in silent.stdout.str()
     asked = _run(refused, "toybatt.py", "-n", "0", "--batt-max-memory", "500")
     assert asked.ret == pytest.ExitCode.USAGE_ERROR
     errors = [line for line in asked.stderr.lines if line.strip()]
@@ -95,7 +100,7 @@ def test_where_everything_is_there_the_header_says_nothing_and_the_file_says_all
     assert protections["memory_limit"] == "address_space" and protections["memory_limit_mb"] >= 1024
     if capabilities.sample_peak().on and capabilities.process_tree().on:  # Linux
         assert protections == {**protections, "memory_peak": "sample", "leftover_processes": "/proc", "subreaper": True,
-                               "start_time": True}
+                               "start_time": True, "sandbox": False}
 
 
 def _can_hide_proc() -> bool:

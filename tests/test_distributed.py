@@ -158,13 +158,13 @@ def test_a_worker_refuses_other_task_content_and_gets_the_controllers_settings(t
 
 
 def test_what_the_controller_says_about_workers_elsewhere():
-    from pytest_batt import battrun
+    from pytest_batt import assembly
     from pytest_batt.isolation import handoff
 
     remote_tb = ('Traceback (most recent call last):\n  File "x", line 1\n'
                  "pytest.UsageError: pytest-batt worker cannot run: --batt-module toy.py: no such file in /there\n")
-    assert battrun.worker_failure(remote_tb) == "--batt-module toy.py: no such file in /there"
-    assert battrun.worker_failure("Traceback ...\nModuleNotFoundError: No module named 'pluggy'\n") == \
+    assert assembly.worker_failure(remote_tb) == "--batt-module toy.py: no such file in /there"
+    assert assembly.worker_failure("Traceback ...\nModuleNotFoundError: No module named 'pluggy'\n") == \
         "it could not start: ModuleNotFoundError: No module named 'pluggy'"
     status, message = handoff.crash_status(None, "", 10, 2, "gw3 (ssh=h)", shared=False)
     assert status == "crash" and message.startswith("worker gw3 (ssh=h) died while running this sample and was replaced; it does not share")
@@ -172,13 +172,13 @@ def test_what_the_controller_says_about_workers_elsewhere():
 
 
 def test_remote_gateways_and_detached_path_values(tmp_path):
-    from pytest_batt import settings
+    from pytest_batt import rootdir, workerspecs
 
     specs = ["popen", "2*popen", "popen//python=x", "2*popen//chdir=d", "ssh=h//python=p"]
-    assert settings.remote_tx(specs) == ["2*popen//chdir=d", "ssh=h//python=p"]
+    assert workerspecs.remote_tx(specs) == ["2*popen//chdir=d", "ssh=h//python=p"]
     (tmp_path / "tasks").mkdir()
     args = ["--batt", "all", "--batt-data", "tasks", "--batt-module=b.py", "--batt-json", "new.json", "tasks"]
-    assert settings.detached_values(args, lambda p: (tmp_path / p).exists()) == [("--batt-data", "tasks")]
+    assert rootdir.detached_values(args, lambda p: (tmp_path / p).exists()) == [("--batt-data", "tasks")]
 
 
 def test_the_workflow_runs_the_gate_commands_ci_run_runs():

@@ -22,8 +22,8 @@ import pytest
 from toys import TASKS, TOY_BATT, make_project
 
 from pytest_batt import battrun, compare, html_report, merge, outputs, report, results, resume, runner, scoring, spill, submission
-from pytest_batt import gates as gates_mod, results_stream
-from pytest_batt.results import SampleRecord, new_record, sample_entry
+from pytest_batt import gates as gates_mod
+from pytest_batt.records import SampleRecord, new_record, sample_entry
 from pytest_batt.tasks import TaskSet
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -274,11 +274,11 @@ def _results(n):
 def test_load_reads_what_read_reads_one_task_at_a_time(tmp_path, name, dump, monkeypatch):
     data = _results(40)
     path = _file(tmp_path, name, data, **dump)
-    monkeypatch.setattr(results_stream, "_READ_CHARS", 97)  # values cut across reads at every place
+    monkeypatch.setattr(results, "_READ_CHARS", 97)  # values cut across reads at every place
     loaded = results.load(path, str(tmp_path))
     assert loaded == results.read(path) == data and list(loaded) == list(data)
     assert isinstance(loaded["tasks"], spill.TaskStore) and list(loaded["tasks"]) == list(data["tasks"])
-    kinds = [kind for kind, _, _ in results_stream.iter_file(path)]
+    kinds = [kind for kind, _, _ in results.iter_file(path)]
     assert kinds.count("task") == 40 and kinds.index("tasks") == len(HEAD) + 1  # after the header and the session
 
 
@@ -288,7 +288,7 @@ def test_the_ceiling_is_per_task_not_per_file(tmp_path, monkeypatch):
     one = max(len(json.dumps(t)) for t in data["tasks"].values())
     whole = len(json.dumps(data))
     assert results.load(path, limit=one + 10) == data and whole > 20 * (one + 10)
-    monkeypatch.setattr(results_stream, "MAX_FILE_CHARS", whole - 1)  # and the whole file has a far higher one
+    monkeypatch.setattr(results, "MAX_FILE_CHARS", whole - 1)  # and the whole file has a far higher one
     with pytest.raises(results.ResultsError, match=r"big.json.gz: more than .* GiB of JSON .* a decompression bomb"):
         results.load(path)
     monkeypatch.undo()

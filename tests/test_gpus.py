@@ -219,7 +219,7 @@ def test_local_specs_start_on_this_host():
 def test_a_gpu_run_has_no_default_address_space_cap_but_keeps_a_chosen_one():
     from dataclasses import replace
 
-    from pytest_batt.items import State
+    from pytest_batt.state import State
     from pytest_batt.tasks import TaskSet
 
     opts = settings.read(lambda name: None, lambda name: "", "/tmp")

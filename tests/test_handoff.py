@@ -4,7 +4,7 @@ the end-to-end cases are in test_hostile.py and test_hostile2.py)."""
 import json
 
 from pytest_batt.isolation import handoff
-from pytest_batt.results import new_record
+from pytest_batt.records import new_record
 
 NODE = "batt/t::test[0]"
 
@@ -96,8 +96,16 @@ def test_a_note_written_through_a_descriptor_the_batt_closed_or_took_over(tmp_pa
 
     from pytest_batt import files
 
-    def kept_fd():
-        return next(int(n) for n in os.listdir("/proc/self/fd") if os.path.realpath(f"/proc/self/fd/{n}") == target)
+    def kept_fd():  # found by what it is open on, not through /proc (macOS has none, nor the play of it)
+        want = os.stat(target)
+        for fd in range(3, 4096):
+            try:
+                st = os.fstat(fd)
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) == (want.st_dev, want.st_ino):
+                return fd
+        raise AssertionError("no descriptor open on the note")
 
     target = os.path.realpath(tmp_path / "gw0.partial")
     files.overwrite(target, b'{"n": 1}\n')

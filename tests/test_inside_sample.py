@@ -10,7 +10,7 @@ import pytest
 
 from toys import TASKS, TOY_BATT, make_project
 
-from pytest_batt import battrun, compare, gates, options, partial, profiling, report, results, runner
+from pytest_batt import battrun, compare, gates, options, partial, profiling, records, report, results, runner
 from pytest_batt.isolation import capabilities, memory, peak_memory
 from pytest_batt.isolation.guard import BattTimeout, Guard
 from pytest_batt.tasks import TaskSet
@@ -216,7 +216,7 @@ def test_a_sample_profile_names_the_batts_functions_and_combines(tmp_path):
 
 
 def test_profile_file_names_are_safe_for_hostile_task_ids(tmp_path):
-    from pytest_batt.items import safe_name
+    from pytest_batt.state import safe_name
 
     path = profiling.sample_file(str(tmp_path), safe_name("../../etc/x"), "test", 0)
     assert os.path.dirname(path) == str(tmp_path) and ".." not in os.path.basename(path)
@@ -381,7 +381,7 @@ def test_a_resumed_file_keeps_the_kept_count_and_the_memory():
 
     entry = {"kind": "test", "index": 0, "status": "timeout", "candidates": 2, "matched": ["flip"], "calls": 3, "seconds": 1.0,
              "cpu_seconds": 1.0, "error": "timeout", "message": None, "memory_mb": 51.5, "kept": 2}
-    again = results.sample_entry(resume.record_of("flip0001", entry))
+    again = records.sample_entry(resume.record_of("flip0001", entry))
     assert again == {**entry, "gpu": None, "vram_mb": None, "vram_peak_mb": None, "vram_scope": None}  # a file from before VRAM
 
 

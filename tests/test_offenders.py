@@ -11,7 +11,7 @@ from pytest_batt.isolation import watchdog_process
 from pytest_batt.isolation.slot import Slot, encode_text, read
 from pytest_batt.programs import offenders
 from pytest_batt.programs.library import Library, Program
-from pytest_batt.results import new_record
+from pytest_batt.records import new_record
 
 NODE = "batt/t::demo[0]"
 

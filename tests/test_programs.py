@@ -49,7 +49,7 @@ def clean_modules():
 # --- discovery ---------------------------------------------------------------------------------
 
 def test_entries_are_names_and_task_prefixes():
-    e = discovery.parse_entries(" transform, solve_* ,p")
+    e = options.parse_entries(" transform, solve_* ,p")
     assert e.names == {"transform", "p"} and e.prefixes == ("solve_",)
     assert discovery.entry_task("solve_007bbfb7", e) == (True, "007bbfb7")
     assert discovery.entry_task("solve_", e) == (False, None)
@@ -57,7 +57,7 @@ def test_entries_are_names_and_task_prefixes():
     assert discovery.entry_task("helper", e) == (False, None)
     for bad in ("", "a-b", "x*y*", ","):
         with pytest.raises(ValueError):
-            discovery.parse_entries(bad)
+            options.parse_entries(bad)
 
 
 def test_a_folder_is_walked_in_order_without_hidden_and_cache_files(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_batt import results
+from pytest_batt import records, results
 from toys import TOY_BATT, make_project
 
 
@@ -158,16 +158,16 @@ def test_the_documented_schema_lists_exactly_the_schemas_keys():
 
 
 def test_every_producer_makes_records_of_the_declared_keys_only(tmp_path):
-    """results.SampleRecord is the one definition: a worker's record, the controller's judged and
+    """records.SampleRecord is the one definition: a worker's record, the controller's judged and
     failure records, a resumed one and a checkpoint all have its required keys and no others."""
     from toys import TASKS
 
     from pytest_batt import battrun, resume, runner
     from pytest_batt.tasks import TaskSet
 
-    declared = set(typing.get_type_hints(results.SampleRecord))
-    required = set(results.SampleRecord.__required_keys__)
-    assert set(results.SAMPLE_KEYS) < required and {"task", "message"} < required
+    declared = set(typing.get_type_hints(records.SampleRecord))
+    required = set(records.SampleRecord.__required_keys__)
+    assert set(records.SAMPLE_KEYS) < required and {"task", "message"} < required
 
     ns = {}
     exec(TOY_BATT, ns)
@@ -183,7 +183,7 @@ def test_every_producer_makes_records_of_the_declared_keys_only(tmp_path):
     run.add_failure("batt/flip0001::demo[0]", "crash", "it died")
     run.task_failed("same0002", "bad data")
     made += checkpoints + [run.records["batt/flip0001::demo[0]"], run.records["batt/same0002::test[0]"]]
-    entry = results.sample_entry(made[1], resume.fold_data(made[1]))
+    entry = records.sample_entry(made[1], resume.fold_data(made[1]))
     made.append(resume.record_of("none0003", entry))
     assert len(made) == 15 and {r["status"] for r in made} == {"ok", "unsolved", "solved", "crash", "error"}
     for rec in made:

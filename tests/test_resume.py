@@ -200,15 +200,15 @@ def test_resume_refuses_other_runs_in_one_line(project, uninterrupted):
 
 def test_fold_data_keeps_the_files_names_and_refolds_to_the_same_scores():
     """A record's differ_last_t is "last_t" in a file's fold (schema 1): files written before resume alike."""
-    from pytest_batt import resume, results, scoring
+    from pytest_batt import records, resume, scoring
 
-    first = results.new_record("t", "demo", 0)
+    first = records.new_record("t", "demo", 0)
     first.update(status="solved", matched=["a"], o={"a": 1}, d={"a": {"d": [1, 0, [3]]}}, differ_last_t={"d": 3})
-    second = results.new_record("t", "demo", 1)
+    second = records.new_record("t", "demo", 1)
     second.update(status="unsolved", o={"b": 0}, d={"b": {"d": [0, 1, None]}}, differ_last_t={})  # b's entry inherits
     fold = resume.fold_data(first)
     assert fold is not None and fold["last_t"] == {"d": 3} and "differ_last_t" not in fold
-    back = resume.record_of("t", json.loads(json.dumps(results.sample_entry(first, fold))))
+    back = resume.record_of("t", json.loads(json.dumps(records.sample_entry(first, fold))))
     assert back == first
     assert scoring.score_task([back, second]) == scoring.score_task([first, second])
     assert scoring.score_task([back, second])["d_score"]["b"]["d"]["last_t"] == 3

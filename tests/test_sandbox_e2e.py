@@ -155,6 +155,7 @@ def test_the_four_attempts_succeed_without_the_sandbox_and_fail_inside_it(librar
     # The correct program is credited on every sample, sandbox or not.
     assert all(GOOD in s["matched"] for s in samples), samples
     assert data["tasks"][TASK]["o_score"][GOOD] == 6
+    assert data["config"]["protections"]["sandbox"] is sandboxed  # the file says whether its workers were sandboxed
     written = [p for p in outside + [str(home / "escaped-home.txt")] if os.path.exists(p)]
     cheat_credited = CHEAT in samples[-1]["matched"]
     leaked = SECRET in out or SECRET in everything_written(pytester.path)

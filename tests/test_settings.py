@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from pytest_batt import options, settings
+from pytest_batt import files, options, settings
 from pytest_batt.options import MAX_SECONDS
 
 
@@ -144,15 +144,15 @@ def test_workers_get_the_controllers_values_but_not_its_files() -> None:
 
 
 def test_check_writable_accepts_new_and_existing_files(tmp_path: Path) -> None:
-    settings.check_writable(str(tmp_path / "new.json"), "--batt-json")
+    files.check_writable(str(tmp_path / "new.json"), "--batt-json")
     (tmp_path / "old.json").write_text("{}")
-    settings.check_writable(str(tmp_path / "old.json"), "--batt-json")
+    files.check_writable(str(tmp_path / "old.json"), "--batt-json")
 
 
 def test_check_writable_refuses_what_cannot_become_the_file(tmp_path: Path) -> None:
     def refused(path: str, option: str = "--batt-json") -> str:
         with pytest.raises(ValueError) as e:
-            settings.check_writable(path, option)
+            files.check_writable(path, option)
         return str(e.value)
 
     assert refused(str(tmp_path), "--batt-save") == f"--batt-save {tmp_path}: is a directory, give a file path"
@@ -172,11 +172,11 @@ def test_check_writable_refuses_a_folder_or_file_it_may_not_write(tmp_path: Path
     monkeypatch.setattr(settings.os, "access", lambda path, mode: str(path) not in denied)
     for name in ("new.json", "ro.json"):
         with pytest.raises(ValueError, match=f"^--batt-submission {tmp_path / name}: not writable$"):
-            settings.check_writable(str(tmp_path / name), "--batt-submission")
+            files.check_writable(str(tmp_path / name), "--batt-submission")
     denied.remove(str(tmp_path))  # the folder is writable, the file is not
     with pytest.raises(ValueError, match="not writable"):
-        settings.check_writable(str(tmp_path / "ro.json"), "--batt-submission")
-    settings.check_writable(str(tmp_path / "new.json"), "--batt-submission")
+        files.check_writable(str(tmp_path / "ro.json"), "--batt-submission")
+    files.check_writable(str(tmp_path / "new.json"), "--batt-submission")
 
 
 def test_sandbox_paths_are_resolved_checked_and_need_the_sandbox(tmp_path: Path) -> None:

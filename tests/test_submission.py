@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pytest_batt import battrun, grids, judging, results, resume, submission
+from pytest_batt import battrun, failures, grids, records, results, resume, submission
 from pytest_batt.__main__ import main
 from pytest_batt.tasks import TaskSet
 
@@ -14,7 +14,7 @@ TASK = {"train": [{"input": [[1, 2]], "output": [[2, 1]]}], "test": [{"input": [
 
 def worker_record(kind, index, cands, sent):
     """What a worker sends: distinct (solver, fingerprint, count) and, for a test sample, the grids."""
-    rec = results.new_record("t", kind, index, calls=1, seconds=0.1)
+    rec = records.new_record("t", kind, index, calls=1, seconds=0.1)
     rec.update(candidates=3, d={}, differ_last_t={}, cands=[[sid, grids.fingerprint(g), 1] for sid, g in cands])
     if kind == "test":
         rec["grids"] = {grids.fingerprint(g): grids.encode(g) for g in sent}
@@ -64,7 +64,7 @@ def test_hidden_outputs_make_test_samples_unscored_with_their_attempts():
     run = battrun.BattRun(TaskSet("x", hidden, hidden=True), ["t"])
     run.add("batt/t::demo[0]", worker_record("demo", 0, [("a", B)], []))
     rec = run.add("batt/t::test[0]", worker_record("test", 0, [("z", C), ("a", A)], [C, A]))
-    assert rec["status"] == "unscored" and not any(rec["o"].values()) and "unscored" in judging.describe(rec)
+    assert rec["status"] == "unscored" and not any(rec["o"].values()) and "unscored" in failures.describe(rec)
     assert run.attempts("t") == [[A, C]]  # a's demo hit ranks its grid first
     assert run.results({}, False)["tasks"]["t"]["samples"][1]["status"] == "unscored"
 

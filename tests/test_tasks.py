@@ -201,7 +201,7 @@ def test_the_selection_a_controller_hands_its_workers(tmp_path):
 def test_every_part_names_a_sample_by_the_items_node_id(tmp_path):
     """Items, the controller's plan, baseline statuses, a comparison and a resumed file must agree on
     each sample's node id: one that differs silently loses an xfail, a resumed sample or a listed change."""
-    from pytest_batt import battrun, compare, resume
+    from pytest_batt import battrun, compare, resume, verdict
     from pytest_batt.nodeids import item_nodeid, task_nodeid
 
     two_tests = {**TASK, "test": TASK["test"] * 2}
@@ -214,7 +214,7 @@ def test_every_part_names_a_sample_by_the_items_node_id(tmp_path):
     plan = battrun.BattRun(ts, ["abcd"]).plan
     assert list(plan) == items
     samples = [{"kind": s.kind, "index": s.index, "status": "solved"} for s in task.samples]
-    assert list(battrun.baseline_statuses({"tasks": {"abcd": {"samples": samples}}})) == items
+    assert list(verdict.baseline_statuses({"tasks": {"abcd": {"samples": samples}}})) == items
     assert [compare.SampleChange("abcd", s.kind, s.index, "solved", "unsolved").nodeid for s in task.samples] == items
     taken = resume.take({"tasks": {"abcd": {"samples": samples}}}, plan, retry=False)
     assert sorted(taken.skip) == sorted(items)

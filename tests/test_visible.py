@@ -140,11 +140,16 @@ def test_a_gzip_file_expanding_past_the_ceiling_is_refused_in_one_line(tmp_path,
     assert "\n" not in msg and "expands past the 2 MiB a results file may hold" in msg and results.MAX_TASK_VARIABLE in msg
 
 
-def test_a_plain_file_past_the_ceiling_is_refused_by_its_size(tmp_path, monkeypatch):
+def test_a_plain_file_is_refused_by_a_value_past_the_ceiling_not_by_its_size(tmp_path, monkeypatch):
     monkeypatch.setenv(results.MAX_TASK_VARIABLE, "0.5")
+    head = {"schema": 1, "batt": {}, "data": {}, "config": {}, "session": {}}
+    tasks = {f"t{i}": {"pad": "x" * (100 << 10)} for i in range(12)}  # 1.2 MiB in all, 0.1 MiB a task
     big = tmp_path / "big.json"
-    big.write_bytes(b" " * (1 << 20))
-    with pytest.raises(results.ResultsError, match="1 MiB of JSON, past the 0.5 MiB"):
+    big.write_text(json.dumps({**head, "tasks": tasks}))
+    assert results.read(str(big))["tasks"] == tasks  # the ceiling is per task: the whole file may pass it
+    tasks["t3"]["pad"] = "x" * (1 << 20)
+    big.write_text(json.dumps({**head, "tasks": tasks}))
+    with pytest.raises(results.ResultsError, match="task 't3' expands past the 0.5 MiB"):
         results.read(str(big))
 
 

@@ -9,7 +9,7 @@ import types
 import pytest
 
 from fake_nvml import FAKE_PYNVML, MB, install
-from pytest_batt import compare, gates, html_report, report, results, runner
+from pytest_batt import compare, gates, html_report, records, report, runner
 from pytest_batt.isolation import peak_vram
 from pytest_batt.tasks import TaskSet
 from toys import TASKS, TOY_BATT
@@ -127,7 +127,7 @@ def test_a_sample_record_has_the_device_and_the_vram_fields(nvml, monkeypatch):
     meter, _ = peak_vram.open_meter(lambda: nvml, "1", host_pids=True, interval=0.01)
     rec = runner.run_sample(batt, task, task.samples[0], vram=meter)
     assert (rec["gpu"], rec["vram_mb"], rec["vram_peak_mb"], rec["vram_scope"]) == ("1", 250.0, 250.0, "process")
-    entry = results.sample_entry(rec)
+    entry = records.sample_entry(rec)
     assert {k: entry[k] for k in ("gpu", "vram_mb", "vram_peak_mb", "vram_scope")} == {
         "gpu": "1", "vram_mb": 250.0, "vram_peak_mb": 250.0, "vram_scope": "process"}
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES")

@@ -24,7 +24,7 @@ import pytest
 
 from .. import visible, workerspecs
 from ..isolation import sandbox
-from ..items import State
+from ..state import State
 
 # Spec parts that start a worker elsewhere, in another folder or with another interpreter: not sandboxed.
 ELSEWHERE = {"ssh", "socket", "vagrant_ssh", "via", "chdir", "installvia", "python"}

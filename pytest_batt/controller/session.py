@@ -12,7 +12,6 @@ import gc
 import json
 import os
 import shutil
-import signal
 import sys
 import time
 from typing import Any, Dict, Generator, List, Optional, Tuple
@@ -22,12 +21,11 @@ import pytest
 from .. import battmodule, battrun, compare, gates, lastrun, mode, nodeids, outputs, programs, report, results, resume, verdict
 from .. import visible
 from ..isolation import capabilities, handoff, slot as slot_mod
-from ..items import State
+from ..state import State
 from ..programs import offenders
 from ..tasks import write_selection
 
 _IMPORTED = time.monotonic()
-_EXECVE = os.execve  # bound at import: while a library runs, the rails stand in os.execve's place
 # -n 0: the share of the run's time the results written before samples may take. Each write is a few
 # ms (the tasks finished so far copied as stored, the others' entries kept while none of their samples
 # ran); at 1% one is written at least every few tenths of a second of samples.
@@ -129,8 +127,7 @@ class Controller:
             lines.append(HEADER)
         if self.taken is not None:
             lines.append(resume.summary(self.taken, len(self.run.plan) - self.taken.samples, str(opts.resume_path)))
-        plan = self.state.memory_in_force()
-        off = capabilities.run_header_line(plan.kind, plan.why) if plan is not None else None
+        off = self._off_line()
         if off:
             lines.append(off)
         lines += self.header_notes
@@ -141,6 +138,21 @@ class Controller:
             lines.append(f"batt: running in this process{'' if chosen else ' (-n 0 or no xdist)'}: a batt that ignores the "
                          "timeout or crashes cannot be stopped without ending the session; use -n 1 or more to be protected")
         return lines
+
+    def _off_line(self) -> Optional[str]:
+        """The one line naming the protections this system lacks (None: all are on)."""
+        plan = self.state.memory_in_force()
+        return capabilities.run_header_line(plan.kind, plan.why) if plan is not None else None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        """With ``-q`` pytest shows no header; what is off on this system is said all the same,
+        because a sample's verdict depends on it (``--no-header`` silences it)."""
+        if self.config.getoption("verbose", 0) >= 0 or self.config.getoption("no_header", False):
+            return
+        off = self._off_line()
+        if off:
+            self.say(off)
 
     def batt_sha256(self) -> str:
         if self._batt_sha256 is None:
@@ -342,7 +354,8 @@ class Controller:
         )
         plan = self.state.memory_in_force()
         if plan is not None:
-            head["config"]["protections"] = capabilities.run_protections(plan.kind, plan.megabytes)
+            head["config"]["protections"] = {**capabilities.run_protections(plan.kind, plan.megabytes),
+                                             "sandbox": bool(opts.sandbox)}
         if self.state.shard is not None:  # what `pytest-batt merge` checks and rebuilds from
             head["config"]["shard"] = self.state.shard.to_json()
         if self.batt is not None:
@@ -456,17 +469,7 @@ class Controller:
             # The same process (its pid, its terminal) goes on as a new pytest that resumes the run:
             # every other sample gets its result, as with workers.
             shutil.rmtree(self.state.scratch, ignore_errors=True)
-            env = {**os.environ, offenders.AGAIN: str(int(os.environ.get(offenders.AGAIN, "0") or 0) + 1)}
-            try:
-                # What a new process image keeps of this one: the interval timer (a pending alarm would
-                # end it) and this thread's signal mask.
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                if hasattr(signal, "pthread_sigmask"):
-                    signal.pthread_sigmask(signal.SIG_SETMASK, [])
-                os.chdir(self.config.invocation_params.dir)
-                _EXECVE(sys.executable, [sys.executable, "-m", "pytest", *again], env)
-            except OSError:
-                pass  # it cannot go on: it ends, as below
+            offenders.go_on(again, str(self.config.invocation_params.dir))  # returns only when it cannot: it ends, as below
         os._exit(int(pytest.ExitCode.INTERRUPTED))
 
     def _run_seconds(self) -> float:

@@ -14,7 +14,7 @@ from typing import Any, List, Optional, Sequence, Set
 
 import pytest
 
-from .. import battrun, nodeids, programs, results, settings as settings_mod, visible
+from .. import assembly, nodeids, programs, records, settings as settings_mod, visible
 from ..isolation import handoff, sandbox
 from .scheduling import BattScheduling
 from .session import Controller
@@ -76,7 +76,7 @@ class XdistHooks:
         self.controller.run.collected(ids)
 
     @staticmethod
-    def _use_record(report: pytest.TestReport, record: results.SampleRecord, message: str) -> None:
+    def _use_record(report: pytest.TestReport, record: records.SampleRecord, message: str) -> None:
         """The worker died, but left the sample's record: the verdict on it follows in logreport."""
         report.batt_record = record  # type: ignore[attr-defined]
         report.outcome = "failed"
@@ -92,7 +92,7 @@ class XdistHooks:
         replacement that dies early (xdist may be shutting down as it starts) is xdist's to
         handle; stopping the run there would leave samples unrun."""
         if error is not None and not self.collected:
-            raise pytest.UsageError(visible.text(f"worker {node.gateway.id} ({_spec(node)}): {battrun.worker_failure(str(error))}"))
+            raise pytest.UsageError(visible.text(f"worker {node.gateway.id} ({_spec(node)}): {assembly.worker_failure(str(error))}"))
 
     def pytest_handlecrashitem(self, crashitem: str, report: pytest.TestReport, sched: Any) -> None:
         node = getattr(report, "node", None)

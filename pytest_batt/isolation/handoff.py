@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple, TypedDict, cast
 
 from .. import files
-from ..results import SampleRecord, add_error
+from ..records import SampleRecord, add_error
 
 STAGE_SOLVED = "solve"  # the solve call is done; diff calls follow
 STAGE_FINAL = "final"  # every call is done; only the sample's own clean-up follows

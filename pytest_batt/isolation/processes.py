@@ -102,7 +102,7 @@ class Forks:
     WAIT_S = 1.0  # at most, for a child's line (it is written before the child runs any of its own code)
 
     def __init__(self) -> None:
-        # Filled in place, never rebound (items.integrity watches this module's bindings):
+        # Filled in place, never rebound (isolation.integrity watches this module's bindings):
         # the record's fd; how far this process has read it (``read``) and scanned it for its
         # own children's lines (``scan``).
         self.fd = [-1]

@@ -17,7 +17,9 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path, PurePosixPath
-from typing import Dict, FrozenSet, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple
+from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Set, Tuple
+
+from ..options import Entries
 
 ARC_ID = re.compile(r"[0-9a-f]{8}")
 MAX_MAP_BYTES = 10 * 2**20
@@ -25,29 +27,6 @@ MAX_MAP_BYTES = 10 * 2**20
 
 class LibraryError(ValueError):
     """The library cannot be used as asked (no such path, a bad map file); the message says why."""
-
-
-class Entries(NamedTuple):
-    names: FrozenSet[str]  # exact function names: run on every task unless the file binds them
-    prefixes: Tuple[str, ...]  # ``solve_`` for ``solve_*``: the rest of the name is the task id
-
-
-def parse_entries(text: str) -> Entries:
-    """``transform,solve_*``: names, and prefixes (``*`` at the end) followed by a task id."""
-    names, prefixes = set(), []
-    for word in (w.strip() for w in text.split(",")):
-        if not word:
-            continue
-        stem = word[:-1] if word.endswith("*") else word
-        if not stem.isidentifier() or "*" in stem:
-            raise ValueError(f"{word!r} is not a function name (or a name prefix ending in '*')")
-        if word.endswith("*"):
-            prefixes.append(stem)
-        else:
-            names.add(word)
-    if not names and not prefixes:
-        raise ValueError("no entry names given")
-    return Entries(frozenset(names), tuple(prefixes))
 
 
 def entry_task(name: str, entries: Entries) -> Tuple[bool, Optional[str]]:

@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any, Callable, Dict, FrozenSet, List, Optional, Sequence, Tuple
 
 from .. import grids
-from ..results import SampleRecord, add_error
+from ..records import SampleRecord, add_error
 from ..battmodule import BattModule, import_file, captured_output
 from . import discovery
-from ..options import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS
+from ..options import DEFAULT_ENTRIES, DEFAULT_GRID_FORM, GRID_FORMS, parse_entries
 from ..isolation.backstop import Backstop
 from ..isolation.process_state import Interpreter, Modules
 from ..isolation.slot import Slot, encode_text
@@ -329,7 +329,7 @@ def load_library(path: str, base_dir: str, *, entries: str = DEFAULT_ENTRIES, ma
     rels = [discovery.relative(f, base) for f in files]
     map_file = Path(base_dir, map_path).expanduser().resolve() if map_path else None
     mapped = discovery.read_map(map_file, rels) if map_file else {}
-    wanted = discovery.parse_entries(entries)
+    wanted = parse_entries(entries)
     programs: List[Program] = []
     problems: List[str] = []
     importer = Timer(import_timeout)

@@ -23,16 +23,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
+import sys
 from dataclasses import dataclass
 from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequence
 
 from .. import files
 from ..nodeids import sample_nodeid
 from ..isolation.slot import Running
-from ..results import SampleRecord, add_error
+from ..records import SampleRecord, add_error
 from .library import NOTE_PREFIX, NOTE_SEPARATOR, Library
 
 MAX_RUNS = 8  # runs of one sample at most: the first and up to 7 without one more program each
+_EXECVE = os.execve  # bound at import: while a library runs, the rails stand in os.execve's place
 FILE = "quarantine.json"  # in the run's scratch folder: the solver ids not to run
 AGAIN = "PYTEST_BATT_RUN_AGAIN"  # -n 0: how many times this session went on in a new process image
 
@@ -209,3 +212,20 @@ def run_again(args: Sequence[str], argv: Sequence[str], results_path: str, envir
         elif not arg.startswith("--batt-resume="):
             kept.append(arg)
     return kept + [f"--batt-resume={results_path}"]
+
+
+def go_on(again: Sequence[str], directory: str) -> None:
+    """-n 0: this process goes on as a new pytest (``python -m pytest`` with ``again``, from
+    :func:`run_again`) in ``directory``, keeping its pid and its terminal; it returns only when
+    that cannot be done."""
+    env = {**os.environ, AGAIN: str(int(os.environ.get(AGAIN, "0") or 0) + 1)}
+    try:
+        # What a new process image keeps of this one: the interval timer (a pending alarm would
+        # end it) and this thread's signal mask.
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_SETMASK, [])
+        os.chdir(directory)
+        _EXECVE(sys.executable, [sys.executable, "-m", "pytest", *again], env)
+    except OSError:
+        pass
