@@ -149,6 +149,15 @@ def run_section(sec: Section, ctx: measuring.Context, rounds: int, budget: float
     return report(sec)
 
 
+def meets(value: Optional[float], goal: str) -> str:
+    """``yes``/``no`` for a ratio against a goal such as ``<= 1.25`` or ``>= 1.5 (before ...)``; ``-`` without one."""
+    m = re.match(r"\s*(<=|>=)\s*([0-9.]+)", goal)
+    if value is None or m is None:
+        return "-"
+    bound = float(m.group(2))
+    return "yes" if (value <= bound if m.group(1) == "<=" else value >= bound) else "no"
+
+
 def same_scores(a: Dict[str, Any], b: Dict[str, Any]) -> bool:
     return a["tasks"].keys() == b["tasks"].keys() and all(
         a["tasks"][t][k] == b["tasks"][t][k] for t in a["tasks"] for k in SCORE_KEYS)
@@ -172,7 +181,8 @@ def report(sec: Section) -> Dict[str, Any]:
         print(f"| {c.key} | {' / '.join(f'{w:.2f}' for w in walls)} | {statistics.median(walls):.2f} | "
               f"{statistics.median(m.cpu_s for m in c.runs):.2f} | {' / '.join(workers)} | {'; '.join(c.notes) or '-'} |")
     ratios = []
-    print("\n| ratio (wall) | per round | median | goal | CPU, per round | CPU, median |\n|---|---|---|---|---|---|")
+    print("\n| ratio (wall) | per round | median | goal | met (wall median) | CPU, per round | CPU, median |\n"
+          "|---|---|---|---|---|---|---|")
     by_key = {c.key: c for c in sec.contenders}
     for label, a, b, goal in sec.ratios:
         pairs = list(zip(by_key[a].runs, by_key[b].runs))
@@ -180,9 +190,9 @@ def report(sec: Section) -> Dict[str, Any]:
         cpu = [x.cpu_s / y.cpu_s for x, y in pairs if y.cpu_s]
         med, cmed = (statistics.median(per) if per else None), (statistics.median(cpu) if cpu else None)
         ratios.append({"ratio": label, "per_round": [round(x, 3) for x in per], "median": med, "goal": goal,
-                       "cpu_per_round": [round(x, 3) for x in cpu], "cpu_median": cmed})
+                       "met": meets(med, goal), "cpu_per_round": [round(x, 3) for x in cpu], "cpu_median": cmed})
         print(f"| {label} | {' / '.join(f'{x:.2f}x' for x in per)} | {'-' if med is None else f'{med:.2f}x'} | {goal} | "
-              f"{' / '.join(f'{x:.2f}x' for x in cpu)} | {'-' if cmed is None else f'{cmed:.2f}x'} |")
+              f"{meets(med, goal)} | {' / '.join(f'{x:.2f}x' for x in cpu)} | {'-' if cmed is None else f'{cmed:.2f}x'} |")
     # Scores: every pytest-batt run against the first one; the plain loop's verdicts against it too.
     results = [(c.key, r, o) for c in sec.contenders for r, o in enumerate(c.outputs) if c.results == "--batt-json"]
     loops = [(c.key, r, o) for c in sec.contenders for r, o in enumerate(c.outputs) if c.results == "--json"]
@@ -219,6 +229,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             report_["sections"].append(run_section(sec, ctx, args.rounds, args.budget))
     finally:
         shutil.rmtree(ctx.tmp, ignore_errors=True)
+    print("\n## Goals (issue 32): the median wall ratio of each section against its goal\n")
+    for sec in report_["sections"]:
+        for r in sec["ratios"]:
+            med = "-" if r["median"] is None else f"{r['median']:.2f}x"
+            print(f"- {sec['section']}: {r['ratio']}: {med} (goal {r['goal']}): {r['met']}; scores {sec['scores']}")
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f} (wall ratios of -n 2 need two idle cores)")
     path = os.path.join(out_dir, "report.json")
     with open(path, "w") as f:
         json.dump(report_, f, indent=1)

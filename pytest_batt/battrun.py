@@ -70,6 +70,9 @@ class BattRun:
         self.spill_dir = spill_dir
         self._store: Optional[spill.TaskStore] = None  # made at the first finished task
         self._sha256: Dict[str, str] = {}  # task hashes made so far (the plan, the results, the cache)
+        # The entries of tasks none of whose samples has a record yet: the same until one has (an -n 0 run
+        # writes its results before each sample: most tasks are untouched then)
+        self._blank: Dict[str, Dict[str, Any]] = {}
 
     @property
     def store(self) -> spill.TaskStore:
@@ -92,6 +95,7 @@ class BattRun:
         """Samples that survived -k, --deselect and --lf: only these are expected to run."""
         chosen = {n for n in nodeids if n in self.plan}
         self.selected = chosen if self.selected is None else self.selected | chosen
+        self._blank.clear()
 
     @classmethod
     def from_results(cls, results: Mapping[str, Any], taskset: TaskSet) -> "BattRun":
@@ -279,8 +283,12 @@ class BattRun:
     def _entry(self, tid: str) -> Optional[Dict[str, Any]]:
         """The task's entry from its records so far (a sample without one is "missing"), or None
         when none of its samples is selected and it has no error."""
+        nodes = self._nodes(tid)
+        blank = tid not in self.task_errors and not any(n in self.records for n in nodes)
+        if blank and tid in self._blank:
+            return self._blank[tid]
         recs: List[SampleRecord] = []
-        for nodeid in self._nodes(tid):
+        for nodeid in nodes:
             if self.selected is None or nodeid in self.selected or nodeid in self.records:
                 _, kind, index = self.plan[nodeid]
                 recs.append(self.records.get(nodeid) or new_record(tid, kind, index, status="missing",
@@ -302,6 +310,8 @@ class BattRun:
         }
         if tid in self.task_errors:
             entry["error"] = self.task_errors[tid]
+        if blank:
+            self._blank[tid] = entry  # readers never change an entry (results are written, compared, shown)
         return entry
 
     def results(self, head: Dict[str, Any], interrupted: bool, process_s: Optional[float] = None) -> Dict[str, Any]:

@@ -15,7 +15,7 @@ from typing import Any, Generator, List
 
 import pytest
 
-from . import visible
+from . import nodeids, visible, wire
 from .assembly import is_worker
 from .items import BattSample, make_tasks
 from .state import STATE
@@ -59,6 +59,22 @@ class Collection:
         if isinstance(item, BattSample):
             rep.sections = [(title, visible.text(_tail(text))) for title, text in rep.sections]  # what the batt printed
         return rep
+
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_to_serializable(self, config: pytest.Config, report: Any) -> Generator[None, Any, Any]:
+        """A worker's report of a batt item goes to the controller as one JSON string (``wire``)."""
+        data = yield
+        if isinstance(data, dict) and is_worker(config) and isinstance(report, pytest.TestReport) \
+                and report.nodeid.startswith(nodeids.PREFIX):
+            return wire.pack(data) or data
+        return data
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_report_from_serializable(self, config: pytest.Config, data: Any) -> Any:
+        """The controller's side: unpacked, then made a report by pytest's own hook as any other."""
+        report = wire.unpack(data)
+        return None if report is None else config.hook.pytest_report_from_serializable(config=config, data=report)
 
 
 MAX_SECTION = 20_000

@@ -20,6 +20,8 @@ import pytest
 from . import battmodule, failures, nodeids, programs, runner, visible
 from .isolation import handoff
 from .isolation.guard import BattTimeout, Guard, RealInterrupt, StuckTimeout
+from .isolation.process_state import raw_getsignal, raw_signal
+from .isolation.slot import encode_text
 from .records import SampleRecord, add_error
 from .state import STATE, State
 from .tasks import BattDataError, Sample, Task
@@ -116,7 +118,8 @@ class BattSample(pytest.Item):
         slot.sample(self.nodeid, self.task.id, self.sample.kind, self.sample.index)
         try:
             rec = runner.run_sample(func, self.task, self.sample, limits, state.log_path(self.task.id), checkpoint,
-                                    profile_path=profile_path, keep_partial=state.settings.keep_partial, vram=state.vram_meter())
+                                    profile_path=profile_path, keep_partial=state.settings.keep_partial, vram=state.vram_meter(),
+                                    tree=state.procs)
             if isinstance(func, programs.Library):
                 func.annotate(rec)  # the programs that timed out, raised or returned no grid, by id
             limits.housekeeping("after the calls, dropping what the batt returned (its finalizers)")
@@ -187,12 +190,19 @@ class CallLimits(Guard):
         self.timeout = state.settings.timeout
         self.label = ""
         self.started = 0.0
+        self._armed = False  # a worker's watchdog has this sample's order
         self._on = False
         self._previous_sigint: Any = None
 
     def _arm(self, doing: str) -> None:
         if self.state.hard_stop:
-            self.state.watchdog().arm(self.timeout + self.state.settings.grace, {"nodeid": self.item.nodeid, "doing": doing})
+            allowed = self.timeout + self.state.settings.grace
+            if not self._armed:  # one order a sample (it wakes the watchdog); the re-armings go to the slot
+                self.state.watchdog().arm(allowed, {"nodeid": self.item.nodeid, "doing": doing})
+                self._armed = True
+            else:
+                now = time.monotonic()
+                self.state.slot().call(now + self.timeout, now + allowed, encode_text(doing))
         elif self.state.backstop() is not None:  # -n 0: the backstop watches what the watchdog would
             now = time.monotonic()
             self.state.slot().call(now + self.timeout, now + self.timeout + self.state.settings.grace)
@@ -203,6 +213,8 @@ class CallLimits(Guard):
     def done(self) -> None:
         if self.state.hard_stop:
             self.state.watchdog().disarm()
+            self._armed = False
+            self.state.slot().no_call()  # after the order: the watchdog never sees the slot unarmed while armed
         elif self.state.backstop() is not None:
             self.state.slot().no_call()
 
@@ -210,15 +222,18 @@ class CallLimits(Guard):
         from pytest_timeout import Settings as TimeoutSettings
 
         self.label, self.started = label, time.monotonic()
-        self._arm(label)
-        self._previous_sigint = signal.signal(signal.SIGINT, _real_interrupt)
+        hard = self.state.hard_stop
+        if hard:
+            self._arm(label)
+        # signal's C functions: the module's wrappers turn every handler into an enum member (~3 us a call)
+        self._previous_sigint = raw_signal(signal.SIGINT, _real_interrupt)
         self._on = True
         hook = self.item.config.pluginmanager.hook
         hook.pytest_timeout_set_timer(item=self.item, settings=TimeoutSettings(
             timeout=self.timeout, method="signal", func_only=False, disable_debugger_detection=False))
         backstop = self.state.backstop()
-        if not self.state.hard_stop and backstop is not None:  # -n 0: the backstop is this call's second stage
-            backstop.expect_call(signal.getsignal(signal.SIGALRM))
+        if not hard and backstop is not None:  # -n 0: the backstop is this call's second stage
+            backstop.expect_call(raw_getsignal(signal.SIGALRM))
             self.state.slot().call(self.started + self.timeout, self.started + self.timeout + self.state.settings.grace)
         super().start(label)
 
@@ -229,7 +244,7 @@ class CallLimits(Guard):
         if not self.state.hard_stop:
             self.state.slot().no_call()
         self.item.config.pluginmanager.hook.pytest_timeout_cancel_timer(item=self.item)
-        signal.signal(signal.SIGINT, self._previous_sigint)
+        raw_signal(signal.SIGINT, self._previous_sigint)
         self._on = False
         self._arm(f"after the {self.label}: normalising what it returned")
 

@@ -167,17 +167,27 @@ def summary(seconds: Mapping[str, float], nodeids: Sequence[str]) -> Optional[Tu
 
 
 def with_run(runs: Any, key: str, stamps: Optional[List[List[Any]]], totals: Optional[Tuple[float, float]],
-             samples: int, workers_s: Optional[float]) -> Dict[str, Any]:
+             samples: int, workers_s: Optional[float], faults: int = 0) -> Dict[str, Any]:
     """The runs table with this command's record; ``workers_s`` is what the workers cost this run
-    (None without workers: the cost measured before is kept)."""
+    (None without workers: the cost measured before is kept); ``faults``: its samples that crashed or
+    timed out, and the programs it quarantined."""
     table = {k: v for k, v in runs.items() if isinstance(v, dict)} if isinstance(runs, dict) else {}
     previous = table.get(key, {})
     if workers_s is None and isinstance(previous.get("workers_s"), (int, float)):
         workers_s = float(previous["workers_s"])
     table[key] = {"stamp": _stamp(table.values()), "files": stamps, "samples": samples,
                   "seconds": totals[0] if totals else None, "longest": totals[1] if totals else None,
-                  "workers_s": round(workers_s, 6) if workers_s is not None else None}
+                  "workers_s": round(workers_s, 6) if workers_s is not None else None, "faults": faults}
     return _newest(table, MAX_RUNS)
+
+
+FAULTS = ("crash", "timeout")  # a sample's status that keeps the next run in workers
+
+
+def faults(statuses: Sequence[str], quarantined: int) -> int:
+    """What the next run must be protected from: samples that crashed or timed out (a hard stop is a
+    timeout), and programs quarantined (they ended or hung their process)."""
+    return sum(1 for s in statuses if s in FAULTS) + quarantined
 
 
 def record_of(runs: Any, key: str) -> Optional[Dict[str, Any]]:
@@ -192,9 +202,10 @@ def in_process(record: Optional[Mapping[str, Any]], workers: int) -> Optional[st
     about the larger of the longest sample and the total shared out. In-process when they would
     save less than ``WORTH`` times what they cost and the samples are short (under ``SHORT_RUN``
     times that cost in all: a longer run keeps the workers' protection); the files must be as
-    they were.
+    they were. Never after a run with faults (``with_run``): in this process a crash ends the session
+    and a stuck call cannot be stopped, where workers end only themselves.
     """
-    if record is None:
+    if record is None or record.get("faults"):
         return None
     total, longest, cost = record.get("seconds"), record.get("longest"), record.get("workers_s")
     if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (total, longest, cost)) or workers < 1:

@@ -32,7 +32,8 @@ Checkpoint = Callable[[SampleRecord, str], None]
 
 def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard,
                log_path: str = os.devnull, checkpoint: Optional[Checkpoint] = None, *,
-               profile_path: Optional[str] = None, keep_partial: bool = False, vram: Optional[VramMeter] = None) -> SampleRecord:
+               profile_path: Optional[str] = None, keep_partial: bool = False, vram: Optional[VramMeter] = None,
+               tree: Optional[processes.Tree] = None) -> SampleRecord:
     """Solve one sample and fold its differ rows; returns the sample's record.
 
     ``checkpoint``, if given, receives the record as it stands after the solve call (its diff
@@ -42,9 +43,10 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     (``--batt-profile``; ``rec["profile"]`` sums it up). ``keep_partial``: a call that times out
     keeps what the batt's frame held (``--batt-keep-partial``, :mod:`pytest_batt.partial`).
     ``vram``: this process's GPU memory meter, where NVML is there (:mod:`.isolation.peak_vram`).
+    ``tree``: the process's descendants kept from sample to sample (one read of them a sample).
     """
     threads_before = threading.enumerate()
-    procs_before = processes.descendants()
+    procs_before = tree.before() if tree is not None else processes.descendants()
     code = partial.batt_code(func) if keep_partial else None
     profile = None
     if profile_path is not None:
@@ -58,7 +60,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     leaked = stop_threads(threads_before)
     if leaked:
         rec["leaked_threads"] = leaked
-    ended = processes.end_new(procs_before)
+    ended = tree.end_new(procs_before) if tree is not None else processes.end_new(procs_before)
     if ended:
         note = f"the batt left {len(ended)} process(es) running; they were ended: {', '.join(ended[:5])}"
         add_error(rec, note)
@@ -154,13 +156,14 @@ def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Samp
     arguments, so one call serves all. Test: Phase 3 diffs against each candidate's own
     value, whatever it is (``()``, a grid of floats, ``None``); one call per distinct value.
     """
+    rowless = getattr(func, "differs", True) is False  # a program library: no differ rows to ask for
+    if rowless:  # every diff call would return no rows: nothing to fold (d and differ_last_t stay empty)
+        rec["d"], rec["differ_last_t"] = {}, {}
+        return None
     problems: List[str] = []
     kept_rows: List[int] = []  # --batt-keep-partial: diff calls that timed out but kept rows
-    rowless = getattr(func, "differs", True) is False  # a program library: no differ rows to ask for
 
     def diff(label: str, C: Any) -> Optional[Any]:
-        if rowless:  # what the call would return, without a guarded call (~0.15 ms) for it
-            return summarise_rows(())
         rec["calls"] += 1
         call = call_batt(func, guard, label, (task.id, task.S, sample.input, C, log_path), lambda r: normalise_rows(split(r)[1]),
                          keep=_keeper(code, partial.ROWS))

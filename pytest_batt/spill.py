@@ -33,9 +33,9 @@ def dumps(value: Any) -> str:
     return _dump(value)
 
 
-def _light_part(entry: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
+def _light_part(entry: Mapping[str, Any], texts: Optional[Dict[str, str]] = None) -> Optional[Dict[str, Any]]:
     """What of ``entry`` stays in memory, as its JSON text reads back, or None when that would be
-    too big (all on disk then).
+    too big (all on disk then). ``texts``: each key's value already made JSON (by ``put``).
 
     The samples stay on disk when they carry ``fold`` data (an unfinished task: per-sample
     scores, as big as the task's)."""
@@ -43,7 +43,10 @@ def _light_part(entry: Mapping[str, Any]) -> Optional[Dict[str, Any]]:
     samples = light.get("samples")
     if isinstance(samples, list) and any(isinstance(s, dict) and "fold" in s for s in samples):
         del light["samples"]
-    text = dumps(light)
+    if texts is not None and all(k in texts for k in light):
+        text = "{" + ",".join(_dump(k) + ":" + texts[k] for k in light) + "}"
+    else:
+        text = dumps(light)
     if len(text) > LIGHT_LIMIT:
         return None
     light_again: Dict[str, Any] = json.loads(text)  # as the file has it (tuples become lists), sharing nothing with the entry
@@ -72,14 +75,16 @@ class TaskStore(Mapping[str, "TaskView"]):
         if not isinstance(entry, Mapping):
             raise TypeError(f"task {task_id}: an entry is an object, not {type(entry).__name__}")
         parts: Dict[str, Tuple[int, int]] = {}
+        texts: Optional[Dict[str, str]] = None
         if all(isinstance(k, str) for k in entry):
             # dumps(entry) is "{" + ",".join(key + ":" + value) + "}": built so, it says where each
             # value is (ASCII only: characters are bytes), and one of them can be read alone
-            pieces, at = [], self._end + 1
+            pieces, at, texts = [], self._end + 1, {}
             for i, (key, value) in enumerate(entry.items()):
                 head, body = ("," if i else "") + _dump(key) + ":", _dump(value)
                 if key in HEAVY:
                     parts[key] = (at + len(head), len(body))
+                texts[key] = body
                 pieces += [head, body]
                 at += len(head) + len(body)
             text = "{" + "".join(pieces) + "}"
@@ -92,7 +97,7 @@ class TaskStore(Mapping[str, "TaskView"]):
         self._parts[task_id] = parts
         self._end += len(data) + 1
         self._keys[task_id] = tuple(entry)
-        self._light[task_id] = _light_part(entry)
+        self._light[task_id] = _light_part(entry, texts)
         if self._cached[0] == task_id:
             self._cached = (None, None)
         if self._cached_part[0] is not None and self._cached_part[0][0] == task_id:

@@ -7,6 +7,7 @@ Apart from the items that run the samples, because both sides use it: the contro
 from __future__ import annotations
 
 import faulthandler
+import functools
 import hashlib
 import os
 import re
@@ -16,7 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Set
 import pytest
 
 from . import battmodule, programs
-from .isolation import handoff, integrity
+from .isolation import handoff, integrity, processes
 from .isolation.backstop import Backstop
 from .isolation.guard import StuckTimeout
 from .isolation.slot import Running, Slot
@@ -57,6 +58,7 @@ class State:
     memory: Any = None  # isolation.memory.Plan, from memory_plan() at start
     gpu_run: bool = False  # --batt-gpus gave the workers devices: the default memory limit is off (memory_in_force)
     _vram: Any = field(default=None, repr=False)  # (meter or None, why not), once opened: vram_meter()
+    procs: processes.Tree = field(default_factory=processes.Tree, repr=False)  # descendants from sample to sample
 
     def skip_samples(self, nodeids: Set[str]) -> None:
         """The samples a resumed run takes from its file: they are deselected, not run."""
@@ -95,6 +97,7 @@ class State:
         """Before a sample: the slot, the backstop where one is needed, a library attached to both and told
         the quarantine. Started before the sample looks for threads it leaves behind (the backstop is ours)."""
         slot = self.slot()
+        self.procs.known = self.protected_pids  # the watchdogs: their own children are not read a sample
         library = func if isinstance(func, programs.Library) else None
         in_process = not self.hard_stop
         if self._backstop is None and (in_process or (library is not None and library.limit)):
@@ -171,6 +174,7 @@ class State:
         return os.path.join(self.scratch, "logs", safe_name(task_id) + ".log")
 
 
+@functools.lru_cache(maxsize=4096)  # a task's log path, asked for before each of its samples
 def safe_name(text: str) -> str:
     """A file name for any task id: Kaggle files can hold keys like ``../../x``."""
     clean = re.sub(r"[^A-Za-z0-9_-]", "_", text)[:64]

@@ -16,7 +16,7 @@ import difflib
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
@@ -78,6 +78,9 @@ class TaskSet:
     raw: Mapping[str, Any]
     blind: bool = False  # test outputs removed: what a worker gets
     hidden: bool = False  # test outputs unknown (Kaggle challenges without solutions): nothing to judge them by
+    # Each task's hash, made by content_hash's pass over the tasks (or by task_hash): the two encode the
+    # same canonical JSON, which for ARC-AGI-1's 400 tasks is ~0.6 G instructions a pass
+    _hashes: Dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def ids(self) -> List[str]:
         return sorted(self.raw)
@@ -120,15 +123,25 @@ class TaskSet:
         """Only these tasks, so the rest of a dataset is freed at once."""
         return TaskSet(self.name, {tid: self.raw[tid] for tid in task_ids}, blind=self.blind, hidden=self.hidden)
 
+    def _canonical(self, task_id: str) -> bytes:
+        return json.dumps(self.raw[task_id], sort_keys=True, separators=(",", ":")).encode()
+
     def task_hash(self, task_id: str) -> str:
         """One task's content hash: lets a comparison check exactly the tasks two runs share."""
-        return hashlib.sha256(json.dumps(self.raw[task_id], sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+        sha = self._hashes.get(task_id)
+        if sha is None:
+            sha = self._hashes[task_id] = hashlib.sha256(self._canonical(task_id)).hexdigest()
+        return sha
 
     def content_hash(self, task_ids: Iterable[str]) -> str:
+        """The tasks' hash as a whole; each task's own (``task_hash``) is kept on the way."""
         h = hashlib.sha256()
         for tid in sorted(task_ids):
+            data = self._canonical(tid)
             h.update(tid.encode())
-            h.update(json.dumps(self.raw[tid], sort_keys=True, separators=(",", ":")).encode())
+            h.update(data)
+            if tid not in self._hashes:
+                self._hashes[tid] = hashlib.sha256(data).hexdigest()
         return h.hexdigest()
 
 

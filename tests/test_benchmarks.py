@@ -201,3 +201,10 @@ def test_the_cell_check_benchmark_times_what_its_workloads_say(monkeypatch):
     got = cell_check.measure("floats", 2, normalise=lambda o, keys: seen.append(len(o)))
     assert got["candidates"] == 20 * 300 and seen == [300] * 40 and got["us_per_candidate"] > 0
     assert cell_check.ratios({"a": 2.0, "b": 0.0}, {"a": 3.0, "b": 1.0}) == {"a": 1.5}
+
+
+def test_the_balance_benchmark_says_whether_each_goal_is_met(bench):
+    meets = bench["balance"].meets
+    assert meets(1.2, "<= 1.25") == "yes" and meets(1.3, "<= 1.25") == "no"
+    assert meets(1.6, ">= 1.5") == "yes" and meets(1.4, ">= 1.7") == "no"
+    assert meets(1.3, ">= 1.29 (before issue 32)") == "yes" and meets(None, "<= 1.0") == "-" and meets(1.0, "fast") == "-"

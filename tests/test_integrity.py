@@ -86,9 +86,49 @@ def test_a_watch_takes_one_snapshot_a_sample_and_still_sees_a_patch(monkeypatch)
     watch = integrity.Watch()
     before = watch.before()
     assert watch.unchanged_since(before)
-    assert watch.before() is not before  # the snapshot after the sample serves as the next "before"
+    # the last snapshot serves as the next "before" (taken again after a sample only where version tags cannot be read)
+    assert (watch.before() is before) == integrity.DictVersions.usable()
     reused = watch.before()
     monkeypatch.setattr(pytest_batt.grids, "fingerprint", lambda grid: "forged")
     assert not watch.unchanged_since(reused)
+    last = watch.before()
     monkeypatch.setitem(sys.modules, "some_module_imported_between_samples", types.ModuleType("x"))
-    assert watch.before() is not watch.before()  # something was imported: a fresh snapshot
+    assert watch.before() is not last  # something was imported: a fresh snapshot
+
+
+def test_a_watch_takes_no_snapshot_while_no_watched_dict_is_written(monkeypatch):
+    """O(1) per sample: with CPython's dict version tags, a sample that wrote none of the watched
+    dicts costs no snapshot; one that rebinds a name, plants a module or rebinds between samples is seen."""
+    if not integrity.DictVersions.usable():
+        import pytest
+
+        pytest.skip("no dict version tags on this Python: one snapshot a sample (tested above)")
+    taken = []
+    real = integrity._taken
+    monkeypatch.setattr(integrity, "_taken", lambda: taken.append(1) or real())
+    watch = integrity.Watch()
+    before = watch.before()
+    for _ in range(5):
+        assert watch.unchanged_since(before)
+        assert watch.before() is before
+    assert len(taken) == 1
+    with monkeypatch.context() as m:  # during a sample
+        m.setattr(pytest_batt.grids, "fingerprint", lambda grid: "forged")
+        assert not watch.unchanged_since(before)
+    assert not watch.unchanged_since(watch.before())  # put back: a change again, against the forged snapshot
+    before = watch.before()
+    assert watch.unchanged_since(before)
+    vars(pytest_batt.judging)["judge"] = vars(pytest_batt.judging)["judge"]  # the same object written back: tag moves
+    assert watch.unchanged_since(before)  # compared by identity: nothing changed
+    before = watch.before()
+    with monkeypatch.context() as m:  # a module replaced in sys.modules (the same size)
+        fake = type(pytest_batt.grids)("pytest_batt.grids")
+        fake.__dict__.update(vars(pytest_batt.grids))
+        m.setitem(sys.modules, "pytest_batt.grids", fake)
+        assert not watch.unchanged_since(before)
+    before = watch.before()
+    assert not watch.unchanged_since(before)  # the real module back in its place
+    before = watch.before()
+    assert watch.unchanged_since(before)
+    monkeypatch.setattr(pytest_batt.grids, "fingerprint", lambda grid: "forged")  # between samples
+    assert not watch.unchanged_since(watch.before())

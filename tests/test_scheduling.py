@@ -460,3 +460,13 @@ def test_a_batch_stops_where_the_tail_begins():
     sched.add_node_collection(second, col)
     sched.schedule()
     assert second.sends == [[1]]
+
+
+def test_cheap_samples_take_one_send_for_many_finished_ones():
+    """A worker holding cheap samples is topped up once half of HORIZON is left behind its running
+    item, not at every finished sample: each send is a message each way through execnet."""
+    col, durations = arc_dsl_shape()
+    workers = [SimWorker("gw0"), SimWorker("gw1")]
+    simulate(col, durations, workers, seconds=dict(zip(col, durations)), split=True)
+    sends = [chunk for w in workers for chunk in w.sends]
+    assert len(sends) < len(col) / 4  # 400 samples of ~4 ms: about one send per 6 (HORIZON / 2 of them)

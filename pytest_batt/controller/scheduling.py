@@ -38,6 +38,8 @@ Two facts of xdist shape the sending:
   ``HORIZON`` (cheap samples: a few milliseconds each, where the round trip to the controller
   would otherwise idle the worker after every sample) and less than its share of what is not
   sent yet (the workers still starting keep theirs); such a batch stops where the tail begins.
+  A worker holding cheap samples is topped up only once what waits behind its running item has
+  dropped under half of that (``REFILL``), so one send serves many samples.
   Expected seconds come from the plan's weights, scaled by the seconds the finished items took. In the tail a worker gets one item at a
   time, and when the plan gives it nothing more it is told to shut down at once, so that its
   last item starts without anything waiting behind it.
@@ -74,6 +76,10 @@ RUNNING_AND_NEXT = 2
 # the controller, little enough that what it commits to cannot unbalance the end of the run.
 HORIZON = 0.05
 MAX_QUEUE = 64
+# A worker holding cheap samples is topped up once what waits behind its running item drops under
+# this share of HORIZON (and of MAX_QUEUE), then filled up to it: one send for many finished items,
+# where topping it up at every one cost a message each way per sample (execnet's, ~0.1 ms a side).
+REFILL = 0.5
 
 
 def task_of(nodeid: str) -> str:
@@ -321,14 +327,16 @@ class BattScheduling:
         queue = self.node2pending[node]
         return len(queue), sum(self.weights[i] for i in queue[1:])
 
-    def _wants(self, held: int, ahead: float, many_tasks: bool, share: float = 0.0) -> bool:
+    def _wants(self, held: int, ahead: float, many_tasks: bool, share: float = 0.0, refill: float = 1.0) -> bool:
         """Whether a worker is sent more: it holds fewer than two items, or, while many tasks are left,
         what waits behind its running item is expected to take less than HORIZON, and less than
-        ``share`` (its part of what is not sent yet: the others, started or starting, keep theirs)."""
+        ``share`` (its part of what is not sent yet: the others, started or starting, keep theirs).
+        ``refill`` (REFILL): whether a send to it is started at all, a lower mark than the fill's."""
         if held < RUNNING_AND_NEXT:
             return True
         scale = self._scale()
-        return many_tasks and held < MAX_QUEUE and scale is not None and ahead * scale < HORIZON and ahead < share
+        return (many_tasks and held < MAX_QUEUE * refill and scale is not None and ahead * scale < HORIZON * refill
+                and ahead < share)
 
     def _distribute(self) -> None:
         """Give every worker that would otherwise wait what it needs to go on, or a shutdown."""
@@ -339,7 +347,7 @@ class BattScheduling:
             up = self._up()
             many = bool(self.queue) and count_tasks((collection[i] for unit in self.queue for i in unit), len(up)) >= len(up)
             share = self.queued_weight / len(up) if up else 0.0
-            hungry = [n for n in up if n in self.node2collection and self._wants(*self._ahead(n), many, share)]
+            hungry = [n for n in up if n in self.node2collection and self._wants(*self._ahead(n), many, share, REFILL)]
             if not hungry:
                 return
             node = min(hungry, key=lambda n: len(self.node2pending[n]))

@@ -8,6 +8,7 @@ lines of text :mod:`pytest_batt.report` and :mod:`pytest_batt.compare`.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -25,7 +26,10 @@ from ..programs import offenders
 from ..tasks import write_selection
 
 _IMPORTED = time.monotonic()
-BEFORE_SAMPLE_BUDGET = 0.03  # -n 0: the share of the run's time the results written before samples may take
+# -n 0: the share of the run's time the results written before samples may take. Each write is a few
+# ms (the tasks finished so far copied as stored, the others' entries kept while none of their samples
+# ran); at 1% one is written at least every few tenths of a second of samples.
+BEFORE_SAMPLE_BUDGET = 0.01
 
 
 def process_age() -> float:
@@ -72,6 +76,7 @@ class Controller:
         self.offenders = offenders.Offenders(state.scratch)
         self._before_sample_s = 0.0  # -n 0: seconds spent writing the results before samples (kept under a budget)
         self._written_before_sample = False
+        self._in_process: Optional[bool] = None  # -n 0 with a results file: written before each sample
         if state.resume is not None:
             self.offenders.seed(state.resume.get("quarantined") or [])
             self.taken = resume.take(state.resume, self.run.plan, state.settings.resume_retry)
@@ -197,8 +202,9 @@ class Controller:
         folders = len(self.batt.files) > 1 or bool(opts.programs and os.path.isdir(os.path.join(opts.base_dir, opts.programs)))
         stamps = lastrun.fingerprint(list(self.batt.files) + ([data] if os.path.exists(data) else []), folders)
         totals = lastrun.summary(lastrun.seconds_for(table, sha, hashes), list(self.run.plan))
+        faults = lastrun.faults([str(rec.get("status")) for rec in self.run.records.values()], len(self.offenders.entries))
         runs = lastrun.with_run(cache.get(lastrun.RUNS_KEY, None), lastrun.command_key(opts), stamps, totals,
-                                len(self.run.plan), workers_s)
+                                len(self.run.plan), workers_s, faults)
         cache.set(lastrun.RUNS_KEY, runs)
 
     @pytest.hookimpl(tryfirst=True)
@@ -218,6 +224,15 @@ class Controller:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.run.collected(item.nodeid for item in session.items)
+        if not self._data_sha256:  # the results' data hash, now: its pass over the tasks keeps each task's hash too
+            self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
+        if self.run_started is None:
+            # pytest is this process's program: what it holds now (pytest, the items, the tasks, the batt's
+            # module) lives until it exits, so it is left out of every later collection, as a worker does
+            # after its import. The full collections that the samples' garbage sets off then scan what
+            # they made, not a heap 10x its size (arc-dsl's library, -n 0: 0.42-0.61 s of them, 0.15-0.19
+            # s after). Not under pytest.main in another program (a notebook): its objects outlive the run.
+            gc.freeze()
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, Any, Any]:
@@ -382,11 +397,13 @@ class Controller:
     def pytest_runtest_logstart(self, nodeid: str, location: Any) -> None:
         """-n 0: the results so far are written before each sample (while that costs under
         :data:`BEFORE_SAMPLE_BUDGET` of the run), so that a sample that ends the process loses only itself."""
-        if self.state.hard_stop or self.config.getoption("dist", "no") != "no" or not nodeid.startswith(nodeids.PREFIX):
+        if self._in_process is None:  # decided once: the run's mode and file do not change under it
+            self._in_process = (not self.state.hard_stop and self.config.getoption("dist", "no") == "no"
+                                and bool(self._results_path()))
+        if not self._in_process or not nodeid.startswith(nodeids.PREFIX):
             return
         path = self._results_path()
-        if not path:
-            return
+        assert path
         elapsed = time.perf_counter() - self.run.started
         if self._written_before_sample and self._before_sample_s > BEFORE_SAMPLE_BUDGET * elapsed:
             return

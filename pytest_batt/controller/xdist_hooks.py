@@ -56,9 +56,14 @@ class XdistHooks:
         node.workerinput["batt_tasks"] = self.controller.selection_file()
         # Resolved here, sent as builtins: a worker elsewhere has neither our ini file nor our files.
         node.workerinput["batt_settings"] = settings_mod.for_workers(state.settings, state.task_ids)
-        if self._blind_sha256 is None:  # once, not again for every replacement worker
-            self._blind_sha256 = state.taskset.content_hash(state.task_ids)
-        node.workerinput["batt_data_sha256"] = self._blind_sha256
+        # A plain popen worker (-n N: this interpreter, this directory) reads the selection file and checks
+        # nothing; one that may not see it (another host, interpreter or directory) checks its own data
+        # against this hash: one canonical JSON pass over the tasks, made only for such a worker.
+        spec = getattr(node.gateway, "spec", None)
+        if not (getattr(spec, "popen", False) and not getattr(spec, "python", None) and not getattr(spec, "chdir", None)):
+            if self._blind_sha256 is None:  # once, not again for every replacement worker
+                self._blind_sha256 = state.taskset.content_hash(state.task_ids)
+            node.workerinput["batt_data_sha256"] = self._blind_sha256
         node.workerinput["batt_gpu_run"] = state.gpu_run  # --batt-gpus gave devices: no default address-space cap
         self.controller.workers = max(self.controller.workers, node.workerinput.get("workercount", 1))
 

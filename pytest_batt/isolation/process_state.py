@@ -18,7 +18,6 @@ closed standard fds.
 from __future__ import annotations
 
 import builtins
-import contextlib
 import gc
 import importlib
 import operator
@@ -27,7 +26,7 @@ import signal
 import sys
 import threading
 import warnings
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGALRM") if hasattr(signal, name))
 _HAS_MASK = hasattr(signal, "pthread_sigmask")
@@ -42,6 +41,12 @@ try:
 except (ImportError, AttributeError):
     _raw_sigmask = getattr(signal, "pthread_sigmask", None)
 _BUILTINS: Dict[str, Any] = builtins.__dict__
+try:  # and signal.signal's: the module's wrapper turns every old handler into an enum member too (~3 us a call)
+    _raw_signal = importlib.import_module("_signal").signal
+except (ImportError, AttributeError):
+    _raw_signal = signal.signal
+raw_getsignal = _raw_getsignal  # for the other hot paths (a call's SIGINT swap, the program timer)
+raw_signal = _raw_signal
 
 
 class DictVersions:
@@ -314,36 +319,47 @@ class Interpreter:
 _CALLS: Dict[int, Interpreter] = {}  # one per thread that makes batt calls (the main one, mostly)
 
 
-@contextlib.contextmanager
-def preserved_globals() -> Iterator[None]:
-    """Undo what a batt call may change process-wide, so it cannot leak into later calls.
+class _Preserved:
+    """:func:`preserved_globals`' context manager (a class: contextlib's generator costs ~5 us a call)."""
 
-    Restoring reads nothing from the state the batt left: its working directory may be
-    deleted, its signal mask may block SIGALRM, its standard streams' fds may be closed.
-    """
-    state = _CALLS.get(threading.get_ident())
-    if state is None:
-        state = _CALLS[threading.get_ident()] = Interpreter()
-    else:
-        state.take()  # the copies of the last call kept while nothing changed
-    saved_fds = []
-    for fd in (0, 1, 2):
-        try:
-            saved_fds.append((fd, os.dup(fd)))
-        except OSError:
-            pass
-    try:
-        yield
-    finally:
+    __slots__ = ("state", "saved_fds")
+
+    def __enter__(self) -> None:
+        ident = threading.get_ident()
+        state = _CALLS.get(ident)
+        if state is None:
+            state = _CALLS[ident] = Interpreter()
+        else:
+            state.take()  # the copies of the last call kept while nothing changed
+        self.state = state
+        saved_fds: List[Tuple[int, int]] = []
+        self.saved_fds = saved_fds
+        for fd in (0, 1, 2):
+            try:
+                saved_fds.append((fd, os.dup(fd)))
+            except OSError:
+                pass
+
+    def __exit__(self, *exc: Any) -> None:
+        state = self.state
         if sys.getrecursionlimit() < state.recursion:
             sys.setrecursionlimit(state.recursion)  # first: a limit cut to the caller's depth fails what follows
-        for fd, copy in saved_fds:
+        for fd, copy in self.saved_fds:
             try:
                 os.fstat(fd)
             except OSError:  # the batt closed it: put the original back
                 os.dup2(copy, fd)
             os.close(copy)
-        state.restore()
+        self.state.restore()
+
+
+def preserved_globals() -> _Preserved:
+    """Undo what a batt call may change process-wide, so it cannot leak into later calls (``with``).
+
+    Restoring reads nothing from the state the batt left: its working directory may be
+    deleted, its signal mask may block SIGALRM, its standard streams' fds may be closed.
+    """
+    return _Preserved()
 
 
 class Modules:

@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import time
-from typing import Iterable, List, Set
+from typing import Collection, Iterable, List, Optional, Set, Tuple
 
 from . import capabilities
 
@@ -68,8 +68,10 @@ def _psutil_descendants(root: int) -> Set[int]:
         return set()
 
 
-def descendants(pid: int | None = None) -> Set[int]:
-    """Every live descendant of ``pid`` (default: this process) the system lets us find."""
+def descendants(pid: int | None = None, known: Collection[int] = ()) -> Set[int]:
+    """Every live descendant of ``pid`` (default: this process) the system lets us find. ``known``:
+    processes of pytest-batt's own that start none (the watchdogs): listed, their own children not
+    read (with /proc, five system calls each a sample)."""
     root = os.getpid() if pid is None else pid
     found: Set[int] = set()
     how = capabilities.process_tree().how
@@ -79,7 +81,8 @@ def descendants(pid: int | None = None) -> Set[int]:
             for kid in _children(todo.pop()):
                 if kid not in found:
                     found.add(kid)
-                    todo.append(kid)
+                    if kid not in known:
+                        todo.append(kid)
     elif how == "psutil":
         found = _psutil_descendants(root)
     if root == os.getpid():
@@ -210,10 +213,16 @@ def _infrastructure() -> Set[int]:
 
 def end_new(before: Iterable[int], keep: Iterable[int] = (), wait: float = 0.5) -> List[str]:
     """End the descendants that were not there ``before`` (SIGTERM, then SIGKILL); name them."""
+    return _end_new(before, keep, wait)[0]
+
+
+def _end_new(before: Iterable[int], keep: Iterable[int], wait: float, known: Collection[int] = ()) -> Tuple[List[str], Set[int]]:
+    """:func:`end_new`, and the descendants left after it."""
     _reap()  # children that exited already (a program's forked child that came back) are not left running
-    new = descendants() - set(before) - set(keep) - _infrastructure()
+    now = descendants(known=known)
+    new = now - set(before) - set(keep) - _infrastructure()
     if not new:
-        return []
+        return [], now
     names = [_name(p) for p in sorted(new)]
     for sig in (signal.SIGTERM, signal.SIGKILL):
         for pid in new:
@@ -229,7 +238,28 @@ def end_new(before: Iterable[int], keep: Iterable[int] = (), wait: float = 0.5) 
         if not new:
             break
     _reap()
-    return names
+    return names, descendants()
+
+
+class Tree:
+    """One process's descendants from sample to sample: those left after a sample are the next one's
+    "before", so each sample reads the process tree once, not twice (a sample runs right after the
+    last one; nothing of pytest-batt's starts a process in between). A process that appears between
+    two samples counts as the next one's, and is ended after it."""
+
+    def __init__(self) -> None:
+        self._left: Optional[Set[int]] = None
+        self.known: Collection[int] = ()  # the process's watchdogs (descendants' ``known``), set by its owner
+
+    def before(self) -> Set[int]:
+        if self._left is None:
+            self._left = descendants(known=self.known)
+        return self._left
+
+    def end_new(self, before: Iterable[int], wait: float = 0.5) -> List[str]:
+        """:func:`end_new`; what is left is the next sample's ``before``."""
+        names, self._left = _end_new(before, (), wait, self.known)
+        return names
 
 
 def _reap() -> None:

@@ -63,7 +63,10 @@ class Slot:
     def sample_done(self) -> None:
         layout.SAMPLE_TEXT.pack_into(self.map, layout.AT_SAMPLE, 0, b"")
 
-    def call(self, soft: float, hard: float) -> None:
+    def call(self, soft: float, hard: float, doing: bytes = b"") -> None:
+        """``doing``: what the deadline covers, as :func:`encode_text` made it (read by a worker's watchdog)."""
+        if doing:
+            self.map[layout.AT_DOING:layout.AT_DOING + len(doing)] = doing
         layout.CALL.pack_into(self.map, layout.AT_CALL, soft, hard)
 
     def no_call(self) -> None:

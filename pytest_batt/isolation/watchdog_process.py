@@ -7,15 +7,15 @@ environment holds. Kept as a file of its own so that linters and type checkers s
 layout of the running slot (:mod:`.slot`) is defined here, where the stdlib-only reader is.
 
 Usage: ``python -S watchdog_process.py WORKER_PID NOTE_PATH [SLOT_PATH]``, orders on stdin, one
-a line: ``arm SECONDS NOTE`` (end the worker SECONDS from now, leaving NOTE at NOTE_PATH) or
-``off``; ``limit MEGABYTES PATH`` (where the system enforces no address-space limit): while
-armed, also end the worker once its resident memory passes MEGABYTES, read every tick with
-psutil imported from PATH (the worker's; the only package this program ever imports, and only
-then). While armed it wakes every :data:`TICK` seconds for its periodic checks: the slot (a
-program still running past its own hard deadline, its limit plus the grace, ends the worker
-too, with the program's index in the note) and the resident limit. The worker is its parent: when the parent changes
-(the worker died) the watchdog exits at once, and it never signals a process that is no longer
-its parent.
+a line: ``arm SECONDS NOTE`` (end the worker SECONDS from now, leaving NOTE at NOTE_PATH, unless
+the slot's call deadline was moved past that since: see :func:`rearmed`) or ``off``; ``limit
+MEGABYTES PATH`` (where the system enforces no address-space limit): while armed, also end the
+worker once its resident memory passes MEGABYTES, read every tick with psutil imported from PATH
+(the worker's; the only package this program ever imports, and only then). While armed it wakes
+every :data:`TICK` seconds for its periodic checks: the slot (a program still running past its
+own hard deadline, its limit plus the grace, ends the worker too, with the program's index in
+the note) and the resident limit. The worker is its parent: when the parent changes (the worker
+died) the watchdog exits at once, and it never signals a process that is no longer its parent.
 
 ``--session``: the watchdog of a ``-n 0`` session (no orders; the slot alone). When the session
 process dies while a sample runs (``os._exit``, a signal, a crash), it names what was running
@@ -61,21 +61,22 @@ PROGRAM = struct.Struct("=qdd")  # the program running: library index (-1: none)
 TEXT = 1020  # bytes of text in the sample's and the program's fields, after a 4-byte length
 SAMPLE_TEXT = struct.Struct(f"=I{TEXT}s")  # what the sample is: JSON [nodeid, task, kind, index]
 PROGRAM_TEXT = struct.Struct(f"=I{TEXT}s")  # the running program's solver id
-AT_HEADER, AT_CALL, AT_PROGRAM, AT_SAMPLE, AT_PROGRAM_TEXT = 0, 16, 32, 64, 64 + 1024
-LAYOUT = 1
+DOING_TEXT = struct.Struct(f"=I{TEXT}s")  # what the armed call deadline covers ("solve call", "after the ...")
+AT_HEADER, AT_CALL, AT_PROGRAM, AT_SAMPLE, AT_PROGRAM_TEXT, AT_DOING = 0, 16, 32, 64, 64 + 1024, 64 + 2048
+LAYOUT = 2
 
 
 class Running:
     """The slot's fields. ``sample`` is "" between samples; ``program`` is the solver id of the
-    program last started (meaningful while ``index >= 0``)."""
+    program last started (meaningful while ``index >= 0``); ``doing`` what the call deadline covers."""
 
-    __slots__ = ("pid", "call_soft", "call_hard", "index", "program_soft", "program_hard", "sample", "program")
+    __slots__ = ("pid", "call_soft", "call_hard", "index", "program_soft", "program_hard", "sample", "program", "doing")
 
     def __init__(self, pid: int, call_soft: float, call_hard: float, index: int, program_soft: float,
-                 program_hard: float, sample: str, program: str) -> None:
+                 program_hard: float, sample: str, program: str, doing: str = "") -> None:
         self.pid, self.call_soft, self.call_hard = pid, call_soft, call_hard
         self.index, self.program_soft, self.program_hard = index, program_soft, program_hard
-        self.sample, self.program = sample, program
+        self.sample, self.program, self.doing = sample, program, doing
 
 
 def read_slot(buf: "Any") -> "Optional[Running]":
@@ -89,8 +90,9 @@ def read_slot(buf: "Any") -> "Optional[Running]":
     index, soft, hard = PROGRAM.unpack_from(buf, AT_PROGRAM)
     n, raw = SAMPLE_TEXT.unpack_from(buf, AT_SAMPLE)
     m, prog = PROGRAM_TEXT.unpack_from(buf, AT_PROGRAM_TEXT)
+    k, doing = DOING_TEXT.unpack_from(buf, AT_DOING)
     return Running(pid, call_soft, call_hard, index, soft, hard, raw[:min(n, TEXT)].decode("utf-8", "replace"),
-                   prog[:min(m, TEXT)].decode("utf-8", "replace"))
+                   prog[:min(m, TEXT)].decode("utf-8", "replace"), doing[:min(k, TEXT)].decode("utf-8", "replace"))
 
 
 def _open_slot(path: "Optional[str]") -> "Any":
@@ -166,6 +168,40 @@ def program_check(slot: "Any") -> "Check":
     return check
 
 
+def rearmed(slot: "Any") -> "Optional[Running]":
+    """The slot's call deadline and words when the worker armed one there (read twice: a torn read
+    could pair one arming's deadline with another's words), else None.
+
+    The worker sends one ``arm`` order a sample, at its start; the re-armings within the sample (each
+    batt call, what follows it) are written in the slot, where they cost no system call and wake
+    nothing, and the slot's call is cleared after the sample's ``off``. So an armed call there is
+    newer than the order: at the order's deadline the watchdog goes by it."""
+    if slot is None:
+        return None
+    for _ in range(3):
+        running = read_slot(slot)
+        if running is None or not running.call_hard:
+            return None
+        again = read_slot(slot)
+        if again is not None and (again.call_hard, again.doing) == (running.call_hard, running.doing):
+            return running
+    return None
+
+
+def with_doing(note: bytes, doing: str) -> bytes:
+    """The armed note with what the slot says the worker was doing (JSON bytes both)."""
+    import json
+
+    try:
+        data = json.loads(note or b"{}")
+    except ValueError:
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    data["doing"] = doing
+    return json.dumps(data, separators=(",", ":")).encode()
+
+
 def _merge(note: bytes, extra: bytes) -> bytes:
     """``extra``'s keys added to the armed note's (both JSON objects, written by the worker and here)."""
     base = note.strip() or b"{}"
@@ -197,7 +233,15 @@ def watch(pid: int, note_path: str, fd: int = 0, slot_path: "Optional[str]" = No
         now = time.monotonic()
         if deadline is not None:
             if now >= deadline:
-                break
+                later = rearmed(slot)  # re-armed in the slot since the order: its deadline and its words
+                if later is None:
+                    break
+                if later.doing:
+                    note = with_doing(note, later.doing)
+                if now >= later.call_hard:
+                    break
+                deadline = later.call_hard
+                continue
             for check in periodic + ([resident.check] if resident is not None else []):
                 stop = check(now, note)
                 if stop is not None:
