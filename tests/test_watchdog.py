@@ -123,8 +123,8 @@ def test_a_dead_workers_watchdog_exits_at_once_and_signals_nothing(start, tmp_pa
     t0 = time.monotonic()
     worker.kill()
     assert worker.wait(10) == -signal.SIGKILL
-    assert gone(dog, within=2.0)
-    assert time.monotonic() - t0 < 2.0
+    assert gone(dog, within=10.0)
+    assert time.monotonic() - t0 < 10.0  # not the week it was armed for
     assert not note.exists()
 
 
@@ -158,7 +158,7 @@ def test_a_program_past_its_hard_deadline_ends_the_worker_and_is_named(start, tm
     t0 = time.monotonic()
     order(worker, 'arm 60 {"nodeid":"t::demo[0]","doing":"solve call"}\n')
     assert worker.wait(10) == -signal.SIGKILL
-    assert 0.2 < time.monotonic() - t0 < 3
+    assert 0.2 < time.monotonic() - t0 < 30  # the program's hard deadline, not the call's (60 s)
     assert note.read_text() == '{"program":7,"limit":"program","nodeid":"t::demo[0]","doing":"solve call"}'
     assert gone(dog)
 
