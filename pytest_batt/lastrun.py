@@ -42,8 +42,9 @@ MAX_FILES = 5000  # a library of more files than this is not fingerprinted: no i
 # an idle machine, 1.3x as long on a busy one.)
 WORTH = 2.0
 # A run goes in-process only when its samples took less than this many times what workers cost: a
-# long run keeps the workers' protection even when one sample is most of it.
-SHORT_RUN = 4.0
+# long run keeps the workers' protection even when one sample is most of it. (At 4, tokpidjin's
+# one task, 1.5-2.1 s of samples against 0.4 s of workers, went either way with the machine's noise.)
+SHORT_RUN = 8.0
 
 Sample = Tuple[str, str, int, float]  # task id, kind, index, seconds
 

@@ -104,6 +104,9 @@ def test_in_process_when_workers_would_save_less_than_they_cost(tmp_path):
     assert lastrun.in_process(record(tmp_path, 2.8, 0.9, 0.75), workers=2)  # they would save 1.4 s: less than twice 0.75
     assert lastrun.in_process(record(tmp_path, 3.0, 0.5, 0.7), workers=2) is None  # they would save 1.5 s: more than 1.4
     assert lastrun.in_process(record(tmp_path, 30.0, 29.0, 1.0), workers=2) is None  # long: the workers' protection stays
+    # tokpidjin's one task on a noisy machine: 2.06 s of samples, workers 0.40 s; at 8 times the cost a run is long
+    assert lastrun.in_process(record(tmp_path, 2.06, 1.63, 0.40), workers=2)
+    assert lastrun.in_process(record(tmp_path, 3.3, 3.2, 0.40), workers=2) is None
     assert lastrun.in_process(record(tmp_path, 1.41, 1.07, None), workers=2) is None  # never measured
     assert lastrun.in_process(None, workers=2) is None
     rec = record(tmp_path, 1.41, 1.07, 1.0)
