@@ -154,7 +154,20 @@ def test_with_an_earlier_run_whole_tasks_go_longest_first():
     longest_first, _, ran_by = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")],
                                         seconds=dict(zip(col, durations)))
     assert max(in_order.values()) == 11.0  # d starts last, after a or b
-    assert max(longest_first.values()) == 10.0 and ran_by["batt/d::test[0]"] == ran_by["batt/d::demo[0]"]
+    # d is heavier than its share: split, its samples on both workers, the light tasks behind them
+    assert max(longest_first.values()) == 6.5 and ran_by["batt/d::test[0]"] != ran_by["batt/d::demo[0]"]
+
+
+def test_behind_a_heavy_sample_a_worker_holds_the_lightest_unit():
+    """tokpidjin's batt on three tasks, from its last run's seconds: 2c608aff's test sample is 7.3 s
+    of 12 s. The worker that runs it holds the lightest unit behind it, not the next task (which
+    took it to 9.5 s while the other worker finished at 2.3 s)."""
+    col = ids(("007bbfb7", 5, 1), ("2c608aff", 4, 1), ("3bd67248", 3, 1))
+    durations = [0.07] * 5 + [1.05] + [0.23, 0.15, 0.23, 0.25, 7.3] + [0.07, 0.18, 0.09, 1.88]
+    finish, _, ran_by = simulate(col, durations, [SimWorker("gw0"), SimWorker("gw1")], seconds=dict(zip(col, durations)))
+    heavy = ran_by["batt/2c608aff::test[0]"]
+    assert max(finish.values()) < 7.3 + 0.3, finish
+    assert sum(d for n, d in zip(col, durations) if ran_by[n] == heavy) < 7.3 + 0.3
 
 
 def test_longest_first_plan():

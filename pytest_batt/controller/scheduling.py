@@ -358,14 +358,20 @@ class BattScheduling:
                 held, ahead = self._ahead(node)
                 batch: List[int] = []
                 units = 0
-                while units < len(self.queue) and (not batch or (self._wants(held, ahead, many, share)
-                                                                  and self._many_from(units, len(up)))):
+                last = self._behind_heavy(node, held) if len(up) > 1 else None
+                if last is not None:  # a heavy item and, behind it, the lightest unit
+                    units = 1 if held == 0 else 0
+                    batch = (self.queue[0] if held == 0 else []) + self.queue[last]
+                while last is None and units < len(self.queue) and (
+                        not batch or (self._wants(held, ahead, many, share) and self._many_from(units, len(up)))):
                     unit = self.queue[units]
                     ahead += sum(self.weights[i] for i in (unit[1:] if held == 0 else unit))
                     held += len(unit)
                     batch += unit
                     units += 1
                 if self._send(node, batch):
+                    if last is not None:
+                        del self.queue[last]
                     for _ in range(units):
                         self.queue.popleft()
                     self.queued_weight -= sum(self.weights[i] for i in batch)
@@ -378,6 +384,34 @@ class BattScheduling:
             if self._send(node, batch):
                 self._take(batch[0])
                 self.queued_weight -= self.weights[batch[0]]
+
+    def _behind_heavy(self, node: Any, held: int) -> Optional[int]:
+        """Where the worker runs (or is about to run) one heavy item alone, the queue's unit to hold
+        behind it: the lightest, so that it commits the least and the heavy units after it go to
+        the other workers. None otherwise (the next units go, as usual)."""
+        queue = self.queue
+        if held == 1 and self._heavy(self.node2pending[node][0]) and queue:
+            return self._lightest(0)
+        if held == 0 and len(queue) > 1 and len(queue[0]) == 1 and self._heavy(queue[0][0]):
+            return self._lightest(1)
+        return None
+
+    def _heavy(self, index: int) -> bool:
+        """Whether an item is expected to take longer than HORIZON: what a worker commits to behind it
+        waits that long, and the other workers may run out meanwhile."""
+        scale = self._scale()
+        return scale is not None and self.weights[index] * scale >= HORIZON
+
+    def _lightest(self, first: int) -> int:
+        """The queue's lightest unit from ``first`` on (ties: the first): the one to hold behind a
+        heavy item, which commits the least to that worker."""
+        weights = self.weights
+        best, best_w = first, float("inf")
+        for u in range(first, len(self.queue)):
+            w = sum(weights[i] for i in self.queue[u])
+            if w < best_w:
+                best, best_w = u, w
+        return best
 
     def _many_from(self, first: int, workers: int) -> bool:
         """Whether the units not sent yet, from the ``first`` on, still hold a task for each worker (else the tail's plan decides)."""
