@@ -50,6 +50,8 @@ def test_the_last_run_plans_the_next_and_says_so(project):
     assert plan_line(text).startswith("batt: plan guessed (no cache: -p no:cacheprovider")
     text, _ = run(project, "-n", "1", "--batt-durations=r.json")
     assert plan_line(text) == "batt: plan from --batt-durations r.json: seconds of 8 of 8 samples, the rest guessed"
+    text, _ = run(project, "-n", "1", "-q")  # a header line: -q hides it, as it hides pytest's header
+    assert plan_line(text) is None
 
 
 def test_a_run_too_short_for_workers_goes_in_process_by_itself(project):

@@ -42,8 +42,8 @@ class XdistHooks:
         # Made while the workers start: reading the last run's seconds costs them nothing.
         seconds, line = self.controller.planned_seconds()
         terminal = config.pluginmanager.get_plugin("terminalreporter")
-        if terminal is not None and not config.getoption("no_header", False):
-            terminal.write_line(line)
+        if terminal is not None and not config.getoption("no_header", False) and config.get_verbosity() >= 0:
+            terminal.write_line(line)  # a header line: -q hides it with pytest's header
         return BattScheduling(config, log, seconds=seconds, split=programs.library_of(self.controller.batt) is not None)
 
     def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Sequence[Any]) -> None:
