@@ -51,20 +51,20 @@ def order(proc, text):
 def test_a_deadline_moved_in_the_slot_holds_and_its_words_are_the_note(worker, tmp_path):
     proc, slot = worker
     t0 = time.monotonic()
-    order(proc, 'arm 0.3 {"nodeid":"t::demo[0]","doing":"starting the sample"}\n')
-    slot.call(t0 + 0.5, t0 + 1.2, encode_text("diff call 1/2"))  # re-armed after the order, as a call does
+    order(proc, 'arm 0.6 {"nodeid":"t::demo[0]","doing":"starting the sample"}\n')
+    slot.call(t0 + 0.8, t0 + 1.5, encode_text("diff call 1/2"))  # re-armed after the order, as a call does
     assert proc.wait(10) == -signal.SIGKILL
-    assert time.monotonic() - t0 >= 1.1  # not at the order's 0.3 s: at the slot's deadline
+    assert time.monotonic() - t0 >= 1.4  # not at the order's 0.6 s: at the slot's deadline
     assert json.loads((tmp_path / "hardstop").read_text()) == {"nodeid": "t::demo[0]", "doing": "diff call 1/2"}
 
 
 def test_re_armed_in_the_slot_again_and_again_the_worker_lives_then_off_leaves_it(worker, tmp_path):
     proc, slot = worker
-    order(proc, 'arm 0.2 {"nodeid":"t::demo[0]"}\n')
-    for _ in range(8):  # calls of 0.1 s, each re-arming 0.2 s ahead: 0.8 s in all, four times the order's
+    order(proc, 'arm 0.5 {"nodeid":"t::demo[0]"}\n')
+    for _ in range(8):  # calls of 0.15 s, each re-arming 2 s ahead (a loaded machine may stall the test): 1.2 s in all
         now = time.monotonic()
-        slot.call(now + 0.1, now + 0.2, encode_text("solve call"))
-        time.sleep(0.1)
+        slot.call(now + 1.0, now + 2.0, encode_text("solve call"))
+        time.sleep(0.15)
     order(proc, "off\n")
     slot.no_call()
     time.sleep(0.5)
@@ -102,7 +102,7 @@ def test_armed_in_the_slot_just_after_the_order_the_note_names_the_call(worker, 
     """As a worker does: the order, then at once the call's re-arming (both past when the watchdog wakes)."""
     proc, slot = worker
     now = time.monotonic()
-    order(proc, 'arm 0.3 {"nodeid":"t::demo[0]","doing":"starting the sample"}\n')
-    slot.call(now + 0.2, now + 0.3001, encode_text("solve call"))
+    order(proc, 'arm 0.6 {"nodeid":"t::demo[0]","doing":"starting the sample"}\n')
+    slot.call(now + 0.5, now + 0.6001, encode_text("solve call"))
     assert proc.wait(10) == -signal.SIGKILL
     assert json.loads((tmp_path / "hardstop").read_text()) == {"nodeid": "t::demo[0]", "doing": "solve call"}
