@@ -238,7 +238,7 @@ def _end_new(before: Iterable[int], keep: Iterable[int], wait: float, known: Col
         if not new:
             break
     _reap()
-    return names, descendants()
+    return names, descendants(known=known)
 
 
 class Tree:
