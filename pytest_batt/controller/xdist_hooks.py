@@ -7,6 +7,7 @@ and turn a worker's death into the sample's record through the crash hand-off.
 
 from __future__ import annotations
 
+import gc
 import re
 import statistics
 import time
@@ -44,7 +45,13 @@ class XdistHooks:
         terminal = config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None and not config.getoption("no_header", False) and config.get_verbosity() >= 0:
             terminal.write_line(line)  # a header line: -q hides it with pytest's header
-        return BattScheduling(config, log, seconds=seconds, split=programs.library_of(self.controller.batt) is not None)
+        scheduling = BattScheduling(config, log, seconds=seconds, split=programs.library_of(self.controller.batt) is not None)
+        if self.controller.run_started is None:
+            # As an -n 0 run does after its collection: what this process holds now (pytest, xdist, the
+            # tasks, the plan) lives until it exits, so the full collections that the reports set off,
+            # pytest's own at exit among them, leave it out. Not under pytest.main in another program.
+            gc.freeze()
+        return scheduling
 
     def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Sequence[Any]) -> None:
         self._setup_at, self._starting = time.perf_counter(), len(specs)
