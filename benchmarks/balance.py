@@ -9,6 +9,9 @@ Sections (``--only``; those whose client is not given are left out):
   arcdsl  arc-dsl's 400 solvers (``--arc-dsl DIR``: a checkout, its ``solvers.py``) over ARC-AGI-1
           training, ``--batt-programs solvers.py --batt-grid-form tuple --batt-timeout 60``:
             loop      benchmarks/programs_loop.py: each solver on each sample, no pytest
+            pytest-n0 benchmarks/programs_pytest.py: the same as one plain parametrized pytest test per
+                      sample, pytest-batt not loaded (``-p no:batt``): what pytest alone costs
+            pytest-n2 the same under ``-n 2 --dist worksteal``: what pytest-xdist alone gains
             n0        pytest -n 0, rerun in its own folder (the cache as a user's)
             n2-first  pytest -n 2 in an empty folder: no cache, the plan guessed
             n2-again  pytest -n 2 rerun in a folder whose cache an earlier -n 2 run filled
@@ -51,6 +54,7 @@ from contenders import SCORE_KEYS  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOK_TASKS = ["007bbfb7", "2c608aff", "3bd67248"]
+FLOOR = os.path.join(HERE, "programs_pytest.py")
 
 
 @dataclass
@@ -58,7 +62,9 @@ class Contender:
     key: str
     args: List[str]  # after the interpreter: a script or -m pytest ...
     rerun: bool  # one folder kept for all runs (primed once) or an empty folder every run
-    results: str = ""  # the option that names its results file (--batt-json or --json)
+    results: str = ""  # the option that names its results file (--batt-json or --json; none: "")
+    files: List[str] = field(default_factory=list)  # copied into its folder before each run
+    env: Dict[str, str] = field(default_factory=dict)  # set for its runs, over the benchmark's environment
     runs: List[Any] = field(default_factory=list)
     outputs: List[Optional[Dict[str, Any]]] = field(default_factory=list)
     notes: List[str] = field(default_factory=list)
@@ -84,14 +90,22 @@ def sections(args: argparse.Namespace) -> List[Section]:
         common = ["--batt", "all", "--batt-data", "arcagi1-training", "--batt-programs", solvers, "--batt-grid-form", "tuple",
                   "--batt-timeout", "60"]
         loop = [os.path.join(HERE, "programs_loop.py"), "--programs", solvers, "--grid-form", "tuple", "--data", "arcagi1-training"]
+        floor = ["-m", "pytest", "-rN", "-p", "no:batt", "-p", "no:cacheprovider", os.path.basename(FLOOR)]
+        floor_env = {"BATT_FLOOR_PROGRAMS": solvers, "BATT_FLOOR_GRID_FORM": "tuple", "BATT_FLOOR_DATA": "arcagi1-training"}
         out.append(Section("arcdsl", "arc-dsl's 400 solvers over ARC-AGI-1 training (a program library)", [
             Contender("loop", loop, rerun=False, results="--json"),
             Contender("n0", pytest_args(common, "0"), rerun=True, results="--batt-json"),
             Contender("n2-first", pytest_args(common, "2"), rerun=False, results="--batt-json"),
             Contender("n2-again", pytest_args(common, "2"), rerun=True, results="--batt-json"),
+            # pytest's own floor: the module copied into an empty folder (no project ini or conftest.py there)
+            Contender("pytest-n0", floor + ["-n", "0"], rerun=False, files=[FLOOR], env=floor_env),
+            Contender("pytest-n2", floor + ["-n", "2", "--dist", "worksteal"], rerun=False, files=[FLOOR], env=floor_env),
         ], [("-n 0 / plain loop", "n0", "loop", "<= 1.25"),
             ("-n 0 / -n 2, first run (empty cache)", "n0", "n2-first", ">= 1.5"),
-            ("-n 0 / -n 2, rerun", "n0", "n2-again", ">= 1.7")]))
+            ("-n 0 / -n 2, rerun", "n0", "n2-again", ">= 1.7"),
+            ("plain pytest -n 0 / plain loop (pytest's floor)", "pytest-n0", "loop", "-"),
+            ("plain pytest -n 0 / plain pytest -n 2 (xdist's gain)", "pytest-n0", "pytest-n2", "-"),
+            ("plain pytest -n 2 / -n 2, rerun", "pytest-n2", "n2-again", "-")]))
     tok = os.path.abspath(args.tokpidjin) if args.tokpidjin else None
     if tok and "tok1" in only:
         common = ["--batt", TOK_TASKS[0], "--batt-data", "kaggle2025", "--batt-module", tok, "--batt-timeout", "60"]
@@ -120,11 +134,11 @@ def run_section(sec: Section, ctx: measuring.Context, rounds: int, budget: float
     folders = {c.key: tempfile.mkdtemp(prefix=f"{sec.name}-{c.key}-", dir=ctx.tmp) for c in sec.contenders if c.rerun}
 
     def command(c: Contender, path: str) -> List[str]:
-        return [measuring.PY, *c.args, c.results, path]
+        return [measuring.PY, *c.args, *([c.results, path] if c.results else [])]
 
     for c in sec.contenders:  # a rerun contender's folder gets its cache from one unmeasured run
         if c.rerun:
-            m = measuring.run_measured(command(c, os.path.join(ctx.tmp, "prime.json")), folders[c.key], ctx.env, budget)
+            m = measuring.run_measured(command(c, os.path.join(ctx.tmp, "prime.json")), folders[c.key], {**ctx.env, **c.env}, budget)
             print(f"  primed {c.key:14s} (wall {m.wall_s:.2f} s, rc {m.rc}, not counted)", flush=True)
     keys = [c.key for c in sec.contenders]
     by_key = {c.key: c for c in sec.contenders}
@@ -133,9 +147,11 @@ def run_section(sec: Section, ctx: measuring.Context, rounds: int, budget: float
         for key in keys[k:] + keys[:k]:
             c = by_key[key]
             cwd = folders[key] if c.rerun else tempfile.mkdtemp(prefix=f"{sec.name}-{key}-", dir=ctx.tmp)
+            for src in c.files:
+                shutil.copy(src, cwd)
             path = os.path.join(ctx.out_dir, f"{sec.name}-{key}-{r}.json")
             load = os.getloadavg()[0]
-            m = measuring.run_measured(command(c, path), cwd, ctx.env, budget)
+            m = measuring.run_measured(command(c, path), cwd, {**ctx.env, **c.env}, budget)
             m.load1 = load
             c.runs.append(m)
             c.outputs.append(measuring.load_json(path))

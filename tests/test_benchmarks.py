@@ -129,20 +129,42 @@ def test_the_plain_loop_calls_a_librarys_programs_on_every_sample_and_says_which
     assert done["samples"] == sum(map(len, verdicts.values())) and done["solved"] == sum(map(sum, verdicts.values()))
 
 
+@pytest.mark.e2e
+def test_the_plain_pytest_floor_gives_the_plain_loops_verdicts(tmp_path, task_files, monkeypatch):
+    """benchmarks/programs_pytest.py as balance.py runs it: copied into an empty folder, pytest-batt not loaded."""
+    data = task_files(tmp_path / "tasks", TASKS)
+    (tmp_path / "progs.py").write_text("def solve(g):\n    return tuple(r[::-1] for r in g)\n")
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "programs_pytest.py").write_text((BENCH / "programs_pytest.py").read_text())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env.update(BATT_FLOOR_PROGRAMS=str(tmp_path / "progs.py"), BATT_FLOOR_GRID_FORM="tuple", BATT_FLOOR_DATA=str(data))
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:batt", "-p", "no:cacheprovider", "-n", "0", "-rA",
+                           "programs_pytest.py"], cwd=tmp_path / "run", env=env, capture_output=True, text=True, timeout=120)
+    failed = {line.split("[", 1)[1].rsplit("]", 1)[0] for line in proc.stdout.splitlines() if line.startswith("FAILED ")}
+    # programs_loop's verdicts: [[1, 1]] and [[1]] flip to themselves, the other samples of same0002 and none0003 do not
+    assert failed == {"same0002-test[0]", "none0003-demo[0]", "none0003-test[0]"}, proc.stdout
+    assert "3 failed, 5 passed" in proc.stdout
+
+
 def test_the_balance_benchmark_compares_what_the_issue_names(bench):
     balance = bench["balance"]
     args = SimpleNamespace(arc_dsl="/x/arc-dsl", tokpidjin="/x/t.py", only="arcdsl,tok1,tok3")
     secs = {s.name: s for s in balance.sections(args)}
     assert list(secs) == ["arcdsl", "tok1", "tok3"]
     keys = {name: [c.key for c in s.contenders] for name, s in secs.items()}
-    assert keys == {"arcdsl": ["loop", "n0", "n2-first", "n2-again"], "tok1": ["n0", "default-again"],
-                    "tok3": ["n0", "n2-first", "n2-again"]}
+    assert keys == {"arcdsl": ["loop", "n0", "n2-first", "n2-again", "pytest-n0", "pytest-n2"],
+                    "tok1": ["n0", "default-again"], "tok3": ["n0", "n2-first", "n2-again"]}
     for s in secs.values():
         assert all(a in keys[s.name] and b in keys[s.name] for _, a, b, _ in s.ratios)
         for c in s.contenders:
             assert c.rerun == (c.key == "n0" or c.key.endswith("-again"))  # reruns keep their folder (their cache)
             assert ("-n" in c.args) != (c.key in ("loop", "default-again")), c.key
     assert "/x/arc-dsl/solvers.py" in secs["arcdsl"].contenders[1].args
+    floors = [c for c in secs["arcdsl"].contenders if c.key.startswith("pytest-")]
+    for c in floors:  # pytest alone: pytest-batt not loaded, the module run from its own folder, no results file
+        assert c.args[:2] == ["-m", "pytest"] and "no:batt" in c.args and c.files == [balance.FLOOR] and not c.results
+        assert c.env["BATT_FLOOR_PROGRAMS"] == "/x/arc-dsl/solvers.py" and c.env["BATT_FLOOR_GRID_FORM"] == "tuple"
+    assert "worksteal" in floors[1].args
     assert balance.header_notes("x\nbatt: plan from the last run's seconds in .pytest_cache: 6 of 6 samples\nbatt: in this process, "
                                 "not in workers: why\nbatt: other\n") == [
         "batt: plan from the last run's seconds in .pytest_cache: 6 of 6 samples", "batt: in this process, not in workers: why"]
