@@ -9,7 +9,6 @@ Separate from running a sample, which decides which calls to make and folds thei
 
 from __future__ import annotations
 
-import sys
 import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Tuple
@@ -109,13 +108,8 @@ def call_batt(func: Callable[..., Any], guard: Guard, label: str, args: Tuple[An
     try:
         try:
             guard.start(label)
-            recursion = sys.getrecursionlimit()
-            with preserved_globals():
-                try:
-                    result = func(*args)
-                finally:
-                    if sys.getrecursionlimit() < recursion:  # first: cut to the batt's depth, it fails all that follows
-                        sys.setrecursionlimit(recursion)
+            with preserved_globals():  # its exit puts a lowered recursion limit back before anything else
+                result = func(*args)
             value = parse(result)
             del result
         finally:
