@@ -46,7 +46,8 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     ``tree``: the process's descendants kept from sample to sample (one read of them a sample).
     """
     threads_before = threading.enumerate()
-    procs_before = tree.before() if tree is not None else processes.descendants()
+    tree = tree if tree is not None else processes.Tree()
+    procs_before = tree.before()
     code = partial.batt_code(func) if keep_partial else None
     profile = None
     if profile_path is not None:
@@ -60,7 +61,7 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     leaked = stop_threads(threads_before)
     if leaked:
         rec["leaked_threads"] = leaked
-    ended = tree.end_new(procs_before) if tree is not None else processes.end_new(procs_before)
+    ended = tree.end_new(procs_before)
     if ended:
         note = f"the batt left {len(ended)} process(es) running; they were ended: {', '.join(ended[:5])}"
         add_error(rec, note)
@@ -128,12 +129,13 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
             entries = [(sid, grid_of.get(fp) if fp else None, n) for (sid, fp), n in counts.items()]
             rec["message"] = failures.describe_miss(sample.output, entries, invalid)
             rec["show"] = failures.show(sample.output, entries)
-        if checkpoint is not None and getattr(func, "differs", True) is not False:  # no diff call follows: the final one will do
+        rowless = getattr(func, "differs", True) is False  # a program library: no differ rows to ask for, no diff call
+        if checkpoint is not None and not rowless:  # no diff call follows: the final one will do
             so_far = rec.copy()
             so_far["seconds"], so_far["cpu_seconds"] = round(time.perf_counter() - wall0, 6), round(time.process_time() - cpu0, 6)
             so_far["memory_mb"] = memory.stop()[0]
             checkpoint(so_far, handoff.STAGE_SOLVED)
-        diff_errors = _fold_diffs(func, guard, task, sample, cands, rec, log_path, code)
+        diff_errors = None if rowless else _fold_diffs(func, guard, task, sample, cands, rec, log_path, code)
         if diff_errors and rec["status"] == "timeout":  # kept candidates: the solve call's timeout comes first
             add_error(rec, diff_errors)
         elif diff_errors:
@@ -156,10 +158,6 @@ def _fold_diffs(func: Callable[..., Any], guard: Guard, task: Task, sample: Samp
     arguments, so one call serves all. Test: Phase 3 diffs against each candidate's own
     value, whatever it is (``()``, a grid of floats, ``None``); one call per distinct value.
     """
-    rowless = getattr(func, "differs", True) is False  # a program library: no differ rows to ask for
-    if rowless:  # every diff call would return no rows: nothing to fold (d and differ_last_t stay empty)
-        rec["d"], rec["differ_last_t"] = {}, {}
-        return None
     problems: List[str] = []
     kept_rows: List[int] = []  # --batt-keep-partial: diff calls that timed out but kept rows
 
