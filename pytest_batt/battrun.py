@@ -69,7 +69,6 @@ class BattRun:
         self.finished: Optional[float] = None
         self.spill_dir = spill_dir
         self._store: Optional[spill.TaskStore] = None  # made at the first finished task
-        self._sha256: Dict[str, str] = {}  # task hashes made so far (the plan, the results, the cache)
         # The entries of tasks none of whose samples has a record yet: the same until one has (an -n 0 run
         # writes its results before each sample: most tasks are untouched then)
         self._blank: Dict[str, Dict[str, Any]] = {}
@@ -83,10 +82,7 @@ class BattRun:
 
     def task_sha256(self, task_id: str) -> str:
         """The task's content hash, made once: the results file, the last run's seconds and the plan use it."""
-        sha = self._sha256.get(task_id)
-        if sha is None:
-            sha = self._sha256[task_id] = self.taskset.task_hash(task_id)
-        return sha
+        return self.taskset.task_hash(task_id)  # the task set keeps it
 
     def _stored(self, task_id: str) -> bool:
         return self._store is not None and task_id in self._store

@@ -159,7 +159,14 @@ class Controller:
             self._batt_sha256 = self.batt.sha256() if self.batt else ""
         return self._batt_sha256
 
+    def data_sha256(self) -> str:
+        """The results' data hash, made once: its pass over the tasks keeps each task's hash too."""
+        if not self._data_sha256:
+            self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
+        return self._data_sha256
+
     def _task_hashes(self) -> Dict[str, str]:
+        self.data_sha256()  # one pass over the tasks for both (with -n N there is no collection_finish here)
         return {tid: self.run.task_sha256(tid) for tid in self.state.task_ids}
 
     def planned_seconds(self) -> Tuple[Optional[Dict[str, float]], str]:
@@ -224,8 +231,7 @@ class Controller:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.run.collected(item.nodeid for item in session.items)
-        if not self._data_sha256:  # the results' data hash, now: its pass over the tasks keeps each task's hash too
-            self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
+        self.data_sha256()
         if self.run_started is None:
             # pytest is this process's program: what it holds now (pytest, the items, the tasks, the batt's
             # module) lives until it exits, so it is left out of every later collection, as a worker does
@@ -346,11 +352,9 @@ class Controller:
 
     def _header(self) -> Dict[str, Any]:
         opts = self.state.settings
-        if not self._data_sha256:
-            self._data_sha256 = self.run.taskset.content_hash(self._all_selected())
         head = results.header(
             batt_module=opts.source, batt_sha256=self.batt_sha256(), data_name=opts.data,
-            data_sha256=self._data_sha256, timeout_s=opts.timeout, workers=self.workers,
+            data_sha256=self.data_sha256(), timeout_s=opts.timeout, workers=self.workers,
         )
         plan = self.state.memory_in_force()
         if plan is not None:
