@@ -9,13 +9,13 @@ any reporter sees it.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Generator, List
 
 import pytest
 
 from . import nodeids, visible, wire
+from .spill import dumps
 from .assembly import is_worker
 from .items import BattSample, make_tasks
 from .state import STATE
@@ -51,7 +51,7 @@ class Collection:
         if isinstance(item, BattSample) and rep.when == "call" and item.record is not None:
             # xdist sends report.__dict__ through execnet, whose serializer walks every object of
             # the record in Python (~1.5 CPU s per worker on 44 tasks); one JSON string it copies.
-            rep.batt_record = json.dumps(item.record, separators=(",", ":")) if is_worker(item.config) else item.record
+            rep.batt_record = dumps(item.record) if is_worker(item.config) else item.record
             if item.record["status"] == "timeout":
                 rep.sections = [(title, _TIMEOUT_DUMP.sub("", text)) for title, text in rep.sections]
                 rep.sections = [(title, text) for title, text in rep.sections if text.strip()]
