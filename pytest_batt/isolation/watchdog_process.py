@@ -376,7 +376,8 @@ def _hard_deadline(running: "Optional[Running]") -> float:
     return min(deadlines) if deadlines else 0.0
 
 
-def _sample_of(running: Running) -> "Any":
+def sample_fields(running: Running) -> "Any":
+    """``(nodeid, task, kind, index)`` of the sample the slot says was running, or None."""
     import json
 
     try:
@@ -393,7 +394,7 @@ def post_mortem(running: Running, results_path: str, killed: bool) -> None:
     that was running is named in its error and added to the file's ``quarantined`` list, so that the
     resumed run leaves it out.
     """
-    sample = _sample_of(running)
+    sample = sample_fields(running)
     if sample is None:
         return
     nodeid, task, kind, index = sample

@@ -31,6 +31,7 @@ from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, Optional, Sequ
 from .. import files
 from ..nodeids import sample_nodeid
 from ..isolation.slot import Running
+from ..isolation.watchdog_process import sample_fields
 from ..records import SampleRecord, add_error
 from .library import NOTE_PREFIX, NOTE_SEPARATOR, Library
 
@@ -50,13 +51,8 @@ class Offense:
 
 def sample_of(running: Optional[Running]) -> Optional[str]:
     """The node id of the sample the slot says was running, or None."""
-    if running is None or not running.sample:
-        return None
-    try:
-        nodeid = json.loads(running.sample)[0]
-    except (ValueError, TypeError, IndexError):
-        return None
-    return nodeid if isinstance(nodeid, str) else None
+    fields = sample_fields(running) if running is not None else None
+    return fields[0] if fields else None
 
 
 def attribute(library: Library, nodeid: str, running: Optional[Running], hardstop: Optional[Mapping[str, Any]],
