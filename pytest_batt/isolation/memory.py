@@ -20,7 +20,7 @@ from typing import Optional, Tuple
 ADDRESS_SPACE = "address_space"  # RLIMIT_AS, set around each call: the call gets MemoryError
 RESIDENT = "resident"  # the watchdog reads the worker's resident memory every TICK_S and ends it past the limit
 OFF = "off"
-TICK_S = 0.05  # how often the watchdog reads the resident memory (watchdog_process.TICK_S)
+TICK_S = 0.05  # how often the watchdog reads the resident memory (watchdog_process.TICK)
 
 DEFAULT_SHARE = 0.8  # of physical memory, split between the workers of the host
 DEFAULT_FLOOR_MB = 1024.0  # the address space of a worker with numpy loaded is already a few hundred MB

@@ -39,14 +39,13 @@ import time
 
 TYPE_CHECKING = False  # typing is not imported at run time: its import would be most of the start-up
 if TYPE_CHECKING:
-    from typing import Any, Callable, List, Optional, Sequence
+    from typing import Any, Callable, Dict, List, Optional, Sequence
 
     # A periodic check, run every tick while armed with the time and the armed note: the note (JSON
     # bytes) to end the worker with, or None.
     Check = Callable[[float, bytes], Optional[bytes]]
 
 TICK = 0.05  # how often an armed watchdog runs its periodic checks (the slot, the resident memory)
-TICK_S = TICK  # the resident limit's reading interval (isolation.memory.TICK_S)
 IDLE_TICK = 1.0  # disarmed, where the worker's death cannot be waited for (no pidfd): how often to look
 
 # --- the running slot: what the worker (or -n 0 session) is running, in a small shared file -------
@@ -188,16 +187,22 @@ def rearmed(slot: "Any") -> "Optional[Running]":
     return None
 
 
-def with_doing(note: bytes, doing: str) -> bytes:
-    """The armed note with what the slot says the worker was doing (JSON bytes both)."""
+def _note_dict(note: bytes) -> "Dict[str, Any]":
+    """The armed note's keys (a JSON object the worker wrote); {} for none or anything else."""
     import json
 
     try:
         data = json.loads(note or b"{}")
     except ValueError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def with_doing(note: bytes, doing: str) -> bytes:
+    """The armed note with what the slot says the worker was doing (JSON bytes both)."""
+    import json
+
+    data = _note_dict(note)
     data["doing"] = doing
     return json.dumps(data, separators=(",", ":")).encode()
 
@@ -303,9 +308,6 @@ class ResidentLimit:
     def check(self, now: float, note: bytes) -> "Optional[bytes]":
         """A periodic check: the note to leave when the worker is past the limit (the arm order's
         note, with the reading added), else None."""
-        return self.exceeded(note)
-
-    def exceeded(self, note: bytes) -> "Optional[bytes]":
         try:
             resident = self.process.memory_info().rss / 2**20
         except Exception:  # the worker is gone: nothing to stop
@@ -314,10 +316,7 @@ class ResidentLimit:
             return None
         import json
 
-        try:
-            data = json.loads(note or b"{}")
-        except ValueError:
-            data = {}
+        data = _note_dict(note)
         data.update(memory_mb=round(resident, 1), limit_mb=self.megabytes)
         return json.dumps(data).encode()
 
