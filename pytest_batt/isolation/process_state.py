@@ -31,20 +31,16 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGALRM") if hasattr(signal, name))
 _HAS_MASK = hasattr(signal, "pthread_sigmask")
 # The C module's own functions: signal.getsignal and signal.pthread_sigmask wrap every result in
-# enum lookups, which cost ~25x (a handler) and ~3x (a mask) the call itself, per program.
+# enum lookups, which cost ~25x (a handler) and ~3x (a mask) the call itself, per program, and
+# signal.signal turns every old handler into an enum member too (~3 us a call).
 try:
-    _raw_getsignal = importlib.import_module("_signal").getsignal
-except (ImportError, AttributeError):  # another Python: the public one, slower
-    _raw_getsignal = signal.getsignal
-try:
-    _raw_sigmask = importlib.import_module("_signal").pthread_sigmask if _HAS_MASK else None
-except (ImportError, AttributeError):
-    _raw_sigmask = getattr(signal, "pthread_sigmask", None)
+    _C_SIGNAL: Any = importlib.import_module("_signal")
+except ImportError:  # another Python: the public ones, slower
+    _C_SIGNAL = signal
+_raw_getsignal = getattr(_C_SIGNAL, "getsignal", signal.getsignal)
+_raw_sigmask = getattr(_C_SIGNAL, "pthread_sigmask", getattr(signal, "pthread_sigmask", None)) if _HAS_MASK else None
+_raw_signal = getattr(_C_SIGNAL, "signal", signal.signal)
 _BUILTINS: Dict[str, Any] = builtins.__dict__
-try:  # and signal.signal's: the module's wrapper turns every old handler into an enum member too (~3 us a call)
-    _raw_signal = importlib.import_module("_signal").signal
-except (ImportError, AttributeError):
-    _raw_signal = signal.signal
 raw_getsignal = _raw_getsignal  # for the other hot paths (a call's SIGINT swap, the program timer)
 raw_signal = _raw_signal
 
