@@ -26,7 +26,7 @@ import sys
 from bisect import bisect_left
 from itertools import chain
 from operator import is_
-from typing import Any, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .process_state import DictVersions
 
@@ -38,22 +38,16 @@ Snapshot = Tuple[object, ...]
 BROKEN: Snapshot = (object(),)  # sys.modules holds what no import puts there: never the same as anything
 
 
-def _watched() -> Tuple[List[str], Tuple[Any, ...]]:
-    """The names of pytest-batt's modules in ``sys.modules`` (the reference batt's aside) and the modules."""
-    names = sorted(sys.modules)
-    ours = names[bisect_left(names, PREFIX):bisect_left(names, _PAST)]
-    ours = [n for n in ours if not n.startswith(_REFERENCE)]
-    return ours, tuple(map(sys.modules.__getitem__, ours))
-
-
-def _taken() -> Tuple[Snapshot, Tuple[Any, ...]]:
-    """A snapshot and the modules it holds (none when it is BROKEN)."""
+def _taken() -> Tuple[Snapshot, List[Dict[str, Any]]]:
+    """A snapshot of pytest-batt's modules (the reference batt's aside) and their namespaces (none when BROKEN)."""
     try:
-        ours, modules = _watched()
-        values = chain.from_iterable(map(dict.values, [vars(m) for m in modules]))
-        return (*ours, *modules, *values), modules
+        names = sorted(sys.modules)
+        ours = [n for n in names[bisect_left(names, PREFIX):bisect_left(names, _PAST)] if not n.startswith(_REFERENCE)]
+        modules = tuple(map(sys.modules.__getitem__, ours))
+        namespaces = [vars(m) for m in modules]
+        return (*ours, *modules, *chain.from_iterable(map(dict.values, namespaces))), namespaces
     except (TypeError, KeyError):  # a key that is no str, an object without a namespace dict, an entry gone
-        return BROKEN, ()
+        return BROKEN, []
 
 
 def snapshot() -> Snapshot:
@@ -82,10 +76,10 @@ class Watch:
         return tags is not None and tags.dicts[0] is sys.modules and tags.read() == self._read
 
     def _take(self) -> Snapshot:
-        now, modules = _taken()
+        now, namespaces = _taken()
         self._last, self._size, self._tags = now, len(sys.modules), None
         if self._usable and now is not BROKEN:
-            self._tags = DictVersions([sys.modules, *[vars(m) for m in modules]])
+            self._tags = DictVersions([sys.modules, *namespaces])
             self._read = self._tags.read()
         return now
 
