@@ -406,12 +406,8 @@ class BattScheduling:
         """The queue's lightest unit from ``first`` on (ties: the first): the one to hold behind a
         heavy item, which commits the least to that worker."""
         weights = self.weights
-        best, best_w = first, float("inf")
-        for u in range(first, len(self.queue)):
-            w = sum(weights[i] for i in self.queue[u])
-            if w < best_w:
-                best, best_w = u, w
-        return best
+        units = enumerate(islice(self.queue, first, None), first)  # a deque read in order, not by index
+        return min(units, key=lambda pair: sum(weights[i] for i in pair[1]))[0]  # min keeps the first of ties
 
     def _many_from(self, first: int, workers: int) -> bool:
         """Whether the units not sent yet, from the ``first`` on, still hold a task for each worker (else the tail's plan decides)."""
