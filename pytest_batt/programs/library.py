@@ -164,10 +164,7 @@ class Library:
                     if outcome.status == "ok":
                         value = outcome.value
                         if type(value) is list or type(value) is tuple:
-                            why = _shape_problem(value)
-                            grid = tuple(map(tuple, value)) if why is None else None
-                            if why is not None:
-                                why = f"{type(value).__name__}: {why}"
+                            grid, why = _rows(value, type(value).__name__)
                         else:  # converting it may run its code: under the program's limit
                             converted = run(_convert, value)
                             changed = restore(rails.touched, timer.lowered) or changed
@@ -190,7 +187,7 @@ class Library:
                 if slot is not None:
                     slot.no_program()
                 if prog is not None and not (notes and notes[-1].startswith(prog.sid + " ")):
-                    notes.append(f"{prog.sid} timed out after {self.limit or 0:g} s (--batt-program-timeout)")
+                    self._note_fault(prog, Outcome("timeout"))
                 restore()
 
     def _note_changes(self, prog: Program, changed: Optional[List[str]], threads: int, forks: int) -> None:
@@ -209,7 +206,7 @@ class Library:
 
     def _note_fault(self, prog: Program, outcome: Outcome) -> None:
         if outcome.status == "timeout":
-            self._notes.append(f"{prog.sid} timed out after {self.limit:g} s (--batt-program-timeout)")
+            self._notes.append(f"{prog.sid} timed out after {self.limit or 0:g} s (--batt-program-timeout)")
         elif not isinstance(outcome.error, Refused):  # a refusal is said above, by the rails
             # str() of the program's exception runs its code too: under its limit as well.
             said = self._timer.run(_error_text, outcome.error)
@@ -243,8 +240,8 @@ def _error_text(e: BaseException) -> str:
     return f"{type(e).__name__}: {_one_line(str(e))}"
 
 
-def _rows(value: Any) -> Outcome:
-    """A list or tuple value as ``(grid or None, why it is no grid)``.
+def _rows(value: Any, kind: str) -> Tuple[Any, Optional[str]]:
+    """A list or tuple value as ``(grid or None, why it is no grid)`` (``kind``: the value's type, in the why).
 
     Plain lists and tuples, and 2-D numpy arrays read as lists, become tuples of row tuples
     (so that equal outputs share one diff call, as a batt's hashable candidates do) and the
@@ -255,13 +252,13 @@ def _rows(value: Any) -> Outcome:
     because it may run the object's code.
     """
     why = _shape_problem(value)
-    return Outcome("ok", (tuple(map(tuple, value)), None) if why is None else (None, f"{type(value).__name__}: {why}"))
+    return (tuple(map(tuple, value)), None) if why is None else (None, f"{kind}: {why}")
 
 
 def grid_of(value: Any) -> Tuple[Any, Optional[str]]:
     """What the library makes of a program's value (no limit here): ``(grid or None, why it is no grid)``."""
     kind = type(value)
-    return _rows(value).value if kind is list or kind is tuple else _convert(value)
+    return _rows(value, kind.__name__) if kind is list or kind is tuple else _convert(value)
 
 
 def _convert(value: Any) -> Tuple[Any, Optional[str]]:
@@ -269,8 +266,7 @@ def _convert(value: Any) -> Tuple[Any, Optional[str]]:
     if getattr(value, "ndim", None) == 2 and hasattr(value, "tolist"):
         rows = value.tolist()  # a numpy array, read here; its cells are checked as a list's (a 7.5 is named)
         if type(rows) is list or type(rows) is tuple:
-            why = _shape_problem(rows)
-            return (tuple(map(tuple, rows)), None) if why is None else (None, f"{kind.__name__}: {why}")
+            return _rows(rows, kind.__name__)
     try:
         return grids.to_grid(value), None
     except (grids.GridError, TypeError, ValueError, OverflowError) as e:
