@@ -15,7 +15,7 @@ from typing import Any, List, Optional, Sequence, Set
 
 import pytest
 
-from .. import assembly, nodeids, programs, records, settings as settings_mod, visible
+from .. import assembly, nodeids, records, settings as settings_mod, visible
 from ..isolation import handoff, sandbox
 from .scheduling import BattScheduling
 from .session import Controller
@@ -45,7 +45,7 @@ class XdistHooks:
         terminal = config.pluginmanager.get_plugin("terminalreporter")
         if terminal is not None and not config.getoption("no_header", False) and config.get_verbosity() >= 0:
             terminal.write_line(line)  # a header line: -q hides it with pytest's header
-        scheduling = BattScheduling(config, log, seconds=seconds, split=programs.library_of(self.controller.batt) is not None)
+        scheduling = BattScheduling(config, log, seconds=seconds, split=self.controller.library is not None)
         if self.controller.run_started is None:
             # As an -n 0 run does after its collection: what this process holds now (pytest, xdist, the
             # tasks, the plan) lives until it exits, so the full collections that the reports set off,
