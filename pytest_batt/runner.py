@@ -49,13 +49,14 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     tree = tree if tree is not None else processes.Tree()
     procs_before = tree.before()
     code = partial.batt_code(func) if keep_partial else None
+    rowless = getattr(func, "differs", True) is False  # a program library: no differ rows to ask for, no diff call
     profile = None
     if profile_path is not None:
         from .profiling import SampleProfile  # only with --batt-profile (the caller imported it before the integrity snapshot)
 
         profile = SampleProfile(profile_path)
         func = profile.wrap(func)
-    rec = _run_sample(func, task, sample, guard, log_path, checkpoint, code, vram)
+    rec = _run_sample(func, task, sample, guard, log_path, checkpoint, code, vram, rowless)
     if profile is not None:
         rec["profile"] = profile.finish()
     leaked = stop_threads(threads_before)
@@ -84,7 +85,8 @@ def _kept_candidates(kept: Any, keys: bool) -> Tuple[Optional[List[Candidate]], 
 
 
 def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard, log_path: str,
-                checkpoint: Optional[Checkpoint], code: Optional[CodeType] = None, vram: Optional[VramMeter] = None) -> SampleRecord:
+                checkpoint: Optional[Checkpoint], code: Optional[CodeType] = None, vram: Optional[VramMeter] = None,
+                rowless: bool = False) -> SampleRecord:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     memory = SampleMemory()
     memory.start()
@@ -129,7 +131,6 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
             entries = [(sid, grid_of.get(fp) if fp else None, n) for (sid, fp), n in counts.items()]
             rec["message"] = failures.describe_miss(sample.output, entries, invalid)
             rec["show"] = failures.show(sample.output, entries)
-        rowless = getattr(func, "differs", True) is False  # a program library: no differ rows to ask for, no diff call
         if checkpoint is not None and not rowless:  # no diff call follows: the final one will do
             so_far = rec.copy()
             so_far["seconds"], so_far["cpu_seconds"] = round(time.perf_counter() - wall0, 6), round(time.process_time() - cpu0, 6)

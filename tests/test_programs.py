@@ -572,3 +572,21 @@ def test_equal_outputs_of_many_programs_are_one_grid_and_a_library_makes_no_diff
     rec = runner.run_sample(library(*flips, same), task, task.samples[-1])
     assert rec["status"] == "ok" and rec["candidates"] == 6 and rec["calls"] == 1
     assert len({fp for _, fp, _ in rec["cands"]}) == 2 and rec["d"] == {}
+
+
+def test_a_profiled_library_makes_no_diff_call_either(tmp_path):
+    """--batt-profile wraps the library; the wrap must not hide that it has no differs."""
+    from pytest_batt import runner
+    from pytest_batt.tasks import parse_task
+
+    task = parse_task("0000aaaa", {"train": [{"input": [[1, 2]], "output": [[2, 1]]}],
+                                   "test": [{"input": [[3, 4]], "output": [[4, 3]]}]}, "here")
+
+    def flip(g):
+        return [r[::-1] for r in g]
+
+    plain = [runner.run_sample(library(flip), task, s) for s in task.samples]
+    profiled = [runner.run_sample(library(flip), task, s, profile_path=str(tmp_path / f"{s.kind}{s.index}.pstats"))
+                for s in task.samples]
+    assert [r["calls"] for r in profiled] == [r["calls"] for r in plain] == [1, 1]
+    assert [r["status"] for r in profiled] == ["ok", "ok"] and all(r["profile"]["file"] for r in profiled)
