@@ -160,6 +160,37 @@ def test_the_calls_that_would_end_or_cut_off_the_process_are_refused():
     assert refused == 15
 
 
+def test_the_run_summary_counts_each_kind_of_fault_from_a_librarys_own_notes():
+    from pytest_batt.programs import summary_lines
+
+    def slow(g):
+        while True:
+            pass
+
+    def raiser(g):
+        raise ValueError("a.py::p raised too")  # its message names another program: not counted
+
+    def exiter(g):
+        os._exit(3)
+
+    def changer(g):
+        sys.path.insert(0, "/nowhere")
+        return g
+
+    funcs = {"a.py::p": flip, "t.py::p": slow, "r.py::p": raiser, "x.py::p": exiter, "c.py::p": changer}
+    lib = Library([Program(i, sid, f, None) for i, (sid, f) in enumerate(funcs.items())], "tuple", 0.2)
+    lib("t", (), I, None, "")  # the library puts its rails on for the call
+    results = {"tasks": {"t": {"samples": [{"error": lib.take_note()}]}}}
+
+    class Batt:
+        func = lib
+
+    assert summary_lines(results, Batt()) == ["programs that timed out: 1: t.py::p (1 sample)",
+                                              "programs that raised: 1: r.py::p (1 sample)",
+                                              "programs that changed the interpreter: 1: c.py::p (1 sample)",
+                                              "programs that were refused a call: 1: x.py::p (1 sample)"]
+
+
 def _refused(rails):
     for call in (lambda: os._exit(3), lambda: os.kill(os.getpid(), signal.SIGKILL), lambda: os.kill(os.getppid(), signal.SIGTERM),
                  lambda: os.kill(0, signal.SIGTERM), lambda: os.killpg(os.getpgid(0), signal.SIGTERM), os.abort,

@@ -465,6 +465,7 @@ def test_the_summary_names_only_real_programs_most_faulty_first():
     assert summary_lines(results, object()) == []
 
 
+
 # --- settings ----------------------------------------------------------------------------------------
 
 def read_settings(cli: dict, ini: dict | None = None):

@@ -31,6 +31,9 @@ from .rails import FORKED, RAILS, REAL_EXIT, Refused, forked_child
 
 NOTE_PREFIX = "program faults: "
 NOTE_SEPARATOR = " | "
+# What a note says after a program's id, for each kind of fault (programs.summary reads them back).
+TIMED_OUT, RAISED, NO_GRID, CHANGED, REFUSED = "timed out", "raised", "returned no grid", "changed the interpreter", "was refused"
+FAULTS = (TIMED_OUT, RAISED, NO_GRID, CHANGED, REFUSED)
 MAX_NOTES = 30  # faults listed per sample; the rest are counted
 # Modules the process relies on to report a sample (its record travels as JSON): a program that
 # patches them is undone after the call (sys.modules too).
@@ -179,7 +182,7 @@ class Library:
                     if outcome.status == "ok":
                         out.append((prog.index, None, prog.sid, grid))
                         if why is not None:
-                            notes.append(f"{prog.sid} returned no grid ({why})")
+                            notes.append(f"{prog.sid} {NO_GRID} ({why})")
                     else:
                         self._note_fault(prog, outcome)
             except ProgramTimeout:
@@ -198,20 +201,20 @@ class Library:
         if rails.forks > forks:
             notes.append(f"{prog.sid} forked {rails.forks - forks} process(es) (ended after the sample)")
         if changed:
-            notes.append(f"{prog.sid} changed the interpreter ({', '.join(changed)}); put back before the next program")
+            notes.append(f"{prog.sid} {CHANGED} ({', '.join(changed)}); put back before the next program")
         if rails.refused:
-            notes.append(f"{prog.sid} was refused {', '.join(rails.refused[:3])} (a program may not end, "
+            notes.append(f"{prog.sid} {REFUSED} {', '.join(rails.refused[:3])} (a program may not end, "
                          "signal or cut off the process it runs in)")
             rails.refused = []
 
     def _note_fault(self, prog: Program, outcome: Outcome) -> None:
         if outcome.status == "timeout":
-            self._notes.append(f"{prog.sid} timed out after {self.limit or 0:g} s (--batt-program-timeout)")
+            self._notes.append(f"{prog.sid} {TIMED_OUT} after {self.limit or 0:g} s (--batt-program-timeout)")
         elif not isinstance(outcome.error, Refused):  # a refusal is said above, by the rails
             # str() of the program's exception runs its code too: under its limit as well.
             said = self._timer.run(_error_text, outcome.error)
             text = said.value if said.status == "ok" else f"{type(outcome.error).__name__} (its message could not be read)"
-            self._notes.append(f"{prog.sid} raised {text}")
+            self._notes.append(f"{prog.sid} {RAISED} {text}")
 
     def take_note(self) -> Optional[str]:
         """What went wrong in the last solve call, as one line, and forget it."""

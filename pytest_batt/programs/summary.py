@@ -9,17 +9,17 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Mapping
 
-from .library import NOTE_PREFIX, NOTE_SEPARATOR
+from .library import FAULTS, NOTE_PREFIX, NOTE_SEPARATOR, REFUSED
 
-KINDS = ("timed out", "raised", "returned no grid", "changed the interpreter", "were refused")
-_FAULT = re.compile(r"(.*?) (timed out|raised|returned no grid|changed the interpreter|was refused)\b")
+_FAULT = re.compile(r"(.*?) (" + "|".join(map(re.escape, FAULTS)) + r")\b")
+HEADINGS = {REFUSED: "were refused a call"}  # the summary line's words, where they are not the note's
 SHOWN = 5
 
 
 def faults(results: Mapping[str, Any], known: Iterable[str]) -> Dict[str, Dict[str, int]]:
-    """``{kind: {solver id: samples}}`` over every sample of the results."""
+    """``{kind: {solver id: samples}}`` over every sample of the results (kinds: the notes' words)."""
     ids = set(known)
-    out: Dict[str, Dict[str, int]] = {kind: {} for kind in KINDS}
+    out: Dict[str, Dict[str, int]] = {kind: {} for kind in FAULTS}
     for task in results.get("tasks", {}).values():
         for sample in task.get("samples", []):
             text = sample.get("error") or ""
@@ -29,7 +29,7 @@ def faults(results: Mapping[str, Any], known: Iterable[str]) -> Dict[str, Dict[s
             for segment in text[at + len(NOTE_PREFIX):].split(NOTE_SEPARATOR):
                 m = _FAULT.match(segment)
                 if m and m.group(1) in ids:
-                    counts = out["were refused" if m.group(2) == "was refused" else m.group(2)]
+                    counts = out[m.group(2)]
                     counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     return {kind: counts for kind, counts in out.items() if counts}
 
@@ -41,6 +41,5 @@ def summary_lines(results: Mapping[str, Any], known: Iterable[str]) -> List[str]
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         named = ", ".join(f"{sid} ({n} sample{'s' if n != 1 else ''})" for sid, n in top[:SHOWN])
         more = f", +{len(top) - SHOWN} more" if len(top) > SHOWN else ""
-        said = "were refused a call" if kind == "were refused" else kind
-        lines.append(f"programs that {said}: {len(top)}: {named}{more}")
+        lines.append(f"programs that {HEADINGS.get(kind, kind)}: {len(top)}: {named}{more}")
     return lines
