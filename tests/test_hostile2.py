@@ -5,6 +5,7 @@ ids), so every fault is checked beside every other; each fault costs only its ow
 """
 
 import os
+import random
 import stat
 import subprocess
 
@@ -126,7 +127,9 @@ def project(batt_project):
     challenges = {t: {"train": demo, "test": [{"input": [[2]]}]} for t in ids}
     solutions = {t: [SECRET if t in ("peek", "patch") else [[2]]] for t in ids}
     data = batt_project.kaggle(challenges, solutions)
-    batt_project.makepyfile(hostile2=HOSTILE)
+    # The mark its leftover processes carry: its own, so a test running beside it on another worker is not seen.
+    batt_project.mark = f"600.{random.randrange(10**5, 10**6)}"
+    batt_project.makepyfile(hostile2=HOSTILE.replace("MARK = 600.25", f"MARK = {batt_project.mark}"))
     batt_project.args = ["--batt-data", data, "--batt-module", "hostile2.py", "--batt-grace", "1", "--batt-json", "r.json"]
     return batt_project
 
@@ -135,12 +138,12 @@ def run(project, ids, *args, timeout="1"):
     return project.runbatt("--batt", ",".join(ids), "--batt-timeout", timeout, *args, timeout=300)
 
 
-def leftovers():
-    out = subprocess.run(["pgrep", "-f", "600.25"], capture_output=True, text=True).stdout.split()
+def leftovers(project):
+    out = subprocess.run(["pgrep", "-f", project.mark.replace(".", "[.]")], capture_output=True, text=True).stdout.split()
     return [p for p in out if int(p) != os.getpid()]
 
 
-def check_common(data, ids):
+def check_common(project, data, ids):
     assert data["session"]["complete"] is True and list(data["tasks"]) == ids
     for tid in OK:
         if tid in ids:
@@ -150,7 +153,7 @@ def check_common(data, ids):
         assert all(message in s["error"] for s in data["tasks"][tid]["samples"]), data["tasks"][tid]["samples"][0]["error"]
     for tid in ("forker", "popen", "mpproc"):
         assert "process(es) running; they were ended" in data["tasks"][tid]["samples"][0]["error"], tid
-    assert leftovers() == []
+    assert leftovers(project) == []
 
 
 def check_forgery(data):
@@ -168,7 +171,7 @@ def test_round_two_under_xdist(project, tmp_path, monkeypatch, sandbox):
     out = result.stdout.str()
     assert "INTERNALERROR" not in out
     data = project.results()
-    check_common(data, ids)
+    check_common(project, data, ids)
     check_forgery(data)
     assert "the worker was replaced so later samples are judged by unpatched code" in data["tasks"]["patch"]["samples"][0]["error"]
     for tid in HANGS:  # whatever the batt did to in-process timers, the watchdog ended it
@@ -190,7 +193,7 @@ def test_round_two_in_process(project):
     ids = list(dict.fromkeys(ids))
     result = run(project, ids, "-n", "0")
     data = project.results()
-    check_common(data, ids)
+    check_common(project, data, ids)
     # The alarm the batt blocked is unblocked again: the loop after it still times out.
     assert data.statuses("loop") == ["timeout", "timeout"]
     assert "INTERNALERROR" not in result.stdout.str()
@@ -201,7 +204,7 @@ def test_round_two_in_process(project):
 def test_process_pools_used_properly_keep_working(project, mode):
     """spawn and forkserver children import the batt, given as a path, by its own name (in the sandbox too)."""
     run(project, POOLS, *mode, timeout="60").assert_outcomes(passed=4)
-    assert leftovers() == []
+    assert leftovers(project) == []
 
 
 def test_deep_json_and_huge_timeouts_are_usage_errors(batt_project, capsys):

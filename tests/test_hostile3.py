@@ -265,12 +265,12 @@ def test_a_decompression_bomb_is_refused_by_every_reader(project, reader):
     write_good(project)
     make_bomb(project.path / "bomb.json.gz", 64)
     env = {**os.environ, "PYTEST_BATT_MAX_TASK_MB": "4"}
-    code, out, err, seconds, peak_mib, _ = measured(project.path, argv_of(reader, "bomb.json.gz", "good.json"), env)
+    code, out, err, seconds, peak_mib, cpu = measured(project.path, argv_of(reader, "bomb.json.gz", "good.json"), env)
     assert code == 4, (out, err)
     lines = [line for line in (out + err).splitlines() if "bomb.json.gz" in line]
     assert len(lines) == 1 and "expands past the 4 MiB a results file may hold" in lines[0], out + err
     assert "Traceback" not in out + err
-    assert seconds < 10 and peak_mib < 1024, (seconds, peak_mib)
+    assert cpu < 10 and peak_mib < 1024, (seconds, cpu, peak_mib)  # CPU seconds: the wall clock says little on a shared machine
 
 
 @pytest.mark.parametrize("reader", [READERS[0]], ids=["--batt-compare"])

@@ -9,7 +9,8 @@ from toys import TOY_BATT
 
 
 @pytest.fixture
-def project(toy_project):
+def project(toy_project, monkeypatch):
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "2")  # -n auto is 2 workers on any machine (xdist counts cores)
     toy_project.makepyfile(toy=TOY_BATT)
     toy_project.args = ["--batt", "all", "--batt-data=tasks", "--batt-module=toy.py"]
     return toy_project

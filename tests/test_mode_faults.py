@@ -44,7 +44,8 @@ def batt(task_id, S, I, C, log_path, _batt=batt):
 
 
 @pytest.mark.parametrize("faulty", [False, True])
-def test_the_rerun_of_a_short_run_stays_in_workers_after_a_timeout(toy_project, faulty):
+def test_the_rerun_of_a_short_run_stays_in_workers_after_a_timeout(toy_project, faulty, monkeypatch):
+    monkeypatch.setenv("PYTEST_XDIST_AUTO_NUM_WORKERS", "2")  # -n auto is 2 workers on any machine (xdist counts cores)
     toy_project.makepyfile(toy=SLOW_TEST if faulty else TOY_BATT)
     args = ["--batt", "all", "--batt-data=tasks", "--batt-module=toy.py", "--batt-timeout=1", "--batt-grace=1"]
     first = toy_project.runpytest_subprocess(*args, "--batt-json=first.json")

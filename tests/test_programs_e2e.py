@@ -98,18 +98,18 @@ def test_a_batt_and_a_library_exclude_each_other(project):
 
 
 def test_the_samples_own_timeout_still_ends_a_call_of_many_slow_programs(project):
-    """Three looping programs of 0.4 s each in a call of 1 s: the sample times out at 1 s, as any
+    """Three looping programs of 0.3 s each in a call of 1 s: the sample times out at 1 s, as any
     batt call does, and says which programs had timed out by then."""
     for n in (1, 2, 3):
         (project.path / "lib" / f"loop{n}.py").write_text("def transform(grid):\n    while True:\n        pass\n")
     out = project.runbatt("--batt", "0000bbbb", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=transform",
-                          "--batt-program-timeout=0.4", "--batt-timeout=1", "-n", "1", "--batt-json=r.json",
+                          "--batt-program-timeout=0.3", "--batt-timeout=1", "-n", "1", "--batt-json=r.json",
                           "-p", "no:cacheprovider")
     for s in project.results().samples("0000bbbb"):
         assert s["status"] == "timeout" and 0.9 < s["seconds"] < 1.5
         assert s["error"].startswith("solve call timed out after 1 s (--batt-timeout); program faults: "
-                                     "loop.py::transform timed out after 0.4 s (--batt-program-timeout) | "
-                                     "loop1.py::transform timed out after 0.4 s")
+                                     "loop.py::transform timed out after 0.3 s (--batt-program-timeout) | "
+                                     "loop1.py::transform timed out after 0.3 s")
     assert out.ret == 1
 
 
