@@ -436,10 +436,9 @@ class Controller:
         subject = program or "the batt call"
         message = (f"{subject} {why}; -n 0 cannot end it without ending the session, which ended here: "
                    "use -n 1 or more for code that may do this")
-        tid, kind, index = self.run.plan.get(nodeid, ("", "", 0))
         if program:
             message += "; resuming from the results file runs the sample again without that program"
-            self.offenders.offended(offenders.Offense(program, "timeout", why, nodeid), tid, kind, index)
+            self.offended(offenders.Offense(program, "timeout", why, nodeid))
         # Left "missing" (it gave no result): --batt-resume runs it again, without the quarantined program.
         self.run.add_failure(nodeid, "missing", message)
         path = self._results_path()
