@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from . import failures, gpus, grids, partial
 from .contract import Candidate, ContractError, no_grid_reasons, normalise_candidates, normalise_rows, split
 from .isolation import handoff, processes
-from .isolation.guard import Guard, call_batt, no_guard
+from .isolation.guard import Call, Guard, call_batt, no_guard
 from .isolation.peak_memory import SampleMemory
 from .isolation.peak_vram import VramMeter
 from .isolation.threads import stop_threads
@@ -28,6 +28,7 @@ from .scoring import SampleFold, summarise_rows
 from .tasks import Sample, Task
 
 Checkpoint = Callable[[SampleRecord, str], None]
+MAX_LIBRARY_CALLS = 8  # solve calls of one sample of a program library: the first and one after each stalled program
 
 
 def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard = no_guard,
@@ -50,13 +51,14 @@ def run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guar
     procs_before = tree.before()
     code = partial.batt_code(func) if keep_partial else None
     rowless = getattr(func, "differs", True) is False  # a program library: no differ rows to ask for, no diff call
+    library = func if rowless and hasattr(func, "go_on") else None  # read before a profiler wraps it
     profile = None
     if profile_path is not None:
         from .profiling import SampleProfile  # only with --batt-profile (the caller imported it before the integrity snapshot)
 
         profile = SampleProfile(profile_path)
         func = profile.wrap(func)
-    rec = _run_sample(func, task, sample, guard, log_path, checkpoint, code, vram, rowless)
+    rec = _run_sample(func, task, sample, guard, log_path, checkpoint, code, vram, rowless, library)
     if profile is not None:
         rec["profile"] = profile.finish()
     leaked = stop_threads(threads_before)
@@ -73,6 +75,31 @@ def _keeper(code: Optional[CodeType], name: str) -> Optional[Callable[[BaseExcep
     return None if code is None else (lambda e: partial.kept(e, code, name))
 
 
+def _go_on_after_stalls(library: Any, func: Callable[..., Any], guard: Guard, args: Tuple[Any, ...], parse: Callable[[Any], Any],
+                        keys: bool, solve: Call) -> Tuple[Call, Optional[List[Candidate]], int]:
+    """A program library whose call its own timeout ended while a program ran: that program is
+    noted as timed out, what the programs before it returned is kept, and the programs after it
+    run in a new call, so one program without a limit of its own costs its sample one
+    ``--batt-timeout``, not the other programs' results. Returns the outcome, the candidates kept
+    if it still timed out (:data:`MAX_LIBRARY_CALLS` reached), and the number of calls added."""
+    found: List[Candidate] = []
+    calls = 1
+    while solve.status == "timeout":
+        more = library.go_on()
+        if more is None:  # no program was running: the sample times out as any batt call does
+            return solve, (found or None), calls - 1
+        found += parse((tuple(library.returned), ()))
+        if not more:  # the stalled program was the last: every other one has run
+            return Call("ok", found), None, calls - 1
+        if calls >= MAX_LIBRARY_CALLS:
+            return Call("timeout", message=f"{solve.message}; {calls} calls, the most a sample gets"), found, calls - 1
+        calls += 1
+        solve = call_batt(func, guard, "solve call (the programs after a stalled one)", args, parse)
+    if solve.status == "ok":
+        return Call("ok", found + solve.value), None, calls - 1
+    return solve, (found or None), calls - 1
+
+
 def _kept_candidates(kept: Any, keys: bool) -> Tuple[Optional[List[Candidate]], str]:
     """The candidates a timed-out solve call had appended, normalised, and the note saying so."""
     if kept is None:
@@ -86,7 +113,7 @@ def _kept_candidates(kept: Any, keys: bool) -> Tuple[Optional[List[Candidate]], 
 
 def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Guard, log_path: str,
                 checkpoint: Optional[Checkpoint], code: Optional[CodeType] = None, vram: Optional[VramMeter] = None,
-                rowless: bool = False) -> SampleRecord:
+                rowless: bool = False, library: Any = None) -> SampleRecord:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     memory = SampleMemory()
     memory.start()
@@ -97,8 +124,12 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
     rec["gpu"] = os.environ.get(gpus.VARIABLE)  # as the batt saw it (--batt-gpus set it in the worker)
     rec["d"], rec["differ_last_t"] = {}, {}
     keys = sample.kind == "test"
-    solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), lambda r: normalise_candidates(split(r)[0], keys),
-                      keep=_keeper(code, partial.CANDIDATES))
+    parse = lambda r: normalise_candidates(split(r)[0], keys)  # noqa: E731
+    solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), parse, keep=_keeper(code, partial.CANDIDATES))
+    kept_by_library: Optional[List[Candidate]] = None
+    if solve.status == "timeout" and library is not None:
+        solve, kept_by_library, more = _go_on_after_stalls(library, func, guard, (task.id, S, I, None, log_path), parse, keys, solve)
+        rec["calls"] += more
     found: Optional[List[Candidate]] = solve.value if solve.status == "ok" else None
     if solve.status != "ok":
         rec["status"], rec["error"] = solve.status, solve.message
@@ -107,6 +138,9 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
             add_error(rec, note)
             if found is not None:
                 rec["kept"] = len(found)
+        elif kept_by_library:
+            found = kept_by_library
+            rec["kept"] = len(found)
     if found is not None:
         cands: List[Candidate] = found
         rec["candidates"] = len(cands)

@@ -3,16 +3,15 @@ default memory limit, the memory gate) and what a timed-out call had found (--ba
 
 import os
 import pstats
-import signal
 import sys
 
 import pytest
 
-from toys import TASKS, TOY_BATT
+from toys import TASKS, TOY_BATT, TimerGuard
 
 from pytest_batt import battrun, compare, gates, options, partial, profiling, records, report, runner
 from pytest_batt.isolation import capabilities, memory, peak_memory
-from pytest_batt.isolation.guard import BattTimeout, Guard
+from pytest_batt.isolation.guard import BattTimeout
 from pytest_batt.tasks import TaskSet
 
 linux = pytest.mark.skipif(not capabilities.sample_peak().on, reason="no per-sample reset of the peak on this system "
@@ -22,24 +21,6 @@ MB = 2**20
 
 def flip(I):
     return tuple(row[::-1] for row in I)
-
-
-class TimerGuard(Guard):
-    """Each call limited by a SIGALRM timer that raises into it, as pytest-timeout's soft stage does."""
-
-    def __init__(self, seconds):
-        super().__init__()
-        self.seconds = seconds
-
-    def start(self, label):
-        signal.signal(signal.SIGALRM, self._fire)
-        signal.setitimer(signal.ITIMER_REAL, self.seconds)
-
-    def _fire(self, signum, frame):
-        raise BattTimeout("{label} timed out")
-
-    def stop(self):
-        signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 def slow_on_test(task_id, S, I, C, log_path):

@@ -457,7 +457,7 @@ def test_the_summary_names_only_real_programs_most_faulty_first():
     assert faults(results, known) == {"timed out": {"a.py::p": 2}, "raised": {"b.py::p": 2}, "returned no grid": {"c.py::p": 1}}
 
     class Batt:
-        func = Library([Program(i, sid, len, None) for i, sid in enumerate(known)])
+        func = Library([Program(i, sid, len, None) for i, sid in enumerate(known)], "list", 1.0)  # a program limit: no hint
 
     assert summary_lines(results, Batt()) == ["programs that timed out: 1: a.py::p (2 samples)",
                                               "programs that raised: 1: b.py::p (2 samples)",
@@ -573,6 +573,68 @@ def test_equal_outputs_of_many_programs_are_one_grid_and_a_library_makes_no_diff
     rec = runner.run_sample(library(*flips, same), task, task.samples[-1])
     assert rec["status"] == "ok" and rec["candidates"] == 6 and rec["calls"] == 1
     assert len({fp for _, fp, _ in rec["cands"]}) == 2 and rec["d"] == {}
+
+
+def _looping(g):
+    while True:
+        pass
+
+
+def _flip(g):
+    return [r[::-1] for r in g]
+
+
+def _same(g):
+    return g
+
+
+def _sample_of_flip():
+    from pytest_batt.tasks import parse_task
+
+    task = parse_task("0000aaaa", {"train": [{"input": [[1, 2]], "output": [[2, 1]]}],
+                                   "test": [{"input": [[3, 4]], "output": [[4, 3]]}]}, "here")
+    return task, task.samples[0]
+
+
+@pytest.mark.parametrize("order", [["_same", "_looping", "_flip"], ["_flip", "_looping"], ["_looping", "_same", "_flip"]])
+def test_a_program_that_outlasts_the_call_costs_its_sample_one_timeout_not_the_other_programs(order):
+    """No --batt-program-timeout: the call's own timeout ends the looping program; it is named, what
+    ran before it is kept and the programs after it run in a new call. The sample is judged as usual."""
+    from toys import TimerGuard
+
+    from pytest_batt import runner
+
+    task, sample = _sample_of_flip()
+    lib = library(*[globals()[name] for name in order])
+    rec = runner.run_sample(lib, task, sample, TimerGuard(0.3))
+    lib.annotate(rec)
+    assert rec["status"] == "ok" and rec["candidates"] == len(order) - 1 and "kept" not in rec
+    assert sorted(sid for sid, _, _ in rec["cands"]) == sorted(f"lib.py::{n}" for n in order if n != "_looping")
+    assert rec["calls"] == (1 if order[-1] == "_looping" else 2)
+    assert "lib.py::_looping timed out: the call's --batt-timeout ran out while it ran" in rec["error"]
+    assert summary_lines({"tasks": {"t": {"samples": [rec]}}}, type("B", (), {"func": lib})()) == [
+        "programs that timed out: 1: lib.py::_looping (1 sample) (no --batt-program-timeout: each took its samples' "
+        "whole --batt-timeout; set one to stop them sooner)"]
+    again = runner.run_sample(lib, task, task.samples[1], TimerGuard(0.3))  # the next sample starts at the first program
+    assert (again["status"], again["candidates"], again["calls"]) == ("ok", rec["candidates"], rec["calls"])
+
+
+def test_a_sample_of_many_stalling_programs_stops_at_the_most_calls_and_keeps_what_returned():
+    from toys import TimerGuard
+
+    from pytest_batt import runner
+
+    task, sample = _sample_of_flip()
+    loops = []
+    for n in range(runner.MAX_LIBRARY_CALLS + 2):
+        def loop(g):
+            return _looping(g)
+
+        loop.__name__ = f"loop{n}"
+        loops.append(loop)
+    rec = runner.run_sample(library(_flip, *loops), task, sample, TimerGuard(0.05))
+    assert rec["status"] == "timeout" and rec["calls"] == runner.MAX_LIBRARY_CALLS and rec["kept"] == 1
+    assert f"{runner.MAX_LIBRARY_CALLS} calls, the most a sample gets" in rec["error"]
 
 
 def test_a_profiled_library_makes_no_diff_call_either(tmp_path):

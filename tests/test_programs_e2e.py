@@ -97,20 +97,38 @@ def test_a_batt_and_a_library_exclude_each_other(project):
     out.stderr.fnmatch_lines(["*--batt-programs */nowhere: no such file or folder*"])
 
 
-def test_the_samples_own_timeout_still_ends_a_call_of_many_slow_programs(project):
-    """Three looping programs of 0.3 s each in a call of 1 s: the sample times out at 1 s, as any
-    batt call does, and says which programs had timed out by then."""
+def test_the_calls_timeout_ends_a_program_and_the_programs_after_it_run_in_a_second_call(project):
+    """Three looping programs of 0.3 s each in a call of 1 s: the call's own timeout ends one of
+    them while it runs; it is named, and the programs after it run in a second call."""
     for n in (1, 2, 3):
         (project.path / "lib" / f"loop{n}.py").write_text("def transform(grid):\n    while True:\n        pass\n")
     out = project.runbatt("--batt", "0000bbbb", "--batt-data=tasks", "--batt-programs=lib", "--batt-entry=transform",
                           "--batt-program-timeout=0.3", "--batt-timeout=1", "-n", "1", "--batt-json=r.json",
                           "-p", "no:cacheprovider")
+    loops = [f"loop{n}.py::transform" for n in ("", 1, 2, 3)]
     for s in project.results().samples("0000bbbb"):
-        assert s["status"] == "timeout" and 0.9 < s["seconds"] < 1.5
-        assert s["error"].startswith("solve call timed out after 1 s (--batt-timeout); program faults: "
-                                     "loop.py::transform timed out after 0.3 s (--batt-program-timeout) | "
-                                     "loop1.py::transform timed out after 0.3 s")
+        assert s["status"] == "unsolved" and s["calls"] == 2, s  # judged: no program of this library flips upside down
+        stalled = [sid for sid in loops if f"{sid} timed out: the call's --batt-timeout ran out while it ran" in s["error"]]
+        assert len(stalled) == 1 and stalled[0] != loops[0], s["error"]
+        assert all(f"{sid} timed out after 0.3 s" in s["error"] for sid in loops if sid not in stalled), s["error"]
+        assert "raises.py::transform raised IndexError" in s["error"]  # the last program ran, in the second call
     assert out.ret == 1
+
+
+@pytest.mark.parametrize("n", ["0", "2"])
+def test_a_library_without_program_limits_scores_as_with_them(project, n):
+    """No --batt-program-timeout: loop.py costs each sample one --batt-timeout, and every other
+    program is judged as under a program limit."""
+    limited = project.runbatt(*ARGS, "-n", n, "--batt-json=limited.json")
+    args = [a for a in ARGS if not a.startswith("--batt-program-timeout")]
+    out = project.runbatt(*args, "-n", n, "--batt-timeout=0.5", "--batt-json=unlimited.json")
+    assert [t["o_score"] for t in project.results("unlimited.json")["tasks"].values()] == \
+        [t["o_score"] for t in project.results("limited.json")["tasks"].values()]
+    for s in (s for t in project.results("unlimited.json")["tasks"].values() for s in t["samples"]):
+        assert s["status"] in ("solved", "unsolved") and "loop.py::transform timed out: the call's --batt-timeout" in s["error"]
+    assert "programs that timed out: 1: loop.py::transform (5 samples) (no --batt-program-timeout: each took its samples' " \
+        "whole --batt-timeout; set one to stop them sooner)" in out.stdout.str()
+    assert limited.ret == out.ret
 
 
 def test_the_ini_file_sets_the_library_options(project):

@@ -30,4 +30,4 @@ def summary_lines(results: Any, batt: Any) -> List[str]:
     library = library_of(batt)
     if library is None:
         return []
-    return _summary_lines(results, (p.sid for p in library.programs))
+    return _summary_lines(results, (p.sid for p in library.programs), unlimited=not library.limit)

@@ -84,6 +84,12 @@ class Library:
         self._rails = RAILS  # one per process: its replacements are installed once
         self._per_task: Dict[str, Tuple[Program, ...]] = {}
         self._notes: List[str] = []
+        # The call's own timeout (--batt-timeout) ended a program: the runner goes on after it (go_on).
+        self.returned: List[Any] = []  # what the last call's programs returned before it ended
+        self.stalled: Optional[int] = None  # the program in flight then, by place in the task's programs
+        self._progs: Tuple[Program, ...] = ()  # the last call's task's programs, and the task
+        self._task = ""
+        self._from: Tuple[str, int] = ("", 0)  # (task, place): where the next call of that task starts
         self._slot: Optional[Slot] = None
         self._texts: Sequence[bytes] = ()
         self._grace = 0.0
@@ -118,13 +124,18 @@ class Library:
     def __call__(self, task_id: str, S: Any, I: Any, C: Any, log_path: str) -> Tuple[Tuple[Any, ...], Tuple[Any, ...]]:
         if C is not None:
             return (), ()
-        self._notes = []
+        (task, start), self._from = self._from, ("", 0)
+        start = start if task == task_id else 0
+        if not start:  # a call that goes on after a stalled program keeps the earlier call's notes
+            self._notes = []
         out: List[Any] = []
-        progs = self.for_task(task_id)
+        self.returned, self.stalled = out, None
+        progs = self._progs = self.for_task(task_id)
+        self._task = task_id
         with self._timer.session():
             self._rails.on()
             try:
-                self._run(progs, I, out)
+                self._run(progs, I, out, start)
             finally:
                 self._rails.off()
             # What no program was seen to change (a thread it left): the watched dicts. The rest (and
@@ -135,7 +146,7 @@ class Library:
                 self._notes.append(f"a program of this call changed {shown}; put back after the call")
         return tuple(out), ()
 
-    def _run(self, progs: Tuple[Program, ...], I: Any, out: List[Any]) -> None:
+    def _run(self, progs: Tuple[Program, ...], I: Any, out: List[Any], start: int = 0) -> None:
         """Each program under its limit, the slot saying which one runs, the interpreter put back after it."""
         run, arg, notes, slot, texts, rails = self._timer.run, self._arg, self._notes, self._slot, self._texts, self._rails
         timer = self._timer
@@ -146,7 +157,7 @@ class Library:
         state = self._state
         state.take()  # after the timer took SIGALRM over: its handler is the one to keep
         restore = state.restore
-        i, n = 0, len(progs)
+        i, n = start, len(progs)
         prog = None
         while i < n:
             try:
@@ -192,6 +203,25 @@ class Library:
                 if prog is not None and not (notes and notes[-1].startswith(prog.sid + " ")):
                     self._note_fault(prog, Outcome("timeout"))
                 restore()
+            except BaseException:  # the call's own timeout (or a real Ctrl-C): the runner may go on after it
+                if prog is not None:
+                    self.stalled = i - 1
+                raise
+
+    def go_on(self) -> Optional[bool]:
+        """After a call that its own timeout ended: None if no program was running then. Else that
+        program is noted as timed out, and True when programs follow it: the next call of the task
+        starts with them, keeping this call's notes (the runner makes it)."""
+        at, self.stalled = self.stalled, None
+        if at is None or at >= len(self._progs):
+            return None
+        prog = self._progs[at]
+        self._notes.append(f"{prog.sid} {TIMED_OUT}: the call's --batt-timeout ran out while it ran "
+                           "(--batt-program-timeout stops a program alone); the sample's other programs ran")
+        if at + 1 >= len(self._progs):
+            return False
+        self._from = (self._task, at + 1)
+        return True
 
     def _note_changes(self, prog: Program, changed: Optional[List[str]], threads: int, forks: int) -> None:
         notes, rails = self._notes, self._rails

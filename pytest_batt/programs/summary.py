@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, Iterable, List, Mapping
 
-from .library import FAULTS, NOTE_PREFIX, NOTE_SEPARATOR, REFUSED
+from .library import FAULTS, NOTE_PREFIX, NOTE_SEPARATOR, REFUSED, TIMED_OUT
 
 _FAULT = re.compile(r"(.*?) (" + "|".join(map(re.escape, FAULTS)) + r")\b")
 HEADINGS = {REFUSED: "were refused a call"}  # the summary line's words, where they are not the note's
@@ -34,12 +34,15 @@ def faults(results: Mapping[str, Any], known: Iterable[str]) -> Dict[str, Dict[s
     return {kind: counts for kind, counts in out.items() if counts}
 
 
-def summary_lines(results: Mapping[str, Any], known: Iterable[str]) -> List[str]:
-    """One line per kind of fault, naming the programs with the most faulty samples first."""
+def summary_lines(results: Mapping[str, Any], known: Iterable[str], unlimited: bool = False) -> List[str]:
+    """One line per kind of fault, naming the programs with the most faulty samples first;
+    ``unlimited``: no --batt-program-timeout, so a program that timed out took its call's whole timeout."""
     lines = []
     for kind, counts in faults(results, known).items():
         top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
         named = ", ".join(f"{sid} ({n} sample{'s' if n != 1 else ''})" for sid, n in top[:SHOWN])
         more = f", +{len(top) - SHOWN} more" if len(top) > SHOWN else ""
-        lines.append(f"programs that {HEADINGS.get(kind, kind)}: {len(top)}: {named}{more}")
+        hint = " (no --batt-program-timeout: each took its samples' whole --batt-timeout; set one to stop them sooner)" \
+            if kind == TIMED_OUT and unlimited else ""
+        lines.append(f"programs that {HEADINGS.get(kind, kind)}: {len(top)}: {named}{more}{hint}")
     return lines
