@@ -126,9 +126,10 @@ def test_baseline_of_other_task_content_is_refused_unless_allowed(project, save)
 @pytest.mark.parametrize(
     "setup, args, message",
     [
-        (None, ["--batt-compare", "missing.json"], "ERROR: */missing.json: no such results file"),
-        ("{oops", ["--batt-compare", "bad.json"], "ERROR: */bad.json: not valid JSON*"),
-        ('{"schema": 7}', ["--batt-compare", "bad.json"], "ERROR: */bad.json: not a pytest-batt results file of schema 1 (schema: 7)"),
+        (None, ["--batt-compare", "missing.json"], "ERROR: --batt-compare */missing.json: no such results file"),
+        ("{oops", ["--batt-compare", "bad.json"], "ERROR: --batt-compare */bad.json: not valid JSON*"),
+        ('{"schema": 7}', ["--batt-compare", "bad.json"],
+         "ERROR: --batt-compare */bad.json: not a pytest-batt results file of schema 1 (schema: 7)"),
         (None, ["--batt-compare-fail", "solved"], "ERROR: --batt-compare-fail needs a baseline: give --batt-compare PATH"),
         (None, ["--batt-compare-fail", "time:fast"], "*--batt-compare-fail: gate 'time:fast': time needs a percentage*"),
         (None, ["--batt-compare-fail", "speed"], "*--batt-compare-fail: gate 'speed' is not known*"),

@@ -235,6 +235,11 @@ def test_one_task_is_split_over_workers_that_read_no_dataset(project, monkeypatc
         (["--batt", "flip0001", "--batt-json", "tasks"], "ERROR: --batt-json */tasks: is a directory, give a file path"),
         (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"],
          "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
+        # every file an option reads is named with its option, as the files it writes are
+        (["--batt", "flip0001", "--batt-resume", "nope.json"], "ERROR: --batt-resume */nope.json: no such results file"),
+        (["--batt", "flip0001", "--batt-durations", "nope.json"], "ERROR: --batt-durations */nope.json: no such results file"),
+        (["--batt", "flip0001", "--batt-compare", "tasks/flip0001.json"],
+         "ERROR: --batt-compare */tasks/flip0001.json: not a pytest-batt results file of schema 1 (schema: None)"),
         (["--batt", "flip0001,flip0001"], "ERROR: --batt: task flip0001 is selected twice"),
         (["--batt", ","], "ERROR: --batt: no task selected"),
         (["--batt", "flip0001", "--batt-max-memory", "10"],
