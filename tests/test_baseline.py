@@ -112,6 +112,19 @@ def test_incomplete_run_does_not_replace_a_saved_baseline(project, save):
     assert (project.path / "base.json").read_text() == before
 
 
+@pytest.mark.parametrize("select, saved", [(["-k", "demo"], 4), (["--deselect", "batt/none0003", "-n", "2"], 5)])
+def test_a_baseline_of_a_selection_is_saved_and_says_so(project, select, saved):
+    """It holds the selected samples only, "complete" as a run of them is: the next comparison counts
+    the others as not run, so the line that says where it went says what it holds."""
+    result = run(project, "toybatt.py", "--batt-save", "part.json", *select)
+    path = project.path / "part.json"
+    assert f"baseline saved to {path} ({saved} of 8 samples: a -k/--deselect/--lf selection)\n" in result.stdout.str()
+    data = project.results("part.json")
+    assert len(data.samples()) == saved and data["session"]["complete"] is True
+    result = run(project, "toybatt.py", "--batt-save", "part.json")
+    assert f"baseline saved to {path}\n" in result.stdout.str()  # the whole run: nothing to add
+
+
 def test_baseline_of_other_task_content_is_refused_unless_allowed(project, save):
     save("toybatt.py")
     (project.path / "tasks" / "same0002.json").write_text(json.dumps({**SAME, "test": [{"input": [[5]], "output": [[5]]}]}))
