@@ -83,7 +83,7 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
     # A worker that cannot read the controller's selection file runs on another host: it resolves
     # --batt-data on its own side, for the task ids the controller sent (and checks their content).
     taskset, task_ids = _select(opts.data, base_dir, opts.tasks, allow_hidden=bool(opts.submission_path))
-    earlier = results.load(opts.durations_path) if opts.durations_path and not is_worker(config) else None
+    earlier = _results_file(opts.durations_path, "--batt-durations") if opts.durations_path and not is_worker(config) else None
     shard = None if is_worker(config) else _shard(opts, taskset, task_ids, earlier)
     task_ids = shard.task_ids if shard is not None else task_ids
     # Items (and so the batt) see the tasks without their test outputs, in every mode.
@@ -95,13 +95,13 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
         # The controller's scratch folder is not on this host: this worker's notes stay here.
         os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
         return state, None
-    baseline = results.load(opts.compare_path) if opts.compare_path else None
+    baseline = _results_file(opts.compare_path, "--batt-compare") if opts.compare_path else None
     if baseline is not None:
         _check_baseline_data(baseline, taskset, task_ids, opts)
     # --collect-only runs nothing: importing the batt (maybe a huge module) would only cost.
     collect_only = config.getoption("collectonly", False)
     batt = None if collect_only else load_batt_or_library(opts)
-    previous = results.load(opts.resume_path) if opts.resume_path else None
+    previous = _results_file(opts.resume_path, "--batt-resume") if opts.resume_path else None
     if previous is not None:
         resume.check(previous, str(opts.resume_path), batt.sha256() if batt else "", opts.timeout,
                      {tid: taskset.task_hash(tid) for tid in task_ids if tid in previous["tasks"]})
@@ -115,6 +115,11 @@ def _prepare(config: pytest.Config) -> Tuple[State, Optional[battmodule.BattModu
     if state.scratch:
         os.makedirs(os.path.join(state.scratch, "logs"), exist_ok=True)
     return state, batt
+
+
+def _results_file(path: str, option: str) -> Dict[str, Any]:
+    """A results file an option names; its errors start with the option, as every option's do."""
+    return results.load(path, where=f"{option} {path}")
 
 
 def _select(data: str, base_dir: str, wanted: List[str], allow_hidden: bool = False) -> Tuple[TaskSet, List[str]]:

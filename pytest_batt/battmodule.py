@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
+from . import visible
 from .options import DEFAULT_MODULE as DEFAULT_MODULE  # defined with the option texts, which must stay light
 
 
@@ -183,7 +184,7 @@ def load_batt(spec: str, base_dir: Optional[str] = None) -> BattModule:
     if func is None:
         raise BattLoadError(f"{where}: the module has no attribute 'batt'")
     if not callable(func):
-        raise BattLoadError(f"{where}: 'batt' is a {type(func).__name__}, not a function")
+        raise BattLoadError(f"{where}: 'batt' is {visible.a_type(func)}, not a function")
     try:
         inspect.signature(func).bind("task", (), ((0,),), None, "log")
     except TypeError:

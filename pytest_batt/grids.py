@@ -12,6 +12,8 @@ import reprlib
 from itertools import chain
 from typing import Any, Callable, List, Optional, Sequence, Tuple, cast
 
+from .visible import a_type
+
 Grid = Tuple[Tuple[int, ...], ...]
 
 MAX_SIDE = 30
@@ -158,7 +160,7 @@ def to_grid(value: Any) -> Grid:
     width = 0
     for r, row in enumerate(value):
         if isinstance(row, (str, bytes)) or not isinstance(row, Sequence):
-            raise GridError(f"row {r} is a {type(row).__name__}, not a sequence of cells")
+            raise GridError(f"row {r} is {a_type(row)}, not a sequence of cells")
         if r == 0:
             width = len(row)
             if width == 0:

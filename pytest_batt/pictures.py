@@ -98,6 +98,19 @@ def picture(expected: Optional[Grid], candidates: Sequence[Tuple[str, Grid]], sa
     return layout(blocks, width)
 
 
+class Crash:
+    """A failure's one-line forms, as pytest reads them from its own reports' ``reprcrash``:
+    ``message`` after the node id in the short test summary (``-r``: its first line on a terminal,
+    all of it on CI or with ``-vv``) and as junitxml's ``message=``; ``str()`` for ``--tb=line``.
+    pytest reads a crash's path and line number only beside a traceback, which a failure has not."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message.split("\n", 1)[0]
+
+
 class Failure:
     """A failed sample's report text: the reason, then the grids drawn for the terminal at hand.
 
@@ -123,3 +136,9 @@ class Failure:
 
     def __str__(self) -> str:
         return "\n".join(self.lines(False, 80))
+
+    @property
+    def reprcrash(self) -> Crash:
+        """Without it pytest's short summary gives a failure no reason (it reads a text, or a
+        ``reprcrash``); its message is the digit form, so junitxml's ``message=`` stays what it was."""
+        return Crash(str(self))

@@ -118,6 +118,14 @@ def gate_lines(gates: Sequence[str], breaches: Sequence[Tuple[str, str]]) -> Lis
     return []
 
 
+def saved_line(path: str, selected: int, planned: int) -> str:
+    """--batt-save's line. A baseline of a selection holds its samples only (and is "complete"), so
+    the next --batt-compare sees the others as not run: the line says so, where it is written."""
+    if selected >= planned:
+        return f"baseline saved to {path}"
+    return f"baseline saved to {path} ({selected} of {planned} samples: a -k/--deselect/--lf selection)"
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} characters cut]"
 

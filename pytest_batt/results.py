@@ -242,10 +242,10 @@ class _Stream:
     It never holds more than the ceiling past the value it parses (plus what one read adds), so a
     decompression bomb costs at most the ceiling's memory and the seconds to reach it."""
 
-    def __init__(self, path: str, limit: int) -> None:
-        self.path, self.limit = path, limit
+    def __init__(self, path: str, limit: int, name: str) -> None:
+        self.name, self.limit = name, limit  # name: how messages call the file (iter_file's ``where``)
         if not stat.S_ISREG(os.stat(path).st_mode):  # before opening it: opening a FIFO waits for a writer
-            raise ResultsError(f"{path}: not a regular file (a device, FIFO or directory)")
+            raise ResultsError(f"{name}: not a regular file (a device, FIFO or directory)")
         self._raw = open(path, "rb")  # closed by close()
         self._binary: Any = gzip.GzipFile(fileobj=self._raw, mode="rb") if self._raw.read(2) == b"\x1f\x8b" else self._raw
         self._raw.seek(0)
@@ -271,7 +271,7 @@ class _Stream:
                 return False
         self.total += len(chunk)
         if self.total > MAX_FILE_CHARS:
-            raise ResultsError(f"{self.path}: more than {MAX_FILE_CHARS / 2**30:g} GiB of JSON (results.MAX_FILE_CHARS), "
+            raise ResultsError(f"{self.name}: more than {MAX_FILE_CHARS / 2**30:g} GiB of JSON (results.MAX_FILE_CHARS), "
                                "far more than any run writes: a decompression bomb, or not a results file")
         self.lines += self.buf.count("\n", 0, self.pos)
         self.buf = self.buf[self.pos:] + chunk
@@ -295,10 +295,10 @@ class _Stream:
 
     def invalid(self, msg: str, pos: int) -> ResultsError:
         line = self.lines + self.buf.count("\n", 0, pos)
-        return ResultsError(f"{self.path}: not valid JSON ({msg} at line {line})")
+        return ResultsError(f"{self.name}: not valid JSON ({msg} at line {line})")
 
     def too_big(self, what: str) -> ResultsError:
-        return ResultsError(f"{self.path}: {what} expands past the {self.limit / 2**20:g} MiB a results file may hold at once "
+        return ResultsError(f"{self.name}: {what} expands past the {self.limit / 2**20:g} MiB a results file may hold at once "
                             f"(one task's entry; a decompression bomb, or not a results file); set {MAX_TASK_VARIABLE} "
                             "to read a larger one")
 
@@ -324,7 +324,7 @@ class _Stream:
                     raise self.too_big(what) from None
                 self._more(len(self.buf) - self.pos)  # geometric: each value is parsed at most about twice
             except RecursionError:
-                raise ResultsError(f"{self.path}: JSON nested too deeply to be a results file") from None
+                raise ResultsError(f"{self.name}: JSON nested too deeply to be a results file") from None
 
 
 def _members(stream: _Stream, what: str) -> Iterator[str]:
@@ -343,26 +343,30 @@ def _members(stream: _Stream, what: str) -> Iterator[str]:
             return
 
 
-def _not_results(path: str, found: Any) -> ResultsError:
-    return ResultsError(f"{path}: not a pytest-batt results file of schema {SCHEMA} (schema: {found!r})")
+def _not_results(name: str, found: Any) -> ResultsError:
+    return ResultsError(f"{name}: not a pytest-batt results file of schema {SCHEMA} (schema: {found!r})")
 
 
-def iter_file(path: str, limit: Optional[int] = None) -> Iterator[Tuple[str, str, Any]]:
+def iter_file(path: str, limit: Optional[int] = None, where: Optional[str] = None) -> Iterator[Tuple[str, str, Any]]:
     """The file's top-level keys in order: ``("key", name, value)``, except for the ``tasks``
     object: ``("tasks", "tasks", None)``, then ``("task", task_id, entry)`` for each of its tasks,
-    one at a time. Memory: one value, at most ``limit`` (:func:`ceiling`) characters of JSON."""
+    one at a time. Memory: one value, at most ``limit`` (:func:`ceiling`) characters of JSON.
+
+    ``where``: how each message starts, the path by default; the plugin gives ``--batt-compare PATH``,
+    so that the error names the option, as every option's error does."""
+    name = path if where is None else where
     try:
-        stream = _Stream(path, ceiling() if limit is None else limit)
+        stream = _Stream(path, ceiling() if limit is None else limit, name)
     except FileNotFoundError:
-        raise ResultsError(f"{path}: no such results file") from None
+        raise ResultsError(f"{name}: no such results file") from None
     except OSError as e:
-        raise ResultsError(f"{path}: cannot be read ({e})") from None
+        raise ResultsError(f"{name}: cannot be read ({e})") from None
     try:
         if stream.peek() != "{":  # not an object: not JSON, or JSON of another kind
             other = stream.value("the file")
             if stream.peek():
                 raise stream.invalid("Extra data", stream.pos)
-            raise _not_results(path, type(other).__name__)
+            raise _not_results(name, type(other).__name__)
         for key in _members(stream, "a key"):
             if key == "tasks" and stream.peek() == "{":
                 yield ("tasks", key, None)
@@ -373,55 +377,56 @@ def iter_file(path: str, limit: Optional[int] = None) -> Iterator[Tuple[str, str
         if stream.peek():
             raise stream.invalid("Extra data", stream.pos)
     except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # gzip errors are OSError/EOFError
-        raise ResultsError(f"{path}: cannot be read ({e})") from None
+        raise ResultsError(f"{name}: cannot be read ({e})") from None
     except MemoryError:
-        raise ResultsError(f"{path}: too large for the memory this process may use") from None
+        raise ResultsError(f"{name}: too large for the memory this process may use") from None
     finally:
         stream.close()
 
 
-def read(path: str) -> Dict[str, Any]:
+def read(path: str, where: Optional[str] = None) -> Dict[str, Any]:
     """A results file (gzip or not), whole in memory, checked to be schema 1; :class:`ResultsError`
     in one line otherwise. Read by the one reader (:func:`iter_file`), as :func:`load` reads it."""
-    return _gather(path, dict, None)
+    return _gather(path, dict, None, where)
 
 
-def load(path: str, directory: Optional[str] = None, limit: Optional[int] = None) -> Dict[str, Any]:
+def load(path: str, directory: Optional[str] = None, limit: Optional[int] = None, where: Optional[str] = None) -> Dict[str, Any]:
     """``read``'s dict, with ``tasks`` a spill.TaskStore (in ``directory``, or the system's
     temporary one): the same keys and values, the scores of each task on disk until asked for.
     What the plugin and the commands read files with."""
-    return _gather(path, lambda: spill.TaskStore(directory), limit)
+    return _gather(path, lambda: spill.TaskStore(directory), limit, where)
 
 
-def _gather(path: str, new_tasks: Callable[[], Any], limit: Optional[int]) -> Dict[str, Any]:
+def _gather(path: str, new_tasks: Callable[[], Any], limit: Optional[int], where: Optional[str]) -> Dict[str, Any]:
     """The file's keys in order; its tasks in ``new_tasks()`` (a dict, or a spill.TaskStore)."""
     data: Dict[str, Any] = {}
     tasks: Any = None
-    for kind, key, value in iter_file(path, limit):
+    name = path if where is None else where
+    for kind, key, value in iter_file(path, limit, where):
         if kind == "tasks":
-            _check_head(path, data, before_tasks=True)
+            _check_head(name, data, before_tasks=True)
             tasks = data[key] = new_tasks()
         elif kind == "key":
             data[key] = value
         else:
             if not isinstance(value, dict):
-                raise ResultsError(f"{path}: task {key!r} is not an object")
+                raise ResultsError(f"{name}: task {key!r} is not an object")
             if isinstance(tasks, spill.TaskStore):
                 tasks.put(key, value)
             else:
                 tasks[key] = value
-    _check_head(path, data)
+    _check_head(name, data)
     return data
 
 
-def _check_head(path: str, data: Dict[str, Any], before_tasks: bool = False) -> None:
+def _check_head(name: str, data: Dict[str, Any], before_tasks: bool = False) -> None:
     """The file's checks; ``before_tasks``: only those the keys before ``tasks`` can fail (the schema)."""
     if before_tasks:
         if "schema" in data and data["schema"] != SCHEMA:
-            raise _not_results(path, data["schema"])
+            raise _not_results(name, data["schema"])
         return
     if data.get("schema") != SCHEMA:
-        raise _not_results(path, data.get("schema"))
+        raise _not_results(name, data.get("schema"))
     for key in ("batt", "data", "config", "session", "tasks"):
         if not isinstance(data.get(key), (dict, spill.TaskStore)):
-            raise ResultsError(f"{path}: results file has no {key!r} object")
+            raise ResultsError(f"{name}: results file has no {key!r} object")

@@ -54,6 +54,13 @@ def line(value: object) -> str:
     return text(value, keep_lines=False)
 
 
+def a_type(value: object) -> str:
+    """``value``'s type with its article, "an int", "a list": how a message names what it was given
+    (the article by the name's first letter, so "an int" and "an object", never "a int")."""
+    name = type(value).__name__
+    return f"{'an' if name[:1] in tuple('aeiouAEIOU') else 'a'} {name}"
+
+
 def ascii_id(value: str) -> str:
     """The form of a task id inside a node id, as pytest writes parametrize ids: printable ASCII
     as it is, a backslash doubled, ``\\t``, ``\\n``, ``\\r``, and every other character as

@@ -112,6 +112,19 @@ def test_incomplete_run_does_not_replace_a_saved_baseline(project, save):
     assert (project.path / "base.json").read_text() == before
 
 
+@pytest.mark.parametrize("select, saved", [(["-k", "demo"], 4), (["--deselect", "batt/none0003", "-n", "2"], 5)])
+def test_a_baseline_of_a_selection_is_saved_and_says_so(project, select, saved):
+    """It holds the selected samples only, "complete" as a run of them is: the next comparison counts
+    the others as not run, so the line that says where it went says what it holds."""
+    result = run(project, "toybatt.py", "--batt-save", "part.json", *select)
+    path = project.path / "part.json"
+    assert f"baseline saved to {path} ({saved} of 8 samples: a -k/--deselect/--lf selection)\n" in result.stdout.str()
+    data = project.results("part.json")
+    assert len(data.samples()) == saved and data["session"]["complete"] is True
+    result = run(project, "toybatt.py", "--batt-save", "part.json")
+    assert f"baseline saved to {path}\n" in result.stdout.str()  # the whole run: nothing to add
+
+
 def test_baseline_of_other_task_content_is_refused_unless_allowed(project, save):
     save("toybatt.py")
     (project.path / "tasks" / "same0002.json").write_text(json.dumps({**SAME, "test": [{"input": [[5]], "output": [[5]]}]}))
@@ -126,9 +139,10 @@ def test_baseline_of_other_task_content_is_refused_unless_allowed(project, save)
 @pytest.mark.parametrize(
     "setup, args, message",
     [
-        (None, ["--batt-compare", "missing.json"], "ERROR: */missing.json: no such results file"),
-        ("{oops", ["--batt-compare", "bad.json"], "ERROR: */bad.json: not valid JSON*"),
-        ('{"schema": 7}', ["--batt-compare", "bad.json"], "ERROR: */bad.json: not a pytest-batt results file of schema 1 (schema: 7)"),
+        (None, ["--batt-compare", "missing.json"], "ERROR: --batt-compare */missing.json: no such results file"),
+        ("{oops", ["--batt-compare", "bad.json"], "ERROR: --batt-compare */bad.json: not valid JSON*"),
+        ('{"schema": 7}', ["--batt-compare", "bad.json"],
+         "ERROR: --batt-compare */bad.json: not a pytest-batt results file of schema 1 (schema: 7)"),
         (None, ["--batt-compare-fail", "solved"], "ERROR: --batt-compare-fail needs a baseline: give --batt-compare PATH"),
         (None, ["--batt-compare-fail", "time:fast"], "*--batt-compare-fail: gate 'time:fast': time needs a percentage*"),
         (None, ["--batt-compare-fail", "speed"], "*--batt-compare-fail: gate 'speed' is not known*"),

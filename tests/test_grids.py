@@ -38,7 +38,7 @@ def test_lists_tuples_and_arrays_normalise_to_the_same_tuples():
         ([[0] * 31], "larger than 30x30"),
         ([[0]] * 31, "larger than 30x30"),
         (np.zeros((2, 2, 2), dtype=int), "3 dimensions"),
-        ([1, 2], "row 0 is a int"),
+        ([1, 2], "row 0 is an int"),
     ],
 )
 def test_invalid_grids_say_which_rule_they_break(value, why):

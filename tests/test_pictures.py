@@ -1,10 +1,11 @@
 """Failure pictures: ARC colours or digits, side by side or stacked, capped, drawn by the terminal at hand."""
 
 import io
+import json
 
 import pytest
 
-from pytest_batt import pictures
+from pytest_batt import pictures, wire
 
 EXPECTED = ((9, 9), (0, 2))
 CLOSE = ((9, 1), (0, 2))
@@ -59,3 +60,16 @@ def test_the_failure_draws_for_the_terminal_and_its_text_form_is_digits():
     assert plain.out.getvalue() == str(failure) + "\n"
     assert str(failure).startswith("no candidate matched\n\nexpected") and "\x1b" not in str(failure)
     assert "\x1b[48;2;141;29;44m" in colour.out.getvalue()  # 9: maroon
+
+
+def test_the_failure_gives_pytest_its_one_line_forms_and_serializes_as_its_text():
+    """The short summary (-r) and junitxml read ``reprcrash.message``, --tb=line ``str(reprcrash)``;
+    a report sent as xdist or --report-log sends it carries the digit form as text."""
+    failure = pictures.Failure("no candidate matched\nclosest: rot", EXPECTED, [("rot", CLOSE)], INPUT, verbose=False)
+    assert failure.reprcrash.message == str(failure)  # junitxml's message= as before: the digit form
+    assert str(failure.reprcrash) == "no candidate matched"
+    report = pytest.TestReport("batt/t::demo[0]", ("batt/t", None, "t::demo[0]"), {}, "failed", failure, "call")
+    data = report._to_json()
+    assert data["longrepr"] == str(failure)
+    assert pytest.TestReport._from_json(json.loads(json.dumps(data))).longrepr == str(failure)
+    assert wire.unpack(wire.pack(data) or {})["longrepr"] == str(failure)  # and the plugin's own packing

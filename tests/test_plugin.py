@@ -87,6 +87,21 @@ def test_unsolved_sample_fails_with_a_short_message(project):
     assert "Traceback" not in result.stdout.str()
 
 
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_the_short_summary_gives_an_unsolved_sample_its_reason(project, workers):
+    """-r's line after the node id, as a timeout's or an error's text gets it (the grids' longrepr had none)."""
+    result = project.runbatt("--batt", "none0003", "-n", workers, "-rf", "--junitxml", "j.xml")
+    result.assert_outcomes(passed=1, failed=2)
+    lines = result.stdout.str().split("short test summary info", 1)[1].splitlines()
+    for nodeid, shape in (("demo[0]", "1x2"), ("test[0]", "1x1")):
+        # a terminal shows its first line; CI (and -vv) all of it, below
+        assert any(line.startswith(f"FAILED batt/none0003::{nodeid} - no candidate matched the expected {shape} output")
+                   for line in lines), lines
+    # junit's message is what it was: the failure's digit form, its text too
+    failures = list(ElementTree.parse(project.path / "j.xml").iter("failure"))
+    assert len(failures) == 2 and all(f.get("message") == f.text and "\nexpected " in f.text for f in failures)
+
+
 def test_k_deselect_and_last_failed_select_samples(pytester, project):
     result = project.runbatt("--batt", "all", "-k", "flip0001 and test", "-n", "0")
     result.assert_outcomes(passed=1, deselected=7)
@@ -235,6 +250,11 @@ def test_one_task_is_split_over_workers_that_read_no_dataset(project, monkeypatc
         (["--batt", "flip0001", "--batt-json", "tasks"], "ERROR: --batt-json */tasks: is a directory, give a file path"),
         (["--batt", "flip0001", "--batt-json", "no/such/dir/r.json"],
          "ERROR: --batt-json */no/such/dir/r.json: directory */no/such/dir does not exist"),
+        # every file an option reads is named with its option, as the files it writes are
+        (["--batt", "flip0001", "--batt-resume", "nope.json"], "ERROR: --batt-resume */nope.json: no such results file"),
+        (["--batt", "flip0001", "--batt-durations", "nope.json"], "ERROR: --batt-durations */nope.json: no such results file"),
+        (["--batt", "flip0001", "--batt-compare", "tasks/flip0001.json"],
+         "ERROR: --batt-compare */tasks/flip0001.json: not a pytest-batt results file of schema 1 (schema: None)"),
         (["--batt", "flip0001,flip0001"], "ERROR: --batt: task flip0001 is selected twice"),
         (["--batt", ","], "ERROR: --batt: no task selected"),
         (["--batt", "flip0001", "--batt-max-memory", "10"],

@@ -374,7 +374,7 @@ def test_load_batt_from_a_path_and_from_a_module_name(tmp_path):
         ("import no_such_module_xyz\n", "importing it failed: ModuleNotFoundError"),
         ("raise RuntimeError('bad')\n", "importing it failed: RuntimeError: bad"),
         ("x = 1\n", "has no attribute 'batt'"),
-        ("batt = 3\n", "'batt' is a int, not a function"),
+        ("batt = 3\n", "'batt' is an int, not a function"),
         ("def batt(a, b):\n    pass\n", r"does not accept \(task_id, S, I, C, log_path\)"),
     ],
 )

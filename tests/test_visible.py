@@ -67,6 +67,12 @@ def test_from_ascii_id_refuses_what_no_task_id_gives():
             visible.from_ascii_id(bad)
 
 
+def test_a_type_takes_an_before_a_vowel():
+    assert [visible.a_type(v) for v in (3, object(), [], None, Ellipsis, "s")] == [
+        "an int", "an object", "a list", "a NoneType", "an ellipsis", "a str"]
+    assert visible.a_type(type("", (), {})()) == "a "  # a nameless class: no letter to go by
+
+
 @pytest.mark.parametrize("value", HOSTILE + ["</script><!--<script>", "&amp;", "]]>"])
 def test_script_json_is_safe_inside_a_script_element_and_reads_back_exact(value):
     data = {value: {"samples": [{"err": value, "msg": value}]}}

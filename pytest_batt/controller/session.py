@@ -338,7 +338,7 @@ class Controller:
         if opts.save_path:
             if self.results["session"]["complete"] or not os.path.exists(opts.save_path):
                 if self._write(session, "--batt-save", opts.save_path):
-                    self.save_note = f"baseline saved to {opts.save_path}"
+                    self.save_note = report.saved_line(opts.save_path, len(self.run.selected_nodeids()), len(self.run.plan))
             else:
                 self.save_note = f"baseline {opts.save_path} not replaced: this run is incomplete"
         for option, path, make in (("--batt-html", opts.html_path, outputs.write_html),
