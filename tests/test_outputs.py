@@ -97,3 +97,21 @@ def test_hidden_solutions_run_unscored_and_the_submission_scores_elsewhere(proje
     assert project.results().statuses("flip0001") == ["solved", "solved", "unscored"]
     (tmp_path / "x_solutions.json").write_text(json.dumps({tid: [p["output"] for p in t["test"]] for tid, t in TASKS.items()}))
     assert main(["score", str(project.path / "s.json"), str(tmp_path / "x_solutions.json")]) == 0
+
+
+def test_a_folder_holding_a_kaggle_pair_runs_as_that_pair_and_its_submission_names_the_tasks(project):
+    challenges = {tid: {**t, "test": [{"input": p["input"]} for p in t["test"]]} for tid, t in TASKS.items()}
+    folder = project.mkdir("kag")
+    (folder / "arc-agi_test_challenges.json").write_text(json.dumps(challenges))
+    project.args = ["--batt-data", "kag", "--batt-module", "toybatt.py", "-n", "0"]
+    result = project.runbatt("--batt", "all", "--batt-submission", "s.json")  # hidden solutions, as on Kaggle
+    result.assert_outcomes(passed=3, failed=1, skipped=4)
+    sub = json.loads((project.path / "s.json").read_text())
+    assert sorted(sub) == sorted(TASKS) and [len(v) for v in sub.values()] == [len(TASKS[t]["test"]) for t in sub]
+    (folder / "arc-agi_test_solutions.json").write_text(json.dumps({tid: [p["output"] for p in t["test"]] for tid, t in TASKS.items()}))
+    project.runbatt("--batt", "flip0001").assert_outcomes(passed=3)
+    (folder / "arc-agi_evaluation_challenges.json").write_text(json.dumps(challenges))
+    refused = project.runbatt_inprocess("--batt", "flip0001")
+    assert refused.ret == 4 and project.error_lines(refused) == [
+        f"ERROR: {folder}: holds several Kaggle challenges files (arc-agi_evaluation_challenges.json, arc-agi_test_challenges.json); "
+        "give --batt-data the challenges file itself"]

@@ -303,3 +303,32 @@ def test_a_task_of_the_wrong_shape_is_one_error(project):
     assert 'tasks: task shape0005: expected an object with "train" and "test" lists' in result.stdout.str()
     data = project.results()
     assert data["tasks"]["shape0005"]["error"].endswith('expected an object with "train" and "test" lists')
+
+
+SEEN_BATT = TOY_BATT + '''
+def batt(task_id, S, I, C, log_path, _batt=batt):
+    with open("seen.txt", "a") as f:
+        f.write(task_id + "\\n")
+    return _batt(task_id, S, I, C, log_path)
+'''
+
+
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_a_solutions_file_that_lacks_outputs_costs_those_tasks_alone_before_their_batt_runs(project, workers):
+    from toys import TASKS
+
+    challenges = {tid: {**t, "test": [{"input": p["input"]} for p in t["test"]]} for tid, t in TASKS.items()}
+    solutions = {"flip0001": [p["output"] for p in TASKS["flip0001"]["test"]], "none0003": [TASKS["none0003"]["test"][0]["output"]]}
+    data = project.kaggle(challenges, solutions, prefix="k")  # same0002 is not in it; none0003 has 1 of its 2 outputs
+    project.makepyfile(seenbatt=SEEN_BATT)
+    project.args = []
+    result = project.runbatt("--batt", "all", "--batt-data", data, "--batt-module", "seenbatt.py", "-n", workers, "--batt-json", "r.json")
+    short = "k_challenges.json: task none0003: k_solutions.json holds 1 of its 2 test outputs (test[1] has none)"
+    gone = "k_challenges.json: task same0002: not in k_solutions.json (test outputs are needed to score)"
+    out = result.stdout.str()  # each failed sample's section says why (in any order under -n 2)
+    assert (out.count(f"\n{short}\n"), out.count(f"\n{gone}\n")) == (3, 2) and "data is invalid" not in out
+    data = project.results()
+    assert [(s["status"], s["error"]) for s in data.samples("none0003")] == [("error", short)] * 3
+    assert [(s["status"], s["error"]) for s in data.samples("same0002")] == [("error", gone)] * 2
+    assert data.statuses("flip0001") == ["solved"] * 3
+    assert set((project.path / "seen.txt").read_text().split()) == {"flip0001"}  # the others' batt never ran

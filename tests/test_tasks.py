@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -65,6 +66,99 @@ def test_kaggle_challenges_without_solutions_are_hidden_when_allowed(tmp_path):
     taskset = load_taskset(str(tmp_path / "z_challenges.json"), allow_hidden=True)
     assert taskset.hidden and taskset.task("t1").tests[0].output is None
     assert taskset.without_test_outputs(["t1"]).hidden
+
+
+def test_a_solutions_file_that_lacks_a_task_or_an_output_is_that_tasks_error_with_why(tmp_path):
+    """Seen by a worker too (its view has no test outputs to miss), so the batt never runs for the task."""
+    two_tests = {"train": TASK["train"], "test": [{"input": [[2, 0]]}, {"input": [[3, 0]]}]}
+    write(tmp_path / "k_challenges.json", {"ok": two_tests, "short": two_tests, "gone": two_tests, "odd": two_tests})
+    write(tmp_path / "k_solutions.json", {"ok": [[[0, 2]], [[0, 3]]], "short": [[[0, 2]]], "odd": {"0": [[0, 2]]}})
+    spec = str(tmp_path / "k_challenges.json")
+    whys = {"short": "k_solutions.json holds 1 of its 2 test outputs (test[1] has none)",
+            "gone": "not in k_solutions.json (test outputs are needed to score)",
+            "odd": "k_solutions.json gives no list of test outputs for it"}
+    for wanted in (None, ["short,gone,odd,ok"]):  # read whole, or the named tasks picked alone
+        ts = load_taskset(spec, wanted=wanted)
+        assert ts.task("ok").tests[1].output == ((0, 3),)
+        blind = ts.without_test_outputs(ts.ids())
+        write_selection(str(tmp_path / "sel.json"), blind, ts.ids())
+        for view in (ts, blind, ts.subset(["short", "gone", "odd"]), read_selection(str(tmp_path / "sel.json"))[0]):
+            for tid, why in whys.items():
+                with pytest.raises(BattDataError) as e:
+                    view.task(tid)
+                assert str(e.value) == f"{spec}: task {tid}: {why}"
+        assert blind.task("ok").tests[1].output is None
+    hidden = load_taskset(spec, allow_hidden=True)  # a solutions file that exists is read, hidden or not
+    assert not hidden.hidden and set(hidden.problems) == set(whys)
+
+
+def test_a_task_file_without_a_test_output_is_its_error_in_a_workers_view_too(tmp_path):
+    write(tmp_path / "good.json", TASK)
+    write(tmp_path / "nout.json", {"train": TASK["train"], "test": [{"input": [[2, 0]]}]})
+    blind = load_taskset(str(tmp_path)).without_test_outputs(["good", "nout"])
+    with pytest.raises(BattDataError, match=r"^.*: task nout: test\[0\]: has no output \(test outputs are needed to score\)$"):
+        blind.task("nout")
+    assert blind.task("good").tests[0].output is None and blind.sample_keys("nout") == [("demo", 0), ("test", 0)]
+    write(tmp_path / "h_challenges.json", {"t1": {"train": TASK["train"], "test": [{"input": [[2, 0]]}]}})
+    hidden = load_taskset(str(tmp_path / "h_challenges.json"), allow_hidden=True)
+    assert hidden.without_test_outputs(["t1"]).task("t1").tests[0].output is None  # hidden outputs: no fault
+
+
+def test_a_sample_that_ran_for_an_invalid_task_is_its_error_with_the_loaders_reason(tmp_path):
+    from pytest_batt import battrun, records
+
+    write(tmp_path / "nout.json", {"train": TASK["train"], "test": [{"input": [[2, 0]]}]})
+    run = battrun.BattRun(load_taskset(str(tmp_path)), ["nout"])
+    judged = run.add("batt/nout::demo[0]", records.new_record("nout", "demo", 0, calls=1, seconds=0.1))
+    assert judged is not None and judged["status"] == "error"
+    assert judged["error"].endswith("task nout: test[0]: has no output (test outputs are needed to score)")
+
+
+def test_a_folder_holding_a_kaggle_pair_alone_is_read_as_that_pair(tmp_path):
+    challenges = {f"t{i}": {"train": TASK["train"], "test": [{"input": [[i, 0]]}]} for i in range(3)}
+    folder = tmp_path / "kag"
+    folder.mkdir()
+    write(folder / "arc-agi_test_challenges.json", challenges)
+    write(folder / "arc-agi_test_solutions.json", {f"t{i}": [[[0, i]]] for i in range(3)})
+    pair = load_taskset(str(folder / "arc-agi_test_challenges.json"))
+    for wanted in (None, ["t1"]):
+        ts = load_taskset(str(folder), wanted=wanted)
+        assert ts.name == str(folder) and ts.ids() == (["t0", "t1", "t2"] if wanted is None else ["t1"])
+        assert ts.task("t1") == pair.task("t1") and not ts.hidden
+    (folder / "arc-agi_test_solutions.json").unlink()  # the challenges file alone: hidden solutions, as the file is
+    with pytest.raises(BattDataError, match="arc-agi_test_solutions.json not found.*give --batt-submission"):
+        load_taskset(str(folder))
+    hidden = load_taskset(str(folder), allow_hidden=True)
+    assert hidden.hidden and hidden.ids() == ["t0", "t1", "t2"] and hidden.task("t0").tests[0].output is None
+
+
+@pytest.mark.parametrize(
+    "files, why",
+    [
+        (["a_challenges.json", "a_solutions.json", "b_challenges.json"],
+         r"several Kaggle challenges files \(a_challenges.json, b_challenges.json\)"),
+        (["a_challenges.json", "a_solutions.json", "aaaa.json"],
+         r"Kaggle files \(a_challenges.json, a_solutions.json\) beside other JSON files \(aaaa.json\)"),
+        (["a_challenges.json", "r.json"], r"beside other JSON files \(r.json\)"),  # an earlier run's results file
+        (["a_solutions.json"], r"not one challenges file with its solutions file \(a_solutions.json\)"),
+        (["a_challenges.json", "b_solutions.json"], r"\(a_challenges.json, b_solutions.json\)"),
+    ],
+)
+def test_a_folder_mixing_kaggle_files_with_others_is_refused_in_one_line(tmp_path, files, why):
+    for name in files:
+        write(tmp_path / name, {"aaaa": TASK} if "_challenges" in name else {"aaaa": [[[0, 2]]]} if "_solutions" in name else TASK)
+    for wanted in (None, ["aaaa"]):  # aaaa.json, where there is one, is not read alone either
+        with pytest.raises(BattDataError, match=f"^{re.escape(str(tmp_path))}: holds .*{why}.*give --batt-data the challenges file itself"):
+            load_taskset(str(tmp_path), wanted=wanted)
+
+
+def test_a_json_file_of_a_task_folder_that_is_no_task_is_an_error_of_that_task_alone(tmp_path):
+    write(tmp_path / "aaaa.json", TASK)
+    write(tmp_path / "r.json", {"tasks": {}})
+    ts = load_taskset(str(tmp_path))
+    assert ts.ids() == ["aaaa", "r"] and ts.task("aaaa").id == "aaaa"
+    with pytest.raises(BattDataError, match='^.*: task r: expected an object with "train" and "test" lists$'):
+        ts.task("r")
 
 
 @pytest.mark.parametrize(
