@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -96,10 +97,25 @@ class NoProcesses:
         raise self.NoSuchProcess(pid)
 
 
+def test_the_process_age_comes_from_the_kernels_clock_to_the_tick(tmp_path):
+    """psutil's start time rests on a boot time in whole seconds: up to a second too old."""
+    if capabilities.proc_age() is None:
+        pytest.skip("no /proc/self/stat or CLOCK_BOOTTIME here (scripts/as-macos.sh)")
+    code = "import time; time.sleep(0.3); from pytest_batt.isolation.capabilities import proc_age; print(proc_age())"
+    t0 = time.monotonic()
+    age = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    wall = time.monotonic() - t0
+    assert 0.3 <= age <= wall + 0.011, (age, wall)  # one clock tick
+    assert capabilities.probe_start_time(None) == Probe(True, "/proc")
+    (tmp_path / "stat").write_text("1 (a) b) c) R " + " ".join(["0"] * 30))  # a command name with ") " in it
+    assert capabilities.proc_age(str(tmp_path / "stat")) is not None
+    assert capabilities.proc_age(str(tmp_path / "nothing")) is None
+
+
 def test_psutil_missing_or_blind_turns_its_readings_off(tmp_path):
     for psutil, why in ((None, "psutil is not importable"), (NoProcesses(), "psutil cannot read processes here (NoSuchProcess)")):
         assert capabilities.probe_resident(psutil) == Probe(False, "psutil", f"no resident-memory reading: {why}")
-        assert capabilities.probe_start_time(psutil) == Probe(False, "psutil", f"no process start time: {why}")
+        assert capabilities.probe_start_time(psutil, str(tmp_path / "no-stat")) == Probe(False, "psutil", f"no process start time: {why}")
         assert capabilities.probe_process_tree(str(tmp_path), psutil) == Probe(False, "forks", f"no process list: {why}")
 
 
@@ -108,7 +124,7 @@ def test_without_proc_the_tree_comes_from_psutil_and_the_peak_is_the_process_pea
     if not capabilities.resident().on:
         pytest.skip("psutil cannot read processes here (no /proc: scripts/as-macos.sh)")
     assert capabilities.probe_process_tree(str(tmp_path), psutil) == Probe(True, "psutil")
-    assert capabilities.probe_resident(psutil).on and capabilities.probe_start_time(psutil).on
+    assert capabilities.probe_resident(psutil).on and capabilities.probe_start_time(psutil, str(tmp_path / "no-stat")).on
     peak = capabilities.probe_sample_peak(str(tmp_path))
     assert peak == Probe(False, "ru_maxrss", f"no {tmp_path}/self/clear_refs; memory_mb is the process's peak so far")
     assert capabilities.probe_sample_peak(str(tmp_path), getrusage=lambda: None).how == "none"

@@ -34,7 +34,12 @@ BEFORE_SAMPLE_BUDGET = 0.01
 
 def process_age() -> float:
     """Seconds since this process started: the whole run's wall time, start-up included."""
-    if capabilities.start_time().on:
+    started = capabilities.start_time()
+    if started.on and started.how == "/proc":
+        age = capabilities.proc_age()
+        if age is not None:
+            return round(age, 3)
+    if started.on:
         import psutil
 
         try:

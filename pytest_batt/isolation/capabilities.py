@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional
 
@@ -183,8 +184,24 @@ def probe_subreaper(platform: str = sys.platform) -> Probe:
     return Probe(False, "prctl", "prctl refused PR_GET_CHILD_SUBREAPER")
 
 
-def probe_start_time(psutil: Any) -> Probe:
+def proc_age(stat_path: str = "/proc/self/stat") -> Optional[float]:
+    """This process's age from the kernel's own clock (Linux), or None.
+
+    psutil's start time adds the boot time, which /proc/stat gives in whole seconds: up to a
+    second too old. The start time in clock ticks since boot against CLOCK_BOOTTIME is not."""
+    try:
+        with open(stat_path, "rb") as f:
+            fields = f.read(4096).rsplit(b")", 1)[1].split()  # after the command name, which may hold anything
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22, starttime
+        return max(0.0, time.clock_gettime(time.CLOCK_BOOTTIME) - started)
+    except (OSError, ValueError, IndexError, AttributeError):  # no /proc, no CLOCK_BOOTTIME (macOS)
+        return None
+
+
+def probe_start_time(psutil: Any, stat_path: str = "/proc/self/stat") -> Probe:
     """Whether this process's start time can be read (``process_s`` covers the whole process)."""
+    if proc_age(stat_path) is not None:
+        return Probe(True, "/proc")
     error: Optional[BaseException] = None
     try:
         if psutil is not None and psutil.Process(os.getpid()).create_time() > 0:
