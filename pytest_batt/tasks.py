@@ -199,7 +199,7 @@ def _read_json(path: Path) -> Any:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except json.JSONDecodeError as e:
-        raise BattDataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        raise BattDataError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
     except RecursionError:
         raise BattDataError(f"{path}: JSON nested too deeply to be ARC task data") from None
     except UnicodeDecodeError:

@@ -163,7 +163,8 @@ def test_a_json_file_of_a_task_folder_that_is_no_task_is_an_error_of_that_task_a
 
 @pytest.mark.parametrize(
     "content, why",
-    [("{nope", "not valid JSON"), ("[1, 2]", "expected a JSON object"), ('{"a": 1}', "neither a task")],
+    [("{nope", "not valid JSON"), ("[1, 2]", "expected a JSON object"), ('{"a": 1}', "neither a task"),
+     ('{"train": [], "test": [,]}', r"not valid JSON \(Expecting value at line 1, column 24\)")],  # one-line files: the column finds it
 )
 def test_unusable_files_name_the_file(tmp_path, content, why):
     path = tmp_path / "bad.json"
