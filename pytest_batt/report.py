@@ -39,10 +39,11 @@ def task_line(task_id: str, task: Dict[str, Any]) -> List[str]:
         return [task_name(task_id), "-", "-", "no", "no", "-", "task error", "-"]
     slow = max(samples, key=lambda s: s["seconds"] or 0.0)
     hidden = _hidden(task)
+    judged = [s for s in test if s["status"] != "unscored"]  # a hidden output is neither solved nor missed
     return [
         task_name(task_id),
         f"{solved(demo)}/{len(demo)}",
-        f"{solved(test)}/{len(test)}",
+        f"{solved(judged)}/{len(judged)}" if judged else "-",
         "-" if hidden else "yes" if task["solved"]["at_2"] else "no",
         "-" if hidden else "yes" if task["solved"]["oracle"] else "no",
         f"{slow['kind']}[{slow['index']}] {slow['seconds'] or 0:.2f}s",
@@ -104,7 +105,9 @@ def totals_line(tasks: Mapping[str, Any]) -> str:
     at2 = sum(t["solved"]["at_2"] for t in judged)
     oracle = sum(t["solved"]["oracle"] for t in judged)
     of = f"{len(judged)}" if len(judged) == n else f"{len(judged)} judged"
-    return (f"tasks: {n}   pass@2: {at2}/{of}   oracle: {oracle}/{of}   samples solved: {counts['solved']}/{len(samples)}"
+    scored = len(samples) - counts["unscored"]
+    of_samples = f"{scored}" if scored == len(samples) else f"{scored} judged"
+    return (f"tasks: {n}   pass@2: {at2}/{of}   oracle: {oracle}/{of}   samples solved: {counts['solved']}/{of_samples}"
             + "".join(f"   {status}: {c}" for status, c in counts.items() if status != "solved" and c))
 
 
