@@ -63,7 +63,7 @@ CONTENDERS = contenders.CONTENDERS
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    p.add_argument("--quick", action="store_true", help="8 CPU tasks, 1 heavy task, 4 hostile tasks (a few minutes)")
+    p.add_argument("--quick", action="store_true", help="8 CPU tasks, 1 heavy task, 4 hostile tasks (~12 min on 2 cores)")
     p.add_argument("--repeat", type=int, default=1, help="runs per contender (round robin); the median is reported")
     p.add_argument("--only", default="cpu,heavy,hostile,collect,memory,single", help="comma-separated sections to run")
     p.add_argument("--heavy-steps", type=int, default=20000,
