@@ -59,7 +59,8 @@ def from_results(results: Mapping[str, Any], where: str = "results") -> FromResu
     """The submission of a results file's test samples' ``attempts``: after ``merge``, the one
     submission of a sharded run. Test inputs are numbered by the file's samples, which are the
     selected ones: one it lists as ``missing`` (or not at all, below its last) gets FALLBACK and is
-    named in ``not_run``, as is a task with no test sample listed (it gets no entry)."""
+    named in ``not_run``, as is a task with no test sample listed (it gets an empty list: how
+    many test inputs it has is not in the file)."""
     out = FromResults({})
     per_task: Dict[str, List[List[Grid]]] = {}
     for tid, entry in results.get("tasks", {}).items():
