@@ -101,9 +101,11 @@ class TaskSet:
         worker still reports the task's data error (it can help no batt); a missing one (it
         could not tell) is given as the task's problem, so the batt never runs for that task.
         """
-        raw = {}
-        problems = {tid: self.problems[tid] for tid in task_ids if tid in self.problems}
-        for tid in task_ids:
+        raw: Dict[str, Any] = {}
+        problems: Dict[str, str] = {}
+        for tid in task_ids:  # one pass: task_ids may be an iterator
+            if tid in self.problems:
+                problems[tid] = self.problems[tid]
             task = self.raw[tid]
             if isinstance(task, dict) and isinstance(task.get("test"), list):
                 tests = []
