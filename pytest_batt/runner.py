@@ -76,7 +76,7 @@ def _keeper(code: Optional[CodeType], name: str) -> Optional[Callable[[BaseExcep
 
 
 def _go_on_after_stalls(library: Any, func: Callable[..., Any], guard: Guard, args: Tuple[Any, ...], parse: Callable[[Any], Any],
-                        keys: bool, solve: Call) -> Tuple[Call, Optional[List[Candidate]], int]:
+                        solve: Call) -> Tuple[Call, Optional[List[Candidate]], int]:
     """A program library whose call its own timeout ended while a program ran: that program is
     noted as timed out, what the programs before it returned is kept, and the programs after it
     run in a new call, so one program without a limit of its own costs its sample one
@@ -128,7 +128,7 @@ def _run_sample(func: Callable[..., Any], task: Task, sample: Sample, guard: Gua
     solve = call_batt(func, guard, "solve call", (task.id, S, I, None, log_path), parse, keep=_keeper(code, partial.CANDIDATES))
     kept_by_library: Optional[List[Candidate]] = None
     if solve.status == "timeout" and library is not None:
-        solve, kept_by_library, more = _go_on_after_stalls(library, func, guard, (task.id, S, I, None, log_path), parse, keys, solve)
+        solve, kept_by_library, more = _go_on_after_stalls(library, func, guard, (task.id, S, I, None, log_path), parse, solve)
         rec["calls"] += more
     found: Optional[List[Candidate]] = solve.value if solve.status == "ok" else None
     if solve.status != "ok":

@@ -213,7 +213,7 @@ class Library:
         program is noted as timed out, and True when programs follow it: the next call of the task
         starts with them, keeping this call's notes (the runner makes it)."""
         at, self.stalled = self.stalled, None
-        if at is None or at >= len(self._progs):
+        if at is None:
             return None
         prog = self._progs[at]
         self._notes.append(f"{prog.sid} {TIMED_OUT}: the call's --batt-timeout ran out while it ran "
