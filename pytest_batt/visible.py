@@ -58,7 +58,7 @@ def a_type(value: object) -> str:
     """``value``'s type with its article, "an int", "a list": how a message names what it was given
     (the article by the name's first letter, so "an int" and "an object", never "a int")."""
     name = type(value).__name__
-    return f"{'an' if name[:1] in tuple('aeiouAEIOU') else 'a'} {name}"
+    return f"{'an' if name[:1].lower() in ('a', 'e', 'i', 'o', 'u') else 'a'} {name}"
 
 
 def ascii_id(value: str) -> str:
