@@ -330,12 +330,12 @@ def _load_kaggle(path: Path, challenges: Any, allow_hidden: bool, solutions: Any
     return merged, False, gaps
 
 
-def _kaggle_in_folder(path: Path) -> Optional[Path]:
+def _kaggle_in_folder(path: Path, files: List[Path]) -> Optional[Path]:
     """The challenges file of a folder whose JSON files are a Kaggle pair (its solutions file optional),
     None for a folder without Kaggle files (task files). Any other mix is refused: read as task
     files, a challenges file would be a task named after it, and guessing which pair is meant is
     the user's choice."""
-    names = sorted(p.name for p in path.glob("*.json") if p.is_file())
+    names = [p.name for p in files]
     kaggle = [n for n in names if n.endswith(("_challenges.json", "_solutions.json"))]
     if not kaggle:
         return None
@@ -356,12 +356,12 @@ def _kaggle_in_folder(path: Path) -> Optional[Path]:
 
 def _load_path(path: Path, allow_hidden: bool = False, ids: Optional[List[str]] = None) -> Loaded:
     if path.is_dir():
-        pair = _kaggle_in_folder(path)
+        files = sorted(p for p in path.glob("*.json") if p.is_file())  # listed once: for Kaggle files, then as tasks
+        pair = _kaggle_in_folder(path, files)
         if pair is not None:
             return _load_path(pair, allow_hidden, ids)
         if ids and all((path / f"{tid}.json").is_file() for tid in ids):
             return {tid: _read_json(path / f"{tid}.json") for tid in ids}, False, {}
-        files = sorted(p for p in path.glob("*.json") if p.is_file())
         if not files:
             raise BattDataError(f"{path}: directory holds no <task_id>.json files")
         return {p.stem: _read_json(p) for p in files}, False, {}
